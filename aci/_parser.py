@@ -1,0 +1,332 @@
+"""Lark plumbing: the cached LALR parser, the tree-to-AST transformer, and the
+conversion of Lark's exceptions into diagnostics (E003, E004, E005).
+
+Only :func:`parse_text` is used outside this module.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from fractions import Fraction
+from pathlib import Path
+
+import lark
+from lark import Token, Transformer, v_args
+
+from . import ast
+from .diagnostics import Diagnostic, SourceError, error
+from .span import Span, span_of
+
+GRAMMAR = Path(__file__).resolve().parent.parent / "grammar" / "aci.lark"
+
+
+@functools.lru_cache(maxsize=1)
+def parser() -> lark.Lark:
+    # cache=True stores the built LALR tables in the temp directory, keyed by the
+    # grammar's hash, so a command-line run skips table construction.
+    return lark.Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", lexer="contextual",
+                     propagate_positions=True, maybe_placeholders=True, cache=True)
+
+
+# ---- literals -----------------------------------------------------------------
+
+_QUANTITY = re.compile(r"(\d[\d_]*(?:\.\d[\d_]*)?)[ \t]*(\S+)")
+
+
+def number_value(text: str) -> Fraction:
+    t = text.replace("_", "")
+    if t[:2] in ("0x", "0X"):
+        return Fraction(int(t[2:], 16))
+    if t[:2] in ("0b", "0B"):
+        return Fraction(int(t[2:], 2))
+    return Fraction(t)
+
+
+def _unquote(s: str) -> str:
+    return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), s[1:-1])
+
+
+@v_args(meta=True)
+class _ToAst(Transformer):
+    def __init__(self, file: str):
+        super().__init__()
+        self.file = file
+
+    def _s(self, meta) -> Span:
+        return span_of(self.file, meta)
+
+    def _id(self, tok: Token) -> ast.Ident:
+        return ast.Ident(name=str(tok), span=span_of(self.file, tok))
+
+    # -- expressions
+    def number(self, meta, c):
+        return ast.Number(value=number_value(str(c[0])), text=str(c[0]), span=self._s(meta))
+
+    def quantity(self, meta, c):
+        m = _QUANTITY.fullmatch(str(c[0]))
+        return ast.Quantity(value=number_value(m.group(1)), unit=m.group(2), text=str(c[0]),
+                            span=self._s(meta))
+
+    def true(self, meta, c):
+        return ast.Bool(value=True, span=self._s(meta))
+
+    def false(self, meta, c):
+        return ast.Bool(value=False, span=self._s(meta))
+
+    def name(self, meta, c):
+        return ast.Name(name=str(c[0]), span=self._s(meta))
+
+    def call(self, meta, c):
+        return ast.Call(func=self._id(c[0]), args=tuple(a for a in c[1:] if a is not None),
+                        span=self._s(meta))
+
+    def index(self, meta, c):
+        return ast.Index(base=c[0], index=c[1], span=self._s(meta))
+
+    def slice(self, meta, c):
+        return ast.Slice(base=c[0], lo=c[1], hi=c[2], span=self._s(meta))
+
+    def neg(self, meta, c):
+        return ast.Unary(op="-", operand=c[0], span=self._s(meta))
+
+    def not_(self, meta, c):
+        return ast.Unary(op="!", operand=c[0], span=self._s(meta))
+
+    def cond(self, meta, c):
+        return ast.Cond(cond=c[0], then=c[1], else_=c[2], span=self._s(meta))
+
+    def _bin(op):  # noqa: N805 - builds the methods below
+        def method(self, meta, c):
+            return ast.Binary(op=op, left=c[0], right=c[1], span=self._s(meta))
+        return method
+
+    add, sub, mul, div, mod = _bin("+"), _bin("-"), _bin("*"), _bin("/"), _bin("%")
+    eq, ne, lt, le, gt, ge = _bin("=="), _bin("!="), _bin("<"), _bin("<="), _bin(">"), _bin(">=")
+    and_, or_ = _bin("&&"), _bin("||")
+
+    # -- declarations
+    def start(self, meta, c):
+        return tuple(c)
+
+    def import_decl(self, meta, c):
+        return ast.Import(path=_unquote(str(c[0])), span=self._s(meta))
+
+    def const_decl(self, meta, c):
+        return ast.Const(name=self._id(c[0]), value=c[1], span=self._s(meta))
+
+    def target_decl(self, meta, c):
+        return ast.Target(name=self._id(c[0]), items=tuple(c[1:]), span=self._s(meta))
+
+    def target_slots(self, meta, c):
+        return ast.TargetSlots(count=c[0], capacity=c[1], span=self._s(meta))
+
+    def target_memory(self, meta, c):
+        return ast.TargetMemory(name=self._id(c[0]), base=c[1], size=c[2], span=self._s(meta))
+
+    def target_field(self, meta, c):
+        return ast.TargetField(name=self._id(c[0]), value=c[1], span=self._s(meta))
+
+    def resources(self, meta, c):
+        return tuple(c)
+
+    def resource(self, meta, c):
+        return ast.Resource(name=self._id(c[0]), value=c[1], span=self._s(meta))
+
+    def core_decl(self, meta, c):
+        return ast.Core(name=self._id(c[0]), items=tuple(c[1:]), span=self._s(meta))
+
+    def core_id(self, meta, c):
+        return ast.CoreId(value=c[0], span=self._s(meta))
+
+    def core_bitstream(self, meta, c):
+        return ast.CoreBitstream(size=c[0], region=self._id(c[1]) if c[1] is not None else None,
+                                 address=c[2], span=self._s(meta))
+
+    def core_resources(self, meta, c):
+        return ast.CoreResources(items=c[0], span=self._s(meta))
+
+    def core_param(self, meta, c):
+        return ast.CoreParam(name=self._id(c[0]), type=self._id(c[1]), domain=c[2],
+                             span=self._s(meta))
+
+    def domain_range(self, meta, c):
+        return ast.DomainRange(lo=c[0], hi=c[1], span=self._s(meta))
+
+    def domain_set(self, meta, c):
+        return ast.DomainSet(values=tuple(c), span=self._s(meta))
+
+    def core_in(self, meta, c):
+        return ast.CorePort(direction="in", name=self._id(c[1]), type=c[2], span=self._s(meta))
+
+    def core_out(self, meta, c):
+        return ast.CorePort(direction="out", name=self._id(c[0]), type=c[1], span=self._s(meta))
+
+    def port_type(self, meta, c):
+        return ast.PortType(tensor=c[0], cond=c[1], otherwise=c[2], span=self._s(meta))
+
+    def tensor_type(self, meta, c):
+        return ast.TensorType(elem=self._id(c[0]), dims=tuple(c[1:]), span=self._s(meta))
+
+    def dim(self, meta, c):
+        return c[0]
+
+    def core_cycles(self, meta, c):
+        return ast.CoreCycles(value=c[0], span=self._s(meta))
+
+    def role_input(self, meta, c):
+        return "input"
+
+    def role_output(self, meta, c):
+        return "output"
+
+    def buffer_decl(self, meta, c):
+        role, name, type_, region, address, init = c
+        return ast.Buffer(role=role or "scratch", name=self._id(name), type=type_,
+                          region=self._id(region) if region is not None else None,
+                          address=address,
+                          init_file=_unquote(str(init)) if init is not None else None,
+                          init_span=span_of(self.file, init) if init is not None else None,
+                          span=self._s(meta))
+
+    # -- programs
+    def program_decl(self, meta, c):
+        return ast.Program(name=self._id(c[0]), target=self._id(c[1]), body=c[2],
+                           span=self._s(meta))
+
+    def block(self, meta, c):
+        return tuple(c)
+
+    def window(self, meta, c):
+        return ast.Window(body=c[0], span=self._s(meta))
+
+    def parsec(self, meta, c):
+        return ast.Parsec(body=c[0], span=self._s(meta))
+
+    def thread(self, meta, c):
+        return ast.Thread(slot=c[0], body=c[1], span=self._s(meta))
+
+    def on_slot(self, meta, c):
+        return c[0]
+
+    def loop(self, meta, c):
+        return ast.Loop(var=self._id(c[0]), lo=c[1], hi=c[2], body=c[3], span=self._s(meta))
+
+    def repeat(self, meta, c):
+        return ast.Repeat(var=self._id(c[0]), lo=c[1], hi=c[2], body=c[3], span=self._s(meta))
+
+    def for_stmt(self, meta, c):
+        return ast.For(var=self._id(c[0]), lo=c[1], hi=c[2], body=c[3], span=self._s(meta))
+
+    def task(self, meta, c):
+        args = tuple(a for a in c[1:-1] if a is not None)
+        return ast.Task(core=self._id(c[0]), args=args, slot=c[-1], span=self._s(meta))
+
+    def arg(self, meta, c):
+        return ast.Arg(name=self._id(c[0]), value=c[1], span=self._s(meta))
+
+    def reconfigure(self, meta, c):
+        return ast.Reconfigure(slot=c[0], core=self._id(c[1]), span=self._s(meta))
+
+
+# ---- errors in words -------------------------------------------------------------
+
+_REGEX_WORDS = {"PORT_IN": "`in`", "NAME": "a name", "NUMBER": "a number", "QUANTITY": "a number with a unit",
+                "STRING": "a string in quotes"}
+# When every member of a group is expected, the group's word replaces them.
+_GROUPS = [
+    ("a declaration", {"IMPORT", "TARGET", "CORE", "CONST", "BUFFER", "PROGRAM"}),
+    ("a statement", {"WINDOW", "PARSEC", "THREAD", "LOOP", "REPEAT", "FOR", "TASK", "RECONFIGURE"}),
+    ("an expression", {"NUMBER", "QUANTITY", "NAME", "LPAR", "MINUS", "BANG", "TRUE", "FALSE"}),
+    ("an operator", {"PLUS", "MINUS", "STAR", "SLASH", "PERCENT"}),
+    ("a comparison", {"EQEQ", "NOTEQ", "LESSTHAN", "LE", "MORETHAN", "GE"}),
+    ("a core item", {"ID", "BITSTREAM", "RESOURCES", "PARAM", "PORT_IN", "OUT", "CYCLES"}),
+    ("a target field", {"SLOTS", "MEMORY", "NAME"}),
+]
+
+
+@functools.lru_cache(maxsize=1)
+def _terminal_words() -> dict[str, str]:
+    words = {}
+    for t in parser().terminals:
+        if t.pattern.type == "str":
+            words[t.name] = f"`{t.pattern.value}`"
+        else:
+            words[t.name] = _REGEX_WORDS.get(t.name, t.name.lower())
+    words["$END"] = "end of file"
+    return words
+
+
+def describe_expected(names) -> str:
+    names = set(names)
+    words = _terminal_words()
+    parts: list[str] = []
+    for word, group in _GROUPS:
+        if group <= names:
+            names -= group
+            parts.append(word)
+    # Optional operators after a complete expression are noise in a message about
+    # what must come next; they are only listed when nothing else is expected.
+    noise = {"PLUS", "MINUS", "STAR", "SLASH", "PERCENT", "EQEQ", "NOTEQ", "LESSTHAN", "LE",
+             "MORETHAN", "GE", "QMARK", "OROR", "ANDAND", "LSQB"}
+    if parts or names - noise:
+        names -= noise
+        parts = [p for p in parts if p not in ("an operator", "a comparison")]
+    punct = sorted(words.get(n, n) for n in names)
+    items = punct + parts
+    if not items:
+        return "nothing more"
+    if len(items) == 1:
+        return items[0]
+    return ", ".join(items[:-1]) + " or " + items[-1]
+
+
+def _found(tok: Token) -> str:
+    if tok.type == "$END":
+        return "end of file"
+    v = str(tok)
+    if len(v) > 20:
+        v = v[:20] + "..."
+    word = _REGEX_WORDS.get(tok.type)
+    return f"{word} `{v}`" if word and tok.type != "NAME" else f"`{v}`"
+
+
+def _point_span(file: str, text: str, pos: int, line: int, column: int, length: int = 1) -> Span:
+    return Span(file, line, column, line, column + length, pos, pos + length)
+
+
+def _eof_span(file: str, text: str) -> Span:
+    line = text.count("\n") + 1
+    col = len(text) - (text.rfind("\n") + 1) + 1
+    return Span(file, line, col, line, col + 1, len(text), len(text))
+
+
+def _convert(e: lark.exceptions.LarkError, file: str, text: str) -> Diagnostic:
+    if isinstance(e, lark.exceptions.UnexpectedCharacters):
+        ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else ""
+        shown = repr(ch)[1:-1] if not ch.isprintable() or ch.isspace() else ch
+        msg = f"unexpected character `{shown}`"
+        if e.allowed:
+            msg += f", expected {describe_expected(e.allowed)}"
+        return error("E003", msg, _point_span(file, text, e.pos_in_stream, e.line, e.column))
+    if isinstance(e, lark.exceptions.UnexpectedToken):
+        tok = e.token
+        expected = describe_expected(e.accepts or e.expected)
+        if tok.type == "$END":
+            return error("E005", f"unexpected end of file, expected {expected}",
+                         _eof_span(file, text))
+        span = span_of(file, tok)
+        return error("E004", f"expected {expected}, found {_found(tok)}", span)
+    if isinstance(e, lark.exceptions.UnexpectedEOF):
+        return error("E005", f"unexpected end of file, expected {describe_expected(e.expected)}",
+                     _eof_span(file, text))
+    raise e  # a Lark error that is not about the input is a bug in acic
+
+
+def parse_text(text: str, file: str) -> ast.Module:
+    """Parse one file's text into a Module; raises SourceError (E003-E005)."""
+    try:
+        tree = parser().parse(text)
+    except lark.exceptions.UnexpectedInput as e:
+        raise SourceError([_convert(e, file, text)]) from None
+    return ast.Module(path=file, decls=_ToAst(file).transform(tree))
