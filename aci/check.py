@@ -431,7 +431,8 @@ class _Checker:
         fields = {  # name -> (dimension, what the timing model calls it)
             "icap": units.RATE, "pr_overhead": units.TIME, "dma": units.RATE,
             "clock": units.FREQ, "task_overhead": units.TIME, "pf_write": units.TIME,
-            "link": units.RATE, "latency": units.TIME}
+            "link": units.RATE, "latency": units.TIME, "watchdog": units.TIME}
+        optional = {"watchdog": 0}
         values: dict[str, int] = {}
         seen: dict[str, Span] = {}
         slots = None
@@ -481,7 +482,8 @@ class _Checker:
                     ok = False
                 else:
                     values[name] = v
-        missing = [f for f in ["slots", *fields] if f not in seen]
+        values = {**optional, **values}
+        missing = [f for f in ["slots", *fields] if f not in seen and f not in optional]
         if not memories and not any(isinstance(i, ast.TargetMemory) for i in t.items):
             missing.append("memory")
         if missing:
@@ -496,7 +498,8 @@ class _Checker:
         timing = P.Timing(icap_bytes_per_s=values["icap"] // 8, pr_overhead_ns=values["pr_overhead"],
                           dma_bytes_per_s=values["dma"] // 8, clock_hz=values["clock"],
                           task_overhead_ns=values["task_overhead"], pf_write_ns=values["pf_write"],
-                          link_bits_per_s=values["link"], link_latency_ns=values["latency"])
+                          link_bits_per_s=values["link"], link_latency_ns=values["latency"],
+                          watchdog_ns=values["watchdog"])
         return P.Target(t.name.name, slots, capacity, tuple(memories), timing, t.span)
 
     def resources(self, items: Iterable[ast.Resource]) -> dict[str, int]:
@@ -651,6 +654,9 @@ class _Checker:
                 v = None
             ok &= v is not None
             shape.append(v)
+        if len(shape) > LIMITS["max_dims"]:
+            self.err("E024", f"a buffer has at most {LIMITS['max_dims']} dimensions", b.type.span)
+            ok = False
         if not ok:
             return None
         return b.type.elem.name, tuple(shape)

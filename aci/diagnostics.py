@@ -103,6 +103,8 @@ CODES: dict[str, Code] = {c.code: c for c in [
          "A task names a slot other than the one its thread is on."),
     Code("E066", "reconfigure without use",
          "A window reconfigures a slot to a core that none of its tasks on that slot uses, while another core is needed there."),
+    Code("E067", "cannot assign slots",
+         "The scheduler cannot give every thread and task a slot: a window needs more slots (with one core each) than the target has."),
     Code("E070", "buffer does not fit its region",
          "A buffer (or a core's bitstream) is larger than its memory region, or its fixed address puts it partly outside."),
     Code("E071", "buffers overlap",

@@ -1,20 +1,297 @@
 """The ACI image format, defined once, as data.
 
-(The limits come first: the checker enforces them on source programs so that every
-program it accepts can be encoded.)
+Everything about the bytes of an image lives here: the header, the section table,
+each section's layout, every instruction with its fields, the limits, and the
+validation error codes. The encoder (:mod:`aci.encode`), the decoder and validator
+(:mod:`aci.decode`), the assembly text (:mod:`aci.asm`), the tables of
+``docs/format.md`` and the C header ``firmware/include/aci_format.h`` are all derived
+from these tables (:mod:`aci._generate` writes the last two; a test fails when they
+are stale). The image is little-endian throughout.
 """
 
 from __future__ import annotations
+
+import struct
+
+import attrs
+
+MAGIC = b"ACIX"
+VERSION_MAJOR = 1
+VERSION_MINOR = 0
 
 # Limits of the image format. The validator refuses an image that exceeds one; the
 # checker refuses a program that would need to.
 LIMITS = {
     "max_slots": 16,            # slot indices are 0 .. max_slots - 1
+    "max_memories": 8,          # memory regions of a target
+    "max_cores": 64,            # core kinds in one image
     "max_loop_count": 1 << 24,  # iterations of one LOOP
     "max_repeat_count": 1 << 24,
     "max_loop_depth": 4,        # LOOPs nested in one THREAD
     "max_ports": 8,             # ports of one core
     "max_params": 16,           # parameter words of one task
+    "max_waits": 16,            # waits of one TASK
+    "max_wait_lag": 255,        # a wait looks back at most this many operations of a slot
     "max_cycles": (1 << 32) - 1,
-    "max_cores": 64,
+    "max_image_bytes": 1 << 28,
+    "max_sections": 8,
+    "max_dims": 8,              # dimensions of a buffer in SYMBOLS
 }
+
+FIELD_TYPES = {  # name -> (struct code, size)
+    "u8": ("B", 1), "u16": ("H", 2), "u32": ("I", 4), "u64": ("Q", 8), "i64": ("q", 8),
+    "name16": ("16s", 16), "name32": ("32s", 32), "name128": ("128s", 128), "magic": ("4s", 4),
+}
+
+
+@attrs.frozen
+class Field:
+    name: str
+    type: str
+    doc: str = ""
+
+
+@attrs.frozen
+class Struct:
+    """A fixed-size little-endian record; fields named ``reserved*`` must be zero."""
+    name: str
+    fields: tuple[Field, ...]
+    doc: str = ""
+
+    @property
+    def fmt(self) -> str:
+        return "<" + "".join(FIELD_TYPES[f.type][0] for f in self.fields)
+
+    @property
+    def size(self) -> int:
+        return struct.calcsize(self.fmt)
+
+    def offsets(self) -> list[tuple[Field, int]]:
+        out, off = [], 0
+        for f in self.fields:
+            out.append((f, off))
+            off += FIELD_TYPES[f.type][1]
+        return out
+
+    def pack(self, **values) -> bytes:
+        return struct.pack(self.fmt, *(values.get(f.name, 0 if f.type not in ("name16", "name32", "name128", "magic") else b"")
+                                       for f in self.fields))
+
+    def unpack(self, data: bytes, offset: int = 0) -> dict:
+        vals = struct.unpack_from(self.fmt, data, offset)
+        return {f.name: v for f, v in zip(self.fields, vals)}
+
+
+def S(name: str, doc: str, *fields: tuple) -> Struct:
+    return Struct(name, tuple(Field(*f) for f in fields), doc)
+
+
+HEADER = S("header", "At offset 0. The CRC-32 (IEEE, as zlib.crc32) covers bytes 16 .. length.",
+           ("magic", "magic", "`ACIX`"),
+           ("major", "u16", "format major version; a board refuses another major"),
+           ("minor", "u16", "format minor version; newer minors only add meaning to reserved fields"),
+           ("length", "u32", "total image length in bytes"),
+           ("crc32", "u32", "CRC-32 of bytes 16 .. length"),
+           ("flags", "u32", "bit 0: the image was scheduled for dataflow mode (the default mode of a run)"),
+           ("section_count", "u16", "entries in the section table"),
+           ("reserved", "u16", "zero"))
+
+SECTION_ENTRY = S("section_entry", "The section table follows the header: one entry per section, "
+                  "sections in increasing offset order, none overlapping, each inside the image.",
+                  ("kind", "u16", "section kind (below)"),
+                  ("reserved", "u16", "zero"),
+                  ("offset", "u32", "offset of the section from the start of the image"),
+                  ("length", "u32", "section length in bytes"))
+
+SECTION_KINDS = {"TARGET": 1, "CORES": 2, "SYNC": 3, "COMPUTE": 4, "PARAM": 5, "SYMBOLS": 6}
+REQUIRED_SECTIONS = ("TARGET", "CORES", "SYNC", "COMPUTE", "PARAM")
+
+TARGET = S("target", "TARGET section: the board the image was built for, then `memory_count` MEMORY records.",
+           ("slots", "u8", "number of slots, 1 .. max_slots"),
+           ("memory_count", "u8", "memory regions, 1 .. max_memories"),
+           ("reserved", "u16", "zero"),
+           ("reserved2", "u32", "zero"),
+           ("icap_bytes_per_s", "u64", "configuration port throughput"),
+           ("pr_overhead_ns", "u64", "fixed cost of one partial reconfiguration"),
+           ("dma_bytes_per_s", "u64", "DMA throughput of one slot"),
+           ("clock_hz", "u64", "core clock"),
+           ("task_overhead_ns", "u64", "fixed cost of one task"),
+           ("pf_write_ns", "u64", "time to write one 32-bit parameter word"),
+           ("link_bits_per_s", "u64", "host link throughput"),
+           ("link_latency_ns", "u64", "host link latency"),
+           ("watchdog_ns", "u64", "a task longer than this stops the run (0: no watchdog)"))
+
+MEMORY = S("memory", "A memory region that DMA may touch.",
+           ("name", "name16", "region name, NUL-padded"),
+           ("base", "u64", "first byte"),
+           ("size", "u64", "bytes; base + size must not exceed 2^64"))
+
+CORES = S("cores", "CORES section: a count, then `count` CORE records.",
+          ("count", "u16", "core kinds, 1 .. max_cores"),
+          ("reserved", "u16", "zero"),
+          ("reserved2", "u32", "zero"))
+
+CORE = S("core", "A core kind the image uses.",
+         ("id", "u8", "core id, unique in the image"),
+         ("port_count", "u8", "ports, 1 .. max_ports"),
+         ("param_words", "u8", "parameter words of its tasks, 0 .. max_params"),
+         ("port_dirs", "u8", "bit k set: port k is an output (written by the core)"),
+         ("bitstream_size", "u32", "partial bitstream bytes"),
+         ("bitstream_addr", "u64", "where the bitstream lies; inside one memory region"),
+         ("lut", "u32", ""), ("ff", "u32", ""), ("bram", "u32", ""), ("dsp", "u32", ""),
+         ("name", "name16", "core name, NUL-padded (traces show it)"))
+
+SYNC = S("sync", "SYNC section: words the host and the board write during a run. An image "
+         "is built with all of them zero.",
+         ("doorbell", "u32", "host: sequence number of the run it requests"),
+         ("ack", "u32", "board: sequence number of the run it finished"),
+         ("status", "u32", "board: 0 idle, 1 running, 2 done, 3 error"),
+         ("error_code", "u32", "board: validation or run-time error code (below), 0 if none"),
+         ("error_offset", "u32", "board: image offset of the offending byte or instruction"),
+         ("reserved", "u32", "zero"),
+         ("progress", "u64", "board: tasks completed"),
+         *[(f"slot_done{i}", "u32", f"board: operations completed on slot {i}" if i == 0 else "")
+           for i in range(16)])
+
+SYNC_STATUS = {"idle": 0, "running": 1, "done": 2, "error": 3}
+
+PARAM_DOC = ("PARAM section: 32-bit parameter words. A task's block is `param_words` words "
+             "at word `param_offset`; identical blocks are stored once. A parameter is one "
+             "word (two's complement for signed types, 0/1 for bool), in the order its core declares them.")
+
+SYMBOLS = S("symbols", "SYMBOLS section (optional, strippable): buffer names for hosts and a line "
+            "table for listings. Then `buffer_count` BUFFER records, `file_count` FILE records "
+            "and `line_count` LINE records.",
+            ("buffer_count", "u16", ""), ("file_count", "u16", ""), ("line_count", "u32", ""))
+
+BUFFER = S("buffer", "A named buffer.",
+           ("name", "name32", "NUL-padded"),
+           ("elem", "u8", "element type (ELEMENT_TYPES)"),
+           ("role", "u8", "0 scratch, 1 input, 2 output"),
+           ("ndims", "u8", "1 .. max_dims"),
+           ("memory", "u8", "index of its memory region in TARGET"),
+           ("reserved", "u32", "zero"),
+           ("address", "u64", ""),
+           ("size", "u64", "bytes"),
+           *[(f"dim{i}", "u32", "") for i in range(8)])
+
+FILE = S("file", "A source file name.", ("name", "name128", "NUL-padded, truncated to 127 bytes"))
+
+LINE = S("line", "COMPUTE offset of an instruction and the source line it came from.",
+         ("offset", "u32", "offset of the instruction in the image"),
+         ("file", "u16", "index into the FILE records"),
+         ("reserved", "u16", "zero"),
+         ("line", "u32", "1-based line"))
+
+ELEMENT_TYPES = {"bits": 0, "i8": 1, "u8": 2, "i16": 3, "u16": 4, "i32": 5, "u32": 6, "i64": 7, "u64": 8}
+ROLES = {"scratch": 0, "input": 1, "output": 2}
+
+# ---- instructions ----------------------------------------------------------------
+
+INSN_HEADER = S("insn_header", "Every instruction starts with this header; `length` counts the "
+                "header, the fields and, for a container, its body.",
+                ("opcode", "u8", ""), ("flags", "u8", "zero"), ("reserved", "u16", "zero"),
+                ("length", "u32", "bytes of the whole instruction"))
+
+
+@attrs.frozen
+class Instruction:
+    name: str
+    opcode: int
+    fields: Struct
+    container: bool  # a body of instructions follows the fields
+    children: tuple[str, ...]  # what its body may hold, in this order of kinds
+    doc: str
+
+
+PORT = S("port", "A task's port: a region of board memory. Then `stride_count` i64 strides, "
+         "outermost first: the address moves by stride k at each step of enclosing "
+         "counted level k (the REPEAT, if any, then the LOOPs from the outside in).",
+         ("address", "u64", "address at the first iteration of every enclosing level"),
+         ("length", "u32", "bytes"),
+         ("reserved", "u32", "zero"))
+
+WAIT = S("wait", "Dataflow: before starting, wait until slot `slot` has completed all but the "
+         "last `lag` operations issued to it before this task (in program order).",
+         ("slot", "u8", ""), ("reserved", "u8", "zero"), ("reserved2", "u16", "zero"),
+         ("lag", "u32", "0 .. max_wait_lag"))
+
+INSTRUCTIONS = [
+    Instruction("REPEAT", 7, S("repeat", "", ("count", "u32", "1 .. max_repeat_count"),
+                                ("reserved", "u32", "zero")),
+                True, ("WINDOW",),
+                "Run the body (windows) `count` times; each TASK port inside has a stride for it."),
+    Instruction("WINDOW", 1, S("window", ""), True, ("RECONF", "PARSEC"),
+                "PR requests (RECONF) first, then PARSECs in order."),
+    Instruction("RECONF", 6, S("reconf", "", ("slot", "u8", ""), ("core", "u8", "core id"),
+                                ("reserved", "u16", "zero"), ("reserved2", "u32", "zero")),
+                False, (), "Partially reconfigure `slot` with `core`'s bitstream through the ICAP."),
+    Instruction("PARSEC", 2, S("parsec", ""), True, ("THREAD",),
+                "Threads that run concurrently; no two of them use the same slot."),
+    Instruction("THREAD", 3, S("thread", ""), True, ("LOOP", "TASK"),
+                "A sequence of LOOPs and TASKs, one after another."),
+    Instruction("LOOP", 4, S("loop", "", ("count", "u32", "1 .. max_loop_count"),
+                              ("reserved", "u32", "zero")),
+                True, ("LOOP", "TASK"), "Run the body `count` times."),
+    Instruction("TASK", 5, S("task", "", ("slot", "u8", ""), ("core", "u8", "core id"),
+                              ("port_count", "u8", "must equal the core's"),
+                              ("stride_count", "u8", "enclosing counted levels (REPEAT and LOOPs)"),
+                              ("wait_count", "u8", "0 .. max_waits"),
+                              ("reserved", "u8", "zero"),
+                              ("param_words", "u16", "must equal the core's"),
+                              ("param_offset", "u32", "first word of the block in PARAM"),
+                              ("cycles", "u32", "the core's cycle count for these parameters")),
+                False, (),
+                "Write the parameter block into the slot's PF, bind the ports, run the core. "
+                "Followed by `port_count` PORT records (each with its strides) and `wait_count` WAIT records."),
+]
+BY_NAME = {i.name: i for i in INSTRUCTIONS}
+BY_OPCODE = {i.opcode: i for i in INSTRUCTIONS}
+TOP_LEVEL = ("REPEAT", "WINDOW")  # what COMPUTE may hold
+
+# ---- errors --------------------------------------------------------------------
+
+
+@attrs.frozen
+class ErrorCode:
+    code: int
+    name: str
+    doc: str
+
+
+ERRORS = [
+    ErrorCode(1, "bad_magic", "the image does not start with `ACIX`"),
+    ErrorCode(2, "bad_version", "unknown major version"),
+    ErrorCode(3, "bad_length", "the header's length differs from the image's, or the image is shorter than a header or longer than max_image_bytes"),
+    ErrorCode(4, "bad_crc", "CRC-32 mismatch"),
+    ErrorCode(5, "bad_section_table", "too many sections, or the table runs past the image"),
+    ErrorCode(6, "section_bounds", "a section runs past the end of the image or into the header or table"),
+    ErrorCode(7, "section_overlap", "two sections overlap or are out of order"),
+    ErrorCode(8, "section_missing", "a required section is missing"),
+    ErrorCode(9, "section_duplicate", "a section kind appears twice"),
+    ErrorCode(10, "section_unknown", "an unknown section kind"),
+    ErrorCode(11, "section_size", "a section's length does not match its contents"),
+    ErrorCode(12, "bad_target", "slot or memory count out of range, a zero rate or clock, memory regions that overlap or wrap"),
+    ErrorCode(13, "bad_core", "duplicate core id, port or parameter count out of range, bitstream outside memory"),
+    ErrorCode(14, "reserved_nonzero", "a reserved field or flag is not zero"),
+    ErrorCode(15, "bad_symbols", "a SYMBOLS record is malformed (counts, names, memory index)"),
+    ErrorCode(20, "bad_opcode", "an unknown opcode"),
+    ErrorCode(21, "bad_insn_length", "an instruction's length is shorter than its fields or runs past its container"),
+    ErrorCode(22, "bad_nesting", "an instruction where its container does not allow it (a TASK in a PARSEC, RECONF after a PARSEC)"),
+    ErrorCode(23, "too_deep", "LOOPs nested deeper than max_loop_depth"),
+    ErrorCode(24, "bad_count", "a LOOP or REPEAT count of zero or over its limit"),
+    ErrorCode(25, "bad_slot", "a slot index not below the target's slot count"),
+    ErrorCode(26, "unknown_core", "a core id not in CORES"),
+    ErrorCode(27, "bad_ports", "a TASK's port or parameter count differs from its core's"),
+    ErrorCode(28, "bad_strides", "a TASK's stride count differs from its enclosing counted levels"),
+    ErrorCode(29, "bad_region", "a port region leaves every memory region on some iteration"),
+    ErrorCode(30, "bad_params", "a parameter block runs past the PARAM section"),
+    ErrorCode(31, "bad_wait", "a wait names a slot out of range, or a lag over max_wait_lag, or too many waits"),
+    ErrorCode(32, "parsec_slot_conflict", "two threads of one PARSEC use the same slot"),
+    ErrorCode(33, "bad_cycles", "a task's duration cannot be represented"),
+    ErrorCode(40, "wrong_core", "run time: a task's slot holds another core (or none)"),
+    ErrorCode(41, "watchdog", "run time: a task would run longer than the target's watchdog"),
+    ErrorCode(42, "no_model", "run time (simulator): no functional model for a core id"),
+]
+ERROR_BY_NAME = {e.name: e for e in ERRORS}
+ERROR_BY_CODE = {e.code: e for e in ERRORS}

@@ -60,6 +60,7 @@ class Timing:
     pf_write_ns: int
     link_bits_per_s: int
     link_latency_ns: int
+    watchdog_ns: int = 0  # 0: no watchdog
 
 
 @attrs.frozen

@@ -1,0 +1,28 @@
+# acic: `make demo` sets up and runs the BNN example; `make test` sets up and runs
+# every test. Both work from a fresh clone: they create .venv and install into it.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: all setup demo test generate clean
+
+all: demo
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e '.[test]'
+	touch $@
+
+setup: $(STAMP)
+
+demo: setup
+	$(BIN)/acic check programs/bnn_static.aci programs/bnn_pr.aci programs/examples/*.aci
+
+test: setup
+	$(BIN)/python -m pytest
+
+clean:
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
