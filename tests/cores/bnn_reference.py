@@ -129,7 +129,7 @@ def wrap_int32(v: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------- one invocation
 
 
-def fp_conv_one(n_out: int, x: np.ndarray, w: np.ndarray, t: np.ndarray) -> np.ndarray:
+def fp_conv_one(x: np.ndarray, w: np.ndarray, t: np.ndarray) -> np.ndarray:
     """x int64 (3, 32, 32), w ±1 (n_out, 3, 3, 3), t (n_out,) -> ±1 (n_out, 32, 32)."""
     return threshold(conv3x3(x, w), t)
 
@@ -166,7 +166,7 @@ def fp_conv(params, inputs):
         x = int_values(_row(inputs["x"], i), 1).reshape(3, 32, 32)
         w = signs(_row(inputs["w"], i), n_out * 27).reshape(n_out, 3, 3, 3)
         t = int_values(_row(inputs["t"], i), 2)
-        y.append(bits_row(fp_conv_one(n_out, x, w, t)))
+        y.append(bits_row(fp_conv_one(x, w, t)))
     return {"y": np.array(y, dtype=np.uint8)}
 
 
@@ -217,7 +217,7 @@ def forward(data, images: np.ndarray | None = None) -> tuple[list[np.ndarray], n
             t = np.asarray(data[t_name]).astype(np.int64)
             if core == "FP_CONV":
                 w = signs(w_row, p["n_out"] * 27).reshape(p["n_out"], 3, 3, 3)
-                act = fp_conv_one(p["n_out"], act, w, t)
+                act = fp_conv_one(act, w, t)
             elif core == "BIN_CONV":
                 w = signs(w_row, p["n_out"] * p["n_in"] * 9).reshape(p["n_out"], p["n_in"], 3, 3)
                 act = bin_conv_one(p["pool"], act.reshape(p["n_in"], p["size"], p["size"]), w, t)
