@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all setup demo test generate clean
+.PHONY: all setup demo test generate vectors clean
 
 all: demo
 
@@ -23,6 +23,12 @@ demo: setup
 
 test: setup
 	$(BIN)/python -m pytest
+
+# Files derived from aci/format.py (the C header, the tables of docs/format.md) and
+# the conformance vectors; tests fail when any is stale.
+generate: setup
+	$(BIN)/python -m aci._generate
+	$(BIN)/python tests/conformance/make_vectors.py
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

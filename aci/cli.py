@@ -12,6 +12,7 @@ import json
 import os
 import sys
 
+from ._io import OutputError, read_input, write_atomic
 from .diagnostics import AciError, SourceError, render_json, render_text
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -96,6 +97,76 @@ def cmd_check(args) -> int:
     return EXIT_OK
 
 
+def _image_json(img) -> dict:
+    import attrs
+    return attrs.asdict(img, filter=lambda a, v: a.name not in ("sync",))
+
+
+def cmd_compile(args) -> int:
+    from .asm import disassemble
+    from .pipeline import compile_file
+    c = compile_file(args.file, parse_defines(args.define), args.program, args.mode, symbols=not args.strip)
+    if args.emit == "image":
+        out = c.data
+    elif args.emit == "asm":
+        out = disassemble(c.image)
+    else:
+        out = json.dumps(_image_json(c.image), indent=1) + "\n"
+    if args.output == "-" or (args.output is None and args.emit != "image"):
+        sys.stdout.write(out) if isinstance(out, str) else sys.stdout.buffer.write(out)
+    else:
+        path = args.output or os.path.splitext(os.path.basename(args.file))[0] + ".acx"
+        write_atomic(path, out)
+        if args.emit == "image":
+            sys.stderr.write(f"wrote {path}: {len(out)} bytes\n")
+    return EXIT_OK
+
+
+def _read_image(path: str):
+    from .decode import decode
+    return decode(read_input(path, "image"))
+
+
+def cmd_asm(args) -> int:
+    from .asm import assemble
+    from .decode import decode
+    from .encode import encode
+    text = read_input(args.file, "assembly file").decode("utf-8", errors="replace")
+    img = assemble(text, args.file)
+    try:
+        data = encode(img)
+    except (ValueError, OverflowError) as e:
+        raise OutputError(f"{args.file}: cannot encode: {e}") from None
+    decode(data)  # an assembled image must pass the same validation as any other
+    write_atomic(args.output, data)
+    return EXIT_OK
+
+
+def cmd_disasm(args) -> int:
+    from .asm import disassemble, listing
+    data = read_input(args.image, "image")
+    from .decode import decode
+    img = decode(data)
+    if args.annotate:
+        sources = {}
+        for f in (img.symbols.files if img.symbols else ()):
+            try:
+                with open(f, encoding="utf-8") as fh:
+                    sources[f] = fh.read().split("\n")
+            except (OSError, UnicodeDecodeError):
+                pass
+        sys.stdout.write(listing(data, img, sources))
+    else:
+        sys.stdout.write(disassemble(img))
+    return EXIT_OK
+
+
+def cmd_dump(args) -> int:
+    img = _read_image(args.image)
+    print(json.dumps(_image_json(img), indent=1))
+    return EXIT_OK
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         raise UsageError(message)
@@ -112,6 +183,31 @@ def build_parser() -> argparse.ArgumentParser:
                    help="override a const")
     c.add_argument("--format", choices=["text", "json"], default="text")
     c.set_defaults(func=cmd_check)
+
+    c = sub.add_parser("compile", help="compile a program to an ACI image")
+    c.add_argument("file", metavar="FILE.aci")
+    c.add_argument("-o", "--output", metavar="OUT", help="output file (default: FILE.acx; `-` for stdout)")
+    c.add_argument("--program", metavar="NAME")
+    c.add_argument("-D", dest="define", action="append", metavar="NAME=VALUE", help="override a const")
+    c.add_argument("--mode", choices=["strict", "dataflow"], default="strict")
+    c.add_argument("--emit", choices=["image", "asm", "json"], default="image")
+    c.add_argument("--strip", action="store_true", help="leave out the SYMBOLS section")
+    c.set_defaults(func=cmd_compile)
+
+    c = sub.add_parser("asm", help="assemble .acs text into an image")
+    c.add_argument("file", metavar="FILE.acs")
+    c.add_argument("-o", "--output", metavar="OUT.acx", required=True)
+    c.set_defaults(func=cmd_asm)
+
+    c = sub.add_parser("disasm", help="print an image as assembly text")
+    c.add_argument("image", metavar="IMAGE")
+    c.add_argument("--annotate", action="store_true", help="offsets, bytes and source lines")
+    c.set_defaults(func=cmd_disasm)
+
+    c = sub.add_parser("dump", help="print every section of an image")
+    c.add_argument("image", metavar="IMAGE")
+    c.add_argument("--json", action="store_true", required=True, help="as JSON (the only form)")
+    c.set_defaults(func=cmd_dump)
     return p
 
 
@@ -127,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         report(e, getattr(e, "sources", {}) or {}, getattr(locals().get("args"), "format", "text"))
         return EXIT_ERRORS
     except AciError as e:
-        sys.stderr.write(f"error: {e}\n")
+        sys.stderr.write(f"acic: error: {e}\n")
         return EXIT_ERRORS
     except KeyboardInterrupt:
         sys.stderr.write("acic: interrupted\n")

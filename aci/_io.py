@@ -1,0 +1,42 @@
+"""Output files are written whole or not at all: a temporary file beside the target,
+then an atomic rename."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+from .diagnostics import AciError
+
+
+class OutputError(AciError):
+    pass
+
+
+def write_atomic(path: str, data: bytes | str) -> None:
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    directory = os.path.dirname(os.path.abspath(path))
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".acic-", dir=directory)
+    except OSError as e:
+        raise OutputError(f"cannot write `{path}`: {e.strerror or e}") from None
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(raw)
+        os.replace(tmp, path)
+    except OSError as e:
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+        raise OutputError(f"cannot write `{path}`: {e.strerror or e}") from None
+
+
+def read_input(path: str, what: str = "file") -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except IsADirectoryError:
+        raise OutputError(f"cannot read {what} `{path}`: it is a directory") from None
+    except OSError as e:
+        raise OutputError(f"cannot read {what} `{path}`: {e.strerror or e}") from None
