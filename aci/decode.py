@@ -10,10 +10,9 @@ of its container; no input makes it raise anything else.
 
 from __future__ import annotations
 
-import zlib
-
 from . import format as F
 from .diagnostics import AciError
+from .encode import image_crc
 from .image import (BufferSymbol, CoreInfo, Image, Loop, MemoryInfo, Parsec, Port, Reconf, Repeat,
                     Source, Symbols, TargetInfo, Task, Thread, Wait, Window)
 from .program import Timing
@@ -70,7 +69,7 @@ def decode_header(data: bytes) -> tuple[dict, list[tuple[str, int, int, int]]]:
         _fail("bad_version", 4, f"format {h['major']}.{h['minor']} (this reader knows {F.VERSION_MAJOR}.x)")
     if h["length"] != len(data) or len(data) > F.LIMITS["max_image_bytes"]:
         _fail("bad_length", 8, f"the header says {h['length']} bytes, the image has {len(data)}")
-    crc = zlib.crc32(data[16:]) & 0xFFFF_FFFF
+    crc = image_crc(data)
     if crc != h["crc32"]:
         _fail("bad_crc", 12, f"CRC-32 is 0x{crc:08x}, the header says 0x{h['crc32']:08x}")
     if h["flags"] & ~1:
@@ -214,7 +213,7 @@ class _Compute:
                 _fail("bad_insn_length", off + 4, f"{insn.name} claims {length} bytes; {end - off} remain in {parent}")
             if insn.name not in allowed:
                 _fail("bad_nesting", off, f"{insn.name} is not allowed in {parent}")
-            if allowed.index(insn.name) < rank:
+            if parent == "WINDOW" and allowed.index(insn.name) < rank:
                 _fail("bad_nesting", off, f"{insn.name} after {allowed[rank]} in {parent}")
             rank = allowed.index(insn.name)
             out.append(self.instruction(insn, off, length, levels, depth))

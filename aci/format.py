@@ -86,12 +86,12 @@ def S(name: str, doc: str, *fields: tuple) -> Struct:
     return Struct(name, tuple(Field(*f) for f in fields), doc)
 
 
-HEADER = S("header", "At offset 0. The CRC-32 (IEEE, as zlib.crc32) covers bytes 16 .. length.",
+HEADER = S("header", "At offset 0. The CRC-32 (IEEE, as zlib.crc32) covers the whole image, its own field read as zero.",
            ("magic", "magic", "`ACIX`"),
            ("major", "u16", "format major version; a board refuses another major"),
            ("minor", "u16", "format minor version; newer minors only add meaning to reserved fields"),
            ("length", "u32", "total image length in bytes"),
-           ("crc32", "u32", "CRC-32 of bytes 16 .. length"),
+           ("crc32", "u32", "CRC-32 of bytes 0 .. length with this field read as zero"),
            ("flags", "u32", "bit 0: the image was scheduled for dataflow mode (the default mode of a run)"),
            ("section_count", "u16", "entries in the section table"),
            ("reserved", "u16", "zero"))

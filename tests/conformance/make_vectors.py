@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import sys
-import zlib
 from pathlib import Path
 
 import attrs
@@ -19,7 +18,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
 from aci import format as F  # noqa: E402
-from aci.encode import encode  # noqa: E402
+from aci.encode import encode, image_crc  # noqa: E402
 from aci.image import (BufferSymbol, CoreInfo, Image, Loop, MemoryInfo, Parsec, Port, Reconf,  # noqa: E402
                        Repeat, Source, Symbols, TargetInfo, Task, Thread, Wait, Window)
 from aci.program import Timing  # noqa: E402
@@ -74,7 +73,7 @@ def with_window(img: Image, **kw) -> Image:
 def fix(data: bytearray) -> bytes:
     """Recompute length and CRC after a byte-level edit, so only the intended rule breaks."""
     data[8:12] = len(data).to_bytes(4, "little")
-    data[12:16] = (zlib.crc32(bytes(data[16:])) & 0xFFFF_FFFF).to_bytes(4, "little")
+    data[12:16] = image_crc(data).to_bytes(4, "little")
     return bytes(data)
 
 

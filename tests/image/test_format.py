@@ -1,0 +1,197 @@
+"""The image format: generated files, conformance vectors, round trips, determinism."""
+
+import json
+import re
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from aci import _generate, format as F
+from aci.asm import AsmError, assemble, disassemble
+from aci.decode import ImageError, decode
+from aci.encode import encode
+from aci.image import (CoreInfo, Image, Loop, MemoryInfo, Parsec, Port, Reconf, Repeat, Source, Symbols,
+                       TargetInfo, Task, Thread, Wait, Window)
+from aci.pipeline import compile_file
+from aci.program import Timing
+
+ROOT = Path(__file__).resolve().parents[2]
+CONF = ROOT / "tests" / "conformance"
+PROGRAMS = sorted(p for p in (ROOT / "programs").rglob("*.aci")
+                  if re.search(r"^program ", p.read_text(), re.M))
+MANIFEST = json.loads((CONF / "manifest.json").read_text())
+
+
+def test_generated_files_are_current():
+    assert _generate.stale() == [], "run `make generate`"
+
+
+def test_conformance_vectors_are_current(tmp_path):
+    sys.path.insert(0, str(CONF))
+    import make_vectors
+    fresh = make_vectors.write(tmp_path)
+    assert fresh == MANIFEST
+    for name in fresh:
+        assert (tmp_path / name).read_bytes() == (CONF / name).read_bytes(), name
+
+
+def test_every_rule_has_a_vector():
+    covered = {e["error"] for e in MANIFEST.values() if not e["valid"]}
+    runtime = {"wrong_core", "watchdog", "no_model"}
+    assert {e.name for e in F.ERRORS} - runtime - covered == set()
+    assert sum(not e["valid"] for e in MANIFEST.values()) >= 60
+
+
+@pytest.mark.parametrize("name", sorted(MANIFEST))
+def test_conformance_vector(name):
+    data = (CONF / name).read_bytes()
+    expect = MANIFEST[name]
+    if expect["valid"]:
+        img = decode(data)
+        assert encode(img) == data
+    else:
+        with pytest.raises(ImageError) as e:
+            decode(data)
+        assert (e.value.name, e.value.code) == (expect["error"], expect["code"])
+        assert 0 <= e.value.offset <= max(len(data), F.HEADER.size)
+
+
+@pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: p.name)
+@pytest.mark.parametrize("mode", ["strict", "dataflow"])
+def test_program_round_trips(path, mode):
+    c = compile_file(str(path), {"IMAGES": "8", "BATCH": "4"} if "bnn" in path.name else None, mode=mode)
+    img = decode(c.data)
+    assert img == c.image
+    text = disassemble(img)
+    again = encode(assemble(text, "x.acs"))
+    assert again == c.data
+    assert disassemble(decode(again)) == text
+
+
+def test_same_bytes_under_different_hash_seeds(tmp_path):
+    outs = []
+    for seed in ("0", "1", "12345"):
+        out = tmp_path / f"{seed}.acx"
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([sys.executable, "-m", "aci", "compile", "programs/bnn_pr.aci", "-D", "BATCH=20",
+                        "-o", str(out)], cwd=ROOT, env=env, check=True, capture_output=True)
+        outs.append(out.read_bytes())
+    assert outs[0] == outs[1] == outs[2]
+
+
+SMALL = compile_file(str(ROOT / "programs" / "examples" / "parallel.aci")).data
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.integers(0, len(SMALL) - 1), st.integers(1, 255))
+def test_any_single_byte_change_is_refused(pos, delta):
+    bad = bytearray(SMALL)
+    bad[pos] = (bad[pos] + delta) % 256
+    with pytest.raises(ImageError):
+        decode(bytes(bad))
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, len(SMALL) - 1))
+def test_any_truncation_is_refused(n):
+    with pytest.raises(ImageError):
+        decode(SMALL[:n])
+
+
+# ---- random instruction-level programs ------------------------------------------------
+
+TIMING = Timing(357_000_000, 50_000, 1_200_000_000, 150_000_000, 2_000, 10, 10_000_000_000, 20_000, 0)
+MEM = 1 << 20
+
+
+@st.composite
+def images(draw):
+    slots = draw(st.integers(1, 8))
+    ncores = draw(st.integers(1, 3))
+    cores = tuple(CoreInfo(10 + k, f"C{k}", tuple(draw(st.lists(st.sampled_from(["in", "out"]), min_size=1, max_size=3))),
+                           draw(st.integers(0, 3)), 4096, 0xF_0000 + 0x1000 * k) for k in range(ncores))
+    params = tuple(draw(st.lists(st.integers(0, 2**32 - 1), min_size=4, max_size=12)))
+    with_symbols = draw(st.booleans())  # source lines live in SYMBOLS
+    sources = st.none() | st.builds(Source, st.just(0), st.integers(1, 999)) if with_symbols else st.none()
+
+    def task(levels):
+        c = draw(st.sampled_from(cores))
+        ports = tuple(Port(draw(st.integers(0, 0x1000)) * 16, draw(st.integers(1, 256)),
+                           tuple(draw(st.integers(0, 64)) * 16 for _ in levels)) for _ in c.port_dirs)
+        waits = tuple(Wait(draw(st.integers(0, slots - 1)), draw(st.integers(0, 255)))
+                      for _ in range(draw(st.integers(0, 2))))
+        return Task(draw(st.integers(0, slots - 1)), c.id, ports, draw(st.integers(0, len(params) - c.param_words)),
+                    c.param_words, draw(st.integers(0, 10**6)), waits,
+                    draw(sources))
+
+    def body(levels, depth):
+        items = []
+        for _ in range(draw(st.integers(1, 3))):
+            if depth < 2 and draw(st.booleans()):
+                n = draw(st.integers(1, 4))
+                items.append(Loop(n, tuple(body(levels + (n,), depth + 1))))
+            else:
+                items.append(task(levels))
+        return items
+
+    def window(levels):
+        recs = tuple(Reconf(draw(st.integers(0, slots - 1)), draw(st.sampled_from(cores)).id)
+                     for _ in range(draw(st.integers(0, 2))))
+        pars = []
+        for _ in range(draw(st.integers(0, 2))):
+            used = set()
+            threads = []
+            for _ in range(draw(st.integers(1, 2))):
+                th = Thread(tuple(body(levels, 0)))
+                threads.append(th)
+            # give each thread its own slot so the parsec is valid
+            fixed = []
+            for k, th in enumerate(threads[:slots]):
+                fixed.append(_on_slot(th, k))
+            pars.append(Parsec(tuple(fixed)))
+        return Window(recs, tuple(pars))
+
+    top = []
+    for _ in range(draw(st.integers(0, 2))):
+        if draw(st.booleans()):
+            n = draw(st.integers(1, 3))
+            top.append(Repeat(n, (window((n,)),)))
+        else:
+            top.append(window(()))
+    syms = Symbols((), ("f.aci",)) if with_symbols else None
+    return Image(TargetInfo(slots, TIMING, (MemoryInfo("ddr", 0, MEM),)), cores, params, tuple(top),
+                 draw(st.booleans()), syms)
+
+
+def _on_slot(node, slot):
+    import attrs
+    if isinstance(node, Task):
+        return attrs.evolve(node, slot=slot)
+    return attrs.evolve(node, body=tuple(_on_slot(b, slot) for b in node.body))
+
+
+@settings(max_examples=200, deadline=None)
+@given(images())
+def test_random_images_round_trip(img):
+    data = encode(img)
+    back = decode(data)
+    assert back == img
+    assert encode(assemble(disassemble(back))) == data
+
+
+@pytest.mark.parametrize("text,where", [
+    ("", 1),
+    (".mode strict\n.target slots=4\n", 2),
+    (".mode fast\n", 1),
+    (".mode strict\n.target slots=4 " + " ".join(f"{k}=1" for k in
+     ["icap_bytes_per_s", "pr_overhead_ns", "dma_bytes_per_s", "clock_hz", "task_overhead_ns", "pf_write_ns",
+      "link_bits_per_s", "link_latency_ns", "watchdog_ns"]) + "\nwindow {\n  frob\n}\n", 4),
+])
+def test_assembler_errors_have_a_line(text, where):
+    with pytest.raises(AsmError) as e:
+        assemble(text, "t.acs")
+    assert e.value.line == where
