@@ -19,7 +19,10 @@ $(STAMP): pyproject.toml
 setup: $(STAMP)
 
 demo: setup
+	mkdir -p build
 	$(BIN)/acic check programs/bnn_static.aci programs/bnn_pr.aci programs/examples/*.aci
+	$(BIN)/acic compile programs/bnn_pr.aci -D BATCH=25 -o build/bnn_pr.acx
+	$(BIN)/acic disasm build/bnn_pr.acx | head -n 20
 
 test: setup
 	$(BIN)/python -m pytest
