@@ -11,6 +11,7 @@ import attrs
 
 from . import program as P
 from .check import Unit, check
+from .deps import waits
 from .diagnostics import SourceError, error
 from .encode import encode
 from .image import Image
@@ -52,5 +53,5 @@ def compile_file(path: str, defines=None, program: str | None = None, mode: str 
     except SourceError as e:
         e.sources = loaded.sources
         raise
-    img = lower(scheduled, mode, symbols=symbols)
+    img = lower(scheduled, mode, waits(scheduled) if mode == "dataflow" else None, symbols=symbols)
     return Compiled(prog, scheduled, img, encode(img), loaded.sources)

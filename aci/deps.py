@@ -1,0 +1,256 @@
+"""Dependencies between operations, encoded as dataflow waits.
+
+``waits(program)`` takes a scheduled program (every task on a slot, every window's
+RECONFs final) and returns, for each task (keyed by ``id(task)``), its WAIT records
+``(slot, lag)``: before the task starts, slot ``slot`` must have completed all but
+the last ``lag`` operations issued to it before the task (docs/execution.md). Only
+other slots appear: a slot serves its own operations in order.
+
+How: the operations are issued in program order (loops and repeats unrolled) and the
+bytes each task reads and writes are tracked; a read depends on the last write of
+the bytes it reads (read after write), a write on the last write and every read
+since (write after write, write after read), across threads, parsecs, windows and
+repeat iterations. For each task and each other slot only the latest operation it
+depends on matters (the slot completes in order), and one lag must serve every
+instance of the task, so the smallest lag over its instances is kept (waiting for a
+later operation of a slot is always safe). Lags over the format's limit are clamped
+the same way.
+
+Programs with more than ``EXACT_LIMIT`` operations are analysed with every count cut
+to ``SAMPLE`` iterations (cutting only removes operations between two others, so
+lags only shrink: still safe), and any pair of tasks on different slots that may
+touch the same bytes in a pattern the sample cannot vouch for (strides that differ,
+or no conflict seen in the sample) gets a full wait (lag 0).
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+
+from . import program as P
+from .affine import Var
+from .format import LIMITS
+
+EXACT_LIMIT = 20_000
+SAMPLE = 4
+
+
+def count_operations(prog: P.Program) -> int:
+    def n(node) -> int:
+        if isinstance(node, P.Task):
+            return 1
+        if isinstance(node, P.Loop):
+            return node.var.count * sum(n(b) for b in node.body)
+        if isinstance(node, P.Window):
+            return len(node.reconfigure) + sum(n(t) for p in node.parsecs for t in p.threads)
+        if isinstance(node, P.Thread):
+            return sum(n(b) for b in node.body)
+        if isinstance(node, P.Repeat):
+            return node.var.count * sum(n(w) for w in node.windows)
+        raise AssertionError(node)
+    return sum(n(b) for b in prog.body)
+
+
+class _Memory:
+    """The last write and the reads since, per distinct byte range ever accessed."""
+
+    def __init__(self):
+        self.keys: list[tuple[int, int]] = []
+        self.state: dict[tuple[int, int], list] = {}  # key -> [last write (slot, pos) | None, {slot: pos}]
+        self.longest = 0
+
+    def overlapping(self, lo: int, hi: int):
+        start = bisect.bisect_left(self.keys, (lo - self.longest, lo - self.longest))
+        for k in range(start, len(self.keys)):
+            key = self.keys[k]
+            if key[0] >= hi:
+                break
+            if key[1] > lo:
+                yield self.state[key]
+
+    def access(self, lo: int, hi: int, write: bool, who: tuple[int, int], deps: dict[int, int]):
+        for last_write, reads in self.overlapping(lo, hi):
+            if last_write is not None:
+                s, pos = last_write
+                if deps.get(s, -1) < pos:
+                    deps[s] = pos
+            if write:
+                for s, pos in reads.items():
+                    if deps.get(s, -1) < pos:
+                        deps[s] = pos
+
+    def record(self, lo: int, hi: int, write: bool, who: tuple[int, int]):
+        key = (lo, hi)
+        st = self.state.get(key)
+        if st is None:
+            bisect.insort(self.keys, key)
+            st = self.state[key] = [None, {}]
+            self.longest = max(self.longest, hi - lo)
+        if write:
+            st[0] = who
+            st[1] = {}
+        else:
+            s, pos = who
+            if st[1].get(s, -1) < pos:
+                st[1][s] = pos
+
+
+def waits(prog: P.Program) -> dict[int, tuple[tuple[int, int], ...]]:
+    exact = count_operations(prog) <= EXACT_LIMIT
+    cut = None if exact else SAMPLE
+    best: dict[int, dict[int, int]] = {}  # id(task) -> {slot: smallest lag}
+    issued = [0] * prog.target.slots
+    values: dict[Var, int] = {}
+    # Bytes no task writes (weights, inputs) carry no dependency: they are not tracked.
+    written = {r.buffer.name for t in P.walk_tasks(prog) for r in t.writes()}
+    memory = {name: _Memory() for name in written}  # buffers never overlap
+    plans: dict[int, list] = {}
+
+    def plan(t: P.Task):
+        out = []
+        for port, r in zip(t.core.ports, t.ports):
+            if r.buffer.name in written:
+                out.append((memory[r.buffer.name], r.offset.const, r.offset.coeffs, r.length,
+                            port.direction == "out"))
+        return out
+
+    def count(var: Var) -> int:
+        return var.count if cut is None else min(var.count, cut)
+
+    def task(t: P.Task):
+        p = plans.get(id(t))
+        if p is None:
+            p = plans[id(t)] = plan(t)
+        slot = t.slot
+        who = (slot, issued[slot])
+        deps: dict[int, int] = {}
+        regions = []
+        for mem, const, coeffs, length, write in p:
+            lo = const
+            for v, c in coeffs:
+                lo += c * values[v]
+            regions.append((mem, lo, lo + length, write))
+            mem.access(lo, lo + length, write, who, deps)
+        if deps:
+            mine = best.setdefault(id(t), {})
+            for s, pos in deps.items():
+                if s != slot:
+                    lag = issued[s] - (pos + 1)
+                    if lag < mine.get(s, math.inf):
+                        mine[s] = lag
+        for mem, lo, hi, write in regions:
+            mem.record(lo, hi, write, who)
+        issued[slot] += 1
+
+    def body(node):
+        if isinstance(node, P.Task):
+            task(node)
+            return
+        for i in range(node.var.start, node.var.start + count(node.var)):
+            values[node.var] = i
+            for b in node.body:
+                body(b)
+
+    def window(w: P.Window):
+        for r in w.reconfigure:
+            issued[r.slot] += 1
+        for p in w.parsecs:
+            for th in p.threads:
+                for b in th.body:
+                    body(b)
+
+    for node in prog.body:
+        if isinstance(node, P.Window):
+            window(node)
+        else:
+            for i in range(node.var.start, node.var.start + count(node.var)):
+                values[node.var] = i
+                for w in node.windows:
+                    window(w)
+    if not exact:
+        _doubtful_pairs(prog, best)
+    limit = LIMITS["max_wait_lag"]
+    return {k: tuple(sorted((s, min(lag, limit)) for s, lag in v.items())) for k, v in best.items() if v}
+
+
+def _levels(prog: P.Program) -> dict[int, tuple[tuple[Var, ...], int]]:
+    """id(task) -> (the counted levels around it, outermost first; its program position)."""
+    out = {}
+    position = iter(range(1 << 62))
+
+    def walk(node, levels):
+        if isinstance(node, P.Task):
+            out[id(node)] = (levels, next(position))
+        elif isinstance(node, P.Loop):
+            for b in node.body:
+                walk(b, levels + (node.var,))
+        elif isinstance(node, P.Repeat):
+            for w in node.windows:
+                walk(w, levels + (node.var,))
+        elif isinstance(node, P.Window):
+            for p in node.parsecs:
+                for th in p.threads:
+                    walk(th, levels)
+        else:
+            for b in node.body:
+                walk(b, levels)
+    for n in prog.body:
+        walk(n, ())
+    return out
+
+
+def _depends(a, alen: int, b, blen: int, shared: tuple[Var, ...], a_first: bool) -> tuple[bool, bool]:
+    """(whether some instance of b may depend on an earlier instance of a, whether such
+    a pair can lie farther apart than the sample sees).
+
+    With exactly one counted level around both tasks, in which both regions move by
+    the same stride, instances ``d`` iterations apart overlap when the hulls over the
+    other variables, shifted by ``d`` strides, overlap, and b's instance is later in
+    program order when ``d > 0`` (or ``d == 0`` and a comes first). Otherwise the
+    answer is the conservative one: the hulls over every iteration overlap.
+    """
+    if len(shared) != 1 or a.coeff(shared[0]) != b.coeff(shared[0]):
+        (alo, _), (ahi, _) = a.extremes()
+        (blo, _), (bhi, _) = b.extremes()
+        return alo < bhi + blen and blo < ahi + alen, True
+    (v,) = shared
+    c = a.coeff(v)
+
+    def hull(x):
+        rest = type(x).of(x.const + c * v.start * (x.coeff(v) != 0), {w: k for w, k in x.coeffs if w != v})
+        (lo, _), (hi, _) = rest.extremes()
+        return lo, hi
+    alo, ahi = hull(a)
+    blo, bhi = hull(b)
+    ahi += alen
+    bhi += blen
+    first = 0 if a_first else 1
+    if c == 0:
+        return alo < bhi and blo < ahi and (a_first or v.count > 1), False
+    # b's instance d iterations after a's overlaps when alo < bhi + c*d and blo + c*d < ahi
+    lo_d, hi_d = sorted(((alo - bhi) / c, (ahi - blo) / c))
+    ds = [d for d in range(max(math.floor(lo_d), first), min(math.ceil(hi_d), v.count - 1) + 1)
+          if alo < bhi + c * d and blo + c * d < ahi]
+    return bool(ds), any(d >= SAMPLE for d in ds)
+
+
+def _doubtful_pairs(prog: P.Program, best: dict[int, dict[int, int]]) -> None:
+    """Full waits where the sampled analysis cannot vouch for the lag (see module doc)."""
+    tasks = list(P.walk_tasks(prog))
+    where = _levels(prog)
+    ports = {id(t): [(r.address(), r.length, p.direction == "out") for p, r in zip(t.core.ports, t.ports)]
+             for t in tasks}
+    for b in tasks:
+        for a in tasks:
+            if a.slot == b.slot:
+                continue
+            (la, pa), (lb, pb) = where[id(a)], where[id(b)]
+            shared = tuple(v for v in la if v in lb and v.count > 1)  # one iteration: no distance
+            for aaddr, alen, aw in ports[id(a)]:
+                for baddr, blen, bw in ports[id(b)]:
+                    if not (aw or bw):
+                        continue
+                    may, far = _depends(aaddr, alen, baddr, blen, shared, pa < pb)
+                    if may and (far or a.slot not in best.get(id(b), {})):
+                        best.setdefault(id(b), {})[a.slot] = 0
