@@ -12,7 +12,8 @@ from fractions import Fraction
 from pathlib import Path
 
 import lark
-from lark import Token, Transformer, v_args
+from lark import Token, v_args
+from lark.visitors import Transformer_NonRecursive
 
 from . import ast
 from .diagnostics import Diagnostic, SourceError, error
@@ -48,7 +49,7 @@ def _unquote(s: str) -> str:
 
 
 @v_args(meta=True)
-class _ToAst(Transformer):
+class _ToAst(Transformer_NonRecursive):  # long expressions nest deeply
     def __init__(self, file: str):
         super().__init__()
         self.file = file

@@ -66,6 +66,14 @@ POISON = _Poison()
 Value = Num | Flag | Sym | BufRef | _Poison
 
 
+def _show(v) -> str:
+    return str(v.value).lower() if isinstance(v, Flag) else _fmt(v.value) if isinstance(v, Num) else "?"
+
+
+def _show_param(core: P.Core, name: str, v: int) -> str:
+    return ("true" if v else "false") if core.param(name).type == "bool" else str(v)
+
+
 def _fmt(v: Fraction) -> str:
     return str(v.numerator) if v.denominator == 1 else f"{float(v):g}"
 
@@ -808,11 +816,13 @@ class _ProgramChecker:
         base = Path(b.span.file).resolve().parent
         path = (base / b.init_file)
         try:
+            if not path.is_file():
+                raise IsADirectoryError(21, "it is a directory") if path.is_dir() else FileNotFoundError(2, "no such file")
             if path.suffix == ".npy":
                 n = np.load(path, allow_pickle=False).nbytes
             else:
                 n = path.stat().st_size
-        except (OSError, ValueError) as e:
+        except (OSError, ValueError, EOFError) as e:
             self.err("E073", f"cannot read `{b.init_file}`: {getattr(e, 'strerror', None) or e}", b.init_span)
             return None
         if n != size:
@@ -974,6 +984,7 @@ class _ProgramChecker:
         if len(threads) > self.target.slots:
             self.err("E061", f"this parsec has {len(threads)} threads but target `{self.target.name}` has "
                      f"{self.target.slots} slots", s.span)
+            return P.Parsec(threads, s.span)  # pairwise slot and race checks would only add noise
         owner: dict[int, tuple[P.Thread, Span]] = {}
         for th in threads:
             slots = {th.slot: th.span} if th.slot is not None else {}
@@ -1048,7 +1059,7 @@ class _ProgramChecker:
                 ok = False
                 continue
             region = self.region(a.value, env)
-            expected = self.port_shape(core, port, penv) if ok else None
+            expected = self.port_shape(core, port, penv, s.span) if ok else None
             if region is None or expected is None:
                 ok = False
                 continue
@@ -1091,7 +1102,7 @@ class _ProgramChecker:
             return None
         return x
 
-    def port_shape(self, core: P.Core, port: P.Port, penv) -> tuple[str, tuple[int, ...]] | None:
+    def port_shape(self, core: P.Core, port: P.Port, penv, task_span: Span) -> tuple[str, tuple[int, ...]] | None:
         pt = port.type
         while pt.cond is not None:
             c = self.c.want_flag(pt.cond, penv)
@@ -1106,7 +1117,9 @@ class _ProgramChecker:
             if v is None:
                 return None
             if v < 1:
-                self.err("E024", f"a dimension of port `{port.name}` is {v} for these parameters", d.span)
+                shown = ", ".join(f"{k} = {_show(x)}" for k, x in penv.items())
+                self.err("E024", f"port `{port.name}` of `{core.name}` would have a dimension of {v} for {shown}",
+                         task_span, Note("the dimension is declared here", d.span))
                 return None
             dims.append(v)
         return pt.tensor.elem.name, tuple(dims)
@@ -1115,7 +1128,7 @@ class _ProgramChecker:
         elem, shape = expected
         want = P.tensor_bytes(elem, shape)
         b = region.buffer
-        params = ", ".join(f"{k} = {v}" for k, v in values.items())
+        params = ", ".join(f"{k} = {_show_param(core, k, v)}" for k, v in values.items())
         shown = f" for {params}" if params else ""
         if b.elem != elem:
             self.err("E048", f"port `{port.name}` of `{core.name}` takes {elem} elements but buffer `{b.name}` holds {b.elem}",
@@ -1266,7 +1279,8 @@ class _ProgramChecker:
             over_b += tuple(shared)
         n_a = math.prod(v.count for v in over_a if ra.offset.coeff(v))
         n_b = math.prod(v.count for v in over_b if rb.offset.coeff(v))
-        if n_a > MAX_RACE_INTERVALS or n_b > MAX_RACE_INTERVALS:
+        huge = max(abs(x) for r in (ra, rb) for x, _ in r.offset.extremes()) + max(ra.length, rb.length) >= 1 << 62
+        if n_a > MAX_RACE_INTERVALS or n_b > MAX_RACE_INTERVALS or huge:  # hulls, in Python integers
             (amin, _), (amax, _) = ra.offset.extremes()
             (bmin, _), (bmax, _) = rb.offset.extremes()
             lo, hi = max(amin, bmin), min(amax + ra.length, bmax + rb.length)

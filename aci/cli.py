@@ -167,6 +167,25 @@ def cmd_dump(args) -> int:
     return EXIT_OK
 
 
+def cmd_schedule(args) -> int:
+    from . import report
+    from .decode import decode
+    from .pipeline import compile_file
+    from .run import run_image
+    c = compile_file(args.file, parse_defines(args.define), args.program, args.mode)
+    events: list[dict] = []
+    result = run_image(c.data, args.mode, timing_only=True, trace=events.append)
+    img = decode(c.data)
+    rep = report.build(img, result, events)
+    if args.gantt:
+        report.gantt(events, img.target.slots, args.gantt, f"{c.checked.name} ({args.mode})")
+    if args.json:
+        print(json.dumps(rep, indent=1))
+    else:
+        sys.stdout.write(report.text(rep))
+    return EXIT_ERRORS if result.error else EXIT_OK
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):
         raise UsageError(message)
@@ -194,6 +213,15 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--strip", action="store_true", help="leave out the SYMBOLS section")
     c.set_defaults(func=cmd_compile)
 
+    c = sub.add_parser("schedule", help="schedule a program and report its timing")
+    c.add_argument("file", metavar="FILE.aci")
+    c.add_argument("--program", metavar="NAME")
+    c.add_argument("-D", dest="define", action="append", metavar="NAME=VALUE", help="override a const")
+    c.add_argument("--mode", choices=["strict", "dataflow"], default="strict")
+    c.add_argument("--json", action="store_true", help="the report as JSON")
+    c.add_argument("--gantt", metavar="OUT.png|OUT.svg", help="draw slots against time")
+    c.set_defaults(func=cmd_schedule)
+
     c = sub.add_parser("asm", help="assemble .acs text into an image")
     c.add_argument("file", metavar="FILE.acs")
     c.add_argument("-o", "--output", metavar="OUT.acx", required=True)
@@ -211,11 +239,40 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _with_deep_stack(fn, *args):
+    """Run fn in a thread with a large stack and recursion limit: the checker walks
+    expressions recursively, and generated sources can nest thousands deep."""
+    import threading
+    result: dict = {}
+
+    def target():
+        try:
+            result["value"] = fn(*args)
+        except BaseException as e:  # re-raised in the calling thread
+            result["error"] = e
+    old_limit, old_size = sys.getrecursionlimit(), threading.stack_size()
+    sys.setrecursionlimit(max(old_limit, 50_000))
+    threading.stack_size(512 * 1024 * 1024)
+    try:
+        t = threading.Thread(target=target, daemon=True)
+        t.start()
+    finally:
+        threading.stack_size(old_size)
+    t.join()
+    sys.setrecursionlimit(old_limit)
+    if "error" in result:
+        raise result["error"]
+    return result["value"]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args = parser.parse_args(argv)
-        return args.func(args)
+        return _with_deep_stack(args.func, args)
+    except RecursionError:
+        sys.stderr.write("acic: error: the input nests too deeply to process (over 50,000 levels)\n")
+        return EXIT_ERRORS
     except UsageError as e:
         sys.stderr.write(f"acic: error: {e}\n{parser.format_usage()}")
         return EXIT_USAGE

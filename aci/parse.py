@@ -111,7 +111,12 @@ class _Loader:
         self.modules.append(module)
 
     def _import(self, imp: ast.Import, importer: Path, stack):
-        target = (importer.parent / imp.path).resolve()
+        try:
+            target = (importer.parent / imp.path).resolve()
+        except (OSError, ValueError) as e:  # a NUL byte, a path too long to resolve
+            self.diags.append(error("E001", f"cannot read `{imp.path}`: {getattr(e, 'strerror', None) or e}",
+                                    imp.span))
+            return
         on_stack = [p for p, _ in stack]
         if target in on_stack:
             chain = on_stack[on_stack.index(target):]

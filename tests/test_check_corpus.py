@@ -8,8 +8,13 @@ Annotation format (see docs/language.md, "Diagnostics"):
   column 1 of this file (for a span on a line that cannot carry a comment), or
   ``// expect: error[E013] at none`` for a diagnostic without a location.
 * ``// defines: NAME=VALUE ...`` in the header: ``-D`` options for the check.
-* ``// not-a-test`` in the header: a helper file that tests import; it is not a
-  test of its own, but its annotations are expected by every test importing it.
+* ``// compile:`` in the header, optionally with ``--program NAME`` and
+  ``--mode strict|dataflow``: the file is compiled (``acic compile``: check, pick the
+  program, schedule, lower) instead of only checked, for the codes only those later
+  stages give (E067, E091).
+* ``// not-a-test`` (optionally ``: why``) in the header: a helper file that tests
+  import; it is not a test of its own, but its annotations are expected by every
+  test importing it.
 
 A file named ``eNNN_*.aci`` must expect code ENNN; a file named ``ok_*.aci`` must
 check clean. Anything in a comment that looks like an annotation but does not parse
@@ -37,15 +42,6 @@ CHECK_DIR = TESTS / "check"
 PROGRAMS = REPO / "programs"
 DOCS = REPO / "docs" / "language.md"
 
-# Codes no input to `acic check` can produce, with the reason. Keep it honest:
-# test_untriggerable_codes_are_not_emitted fails once some module emits one.
-UNTRIGGERABLE = {
-    "E091": "only `--program` of commands that build one program can give it; `acic check` "
-            "has no `--program` and accepts files without programs (targets, cores)",
-}
-# Codes tested by plain tests of this module as well as (or instead of) the corpus.
-TESTED_HERE = {"E001", "E002"}
-
 
 class AnnotationError(Exception):
     pass
@@ -58,8 +54,9 @@ _ERRORS = re.compile(rf"^(?:error\[{_CODE}\]\s*)+$")
 _ONE_ERROR = re.compile(rf"error\[({_CODE})\]")
 _EXPECT = re.compile(rf"^expect:\s*error\[({_CODE})\]\s+at\s+(?:none|(\d+):(\d+))\s*$")
 _DEFINE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=\S+$")
-_LOOKS_LIKE = re.compile(r"error\s*\[|^\s*error\b|^\s*expect\b|^\s*defines?\b|not-a-test|\bE\d+\]",
-                         re.IGNORECASE)
+_LOOKS_LIKE = re.compile(r"error\s*\[|^\s*errors?\s*[:(]|^\s*expect\s*:|^\s*defines?\s*:|"
+                         r"^\s*compile\s*:|not-a-test|\bE\d+\]", re.IGNORECASE)
+_COMPILE_ARGS = re.compile(r"^(?:\s*(?:--program\s+[A-Za-z_][A-Za-z0-9_]*|--mode\s+(?:strict|dataflow)))*\s*$")
 _IMPORT = re.compile(r'^\s*import\s+"([^"\\]*)"')
 
 
@@ -106,6 +103,7 @@ class Annotations:
         self.errors: list[tuple[str, Path | None, int | None, int | None]] = []
         self.defines: list[str] = []
         self.helper = False
+        self.compile: list[str] | None = None
         self.imports: list[Path] = []
         text = read_text(path)
         in_block = False
@@ -141,7 +139,13 @@ class Annotations:
                 if not items or not all(_DEFINE.match(i) for i in items):
                     raise AnnotationError(f"{where}: cannot parse `// {body}` (want NAME=VALUE ...)")
                 self.defines = items
-            elif body == "not-a-test":
+            elif body.startswith("compile:"):
+                args = body[len("compile:"):]
+                if not header or self.compile is not None or not _COMPILE_ARGS.match(args):
+                    raise AnnotationError(f"{where}: cannot parse `// {body}` (want `// compile:` in the "
+                                          "header, optionally with --program NAME and --mode MODE)")
+                self.compile = args.split()
+            elif re.match(r"^not-a-test(?::.*)?$", body):
                 if not header:
                     raise AnnotationError(f"{where}: `// not-a-test` belongs in the header")
                 self.helper = True
@@ -180,6 +184,10 @@ def corpus_files() -> list[Path]:
 
 def expectations(path: Path) -> tuple[list, list[str]]:
     """Expected diagnostics of a test file (and of the helpers it imports), and -D items."""
+    return _expectations(path)[:2]
+
+
+def _expectations(path: Path):
     ann = Annotations(path)
     expected = list(ann.errors)
     seen = {path}
@@ -193,7 +201,7 @@ def expectations(path: Path) -> tuple[list, list[str]]:
         if sub.helper:
             expected += sub.errors
             todo += sub.imports
-    return expected, ann.defines
+    return expected, ann.defines, ann.compile
 
 
 # ---- running the checker ----------------------------------------------------------
@@ -210,6 +218,18 @@ def run_check(paths: list[Path], defines: list[str], capsys) -> tuple[int, list[
     assert rc in (0, 1), (rc, err)
     diags = json.loads(out)["diagnostics"] if out.strip() else []
     return rc, diags, err
+
+
+def run_compile(path: Path, defines: list[str], args: list[str]) -> tuple[int, list[dict]]:
+    """`acic compile` up to the image, in-process; the diagnostics as JSON dicts."""
+    from aci.diagnostics import SourceError, to_json
+    from aci.pipeline import compile_file
+    opts = dict(zip(args[::2], args[1::2]))
+    try:
+        compile_file(str(path), cli.parse_defines(defines), opts.get("--program"), opts.get("--mode", "strict"))
+    except SourceError as e:
+        return 1, [to_json(d) for d in e.diagnostics]
+    return 0, []
 
 
 def diag_path(d: dict) -> Path | None:
@@ -246,8 +266,7 @@ def check_words(d: dict, terminals: set[str]) -> None:
         return
     bare = re.sub(r"`[^`]*`", "", d["message"])
     for name in terminals:
-        if re.search(rf"(?<![\w$]){re.escape(name)}(?!\w)", bare) and not name.isalpha() or \
-                re.search(rf"(?<![\w$`]){re.escape(name)}(?![\w`])", bare) and name.upper() == name and len(name) > 1:
+        if re.search(rf"(?<![\w$]){re.escape(name)}(?!\w)", bare):
             pytest.fail(f"{d['code']} message uses the terminal name {name}: {d['message']}")
 
 
@@ -271,7 +290,11 @@ def match(expected: list, diags: list[dict]) -> tuple[list, list]:
 def show(items, kind: str) -> str:
     out = []
     for code, path, line, col in items:
-        where = "no location" if path is None else f"{path.relative_to(REPO) if REPO in path.parents else path}:{line}" + (f":{col}" if col else "")
+        if path is None:
+            where = "no location"
+        else:
+            shown = path.relative_to(REPO) if REPO in path.parents else path
+            where = f"{shown}:{line}" + (f":{col}" if col else "")
         out.append(f"  {kind} {code} at {where}")
     return "\n".join(out)
 
@@ -283,7 +306,7 @@ CORPUS = corpus_files()
 
 @pytest.mark.parametrize("path", CORPUS, ids=[str(p.relative_to(CHECK_DIR)) for p in CORPUS])
 def test_corpus_file(path: Path, capsys, terminal_names):
-    expected, defines = expectations(path)
+    expected, defines, compile_args = _expectations(path)
     stem = path.name
     if stem.startswith("ok_"):
         assert not expected, f"{stem} is an ok_ file but expects errors"
@@ -291,7 +314,10 @@ def test_corpus_file(path: Path, capsys, terminal_names):
         m = re.match(r"e(\d{3})_", stem)
         assert m, f"{stem}: corpus files are named eNNN_*.aci or ok_*.aci"
         assert f"E{m.group(1)}" in {e[0] for e in expected}, f"{stem} does not expect E{m.group(1)}"
-    rc, diags, _ = run_check([path], defines, capsys)
+    if compile_args is None:
+        rc, diags, _ = run_check([path], defines, capsys)
+    else:
+        rc, diags = run_compile(path, defines, compile_args)
     for d in diags:
         check_location(d)
         check_words(d, terminal_names)
@@ -308,31 +334,13 @@ def test_corpus_file(path: Path, capsys, terminal_names):
 
 
 def test_every_code_has_a_corpus_file():
-    expected_codes: dict[str, list[str]] = {}
-    for p in CORPUS:
-        for code, *_ in expectations(p)[0]:
-            expected_codes.setdefault(code, []).append(p.name)
+    """Every code of CODES has a file eNNN_*.aci in the corpus that expects it."""
     lacking = []
     for code in CODES:
-        if code in UNTRIGGERABLE:
-            continue
-        named = [p.name for p in CORPUS if p.name.startswith(code.lower() + "_")]
-        if code not in expected_codes or not named:
+        named = [p for p in CORPUS if p.name.startswith(code.lower() + "_")]
+        if not any(code in {e[0] for e in expectations(p)[0]} for p in named):
             lacking.append(code)
-    assert not lacking, f"no corpus file eNNN_*.aci triggers {', '.join(lacking)}"
-
-
-def test_untriggerable_codes_are_not_emitted():
-    """A code listed in UNTRIGGERABLE must really be unreachable from `acic check`."""
-    sources = {p.name: p.read_text(encoding="utf-8") for p in (REPO / "aci").rglob("*.py")
-               if p.name != "diagnostics.py"}
-    for code, why in UNTRIGGERABLE.items():
-        assert code in CODES
-        users = [name for name, text in sources.items() if f'"{code}"' in text]
-        assert not users, f"{code} is emitted by {users}: give it a corpus file and drop it from UNTRIGGERABLE"
-    options = [a for action in cli.build_parser()._subparsers._group_actions
-               for sub in action.choices.values() for a in sub._option_string_actions]
-    assert "--program" not in options, "acic has --program now: E091 needs a test"
+    assert not lacking, f"no corpus file eNNN_*.aci expects {', '.join(lacking)}"
 
 
 def test_annotation_parser_rejects_bad_annotations(tmp_path):
@@ -347,6 +355,9 @@ def test_annotation_parser_rejects_bad_annotations(tmp_path):
         "alone.aci": "// error[E010]\nconst A = 1\n",
         "defines.aci": "// defines: N\nconst N = 1\n",
         "late_defines.aci": "const N = 1\n// defines: N=2\n",
+        "compile.aci": "// compile: --program\nconst N = 1\n",
+        "compile_mode.aci": "// compile: --mode fast\nconst N = 1\n",
+        "helper_late.aci": "const N = 1\n// not-a-test\n",
     }
     for name, text in cases.items():
         p = tmp_path / name
@@ -420,6 +431,79 @@ def test_nul_byte_is_a_lexical_error(tmp_path, capsys):
     assert "\x00" not in diags[0]["message"]
 
 
+def test_nul_in_an_import_path(tmp_path, capsys):
+    """A NUL byte in an import path names no readable file: E001, not an internal error."""
+    p = tmp_path / "nul.aci"
+    p.write_bytes(b'import "x\x00y.aci"\nconst A = 1\n')
+    rc, diags, _ = run_check([p], [], capsys)
+    assert rc == 1 and [(d["code"], d["line"]) for d in diags] == [("E001", 1)]
+
+
+def _board_with(tmp_path: Path, name: str, text: str) -> Path:
+    p = tmp_path / name
+    p.write_text(f'import "{CHECK_DIR / "inc" / "board.aci"}"\n' + text, encoding="utf-8")
+    return p
+
+
+def test_long_expressions(tmp_path, capsys):
+    """A generated file may hold long sums: they check like short ones."""
+    p = _board_with(tmp_path, "long.aci", "const A = " + " + ".join(["1"] * 2000) + "\n"
+                    "const B = " + " * ".join(["1"] * 1000) + "\n"
+                    "const C = " + "(" * 1000 + "1" + ")" * 1000 + "\n"
+                    "buffer a : i32[A / 250]\n"
+                    "program p on board { window { parsec { thread { task ADD(a: a, b: a, c: a, n: 8 * B * C) } } } }\n")
+    rc, diags, _ = run_check([p], [], capsys)
+    assert (rc, diags) == (0, [])
+
+
+def test_deep_nesting_is_not_a_crash(tmp_path, capsys):
+    """Absurd nesting may be refused (with a diagnostic), never crash the checker."""
+    cases = {
+        "minus.aci": "const A = " + "-" * 1000 + "1\n",
+        "not.aci": "const A = " + "!" * 1000 + "true\n",
+        "for.aci": "program p on board {" + "for i in 0 .. 1 {" * 300 + "}" * 300 + "}\n",
+        "cond.aci": "const A = " + "true ? " * 1000 + "1" + " : 0" * 1000 + "\n",
+    }
+    for name, text in cases.items():
+        rc, diags, _ = run_check([_board_with(tmp_path, name, text)], [], capsys)
+        for d in diags:
+            check_location(d)
+
+
+def test_e073_npy_files(tmp_path, capsys):
+    """`from` a .npy file: its data bytes count; an empty or broken one is E073."""
+    import numpy as np
+    np.save(tmp_path / "good.npy", np.arange(8, dtype=np.uint8))
+    (tmp_path / "empty.npy").write_bytes(b"")
+    (tmp_path / "broken.npy").write_bytes(b"\x93NUMPY\x01\x00")
+    ok = _board_with(tmp_path, "ok.aci", 'buffer a : u8[8] from "good.npy"\nprogram p on board { window { } }\n')
+    assert run_check([ok], [], capsys)[:2] == (0, [])
+    bad = _board_with(tmp_path, "bad.aci", 'buffer a : u8[8] from "empty.npy"\n'
+                      'buffer b : u8[8] from "broken.npy"\nbuffer c : u8[4] from "good.npy"\n'
+                      'program p on board { window { } }\n')
+    rc, diags, _ = run_check([bad], [], capsys)
+    assert rc == 1 and [(d["code"], d["line"]) for d in diags] == [("E073", 2), ("E073", 3), ("E073", 4)]
+
+
+def test_many_threads_are_checked_quickly(tmp_path):
+    """A parsec with thousands of threads (a `for` over a slot count that is far too
+    large) is reported at once (E061), not after an hour of pairwise race checks."""
+    p = tmp_path / "threads.aci"
+    p.write_text(f'import "{CHECK_DIR / "inc" / "board.aci"}"\n'
+                 "buffer a : i32[4096][8]\n"
+                 "program p on board {\n"
+                 "    window { parsec {\n"
+                 "        for s in 0 .. 4096 { thread { task ADD(a: a[s], b: a[s], c: a[s], n: 8) } }\n"
+                 "    } }\n"
+                 "}\n", encoding="utf-8")
+    try:
+        r = _run("check", "--format", "json", str(p), timeout=20)
+    except subprocess.TimeoutExpired:
+        pytest.fail("`acic check` took more than 20 s on a parsec of 4096 threads")
+    assert r.returncode == 1
+    assert [d["code"] for d in json.loads(r.stdout)["diagnostics"]] == ["E061"]
+
+
 def test_errors_of_several_files_are_all_reported(capsys):
     files = [CHECK_DIR / "ok_units.aci", CHECK_DIR / "e047_port_size.aci", CHECK_DIR / "e023_division_by_zero.aci"]
     rc, diags, _ = run_check(files, [], capsys)
@@ -443,9 +527,9 @@ def _acic() -> str:
     return str(exe) if exe.exists() else "acic"
 
 
-def _run(*args: str) -> subprocess.CompletedProcess:
+def _run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "ACIC_DEBUG"}
-    return subprocess.run([_acic(), *args], capture_output=True, text=True, cwd=REPO, env=env, timeout=60)
+    return subprocess.run([_acic(), *args], capture_output=True, text=True, cwd=REPO, env=env, timeout=timeout)
 
 
 def test_exit_status_errors():
@@ -473,6 +557,12 @@ def test_exit_status_clean_with_defines_json():
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["diagnostics"] == [] and out["files"][0]["programs"] == ["p"]
+
+
+def test_exit_status_compile_errors():
+    r = _run("compile", "tests/check/e091_program_not_found.aci", "--program", "nope", "-o", os.devnull)
+    assert r.returncode == 1, r.stderr
+    assert "error[E091]" in r.stderr and "nope" in r.stderr and "Traceback" not in r.stderr
 
 
 @pytest.mark.parametrize("args", [
