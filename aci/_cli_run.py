@@ -1,0 +1,232 @@
+"""``acic run``: simulate a program or an image on the board it was built for.
+
+``add_run_parser(subparsers)`` adds the command to ``acic``'s parser;
+``cmd_run(args) -> int`` runs it. A ``.aci`` source is compiled in memory
+(:func:`aci.pipeline.compile_file`; its SourceError propagates for the CLI to
+render); any other file is read as an image. The run is :func:`aci.run.run_image`.
+
+Prints a summary (or ``--json``: one JSON object) on stdout. Exit 0 on a completed
+run; 1 with a one-line ``acic: error: ...`` on stderr for a refused image or a
+run-time error (file, byte offset, source line when known), and for input errors
+(bad ``--set`` data, unknown buffer, unreadable or unwritable file) raised as
+:class:`aci.diagnostics.AciError`; ``UsageError`` for malformed flags. Output files
+(``--get``, ``--trace``) are written whole or not at all: each goes to a temporary
+file in its directory, renamed over the target at the end. The trace is written for
+failed runs too (it ends with the ``error`` event); buffers only after a completed
+run. A progress bar goes to stderr when stderr is a terminal.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from ._io import OutputError, read_input
+from .timing import format_ns
+
+# The engine and the trace views pull in numpy and pyvcd: cmd_run imports them, so
+# that adding this command to the parser costs other commands nothing at start-up.
+MODES = ("strict", "dataflow")  # aci.run.MODES (a test holds them equal)
+TRACE_FORMATS = ("jsonl", "perfetto", "vcd")
+
+
+def add_run_parser(subparsers) -> argparse.ArgumentParser:
+    c = subparsers.add_parser("run", help="simulate a program or an image on its board")
+    c.add_argument("file", metavar="SOURCE.aci|IMAGE.acx")
+    c.add_argument("-D", dest="define", action="append", metavar="NAME=VALUE",
+                   help="override a const (sources only)")
+    c.add_argument("--program", metavar="NAME", help="the program to run (sources only)")
+    c.add_argument("--mode", choices=MODES, help="execution mode (default: the image's own)")
+    c.add_argument("--set", dest="set", action="append", default=[], metavar="BUF=FILE",
+                   help="initial contents of a buffer: a .npy array or raw bytes")
+    c.add_argument("--get", dest="get", action="append", default=[], metavar="BUF=FILE",
+                   help="write a buffer after the run: .npy (dtype and shape) or raw bytes")
+    c.add_argument("--trace", metavar="FILE", help="write the run's trace")
+    c.add_argument("--trace-format", choices=TRACE_FORMATS,
+                   help="jsonl (canonical), perfetto or vcd (default: from the extension: "
+                        ".json perfetto, .vcd vcd, else jsonl)")
+    c.add_argument("--timing-only", action="store_true", help="simulate time only, run no core models")
+    c.add_argument("--json", action="store_true", help="print the result as JSON")
+    c.set_defaults(func=cmd_run)
+    return c
+
+
+def _pairs(items: list[str], flag: str) -> list[tuple[str, str]]:
+    from .cli import UsageError
+    out = []
+    for item in items:
+        name, eq, path = item.partition("=")
+        if not eq or not name or not path:
+            raise UsageError(f"{flag} expects BUF=FILE, got `{item}`")
+        out.append((name, path))
+    return out
+
+
+def _trace_format(args) -> str:
+    if args.trace_format:
+        return args.trace_format
+    if args.trace.endswith(".json"):
+        return "perfetto"
+    if args.trace.endswith(".vcd"):
+        return "vcd"
+    return "jsonl"
+
+
+def _writable_dir(path: str, what: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(directory):
+        raise OutputError(f"cannot write {what} `{path}`: no directory `{directory}`")
+
+
+class _PendingFile:
+    """A text file written in full, then renamed over ``path`` (or removed)."""
+
+    def __init__(self, path: str, what: str):
+        self.path = path
+        try:
+            fd, self.tmp = tempfile.mkstemp(prefix=".acic-", dir=os.path.dirname(os.path.abspath(path)))
+        except OSError as e:
+            raise OutputError(f"cannot write {what} `{path}`: {e.strerror or e}") from None
+        self.stream = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
+
+    def commit(self) -> None:
+        try:
+            self.stream.close()
+            # mkstemp makes the file private; give it the mode a new file would get.
+            umask = os.umask(0)
+            os.umask(umask)
+            os.chmod(self.tmp, 0o666 & ~umask)
+            os.replace(self.tmp, self.path)
+        except OSError as e:
+            self.discard()
+            raise OutputError(f"cannot write `{self.path}`: {e.strerror or e}") from None
+
+    def discard(self) -> None:
+        self.stream.close()
+        try:
+            os.unlink(self.tmp)
+        except OSError:
+            pass
+
+
+class _ProgressBar:
+    """Operations done out of the run's total, redrawn at most ten times a second."""
+
+    WIDTH = 30
+
+    def __init__(self, stream):
+        self.stream = stream
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - self.last < 0.1 or not total:
+            return
+        self.last = now
+        filled = self.WIDTH * done // total
+        self.stream.write(f"\r[{'#' * filled}{' ' * (self.WIDTH - filled)}] {100 * done // total:3d}% "
+                          f"{done:,}/{total:,} operations")
+        self.stream.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            self.stream.write("\r" + " " * (self.WIDTH + 50) + "\r")
+            self.stream.flush()
+
+
+def error_message(path: str, r) -> str:
+    """The one-line message for a failed run (an aci.run.RunResult with an error)."""
+    e = r.error
+    if not e.runtime:
+        return f"{path}: invalid image: {e.name} (code {e.code}) at offset {e.offset}: {e.detail}"
+    where = f" ({e.source})" if e.source else ""
+    return (f"{path}: run-time error {e.name} (code {e.code}) at offset {e.offset}{where}, "
+            f"t = {e.t} ns: {e.detail}")
+
+
+def summary(path: str, r) -> str:
+    """The text summary of a completed run (an aci.run.RunResult)."""
+    img = r.image
+    lines = [f"{path}: {r.mode} mode, {r.image_bytes:,}-byte image, {img.target.slots} slots, "
+             f"{len(img.cores)} core{'s' if len(img.cores) != 1 else ''}",
+             f"total       {format_ns(r.total_ns)} (image received at {format_ns(r.t0)}, "
+             f"last operation ended at {format_ns(r.t_end)})",
+             f"PR          {r.pr_count:,} reconfiguration{'s' if r.pr_count != 1 else ''}, "
+             f"{format_ns(r.pr_ns)} of ICAP time",
+             f"tasks       {r.tasks:,}",
+             f"{'slot':<6}{'busy':>16}{'reconfiguring':>16}{'idle':>16}{'operations':>12}"]
+    for s, u in enumerate(r.slots):
+        lines.append(f"{s:<6}{format_ns(u.busy_ns):>16}{format_ns(u.reconfiguring_ns):>16}"
+                     f"{format_ns(u.idle_ns):>16}{u.operations:>12,}")
+    return "\n".join(lines) + "\n"
+
+
+def _program(args) -> bytes:
+    from .cli import UsageError, parse_defines
+    if args.file.endswith(".aci"):
+        from .pipeline import compile_file
+        return compile_file(args.file, parse_defines(args.define), args.program, args.mode or "strict").data
+    if args.define or args.program:
+        raise UsageError("-D and --program apply to a .aci source, not to an image")
+    return read_input(args.file, "image")
+
+
+def cmd_run(args) -> int:
+    from .board import DataError
+    from .run import run_image
+    from .trace import JsonlWriter, to_perfetto, write_vcd
+    sets, gets = _pairs(args.set, "--set"), _pairs(args.get, "--get")
+    for _, path in gets:
+        _writable_dir(path, "buffer file")
+    data = _program(args)
+    trace_file = events = None
+    if args.trace:
+        trace_file = _PendingFile(args.trace, "trace")
+    fmt = _trace_format(args) if args.trace else None
+    bar = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+    try:
+        if fmt == "jsonl":
+            tracer = JsonlWriter(trace_file.stream)
+        elif fmt is not None:
+            events = []
+            tracer = events.append
+        else:
+            tracer = None
+        try:
+            result = run_image(data, args.mode, inputs={name: Path(p) for name, p in sets},
+                               outputs=[name for name, _ in gets], timing_only=args.timing_only,
+                               trace=tracer, progress=bar)
+        except DataError as e:
+            raise DataError(f"{args.file}: {e}", e.buffer) from None
+        finally:
+            if bar:
+                bar.clear()
+        if fmt == "perfetto":
+            json.dump(to_perfetto(events), trace_file.stream)
+        elif fmt == "vcd":
+            img = result.image
+            write_vcd(events, trace_file.stream, {c.name: c.id for c in img.cores} if img else None,
+                      img.target.slots if img else None)
+    except BaseException:
+        if trace_file:
+            trace_file.discard()
+        raise
+    if trace_file:
+        trace_file.commit()
+    if args.json:
+        print(json.dumps({"file": args.file, **result.to_json()}, indent=1))
+    if result.error is not None:
+        sys.stderr.write(f"acic: error: {error_message(args.file, result)}\n")
+        return 1
+    for name, path in gets:
+        result.board.save(name, path)
+    if not args.json:
+        sys.stdout.write(summary(args.file, result))
+    return 0

@@ -1,0 +1,540 @@
+"""Stage: run — the Python reference interpreter of ACI images (docs/execution.md).
+
+``run_image(data, mode=None, inputs=None, outputs=(), timing_only=False, trace=None,
+progress=None) -> RunResult``
+
+In: the bytes of an image; the mode (``"strict"``, ``"dataflow"`` or None for the
+image's default); initial buffer contents by name (a numpy array, raw bytes, or a
+:class:`pathlib.Path` of a ``.npy`` or raw file, see :mod:`aci.board`); the names of
+buffers the caller will read afterwards (checked before anything runs). ``trace``,
+when given, is called with each trace event (a dict with the fields of
+docs/execution.md) in issue order; ``progress(done, total)`` after each window
+instance and each loop iteration, with the operations issued so far and those of the
+whole run.
+
+Out: a :class:`RunResult` — simulated times, PR count and time, tasks, per-slot use,
+the SYNC words, the :class:`aci.board.Board` with the final memory, and ``error``:
+a refused image (the validator's code and byte offset) or a run-time error
+(wrong_core, watchdog, no_model) is a result, not an exception.
+
+Raises :class:`aci.board.DataError` for inputs or output names that do not fit the
+image (before anything runs); :class:`aci.board.BoardFault` only for a broken
+invariant (a bug).
+
+Operations are issued one by one in program order; each one's start and end follow
+from the ends of operations issued before it, so one pass computes the whole
+timeline. Functional effects (core models on memory) happen in program order too;
+a LOOP whose body is only TASKs runs each task once over all its iterations when no
+reordering can change memory (:func:`_loop_is_separable`), which is what makes
+functional BNN runs fast.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Mapping
+
+import attrs
+import numpy as np
+
+from . import timing
+from .board import Board, BoardFault
+from .cores import CoreModel, model as core_model
+from .decode import ImageError, decode
+from .format import ERROR_BY_NAME, LIMITS, SYNC, SYNC_STATUS
+from .image import Image, Repeat, Task, Window
+
+MODES = ("strict", "dataflow")
+
+# A wait looks back at most max_wait_lag operations of a slot, so the ends of the
+# last max_wait_lag + 1 operations of each slot are all the engine keeps.
+_RING = LIMITS["max_wait_lag"] + 1
+_NEVER = 1 << 80  # later than any simulated time (times stay below 2^72 ns)
+
+Trace = Callable[[dict], None]
+Progress = Callable[[int, int], None]
+
+
+@attrs.frozen
+class SlotUse:
+    """How one slot spent the run, from t0 to the end of the last operation."""
+    busy_ns: int
+    reconfiguring_ns: int
+    idle_ns: int
+    operations: int  # issued and completed, skipped RECONFs included
+
+
+@attrs.frozen
+class RunError:
+    """Why a run stopped: a refused image or a run-time error."""
+    code: int
+    name: str
+    offset: int  # byte offset of the offending field or instruction
+    t: int
+    detail: str
+    source: str | None = None  # "file:line" of the instruction, when SYMBOLS has it
+
+    @property
+    def runtime(self) -> bool:
+        return self.code >= ERROR_BY_NAME["wrong_core"].code
+
+
+@attrs.frozen
+class RunResult:
+    mode: str
+    image_bytes: int
+    t0: int
+    t_end: int  # end of the last operation (t0 when none ran)
+    total_ns: int  # the last event: completion seen by the host, or the error
+    pr_count: int  # reconfigurations performed (skipped ones excluded)
+    pr_ns: int
+    tasks: int
+    operations: int
+    slots: tuple[SlotUse, ...]
+    error: RunError | None
+    sync: dict
+    board: Board | None = attrs.field(repr=False)
+    image: Image | None = attrs.field(repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_json(self) -> dict:
+        return {
+            "mode": self.mode, "image_bytes": self.image_bytes, "t0": self.t0, "t_end": self.t_end,
+            "total_ns": self.total_ns, "pr_count": self.pr_count, "pr_ns": self.pr_ns, "tasks": self.tasks,
+            "operations": self.operations,
+            "slots": [attrs.asdict(s) for s in self.slots],
+            "error": None if self.error is None else attrs.asdict(self.error),
+        }
+
+
+class _Stop(Exception):
+    """A run-time error: unwinds the walk to run_image."""
+
+    def __init__(self, name: str, t: int, task: "_Task", detail: str):
+        super().__init__(detail)
+        self.name, self.t, self.task, self.detail = name, t, task, detail
+
+
+# ---- the image, prepared for execution ---------------------------------------------
+# Everything that does not depend on the iteration (durations, core names, models,
+# watchdog verdicts) is computed once per instruction here, not once per operation.
+
+class _Task:
+    __slots__ = ("slot", "core", "name", "pc", "dur", "waits", "words", "ports", "model", "why", "over",
+                 "source")
+
+    def __init__(self, t: Task, img: Image, files: tuple[str, ...]):
+        core = img.core(t.core)
+        tm = img.target.timing
+        self.slot, self.core, self.name, self.pc = t.slot, t.core, core.name, t.offset
+        lengths = [p.length for p in t.ports]
+        self.dur = timing.task_ns(tm, t.param_words, t.cycles, *timing.port_bytes(lengths, core.port_dirs))
+        self.waits = tuple((w.slot, w.lag) for w in t.waits)
+        self.words = img.params[t.param_offset:t.param_offset + t.param_words]
+        # (address at the first iteration, length, strides, is an output)
+        self.ports = tuple((p.address, p.length, p.strides, d == "out") for p, d in zip(t.ports, core.port_dirs))
+        self.model: CoreModel | None = core_model(t.core)
+        self.why = ("no functional model for core id %d (`%s`)" % (t.core, core.name) if self.model is None
+                    else self.model.mismatch(core.port_dirs, self.words, lengths))
+        self.over = bool(tm.watchdog_ns) and self.dur > tm.watchdog_ns
+        self.source = None if t.source is None or t.source.file >= len(files) else \
+            f"{files[t.source.file]}:{t.source.line}"
+
+
+class _Reconf:
+    __slots__ = ("slot", "core", "name", "pc", "dur")
+
+    def __init__(self, slot: int, core: int, name: str, pc: int, dur: int):
+        self.slot, self.core, self.name, self.pc, self.dur = slot, core, name, pc, dur
+
+
+class _Loop:
+    __slots__ = ("count", "body", "flat")
+
+    def __init__(self, count: int, body: tuple):
+        self.count, self.body = count, body
+        self.flat = all(isinstance(b, _Task) for b in body)  # only TASKs: may run batched
+
+
+class _Window:
+    __slots__ = ("pc", "reconfs", "parsecs")
+
+    def __init__(self, pc: int, reconfs: tuple, parsecs: tuple):
+        self.pc, self.reconfs, self.parsecs = pc, reconfs, parsecs  # parsecs: tuple of thread bodies
+
+
+class _Repeat:
+    __slots__ = ("count", "windows")
+
+    def __init__(self, count: int, windows: tuple):
+        self.count, self.windows = count, windows
+
+
+def _prepare(img: Image) -> tuple[tuple, int]:
+    """The image's body as prepared nodes, and the number of operations of the run."""
+    files = img.symbols.files if img.symbols is not None else ()
+    tm = img.target.timing
+
+    def body(nodes) -> tuple[tuple, int]:
+        out, ops = [], 0
+        for n in nodes:
+            if isinstance(n, Task):
+                out.append(_Task(n, img, files))
+                ops += 1
+            else:
+                inner, k = body(n.body)
+                out.append(_Loop(n.count, inner))
+                ops += n.count * k
+        return tuple(out), ops
+
+    def window(w: Window) -> tuple[_Window, int]:
+        recs = tuple(_Reconf(r.slot, r.core, img.core(r.core).name, r.offset,
+                             timing.pr_ns(tm, img.core(r.core).bitstream_size)) for r in w.reconfs)
+        parsecs, ops = [], len(recs)
+        for p in w.parsecs:
+            threads = []
+            for th in p.threads:
+                b, k = body(th.body)
+                threads.append(b)
+                ops += k
+            parsecs.append(tuple(threads))
+        return _Window(w.offset, recs, tuple(parsecs)), ops
+
+    out, total = [], 0
+    for node in img.body:
+        if isinstance(node, Repeat):
+            wins = [window(w) for w in node.windows]
+            out.append(_Repeat(node.count, tuple(w for w, _ in wins)))
+            total += node.count * sum(k for _, k in wins)
+        else:
+            w, k = window(node)
+            out.append(w)
+            total += k
+    return tuple(out), total
+
+
+# ---- batching a loop ----------------------------------------------------------------
+
+def _meet(x: int, s: int, length_a: int, y: int, t: int, length_b: int, n: int, later: bool) -> bool:
+    """Whether bytes [x + s*i, +length_a) and [y + t*k, +length_b) intersect for some
+    i, k in 0 .. n-1 with i > k (``later``) or i != k. Exact; it answers True (so
+    the loop runs unbatched, which is always correct) when the numbers could
+    overflow 64-bit arithmetic."""
+    c0 = x - y
+    if abs(c0) + (abs(s) + abs(t)) * n + length_a + length_b >= 1 << 62:
+        return True
+    i = np.arange(n, dtype=np.int64)
+    c = c0 + s * i
+    # They intersect iff  -length_a < c - t*k < length_b,  i.e.  t*k in [lo, hi]:
+    lo, hi = c - length_b + 1, c + length_a - 1
+    if t == 0:
+        inside = (lo <= 0) & (hi >= 0)
+        k_lo, k_hi = np.where(inside, 0, n), np.full(n, n - 1)
+    elif t > 0:
+        k_lo, k_hi = -((-lo) // t), hi // t
+    else:
+        k_lo, k_hi = -(hi // -t), (-lo) // -t
+    k_lo, k_hi = np.maximum(k_lo, 0), np.minimum(k_hi, n - 1)
+    if later:
+        k_hi = np.minimum(k_hi, i - 1)
+        return bool((k_lo <= k_hi).any())
+    only_self = (k_lo == k_hi) & (k_lo == i)
+    return bool(((k_lo <= k_hi) & ~only_self).any())
+
+
+def _loop_is_separable(progressions: list[list[tuple[int, int, int, bool]]], n: int) -> bool:
+    """Whether running task 0 for all n iterations, then task 1 for all, ... (each as
+    one batched call that reads all its inputs before writing) leaves memory as the
+    program order does. ``progressions[j]`` lists task j's ports as (address at
+    iteration 0, stride, length, is an output).
+
+    Two accesses may swap only if neither writes what the other touches. Batching
+    task j swaps its iterations among themselves (so no output of one iteration may
+    meet another iteration's ports); running task j of iteration i before task k > j
+    of an earlier iteration i' < i swaps those two (so they may not conflict).
+    """
+    for j, pj in enumerate(progressions):
+        for a in pj:
+            if a[3] and any(_meet(a[0], a[1], a[2], b[0], b[1], b[2], n, later=False) for b in pj):
+                return False
+        for pk in progressions[j + 1:]:
+            for a in pj:
+                for b in pk:
+                    if (a[3] or b[3]) and _meet(a[0], a[1], a[2], b[0], b[1], b[2], n, later=True):
+                        return False
+    return True
+
+
+# ---- the engine -------------------------------------------------------------------------
+
+class _Engine:
+    def __init__(self, img: Image, image_bytes: int, mode: str, board: Board, functional: bool,
+                 trace: Trace | None, progress: Progress | None, total_ops: int):
+        tm = img.target.timing
+        self.t0 = timing.image_transfer_ns(tm, image_bytes)
+        self.watchdog = tm.watchdog_ns
+        n = img.target.slots
+        self.strict = mode == "strict"
+        self.board = board
+        self.effects = functional
+        self.emit = trace
+        self.progress = progress
+        self.total_ops = total_ops
+        self.free = [self.t0] * n      # when each slot's last issued operation ends
+        self.icap = self.t0            # when the ICAP's last reconfiguration ends
+        self.holds = [None] * n        # core id of the last RECONF issued to each slot
+        self.ends = [[0] * _RING for _ in range(n)]  # ends of each slot's last operations
+        self.issued = [0] * n
+        self.busy = [0] * n
+        self.reconfiguring = [0] * n
+        self.tasks = self.prs = self.pr_ns = self.ops = 0
+        self.t_end = self.t0
+        self.idx: list[int] = []       # current iteration of each enclosing counted level
+        self.prev_finish = self.t0     # when the previous window instance finished
+        self.prev = self.t0            # strict: end of the current thread's last task
+        self.win_lo, self.win_hi = _NEVER, -1
+
+    # -- operations
+
+    def _done(self, slot: int, start: int, end: int) -> None:
+        self.free[slot] = end
+        self.ends[slot][self.issued[slot] % _RING] = end
+        self.issued[slot] += 1
+        self.ops += 1
+        if start < self.win_lo:
+            self.win_lo = start
+        if end > self.win_hi:
+            self.win_hi = end
+        if end > self.t_end:
+            self.t_end = end
+
+    def reconf(self, r: _Reconf, ready: int) -> int:
+        s = r.slot
+        if self.holds[s] == r.core:  # skipped: no time, no ICAP, no events
+            start = end = max(self.free[s], ready)
+        else:
+            start = max(self.free[s], self.icap, ready)
+            end = self.icap = start + r.dur
+            self.holds[s] = r.core
+            self.prs += 1
+            self.pr_ns += r.dur
+            self.reconfiguring[s] += r.dur
+            if self.emit:
+                self.emit({"ev": "pr_start", "t": start, "slot": s, "core": r.name, "pc": r.pc})
+                self.emit({"ev": "pr_end", "t": end, "slot": s, "core": r.name, "pc": r.pc})
+        self._done(s, start, end)
+        return end
+
+    def task(self, t: _Task, ready: int) -> int:
+        s = t.slot
+        if not self.strict:
+            ready = self.t0
+            for w, lag in t.waits:
+                k = self.issued[w] - lag - 1
+                if k >= 0:
+                    e = self.ends[w][k % _RING]
+                    if e > ready:
+                        ready = e
+        start = max(self.free[s], ready)
+        if self.holds[s] != t.core:
+            held = "no core" if self.holds[s] is None else f"core id {self.holds[s]}"
+            raise _Stop("wrong_core", start, t, f"the task needs `{t.name}` on slot {s}, which holds {held}")
+        if t.over:
+            raise _Stop("watchdog", start + self.watchdog, t,
+                        f"the task would take {t.dur} ns, over the watchdog's {self.watchdog} ns")
+        if self.effects:
+            if t.why is not None:
+                raise _Stop("no_model", start, t, t.why)
+            self.apply(t)
+        end = start + t.dur
+        self.busy[s] += t.dur
+        self.tasks += 1
+        if self.emit:
+            self.emit({"ev": "task_start", "t": start, "slot": s, "core": t.name, "pc": t.pc,
+                       "ports": [[self.address(p), p[1]] for p in t.ports], "params": list(t.words)})
+            self.emit({"ev": "task_end", "t": end, "slot": s, "core": t.name, "pc": t.pc})
+        self._done(s, start, end)
+        return end
+
+    def address(self, port) -> int:
+        return port[0] + sum(s * i for s, i in zip(port[2], self.idx))
+
+    # -- functional effects
+
+    def apply(self, t: _Task) -> None:
+        inputs, outputs = {}, []
+        for (name, _), port in zip(t.model.ports, t.ports):
+            view = self.board.view(self.address(port), port[1])
+            if port[3]:
+                outputs.append((name, view))
+            else:
+                inputs[name] = _read_only(view[None])
+        results = t.model.run(t.words, inputs, t.slot)
+        for name, view in outputs:  # after the model has read all its inputs
+            view[:] = _rows(t, results, name, 1, view.size)[0]
+
+    def run_batched(self, loop: _Loop) -> bool:
+        """The functional effects of every iteration of ``loop`` at once, when that
+        is exactly equivalent; False (nothing done) when it is not."""
+        n, level = loop.count, len(self.idx) - 1  # the loop has pushed its own level
+        for t in loop.body:
+            # These decide every iteration alike (no RECONF can run inside a loop):
+            # a task that would stop the run is left to the unbatched path.
+            if self.holds[t.slot] != t.core or t.over or t.why is not None:
+                return False
+        progs = [[(self.address(p), p[2][level], p[1], p[3]) for p in t.ports] for t in loop.body]
+        if not _loop_is_separable(progs, n):
+            return False
+        board = self.board
+        for t, ports in zip(loop.body, progs):
+            inputs, outputs = {}, []
+            for (name, _), (base, stride, length, out) in zip(t.model.ports, ports):
+                if out:
+                    outputs.append((name, base, stride, length))
+                elif stride == 0:  # shared by every iteration: one row, broadcast by the model
+                    inputs[name] = _read_only(board.view(base, length)[None])
+                else:
+                    inputs[name] = _read_only(board.rows(base, stride, n, length))
+            results = t.model.run(t.words, inputs, t.slot)
+            for name, base, stride, length in outputs:
+                board.rows(base, stride, n, length)[...] = _rows(t, results, name, n, length)
+        return True
+
+    # -- the walk
+
+    def body(self, nodes: tuple) -> None:
+        for node in nodes:
+            if type(node) is _Task:
+                self.prev = self.task(node, self.prev)
+                continue
+            idx = self.idx
+            idx.append(0)
+            batched = self.effects and node.flat and node.count > 1 and self.run_batched(node)
+            if batched:
+                self.effects = False
+            try:
+                for i in range(node.count):
+                    idx[-1] = i
+                    self.body(node.body)
+                    if self.progress:
+                        self.progress(self.ops, self.total_ops)
+            finally:
+                if batched:
+                    self.effects = True
+                idx.pop()
+
+    def window(self, w: _Window) -> None:
+        begin = self.prev_finish
+        self.win_lo, self.win_hi = _NEVER, -1
+        ready = begin if self.strict else self.t0
+        parsec_ready = begin
+        for r in w.reconfs:
+            parsec_ready = max(parsec_ready, self.reconf(r, ready))
+        for threads in w.parsecs:
+            finish = parsec_ready
+            for th in threads:
+                self.prev = parsec_ready
+                self.body(th)
+                finish = max(finish, self.prev)
+            parsec_ready = finish
+        if self.win_hi < 0:  # no operations: the window spans its begin time
+            self.win_lo = self.win_hi = begin
+        self.prev_finish = self.win_hi
+        if self.emit:
+            self.emit({"ev": "window_start", "t": self.win_lo, "pc": w.pc})
+            self.emit({"ev": "window_end", "t": self.win_hi, "pc": w.pc})
+        if self.progress:
+            self.progress(self.ops, self.total_ops)
+
+    def run(self, body: tuple) -> None:
+        for node in body:
+            if type(node) is _Window:
+                self.window(node)
+                continue
+            self.idx.append(0)
+            for i in range(node.count):
+                self.idx[-1] = i
+                for w in node.windows:
+                    self.window(w)
+            self.idx.pop()
+
+
+def _read_only(a: np.ndarray) -> np.ndarray:
+    v = a.view()
+    v.flags.writeable = False
+    return v
+
+
+def _rows(t: _Task, results: Mapping[str, np.ndarray], name: str, n: int, length: int) -> np.ndarray:
+    """A model's output port as (n, length) bytes; a broken model is a bug."""
+    y = results.get(name)
+    if not isinstance(y, np.ndarray) or y.dtype != np.uint8 or y.ndim != 2 or y.shape[1] != length \
+            or y.shape[0] not in (1, n):
+        got = "nothing" if y is None else f"{getattr(y, 'dtype', type(y).__name__)} {getattr(y, 'shape', '')}"
+        raise BoardFault(f"model `{t.name}` gave {got} for port `{name}`, not uint8 ({n}, {length})")
+    return np.broadcast_to(y, (n, length))
+
+
+# ---- entry point ----------------------------------------------------------------------
+
+def _load_inputs(board: Board, inputs: Mapping | None, outputs: Iterable[str]) -> None:
+    for name in outputs:
+        board.buffer(name)
+    for name, value in (inputs or {}).items():
+        if isinstance(value, os.PathLike):
+            board.load_file(name, os.fspath(value))
+        else:
+            board.load(name, value)
+
+
+def run_image(data: bytes, mode: str | None = None, inputs: Mapping | None = None, outputs: Iterable[str] = (),
+              timing_only: bool = False, trace: Trace | None = None,
+              progress: Progress | None = None) -> RunResult:
+    """Validate and run one image; see the module docstring."""
+    if mode not in (None, *MODES):
+        raise ValueError(f"mode must be one of {MODES} or None, not {mode!r}")
+    data = bytes(data)
+    # One run requested by the host (doorbell 1) and acknowledged by the board.
+    sync = {f.name: 0 for f in SYNC.fields} | {"doorbell": 1, "ack": 1}
+    try:
+        img = decode(data)
+    except ImageError as e:
+        # A refused image gives no trustworthy link figures or default mode: its
+        # events are at t = 0, in the requested mode (strict when none was asked).
+        mode = mode or "strict"
+        if trace:
+            trace({"ev": "image", "t": 0, "bytes": len(data), "mode": mode})
+            trace({"ev": "error", "t": 0, "code": e.code, "name": e.name, "pc": e.offset})
+        sync.update(status=SYNC_STATUS["error"], error_code=e.code, error_offset=e.offset)
+        return RunResult(mode, len(data), 0, 0, 0, 0, 0, 0, 0, (), RunError(e.code, e.name, e.offset, 0, e.detail),
+                         sync, None, None)
+    mode = mode or ("dataflow" if img.dataflow else "strict")
+    board = Board.for_image(img)
+    _load_inputs(board, inputs, outputs)
+    body, total_ops = _prepare(img)
+    eng = _Engine(img, len(data), mode, board, not timing_only, trace, progress, total_ops)
+    if trace:
+        trace({"ev": "image", "t": eng.t0, "bytes": len(data), "mode": mode})
+    error = None
+    try:
+        eng.run(body)
+    except _Stop as stop:
+        code = ERROR_BY_NAME[stop.name].code
+        error = RunError(code, stop.name, stop.task.pc, stop.t, stop.detail, stop.task.source)
+        if trace:
+            trace({"ev": "error", "t": stop.t, "code": code, "name": stop.name, "pc": stop.task.pc})
+    total = error.t if error else eng.t_end + timing.completion_ns(img.target.timing)
+    if error is None and trace:
+        trace({"ev": "done", "t": total, "tasks": eng.tasks, "prs": eng.prs})
+    span = eng.t_end - eng.t0
+    slots = tuple(SlotUse(eng.busy[s], eng.reconfiguring[s], span - eng.busy[s] - eng.reconfiguring[s],
+                          eng.issued[s]) for s in range(img.target.slots))
+    sync.update(status=SYNC_STATUS["error" if error else "done"], error_code=error.code if error else 0,
+                error_offset=error.offset if error else 0, progress=eng.tasks,
+                **{f"slot_done{s}": eng.issued[s] for s in range(img.target.slots)})
+    board.sync.update(sync)
+    return RunResult(mode, len(data), eng.t0, eng.t_end, total, eng.prs, eng.pr_ns, eng.tasks, eng.ops, slots,
+                     error, dict(board.sync), board, img)

@@ -1,0 +1,136 @@
+"""The canonical trace (format, fields, order) and the Perfetto and VCD views."""
+
+from __future__ import annotations
+
+import io
+import json
+import pytest
+from vcd.reader import TokenKind, tokenize
+
+from aci import trace as T
+from aci.pipeline import compile_file
+from aci.run import run_image
+
+from .images import PROGRAMS, image, parsec, task, thread, window
+
+FIELDS = {
+    "image": {"ev", "t", "bytes", "mode"},
+    "pr_start": {"ev", "t", "slot", "core", "pc"}, "pr_end": {"ev", "t", "slot", "core", "pc"},
+    "task_start": {"ev", "t", "slot", "core", "pc", "ports", "params"},
+    "task_end": {"ev", "t", "slot", "core", "pc"},
+    "window_start": {"ev", "t", "pc"}, "window_end": {"ev", "t", "pc"},
+    "error": {"ev", "t", "code", "name", "pc"},
+    "done": {"ev", "t", "tasks", "prs"},
+}
+
+
+def only_ints(value) -> bool:
+    if isinstance(value, bool) or isinstance(value, float):
+        return False
+    if isinstance(value, list):
+        return all(only_ints(v) for v in value)
+    return isinstance(value, (int, str))
+
+
+@pytest.fixture(scope="module")
+def pipeline_events():
+    c = compile_file(str(PROGRAMS / "examples/pipeline.aci"), mode="dataflow")
+    out = io.StringIO()
+    writer = T.JsonlWriter(out)
+    r = run_image(c.data, trace=writer)
+    return c, r, out.getvalue()
+
+
+def test_lines_are_canonical(pipeline_events):
+    _, _, text = pipeline_events
+    lines = text.splitlines()
+    assert text.endswith("\n")
+    for line in lines:
+        event = json.loads(line)
+        assert line == json.dumps(event, sort_keys=True, separators=(",", ":"))
+        assert " " not in line
+        assert set(event) == FIELDS[event["ev"]]
+        assert all(only_ints(v) for k, v in event.items() if k not in ("ev", "core", "mode", "name"))
+    assert T.read_jsonl(text) == [json.loads(x) for x in lines]
+
+
+def test_event_order(pipeline_events):
+    c, r, text = pipeline_events
+    events = T.read_jsonl(text)
+    assert events[0]["ev"] == "image" and events[0]["t"] == r.t0 and events[0]["mode"] == "dataflow"
+    assert events[-1] == {"ev": "done", "t": r.total_ns, "tasks": 8, "prs": 2}
+    # Starts and ends come in pairs, in issue (program) order, not sorted by time.
+    kinds = [e["ev"] for e in events[1:-1]]
+    for k in range(0, len(kinds), 2):
+        assert kinds[k].endswith("_start") and kinds[k + 1] == kinds[k].replace("start", "end")
+    assert kinds[-2:] == ["window_start", "window_end"]
+    task_pcs = [e["pc"] for e in events if e["ev"] == "task_start"]
+    assert task_pcs == [task_pcs[0], task_pcs[1]] * 4
+    # ports after strides: chunk i of the pipeline
+    firsts = [e["ports"][0][0] for e in events if e["ev"] == "task_start"][::2]
+    assert firsts == [0, 65536, 131072, 196608]
+    assert all(e["params"][0] == 65536 for e in events if e["ev"] == "task_start")
+
+
+def test_trace_is_deterministic():
+    c = compile_file(str(PROGRAMS / "examples/parallel.aci"))
+    runs = []
+    for _ in range(2):
+        out = io.StringIO()
+        run_image(c.data, trace=T.JsonlWriter(out))
+        runs.append(out.getvalue())
+    assert runs[0] == runs[1]
+
+
+def test_spans_pair_starts_and_ends(pipeline_events):
+    _, r, text = pipeline_events
+    spans = T.spans(T.read_jsonl(text))
+    assert sum(s["kind"] == "task" for s in spans) == 8
+    assert sum(s["kind"] == "pr" for s in spans) == 2
+    assert sum(s["kind"] == "window" for s in spans) == 1
+    with pytest.raises(ValueError, match="has no task_end"):
+        T.spans([{"ev": "task_start", "t": 0, "slot": 0, "core": "X", "pc": 8, "ports": [], "params": []}])
+
+
+def test_perfetto(pipeline_events):
+    _, r, text = pipeline_events
+    out = json.loads(json.dumps(T.to_perfetto(T.read_jsonl(text))))
+    events = out["traceEvents"]
+    timed = [e for e in events if e["ph"] != "M"]
+    assert [e["ts"] for e in timed] == sorted(e["ts"] for e in timed)
+    tasks = [e for e in timed if e["ph"] == "X" and e["cat"] == "task"]
+    prs = [e for e in timed if e["ph"] == "X" and e["cat"] == "pr"]
+    assert len(tasks) == 8 and len(prs) == 2 * 2  # on the slot's track and on the ICAP's
+    assert {e["tid"] for e in tasks} == {0, 1}
+    names = {e["args"]["name"] for e in events if e["ph"] == "M" and e["name"] == "thread_name"}
+    assert {"slot 0", "slot 1", "ICAP", "windows", "host"} <= names
+    first = min(tasks, key=lambda e: e["ts"])
+    assert first["dur"] > 0
+    assert [e["ph"] for e in timed if e.get("cat") == "window"] == ["b", "e"]
+    assert timed[-1]["name"] == "done" and timed[-1]["ts"] == r.total_ns / 1000
+
+
+def test_vcd(pipeline_events):
+    c, r, text = pipeline_events
+    out = io.StringIO()
+    T.write_vcd(T.read_jsonl(text), out, {k.name: k.id for k in c.image.cores}, c.image.target.slots)
+    vcd = out.getvalue()
+    tokens = list(tokenize(io.BytesIO(vcd.encode())))
+    scale = next(t for t in tokens if t.kind is TokenKind.TIMESCALE).timescale
+    assert (int(scale.magnitude), scale.unit.value) == (1, "ns")
+    names = {t.var.reference for t in tokens if t.kind is TokenKind.VAR}
+    assert names == {f"slot{s}" for s in range(4)} | {f"slot{s}_pr" for s in range(4)} | {"icap"}
+    stamps = [t.time_change for t in tokens if t.kind is TokenKind.CHANGE_TIME]
+    assert stamps == sorted(stamps) and stamps[-1] == r.total_ns
+    assert "b11001000 " in vcd  # core id 200 while a TEST task runs
+
+
+def test_error_trace_views():
+    data = image(window([(0, 200)], parsec(thread(task(0, 0, 1000)), thread(task(2, 0, 2000)))))
+    events = []
+    run_image(data, trace=events.append)
+    p = T.to_perfetto(events)
+    assert any(e.get("name") == "error wrong_core" for e in p["traceEvents"])
+    out = io.StringIO()
+    T.write_vcd(events, out)  # core ids numbered by appearance, slots from the trace
+    assert "slot0" in out.getvalue() and "slot1" not in out.getvalue()
