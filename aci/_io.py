@@ -23,6 +23,9 @@ def write_atomic(path: str, data: bytes | str) -> None:
     try:
         with os.fdopen(fd, "wb") as f:
             f.write(raw)
+        umask = os.umask(0)  # mkstemp makes 0600 files; outputs get the usual mode
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except OSError as e:
         try:

@@ -711,7 +711,6 @@ class _ProgramChecker:
 
     def place(self) -> list[P.Bitstream]:
         """Fixed addresses first, then first fit in declaration order."""
-        t = self.target
         items = []  # (name, kind, region Memory, size, fixed address or None, span, decl)
         for b in self.c.buffers.values():
             elem_shape = self._buffer_shape(b)

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 
+from ._cli_run import add_run_parser
 from ._io import OutputError, read_input, write_atomic
 from .diagnostics import AciError, SourceError, render_json, render_text
 
@@ -236,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("image", metavar="IMAGE")
     c.add_argument("--json", action="store_true", required=True, help="as JSON (the only form)")
     c.set_defaults(func=cmd_dump)
+
+    add_run_parser(sub)
     return p
 
 

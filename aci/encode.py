@@ -12,7 +12,7 @@ from __future__ import annotations
 import zlib
 
 from . import format as F
-from .image import (BufferSymbol, CoreInfo, Image, Loop, Parsec, Reconf, Repeat, Symbols,
+from .image import (CoreInfo, Image, Loop, Parsec, Reconf, Repeat, Symbols,
                     TargetInfo, Task, Thread, Window)
 
 SECTION_ALIGN = 8

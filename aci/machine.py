@@ -96,7 +96,6 @@ def _generate(img: Image, strict: bool, want_ports: bool):
         p += 1
 
     def body(nodes, w: _Window, parsec: int, thread: int, nth: list):
-        nonlocal p
         for n in nodes:
             if isinstance(n, Task):
                 if strict:
@@ -117,7 +116,6 @@ def _generate(img: Image, strict: bool, want_ports: bool):
                 idx.pop()
 
     def window(node: Window):
-        nonlocal p
         w = _Window(node.offset)
         windows.append(w)
         for r in node.reconfs:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from . import timing
-from .image import Image, Loop, Parsec, Reconf, Repeat, Task, Thread, Window, children
+from .image import Image, Loop, Reconf, Repeat, Task, Thread, Window, children
 
 
 def _owners(img: Image) -> dict[int, tuple[int, int]]:

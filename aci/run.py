@@ -8,9 +8,8 @@ image's default); initial buffer contents by name (a numpy array, raw bytes, or 
 :class:`pathlib.Path` of a ``.npy`` or raw file, see :mod:`aci.board`); the names of
 buffers the caller will read afterwards (checked before anything runs). ``trace``,
 when given, is called with each trace event (a dict with the fields of
-docs/execution.md) in issue order; ``progress(done, total)`` after each window
-instance and each loop iteration, with the operations issued so far and those of the
-whole run.
+docs/execution.md) in time order; ``progress(done, total)`` during the functional
+pass, after each window instance and each loop iteration.
 
 Out: a :class:`RunResult` — simulated times, PR count and time, tasks, per-slot use,
 the SYNC words, the :class:`aci.board.Board` with the final memory, and ``error``:
@@ -21,12 +20,12 @@ Raises :class:`aci.board.DataError` for inputs or output names that do not fit t
 image (before anything runs); :class:`aci.board.BoardFault` only for a broken
 invariant (a bug).
 
-Operations are issued one by one in program order; each one's start and end follow
-from the ends of operations issued before it, so one pass computes the whole
-timeline. Functional effects (core models on memory) happen in program order too;
-a LOOP whose body is only TASKs runs each task once over all its iterations when no
-reordering can change memory (:func:`_loop_is_separable`), which is what makes
-functional BNN runs fast.
+Timing and run-time errors come from the machine (:mod:`aci.machine`, the
+discrete-event simulation of docs/execution.md). When the run succeeds and is not
+timing-only, the functional effects (core models on memory) follow in program
+order; a LOOP whose body is only TASKs runs each task once over all its iterations
+when no reordering can change memory (:func:`_loop_is_separable`), which is what
+makes functional BNN runs fast.
 """
 
 from __future__ import annotations
@@ -41,15 +40,12 @@ from . import timing
 from .board import Board, BoardFault
 from .cores import CoreModel, model as core_model
 from .decode import ImageError, decode
-from .format import ERROR_BY_NAME, LIMITS, SYNC, SYNC_STATUS
+from .format import ERROR_BY_NAME, SYNC, SYNC_STATUS
 from .image import Image, Repeat, Task, Window
+from .machine import simulate
 
 MODES = ("strict", "dataflow")
 
-# A wait looks back at most max_wait_lag operations of a slot, so the ends of the
-# last max_wait_lag + 1 operations of each slot are all the engine keeps.
-_RING = LIMITS["max_wait_lag"] + 1
-_NEVER = 1 << 80  # later than any simulated time (times stay below 2^72 ns)
 
 Trace = Callable[[dict], None]
 Progress = Callable[[int, int], None]
@@ -110,45 +106,25 @@ class RunResult:
         }
 
 
-class _Stop(Exception):
-    """A run-time error: unwinds the walk to run_image."""
-
-    def __init__(self, name: str, t: int, task: "_Task", detail: str):
-        super().__init__(detail)
-        self.name, self.t, self.task, self.detail = name, t, task, detail
-
-
 # ---- the image, prepared for execution ---------------------------------------------
 # Everything that does not depend on the iteration (durations, core names, models,
 # watchdog verdicts) is computed once per instruction here, not once per operation.
 
 class _Task:
-    __slots__ = ("slot", "core", "name", "pc", "dur", "waits", "words", "ports", "model", "why", "over",
-                 "source")
+    __slots__ = ("slot", "core", "name", "pc", "words", "ports", "model", "why", "source")
 
     def __init__(self, t: Task, img: Image, files: tuple[str, ...]):
         core = img.core(t.core)
-        tm = img.target.timing
         self.slot, self.core, self.name, self.pc = t.slot, t.core, core.name, t.offset
         lengths = [p.length for p in t.ports]
-        self.dur = timing.task_ns(tm, t.param_words, t.cycles, *timing.port_bytes(lengths, core.port_dirs))
-        self.waits = tuple((w.slot, w.lag) for w in t.waits)
         self.words = img.params[t.param_offset:t.param_offset + t.param_words]
         # (address at the first iteration, length, strides, is an output)
         self.ports = tuple((p.address, p.length, p.strides, d == "out") for p, d in zip(t.ports, core.port_dirs))
         self.model: CoreModel | None = core_model(t.core)
         self.why = ("no functional model for core id %d (`%s`)" % (t.core, core.name) if self.model is None
                     else self.model.mismatch(core.port_dirs, self.words, lengths))
-        self.over = bool(tm.watchdog_ns) and self.dur > tm.watchdog_ns
         self.source = None if t.source is None or t.source.file >= len(files) else \
             f"{files[t.source.file]}:{t.source.line}"
-
-
-class _Reconf:
-    __slots__ = ("slot", "core", "name", "pc", "dur")
-
-    def __init__(self, slot: int, core: int, name: str, pc: int, dur: int):
-        self.slot, self.core, self.name, self.pc, self.dur = slot, core, name, pc, dur
 
 
 class _Loop:
@@ -163,7 +139,7 @@ class _Window:
     __slots__ = ("pc", "reconfs", "parsecs")
 
     def __init__(self, pc: int, reconfs: tuple, parsecs: tuple):
-        self.pc, self.reconfs, self.parsecs = pc, reconfs, parsecs  # parsecs: tuple of thread bodies
+        self.pc, self.reconfs, self.parsecs = pc, reconfs, parsecs  # reconfs: how many; parsecs: thread bodies
 
 
 class _Repeat:
@@ -176,7 +152,6 @@ class _Repeat:
 def _prepare(img: Image) -> tuple[tuple, int]:
     """The image's body as prepared nodes, and the number of operations of the run."""
     files = img.symbols.files if img.symbols is not None else ()
-    tm = img.target.timing
 
     def body(nodes) -> tuple[tuple, int]:
         out, ops = [], 0
@@ -191,9 +166,8 @@ def _prepare(img: Image) -> tuple[tuple, int]:
         return tuple(out), ops
 
     def window(w: Window) -> tuple[_Window, int]:
-        recs = tuple(_Reconf(r.slot, r.core, img.core(r.core).name, r.offset,
-                             timing.pr_ns(tm, img.core(r.core).bitstream_size)) for r in w.reconfs)
-        parsecs, ops = [], len(recs)
+        recs = len(w.reconfs)
+        parsecs, ops = [], recs
         for p in w.parsecs:
             threads = []
             for th in p.threads:
@@ -270,99 +244,20 @@ def _loop_is_separable(progressions: list[list[tuple[int, int, int, bool]]], n: 
 
 # ---- the engine -------------------------------------------------------------------------
 
-class _Engine:
-    def __init__(self, img: Image, image_bytes: int, mode: str, board: Board, functional: bool,
-                 trace: Trace | None, progress: Progress | None, total_ops: int):
-        tm = img.target.timing
-        self.t0 = timing.image_transfer_ns(tm, image_bytes)
-        self.watchdog = tm.watchdog_ns
-        n = img.target.slots
-        self.strict = mode == "strict"
+class _Effects:
+    """The functional effects of a run that the machine found free of errors: every
+    task's core model on its port regions, in program order."""
+
+    def __init__(self, board: Board, progress: Progress | None, total_ops: int):
         self.board = board
-        self.effects = functional
-        self.emit = trace
         self.progress = progress
         self.total_ops = total_ops
-        self.free = [self.t0] * n      # when each slot's last issued operation ends
-        self.icap = self.t0            # when the ICAP's last reconfiguration ends
-        self.holds = [None] * n        # core id of the last RECONF issued to each slot
-        self.ends = [[0] * _RING for _ in range(n)]  # ends of each slot's last operations
-        self.issued = [0] * n
-        self.busy = [0] * n
-        self.reconfiguring = [0] * n
-        self.tasks = self.prs = self.pr_ns = self.ops = 0
-        self.t_end = self.t0
-        self.idx: list[int] = []       # current iteration of each enclosing counted level
-        self.prev_finish = self.t0     # when the previous window instance finished
-        self.prev = self.t0            # strict: end of the current thread's last task
-        self.win_lo, self.win_hi = _NEVER, -1
-
-    # -- operations
-
-    def _done(self, slot: int, start: int, end: int) -> None:
-        self.free[slot] = end
-        self.ends[slot][self.issued[slot] % _RING] = end
-        self.issued[slot] += 1
-        self.ops += 1
-        if start < self.win_lo:
-            self.win_lo = start
-        if end > self.win_hi:
-            self.win_hi = end
-        if end > self.t_end:
-            self.t_end = end
-
-    def reconf(self, r: _Reconf, ready: int) -> int:
-        s = r.slot
-        if self.holds[s] == r.core:  # skipped: no time, no ICAP, no events
-            start = end = max(self.free[s], ready)
-        else:
-            start = max(self.free[s], self.icap, ready)
-            end = self.icap = start + r.dur
-            self.holds[s] = r.core
-            self.prs += 1
-            self.pr_ns += r.dur
-            self.reconfiguring[s] += r.dur
-            if self.emit:
-                self.emit({"ev": "pr_start", "t": start, "slot": s, "core": r.name, "pc": r.pc})
-                self.emit({"ev": "pr_end", "t": end, "slot": s, "core": r.name, "pc": r.pc})
-        self._done(s, start, end)
-        return end
-
-    def task(self, t: _Task, ready: int) -> int:
-        s = t.slot
-        if not self.strict:
-            ready = self.t0
-            for w, lag in t.waits:
-                k = self.issued[w] - lag - 1
-                if k >= 0:
-                    e = self.ends[w][k % _RING]
-                    if e > ready:
-                        ready = e
-        start = max(self.free[s], ready)
-        if self.holds[s] != t.core:
-            held = "no core" if self.holds[s] is None else f"core id {self.holds[s]}"
-            raise _Stop("wrong_core", start, t, f"the task needs `{t.name}` on slot {s}, which holds {held}")
-        if t.over:
-            raise _Stop("watchdog", start + self.watchdog, t,
-                        f"the task would take {t.dur} ns, over the watchdog's {self.watchdog} ns")
-        if self.effects:
-            if t.why is not None:
-                raise _Stop("no_model", start, t, t.why)
-            self.apply(t)
-        end = start + t.dur
-        self.busy[s] += t.dur
-        self.tasks += 1
-        if self.emit:
-            self.emit({"ev": "task_start", "t": start, "slot": s, "core": t.name, "pc": t.pc,
-                       "ports": [[self.address(p), p[1]] for p in t.ports], "params": list(t.words)})
-            self.emit({"ev": "task_end", "t": end, "slot": s, "core": t.name, "pc": t.pc})
-        self._done(s, start, end)
-        return end
+        self.ops = 0
+        self.idx: list[int] = []  # current iteration of each enclosing counted level
+        self.effects = True
 
     def address(self, port) -> int:
         return port[0] + sum(s * i for s, i in zip(port[2], self.idx))
-
-    # -- functional effects
 
     def apply(self, t: _Task) -> None:
         inputs, outputs = {}, []
@@ -380,11 +275,6 @@ class _Engine:
         """The functional effects of every iteration of ``loop`` at once, when that
         is exactly equivalent; False (nothing done) when it is not."""
         n, level = loop.count, len(self.idx) - 1  # the loop has pushed its own level
-        for t in loop.body:
-            # These decide every iteration alike (no RECONF can run inside a loop):
-            # a task that would stop the run is left to the unbatched path.
-            if self.holds[t.slot] != t.core or t.over or t.why is not None:
-                return False
         progs = [[(self.address(p), p[2][level], p[1], p[3]) for p in t.ports] for t in loop.body]
         if not _loop_is_separable(progs, n):
             return False
@@ -403,12 +293,12 @@ class _Engine:
                 board.rows(base, stride, n, length)[...] = _rows(t, results, name, n, length)
         return True
 
-    # -- the walk
-
     def body(self, nodes: tuple) -> None:
         for node in nodes:
             if type(node) is _Task:
-                self.prev = self.task(node, self.prev)
+                if self.effects:
+                    self.apply(node)
+                self.ops += 1
                 continue
             idx = self.idx
             idx.append(0)
@@ -427,25 +317,10 @@ class _Engine:
                 idx.pop()
 
     def window(self, w: _Window) -> None:
-        begin = self.prev_finish
-        self.win_lo, self.win_hi = _NEVER, -1
-        ready = begin if self.strict else self.t0
-        parsec_ready = begin
-        for r in w.reconfs:
-            parsec_ready = max(parsec_ready, self.reconf(r, ready))
+        self.ops += w.reconfs
         for threads in w.parsecs:
-            finish = parsec_ready
             for th in threads:
-                self.prev = parsec_ready
                 self.body(th)
-                finish = max(finish, self.prev)
-            parsec_ready = finish
-        if self.win_hi < 0:  # no operations: the window spans its begin time
-            self.win_lo = self.win_hi = begin
-        self.prev_finish = self.win_hi
-        if self.emit:
-            self.emit({"ev": "window_start", "t": self.win_lo, "pc": w.pc})
-            self.emit({"ev": "window_end", "t": self.win_hi, "pc": w.pc})
         if self.progress:
             self.progress(self.ops, self.total_ops)
 
@@ -515,26 +390,49 @@ def run_image(data: bytes, mode: str | None = None, inputs: Mapping | None = Non
     board = Board.for_image(img)
     _load_inputs(board, inputs, outputs)
     body, total_ops = _prepare(img)
-    eng = _Engine(img, len(data), mode, board, not timing_only, trace, progress, total_ops)
+    prepared = {}
+    _index(body, prepared)
+    t0 = timing.image_transfer_ns(img.target.timing, len(data))
     if trace:
-        trace({"ev": "image", "t": eng.t0, "bytes": len(data), "mode": mode})
+        trace({"ev": "image", "t": t0, "bytes": len(data), "mode": mode})
+    # Timing and run-time errors come from the machine; functional effects follow
+    # in program order once the run is known to succeed (docs/execution.md).
+    tl = simulate(img, len(data), mode, emit=trace,
+                  no_model=(lambda t: prepared[t.offset].why) if not timing_only else None,
+                  params=lambda t: prepared[t.offset].words)
     error = None
-    try:
-        eng.run(body)
-    except _Stop as stop:
-        code = ERROR_BY_NAME[stop.name].code
-        error = RunError(code, stop.name, stop.task.pc, stop.t, stop.detail, stop.task.source)
-        if trace:
-            trace({"ev": "error", "t": stop.t, "code": code, "name": stop.name, "pc": stop.task.pc})
-    total = error.t if error else eng.t_end + timing.completion_ns(img.target.timing)
+    if tl.error is not None:
+        name, t_err, detail, task = tl.error
+        error = RunError(ERROR_BY_NAME[name].code, name, task.offset, t_err, detail, prepared[task.offset].source)
+    elif not timing_only:
+        _Effects(board, progress, total_ops).run(body)
+    total = error.t if error else tl.t_end + timing.completion_ns(img.target.timing)
     if error is None and trace:
-        trace({"ev": "done", "t": total, "tasks": eng.tasks, "prs": eng.prs})
-    span = eng.t_end - eng.t0
-    slots = tuple(SlotUse(eng.busy[s], eng.reconfiguring[s], span - eng.busy[s] - eng.reconfiguring[s],
-                          eng.issued[s]) for s in range(img.target.slots))
+        trace({"ev": "done", "t": total, "tasks": tl.tasks, "prs": tl.prs})
+    span = tl.t_end - tl.t0
+    slots = tuple(SlotUse(tl.busy[s], tl.reconfiguring[s], span - tl.busy[s] - tl.reconfiguring[s], tl.done[s])
+                  for s in range(img.target.slots))
     sync.update(status=SYNC_STATUS["error" if error else "done"], error_code=error.code if error else 0,
-                error_offset=error.offset if error else 0, progress=eng.tasks,
-                **{f"slot_done{s}": eng.issued[s] for s in range(img.target.slots)})
+                error_offset=error.offset if error else 0, progress=tl.tasks,
+                **{f"slot_done{s}": tl.done[s] for s in range(img.target.slots)})
     board.sync.update(sync)
-    return RunResult(mode, len(data), eng.t0, eng.t_end, total, eng.prs, eng.pr_ns, eng.tasks, eng.ops, slots,
+    return RunResult(mode, len(data), tl.t0, tl.t_end, total, tl.prs, tl.pr_ns, tl.tasks, sum(tl.done), slots,
                      error, dict(board.sync), board, img)
+
+
+def _index(nodes, out: dict) -> None:
+    """pc -> prepared task, for the machine's callbacks."""
+    for n in nodes:
+        if type(n) is _Task:
+            out[n.pc] = n
+        elif type(n) is _Loop:
+            _index(n.body, out)
+        elif type(n) is _Window:
+            for threads in n.parsecs:
+                for th in threads:
+                    _index(th, out)
+        else:
+            for w in n.windows:
+                for threads in w.parsecs:
+                    for th in threads:
+                        _index(th, out)

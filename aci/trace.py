@@ -56,14 +56,18 @@ def read_jsonl(lines: str | Iterable[str]) -> list[dict]:
 
 
 def spans(events: Iterable[Mapping]) -> list[dict]:
-    """Tasks, reconfigurations and window instances as spans, in issue order.
+    """Tasks, reconfigurations and window instances as spans, in the order they end.
 
     Each span is ``{"kind": "task" | "pr" | "window", "start", "end", "pc"}`` plus
-    ``slot`` and ``core`` (tasks and PRs) and ``ports``, ``params`` (tasks).
+    ``slot`` and ``core`` (tasks and PRs) and ``ports``, ``params`` (tasks). A run
+    stopped by an error leaves its window open: that window ends at the error.
     """
     out: list[dict] = []
     pending: dict[tuple, Mapping] = {}
+    stopped = None
     for e in events:
+        if e["ev"] == "error":
+            stopped = e["t"]
         kind, _, edge = e["ev"].partition("_")
         if edge not in ("start", "end") or kind not in ("task", "pr", "window"):
             continue
@@ -79,9 +83,10 @@ def spans(events: Iterable[Mapping]) -> list[dict]:
             if field in start:
                 span[field] = start[field]
         out.append(span)
-    if pending:
-        kind, slot, pc = next(iter(pending))
-        raise ValueError(f"a {kind}_start event (slot {slot}, pc {pc}) has no {kind}_end")
+    for (kind, slot, pc), start in pending.items():
+        if kind != "window" or stopped is None:
+            raise ValueError(f"a {kind}_start event (slot {slot}, pc {pc}) has no {kind}_end")
+        out.append({"kind": kind, "start": start["t"], "end": max(stopped, start["t"]), "pc": pc})
     return out
 
 

@@ -98,8 +98,8 @@ def test_independent_multi_task_loop_is_batched(monkeypatch):
     # Two stages per iteration on private slices: task 0 for all iterations, then task 1.
     from aci import run as run_module
     verdicts = []
-    original = run_module._Engine.run_batched
-    monkeypatch.setattr(run_module._Engine, "run_batched",
+    original = run_module._Effects.run_batched
+    monkeypatch.setattr(run_module._Effects, "run_batched",
                         lambda self, lp: verdicts.append(original(self, lp)) or verdicts[-1])
     data = image(window([(0, 200), (1, 200)], parsec(thread(loop(
         5, task(0, 0, 4000, strides=((100, 100),)), task(1, 4000, 8000, strides=((100, 100),), params=2))))),

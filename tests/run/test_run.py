@@ -151,15 +151,22 @@ def test_wrong_core_no_core(mode):
     r, ev = run(data, mode)
     t = t0(data)
     assert r.error.name == "wrong_core" and r.error.code == 40
-    pc = ev[-1]["pc"]
-    assert ev[-1] == {"ev": "error", "t": t + PR_TEST if mode == "strict" else t, "code": 40,
-                      "name": "wrong_core", "pc": pc}
-    assert r.error.offset == pc and r.error.t == ev[-1]["t"]
+    (k,) = [i for i, e in enumerate(ev) if e["ev"] == "error"]
+    err = ev[k]
+    pc = err["pc"]
+    # strict: both tasks are ready when the PR ends, the one on slot 0 starts first;
+    # dataflow: the task on slot 2 is ready at t0, while slot 0 is being reconfigured.
+    assert err == {"ev": "error", "t": t + PR_TEST if mode == "strict" else t, "code": 40,
+                   "name": "wrong_core", "pc": pc}
+    assert r.error.offset == pc and r.error.t == err["t"]
     assert "holds no core" in r.error.detail
     assert not any(e["ev"] in ("done", "window_end") for e in ev)
-    assert r.tasks == 1 and r.total_ns == ev[-1]["t"]
+    # nothing starts after the error; what was running completes
+    assert all(e["ev"].endswith("_end") for e in ev[k + 1:]) and ev[k + 1:]
+    tasks = 1 if mode == "strict" else 0
+    assert r.tasks == tasks and r.total_ns == err["t"]
     assert r.sync["status"] == 3 and r.sync["error_code"] == 40 and r.sync["error_offset"] == pc
-    assert r.sync["progress"] == 1 and r.sync["ack"] == 1
+    assert r.sync["progress"] == tasks and r.sync["ack"] == 1
 
 
 def test_wrong_core_other_core():
@@ -264,8 +271,8 @@ def test_timing_only_touches_no_memory():
 ])
 def test_loop_effects_match_program_order(stride_a, stride_y, batched, monkeypatch):
     verdicts = []
-    original = run_module._Engine.run_batched
-    monkeypatch.setattr(run_module._Engine, "run_batched",
+    original = run_module._Effects.run_batched
+    monkeypatch.setattr(run_module._Effects, "run_batched",
                         lambda self, loop: verdicts.append(original(self, loop)) or verdicts[-1])
     data = image(window([(0, 200)], parsec(thread(loop(8, task(0, 0, 5000, strides=((stride_a, stride_y),)))))))
     mem = np.random.default_rng(2).integers(0, 256, 65536, dtype=np.uint8)

@@ -59,17 +59,40 @@ def test_event_order(pipeline_events):
     events = T.read_jsonl(text)
     assert events[0]["ev"] == "image" and events[0]["t"] == r.t0 and events[0]["mode"] == "dataflow"
     assert events[-1] == {"ev": "done", "t": r.total_ns, "tasks": 8, "prs": 2}
-    # Starts and ends come in pairs, in issue (program) order, not sorted by time.
-    kinds = [e["ev"] for e in events[1:-1]]
-    for k in range(0, len(kinds), 2):
-        assert kinds[k].endswith("_start") and kinds[k + 1] == kinds[k].replace("start", "end")
-    assert kinds[-2:] == ["window_start", "window_end"]
-    task_pcs = [e["pc"] for e in events if e["ev"] == "task_start"]
-    assert task_pcs == [task_pcs[0], task_pcs[1]] * 4
-    # ports after strides: chunk i of the pipeline
-    firsts = [e["ports"][0][0] for e in events if e["ev"] == "task_start"][::2]
-    assert firsts == [0, 65536, 131072, 196608]
-    assert all(e["params"][0] == 65536 for e in events if e["ev"] == "task_start")
+    body = events[1:-1]
+    # time order; at one instant, ends before starts
+    assert [e["t"] for e in body] == sorted(e["t"] for e in body)
+    for a, b in zip(body, body[1:]):
+        if a["t"] == b["t"]:
+            assert not (a["ev"].endswith("_start") and b["ev"].endswith("_end"))
+    # dataflow has no window events; every start has its end later
+    assert not any(e["ev"].startswith("window") for e in body)
+    open_ = {}
+    for e in body:
+        key = (e["ev"].split("_")[0], e["slot"], e["pc"])
+        if e["ev"].endswith("_start"):
+            assert key not in open_
+            open_[key] = e["t"]
+        else:
+            assert open_.pop(key) <= e["t"]
+    assert not open_
+    starts = [e for e in body if e["ev"] == "task_start"]
+    stage1 = [e for e in starts if e["slot"] == 0]
+    assert len(stage1) == 4 and len(starts) == 8
+    # ports after strides: chunk i of the pipeline, in order on slot 0
+    assert [e["ports"][0][0] for e in stage1] == [0, 65536, 131072, 196608]
+    assert all(e["params"][0] == 65536 for e in starts)
+
+
+def test_strict_trace_has_windows():
+    c = compile_file(str(PROGRAMS / "examples/pipeline.aci"))
+    events = []
+    r = run_image(c.data, trace=events.append)
+    kinds = [e["ev"] for e in events]
+    assert kinds.count("window_start") == kinds.count("window_end") == 1
+    ws, we = kinds.index("window_start"), kinds.index("window_end")
+    assert ws == 1 and we == len(kinds) - 2  # the window spans every operation
+    assert events[we]["t"] == r.t_end
 
 
 def test_trace_is_deterministic():
@@ -87,7 +110,7 @@ def test_spans_pair_starts_and_ends(pipeline_events):
     spans = T.spans(T.read_jsonl(text))
     assert sum(s["kind"] == "task" for s in spans) == 8
     assert sum(s["kind"] == "pr" for s in spans) == 2
-    assert sum(s["kind"] == "window" for s in spans) == 1
+    assert sum(s["kind"] == "window" for s in spans) == 0  # dataflow: windows are no run-time events
     with pytest.raises(ValueError, match="has no task_end"):
         T.spans([{"ev": "task_start", "t": 0, "slot": 0, "core": "X", "pc": 8, "ports": [], "params": []}])
 
@@ -106,7 +129,7 @@ def test_perfetto(pipeline_events):
     assert {"slot 0", "slot 1", "ICAP", "windows", "host"} <= names
     first = min(tasks, key=lambda e: e["ts"])
     assert first["dur"] > 0
-    assert [e["ph"] for e in timed if e.get("cat") == "window"] == ["b", "e"]
+    assert [e["ph"] for e in timed if e.get("cat") == "window"] == []  # dataflow
     assert timed[-1]["name"] == "done" and timed[-1]["ts"] == r.total_ns / 1000
 
 
