@@ -28,7 +28,8 @@ def schedule(prog: P.Program, mode: str = "strict") -> P.Program:
     body = []
     for node in prog.body:
         if isinstance(node, P.Window):
-            w, state = _window(prog, node, [state], diags)
+            w, changed = _window(prog, node, [state], diags)
+            state = {**state, **changed}
             body.append(w)
         else:
             # The state entering iteration 2 and later is what one iteration leaves.
@@ -44,12 +45,13 @@ def _windows(prog, windows, entries: list[State], diags):
     out = []
     for w in windows:
         w, last = _window(prog, w, entries, diags)
-        entries = [{**e, **{s: c for s, c in last.items()}} for e in entries]
+        entries = [{**e, **last} for e in entries]
         out.append(w)
     return out, entries[-1]
 
 
 def _window(prog: P.Program, w: P.Window, entries: list[State], diags) -> tuple[P.Window, State]:
+    """The window with slots and requests, and the cores it puts on its slots."""
     slots = prog.target.slots
     prefer = entries[-1]
     mapping: dict[int, P.Core] = {r.slot: r.core for r in w.reconfigure}
