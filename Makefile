@@ -21,8 +21,11 @@ setup: $(STAMP)
 demo: setup
 	mkdir -p build
 	$(BIN)/acic check programs/bnn_static.aci programs/bnn_pr.aci programs/examples/*.aci
-	$(BIN)/acic compile programs/bnn_pr.aci -D BATCH=25 -o build/bnn_pr.acx
-	$(BIN)/acic disasm build/bnn_pr.acx | head -n 20
+	$(BIN)/acic compile programs/bnn_pr.aci -D BATCH=25 --mode dataflow -o build/bnn_pr.acx
+	@echo "--- the seed's 10,000-image run, 25 images per batch, timing only:"
+	$(BIN)/acic run build/bnn_pr.acx --timing-only
+	@echo "--- the BNN on generated images, with the functional core models:"
+	$(BIN)/python -m aci.demo --images 8
 
 test: setup
 	$(BIN)/python -m pytest
