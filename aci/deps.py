@@ -96,8 +96,11 @@ class _Memory:
                 st[1][s] = pos
 
 
-def waits(prog: P.Program) -> dict[int, tuple[tuple[int, int], ...]]:
-    exact = count_operations(prog) <= EXACT_LIMIT
+def waits(prog: P.Program, exact: bool | None = None) -> dict[int, tuple[tuple[int, int], ...]]:
+    """``exact`` forces the analysis (the balancer estimates a cut-down program with
+    the analysis its full program will get); by default it follows EXACT_LIMIT."""
+    if exact is None:
+        exact = count_operations(prog) <= EXACT_LIMIT
     cut = None if exact else SAMPLE
     best: dict[int, dict[int, int]] = {}  # id(task) -> {slot: smallest lag}
     issued = [0] * prog.target.slots

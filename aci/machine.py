@@ -81,11 +81,11 @@ def _generate(img: Image, strict: bool, want_ports: bool):
     p = 0
 
     def task_dur(t: Task) -> int:
-        d = durs.get(t.offset)
+        d = durs.get(id(t))  # by instruction: images built in memory have no offsets
         if d is None:
             c = cores[t.core]
             i, o = timing.port_bytes([x.length for x in t.ports], c.port_dirs)
-            d = durs[t.offset] = timing.task_ns(tm, t.param_words, t.cycles, i, o)
+            d = durs[id(t)] = timing.task_ns(tm, t.param_words, t.cycles, i, o)
         return d
 
     def add(op: _Op, w: _Window):

@@ -1,0 +1,179 @@
+"""Work balance: how many slots each window's work is spread over.
+
+``balance(prog, mode, cost)`` looks for windows whose work is one thread with no
+slot named, made of one LOOP whose iterations touch disjoint memory (no iteration
+reads or writes what another writes). Such a loop may run as k threads, each on its
+own slot, each taking a contiguous share of the iterations (the first threads take
+one more when they do not divide evenly: their slots are configured first). The
+number of slots per window is chosen by ``cost``, a function from a candidate
+program to its simulated time: few slots keep cores resident and save
+reconfigurations, many slots divide the work. With few such windows every
+combination of counts (1, 2, 4 and all slots) is tried; with more, the search
+starts from the best uniform spread (every window on the same number of slots) and
+then tries each window's count in turn, keeping what helps (coordinate descent, two
+passes at most).
+
+Programs that name their slots, write several threads, or whose loops carry data
+from one iteration to the next are left exactly as written.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+
+import attrs
+
+from . import program as P
+from .affine import Affine, Var
+
+EXHAUSTIVE = 64  # combinations worth trying all of
+
+
+def _single_loop_window(w: P.Window) -> P.Loop | None:
+    """The loop a window's work consists of, when it can be split."""
+    if w.reconfigure or len(w.parsecs) != 1 or len(w.parsecs[0].threads) != 1:
+        return None
+    th = w.parsecs[0].threads[0]
+    if th.slot is not None or len(th.body) != 1 or not isinstance(th.body[0], P.Loop):
+        return None
+    loop = th.body[0]
+    if any(t.slot is not None for t in P.walk_tasks(loop)) or loop.var.count < 2:
+        return None
+    return loop if _independent(loop) else None
+
+
+def _independent(loop: P.Loop) -> bool:
+    """No iteration writes bytes that another iteration reads or writes."""
+    v = loop.var
+    inner = {n.var for n in _loops(loop)} - {v}
+    accesses = [(r.buffer.name, r.address(), r.length, p.direction == "out")
+                for t in P.walk_tasks(loop) for p, r in zip(t.core.ports, t.ports)]
+    for (abuf, a, alen, aw), (bbuf, b, blen, bw) in itertools.product(accesses, repeat=2):
+        if abuf != bbuf or not (aw or bw):  # buffers never overlap
+            continue
+        ca, cb = a.coeff(v), b.coeff(v)
+        if ca != cb:
+            return False  # a moving and a fixed region, say: assume they meet
+        # hulls over the loops inside, at iteration 0 (outer variables are the same
+        # for both instances: fixed at their first value)
+        (alo, _), (ahi, _) = _inner_only(a, v, inner).extremes()
+        (blo, _), (bhi, _) = _inner_only(b, v, inner).extremes()
+        ahi += alen
+        bhi += blen
+        if ca == 0:
+            if alo < bhi and blo < ahi:
+                return False
+            continue
+        # iteration d apart: [alo, ahi) against [blo + ca*d, bhi + ca*d)
+        lo_d, hi_d = sorted(((alo - bhi) / ca, (ahi - blo) / ca))
+        for d in range(max(math.floor(lo_d), 1 - v.count), min(math.ceil(hi_d), v.count - 1) + 1):
+            if d and alo < bhi + ca * d and blo + ca * d < ahi:
+                return False
+    return True
+
+
+def _loops(node):
+    if isinstance(node, P.Loop):
+        yield node
+        for b in node.body:
+            yield from _loops(b)
+
+
+def _inner_only(a: Affine, v: Var, inner: set[Var]) -> Affine:
+    """``a`` at ``v``'s first iteration with every variable but the inner ones fixed."""
+    return Affine.of(a.const + sum(c * w.start for w, c in a.coeffs if w not in inner),
+                     {w: c for w, c in a.coeffs if w in inner})
+
+
+def substitute(node, old: Var, new: Var):
+    """A window, thread or loop with ``old`` replaced by ``new`` in every port region."""
+    if isinstance(node, P.Window):
+        return attrs.evolve(node, parsecs=tuple(substitute(p, old, new) for p in node.parsecs))
+    if isinstance(node, P.Parsec):
+        return attrs.evolve(node, threads=tuple(substitute(t, old, new) for t in node.threads))
+    if isinstance(node, (P.Thread, P.Loop)):
+        return attrs.evolve(node, body=tuple(substitute(b, old, new) for b in node.body))
+    ports = []
+    for r in node.ports:
+        c = r.offset.coeff(old)
+        off = r.offset
+        if c:
+            off = Affine.of(off.const, {**{w: k for w, k in off.coeffs if w != old}, new: c})
+        ports.append(attrs.evolve(r, offset=off))
+    return attrs.evolve(node, ports=tuple(ports))
+
+
+def split(w: P.Window, loop: P.Loop, k: int, uid: Callable[[], int]) -> P.Window:
+    """The window with its loop run as k threads over contiguous shares."""
+    v = loop.var
+    threads = []
+    for s in range(k):
+        lo = v.start + -(-s * v.count // k)
+        hi = v.start + -(-(s + 1) * v.count // k)
+        nv = Var(v.name, lo, hi - lo, v.kind, uid())
+        body = tuple(substitute(b, v, nv) for b in loop.body)
+        threads.append(P.Thread(None, (P.Loop(nv, body, loop.span),), w.parsecs[0].threads[0].span))
+    return attrs.evolve(w, parsecs=(P.Parsec(tuple(threads), w.parsecs[0].span),))
+
+
+def balance(prog: P.Program, cost: Callable[[P.Program], int]) -> P.Program:
+    slots = prog.target.slots
+    counter = itertools.count(1 + max((v.uid for t in P.walk_tasks(prog)
+                                       for r in t.ports for v in r.offset.vars), default=0) + (1 << 20))
+    # the splittable windows, by position (top level, or inside the repeat)
+    places = []
+    for i, node in enumerate(prog.body):
+        ws = node.windows if isinstance(node, P.Repeat) else (node,)
+        for j, w in enumerate(ws):
+            loop = _single_loop_window(w)
+            if loop is not None:
+                places.append((i, j, loop))
+    if not places:
+        return prog
+
+    def build(counts: dict) -> P.Program:
+        body = list(prog.body)
+        for (i, j, loop) in places:
+            k = counts[(i, j)]
+            if k == 1:
+                continue
+            node = body[i]
+            if isinstance(node, P.Repeat):
+                ws = list(node.windows)
+                ws[j] = split(ws[j], loop, k, lambda: next(counter))
+                body[i] = attrs.evolve(node, windows=tuple(ws))
+            else:
+                body[i] = split(node, loop, k, lambda: next(counter))
+        return attrs.evolve(prog, body=tuple(body))
+
+    choices = sorted({1, 2, min(4, slots), slots} & set(range(1, slots + 1)))
+    options = [[k for k in choices if k <= loop.var.count] for _, _, loop in places]
+    keys = [(i, j) for i, j, _ in places]
+    if math.prod(len(o) for o in options) <= EXHAUSTIVE:
+        # few windows: try every combination (the first, all ones, wins ties)
+        scored = [(cost(build(dict(zip(keys, combo)))), n, combo)
+                  for n, combo in enumerate(itertools.product(*options))]
+        return build(dict(zip(keys, min(scored)[2])))
+    # Otherwise start from the best uniform spread (every window on the same number
+    # of slots) and improve one window at a time.
+    best, counts = None, None
+    for k in choices:
+        trial = {key: max(x for x in o if x <= k) for key, o in zip(keys, options)}
+        c = cost(build(trial))
+        if best is None or c < best:
+            best, counts = c, trial
+    for _ in range(2):
+        improved = False
+        for key, o in zip(keys, options):
+            for k in o:
+                if k == counts[key]:
+                    continue
+                trial = {**counts, key: k}
+                c = cost(build(trial))
+                if c < best:
+                    best, counts, improved = c, trial, True
+        if not improved:
+            break
+    return build(counts)
