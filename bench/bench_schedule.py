@@ -1,7 +1,8 @@
 """The seed's Figure 5 in our model, and the scheduler's targets.
 
-For each batch size, compiles programs/bnn_pr.aci (PR architecture) and
-programs/bnn_static.aci (static architecture) in strict and dataflow mode and
+For each batch size, compiles programs/bnn_pr.aci (the seed's PR architecture),
+programs/bnn_auto.aci (the same network with the mapping left to acic's balancer)
+and programs/bnn_static.aci (static architecture) in strict and dataflow mode and
 simulates them timing-only (aci.machine, the engine of `acic run`). Each run
 processes `IMAGES = BATCH * ceil(10000 / BATCH)` images; times are scaled to 10,000
 images. Prints JSON (one object) with the table, the break-even batch sizes, the
@@ -60,20 +61,24 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=2)
     args = ap.parse_args(argv)
     batches = [int(b) for b in args.batches.split(",")]
-    jobs = [("bnn_pr.aci", b, m) for b in batches for m in ("strict", "dataflow")]
+    jobs = [(p, b, m) for p in ("bnn_pr.aci", "bnn_auto.aci") for b in batches for m in ("strict", "dataflow")]
     jobs += [("bnn_static.aci", 10_000, m) for m in ("strict", "dataflow")]
     with ProcessPoolExecutor(args.jobs) as pool:
         rows = list(pool.map(one, jobs))
     static = {r["mode"]: r["s_per_10000"] for r in rows if r["program"] == "bnn_static.aci"}
+    auto = sorted((r for r in rows if r["program"] == "bnn_auto.aci"), key=lambda r: (r["batch"], r["mode"]))
     pr = sorted((r for r in rows if r["program"] == "bnn_pr.aci"), key=lambda r: (r["batch"], r["mode"]))
     by = {(r["batch"], r["mode"]): r for r in pr}
     result = {
         "seed": SEED,
         "static": static,
         "pr": pr,
+        "auto": auto,
         "break_even": {"strict": break_even(pr, static["strict"], "strict"),
                        "dataflow": break_even(pr, static["dataflow"], "dataflow"),
-                       "dataflow_vs_strict_static": break_even(pr, static["strict"], "dataflow")},
+                       "dataflow_vs_strict_static": break_even(pr, static["strict"], "dataflow"),
+                       "auto_strict": break_even(auto, static["strict"], "strict"),
+                       "auto_dataflow": break_even(auto, static["dataflow"], "dataflow")},
         "dataflow_over_strict": {b: by[(b, "strict")]["total_ns"] / by[(b, "dataflow")]["total_ns"]
                                  for b in batches},
         "speedup_over_static": {b: {m: static[m] / by[(b, m)]["s_per_10000"] for m in ("strict", "dataflow")}
