@@ -11,7 +11,6 @@ from __future__ import annotations
 from typing import Mapping
 
 import attrs
-import numpy as np
 
 
 @attrs.frozen
@@ -108,6 +107,8 @@ def intervals(offset: Affine, over: tuple[Var, ...], fixed: Mapping[Var, int] | 
     start). Returns ``(starts, assignments)``: an int64 array and a function from an
     index of that array to the assignment that produced it.
     """
+    import numpy as np  # only race checks need it: keep the command line's start-up light
+
     fixed = dict(fixed or {})
     base = offset.const + sum(c * fixed.get(v, v.start) for v, c in offset.coeffs if v not in over)
     used = [v for v in over if offset.coeff(v)]
@@ -127,6 +128,8 @@ def intervals(offset: Affine, over: tuple[Var, ...], fixed: Mapping[Var, int] | 
 
 def first_overlap(a_starts: np.ndarray, a_len: int, b_starts: np.ndarray, b_len: int):
     """Indices (i, j) of some pair of overlapping intervals, or None; O(n log n)."""
+    import numpy as np
+
     if not len(a_starts) or not len(b_starts) or a_len <= 0 or b_len <= 0:
         return None
     order = np.argsort(b_starts, kind="stable")

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Iterable, Mapping
 
 import attrs
-import numpy as np
 
 from . import ast, program as P, units
 from ._parser import number_value
@@ -818,6 +817,7 @@ class _ProgramChecker:
             if not path.is_file():
                 raise IsADirectoryError(21, "it is a directory") if path.is_dir() else FileNotFoundError(2, "no such file")
             if path.suffix == ".npy":
+                import numpy as np  # only for .npy contents
                 n = np.load(path, allow_pickle=False).nbytes
             else:
                 n = path.stat().st_size

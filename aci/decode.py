@@ -16,6 +16,7 @@ from .encode import image_crc
 from .image import (BufferSymbol, CoreInfo, Image, Loop, MemoryInfo, Parsec, Port, Reconf, Repeat,
                     Source, Symbols, TargetInfo, Task, Thread, Wait, Window)
 from .program import Timing
+from .timing import muldiv_ceil
 
 MAX_TIME_NS = 1 << 40      # a duration field or computed duration must stay below this
 MAX_OPERATIONS = 1 << 32   # operations one run may execute (so simulated time cannot overflow)
@@ -52,11 +53,6 @@ def _zero(rec: dict, offset: int, struct: F.Struct):
 def _time(v: int, offset: int, what: str, err: str):
     if v >= MAX_TIME_NS:
         _fail(err, offset, f"{what} is {v} ns, over the limit of {MAX_TIME_NS}")
-
-
-def muldiv_ceil(a: int, b: int, c: int) -> int:
-    """ceil(a * b / c) for the timing model (the C firmware does the same in 128 bits)."""
-    return -(-(a * b) // c)
 
 
 def decode_header(data: bytes) -> tuple[dict, list[tuple[str, int, int, int]]]:

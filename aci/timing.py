@@ -13,10 +13,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .decode import muldiv_ceil
 from .program import Timing
 
 NS_PER_S = 10**9
+
+
+def muldiv_ceil(a: int, b: int, c: int) -> int:
+    """ceil(a * b / c), exactly (the C firmware does the same in 128 bits)."""
+    return -(-(a * b) // c)
 
 __all__ = ["NS_PER_S", "completion_ns", "compute_ns", "dma_ns", "format_ns", "image_transfer_ns", "muldiv_ceil",
            "param_write_ns", "port_bytes", "pr_ns", "task_ns"]
