@@ -110,7 +110,7 @@ def decode_target(data: bytes, off: int, length: int) -> TargetInfo:
     if not 1 <= t["slots"] <= F.LIMITS["max_slots"]:
         _fail("bad_target", off, f"{t['slots']} slots (1 .. {F.LIMITS['max_slots']})")
     if not 1 <= t["memory_count"] <= F.LIMITS["max_memories"]:
-        _fail("bad_target", off + 1, f"{t['memory_count']} memories (1 .. {F.LIMITS['max_memories']})")
+        _fail("bad_target", off + F.TARGET.at("memory_count"), f"{t['memory_count']} memories (1 .. {F.LIMITS['max_memories']})")
     for f, fo in F.TARGET.offsets():
         if f.name.endswith("_per_s") or f.name == "clock_hz":
             if t[f.name] == 0 or t[f.name] >= 1 << 48:
@@ -154,17 +154,17 @@ def decode_cores(data: bytes, off: int, length: int, target: TargetInfo) -> tupl
     for i in range(h["count"]):
         at = off + F.CORES.size + i * F.CORE.size
         c = F.CORE.unpack(data, at)
-        name = _name(c["name"], at + 40, "a core name", "bad_core")
+        name = _name(c["name"], at + F.CORE.at("name"), "a core name", "bad_core")
         if any(x.id == c["id"] for x in cores):
             _fail("bad_core", at, f"core id {c['id']} appears twice")
         if not 1 <= c["port_count"] <= F.LIMITS["max_ports"] or c["param_words"] > F.LIMITS["max_params"]:
-            _fail("bad_core", at + 1, f"core `{name}` has {c['port_count']} ports and {c['param_words']} parameter words")
+            _fail("bad_core", at + F.CORE.at("port_count"), f"core `{name}` has {c['port_count']} ports and {c['param_words']} parameter words")
         if c["port_dirs"] >> c["port_count"]:
-            _fail("bad_core", at + 3, f"core `{name}` marks a port it does not have as an output")
+            _fail("bad_core", at + F.CORE.at("port_dirs"), f"core `{name}` marks a port it does not have as an output")
         if c["bitstream_size"] == 0 or not inside_memory(target, c["bitstream_addr"], c["bitstream_addr"] + c["bitstream_size"]):
-            _fail("bad_core", at + 8, f"the bitstream of `{name}` does not lie inside one memory region")
+            _fail("bad_core", at + F.CORE.at("bitstream_addr"), f"the bitstream of `{name}` does not lie inside one memory region")
         pr = target.timing.pr_overhead_ns + muldiv_ceil(c["bitstream_size"], 10**9, target.timing.icap_bytes_per_s)
-        _time(pr, at + 4, f"reconfiguring `{name}`", "bad_core")
+        _time(pr, at + F.CORE.at("bitstream_size"), f"reconfiguring `{name}`", "bad_core")
         dirs = tuple("out" if c["port_dirs"] >> k & 1 else "in" for k in range(c["port_count"]))
         cores.append(CoreInfo(c["id"], name, dirs, c["param_words"], c["bitstream_size"], c["bitstream_addr"],
                               (c["lut"], c["ff"], c["bram"], c["dsp"])))

@@ -73,6 +73,10 @@ class Struct:
             off += FIELD_TYPES[f.type][1]
         return out
 
+    def at(self, name: str) -> int:
+        """Byte offset of a field in the record."""
+        return next(off for f, off in self.offsets() if f.name == name)
+
     def pack(self, **values) -> bytes:
         return struct.pack(self.fmt, *(values.get(f.name, 0 if f.type not in ("name16", "name32", "name128", "magic") else b"")
                                        for f in self.fields))
