@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all setup demo test generate vectors clean
+.PHONY: all setup firmware demo test bench fuzz generate vectors clean
 
 all: demo
 
@@ -18,7 +18,11 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
-demo: setup
+# The C firmware's host simulator (and its sanitizer build); installs gcc if missing.
+firmware: setup
+	$(MAKE) -C firmware
+
+demo: setup firmware
 	mkdir -p build
 	$(BIN)/acic check programs/bnn_static.aci programs/bnn_pr.aci programs/examples/*.aci
 	$(BIN)/acic compile programs/bnn_pr.aci -D BATCH=25 --mode dataflow -o build/bnn_pr.acx
@@ -27,8 +31,15 @@ demo: setup
 	@echo "--- the BNN on generated images, with the functional core models:"
 	$(BIN)/python -m aci.demo --images 8
 
-test: setup
+test: setup firmware
 	$(BIN)/python -m pytest
+
+# Every benchmark; rewrites BENCHMARKS.md and the plots in docs/img.
+bench: setup firmware
+	$(BIN)/python bench/run_all.py
+
+fuzz: setup
+	$(MAKE) -C firmware fuzz
 
 # Files derived from aci/format.py (the C header, the tables of docs/format.md) and
 # the conformance vectors; tests fail when any is stale.

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 
+from ._cli_explore import add_explore_parser
 from ._cli_run import add_run_parser
 from ._io import OutputError, read_input, write_atomic
 from .diagnostics import AciError, SourceError, render_json, render_text
@@ -239,6 +240,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(func=cmd_dump)
 
     add_run_parser(sub)
+    add_explore_parser(sub)
     return p
 
 

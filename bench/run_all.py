@@ -1,0 +1,570 @@
+"""Run every benchmark and write BENCHMARKS.md (``make bench``).
+
+Each benchmark of bench/ runs as a subprocess of this interpreter, one after the
+other (each may use the machine's cores itself; running them side by side would
+distort the times), and prints JSON on stdout (bench_compile.py: one object per
+line). The plots go to docs/img/ (each benchmark's default ``--out``).
+BENCHMARKS.md is then rendered from bench/BENCHMARKS.template.md (``string.Template``:
+``${name}`` fields, each filled here from the measured values): every figure with the
+command that produced it, each comparison a ratio measured within one benchmark's
+run, and for every target of the project a line "target: ..., measured: ...,
+met / not met" (or "not measured: why").
+
+A benchmark that fails (non-zero exit, a timeout, output that is not JSON) does not
+stop the others: its figures read "not measured" with the reason, and this script
+exits 1 after writing BENCHMARKS.md. bench/bench_firmware.py (the firmware's
+instruction counts, C BNN speed and fuzzing) runs when it exists.
+
+    .venv/bin/python bench/run_all.py [--out BENCHMARKS.md] [--only NAME,...]
+
+``--only`` runs the named benchmarks and renders the others as not measured (for
+trying a change to one benchmark or to the template).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import string
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BENCH = ROOT / "bench"
+TEMPLATE = BENCH / "BENCHMARKS.template.md"
+PY = ".venv/bin/python"  # how BENCHMARKS.md spells the interpreter: commands run from the repository root
+
+# name -> (arguments after the script, timeout in seconds). Order: quick ones first.
+BENCHMARKS = {
+    "bench_compile": ([], 300),
+    "bench_cli": ([], 300),
+    "figure5": ([], 900),
+    "bench_repeat": ([], 600),
+    "bench_slots": ([], 600),
+    "bench_run": ([], 600),
+    "bench_throughput": ([], 600),
+    "bench_bnn_numpy": (["--compare"], 600),
+    "bench_scaling": ([], 1200),
+    "bench_firmware": ([], 1800),
+}
+OPTIONAL = {"bench_firmware"}  # run only when the file exists
+
+SEED_CREATE_S = 1.33
+SEED_FPGA_IMAGES_PER_S = 168
+
+
+# ---- running ------------------------------------------------------------------------
+
+def command(name: str) -> str:
+    args = BENCHMARKS[name][0]
+    return " ".join([PY, f"bench/{name}.py", *args])
+
+
+def run(name: str) -> dict:
+    """{"ok", "data" | "why", "wall_s"} for one benchmark."""
+    args, timeout = BENCHMARKS[name]
+    script = BENCH / f"{name}.py"
+    start = time.perf_counter()
+    try:
+        proc = subprocess.run([sys.executable, str(script), *args], cwd=ROOT, capture_output=True, text=True,
+                              timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return {"ok": False, "why": f"bench/{name}.py took over {timeout} s", "wall_s": time.perf_counter() - start}
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        tail = (proc.stderr.strip().splitlines() or ["no message"])[-1]
+        return {"ok": False, "why": f"bench/{name}.py failed (exit {proc.returncode}): {tail}", "wall_s": wall}
+    text = proc.stdout.strip()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError:
+        try:  # JSON lines: one object per line
+            data = [json.loads(line) for line in text.splitlines()]
+        except json.JSONDecodeError as e:
+            return {"ok": False, "why": f"bench/{name}.py printed no JSON ({e})", "wall_s": wall}
+    return {"ok": True, "data": data, "wall_s": wall}
+
+
+def machine() -> dict:
+    cpu = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    import numpy
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True,
+                                check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = "unknown"
+    return {"cpu": cpu, "cores": os.cpu_count(), "arch": platform.machine(), "python": platform.python_version(),
+            "numpy": numpy.__version__,
+            "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+            "commit": commit}
+
+
+# ---- formatting ---------------------------------------------------------------------
+
+def s(x: float, digits: int = 1) -> str:
+    return f"{x:,.{digits}f} s"
+
+
+def ms(x: float) -> str:
+    return f"{x * 1e3:,.1f} ms" if x < 10 else s(x)
+
+
+def ratio(x: float, digits: int = 2) -> str:
+    return f"{x:.{digits}f}x"
+
+
+def table(head: list[str], rows: list[list[str]], text_columns: int = 1) -> str:
+    """A Markdown table: the first `text_columns` columns left-aligned, numbers right."""
+    align = ["---" if i < text_columns else "---:" for i in range(len(head))]
+    lines = ["| " + " | ".join(head) + " |", "| " + " | ".join(align) + " |"]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def verdict(ok: bool) -> str:
+    return "**met**" if ok else "**not met**"
+
+
+class Missing(Exception):
+    """A figure whose benchmark did not run: its text says why."""
+
+
+def need(results: dict, name: str):
+    r = results[name]
+    if not r["ok"]:
+        raise Missing(r["why"])
+    return r["data"]
+
+
+def section(fn, results: dict) -> str:
+    try:
+        return fn(results)
+    except Missing as e:
+        return f"Not measured: {e}."
+
+
+# ---- sections -----------------------------------------------------------------------
+
+def compile_section(results: dict) -> str:
+    rows = need(results, "bench_compile")
+    out = []
+    for r in rows:
+        defines = ", ".join(f"{k}={int(v):,}" for k, v in r["defines"].items()) or "(IMAGES=10,000)"
+        out.append([Path(r["program"]).name, defines, f"{r['image_bytes']:,}", f"{r['tasks']:,}",
+                    f"{r['bytes_per_task']:.3f}", ms(r["compile_s"])])
+    return table(["program", "defines", "image bytes", "tasks executed", "bytes per task", "compile"], out, 2)
+
+
+def cli_text(results: dict) -> str:
+    walls = need(results, "bench_cli")["wall_s"]
+    return ", ".join(s(w, 2) for w in walls)
+
+
+def create_target(results: dict) -> tuple[str, bool]:
+    rows = need(results, "bench_compile")
+    worst = max(rows, key=lambda r: r["compile_s"] + r["transfer_s"])
+    total = worst["compile_s"] + worst["transfer_s"]
+    text = (f"{ms(total)} for the slowest BNN program ({Path(worst['program']).name} "
+            f"{' '.join(f'{k}={v}' for k, v in worst['defines'].items())}: compile {ms(worst['compile_s'])} in process "
+            f"+ {worst['transfer_s'] * 1e6:.0f} us simulated transfer of {worst['image_bytes']:,} bytes), "
+            f"{total / SEED_CREATE_S:.3f} of the seed's 1.33 s")
+    return text, total < SEED_CREATE_S / 10
+
+
+def figure5_table(results: dict) -> str:
+    d = need(results, "figure5")
+    by = {(r["batch"], r["mode"]): r for r in d["pr"]}
+    auto = {(r["batch"], r["mode"]): r for r in d.get("auto", ())}
+    static = d["static"]
+    rows = []
+    for b in sorted({r["batch"] for r in d["pr"]}):
+        st, df = by[(b, "strict")]["s_per_10000"], by[(b, "dataflow")]["s_per_10000"]
+        row = [f"{b:,}", s(st), s(df), ratio(d["dataflow_over_strict"][str(b)]),
+               ratio(static["strict"] / st), ratio(static["dataflow"] / df)]
+        if auto:
+            row += [s(auto[(b, "strict")]["s_per_10000"]), s(auto[(b, "dataflow")]["s_per_10000"])]
+        rows.append(row)
+    head = ["images per batch", "PR strict", "PR dataflow", "dataflow speed-up over strict",
+            "PR over static, strict", "PR over static, dataflow"]
+    if auto:
+        head += ["acic mapping, strict", "acic mapping, dataflow"]
+    return table(head, rows)
+
+
+def figure5_seed(results: dict) -> str:
+    d = need(results, "figure5")
+    by = {(r["batch"], r["mode"]): r["s_per_10000"] for r in d["pr"]}
+    auto = {(r["batch"], r["mode"]): r["s_per_10000"] for r in d.get("auto", ())}
+    ex = d["break_even_exact"]
+    big = sorted({b for b, _ in by if b >= 300})
+    st, sd = d["static"]["strict"], d["static"]["dataflow"]
+
+    def be(name):
+        return f"{ex[name]['batch']}" if name in ex else "never (in the sweep)"
+
+    rows = [
+        ["static architecture, 10,000 images", "128 s", s(st), s(sd), "-"],
+        ["PR, 1 image per batch", "917 s", s(by[(1, "strict")]), s(by[(1, "dataflow")]),
+         s(auto[(1, "dataflow")]) if auto else "-"],
+        ["batch size from which PR beats static", "~25", be("strict"), be("dataflow"),
+         be("auto_dataflow") if auto else "-"],
+        [f"speed-up over static at {', '.join(map(str, big))} images per batch", "3.1x",
+         ", ".join(ratio(st / by[(b, "strict")]) for b in big),
+         ", ".join(ratio(sd / by[(b, "dataflow")]) for b in big),
+         ", ".join(ratio(sd / auto[(b, "dataflow")]) for b in big) if auto else "-"],
+    ]
+    return table(["figure", "seed", "model, strict (seed's semantics)", "model, dataflow",
+                  "acic mapping (bnn_auto.aci), dataflow"], rows)
+
+
+def repeat_table(results: dict) -> str:
+    d = need(results, "bench_repeat")
+    rows = []
+    for r in d["rows"]:
+        rows.append([f"{r['batch']:,}", r["mode"], f"{r['batches']:,}", f"{r['repeat']['image_bytes']:,}",
+                     f"{r['host']['image_bytes']:,} x {r['batches']:,} = {r['host']['bytes_sent']:,}",
+                     s(r["repeat"]["s_per_10000"], 2), s(r["host"]["s_per_10000"], 2),
+                     ms(r["host"]["link_ns"] * 1e-9), ratio(r["host_over_repeat"], 3)])
+    return table(["images per batch", "mode", "batches", "REPEAT image bytes", "host-issued bytes sent",
+                  "REPEAT, 10,000 images", "host-issued", "host's link time", "host-issued / REPEAT"], rows, 2)
+
+
+def slots_table(results: dict) -> str:
+    d = need(results, "bench_slots")
+    slots = sorted({r["slots"] for r in d["rows"]})
+    by = {(r["batch"], r["mode"], r["slots"]): r for r in d["rows"]}
+    rows = []
+    for b in sorted({r["batch"] for r in d["rows"]}):
+        for m in ("strict", "dataflow"):
+            rows.append([f"{b:,}", m] + [f"{s(by[(b, m, n)]['s_per_10000'])} "
+                                          f"({ratio(by[(b, m, n)]['speedup_over_fewest_slots'])}, "
+                                          f"{100 * by[(b, m, n)]['utilisation']:.0f}%)" for n in slots])
+    return table(["images per batch", "mode"] + [f"{n} slot{'s' if n > 1 else ''}" for n in slots], rows, 2)
+
+
+def scaling_table(results: dict) -> str:
+    d = need(results, "bench_scaling")
+    rows = []
+    for series in d["series"]:
+        for p in series["points"]:
+            rows.append([series["name"], f"{p['tasks']:,}", f"{p['image_bytes']:,}", f"{p['bytes_per_task']:.1f}",
+                         ms(p["compile_s"]), f"{p['us_per_task']:,.0f}"])
+    return table(["series", "tasks", "image bytes", "bytes per task", "compile (best of 3)", "us per task"], rows, 1)
+
+
+def scaling_fits(results: dict) -> str:
+    d = need(results, "bench_scaling")
+    lines = []
+    for series in d["series"]:
+        lines.append(f"- {series['name']} (fitted over {series['fit_from_tasks']:,} tasks and more): compile time "
+                     f"exponent **{series['exponent_time']:.2f}** (between its last two points "
+                     f"{series['local_exponent']:.2f}), image size exponent **{series['exponent_bytes']:.2f}**")
+    return "\n".join(lines)
+
+
+def interp_table(results: dict) -> str:
+    d = need(results, "bench_throughput")
+    rows = []
+    for r in d["rows"]:
+        py, c = r["python"], r["c"]
+        rows.append([r["mode"], f"{py['tasks']:,}", s(py["wall_s"], 3), f"{py['tasks_per_s']:,.0f}",
+                     s(c["wall_s"], 3) if c else "not built", f"{c['tasks_per_s']:,.0f}" if c else "-",
+                     ratio(r["c_over_python"], 1) if c else "-", ("yes" if r["agree"] else "**no**") if c else "-"])
+    text = table(["mode", "tasks", "Python", "Python tasks/s", "C (acifw-sim)", "C tasks/s", "C / Python",
+                  "same simulated total"], rows)
+    if d["c_missing"]:
+        text += f"\n\nC: not measured: {d['c_missing']}."
+    return text
+
+
+def run_text(results: dict) -> str:
+    d = need(results, "bench_run")
+    t = d["timing_only"]
+    lines = [f"- timing-only, `{t['program']}` ({t['images']:,} images, {t['operations']:,} operations): "
+             f"{s(t['wall_s'], 3)} (best of 3), {t['operations_per_s']:,} operations/s; simulated total "
+             f"{s(t['simulated_total_s'])}"]
+    for f in d["functional"]:
+        lines.append(f"- functional, `acic run {f['program']}` with every input set from `.npy` files and the "
+                     f"scores checked: {f['images_per_s']:.1f} images/s ({s(f['wall_s'], 3)} for {f['images']} images)")
+    return "\n".join(lines)
+
+
+def numpy_table(results: dict) -> str:
+    d = need(results, "bench_bnn_numpy")
+    batches = sorted({c["batch"] for c in d["compare"]})
+    forms = list(dict.fromkeys(c["formulation"] for c in d["compare"]))
+    by = {(c["formulation"], c["batch"]): c["images_per_s"] for c in d["compare"]}
+    names = {"xor-popcount": "bit-packed XOR + popcount (kept)", "blas": "float32 ±1 matrix products through BLAS"}
+    rows = [[names.get(f, f)] + [f"{by[(f, b)]:.1f}" for b in batches] for f in forms]
+    return table(["formulation"] + [f"batch {b}" for b in batches], rows)
+
+
+def firmware(results: dict) -> dict:
+    """bench_firmware.py's JSON, checked for the fields the targets read."""
+    d = need(results, "bench_firmware")
+    for key in ("per_task", "per_byte", "bnn_images_per_s"):
+        if key not in d:
+            raise Missing(f"bench_firmware.py's output has no `{key}`")
+    return d
+
+
+def numpy_batch1(results: dict) -> float | None:
+    """The kept numpy formulation at batch 1 (the C models' static run takes one image at a time)."""
+    r = results["bench_bnn_numpy"]
+    if not r["ok"]:
+        return None
+    return next((c["images_per_s"] for c in r["data"]["compare"]
+                 if c["formulation"] == r["data"]["formulation"] and c["batch"] == 1), None)
+
+
+def c_bnn_text(results: dict) -> str:
+    d = firmware(results)
+    text = f"{d['bnn_images_per_s']:,.1f} images/s"
+    base = numpy_batch1(results)
+    if base:
+        text += (f", {ratio(d['bnn_images_per_s'] / base)} the numpy models' {base:.1f} images/s at batch 1 "
+                 "(bench_bnn_numpy.py, same make bench run)")
+    return text
+
+
+def firmware_text(results: dict) -> str:
+    d = firmware(results)
+    per_task = table(["run (callgrind on acifw-null, inside aci_run)", "instructions per executed task"],
+                     [[k, f"{v:,.1f}"] for k, v in d["per_task"].items()])
+    per_byte = table(["image (inside aci_validate)", "instructions per validated byte"],
+                     [[k, f"{v:,.2f}"] for k, v in d["per_byte"].items()])
+    return (f"{per_task}\n\n{per_byte}\n\nThe C models of the BNN cores (acifw-sim running bnn_static.aci "
+            f"functionally, process start-up and input loading included): {c_bnn_text(results)}.")
+
+
+# ---- targets ------------------------------------------------------------------------
+
+def targets(results: dict) -> str:
+    lines = []
+
+    def add(target: str, fn):
+        try:
+            measured, ok = fn()
+        except Missing as e:
+            lines.append(f"- target: {target}; not measured: {e}")
+            return
+        lines.append(f"- target: {target}; measured: {measured}; "
+                     + (ok if isinstance(ok, str) else verdict(ok)))
+
+    def sched():
+        return need(results, "figure5")
+
+    checked = [1, 5, 25, 100, 300]
+
+    def create():
+        return create_target(results)
+
+    def df_never_slower():
+        d = sched()
+        worst = min((d["dataflow_over_strict"][str(b)], b) for b in checked)
+        every = min(d["dataflow_over_strict"].values())
+        return (f"dataflow faster by {ratio(worst[0], 3)} at the least (at {worst[1]} images per batch; "
+                f"{ratio(every, 3)} at the least over the whole Figure 5 sweep)"), every >= 1
+
+    def df_at_25():
+        x = sched()["dataflow_over_strict"]["25"]
+        return f"{ratio(x, 3)}", x >= 1.3
+
+    def bound():
+        over = {b: v for b, v in sched()["over_bound"].items() if v is not None}
+        worst = max(over.values())
+        return (", ".join(f"{b}: {100 * (v - 1):.2f} % over" for b, v in over.items())), worst <= 1.03
+
+    def break_even():
+        d = sched()
+        ex = d["break_even_exact"]
+        if "strict" not in ex or "dataflow" not in ex:
+            raise Missing("a break-even lies outside the sweep")
+        st, df = ex["strict"]["batch"], ex["dataflow"]["batch"]
+        text = (f"strict {st} images per batch (against static strict), dataflow {df} (against static "
+                f"dataflow): {df / st:.2f} of strict's; seed: ~25")
+        if "auto_dataflow" in ex:
+            text += (f". With the mapping left to acic (bnn_auto.aci): {ex['auto_dataflow']['batch']} in dataflow, "
+                     f"{ex['auto_strict']['batch']} in strict")
+        return text, df <= st / 3
+
+    def numpy_speed():
+        d = need(results, "bench_bnn_numpy")
+        return (f"{d['images_per_s']:.1f} images/s ({d['formulation']}, batch {d['batch']}, one core; "
+                f"seed's FPGA {SEED_FPGA_IMAGES_PER_S})"), d["images_per_s"] >= 20
+
+    def sim_speed():
+        t = need(results, "bench_run")["timing_only"]
+        return f"{s(t['wall_s'], 2)}", t["wall_s"] < 10
+
+    def fw_worst(key, limit):
+        d = firmware(results)
+        label, worst = max(d[key].items(), key=lambda kv: kv[1])
+        return f"{worst:,} in the worst of {len(d[key])} runs ({label})", worst <= limit
+
+    def c_bnn():
+        return c_bnn_text(results), firmware(results)["bnn_images_per_s"] >= SEED_FPGA_IMAGES_PER_S
+
+    def fuzz():
+        d = firmware(results)
+        if "fuzz_executions" not in d:
+            raise Missing("bench_firmware.py reports no fuzzing run (`make -C firmware fuzz` runs the libFuzzer "
+                          "harness for FUZZ_SECONDS)")
+        crashes = d.get("fuzz_crashes", 0)
+        return f"{d['fuzz_executions']:,} executions, {crashes} crashes", \
+            d["fuzz_executions"] >= 10_000_000 and not crashes
+
+    def linear_one_thread():
+        d = need(results, "bench_scaling")
+        sr = d["series"][0]
+        top = sr["points"][-1]["tasks"]
+        return (f"{sr['name']}, 10 to {top:,} tasks: time exponent {sr['exponent_time']:.2f}, size exponent "
+                f"{sr['exponent_bytes']:.2f}"), sr["exponent_time"] <= 1.1 and sr["exponent_bytes"] <= 1.1
+
+    def linear_other():
+        d = need(results, "bench_scaling")
+        parts, ok = [], True
+        for sr in d["series"][1:]:
+            parts.append(f"{sr['name']} to {sr['points'][-1]['tasks']:,} tasks: time exponent "
+                         f"{sr['exponent_time']:.2f} ({sr['local_exponent']:.2f} at the top)")
+            ok = ok and sr["exponent_time"] <= 1.1
+        return "; ".join(parts), ok
+
+    def throughput():
+        d = need(results, "bench_throughput")
+        r = d["rows"][0]
+        text = f"Python {r['python']['tasks_per_s']:,.0f} tasks/s ({r['mode']})"
+        if r["c"]:
+            text += f", C {r['c']['tasks_per_s']:,.0f} tasks/s ({ratio(r['c_over_python'], 1)})"
+        else:
+            text += f"; C not measured: {d['c_missing']}"
+        return text, "reported (no threshold set)"
+
+    def repeat():
+        d = need(results, "bench_repeat")
+        worst = min(d["rows"], key=lambda r: r["host_over_repeat"])
+        best = max(d["rows"], key=lambda r: r["host_over_repeat"])
+        return (f"host-issued batches take {ratio(worst['host_over_repeat'], 3)} ({worst['batch']} images per batch, "
+                f"{worst['mode']}) to {ratio(best['host_over_repeat'], 3)} ({best['batch']}, {best['mode']}) the "
+                "REPEAT image's time"), worst["host_over_repeat"] >= 1
+
+    def same_size():
+        d = need(results, "bench_repeat")
+        same = all(r["repeat"]["image_bytes"] == r["host"]["image_bytes"] for r in d["rows"])
+        return ("the 10,000-image REPEAT image and the one-batch image have the same size at every batch size"
+                if same else "sizes differ (see the REPEAT table)"), same
+
+    def slots():
+        d = need(results, "bench_slots")
+        big = max(r["batch"] for r in d["rows"])
+        top = max(r["slots"] for r in d["rows"])
+        pick = {r["mode"]: r for r in d["rows"] if r["batch"] == big and r["slots"] == top}
+        return (f"{top} slots over 1 at {big} images per batch: " + ", ".join(
+            f"{m} {ratio(pick[m]['speedup_over_fewest_slots'])}" for m in ("strict", "dataflow"))), \
+            "reported (no threshold set)"
+
+    add("creating and transferring the BNN's ACI well under a tenth of the seed's 1.33 s (0.133 s)", create)
+    add("an image holds loops and repeats, not their unrolling: its size does not grow with the number of images",
+        same_size)
+    add("scheduler (bnn_pr.aci, 1, 5, 25, 100, 300 images per batch): dataflow never slower than strict",
+        df_never_slower)
+    add("at 25 images per batch, dataflow at least 1.3x faster than strict", df_at_25)
+    add("at 300 images per batch and more, dataflow within 3 % of the lower bound", bound)
+    add("the batch size from which PR beats static falls to a third of strict mode's or less in dataflow mode",
+        break_even)
+    add("numpy BNN at least 20 images/s", numpy_speed)
+    add("timing-only simulation of the 10,000-image PR run (bnn_pr.aci -D BATCH=1) under 10 s", sim_speed)
+    add("firmware: at most 200 callgrind instructions per executed task", lambda: fw_worst("per_task", 200))
+    add("firmware: at most 20 callgrind instructions per validated byte", lambda: fw_worst("per_byte", 20))
+    add("firmware: C BNN at least 168 images/s (the seed's FPGA)", c_bnn)
+    add("firmware: at least 10 million fuzz executions without a crash", fuzz)
+    add("compile time and image size linear in program size, 10 to 100,000 tasks (fitted exponent at most 1.1)",
+        linear_one_thread)
+    add("the same for dataflow compilation and for tasks spread over the threads of a parsec", linear_other)
+    add("interpreter throughput, timing-only", throughput)
+    add("REPEAT no slower than the same batches issued one by one by the host", repeat)
+    add("multi-slot scaling of bnn_pr.aci (1 to 8 slots)", slots)
+    return "\n".join(lines)
+
+
+# ---- rendering ----------------------------------------------------------------------
+
+def render(results: dict, info: dict, total_s: float) -> str:
+    def cmd(name):
+        return f"`{command(name)}`"
+
+    walls = table(["benchmark", "status", "wall time"],
+                  [[f"`bench/{n}.py`", "ok" if r["ok"] else r["why"], s(r["wall_s"])]
+                   for n, r in results.items()], 2)
+    fields = {
+        "machine": (f"{info['cpu']}, {info['cores']} cores ({info['arch']}), Python {info['python']}, "
+                    f"numpy {info['numpy']}; HEAD {info['commit']} (with the working tree as it was), {info['date']}"),
+        "total": s(total_s, 0) + f" ({total_s / 60:.1f} min)",
+        "walls": walls,
+        "targets": targets(results),
+        "cmd_compile": cmd("bench_compile"), "cmd_cli": cmd("bench_cli"), "cmd_figure5": cmd("figure5"),
+        "cmd_repeat": cmd("bench_repeat"), "cmd_slots": cmd("bench_slots"), "cmd_scaling": cmd("bench_scaling"),
+        "cmd_run": cmd("bench_run"), "cmd_throughput": cmd("bench_throughput"),
+        "cmd_numpy": cmd("bench_bnn_numpy"), "cmd_firmware": cmd("bench_firmware"),
+        "compile_table": section(compile_section, results),
+        "cli_walls": section(cli_text, results),
+        "create": section(lambda r: create_target(r)[0], results),
+        "figure5_table": section(figure5_table, results),
+        "figure5_seed": section(figure5_seed, results),
+        "repeat_table": section(repeat_table, results),
+        "slots_table": section(slots_table, results),
+        "scaling_table": section(scaling_table, results),
+        "scaling_fits": section(scaling_fits, results),
+        "interp_table": section(interp_table, results),
+        "run_text": section(run_text, results),
+        "numpy_table": section(numpy_table, results),
+        "firmware": section(firmware_text, results),
+    }
+    return string.Template(TEMPLATE.read_text()).substitute(fields)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    ap.add_argument("--only", help="benchmarks to run, comma-separated (the others: not measured)")
+    args = ap.parse_args(argv)
+    only = set(args.only.split(",")) if args.only else set(BENCHMARKS)
+    unknown = only - set(BENCHMARKS)
+    if unknown:
+        ap.error(f"unknown benchmarks: {', '.join(sorted(unknown))} (known: {', '.join(BENCHMARKS)})")
+    start = time.perf_counter()
+    results = {}
+    for name in BENCHMARKS:
+        if name not in only:
+            results[name] = {"ok": False, "why": "not run (--only)", "wall_s": 0.0}
+            continue
+        if name in OPTIONAL and not (BENCH / f"{name}.py").exists():
+            results[name] = {"ok": False, "why": f"bench/{name}.py does not exist yet", "wall_s": 0.0,
+                             "absent": True}
+            continue
+        sys.stderr.write(f"run_all: {command(name)} ...")
+        sys.stderr.flush()
+        results[name] = run(name)
+        r = results[name]
+        sys.stderr.write(f" {r['wall_s']:.1f} s{'' if r['ok'] else ' FAILED: ' + r['why']}\n")
+    total = time.perf_counter() - start
+    Path(args.out).write_text(render(results, machine(), total))
+    sys.stderr.write(f"run_all: wrote {args.out} in {total:.0f} s\n")
+    failed = [n for n, r in results.items() if n in only and not r["ok"] and not r.get("absent")]
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

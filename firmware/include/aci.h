@@ -1,0 +1,248 @@
+/* The ACI firmware core: the one public header.
+ *
+ * An ACI image (docs/format.md) arrives from the network; the board trusts nothing
+ * in it. Two stages, one file each:
+ *
+ *   aci_validate (src/validate.c)  bytes -> aci_image, or an error code and the
+ *                                  byte offset of the offending field; the same
+ *                                  rules, codes, offsets and order as aci/decode.py.
+ *   aci_run      (src/exec.c)      aci_image -> a run on the board behind hal.h, in
+ *                                  strict or dataflow mode, exactly as
+ *                                  docs/execution.md says (simulated time, trace
+ *                                  events, SYNC words, run-time errors).
+ *
+ * aci_execute does both, as a board does with each image it receives. Nothing here
+ * allocates memory or calls libc: the caller provides every structure (static on a
+ * board), sized from the limits of aci_format.h. The executor trusts the validator:
+ * a broken invariant stops the run with ACI_ERR_INTERNAL, never a crash.
+ */
+#ifndef ACI_H
+#define ACI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aci_config.h"
+/* Angle brackets: the build puts the generated header on a system path (see
+ * firmware/Makefile), like any header the core does not own. */
+#include <aci_format.h>
+
+#define ACI_OK 0u
+/* A broken invariant of the firmware itself (a bug), never an image's fault. */
+#define ACI_ERR_INTERNAL 255u
+
+/* Execution modes (docs/execution.md). */
+#define ACI_MODE_DEFAULT (-1) /* the image's own: flags bit 0 set means dataflow */
+#define ACI_MODE_STRICT 0
+#define ACI_MODE_DATAFLOW 1
+
+/* ---- what the validator learns from an image ------------------------------- */
+
+typedef struct {
+    uint64_t icap_bytes_per_s, pr_overhead_ns, dma_bytes_per_s, clock_hz;
+    uint64_t task_overhead_ns, pf_write_ns, link_bits_per_s, link_latency_ns, watchdog_ns;
+} aci_timing;
+
+typedef struct {
+    uint64_t base;
+    uint64_t last;        /* last byte (inclusive): a region may end at 2^64 */
+    const uint8_t *name;  /* NUL-padded, 16 bytes, in the image */
+} aci_memory;
+
+typedef struct {
+    uint8_t id, port_count, param_words, port_dirs; /* port_dirs bit k: port k is an output */
+    uint8_t name_len;
+    const uint8_t *name;  /* name_len printable ASCII bytes, in the image */
+    uint32_t bitstream_size;
+    uint64_t bitstream_addr;
+    uint64_t pr_ns;       /* duration of one reconfiguration with this core */
+} aci_core;
+
+typedef struct {
+    const uint8_t *data;
+    uint32_t length;
+    uint32_t flags;
+    uint8_t slots, memory_count, core_count;
+    aci_timing timing;
+    aci_memory memories[ACI_MAX_MEMORIES];
+    aci_core cores[ACI_MAX_CORES];
+    uint8_t core_index[256];       /* core id -> index into cores, 0xFF: not in CORES */
+    uint32_t param_off, param_words;
+    uint32_t compute_off, compute_len;
+    uint32_t sync_off;
+    uint32_t symbols_off, symbols_len; /* symbols_len 0: no SYMBOLS section */
+    uint64_t operations;           /* RECONFs and TASKs of one run, loops unrolled */
+} aci_image;
+
+/* Optional help for the validator. */
+typedef struct {
+    /* Called for every task port that passed its region check: the bytes
+     * lo .. last it covers over all iterations (a simulator backs them). */
+    void (*port_span)(void *user, uint64_t lo, uint64_t last);
+    void *user;
+    /* Work area for finding repeated buffer names and line offsets in O(n log n);
+     * without one (or too small: it needs 1 word per record) the validator
+     * compares pairs, which is quadratic in the SYMBOLS record count. */
+    uint32_t *scratch;
+    size_t scratch_words;
+} aci_hooks;
+
+/* Validate an image; ACI_OK and *img filled, or an error code with *offset the
+ * byte at fault. hooks may be NULL. img->data points into data (kept, not copied). */
+uint32_t aci_validate(const uint8_t *data, size_t length, const aci_hooks *hooks, aci_image *img,
+                      uint32_t *offset);
+
+/* ---- the run ------------------------------------------------------------------ */
+
+typedef struct {
+    uint64_t address;
+    uint32_t length;
+} aci_region;
+
+/* A task as the HAL sees it: ports at their addresses for this iteration. */
+typedef struct {
+    uint8_t slot, core, port_count, port_dirs, param_words;
+    aci_region ports[ACI_MAX_PORTS];
+} aci_task_desc;
+
+typedef enum {
+    ACI_EV_IMAGE, ACI_EV_WINDOW_START, ACI_EV_WINDOW_END, ACI_EV_PR_START, ACI_EV_PR_END,
+    ACI_EV_TASK_START, ACI_EV_TASK_END, ACI_EV_ERROR, ACI_EV_DONE
+} aci_event_kind;
+
+/* One trace event (docs/execution.md, "Trace"); which fields are set depends on kind. */
+typedef struct {
+    aci_event_kind kind;
+    uint64_t t;
+    uint32_t pc;                /* windows, PRs, tasks, errors */
+    uint8_t slot;               /* PRs, tasks */
+    const aci_core *core;       /* PRs, tasks: its name */
+    const aci_region *ports;    /* task_start */
+    uint8_t port_count;
+    const uint8_t *params;      /* task_start: param_words little-endian words */
+    uint8_t param_words;
+    uint32_t code;              /* error */
+    uint32_t bytes;             /* image */
+    int mode;                   /* image */
+    uint64_t tasks, prs;        /* done */
+} aci_event;
+
+typedef void (*aci_trace_fn)(void *user, const aci_event *ev);
+
+/* The SYNC words the board writes (docs/format.md); aci_sync_pack lays them out. */
+typedef struct {
+    uint32_t doorbell, ack, status, error_code, error_offset;
+    uint64_t progress;
+    uint32_t slot_done[ACI_MAX_SLOTS];
+} aci_sync;
+
+void aci_sync_pack(const aci_sync *sync, uint8_t out[ACI_SYNC_SIZE]);
+
+typedef struct {
+    int mode;              /* ACI_MODE_*: DEFAULT takes the image's */
+    uint32_t doorbell;     /* the run's sequence number, acknowledged in SYNC */
+    aci_trace_fn trace;    /* may be NULL */
+    void *trace_user;
+} aci_run_opts;
+
+typedef struct {
+    int mode;
+    uint32_t image_bytes;
+    uint64_t t0, t_end, total_ns; /* arrival, last completion, what the host sees */
+    uint64_t tasks, prs, operations;
+    uint32_t error_code, error_offset;
+    uint64_t error_t;
+    aci_sync sync;
+} aci_result;
+
+/* ---- executor state (private: the caller only provides the storage) ----------- */
+
+/* COMPUTE > REPEAT > WINDOW > PARSEC > THREAD > LOOP x max_loop_depth */
+#define ACI_STACK_DEPTH (5u + ACI_MAX_LOOP_DEPTH)
+
+typedef struct {
+    uint32_t next, end, body, count, index;
+    uint8_t op, level; /* level: a LOOP's or REPEAT's place among the counted levels */
+} aci_frame;
+
+typedef struct {
+    aci_frame stack[ACI_STACK_DEPTH];
+    uint64_t before[ACI_MAX_SLOTS];  /* operations of each slot before the head */
+    uint64_t barrier[ACI_MAX_SLOTS]; /* strict: `before` at the start of the head's PARSEC */
+    uint64_t index;                  /* program index of the head */
+    uint64_t window;                 /* window instances passed: the head's window */
+    uint64_t pred_need;              /* strict: done[pred_slot] >= pred_need */
+    uint32_t head;                   /* offset of the head operation; 0: none left */
+    uint32_t idx[ACI_MAX_LOOP_DEPTH + 1]; /* iteration of each counted level, outermost first */
+    uint8_t depth, levels, head_op, pred_slot, flags;
+} aci_cursor;
+
+typedef struct {
+    uint64_t counts[ACI_MAX_SLOTS];
+    uint64_t total, windows;
+    uint32_t key;
+    uint16_t mask;
+    uint8_t last_slot;
+} aci_summary;
+
+typedef struct {
+    uint64_t end, index;
+    const aci_core *core;
+    uint32_t pc;
+    uint8_t op; /* 0: idle */
+} aci_running;
+
+typedef struct {
+    const aci_image *img;
+    aci_run_opts opts;
+    aci_result *res;
+    uint64_t t;
+    uint64_t done[ACI_MAX_SLOTS];
+    uint16_t holds[ACI_MAX_SLOTS];   /* core id held, 0xFFFF: none */
+    uint16_t busy;   /* slots running an operation */
+    uint16_t heads;  /* slots with operations left */
+    uint8_t icap_busy, stopped, strict, error_pending;
+    aci_running run[ACI_MAX_SLOTS];
+    aci_cursor cursor[ACI_MAX_SLOTS];
+    /* strict: the window instance running now, found by a walk of the top level */
+    uint64_t window;
+    uint32_t window_pc, top, top_end, rep_next, rep_body, rep_end, rep_count, rep_index;
+    uint8_t in_window;
+    aci_summary summaries[ACI_CONFIG_SUMMARY_CACHE];
+    uint32_t duration_key[ACI_CONFIG_DURATION_CACHE];
+    uint64_t duration_ns[ACI_CONFIG_DURATION_CACHE];
+} aci_machine;
+
+/* Run a validated image on the board behind hal.h; returns ACI_OK or the run-time
+ * error code (also in res). */
+uint32_t aci_run(aci_machine *m, const aci_image *img, const aci_run_opts *opts, aci_result *res);
+
+/* What a board does with an image the validator refused: the trace's image and
+ * error events (t = 0) and the SYNC words. */
+void aci_refuse(size_t length, uint32_t code, uint32_t offset, const aci_run_opts *opts, aci_result *res);
+
+/* Validate, then run or refuse: one image received. */
+uint32_t aci_execute(aci_machine *m, const uint8_t *data, size_t length, const aci_hooks *hooks,
+                     const aci_run_opts *opts, aci_image *img, aci_result *res);
+
+/* ---- shared helpers ---------------------------------------------------------- */
+
+/* The error's name in docs/format.md ("bad_crc"), or "internal". */
+const char *aci_error_name(uint32_t code);
+
+/* CRC-32 (IEEE, as zlib.crc32) of n bytes, continuing from crc (0 to start). */
+uint32_t aci_crc32(uint32_t crc, const uint8_t *p, size_t n);
+
+/* The image's CRC: the whole image with its crc32 field read as zero; length >= 16. */
+uint32_t aci_image_crc(const uint8_t *data, size_t length);
+
+/* ceil(a * b / c) exactly, c > 0; UINT64_MAX when the result does not fit. */
+uint64_t aci_muldiv_ceil(uint64_t a, uint64_t b, uint64_t c);
+
+/* The timing model (docs/execution.md "Time"), saturating at UINT64_MAX. */
+uint64_t aci_image_transfer_ns(const aci_timing *tm, uint64_t image_bytes);
+uint64_t aci_pr_ns(const aci_timing *tm, uint64_t bitstream_bytes);
+uint64_t aci_task_ns(const aci_timing *tm, uint32_t param_words, uint32_t cycles, uint64_t in_bytes,
+                     uint64_t out_bytes);
+
+#endif /* ACI_H */

@@ -1,0 +1,44 @@
+/* The only door from the firmware core to the board (MicroPython's mphal style):
+ * small functions a port implements, each doing one hardware thing.
+ *
+ * Ports: sim/hal_sim.c (the simulated board of acifw-sim: memory regions and C
+ * models of the cores), sim/hal_null.c (does nothing; for instruction counts and
+ * the Cortex-R5 size build). A real board implements them over its ICAP, its
+ * slots' parameter files and DMA engines, and a timer.
+ *
+ * The executor decides *when* things happen from the timing model in the image
+ * (docs/execution.md); the HAL makes them happen and tells when they are done.
+ */
+#ifndef ACI_HAL_H
+#define ACI_HAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "aci.h"
+
+/* Start a partial reconfiguration of `slot` with the bitstream of core `core_id`,
+ * `size` bytes at board address `address`, through the configuration port. */
+void hal_reconfigure(unsigned slot, unsigned core_id, uint64_t address, uint32_t size);
+
+/* Write `count` 32-bit words into `slot`'s parameter file, from word 0 on;
+ * `words` holds them little-endian (as the image's PARAM section does). */
+void hal_pf_write(unsigned slot, const uint8_t *words, unsigned count);
+
+/* Bind the task's ports to its slot's DMA channel and start its core on the
+ * parameter words written before. ACI_OK, or ACI_ERR_NO_MODEL when the board
+ * cannot run it (a simulator without a model for the core); then nothing ran. */
+uint32_t hal_task_start(const aci_task_desc *task);
+
+/* Nonzero while the last reconfiguration or task started on `slot` runs. */
+int hal_slot_busy(unsigned slot);
+
+/* A monotonic clock in nanoseconds (real time, not the timing model's). */
+uint64_t hal_time_ns(void);
+
+/* Board memory, for a simulated slot's DMA: 0 on success, -1 when the bytes are
+ * not all inside the memory the board backs. */
+int hal_mem_read(uint64_t address, void *dst, size_t n);
+int hal_mem_write(uint64_t address, const void *src, size_t n);
+
+#endif /* ACI_HAL_H */

@@ -1,0 +1,90 @@
+/* libFuzzer harness: an image from the network, as the board receives it.
+ *
+ * Validate (with the simulated board recording the ranges ports touch); a
+ * refused image goes through aci_refuse. A valid one runs once functionally
+ * (core models on memory) when the memory it touches is small, then in both
+ * modes timing-only, the strict run with every trace line formatted. Images that
+ * would run too many operations are only validated, to keep each input fast.
+ * Any crash, sanitizer report or hang is a bug.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "aci.h"
+#include "board.h"
+#include "models.h"
+#include "trace_json.h"
+
+#define MAX_OPERATIONS 4000
+#define MAX_FUNCTIONAL_BYTES (256u << 10)
+
+static void format_line(void *user, const aci_event *ev)
+{
+    char line[TRACE_LINE_MAX];
+    size_t *total = user;
+    *total += trace_json(ev, line);
+}
+
+static int one_image(const uint8_t *data, size_t size);
+
+/* Random mutations nearly always break the CRC: each input is tried as it is
+ * (the header checks) and with its length and CRC fields made right (everything
+ * after them). */
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    one_image(data, size);
+    if (size < ACI_HEADER_SIZE || size > ACI_MAX_IMAGE_BYTES)
+        return 0;
+    uint8_t *fixed = malloc(size);
+    if (!fixed)
+        return 0;
+    memcpy(fixed, data, size);
+    for (unsigned k = 0; k < 4; k++)
+        fixed[ACI_HEADER_LENGTH + k] = (uint8_t)(size >> 8 * k);
+    uint32_t crc = aci_image_crc(fixed, size);
+    for (unsigned k = 0; k < 4; k++)
+        fixed[ACI_HEADER_CRC32 + k] = (uint8_t)(crc >> 8 * k);
+    one_image(fixed, size);
+    free(fixed);
+    return 0;
+}
+
+static int one_image(const uint8_t *data, size_t size)
+{
+    static aci_image img;
+    static aci_machine machine;
+    static uint32_t scratch[1 << 16];
+    aci_result res;
+    size_t total = 0;
+    aci_run_opts opts = {ACI_MODE_DEFAULT, 1, format_line, &total};
+    int span_failed = 0;
+    aci_hooks hooks = {board_port_span, &span_failed, scratch, sizeof scratch / sizeof scratch[0]};
+    uint32_t offset;
+
+    board_reset(1);
+    uint32_t code = aci_validate(data, size, &hooks, &img, &offset);
+    if (code) {
+        aci_refuse(size, code, offset, &opts, &res);
+        return 0;
+    }
+    if (img.operations > MAX_OPERATIONS)
+        return 0;
+    if (!span_failed && !board_build(&img, MAX_FUNCTIONAL_BYTES)) {
+        aci_run_opts quiet = {ACI_MODE_DEFAULT, 1, 0, 0};
+        aci_run(&machine, &img, &quiet, &res);
+        if (res.error_code == ACI_ERR_INTERNAL)
+            abort(); /* a valid image broke an invariant of the executor */
+    }
+    board_functional(0);
+    for (int mode = ACI_MODE_STRICT; mode <= ACI_MODE_DATAFLOW; mode++) {
+        opts.mode = mode;
+        opts.trace = mode == ACI_MODE_STRICT ? format_line : 0;
+        aci_run(&machine, &img, &opts, &res);
+        if (res.error_code == ACI_ERR_INTERNAL)
+            abort();
+    }
+    board_reset(0);
+    model_reset();
+    return 0;
+}

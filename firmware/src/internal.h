@@ -1,0 +1,71 @@
+/* Helpers shared by the core's stages (validate.c, exec.c, timing.c, crc32.c).
+ * Not part of the public API. */
+#ifndef ACI_INTERNAL_H
+#define ACI_INTERNAL_H
+
+#include "aci.h"
+
+/* MEMORY and BUFFER each have a field called `size`, whose generated macro name
+ * would be the same as the record size's; both values are derived from their
+ * neighbours instead, so the core does not depend on which one a header names. */
+#define REC_MEMORY (ACI_MEMORY_BASE + 16u)
+#define OFF_MEMORY_SIZE (ACI_MEMORY_BASE + 8u)
+#define REC_BUFFER (ACI_BUFFER_DIM7 + 4u)
+#define OFF_BUFFER_SIZE (ACI_BUFFER_ADDRESS + 8u)
+
+/* Every duration, and every time a run can reach, stays below this (decode.py). */
+#define MAX_TIME_NS ((uint64_t)1 << 40)
+/* Operations one run may execute: so simulated time cannot overflow. */
+#define MAX_OPERATIONS ((uint64_t)1 << 32)
+#define NS_PER_S 1000000000ull
+
+#define NO_CORE 0xFFu
+
+/* Little-endian loads from bytes the caller has bounds-checked. */
+static inline uint32_t ld8(const uint8_t *p) { return p[0]; }
+static inline uint32_t ld16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static inline uint32_t ld32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+static inline uint64_t ld64(const uint8_t *p) { return (uint64_t)ld32(p) | (uint64_t)ld32(p + 4) << 32; }
+
+static inline uint64_t sat_add(uint64_t a, uint64_t b) { return a + b < a ? UINT64_MAX : a + b; }
+/* From 32-bit halves, without a 64-bit divide (the Cortex-R5 has none). */
+static inline uint64_t sat_mul(uint64_t a, uint64_t b)
+{
+    uint64_t a1 = a >> 32, b1 = b >> 32;
+    if (!a1 && !b1)
+        return a * b;
+    if (a1 && b1)
+        return UINT64_MAX;
+    uint64_t cross = a1 * (b & 0xFFFFFFFFu) + b1 * (a & 0xFFFFFFFFu);
+    if (cross >> 32)
+        return UINT64_MAX;
+    return sat_add((a & 0xFFFFFFFFu) * (b & 0xFFFFFFFFu), cross << 32);
+}
+
+/* The core links no libc: its own copies of the two it needs. */
+static inline void fill0(void *dst, size_t n)
+{
+    volatile uint8_t *d = dst; /* volatile: keeps the compiler from calling memset */
+    while (n--)
+        *d++ = 0;
+}
+
+/* Field bytes after the 8-byte header of each opcode (0: unknown opcode). */
+static inline uint32_t insn_fields(uint32_t op)
+{
+    switch (op) {
+    case ACI_OP_REPEAT: return ACI_REPEAT_SIZE;
+    case ACI_OP_WINDOW: return ACI_WINDOW_SIZE;
+    case ACI_OP_RECONF: return ACI_RECONF_SIZE;
+    case ACI_OP_PARSEC: return ACI_PARSEC_SIZE;
+    case ACI_OP_THREAD: return ACI_THREAD_SIZE;
+    case ACI_OP_LOOP: return ACI_LOOP_SIZE;
+    case ACI_OP_TASK: return ACI_TASK_SIZE;
+    default: return 0;
+    }
+}
+
+#endif /* ACI_INTERNAL_H */

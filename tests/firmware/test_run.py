@@ -1,0 +1,129 @@
+"""The firmware runs images exactly as the Python interpreter does: for every
+program in programs/ (compiled in each mode, run in each mode) the traces are
+byte-identical, the SYNC words equal, and the final memory of every SYMBOLS buffer
+the same; the BNN computes the reference scores; run-time errors stop the run at
+the same instant with the same trace."""
+
+import re
+
+import numpy as np
+import pytest
+
+from aci.cores import bnndata
+from aci.decode import decode
+from aci.pipeline import compile_file
+
+from . import images as I
+from .harness import ASAN, ROOT, SIM, c_run, extents, first_difference, py_run
+
+PROGRAMS = sorted(p for p in (ROOT / "programs").rglob("*.aci") if re.search(r"^program ", p.read_text(), re.M))
+MODES = ("strict", "dataflow")
+SEED = 20240611
+IMAGES = 8
+
+
+def compiled(path, mode) -> bytes:
+    defines = {"IMAGES": str(IMAGES), "BATCH": "4"} if "bnn" in path.name else None
+    return compile_file(str(path), defines, mode=mode).data
+
+
+def inputs_for(data: bytes) -> dict[str, bytes]:
+    """Initial contents of every input buffer: the BNN's generated data, random bytes otherwise."""
+    img = decode(data)
+    names = {b.name: b for b in img.symbols.buffers if b.role == "input"}
+    if "w0" in names:
+        gen = bnndata.generate(SEED, IMAGES)
+        return {k: np.ascontiguousarray(v).tobytes() for k, v in gen.items() if k in names}
+    rng = np.random.default_rng(7)
+    return {k: rng.integers(0, 256, b.size, dtype=np.uint8).tobytes() for k, b in names.items()}
+
+
+def assert_same(c, py):
+    assert c.error == py.error
+    assert c.trace == py.trace, first_difference(py.trace, c.trace)
+    assert c.sync == py.sync
+    assert c.memory == py.memory
+
+
+@pytest.mark.parametrize("run_mode", MODES)
+@pytest.mark.parametrize("compile_mode", MODES)
+@pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: p.stem)
+def test_program(path, compile_mode, run_mode):
+    data = compiled(path, compile_mode)
+    # An image compiled for strict mode carries no WAITs: run in dataflow mode, its
+    # tasks race, and memory depends on the order effects are applied in (the
+    # firmware: start order, as docs/execution.md says). Only its timing is compared.
+    racy = compile_mode == "strict" and run_mode == "dataflow"
+    for timing_only in (True, False):
+        inputs = None if timing_only else inputs_for(data)
+        ranges = () if timing_only or racy else extents(data)
+        py = py_run(data, run_mode, inputs, timing_only, ranges)
+        c = c_run(SIM, data, run_mode, inputs, timing_only, ranges)
+        assert py.error is None
+        assert_same(c, py)
+
+
+@pytest.mark.parametrize("path", [p for p in PROGRAMS if "bnn" in p.name], ids=lambda p: p.stem)
+def test_bnn_scores(path):
+    data = compiled(path, "dataflow")
+    scores = next((b.address, b.size) for b in decode(data).symbols.buffers if b.name == "scores")
+    expect = bnndata.forward(bnndata.generate(SEED, IMAGES))
+    for exe in (SIM, ASAN):
+        c = c_run(exe, data, inputs=inputs_for(data), ranges=[scores])
+        got = np.frombuffer(c.memory[scores], "<i4").reshape(-1, 10)
+        assert (got == expect).all()
+
+
+# ---- run-time errors and other corners, built by hand ------------------------------
+
+A, B = 0x1000, 0x8000
+CASES = {
+    # the slot holds no core
+    "wrong_core_none": I.image(I.window((), I.parsec([I.task(0, A, B)]))),
+    # the slot holds another core, while another slot computes a long task
+    "wrong_core_other": I.image(I.window([(0, 200), (1, 201)],
+                                         I.parsec([I.task(0, A, B, cycles=5000)], [I.task(1, A, B + 0x400)]))),
+    # the watchdog's time lies after running operations end: their end events come first
+    "watchdog_ahead": I.image(I.window([(0, 200), (1, 200)],
+                                       I.parsec([I.task(0, A, B, cycles=300)], [I.task(1, A, B + 0x400, cycles=900)])),
+                              watchdog=500),
+    # no model for the core (a functional run only)
+    "no_model": I.image(I.window([(0, 201)], I.parsec([I.task(0, A, B, core=201)]))),
+    # the parameters do not fit the model (n != port length)
+    "model_mismatch": I.image(I.window([(0, 200)], I.parsec([I.task(0, A, B)])), params=(99, 0)),
+    # skipped reconfigurations, repeated windows, windows without operations
+    "skips_and_empty": I.image(I.repeat(3, I.window([(0, 200), (1, 200)], I.parsec([I.task(0, A, B, strides=[(0, 0)])])),
+                                        I.window(), I.window([(1, 200)])), I.window()),
+    # a window of skipped reconfigurations only, then a dataflow wait on it
+    "only_skips": I.image(I.window([(0, 200)]), I.window([(0, 200)]),
+                          I.window((), I.parsec([I.task(0, A, B, waits=[(0, 0), (1, 0)])])), dataflow=True),
+    # a thread over two slots, loops with strides, waits with lags
+    "thread_two_slots": I.image(I.window([(0, 200), (2, 200)], I.parsec(
+        [I.loop(3, I.task(0, A, B, strides=[(0, 256)]), I.task(2, B, B + 0x2000, strides=[(256, 256)],
+                                                                   waits=[(0, 0)]))],
+        [I.task(1, A, 0x20000)]), I.parsec([I.task(0, 0x20000, 0x30000, waits=[(2, 1), (1, 0)])])),
+        params=(100, 7)),
+    # the ICAP serves ready reconfigurations in program order, across windows (dataflow prefetch)
+    "icap_order": I.image(I.window([(0, 200), (1, 201), (2, 200)], I.parsec([I.task(0, A, B, cycles=4000)])),
+                          I.window([(0, 201), (3, 200)], I.parsec([I.task(3, A, B + 0x400)])), dataflow=True),
+}
+
+
+@pytest.mark.parametrize("exe", [SIM, ASAN], ids=["host", "asan"])
+@pytest.mark.parametrize("mode", MODES)
+@pytest.mark.parametrize("timing_only", [False, True], ids=["functional", "timing"])
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_case(case, timing_only, mode, exe):
+    data = CASES[case]
+    ranges = extents(data)
+    inputs = {"mem": bytes(range(256)) * 256}
+    py = py_run(data, mode, inputs, timing_only, ranges)
+    c = c_run(exe, data, mode, inputs, timing_only, ranges)
+    assert_same(c, py)
+    assert c.returncode == (0 if py.error is None else 1)
+
+
+def test_cases_reach_every_runtime_error():
+    seen = {py_run(data, "strict").error for data in CASES.values()}
+    codes = {e[0] for e in seen if e}
+    assert {40, 41, 42} <= codes
