@@ -35,16 +35,17 @@ def c_header() -> str:
     out += ["", "/* opcodes */"]
     for i in F.INSTRUCTIONS:
         out.append(f"#define ACI_OP_{i.name} {i.opcode}u")
-    out += ["", "/* record sizes and field offsets (bytes, little-endian) */"]
+    out += ["", "/* record sizes (ACI_<RECORD>_BYTES) and field offsets (ACI_<RECORD>_<FIELD>),",
+            "   in bytes, little-endian */"]
     seen = set()
     for s in STRUCTS:
         if not s.fields or s.name in seen:
             if s.name not in seen:
-                out.append(f"#define ACI_{s.name.upper()}_SIZE 0u")
+                out.append(f"#define ACI_{s.name.upper()}_BYTES 0u")
                 seen.add(s.name)
             continue
         seen.add(s.name)
-        out.append(f"#define ACI_{s.name.upper()}_SIZE {s.size}u")
+        out.append(f"#define ACI_{s.name.upper()}_BYTES {s.size}u")
         for f, off in s.offsets():
             out.append(f"#define ACI_{s.name.upper()}_{f.name.upper()} {off}u /* {f.type} */")
     out += ["", "/* SYNC status values */"]

@@ -136,7 +136,7 @@ typedef struct {
     uint32_t slot_done[ACI_MAX_SLOTS];
 } aci_sync;
 
-void aci_sync_pack(const aci_sync *sync, uint8_t out[ACI_SYNC_SIZE]);
+void aci_sync_pack(const aci_sync *sync, uint8_t out[ACI_SYNC_BYTES]);
 
 typedef struct {
     int mode;              /* ACI_MODE_*: DEFAULT takes the image's */

@@ -39,8 +39,9 @@
 #define ACI_OP_LOOP 4u
 #define ACI_OP_TASK 5u
 
-/* record sizes and field offsets (bytes, little-endian) */
-#define ACI_HEADER_SIZE 24u
+/* record sizes (ACI_<RECORD>_BYTES) and field offsets (ACI_<RECORD>_<FIELD>),
+   in bytes, little-endian */
+#define ACI_HEADER_BYTES 24u
 #define ACI_HEADER_MAGIC 0u /* magic */
 #define ACI_HEADER_MAJOR 4u /* u16 */
 #define ACI_HEADER_MINOR 6u /* u16 */
@@ -49,12 +50,12 @@
 #define ACI_HEADER_FLAGS 16u /* u32 */
 #define ACI_HEADER_SECTION_COUNT 20u /* u16 */
 #define ACI_HEADER_RESERVED 22u /* u16 */
-#define ACI_SECTION_ENTRY_SIZE 12u
+#define ACI_SECTION_ENTRY_BYTES 12u
 #define ACI_SECTION_ENTRY_KIND 0u /* u16 */
 #define ACI_SECTION_ENTRY_RESERVED 2u /* u16 */
 #define ACI_SECTION_ENTRY_OFFSET 4u /* u32 */
 #define ACI_SECTION_ENTRY_LENGTH 8u /* u32 */
-#define ACI_TARGET_SIZE 80u
+#define ACI_TARGET_BYTES 80u
 #define ACI_TARGET_SLOTS 0u /* u8 */
 #define ACI_TARGET_MEMORY_COUNT 1u /* u8 */
 #define ACI_TARGET_RESERVED 2u /* u16 */
@@ -68,15 +69,15 @@
 #define ACI_TARGET_LINK_BITS_PER_S 56u /* u64 */
 #define ACI_TARGET_LINK_LATENCY_NS 64u /* u64 */
 #define ACI_TARGET_WATCHDOG_NS 72u /* u64 */
-#define ACI_MEMORY_SIZE 32u
+#define ACI_MEMORY_BYTES 32u
 #define ACI_MEMORY_NAME 0u /* name16 */
 #define ACI_MEMORY_BASE 16u /* u64 */
 #define ACI_MEMORY_SIZE 24u /* u64 */
-#define ACI_CORES_SIZE 8u
+#define ACI_CORES_BYTES 8u
 #define ACI_CORES_COUNT 0u /* u16 */
 #define ACI_CORES_RESERVED 2u /* u16 */
 #define ACI_CORES_RESERVED2 4u /* u32 */
-#define ACI_CORE_SIZE 48u
+#define ACI_CORE_BYTES 48u
 #define ACI_CORE_ID 0u /* u8 */
 #define ACI_CORE_PORT_COUNT 1u /* u8 */
 #define ACI_CORE_PARAM_WORDS 2u /* u8 */
@@ -88,7 +89,7 @@
 #define ACI_CORE_BRAM 24u /* u32 */
 #define ACI_CORE_DSP 28u /* u32 */
 #define ACI_CORE_NAME 32u /* name16 */
-#define ACI_SYNC_SIZE 96u
+#define ACI_SYNC_BYTES 96u
 #define ACI_SYNC_DOORBELL 0u /* u32 */
 #define ACI_SYNC_ACK 4u /* u32 */
 #define ACI_SYNC_STATUS 8u /* u32 */
@@ -112,11 +113,11 @@
 #define ACI_SYNC_SLOT_DONE13 84u /* u32 */
 #define ACI_SYNC_SLOT_DONE14 88u /* u32 */
 #define ACI_SYNC_SLOT_DONE15 92u /* u32 */
-#define ACI_SYMBOLS_SIZE 8u
+#define ACI_SYMBOLS_BYTES 8u
 #define ACI_SYMBOLS_BUFFER_COUNT 0u /* u16 */
 #define ACI_SYMBOLS_FILE_COUNT 2u /* u16 */
 #define ACI_SYMBOLS_LINE_COUNT 4u /* u32 */
-#define ACI_BUFFER_SIZE 88u
+#define ACI_BUFFER_BYTES 88u
 #define ACI_BUFFER_NAME 0u /* name32 */
 #define ACI_BUFFER_ELEM 32u /* u8 */
 #define ACI_BUFFER_ROLE 33u /* u8 */
@@ -133,42 +134,42 @@
 #define ACI_BUFFER_DIM5 76u /* u32 */
 #define ACI_BUFFER_DIM6 80u /* u32 */
 #define ACI_BUFFER_DIM7 84u /* u32 */
-#define ACI_FILE_SIZE 128u
+#define ACI_FILE_BYTES 128u
 #define ACI_FILE_NAME 0u /* name128 */
-#define ACI_LINE_SIZE 12u
+#define ACI_LINE_BYTES 12u
 #define ACI_LINE_OFFSET 0u /* u32 */
 #define ACI_LINE_FILE 4u /* u16 */
 #define ACI_LINE_RESERVED 6u /* u16 */
 #define ACI_LINE_LINE 8u /* u32 */
-#define ACI_INSN_HEADER_SIZE 8u
+#define ACI_INSN_HEADER_BYTES 8u
 #define ACI_INSN_HEADER_OPCODE 0u /* u8 */
 #define ACI_INSN_HEADER_FLAGS 1u /* u8 */
 #define ACI_INSN_HEADER_RESERVED 2u /* u16 */
 #define ACI_INSN_HEADER_LENGTH 4u /* u32 */
-#define ACI_PORT_SIZE 16u
+#define ACI_PORT_BYTES 16u
 #define ACI_PORT_ADDRESS 0u /* u64 */
 #define ACI_PORT_LENGTH 8u /* u32 */
 #define ACI_PORT_RESERVED 12u /* u32 */
-#define ACI_WAIT_SIZE 8u
+#define ACI_WAIT_BYTES 8u
 #define ACI_WAIT_SLOT 0u /* u8 */
 #define ACI_WAIT_RESERVED 1u /* u8 */
 #define ACI_WAIT_RESERVED2 2u /* u16 */
 #define ACI_WAIT_LAG 4u /* u32 */
-#define ACI_REPEAT_SIZE 8u
+#define ACI_REPEAT_BYTES 8u
 #define ACI_REPEAT_COUNT 0u /* u32 */
 #define ACI_REPEAT_RESERVED 4u /* u32 */
-#define ACI_WINDOW_SIZE 0u
-#define ACI_RECONF_SIZE 8u
+#define ACI_WINDOW_BYTES 0u
+#define ACI_RECONF_BYTES 8u
 #define ACI_RECONF_SLOT 0u /* u8 */
 #define ACI_RECONF_CORE 1u /* u8 */
 #define ACI_RECONF_RESERVED 2u /* u16 */
 #define ACI_RECONF_RESERVED2 4u /* u32 */
-#define ACI_PARSEC_SIZE 0u
-#define ACI_THREAD_SIZE 0u
-#define ACI_LOOP_SIZE 8u
+#define ACI_PARSEC_BYTES 0u
+#define ACI_THREAD_BYTES 0u
+#define ACI_LOOP_BYTES 8u
 #define ACI_LOOP_COUNT 0u /* u32 */
 #define ACI_LOOP_RESERVED 4u /* u32 */
-#define ACI_TASK_SIZE 16u
+#define ACI_TASK_BYTES 16u
 #define ACI_TASK_SLOT 0u /* u8 */
 #define ACI_TASK_CORE 1u /* u8 */
 #define ACI_TASK_PORT_COUNT 2u /* u8 */

@@ -34,7 +34,7 @@ static int one_image(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     one_image(data, size);
-    if (size < ACI_HEADER_SIZE || size > ACI_MAX_IMAGE_BYTES)
+    if (size < ACI_HEADER_BYTES || size > ACI_MAX_IMAGE_BYTES)
         return 0;
     uint8_t *fixed = malloc(size);
     if (!fixed)

@@ -367,7 +367,7 @@ out:
         return 2;
     }
     if (sync_path) {
-        uint8_t words[ACI_SYNC_SIZE];
+        uint8_t words[ACI_SYNC_BYTES];
         aci_sync_pack(&res.sync, words);
         if (write_file(sync_path, words, sizeof words)) {
             fprintf(stderr, "%s: cannot write %s\n", prog, sync_path);

@@ -125,7 +125,7 @@ static void scan(const aci_image *img, uint32_t pos, aci_summary *s)
         }
         uint32_t op = d[p], len = ld32(d + p + ACI_INSN_HEADER_LENGTH);
         if (op == ACI_OP_TASK || op == ACI_OP_RECONF) {
-            uint32_t slot = d[p + ACI_INSN_HEADER_SIZE] & (ACI_MAX_SLOTS - 1);
+            uint32_t slot = d[p + ACI_INSN_HEADER_BYTES] & (ACI_MAX_SLOTS - 1);
             s->counts[slot] += st[sp].mult;
             s->total += st[sp].mult;
             s->mask |= (uint16_t)(1u << slot);
@@ -137,11 +137,11 @@ static void scan(const aci_image *img, uint32_t pos, aci_summary *s)
             s->windows += st[sp].mult;
         if (sp + 1 > ACI_STACK_DEPTH)
             return; /* deeper than the validator allows; advance() stops the run on it */
-        uint64_t count = op == ACI_OP_LOOP || op == ACI_OP_REPEAT ? ld32(d + p + ACI_INSN_HEADER_SIZE) : 1;
+        uint64_t count = op == ACI_OP_LOOP || op == ACI_OP_REPEAT ? ld32(d + p + ACI_INSN_HEADER_BYTES) : 1;
         st[sp + 1].end = p + len;
         st[sp + 1].mult = sat_mul(st[sp].mult, count);
         sp++;
-        p += ACI_INSN_HEADER_SIZE + insn_fields(op);
+        p += ACI_INSN_HEADER_BYTES + insn_fields(op);
     }
 }
 
@@ -194,7 +194,7 @@ static void advance(aci_machine *m, aci_cursor *c, unsigned slot)
         uint32_t len = ld32(d + pos + ACI_INSN_HEADER_LENGTH);
         f->next = pos + len;
         if (op == ACI_OP_TASK || op == ACI_OP_RECONF) {
-            uint32_t s = d[pos + ACI_INSN_HEADER_SIZE];
+            uint32_t s = d[pos + ACI_INSN_HEADER_BYTES];
             if (s == slot) {
                 c->head = pos;
                 c->head_op = (uint8_t)op;
@@ -223,13 +223,13 @@ static void advance(aci_machine *m, aci_cursor *c, unsigned slot)
             break;
         }
         aci_frame *k = &c->stack[c->depth++];
-        k->body = k->next = pos + ACI_INSN_HEADER_SIZE + insn_fields(op);
+        k->body = k->next = pos + ACI_INSN_HEADER_BYTES + insn_fields(op);
         k->end = pos + len;
         k->index = 0;
         k->op = (uint8_t)op;
         k->count = 1;
         if (op == ACI_OP_LOOP || op == ACI_OP_REPEAT) {
-            k->count = ld32(d + pos + ACI_INSN_HEADER_SIZE);
+            k->count = ld32(d + pos + ACI_INSN_HEADER_BYTES);
             k->level = c->levels;
             c->idx[c->levels++] = 0;
         }
@@ -251,7 +251,7 @@ static inline void next_head(aci_machine *m, aci_cursor *c, unsigned slot)
     aci_frame *f = &c->stack[c->depth - 1];
     if (f->next < f->end) {
         const uint8_t *p = m->img->data + f->next;
-        if ((p[0] == ACI_OP_TASK || p[0] == ACI_OP_RECONF) && p[ACI_INSN_HEADER_SIZE] == slot) {
+        if ((p[0] == ACI_OP_TASK || p[0] == ACI_OP_RECONF) && p[ACI_INSN_HEADER_BYTES] == slot) {
             c->head = f->next;
             c->head_op = p[0];
             c->flags &= (uint8_t)~READY;
@@ -267,9 +267,9 @@ static inline void next_head(aci_machine *m, aci_cursor *c, unsigned slot)
 /* Where a TASK's WAIT records start: after its ports and their strides. */
 static uint32_t waits_at(const uint8_t *d, uint32_t pos)
 {
-    const uint8_t *t = d + pos + ACI_INSN_HEADER_SIZE;
-    return pos + ACI_INSN_HEADER_SIZE + ACI_TASK_SIZE +
-           t[ACI_TASK_PORT_COUNT] * (ACI_PORT_SIZE + 8u * t[ACI_TASK_STRIDE_COUNT]);
+    const uint8_t *t = d + pos + ACI_INSN_HEADER_BYTES;
+    return pos + ACI_INSN_HEADER_BYTES + ACI_TASK_BYTES +
+           t[ACI_TASK_PORT_COUNT] * (ACI_PORT_BYTES + 8u * t[ACI_TASK_STRIDE_COUNT]);
 }
 
 static int ready(aci_machine *m, aci_cursor *c)
@@ -291,9 +291,9 @@ static int ready(aci_machine *m, aci_cursor *c)
         }
     } else if (c->head_op == ACI_OP_TASK) {
         const uint8_t *d = m->img->data;
-        uint32_t n = d[c->head + ACI_INSN_HEADER_SIZE + ACI_TASK_WAIT_COUNT];
+        uint32_t n = d[c->head + ACI_INSN_HEADER_BYTES + ACI_TASK_WAIT_COUNT];
         const uint8_t *w = d + waits_at(d, c->head);
-        for (uint32_t k = 0; k < n; k++, w += ACI_WAIT_SIZE) {
+        for (uint32_t k = 0; k < n; k++, w += ACI_WAIT_BYTES) {
             unsigned s = w[ACI_WAIT_SLOT] & (ACI_MAX_SLOTS - 1);
             uint64_t lag = ld32(w + ACI_WAIT_LAG);
             if (c->before[s] > lag && m->done[s] < c->before[s] - lag)
@@ -335,11 +335,11 @@ static void next_window(aci_machine *m)
             m->in_window = 1;
             return;
         }
-        m->rep_body = m->rep_next = pos + ACI_INSN_HEADER_SIZE + ACI_REPEAT_SIZE;
+        m->rep_body = m->rep_next = pos + ACI_INSN_HEADER_BYTES + ACI_REPEAT_BYTES;
         m->rep_end = pos + len;
         m->rep_index = 0;
         /* An empty REPEAT holds no window instances, however large its count. */
-        m->rep_count = m->rep_body < m->rep_end ? ld32(d + pos + ACI_INSN_HEADER_SIZE) : 0;
+        m->rep_count = m->rep_body < m->rep_end ? ld32(d + pos + ACI_INSN_HEADER_BYTES) : 0;
     }
 }
 
@@ -374,9 +374,9 @@ static uint64_t task_duration(aci_machine *m, uint32_t pos, const aci_core *core
     unsigned k = (pos * 2654435761u) >> 16 & (ACI_CONFIG_DURATION_CACHE - 1); /* Knuth's multiplicative hash */
     if (m->duration_key[k] == pos)
         return m->duration_ns[k];
-    const uint8_t *d = m->img->data, *t = d + pos + ACI_INSN_HEADER_SIZE;
-    uint32_t ports = t[ACI_TASK_PORT_COUNT], step = ACI_PORT_SIZE + 8u * t[ACI_TASK_STRIDE_COUNT];
-    const uint8_t *p = t + ACI_TASK_SIZE;
+    const uint8_t *d = m->img->data, *t = d + pos + ACI_INSN_HEADER_BYTES;
+    uint32_t ports = t[ACI_TASK_PORT_COUNT], step = ACI_PORT_BYTES + 8u * t[ACI_TASK_STRIDE_COUNT];
+    const uint8_t *p = t + ACI_TASK_BYTES;
     uint64_t in = 0, out = 0;
     for (uint32_t j = 0; j < ports; j++, p += step) {
         if (core->port_dirs >> j & 1)
@@ -403,7 +403,7 @@ static void occupy(aci_machine *m, unsigned s, aci_cursor *c, const aci_core *co
 static void start_reconf(aci_machine *m, unsigned s, aci_cursor *c)
 {
     const uint8_t *d = m->img->data;
-    uint32_t id = d[c->head + ACI_INSN_HEADER_SIZE + ACI_RECONF_CORE];
+    uint32_t id = d[c->head + ACI_INSN_HEADER_BYTES + ACI_RECONF_CORE];
     const aci_core *core = core_of(m, id);
     if (!core) {
         stop(m, ACI_ERR_INTERNAL, m->t, c->head);
@@ -430,7 +430,7 @@ static void start_reconf(aci_machine *m, unsigned s, aci_cursor *c)
 static void start_task(aci_machine *m, unsigned s, aci_cursor *c)
 {
     const aci_image *img = m->img;
-    const uint8_t *d = img->data, *t = d + c->head + ACI_INSN_HEADER_SIZE;
+    const uint8_t *d = img->data, *t = d + c->head + ACI_INSN_HEADER_BYTES;
     uint32_t id = t[ACI_TASK_CORE];
     const aci_core *core = core_of(m, id);
     if (!core) {
@@ -462,10 +462,10 @@ static void start_task(aci_machine *m, unsigned s, aci_cursor *c)
     task.param_words = core->param_words;
     /* Local copies: the image is read through byte pointers, which may alias anything. */
     uint64_t i0 = idx[0], i1 = idx[1], i2 = idx[2], i3 = idx[3], i4 = idx[4];
-    const uint8_t *p = t + ACI_TASK_SIZE;
-    uint32_t step = ACI_PORT_SIZE + 8u * strides;
+    const uint8_t *p = t + ACI_TASK_BYTES;
+    uint32_t step = ACI_PORT_BYTES + 8u * strides;
     for (unsigned k = 0; k < core->port_count; k++, p += step) {
-        const uint8_t *q = p + ACI_PORT_SIZE; /* the strides; in range: the validator checked the corners */
+        const uint8_t *q = p + ACI_PORT_BYTES; /* the strides; in range: the validator checked the corners */
         uint64_t a = ld64(p + ACI_PORT_ADDRESS);
         switch (strides) {
         case 5: a += ld64(q + 32) * i4; /* fall through */
@@ -526,7 +526,7 @@ static void start_ready(aci_machine *m)
             if (!ready(m, c))
                 continue;
             if (c->head_op == ACI_OP_RECONF && m->icap_busy &&
-                m->holds[s] != m->img->data[c->head + ACI_INSN_HEADER_SIZE + ACI_RECONF_CORE])
+                m->holds[s] != m->img->data[c->head + ACI_INSN_HEADER_BYTES + ACI_RECONF_CORE])
                 continue; /* needs the ICAP; a skipped one does not */
             again |= 1u << s;
             best = s;
@@ -755,9 +755,9 @@ uint32_t aci_execute(aci_machine *m, const uint8_t *data, size_t length, const a
     return aci_run(m, img, opts, res);
 }
 
-void aci_sync_pack(const aci_sync *y, uint8_t out[ACI_SYNC_SIZE])
+void aci_sync_pack(const aci_sync *y, uint8_t out[ACI_SYNC_BYTES])
 {
-    uint32_t words[ACI_SYNC_SIZE / 4];
+    uint32_t words[ACI_SYNC_BYTES / 4];
     fill0(words, sizeof words);
     words[ACI_SYNC_DOORBELL / 4] = y->doorbell;
     words[ACI_SYNC_ACK / 4] = y->ack;
@@ -768,7 +768,7 @@ void aci_sync_pack(const aci_sync *y, uint8_t out[ACI_SYNC_SIZE])
     words[ACI_SYNC_PROGRESS / 4 + 1] = (uint32_t)(y->progress >> 32);
     for (unsigned s = 0; s < ACI_MAX_SLOTS; s++)
         words[ACI_SYNC_SLOT_DONE0 / 4 + s] = y->slot_done[s];
-    for (unsigned k = 0; k < ACI_SYNC_SIZE; k++)
+    for (unsigned k = 0; k < ACI_SYNC_BYTES; k++)
         out[k] = (uint8_t)(words[k / 4] >> 8 * (k % 4));
 }
 

@@ -5,13 +5,6 @@
 
 #include "aci.h"
 
-/* MEMORY and BUFFER each have a field called `size`, whose generated macro name
- * would be the same as the record size's; both values are derived from their
- * neighbours instead, so the core does not depend on which one a header names. */
-#define REC_MEMORY (ACI_MEMORY_BASE + 16u)
-#define OFF_MEMORY_SIZE (ACI_MEMORY_BASE + 8u)
-#define REC_BUFFER (ACI_BUFFER_DIM7 + 4u)
-#define OFF_BUFFER_SIZE (ACI_BUFFER_ADDRESS + 8u)
 
 /* Every duration, and every time a run can reach, stays below this (decode.py). */
 #define MAX_TIME_NS ((uint64_t)1 << 40)
@@ -57,13 +50,13 @@ static inline void fill0(void *dst, size_t n)
 static inline uint32_t insn_fields(uint32_t op)
 {
     switch (op) {
-    case ACI_OP_REPEAT: return ACI_REPEAT_SIZE;
-    case ACI_OP_WINDOW: return ACI_WINDOW_SIZE;
-    case ACI_OP_RECONF: return ACI_RECONF_SIZE;
-    case ACI_OP_PARSEC: return ACI_PARSEC_SIZE;
-    case ACI_OP_THREAD: return ACI_THREAD_SIZE;
-    case ACI_OP_LOOP: return ACI_LOOP_SIZE;
-    case ACI_OP_TASK: return ACI_TASK_SIZE;
+    case ACI_OP_REPEAT: return ACI_REPEAT_BYTES;
+    case ACI_OP_WINDOW: return ACI_WINDOW_BYTES;
+    case ACI_OP_RECONF: return ACI_RECONF_BYTES;
+    case ACI_OP_PARSEC: return ACI_PARSEC_BYTES;
+    case ACI_OP_THREAD: return ACI_THREAD_BYTES;
+    case ACI_OP_LOOP: return ACI_LOOP_BYTES;
+    case ACI_OP_TASK: return ACI_TASK_BYTES;
     default: return 0;
     }
 }

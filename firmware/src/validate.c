@@ -239,8 +239,8 @@ static uint32_t first_repeat(const V *v, key_cmp cmp, uint32_t n, const uint32_t
 
 static int cmp_buffer_names(const V *v, uint32_t a, uint32_t b)
 {
-    const uint8_t *pa = v->data + v->sec_off[ACI_SECTION_SYMBOLS] + ACI_SYMBOLS_SIZE + a * REC_BUFFER;
-    const uint8_t *pb = v->data + v->sec_off[ACI_SECTION_SYMBOLS] + ACI_SYMBOLS_SIZE + b * REC_BUFFER;
+    const uint8_t *pa = v->data + v->sec_off[ACI_SECTION_SYMBOLS] + ACI_SYMBOLS_BYTES + a * ACI_BUFFER_BYTES;
+    const uint8_t *pb = v->data + v->sec_off[ACI_SECTION_SYMBOLS] + ACI_SYMBOLS_BYTES + b * ACI_BUFFER_BYTES;
     for (uint32_t k = 0; k < 32; k++)
         if (pa[ACI_BUFFER_NAME + k] != pb[ACI_BUFFER_NAME + k])
             return pa[ACI_BUFFER_NAME + k] < pb[ACI_BUFFER_NAME + k] ? -1 : 1;
@@ -249,7 +249,7 @@ static int cmp_buffer_names(const V *v, uint32_t a, uint32_t b)
 
 static uint32_t line_offset(const V *v, uint32_t k)
 {
-    return ld32(v->data + v->line_at + k * ACI_LINE_SIZE + ACI_LINE_OFFSET);
+    return ld32(v->data + v->line_at + k * ACI_LINE_BYTES + ACI_LINE_OFFSET);
 }
 
 static int cmp_line_offsets(const V *v, uint32_t a, uint32_t b)
@@ -263,9 +263,9 @@ static int cmp_line_offsets(const V *v, uint32_t a, uint32_t b)
 static uint32_t check_header(V *v)
 {
     const uint8_t *h, *e;
-    if (v->len < ACI_HEADER_SIZE)
+    if (v->len < ACI_HEADER_BYTES)
         return fail(v, ACI_ERR_BAD_LENGTH, v->len);
-    READ(h, v, 0, ACI_HEADER_SIZE, v->len);
+    READ(h, v, 0, ACI_HEADER_BYTES, v->len);
     if (h[0] != 'A' || h[1] != 'C' || h[2] != 'I' || h[3] != 'X')
         return fail(v, ACI_ERR_BAD_MAGIC, ACI_HEADER_MAGIC);
     if (ld16(h + ACI_HEADER_MAJOR) != ACI_VERSION_MAJOR)
@@ -279,13 +279,13 @@ static uint32_t check_header(V *v)
     if (ld16(h + ACI_HEADER_RESERVED))
         return fail(v, ACI_ERR_RESERVED_NONZERO, ACI_HEADER_RESERVED);
     uint32_t n = ld16(h + ACI_HEADER_SECTION_COUNT);
-    uint64_t table_end = ACI_HEADER_SIZE + (uint64_t)n * ACI_SECTION_ENTRY_SIZE;
+    uint64_t table_end = ACI_HEADER_BYTES + (uint64_t)n * ACI_SECTION_ENTRY_BYTES;
     if (n > ACI_MAX_SECTIONS || table_end > v->len)
         return fail(v, ACI_ERR_BAD_SECTION_TABLE, ACI_HEADER_SECTION_COUNT);
     uint64_t prev_end = table_end;
     for (uint32_t i = 0; i < n; i++) {
-        uint32_t at = ACI_HEADER_SIZE + i * ACI_SECTION_ENTRY_SIZE;
-        READ(e, v, at, ACI_SECTION_ENTRY_SIZE, table_end);
+        uint32_t at = ACI_HEADER_BYTES + i * ACI_SECTION_ENTRY_BYTES;
+        READ(e, v, at, ACI_SECTION_ENTRY_BYTES, table_end);
         if (ld16(e + ACI_SECTION_ENTRY_RESERVED))
             return fail(v, ACI_ERR_RESERVED_NONZERO, at + ACI_SECTION_ENTRY_RESERVED);
         uint32_t kind = ld16(e + ACI_SECTION_ENTRY_KIND);
@@ -319,15 +319,15 @@ static uint32_t check_target(V *v, uint32_t off, uint32_t length)
     const uint8_t *t, *m;
     aci_image *img = v->img;
     uint64_t end = (uint64_t)off + length;
-    if (length < ACI_TARGET_SIZE)
+    if (length < ACI_TARGET_BYTES)
         return fail(v, ACI_ERR_SECTION_SIZE, off);
-    READ(t, v, off, ACI_TARGET_SIZE, end);
+    READ(t, v, off, ACI_TARGET_BYTES, end);
     if (ld16(t + ACI_TARGET_RESERVED))
         return fail(v, ACI_ERR_RESERVED_NONZERO, off + ACI_TARGET_RESERVED);
     if (ld32(t + ACI_TARGET_RESERVED2))
         return fail(v, ACI_ERR_RESERVED_NONZERO, off + ACI_TARGET_RESERVED2);
     uint32_t slots = t[ACI_TARGET_SLOTS], count = t[ACI_TARGET_MEMORY_COUNT];
-    if (length != ACI_TARGET_SIZE + count * REC_MEMORY)
+    if (length != ACI_TARGET_BYTES + count * ACI_MEMORY_BYTES)
         return fail(v, ACI_ERR_SECTION_SIZE, off);
     if (slots < 1 || slots > ACI_MAX_SLOTS)
         return fail(v, ACI_ERR_BAD_TARGET, off + ACI_TARGET_SLOTS);
@@ -348,11 +348,11 @@ static uint32_t check_target(V *v, uint32_t off, uint32_t length)
         *fig[k] = x;
     }
     for (uint32_t i = 0; i < count; i++) {
-        uint32_t at = off + ACI_TARGET_SIZE + i * REC_MEMORY;
-        READ(m, v, at, REC_MEMORY, end);
+        uint32_t at = off + ACI_TARGET_BYTES + i * ACI_MEMORY_BYTES;
+        READ(m, v, at, ACI_MEMORY_BYTES, end);
         if (!valid_name(m + ACI_MEMORY_NAME, 16))
             return fail(v, ACI_ERR_BAD_TARGET, at);
-        uint64_t base = ld64(m + ACI_MEMORY_BASE), size = ld64(m + OFF_MEMORY_SIZE);
+        uint64_t base = ld64(m + ACI_MEMORY_BASE), size = ld64(m + ACI_MEMORY_SIZE);
         if (size == 0 || (base != 0 && size > (uint64_t)0 - base))
             return fail(v, ACI_ERR_BAD_TARGET, at + ACI_MEMORY_BASE);
         uint64_t last = base + (size - 1);
@@ -382,21 +382,21 @@ static uint32_t check_cores(V *v, uint32_t off, uint32_t length)
     const uint8_t *h, *c;
     aci_image *img = v->img;
     uint64_t end = (uint64_t)off + length;
-    if (length < ACI_CORES_SIZE)
+    if (length < ACI_CORES_BYTES)
         return fail(v, ACI_ERR_SECTION_SIZE, off);
-    READ(h, v, off, ACI_CORES_SIZE, end);
+    READ(h, v, off, ACI_CORES_BYTES, end);
     if (ld16(h + ACI_CORES_RESERVED))
         return fail(v, ACI_ERR_RESERVED_NONZERO, off + ACI_CORES_RESERVED);
     if (ld32(h + ACI_CORES_RESERVED2))
         return fail(v, ACI_ERR_RESERVED_NONZERO, off + ACI_CORES_RESERVED2);
     uint32_t count = ld16(h + ACI_CORES_COUNT);
-    if (length != ACI_CORES_SIZE + count * ACI_CORE_SIZE)
+    if (length != ACI_CORES_BYTES + count * ACI_CORE_BYTES)
         return fail(v, ACI_ERR_SECTION_SIZE, off);
     if (count < 1 || count > ACI_MAX_CORES)
         return fail(v, ACI_ERR_BAD_CORE, off + ACI_CORES_COUNT);
     for (uint32_t i = 0; i < count; i++) {
-        uint32_t at = off + ACI_CORES_SIZE + i * ACI_CORE_SIZE;
-        READ(c, v, at, ACI_CORE_SIZE, end);
+        uint32_t at = off + ACI_CORES_BYTES + i * ACI_CORE_BYTES;
+        READ(c, v, at, ACI_CORE_BYTES, end);
         if (!valid_name(c + ACI_CORE_NAME, 16))
             return fail(v, ACI_ERR_BAD_CORE, at + ACI_CORE_NAME);
         uint32_t id = c[ACI_CORE_ID];
@@ -448,20 +448,20 @@ static uint32_t check_symbols(V *v, uint32_t off, uint32_t length)
     const uint8_t *h, *b, *f, *l;
     const aci_image *img = v->img;
     uint64_t end = (uint64_t)off + length;
-    if (length < ACI_SYMBOLS_SIZE)
+    if (length < ACI_SYMBOLS_BYTES)
         return fail(v, ACI_ERR_SECTION_SIZE, off);
-    READ(h, v, off, ACI_SYMBOLS_SIZE, end);
+    READ(h, v, off, ACI_SYMBOLS_BYTES, end);
     uint32_t buffers = ld16(h + ACI_SYMBOLS_BUFFER_COUNT), files = ld16(h + ACI_SYMBOLS_FILE_COUNT);
     uint32_t lines = ld32(h + ACI_SYMBOLS_LINE_COUNT);
-    uint64_t need = ACI_SYMBOLS_SIZE + (uint64_t)buffers * REC_BUFFER + (uint64_t)files * ACI_FILE_SIZE +
-                    (uint64_t)lines * ACI_LINE_SIZE;
+    uint64_t need = ACI_SYMBOLS_BYTES + (uint64_t)buffers * ACI_BUFFER_BYTES + (uint64_t)files * ACI_FILE_BYTES +
+                    (uint64_t)lines * ACI_LINE_BYTES;
     if (length != need)
         return fail(v, ACI_ERR_SECTION_SIZE, off);
     const uint32_t *order;
     uint32_t repeat = first_repeat(v, cmp_buffer_names, buffers, &order);
-    uint32_t at = off + ACI_SYMBOLS_SIZE;
-    for (uint32_t i = 0; i < buffers; i++, at += REC_BUFFER) {
-        READ(b, v, at, REC_BUFFER, end);
+    uint32_t at = off + ACI_SYMBOLS_BYTES;
+    for (uint32_t i = 0; i < buffers; i++, at += ACI_BUFFER_BYTES) {
+        READ(b, v, at, ACI_BUFFER_BYTES, end);
         if (ld32(b + ACI_BUFFER_RESERVED))
             return fail(v, ACI_ERR_RESERVED_NONZERO, at + ACI_BUFFER_RESERVED);
         if (!valid_name(b + ACI_BUFFER_NAME, 32))
@@ -473,11 +473,11 @@ static uint32_t check_symbols(V *v, uint32_t off, uint32_t length)
             uint32_t dim = ld32(b + ACI_BUFFER_DIM0 + 4 * d);
             bad = d < nd ? dim == 0 : dim != 0;
         }
-        if (bad || !inside_span(img, ld64(b + ACI_BUFFER_ADDRESS), ld64(b + OFF_BUFFER_SIZE)))
+        if (bad || !inside_span(img, ld64(b + ACI_BUFFER_ADDRESS), ld64(b + ACI_BUFFER_SIZE)))
             return fail(v, ACI_ERR_BAD_SYMBOLS, at);
     }
-    for (uint32_t i = 0; i < files; i++, at += ACI_FILE_SIZE) {
-        READ(f, v, at, ACI_FILE_SIZE, end);
+    for (uint32_t i = 0; i < files; i++, at += ACI_FILE_BYTES) {
+        READ(f, v, at, ACI_FILE_BYTES, end);
         uint32_t n = name_len(f + ACI_FILE_NAME, 128);
         if (!valid_utf8(f + ACI_FILE_NAME, n))
             return fail(v, ACI_ERR_BAD_SYMBOLS, at);
@@ -499,8 +499,8 @@ static uint32_t check_symbols(V *v, uint32_t off, uint32_t length)
         v->line_order = order;
         v->line_lookup = order == 0;
     }
-    for (uint32_t i = 0; i < lines; i++, at += ACI_LINE_SIZE) {
-        READ(l, v, at, ACI_LINE_SIZE, end);
+    for (uint32_t i = 0; i < lines; i++, at += ACI_LINE_BYTES) {
+        READ(l, v, at, ACI_LINE_BYTES, end);
         if (ld16(l + ACI_LINE_RESERVED))
             return fail(v, ACI_ERR_RESERVED_NONZERO, at + ACI_LINE_RESERVED);
         if (ld16(l + ACI_LINE_FILE) >= files || i == repeat)
@@ -538,7 +538,7 @@ static int is_instruction(const V *v, uint32_t x)
             if (op == ACI_OP_TASK || op == ACI_OP_RECONF)
                 return 0;
             end = pos + len;
-            pos += ACI_INSN_HEADER_SIZE + insn_fields(op);
+            pos += ACI_INSN_HEADER_BYTES + insn_fields(op);
             continue;
         }
         pos += len;
@@ -593,7 +593,7 @@ static uint32_t check_task(V *v, vframe *f, uint32_t pos, uint32_t fo, uint32_t 
 {
     const uint8_t *t, *p, *w;
     const aci_image *img = v->img;
-    READ(t, v, fo, ACI_TASK_SIZE, end);
+    READ(t, v, fo, ACI_TASK_BYTES, end);
     uint32_t slot = t[ACI_TASK_SLOT];
     CHECK(check_slot(v, slot, fo + ACI_TASK_SLOT));
     CHECK(check_core(v, t[ACI_TASK_CORE], fo + ACI_TASK_CORE));
@@ -608,10 +608,10 @@ static uint32_t check_task(V *v, vframe *f, uint32_t pos, uint32_t fo, uint32_t 
         return fail(v, ACI_ERR_BAD_WAIT, fo + ACI_TASK_WAIT_COUNT);
     if ((uint64_t)ld32(t + ACI_TASK_PARAM_OFFSET) + words > img->param_words)
         return fail(v, ACI_ERR_BAD_PARAMS, fo + ACI_TASK_PARAM_OFFSET);
-    uint32_t port_bytes = ACI_PORT_SIZE + 8 * strides;
-    if (end - pos != ACI_INSN_HEADER_SIZE + ACI_TASK_SIZE + ports * port_bytes + waits * ACI_WAIT_SIZE)
+    uint32_t port_bytes = ACI_PORT_BYTES + 8 * strides;
+    if (end - pos != ACI_INSN_HEADER_BYTES + ACI_TASK_BYTES + ports * port_bytes + waits * ACI_WAIT_BYTES)
         return fail(v, ACI_ERR_BAD_INSN_LENGTH, pos + ACI_INSN_HEADER_LENGTH);
-    uint32_t at = fo + ACI_TASK_SIZE;
+    uint32_t at = fo + ACI_TASK_BYTES;
     uint64_t in = 0, out = 0;
     for (uint32_t k = 0; k < ports; k++, at += port_bytes) {
         READ(p, v, at, port_bytes, end);
@@ -622,7 +622,7 @@ static uint32_t check_task(V *v, vframe *f, uint32_t pos, uint32_t fo, uint32_t 
         /* The corners of the iteration space: exact for affine addresses. */
         wide lo = w_u64(address), hi = w_u64(address);
         for (uint32_t j = 0; j < strides; j++) {
-            int64_t s = (int64_t)ld64(p + ACI_PORT_SIZE + 8 * j);
+            int64_t s = (int64_t)ld64(p + ACI_PORT_BYTES + 8 * j);
             wide move = w_mul(s, v->level_count[j] - 1);
             if (s < 0)
                 lo = w_add(lo, move);
@@ -639,8 +639,8 @@ static uint32_t check_task(V *v, vframe *f, uint32_t pos, uint32_t fo, uint32_t 
         if (v->hooks && v->hooks->port_span)
             v->hooks->port_span(v->hooks->user, lo.lo, hi.lo - 1);
     }
-    for (uint32_t k = 0; k < waits; k++, at += ACI_WAIT_SIZE) {
-        READ(w, v, at, ACI_WAIT_SIZE, end);
+    for (uint32_t k = 0; k < waits; k++, at += ACI_WAIT_BYTES) {
+        READ(w, v, at, ACI_WAIT_BYTES, end);
         if (w[ACI_WAIT_RESERVED])
             return fail(v, ACI_ERR_RESERVED_NONZERO, at + ACI_WAIT_RESERVED);
         if (ld16(w + ACI_WAIT_RESERVED2))
@@ -692,16 +692,16 @@ static uint32_t check_compute(V *v)
             continue;
         }
         visit_lines(v, pos);
-        if (f->end - pos < ACI_INSN_HEADER_SIZE)
+        if (f->end - pos < ACI_INSN_HEADER_BYTES)
             return fail(v, ACI_ERR_BAD_INSN_LENGTH, pos);
-        READ(h, v, pos, ACI_INSN_HEADER_SIZE, f->end);
+        READ(h, v, pos, ACI_INSN_HEADER_BYTES, f->end);
         uint32_t op = h[ACI_INSN_HEADER_OPCODE];
         if (op < 1 || op > 7)
             return fail(v, ACI_ERR_BAD_OPCODE, pos);
         if (h[ACI_INSN_HEADER_FLAGS] || ld16(h + ACI_INSN_HEADER_RESERVED))
             return fail(v, ACI_ERR_RESERVED_NONZERO, pos + ACI_INSN_HEADER_FLAGS);
         uint32_t len = ld32(h + ACI_INSN_HEADER_LENGTH), fsize = insn_fields(op);
-        if (len < ACI_INSN_HEADER_SIZE + fsize || len > f->end - pos)
+        if (len < ACI_INSN_HEADER_BYTES + fsize || len > f->end - pos)
             return fail(v, ACI_ERR_BAD_INSN_LENGTH, pos + ACI_INSN_HEADER_LENGTH);
         if (!allowed(f->op, op))
             return fail(v, ACI_ERR_BAD_NESTING, pos);
@@ -711,7 +711,7 @@ static uint32_t check_compute(V *v)
                 return fail(v, ACI_ERR_BAD_NESTING, pos);
             f->rank = rank;
         }
-        uint32_t fo = pos + ACI_INSN_HEADER_SIZE, end = pos + len;
+        uint32_t fo = pos + ACI_INSN_HEADER_BYTES, end = pos + len;
         READ(fp, v, fo, fsize, end);
         if ((op == ACI_OP_REPEAT || op == ACI_OP_LOOP) && ld32(fp + ACI_LOOP_RESERVED))
             return fail(v, ACI_ERR_RESERVED_NONZERO, fo + ACI_LOOP_RESERVED);
@@ -790,7 +790,7 @@ uint32_t aci_validate(const uint8_t *data, size_t length, const aci_hooks *hooks
     CHECK(check_header(&v));
     CHECK(check_target(&v, v.sec_off[ACI_SECTION_TARGET], v.sec_len[ACI_SECTION_TARGET]));
     CHECK(check_cores(&v, v.sec_off[ACI_SECTION_CORES], v.sec_len[ACI_SECTION_CORES]));
-    if (v.sec_len[ACI_SECTION_SYNC] != ACI_SYNC_SIZE)
+    if (v.sec_len[ACI_SECTION_SYNC] != ACI_SYNC_BYTES)
         return fail(&v, ACI_ERR_SECTION_SIZE, v.sec_off[ACI_SECTION_SYNC]);
     img->sync_off = v.sec_off[ACI_SECTION_SYNC];
     CHECK(check_params(&v, v.sec_off[ACI_SECTION_PARAM], v.sec_len[ACI_SECTION_PARAM]));
