@@ -126,8 +126,9 @@ def intervals(offset: Affine, over: tuple[Var, ...], fixed: Mapping[Var, int] | 
     return starts, assignment
 
 
-def first_overlap(a_starts: np.ndarray, a_len: int, b_starts: np.ndarray, b_len: int):
-    """Indices (i, j) of some pair of overlapping intervals, or None; O(n log n)."""
+def first_overlap(a_starts, a_len: int, b_starts, b_len: int):
+    """Indices (i, j) of some pair of overlapping intervals (int64 start arrays of
+    intervals of one length each), or None; O(n log n)."""
     import numpy as np
 
     if not len(a_starts) or not len(b_starts) or a_len <= 0 or b_len <= 0:

@@ -143,7 +143,6 @@ def images(draw):
                      for _ in range(draw(st.integers(0, 2))))
         pars = []
         for _ in range(draw(st.integers(0, 2))):
-            used = set()
             threads = []
             for _ in range(draw(st.integers(1, 2))):
                 th = Thread(tuple(body(levels, 0)))
