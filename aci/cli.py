@@ -1,4 +1,4 @@
-"""The command line: ``acic check | compile | asm | disasm | dump | schedule | run``.
+"""The command line: ``acic check | compile | asm | disasm | dump | schedule | run | explore``.
 
 Only this module renders diagnostics and chooses exit codes: 0 success, 1 errors in
 the input (source, image, data files), 2 usage errors (bad flags), 3 an internal

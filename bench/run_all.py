@@ -13,7 +13,9 @@ met / not met" (or "not measured: why").
 A benchmark that fails (non-zero exit, a timeout, output that is not JSON) does not
 stop the others: its figures read "not measured" with the reason, and this script
 exits 1 after writing BENCHMARKS.md. bench/bench_firmware.py (the firmware's
-instruction counts, C BNN speed and fuzzing) runs when it exists.
+instruction counts, C BNN speed and fuzzing) runs when it exists, last, fuzzing for
+what is left of the 20 minutes ``make bench`` may take (``--fuzz-seconds``, at least
+a minute; the command line in BENCHMARKS.md gives the value used).
 
     .venv/bin/python bench/run_all.py [--out BENCHMARKS.md] [--only NAME,...]
 
@@ -39,7 +41,8 @@ BENCH = ROOT / "bench"
 TEMPLATE = BENCH / "BENCHMARKS.template.md"
 PY = ".venv/bin/python"  # how BENCHMARKS.md spells the interpreter: commands run from the repository root
 
-# name -> (arguments after the script, timeout in seconds). Order: quick ones first.
+# name -> (arguments after the script, timeout in seconds). The firmware's comes last:
+# its fuzzing takes whatever is left of the budget (see fuzz_seconds).
 BENCHMARKS = {
     "bench_compile": ([], 300),
     "bench_cli": ([], 300),
@@ -50,9 +53,14 @@ BENCHMARKS = {
     "bench_throughput": ([], 600),
     "bench_bnn_numpy": (["--compare"], 600),
     "bench_scaling": ([], 1200),
-    "bench_firmware": ([], 1800),
+    "bench_firmware": ([], 600),
 }
 OPTIONAL = {"bench_firmware"}  # run only when the file exists
+
+# `make bench` must finish within BUDGET_S. bench_firmware.py fuzzes for as long as it
+# is told; it gets what the others left, less its own fixed part (build, callgrind, the
+# BNN run: under a minute) and a margin, and never less than MIN_FUZZ_S.
+BUDGET_S, MARGIN_S, FIRMWARE_FIXED_S, MIN_FUZZ_S = 20 * 60, 120, 60, 60
 
 SEED_CREATE_S = 1.33
 SEED_FPGA_IMAGES_PER_S = 168
@@ -60,25 +68,29 @@ SEED_FPGA_IMAGES_PER_S = 168
 
 # ---- running ------------------------------------------------------------------------
 
-def command(name: str) -> str:
-    args = BENCHMARKS[name][0]
+def fuzz_seconds(elapsed_s: float) -> int:
+    return max(MIN_FUZZ_S, int(BUDGET_S - MARGIN_S - FIRMWARE_FIXED_S - elapsed_s))
+
+
+def command(name: str, args: list[str]) -> str:
     return " ".join([PY, f"bench/{name}.py", *args])
 
 
-def run(name: str) -> dict:
-    """{"ok", "data" | "why", "wall_s"} for one benchmark."""
-    args, timeout = BENCHMARKS[name]
+def run(name: str, args: list[str], timeout: float) -> dict:
+    """{"ok", "data" | "why", "wall_s", "args"} for one benchmark."""
     script = BENCH / f"{name}.py"
     start = time.perf_counter()
     try:
         proc = subprocess.run([sys.executable, str(script), *args], cwd=ROOT, capture_output=True, text=True,
                               timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {"ok": False, "why": f"bench/{name}.py took over {timeout} s", "wall_s": time.perf_counter() - start}
+        return {"ok": False, "why": f"bench/{name}.py took over {timeout:.0f} s", "wall_s": time.perf_counter() - start,
+                "args": args}
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         tail = (proc.stderr.strip().splitlines() or ["no message"])[-1]
-        return {"ok": False, "why": f"bench/{name}.py failed (exit {proc.returncode}): {tail}", "wall_s": wall}
+        return {"ok": False, "why": f"bench/{name}.py failed (exit {proc.returncode}): {tail}", "wall_s": wall,
+                "args": args}
     text = proc.stdout.strip()
     try:
         data = json.loads(text)
@@ -86,8 +98,8 @@ def run(name: str) -> dict:
         try:  # JSON lines: one object per line
             data = [json.loads(line) for line in text.splitlines()]
         except json.JSONDecodeError as e:
-            return {"ok": False, "why": f"bench/{name}.py printed no JSON ({e})", "wall_s": wall}
-    return {"ok": True, "data": data, "wall_s": wall}
+            return {"ok": False, "why": f"bench/{name}.py printed no JSON ({e})", "wall_s": wall, "args": args}
+    return {"ok": True, "data": data, "wall_s": wall, "args": args}
 
 
 def machine() -> dict:
@@ -345,8 +357,13 @@ def firmware_text(results: dict) -> str:
                      [[k, f"{v:,.1f}"] for k, v in d["per_task"].items()])
     per_byte = table(["image (inside aci_validate)", "instructions per validated byte"],
                      [[k, f"{v:,.2f}"] for k, v in d["per_byte"].items()])
-    return (f"{per_task}\n\n{per_byte}\n\nThe C models of the BNN cores (acifw-sim running bnn_static.aci "
+    text = (f"{per_task}\n\n{per_byte}\n\nThe C models of the BNN cores (acifw-sim running bnn_static.aci "
             f"functionally, process start-up and input loading included): {c_bnn_text(results)}.")
+    if "fuzz_executions" in d:
+        text += (f"\n\nFuzzing (`make -C firmware fuzz`, libFuzzer over validate-then-run, "
+                 f"{d.get('fuzz_seconds', '?')} s on {d.get('fuzz_jobs', '?')} processes): "
+                 f"{d['fuzz_executions']:,} executions, {d.get('fuzz_crashes', 0)} crashes.")
+    return text
 
 
 # ---- targets ------------------------------------------------------------------------
@@ -503,7 +520,7 @@ def targets(results: dict) -> str:
 
 def render(results: dict, info: dict, total_s: float) -> str:
     def cmd(name):
-        return f"`{command(name)}`"
+        return f"`{command(name, results[name].get('args', BENCHMARKS[name][0]))}`"
 
     walls = table(["benchmark", "status", "wall time"],
                   [[f"`bench/{n}.py`", "ok" if r["ok"] else r["why"], s(r["wall_s"])]
@@ -546,7 +563,7 @@ def main(argv=None) -> int:
         ap.error(f"unknown benchmarks: {', '.join(sorted(unknown))} (known: {', '.join(BENCHMARKS)})")
     start = time.perf_counter()
     results = {}
-    for name in BENCHMARKS:
+    for name, (bench_args, timeout) in BENCHMARKS.items():
         if name not in only:
             results[name] = {"ok": False, "why": "not run (--only)", "wall_s": 0.0}
             continue
@@ -554,9 +571,12 @@ def main(argv=None) -> int:
             results[name] = {"ok": False, "why": f"bench/{name}.py does not exist yet", "wall_s": 0.0,
                              "absent": True}
             continue
-        sys.stderr.write(f"run_all: {command(name)} ...")
+        if name == "bench_firmware":
+            seconds = fuzz_seconds(time.perf_counter() - start)
+            bench_args, timeout = bench_args + ["--fuzz-seconds", str(seconds)], timeout + seconds
+        sys.stderr.write(f"run_all: {command(name, bench_args)} ...")
         sys.stderr.flush()
-        results[name] = run(name)
+        results[name] = run(name, bench_args, timeout)
         r = results[name]
         sys.stderr.write(f" {r['wall_s']:.1f} s{'' if r['ok'] else ' FAILED: ' + r['why']}\n")
     total = time.perf_counter() - start
