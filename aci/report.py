@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from . import timing
+from . import timing, trace
 from .image import Image, Loop, Reconf, Repeat, Task, Thread, Window, children
 
 
@@ -95,20 +95,15 @@ def lower_bound(img: Image) -> dict:
     return {"work_over_slots_ns": spread, "icap_busy_ns": icap, "longest_chain_ns": longest, "bound_ns": bound}
 
 
+def _operations(events: list[dict]) -> list[dict]:
+    """Tasks and performed PRs as spans (the trace's starts paired with their ends)."""
+    return [op for op in trace.spans(events) if op["kind"] in ("task", "pr")]
+
+
 def _critical_path(events: list[dict]) -> list[dict]:
     """Walk back from the last completion: each step takes the operation that ended
     exactly when this one started, preferring the same slot, then the ICAP."""
-    spans = []
-    open_ = {}
-    for e in events:
-        ev = e.get("ev")
-        if ev in ("task_start", "pr_start"):
-            open_[(ev[:-6], e["slot"], e["pc"])] = e["t"]
-        elif ev in ("task_end", "pr_end"):
-            kind = ev[:-4]
-            start = open_.pop((kind, e["slot"], e["pc"]), e["t"])
-            spans.append({"kind": kind, "slot": e["slot"], "core": e["core"], "pc": e["pc"], "start": start,
-                          "end": e["t"]})
+    spans = _operations(events)
     if not spans:
         return []
     by_end = defaultdict(list)
@@ -241,17 +236,11 @@ def gantt(events: list[dict], slots: int, path: str, title: str = "") -> None:
     from matplotlib.patches import Patch
 
     bars = defaultdict(list)  # (row, core, kind) -> [(start, width)]
-    open_ = {}
-    for e in events:
-        ev = e.get("ev")
-        if ev in ("task_start", "pr_start"):
-            open_[(ev[:-6], e["slot"], e["pc"])] = e["t"]
-        elif ev in ("task_end", "pr_end"):
-            kind = ev[:-4]
-            start = open_.pop((kind, e["slot"], e["pc"]), e["t"])
-            bars[(e["slot"], e["core"], kind)].append((start / 1e6, (e["t"] - start) / 1e6))
-            if kind == "pr":
-                bars[(slots, e["core"], kind)].append((start / 1e6, (e["t"] - start) / 1e6))
+    for op in _operations(events):
+        span = (op["start"] / 1e6, (op["end"] - op["start"]) / 1e6)
+        bars[(op["slot"], op["core"], op["kind"])].append(span)
+        if op["kind"] == "pr":
+            bars[(slots, op["core"], "pr")].append(span)
     cores = sorted({k[1] for k in bars})
     colours = {c: plt.cm.tab10(i % 10) for i, c in enumerate(cores)}
     fig, ax = plt.subplots(figsize=(12, 1 + 0.6 * (slots + 1)))
