@@ -24,9 +24,8 @@ import argparse
 import json
 import os
 import sys
-import time
 
-from ._io import OutputError
+from ._io import OutputError, ProgressBar
 
 MODES = ("strict", "dataflow")  # aci.explore.MODES (a test holds them equal)
 
@@ -54,32 +53,6 @@ def _list(text: str, flag: str) -> list[str]:
     return list(dict.fromkeys(items))
 
 
-class _ProgressBar:
-    """Combinations done out of all, redrawn at most ten times a second."""
-
-    WIDTH = 30
-
-    def __init__(self, stream):
-        self.stream = stream
-        self.last = 0.0
-        self.shown = False
-
-    def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - self.last < 0.1 and done < total:
-            return
-        self.last = now
-        filled = self.WIDTH * done // total
-        self.stream.write(f"\r[{'#' * filled}{' ' * (self.WIDTH - filled)}] {done:,}/{total:,} combinations")
-        self.stream.flush()
-        self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            self.stream.write("\r" + " " * (self.WIDTH + 40) + "\r")
-            self.stream.flush()
-
-
 def cmd_explore(args) -> int:
     from .cli import UsageError
     from .explore import PLOT_FORMATS, SpecSyntaxError, combinations, explore, plot, table
@@ -102,7 +75,7 @@ def cmd_explore(args) -> int:
         sweeps = combinations(args.define)
     except SpecSyntaxError as e:
         raise UsageError(str(e)) from None
-    bar = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+    bar = ProgressBar(sys.stderr, "combinations") if sys.stderr.isatty() else None
     try:
         rows = explore(args.file, sweeps, modes, programs, args.jobs, bar)
     finally:

@@ -23,10 +23,9 @@ import json
 import os
 import sys
 import tempfile
-import time
 from pathlib import Path
 
-from ._io import OutputError, read_input
+from ._io import OutputError, ProgressBar, read_input
 from .timing import format_ns
 
 # The engine and the trace views pull in numpy and pyvcd: cmd_run imports them, so
@@ -114,33 +113,6 @@ class _PendingFile:
             pass
 
 
-class _ProgressBar:
-    """Operations done out of the run's total, redrawn at most ten times a second."""
-
-    WIDTH = 30
-
-    def __init__(self, stream):
-        self.stream = stream
-        self.last = 0.0
-        self.shown = False
-
-    def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - self.last < 0.1 or not total:
-            return
-        self.last = now
-        filled = self.WIDTH * done // total
-        self.stream.write(f"\r[{'#' * filled}{' ' * (self.WIDTH - filled)}] {100 * done // total:3d}% "
-                          f"{done:,}/{total:,} operations")
-        self.stream.flush()
-        self.shown = True
-
-    def clear(self) -> None:
-        if self.shown:
-            self.stream.write("\r" + " " * (self.WIDTH + 50) + "\r")
-            self.stream.flush()
-
-
 def error_message(path: str, r) -> str:
     """The one-line message for a failed run (an aci.run.RunResult with an error)."""
     e = r.error
@@ -190,7 +162,7 @@ def cmd_run(args) -> int:
     if args.trace:
         trace_file = _PendingFile(args.trace, "trace")
     fmt = _trace_format(args) if args.trace else None
-    bar = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+    bar = ProgressBar(sys.stderr, "operations") if sys.stderr.isatty() else None
     try:
         if fmt == "jsonl":
             tracer = JsonlWriter(trace_file.stream)

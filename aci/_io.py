@@ -43,3 +43,33 @@ def read_input(path: str, what: str = "file") -> bytes:
         raise OutputError(f"cannot read {what} `{path}`: it is a directory") from None
     except OSError as e:
         raise OutputError(f"cannot read {what} `{path}`: {e.strerror or e}") from None
+
+
+class ProgressBar:
+    """``done`` of ``total`` things on a terminal line, redrawn at most ten times a
+    second (and always at the end); ``clear()`` erases it."""
+
+    WIDTH = 30
+
+    def __init__(self, stream, unit: str):
+        self.stream = stream
+        self.unit = unit
+        self.last = 0.0
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        import time
+        now = time.monotonic()
+        if not total or (now - self.last < 0.1 and done < total):
+            return
+        self.last = now
+        filled = self.WIDTH * done // total
+        self.stream.write(f"\r[{'#' * filled}{' ' * (self.WIDTH - filled)}] {100 * done // total:3d}% "
+                          f"{done:,}/{total:,} {self.unit}")
+        self.stream.flush()
+        self.shown = True
+
+    def clear(self) -> None:
+        if self.shown:
+            self.stream.write("\r" + " " * (self.WIDTH + 50) + "\r")
+            self.stream.flush()

@@ -187,9 +187,9 @@ def test_modes_match_the_engine():
 
 
 def test_progress_bar():
-    from aci._cli_run import _ProgressBar
+    from aci._io import ProgressBar
     out = io.StringIO()
-    bar = _ProgressBar(out)
+    bar = ProgressBar(out, "operations")
     bar(50, 200)
     assert "[#######" in out.getvalue() and " 25% 50/200 operations" in out.getvalue()
     bar(60, 200)  # within a tenth of a second: not redrawn
