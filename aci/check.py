@@ -105,6 +105,7 @@ class _Checker:
         self.overrides: dict[str, int] = {}
         self.cores: dict[str, P.Core | None] = {}
         self.targets: dict[str, P.Target | None] = {}
+        self.buffer_types: dict[str, tuple[str, tuple[int, ...]] | None] = {}  # None: reported
         self.var_uid = itertools.count()
 
     def err(self, code: str, message: str, span: Span | None, *notes: Note) -> None:
@@ -130,7 +131,7 @@ class _Checker:
                 else:
                     ids[core.id] = c
         for b in self.buffers.values():
-            self.check_buffer_decl(b)
+            self.buffer_types[b.name.name] = self.check_buffer_decl(b)
         programs = {}
         for name, p in self.program_asts.items():
             prog = _ProgramChecker(self, p).run()
@@ -712,7 +713,7 @@ class _ProgramChecker:
         """Fixed addresses first, then first fit in declaration order."""
         items = []  # (name, kind, region Memory, size, fixed address or None, span, decl)
         for b in self.c.buffers.values():
-            elem_shape = self._buffer_shape(b)
+            elem_shape = self.c.buffer_types[b.name.name]
             if elem_shape is None:
                 continue
             region = self._region(b.region, f"buffer `{b.name.name}`")
@@ -776,17 +777,6 @@ class _ProgramChecker:
             else:
                 bitstreams.append(P.Bitstream(name, rname, a, size))
         return bitstreams
-
-    def _buffer_shape(self, b: ast.Buffer):
-        if b.type.elem.name not in P.ELEMENT_BITS:
-            return None
-        shape = []
-        for d in b.type.dims:
-            v = self.c.eval(d, {})
-            if not isinstance(v, Num) or v.value.denominator != 1 or v.value < 1 or v.dim != units.COUNT:
-                return None
-            shape.append(int(v.value))
-        return b.type.elem.name, tuple(shape)
 
     def _region(self, ident: ast.Ident | None, what: str) -> P.Memory | None:
         if ident is None:
