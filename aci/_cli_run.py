@@ -32,6 +32,8 @@ from .timing import format_ns
 # that adding this command to the parser costs other commands nothing at start-up.
 MODES = ("strict", "dataflow")  # aci.run.MODES (a test holds them equal)
 TRACE_FORMATS = ("jsonl", "perfetto", "vcd")
+ENGINES = ("python", "firmware")
+ENGINE_NAMES = {"python": "Python reference interpreter", "firmware": "C firmware on its simulated board"}
 
 
 def add_run_parser(subparsers) -> argparse.ArgumentParser:
@@ -51,6 +53,9 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
                         ".json perfetto, .vcd vcd, else jsonl)")
     c.add_argument("--timing-only", action="store_true", help="simulate time only, run no core models")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
+    c.add_argument("--engine", choices=ENGINES, default="python",
+                   help="python (the reference interpreter, default) or firmware (the C firmware on its "
+                        "simulated board, firmware/build/acifw-sim)")
     c.set_defaults(func=cmd_run)
     return c
 
@@ -123,11 +128,12 @@ def error_message(path: str, r) -> str:
             f"t = {e.t} ns: {e.detail}")
 
 
-def summary(path: str, r) -> str:
+def summary(path: str, r, engine: str = "python") -> str:
     """The text summary of a completed run (an aci.run.RunResult)."""
     img = r.image
     lines = [f"{path}: {r.mode} mode, {r.image_bytes:,}-byte image, {img.target.slots} slots, "
-             f"{len(img.cores)} core{'s' if len(img.cores) != 1 else ''}",
+             f"{len(img.cores)} core{'s' if len(img.cores) != 1 else ''}"
+             + ("" if engine == "python" else f", run by the {ENGINE_NAMES[engine]}"),
              f"total       {format_ns(r.total_ns)} (image received at {format_ns(r.t0)}, "
              f"last operation ended at {format_ns(r.t_end)})",
              f"PR          {r.pr_count:,} reconfiguration{'s' if r.pr_count != 1 else ''}, "
@@ -152,7 +158,11 @@ def _program(args) -> bytes:
 
 def cmd_run(args) -> int:
     from .board import DataError
-    from .run import run_image
+    if args.engine == "firmware":
+        from .firmware import run_image_firmware as run_image, simulator
+        simulator()  # a missing simulator is reported before anything is compiled
+    else:
+        from .run import run_image
     from .trace import JsonlWriter, to_perfetto, write_vcd
     sets, gets = _pairs(args.set, "--set"), _pairs(args.get, "--get")
     for _, path in gets:
@@ -162,7 +172,8 @@ def cmd_run(args) -> int:
     if args.trace:
         trace_file = _PendingFile(args.trace, "trace")
     fmt = _trace_format(args) if args.trace else None
-    bar = ProgressBar(sys.stderr, "operations") if sys.stderr.isatty() else None
+    # The firmware runs in a child process that reports nothing until it ends.
+    bar = ProgressBar(sys.stderr, "operations") if sys.stderr.isatty() and args.engine == "python" else None
     try:
         if fmt == "jsonl":
             tracer = JsonlWriter(trace_file.stream)
@@ -193,12 +204,12 @@ def cmd_run(args) -> int:
     if trace_file:
         trace_file.commit()
     if args.json:
-        print(json.dumps({"file": args.file, **result.to_json()}, indent=1))
+        print(json.dumps({"file": args.file, "engine": args.engine, **result.to_json()}, indent=1))
     if result.error is not None:
         sys.stderr.write(f"acic: error: {error_message(args.file, result)}\n")
         return 1
     for name, path in gets:
         result.board.save(name, path)
     if not args.json:
-        sys.stdout.write(summary(args.file, result))
+        sys.stdout.write(summary(args.file, result, args.engine))
     return 0

@@ -355,7 +355,7 @@ def _rows(t: _Task, results: Mapping[str, np.ndarray], name: str, n: int, length
 
 # ---- entry point ----------------------------------------------------------------------
 
-def _load_inputs(board: Board, inputs: Mapping | None, outputs: Iterable[str]) -> None:
+def load_inputs(board: Board, inputs: Mapping | None, outputs: Iterable[str]) -> None:
     for name in outputs:
         board.buffer(name)
     for name, value in (inputs or {}).items():
@@ -388,7 +388,7 @@ def run_image(data: bytes, mode: str | None = None, inputs: Mapping | None = Non
                          sync, None, None)
     mode = mode or ("dataflow" if img.dataflow else "strict")
     board = Board.for_image(img)
-    _load_inputs(board, inputs, outputs)
+    load_inputs(board, inputs, outputs)
     body, total_ops = _prepare(img)
     prepared = {}
     _index(body, prepared)

@@ -130,7 +130,7 @@ def to_perfetto(events: Iterable[Mapping]) -> dict:
                                           "args": {"pc": s["pc"]}}))
     for e in events:
         if e["ev"] in ("image", "done", "error"):
-            args = {k: v for k, v in e.items() if k not in ("ev", "t")}
+            args = {k: e[k] for k in sorted(e) if k not in ("ev", "t")}  # key order: the event's, sorted
             name = f"error {e['name']}" if e["ev"] == "error" else e["ev"]
             timed.append((e["t"], 2, {"pid": _PID, "tid": _HOST_TID, "ts": _us(e["t"]), "ph": "i", "s": "g",
                                       "cat": "host", "name": name, "args": args}))

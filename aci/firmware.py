@@ -1,0 +1,206 @@
+"""The C firmware as an engine of ``acic run`` (``--engine firmware``).
+
+``run_image_firmware(data, mode=None, inputs=None, outputs=(), timing_only=False,
+trace=None, progress=None, exe=None, prefix=()) -> aci.run.RunResult``
+
+Same arguments and the same result as :func:`aci.run.run_image`, but the image is
+validated and run by the firmware's simulated board (``firmware/build/acifw-sim``,
+``firmware/README.md``) in a child process. What the host does around the board stays
+here, exactly as for the Python engine: the image is decoded once on the host for its
+SYMBOLS, so that ``inputs`` (arrays, raw bytes, ``.npy`` or raw files) are checked
+and converted by :class:`aci.board.Board` and handed to the firmware as raw bytes
+(``--set``), and the final memory comes back (``--save``) into a Board that
+``RunResult.board`` holds, so ``--get`` writes ``.npy`` or raw files as it does for
+the Python engine. The run itself -- verdict, timing, trace, SYNC words, memory -- is
+the firmware's alone: its canonical trace is read back line by line and passed to
+``trace``; per-slot use is summed from it; the rest comes from ``acifw-sim --json``
+and ``--sync``.
+
+Error details: the firmware reports a code and an offset. For a refused image the
+detail is the host decoder's when it names the same code and offset (the tests hold
+them equal on every conformance vector), for a run-time error the code's description
+from :mod:`aci.format`, with the source line from SYMBOLS.
+
+Raises :class:`FirmwareError` (an AciError: one line, exit 1 from the CLI) when the
+simulator is missing or fails in a way that is not a verdict on the image (a
+simulator limit such as its memory cap, or a usage error it found);
+:class:`aci.board.DataError` as ``run_image`` does.
+
+The simulator is found at ``$ACIC_FIRMWARE_SIM``, else ``firmware/build/acifw-sim``
+of this checkout, else ``acifw-sim`` on ``PATH``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+
+from .board import Board
+from .decode import ImageError, decode
+from .diagnostics import AciError
+from .format import ERROR_BY_NAME, SYNC
+from .image import Image, Task, children
+from .run import MODES, Progress, RunError, RunResult, SlotUse, Trace, load_inputs
+
+_CHECKOUT_SIM = Path(__file__).resolve().parent.parent / "firmware" / "build" / "acifw-sim"
+# acifw-sim accepts this many --set/--get/--save requests (MAX_REQUESTS in sim/main.c).
+_MAX_REQUESTS = 64
+
+
+class FirmwareError(AciError):
+    """The firmware simulator could not give a verdict (missing, limit, crash)."""
+
+
+def simulator() -> Path:
+    """The acifw-sim to run; FirmwareError when there is none."""
+    env = os.environ.get("ACIC_FIRMWARE_SIM")
+    if env:
+        if not os.access(env, os.X_OK):
+            raise FirmwareError(f"ACIC_FIRMWARE_SIM names `{env}`, which is not an executable file")
+        return Path(env)
+    if os.access(_CHECKOUT_SIM, os.X_OK):
+        return _CHECKOUT_SIM
+    found = shutil.which("acifw-sim")
+    if found:
+        return Path(found)
+    raise FirmwareError("the firmware simulator is not built: run `make -C firmware` in the acic checkout "
+                        "(or set ACIC_FIRMWARE_SIM to an acifw-sim)")
+
+
+def _sources(img: Image) -> dict[int, str]:
+    """TASK offset -> "file:line", from SYMBOLS."""
+    files = img.symbols.files if img.symbols else ()
+    out: dict[int, str] = {}
+    stack = list(img.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Task):
+            if node.source is not None and node.source.file < len(files):
+                out[node.offset] = f"{files[node.source.file]}:{node.source.line}"
+        else:
+            stack.extend(children(node))
+    return out
+
+
+def _doc(code: int) -> str:
+    """The description of an error code, without aci.format's "run time: " prefix."""
+    doc = next((e.doc for e in ERROR_BY_NAME.values() if e.code == code), "an error code acic does not know")
+    return doc.split(": ", 1)[1] if doc.startswith("run time") else doc
+
+
+def _refusal(data: bytes, code: int, offset: int) -> str:
+    """The detail of a refused image: the host decoder's when it agrees."""
+    try:
+        decode(data)
+    except ImageError as e:
+        if (e.code, e.offset) == (code, offset):
+            return e.detail
+    return _doc(code)
+
+
+def run_image_firmware(data: bytes, mode: str | None = None, inputs: Mapping | None = None,
+                       outputs: Iterable[str] = (), timing_only: bool = False, trace: Trace | None = None,
+                       progress: Progress | None = None, exe: Path | None = None,
+                       prefix: Sequence[str] = ()) -> RunResult:
+    """Validate and run one image on the firmware's simulated board; see the module docstring.
+
+    ``progress`` is accepted for the Python engine's signature and not called: the
+    child process reports nothing until it ends. ``prefix`` runs the simulator through
+    another program (``("qemu-aarch64",)`` for the cross build)."""
+    del progress
+    if mode not in (None, *MODES):
+        raise ValueError(f"mode must be one of {MODES} or None, not {mode!r}")
+    data = bytes(data)
+    outputs = list(outputs)
+    exe = exe or simulator()
+    try:
+        img = decode(data)
+    except ImageError:
+        img = None  # the firmware refuses it too; no inputs to prepare
+    board = None
+    if img is not None:
+        board = Board.for_image(img)
+        load_inputs(board, inputs, outputs)
+    with tempfile.TemporaryDirectory(prefix="acic-fw-") as d:
+        d = Path(d)
+        (d / "image.acx").write_bytes(data)
+        args = [*prefix, str(exe), str(d / "image.acx"), "--json", "--trace", str(d / "trace.jsonl"),
+                "--sync", str(d / "sync.bin")]
+        if mode:
+            args += ["--mode", mode]
+        if timing_only:
+            args.append("--timing-only")
+        saves: list[tuple[int, int]] = []
+        if board is not None:
+            for k, (name, _) in enumerate((inputs or {}).items()):
+                b = board.buffer(name)
+                (d / f"in{k}").write_bytes(board.read(b.address, b.size))
+                args += ["--set", f"{name}={d / f'in{k}'}"]
+            if not timing_only:
+                # The whole memory the run can touch comes back, as the Python board
+                # holds it; with too many extents for the simulator, the outputs only.
+                saves = [(lo, hi - lo) for lo, hi in board.extents]
+                if len(saves) + len(inputs or {}) > _MAX_REQUESTS:
+                    saves = [(b.address, b.size) for b in map(board.buffer, outputs)]
+            for k, (address, length) in enumerate(saves):
+                args += ["--save", f"{address}:{length}={d / f'out{k}'}"]
+        try:
+            p = subprocess.run(args, capture_output=True, text=True)
+        except OSError as e:
+            raise FirmwareError(f"cannot run the firmware simulator `{exe}`: {e.strerror or e}") from None
+        try:
+            res = json.loads(p.stdout) if p.returncode in (0, 1) else None
+        except ValueError:
+            res = None
+        if res is None or "total_ns" not in res:
+            why = p.stderr.strip().splitlines()[-1] if p.stderr.strip() else f"exit status {p.returncode}"
+            raise FirmwareError(f"the firmware simulator failed: {why}")
+        # The trace, streamed: per-slot busy and reconfiguring time, PR time.
+        slots = img.target.slots if img is not None else 0
+        busy, reconf = [0] * slots, [0] * slots
+        started: dict[tuple[str, int], int] = {}
+        pr_ns = 0
+        with open(d / "trace.jsonl", encoding="utf-8") as f:
+            for line in f:
+                e = json.loads(line)
+                if trace:
+                    trace(e)
+                kind, _, edge = e["ev"].partition("_")
+                if kind not in ("task", "pr"):
+                    continue
+                if edge == "start":
+                    started[(kind, e["slot"])] = e["t"]
+                else:
+                    span = e["t"] - started.pop((kind, e["slot"]))
+                    if kind == "task":
+                        busy[e["slot"]] += span
+                    else:
+                        reconf[e["slot"]] += span
+                        pr_ns += span
+        sync = SYNC.unpack((d / "sync.bin").read_bytes())
+        if board is not None and p.returncode == 0:
+            for k, (address, length) in enumerate(saves):
+                board.write(address, (d / f"out{k}").read_bytes())
+    mode = res["mode"]
+    error = None
+    if res["error"] is not None:
+        e = res["error"]
+        code, offset = e["code"], e["offset"]
+        runtime = code >= ERROR_BY_NAME["wrong_core"].code
+        detail = _doc(code) if runtime else _refusal(data, code, offset)
+        error = RunError(code, e["name"], offset, e["t"], detail,
+                         _sources(img).get(offset) if runtime and img is not None else None)
+    refused = error is not None and not error.runtime
+    span = res["t_end"] - res["t0"]
+    slot_use = () if refused else tuple(
+        SlotUse(busy[s], reconf[s], span - busy[s] - reconf[s], sync[f"slot_done{s}"]) for s in range(slots))
+    if board is not None:
+        board.sync.update(sync)
+    return RunResult(mode, res["image_bytes"], res["t0"], res["t_end"], res["total_ns"], res["prs"], pr_ns,
+                     res["tasks"], res["operations"], slot_use, error, dict(sync),
+                     None if refused else board, None if refused else img)

@@ -1,0 +1,193 @@
+"""`acic run --engine firmware`: the C firmware behind acic's own command.
+
+The two engines give the same RunResult (times, PRs, per-slot use, SYNC words, the
+error with its code, offset and source line), the same trace events in every trace
+format, the same final memory and the same --get files (.npy and raw); a missing or
+failing simulator is a one-line error, never a traceback."""
+
+import json
+import stat
+from pathlib import Path
+
+import attrs
+import numpy as np
+import pytest
+
+from aci.cli import main
+from aci.cores import bnndata
+from aci.encode import encode
+from aci.firmware import FirmwareError, run_image_firmware
+from aci.image import Image, Source, Symbols
+from aci.pipeline import compile_file
+from aci.run import run_image
+
+from . import images as I
+from .harness import ASAN, ROOT, SIM
+from .test_run import CASES, IMAGES, PROGRAMS, SEED, compiled, inputs_for
+
+HELLO = ROOT / "programs" / "examples" / "hello.aci"
+
+
+def both(data, mode=None, inputs=None, timing_only=False, exe=SIM):
+    py_events, c_events = [], []
+    py = run_image(data, mode, inputs, timing_only=timing_only, trace=py_events.append)
+    c = run_image_firmware(data, mode, inputs, timing_only=timing_only, trace=c_events.append, exe=exe)
+    return py, c, py_events, c_events
+
+
+def assert_same(py, c, py_events, c_events):
+    assert c.to_json() == py.to_json()
+    assert c.sync == py.sync
+    assert c.error == py.error  # code, name, offset, t, source; the detail of a refusal too
+    assert c_events == py_events
+    if py.ok and py.board is not None:
+        for lo, hi in py.board.extents:
+            assert c.board.read(lo, hi - lo) == py.board.read(lo, hi - lo)
+
+
+@pytest.mark.parametrize("mode", ["strict", "dataflow"])
+@pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: p.stem)
+def test_programs(path, mode):
+    data = compiled(path, mode)
+    assert_same(*both(data, mode, inputs_for(data)))
+    assert_same(*both(data, mode, timing_only=True))
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_hand_built_cases(case):
+    """Run-time errors (wrong_core, watchdog, no_model), skipped RECONFs, empty windows."""
+    py, c, pe, ce = both(CASES[case], inputs={"mem": bytes(range(256)) * 256})
+    if py.error is not None:
+        # The firmware reports a code, not Python's sentence: the detail is the
+        # code's description; everything else is the same.
+        assert c.error.runtime and c.error.detail and c.error.detail != py.error.detail
+        assert attrs.evolve(c.error, detail=py.error.detail) == py.error
+        c = attrs.evolve(c, error=py.error)
+    assert_same(py, c, pe, ce)
+
+
+def test_refused_images_have_the_decoders_detail():
+    data = bytearray(compile_file(str(HELLO)).data)
+    data[0] ^= 1
+    py, c, pe, ce = both(bytes(data))
+    assert c.error == py.error and ce == pe and c.board is None and c.slots == ()
+
+
+def test_asan_build_as_engine():
+    path = next(p for p in PROGRAMS if p.stem == "bnn_static")
+    data = compiled(path, "dataflow")
+    assert_same(*both(data, inputs=inputs_for(data), exe=ASAN))
+
+
+# ---- the command line --------------------------------------------------------------
+
+@pytest.fixture
+def acic(capsys):
+    def run(*argv):
+        code = main([str(a) for a in argv])
+        out, err = capsys.readouterr()
+        return code, out, err
+    return run
+
+
+def test_cli_bnn_set_get_npy(acic, tmp_path):
+    """The BNN on the firmware from .npy inputs: the --get scores are the reference's,
+    and the .npy files equal the Python engine's byte for byte."""
+    src = ROOT / "programs" / "bnn_pr.aci"
+    gen = bnndata.generate(SEED, IMAGES)
+    sets = []
+    for name, value in gen.items():
+        np.save(tmp_path / f"{name}.npy", value)
+        sets += ["--set", f"{name}={tmp_path / f'{name}.npy'}"]
+    defines = ["-D", f"IMAGES={IMAGES}", "-D", "BATCH=4"]
+    outs = {}
+    for engine in ("python", "firmware"):
+        out = tmp_path / f"scores-{engine}.npy"
+        code, stdout, err = acic("run", src, *defines, *sets, "--get", f"scores={out}", "--engine", engine,
+                                 "--get", f"fm5={tmp_path / f'fm5-{engine}.bin'}")
+        assert code == 0, err
+        outs[engine] = stdout
+    assert (np.load(tmp_path / "scores-firmware.npy") == bnndata.forward(gen)).all()
+    for name in ("scores-{}.npy", "fm5-{}.bin"):
+        assert (tmp_path / name.format("firmware")).read_bytes() == (tmp_path / name.format("python")).read_bytes()
+    assert "run by the C firmware" in outs["firmware"]
+    # the same figures, line for line, after the first
+    assert outs["firmware"].splitlines()[1:] == outs["python"].splitlines()[1:]
+
+
+@pytest.mark.parametrize("name", ["t.jsonl", "t.json", "t.vcd"])
+def test_cli_trace_formats(acic, tmp_path, name):
+    files = {}
+    for engine in ("python", "firmware"):
+        path = tmp_path / engine / name
+        path.parent.mkdir()
+        code, _, err = acic("run", ROOT / "programs" / "examples" / "pipeline.aci", "--mode", "dataflow",
+                            "--trace", path, "--engine", engine)
+        assert code == 0, err
+        files[engine] = path.read_bytes()
+    assert files["firmware"] == files["python"] and len(files["python"]) > 100
+
+
+def test_cli_json(acic):
+    code, out, _ = acic("run", HELLO, "--engine", "firmware", "--json", "--timing-only")
+    result = json.loads(out)
+    assert code == 0 and result["engine"] == "firmware" and result["pr_count"] == 1 and result["tasks"] == 1
+    code, out, _ = acic("run", HELLO, "--json", "--timing-only")
+    assert {**json.loads(out), "engine": "firmware"} == result
+
+
+def test_cli_runtime_error_names_the_source_line(acic, tmp_path):
+    """A wrong_core stop: the same one-line message (code, offset, source line, time)
+    from both engines, apart from the detail (the firmware reports a code only)."""
+    task = attrs.evolve(I.task(0, 0x1000, 0x8000), source=Source(0, 7))
+    img = Image(I.TargetInfo(4, I.TIMING, (I.MEMORY,)), (I.TEST,), (100, 0),
+                (I.window((), I.parsec([task])),), False, Symbols((I.MEM,), ("prog.aci",)))
+    path = tmp_path / "bad.acx"
+    path.write_bytes(encode(img))
+    messages = {}
+    for engine in ("python", "firmware"):
+        code, _, err = acic("run", path, "--engine", engine)
+        assert code == 1 and err.startswith("acic: error: ") and err.count("\n") == 1, err
+        messages[engine] = err.split(" ns: ")[0]
+    assert "wrong_core" in messages["python"] and "(prog.aci:7)" in messages["python"]
+    assert messages["firmware"] == messages["python"]
+
+
+def test_cli_data_errors_before_the_firmware_runs(acic, tmp_path):
+    bad = tmp_path / "bad.npy"
+    np.save(bad, np.zeros(3, np.float32))
+    code, _, err = acic("run", ROOT / "programs" / "bnn_static.aci", "-D", "IMAGES=4", "--set", f"images={bad}",
+                        "--engine", "firmware")
+    assert code == 1 and "images" in err and "expected" in err and "Traceback" not in err
+
+
+def _script(tmp_path, body: str) -> Path:
+    path = tmp_path / "fake-sim"
+    path.write_text("#!/bin/sh\n" + body + "\n")
+    path.chmod(path.stat().st_mode | stat.S_IXUSR)
+    return path
+
+
+@pytest.mark.parametrize("body, words", [
+    ("echo 'simulated out of memory' >&2; exit 1", "simulated out of memory"),
+    ("kill -SEGV $$", "exit status -11"),
+    ("echo '{\"error\":' ; exit 0", "exit status 0"),
+])
+def test_cli_failing_simulator(acic, tmp_path, monkeypatch, body, words):
+    monkeypatch.setenv("ACIC_FIRMWARE_SIM", str(_script(tmp_path, body)))
+    trace = tmp_path / "t.jsonl"
+    code, out, err = acic("run", HELLO, "--engine", "firmware", "--trace", trace)
+    assert code == 1 and "firmware simulator failed" in err and words in err and "Traceback" not in err
+    assert not trace.exists() and [p.name for p in tmp_path.iterdir()] == ["fake-sim"]
+
+
+def test_cli_missing_simulator(acic, tmp_path, monkeypatch):
+    monkeypatch.setenv("ACIC_FIRMWARE_SIM", str(tmp_path / "nothing"))
+    code, _, err = acic("run", HELLO, "--engine", "firmware")
+    assert code == 1 and "ACIC_FIRMWARE_SIM" in err and "Traceback" not in err
+
+
+def test_missing_simulator_api(monkeypatch, tmp_path):
+    monkeypatch.setenv("ACIC_FIRMWARE_SIM", str(tmp_path / "nothing"))
+    with pytest.raises(FirmwareError):
+        run_image_firmware(compile_file(str(HELLO)).data)
