@@ -31,8 +31,22 @@ demo: setup firmware
 	@echo "--- the BNN on generated images, with the functional core models:"
 	$(BIN)/python -m aci.demo --images 8
 
+# The whole test suite and, beside it on the second core, a short libFuzzer run of
+# the firmware (validate-then-run on the simulated board; issue 6). Either failing
+# fails `make test`; a crashing input is copied to tests/regression/, which the suite
+# replays from then on. The fuzzer's output is in build/fuzz-test.log.
+FUZZ_TEST_SECONDS ?= 60
+
 test: setup firmware
-	$(BIN)/python -m pytest
+	$(MAKE) -s -C firmware fuzz-build
+	@mkdir -p build
+	@( $(MAKE) -s -C firmware fuzz FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) > build/fuzz-test.log 2>&1 ) & fuzz=$$!; \
+	$(BIN)/python -m pytest; tests=$$?; \
+	wait $$fuzz; fuzzed=$$?; \
+	echo "--- fuzzing the firmware for $(FUZZ_TEST_SECONDS) s (build/fuzz-test.log):"; \
+	grep -E "stat::number_of_executed_units|stat::peak_rss_mb" build/fuzz-test.log || true; \
+	if [ $$fuzzed -ne 0 ]; then echo "FUZZING FAILED:"; tail -40 build/fuzz-test.log; fi; \
+	[ $$tests -eq 0 ] && [ $$fuzzed -eq 0 ]
 
 # Every benchmark; rewrites BENCHMARKS.md and the plots in docs/img.
 bench: setup firmware
