@@ -55,6 +55,17 @@ def break_even(rows, static_s, mode):
     return None
 
 
+def port_bound(pr_rows, static_s):
+    """The smallest batch size at which the seed's mapping could beat static at all:
+    each batch reconfigures every slot for each of its windows, and the one
+    configuration port performs those PRs one after another, so 10,000 images take
+    at least (10,000 / batch) times one batch's PR time, whatever the schedule."""
+    r = next(r for r in pr_rows if r["batch"] == 1 and r["mode"] == "dataflow")
+    per_batch_ns = r["pr_ns"] * r["batch"] // r["images"]
+    return {"pr_ns_per_batch": per_batch_ns, "prs_per_batch": r["prs"] * r["batch"] // r["images"],
+            "batch": int(10_000 * per_batch_ns / 1e9 // static_s) + 1}
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser()
     ap.add_argument("--batches", default=",".join(map(str, BATCHES)))
@@ -84,6 +95,7 @@ def main(argv=None):
         "speedup_over_static": {b: {m: static[m] / by[(b, m)]["s_per_10000"] for m in ("strict", "dataflow")}
                                 for b in batches},
         "over_bound": {b: by[(b, "dataflow")].get("over_bound") for b in batches if b >= 300},
+        "port_bound": port_bound(pr, static["dataflow"]),
     }
     print(json.dumps(result, indent=1))
 
