@@ -28,6 +28,8 @@ demo: setup firmware
 	$(BIN)/acic compile programs/bnn_pr.aci -D BATCH=25 --mode dataflow -o build/bnn_pr.acx
 	@echo "--- the seed's 10,000-image run, 25 images per batch, timing only:"
 	$(BIN)/acic run build/bnn_pr.acx --timing-only
+	@echo "--- the same image on the C firmware (its simulated board):"
+	$(BIN)/acic run build/bnn_pr.acx --timing-only --engine firmware
 	@echo "--- the BNN on generated images, with the functional core models:"
 	$(BIN)/python -m aci.demo --images 8
 
