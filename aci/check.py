@@ -7,6 +7,12 @@ bitstreams in the target's memory regions. It returns a :class:`Unit` whose
 programs are :class:`aci.program.Program` values, or raises :class:`SourceError`
 with every diagnostic found (sorted by position). Codes: E010-E091 of
 :data:`aci.diagnostics.CODES`.
+
+The race check (E064) does not compare every pair of accesses of two threads: per
+buffer, each access looks up the other thread's accesses whose hulls meet its own in
+an interval index (``aci.overlap.IntervalIndex``) and checks those exactly, over the
+loop iterations, in program order, so it reports the same pair as comparing every
+pair in O(n log n) when few hulls meet (`_ProgramChecker.races`).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from ._parser import number_value
 from .affine import Affine, Var, describe, first_overlap, intervals
 from .diagnostics import Diagnostic, Note, SourceError, error
 from .format import LIMITS
+from .overlap import IntervalIndex
 from .parse import Loaded
 from .span import Span
 
@@ -1218,13 +1225,29 @@ class _ProgramChecker:
     # ---- races --------------------------------------------------------------
 
     def races(self, threads: tuple[P.Thread, ...]) -> None:
+        """E064 for every pair of threads of a parsec that race, at most once a pair:
+        the first access of the first thread (in program order) that meets some access
+        of the second, and the first such access of the second.
+
+        Only accesses whose hulls (every byte a region may cover, over all its
+        iterations) meet can race, so each access of one thread looks up the accesses
+        of the other whose hulls meet its own in an :class:`IntervalIndex` per buffer,
+        and only those get the exact check (:meth:`_overlap`), in program order: the
+        same pairs, in the same order, as comparing every pair, in O(n log n) when few
+        hulls meet.
+        """
         accesses = [self._accesses(th) for th in threads]
+        indexes: list[dict | None] = [None] * len(threads)
         for i, j in itertools.combinations(range(len(threads)), 2):
+            if indexes[j] is None:
+                indexes[j] = self._race_index(accesses[j])
             for a in accesses[i]:
-                if self._race_with(a, accesses[j], threads[i], threads[j]):
+                if self._race_with(a, accesses[j], indexes[j], threads[i], threads[j]):
                     break
 
     def _accesses(self, th: P.Thread):
+        """(task, port, region, enclosing loops, hull start, hull end) per port of every
+        task of the thread, in program order."""
         out = []
 
         def walk(node, loops):
@@ -1233,16 +1256,32 @@ class _ProgramChecker:
                     walk(b, loops + (node.var,))
                 return
             for port, region in zip(node.core.ports, node.ports):
-                out.append((node, port, region, loops))
+                (lo, _), (hi, _) = region.offset.extremes()
+                out.append((node, port, region, loops, lo, hi + region.length))
         for n in th.body:
             walk(n, ())
         return out
 
-    def _race_with(self, a, others, ta: P.Thread, tb: P.Thread) -> bool:
-        task_a, port_a, reg_a, loops_a = a
-        for task_b, port_b, reg_b, loops_b in others:
-            if reg_a.buffer.name != reg_b.buffer.name or (port_a.direction == "in" and port_b.direction == "in"):
-                continue
+    @staticmethod
+    def _race_index(accesses) -> dict[str, tuple[IntervalIndex, IntervalIndex]]:
+        """Buffer name -> (the hulls of the accesses that write it, of all accesses to
+        it), keyed by position in ``accesses``."""
+        groups: dict[str, tuple[list, list]] = {}
+        for k, (_, port, region, _, lo, hi) in enumerate(accesses):
+            writes, every = groups.setdefault(region.buffer.name, ([], []))
+            every.append((lo, hi, k))
+            if port.direction != "in":
+                writes.append((lo, hi, k))
+        return {name: (IntervalIndex(w), IntervalIndex(e)) for name, (w, e) in groups.items()}
+
+    def _race_with(self, a, others, index, ta: P.Thread, tb: P.Thread) -> bool:
+        task_a, port_a, reg_a, loops_a, lo_a, hi_a = a
+        pair = index.get(reg_a.buffer.name)
+        if pair is None:
+            return False
+        # Two reads never race: a read meets only the other thread's writes.
+        for k in pair[0 if port_a.direction == "in" else 1].overlapping(lo_a, hi_a):
+            task_b, port_b, reg_b, loops_b, _, _ = others[k]
             hit = self._overlap(reg_a, loops_a, reg_b, loops_b)
             if hit is None:
                 continue

@@ -21,16 +21,25 @@ to ``SAMPLE`` iterations (cutting only removes operations between two others, so
 lags only shrink: still safe), and any pair of tasks on different slots that may
 touch the same bytes in a pattern the sample cannot vouch for (strides that differ,
 or no conflict seen in the sample) gets a full wait (lag 0).
+
+Cost: the exact analysis is linear in the operations it unrolls times the ranges
+each access meets: the distinct byte ranges accessed so far are kept per length,
+sorted by start (``aci.overlap.LastAccess``), so an access visits only the ranges
+that overlap it, however long other ranges are. The sampled analysis adds the check
+of doubtful pairs, which looks up each port of each task in an interval index of the
+port hulls of every other slot (``aci.overlap.IntervalIndex``) and examines only
+pairs whose hulls meet, the same pairs comparing every pair would find: near-linear
+in the number of tasks (of the program text, not unrolled) unless many hulls meet.
 """
 
 from __future__ import annotations
 
-import bisect
 import math
 
 from . import program as P
 from .affine import Var
 from .format import LIMITS
+from .overlap import IntervalIndex, LastAccess
 
 EXACT_LIMIT = 20_000
 SAMPLE = 4
@@ -53,24 +62,14 @@ def count_operations(prog: P.Program) -> int:
 
 
 class _Memory:
-    """The last write and the reads since, per distinct byte range ever accessed."""
+    """The last write and the reads since, per distinct byte range ever accessed (a
+    range keeps its own state: a write to ``[0, 64)`` does not clear ``[0, 32)``)."""
 
     def __init__(self):
-        self.keys: list[tuple[int, int]] = []
-        self.state: dict[tuple[int, int], list] = {}  # key -> [last write (slot, pos) | None, {slot: pos}]
-        self.longest = 0
-
-    def overlapping(self, lo: int, hi: int):
-        start = bisect.bisect_left(self.keys, (lo - self.longest, lo - self.longest))
-        for k in range(start, len(self.keys)):
-            key = self.keys[k]
-            if key[0] >= hi:
-                break
-            if key[1] > lo:
-                yield self.state[key]
+        self.ranges = LastAccess()  # (lo, hi) -> [last write (slot, pos) | None, {slot: pos}]
 
     def access(self, lo: int, hi: int, write: bool, who: tuple[int, int], deps: dict[int, int]):
-        for last_write, reads in self.overlapping(lo, hi):
+        for last_write, reads in self.ranges.overlapping(lo, hi):
             if last_write is not None:
                 s, pos = last_write
                 if deps.get(s, -1) < pos:
@@ -82,11 +81,10 @@ class _Memory:
 
     def record(self, lo: int, hi: int, write: bool, who: tuple[int, int]):
         key = (lo, hi)
-        st = self.state.get(key)
+        st = self.ranges.get(key)
         if st is None:
-            bisect.insort(self.keys, key)
-            st = self.state[key] = [None, {}]
-            self.longest = max(self.longest, hi - lo)
+            st = [None, {}]
+            self.ranges.add(key, st)
         if write:
             st[0] = who
             st[1] = {}
@@ -239,21 +237,56 @@ def _depends(a, alen: int, b, blen: int, shared: tuple[Var, ...], a_first: bool)
 
 
 def _doubtful_pairs(prog: P.Program, best: dict[int, dict[int, int]]) -> None:
-    """Full waits where the sampled analysis cannot vouch for the lag (see module doc)."""
+    """Full waits where the sampled analysis cannot vouch for the lag (see module doc).
+
+    Task b gets a full wait on slot s when some task a on s and some pair of their
+    ports, one writing, may conflict (:func:`_depends`) farther apart than the
+    sample sees, or at all when the sample found no dependency of b on s. Ports can
+    conflict only when their hulls (every byte they may cover) meet, so each port of
+    b looks up, in an :class:`IntervalIndex` of every slot's port hulls, the ports
+    whose hulls meet its own and only those are examined: near-linear in the tasks
+    unless many hulls meet, where comparing every pair was quadratic.
+    """
     tasks = list(P.walk_tasks(prog))
+    slots = sorted({t.slot for t in tasks})
+    if len(slots) < 2:
+        return  # a slot serves its own operations in order
     where = _levels(prog)
-    ports = {id(t): [(r.address(), r.length, p.direction == "out") for p, r in zip(t.core.ports, t.ports)]
-             for t in tasks}
-    for b in tasks:
-        for a in tasks:
-            if a.slot == b.slot:
-                continue
-            (la, pa), (lb, pb) = where[id(a)], where[id(b)]
+    ports = []  # per task in walk order: [(address, length, writes, hull lo, hull hi)]
+    hulls: dict[int, tuple[list, list]] = {s: ([], []) for s in slots}  # slot -> (writing ports, all)
+    for ti, t in enumerate(tasks):
+        mine = []
+        for k, (p, r) in enumerate(zip(t.core.ports, t.ports)):
+            addr, w = r.address(), p.direction == "out"
+            (lo, _), (hi, _) = addr.extremes()
+            mine.append((addr, r.length, w, lo, hi + r.length))
+            writes, every = hulls[t.slot]
+            every.append((lo, hi + r.length, (ti, k)))
+            if w:
+                writes.append((lo, hi + r.length, (ti, k)))
+        ports.append(mine)
+    index = {s: (IntervalIndex(w), IntervalIndex(e)) for s, (w, e) in hulls.items()}
+    for bi, b in enumerate(tasks):
+        lb, pb = where[id(b)]
+        found = dict(best.get(id(b), {}))  # the sample's lags: b's dependencies it saw
+        for s in slots:
+            if s == b.slot or found.get(s) == 0:
+                continue  # a full wait already
+            if _doubtful(b, ports[bi], lb, pb, index[s], tasks, ports, where, s in found):
+                best.setdefault(id(b), {})[s] = 0
+
+
+def _doubtful(b, bports, lb, pb, index, tasks, ports, where, sampled: bool) -> bool:
+    """Whether some task of one slot (its ports in ``index``) and b may conflict in a
+    way the sample cannot vouch for (``sampled``: the sample found b depending on it)."""
+    for baddr, blen, bw, blo, bhi in bports:
+        # A write meets every access, a read only writes.
+        for ai, k in index[1 if bw else 0].overlapping(blo, bhi):
+            a = tasks[ai]
+            aaddr, alen = ports[ai][k][:2]
+            la, pa = where[id(a)]
             shared = tuple(v for v in la if v in lb and v.count > 1)  # one iteration: no distance
-            for aaddr, alen, aw in ports[id(a)]:
-                for baddr, blen, bw in ports[id(b)]:
-                    if not (aw or bw):
-                        continue
-                    may, far = _depends(aaddr, alen, baddr, blen, shared, pa < pb)
-                    if may and (far or a.slot not in best.get(id(b), {})):
-                        best.setdefault(id(b), {})[a.slot] = 0
+            may, far = _depends(aaddr, alen, baddr, blen, shared, pa < pb)
+            if may and (far or not sampled):
+                return True
+    return False
