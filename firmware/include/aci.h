@@ -13,8 +13,10 @@
  *
  * aci_execute does both, as a board does with each image it receives. Nothing here
  * allocates memory or calls libc: the caller provides every structure (static on a
- * board), sized from the limits of aci_format.h. The executor trusts the validator:
- * a broken invariant stops the run with ACI_ERR_INTERNAL, never a crash.
+ * board), sized from the limits of aci_format.h, and the executor's work area
+ * (aci_work, below), sized from the images the board accepts. The executor trusts
+ * the validator: a broken invariant stops the run with ACI_ERR_INTERNAL, never a
+ * crash.
  */
 #ifndef ACI_H
 #define ACI_H
@@ -72,6 +74,7 @@ typedef struct {
     uint32_t sync_off;
     uint32_t symbols_off, symbols_len; /* symbols_len 0: no SYMBOLS section */
     uint64_t operations;           /* RECONFs and TASKs of one run, loops unrolled */
+    uint64_t work_units;           /* the work area aci_run needs (see aci_work) */
 } aci_image;
 
 /* Optional help for the validator. */
@@ -99,9 +102,12 @@ typedef struct {
     uint32_t length;
 } aci_region;
 
-/* A task as the HAL sees it: ports at their addresses for this iteration. */
+/* A task as the HAL sees it: its parameter words (param_words little-endian words,
+ * in the image's PARAM section) and its ports at their addresses for this
+ * iteration. */
 typedef struct {
     uint8_t slot, core, port_count, port_dirs, param_words;
+    const uint8_t *params;
     aci_region ports[ACI_MAX_PORTS];
 } aci_task_desc;
 
@@ -155,75 +161,135 @@ typedef struct {
     aci_sync sync;
 } aci_result;
 
+/* ---- the work area: the image pre-decoded for a run -------------------------------
+ *
+ * Before it runs anything, aci_run turns COMPUTE into a compact form in a work area
+ * the caller provides (static on a board, like every other structure here): for
+ * each slot a chain of its own operations and of the loops around them, so a slot
+ * never steps over another slot's work; each operation with its duration, its
+ * ports (base address and nonzero strides), its waits and what the run's barriers
+ * need of it, in native integers. Its size follows the image's static structure
+ * (instructions), never the operations a run executes: a REPEAT of a million
+ * iterations costs what one iteration's instructions cost.
+ *
+ * img->work_units (from aci_validate) is the most one image takes, in units of
+ * sizeof(aci_work) (16 bytes): 4 per operation, 1 per task port, stride and wait,
+ * 2 + ceil(slots / 2) per REPEAT or LOOP holding operations and 2 per slot with
+ * operations inside it, and 1. ACI_WORK_UNITS_MAX(n) bounds it for every image of at
+ * most n bytes (a unit per 1.6 image bytes; the shipped programs need one per 10 to
+ * 35 bytes). A board keeps a static array of aci_work sized for the largest image
+ * it accepts (or as its images need); a run with less than img->work_units stops
+ * with ACI_ERR_WORK_AREA before anything starts.
+ *
+ * The layout is private to src/exec.c: the caller only provides the storage. The
+ * units are a union so the executor reads and writes every one through its own type.
+ */
+typedef union {
+    struct { uint32_t next, at; uint8_t kind, slot, core, ports, waits, terms, chain, flags; } entry;
+    struct { const uint8_t *params; uint8_t pred, chain[ACI_MAX_LOOP_DEPTH]; } thread;
+    aci_region port;
+    struct { uint64_t stride; uint32_t address, index; } term; /* offsets in aci_slot */
+    struct { uint64_t before; uint32_t slot, lag; } wait;
+    uint64_t word[2];
+} aci_work;
+
+#define ACI_WORK_UNITS_MAX(image_bytes) ((uint64_t)(image_bytes) * 5u / 8u + 1u)
+
+/* The run stopped before anything started (t0, offset 0; named "work_area"): the
+ * work area is smaller than img->work_units. A limit of the board, never the
+ * image's fault, so not one of aci_format.h's codes. */
+#define ACI_ERR_WORK_AREA 254u
+
 /* ---- executor state (private: the caller only provides the storage) ----------- */
 
 /* COMPUTE > REPEAT > WINDOW > PARSEC > THREAD > LOOP x max_loop_depth */
 #define ACI_STACK_DEPTH (5u + ACI_MAX_LOOP_DEPTH)
+/* Counted levels around an operation: REPEAT, LOOP x max_loop_depth */
+#define ACI_LEVELS (1u + ACI_MAX_LOOP_DEPTH)
 
+/* A cursor's place in one counted level (REPEAT or LOOP) of its slot's chain. */
 typedef struct {
-    uint32_t next, end, body, count, index;
-    uint8_t op, level; /* level: a LOOP's or REPEAT's place among the counted levels */
+    uint32_t loop, body;    /* the level's loop record; the first entry of its body */
+    uint32_t index, count;  /* iteration */
 } aci_frame;
 
-typedef struct {
-    aci_frame stack[ACI_STACK_DEPTH];
-    uint64_t before[ACI_MAX_SLOTS];  /* operations of each slot before the head */
-    uint64_t barrier[ACI_MAX_SLOTS]; /* strict: `before` at the start of the head's PARSEC */
-    uint64_t index;                  /* program index of the head */
-    uint64_t window;                 /* window instances passed: the head's window */
-    uint64_t pred_need;              /* strict: done[pred_slot] >= pred_need */
-    uint32_t head;                   /* offset of the head operation; 0: none left */
-    uint32_t idx[ACI_MAX_LOOP_DEPTH + 1]; /* iteration of each counted level, outermost first */
-    uint8_t depth, levels, head_op, pred_slot, flags;
-} aci_cursor;
+/* A slot: its cursor (its place in its chain, and its head: the first of its
+ * operations not completed, which is the one it runs while it is busy), its
+ * completions. Its size is a power of two, so the executor finds a slot's state
+ * with a shift. */
+#define ACI_SLOT_BYTES 512u
+typedef union {
+    struct {
+        const aci_work *head;    /* the head's record; NULL: none left */
+        uint64_t index, window;  /* program index and (strict) window instance of the head */
+        uint64_t ops, windows;   /* what the enclosing iterations add to an operation's index, window */
+        uint32_t next;           /* the chain entry after the head */
+        uint8_t depth;           /* levels entered */
+        uint8_t pred;            /* strict: the head's thread predecessor's slot */
+        uint8_t wait;            /* dataflow: the head's first wait not known met */
+        uint64_t done;           /* operations completed */
+        uint64_t last;           /* strict: 1 + program index of the last one completed */
+        uint64_t wake;           /* `wait_on` is examined again once the counter reaches it */
+        uint16_t wait_on;        /* heads (slots) waiting for this slot's completions */
+        uint16_t holds;          /* core id held, 0xFFFF: none */
+        aci_task_desc desc;      /* what hal_task_start gets; the core's fields set by a reconfiguration */
+        aci_frame stack[ACI_LEVELS];
+        uint64_t before[ACI_MAX_SLOTS]; /* dataflow: what the enclosing iterations add to before(w) */
+    };
+    uint8_t bytes_[ACI_SLOT_BYTES];
+} aci_slot;
 
+/* Pre-decoding's walk of COMPUTE: one open container. */
 typedef struct {
-    uint64_t counts[ACI_MAX_SLOTS];
-    uint64_t total, windows;
-    uint32_t key;
-    uint16_t mask;
-    uint8_t last_slot;
-} aci_summary;
-
-typedef struct {
-    uint64_t end, index;
-    const aci_core *core;
-    uint32_t pc;
-    uint8_t op; /* 0: idle */
-} aci_running;
+    uint64_t ops, windows;   /* counters when it opened (counted levels) */
+    uint32_t end, loop, pending, count;
+    uint16_t emitted;        /* slots whose chains hold its begin entry */
+    uint8_t op, level, last, pending_k;
+} aci_open;
 
 typedef struct {
     const aci_image *img;
     aci_run_opts opts;
     aci_result *res;
+    aci_work *work;
+    uint32_t work_units;
     uint64_t t;
-    uint64_t done[ACI_MAX_SLOTS];
-    uint16_t holds[ACI_MAX_SLOTS];   /* core id held, 0xFFFF: none */
-    uint16_t busy;   /* slots running an operation */
-    uint16_t heads;  /* slots with operations left */
+    uint64_t end[ACI_MAX_SLOTS];     /* when the operation a busy slot runs ends */
+    uint64_t completed;      /* strict: operations completed */
+    uint64_t reconfs_done, hung_tasks, prs;
+    uint64_t window_base;    /* strict: `completed` when the running window instance began */
+    uint16_t busy;           /* slots running an operation */
+    uint16_t heads;          /* slots with operations left */
+    /* Readiness of heads (of idle slots), as sets of slots: known ready; to be
+     * examined again; blocked until any completion (strict PARSEC barrier), until
+     * the next window instance (strict); and each slot's wait_on. */
+    uint16_t ready, check, wait_any, wait_window;
+    uint16_t in_window_heads; /* strict: heads in the running window instance */
     uint8_t icap_busy, stopped, strict, error_pending;
-    aci_running run[ACI_MAX_SLOTS];
-    aci_cursor cursor[ACI_MAX_SLOTS];
+    aci_slot slot[ACI_MAX_SLOTS];
     /* strict: the window instance running now, found by a walk of the top level */
     uint64_t window;
     uint32_t window_pc, top, top_end, rep_next, rep_body, rep_end, rep_count, rep_index;
     uint8_t in_window;
-    aci_summary summaries[ACI_CONFIG_SUMMARY_CACHE];
-    uint32_t duration_key[ACI_CONFIG_DURATION_CACHE];
-    uint64_t duration_ns[ACI_CONFIG_DURATION_CACHE];
+    /* pre-decoding */
+    aci_open open[ACI_STACK_DEPTH];
+    uint64_t level_before[ACI_LEVELS][ACI_MAX_SLOTS];
 } aci_machine;
 
-/* Run a validated image on the board behind hal.h; returns ACI_OK or the run-time
- * error code (also in res). */
-uint32_t aci_run(aci_machine *m, const aci_image *img, const aci_run_opts *opts, aci_result *res);
+/* Run a validated image on the board behind hal.h, with a work area of work_units
+ * units (at least img->work_units, else ACI_ERR_WORK_AREA; its contents need no
+ * initialisation and are the executor's until it returns); returns ACI_OK or the
+ * run-time error code (also in res). */
+uint32_t aci_run(aci_machine *m, aci_work *work, size_t work_units, const aci_image *img, const aci_run_opts *opts,
+                 aci_result *res);
 
 /* What a board does with an image the validator refused: the trace's image and
  * error events (t = 0) and the SYNC words. */
 void aci_refuse(size_t length, uint32_t code, uint32_t offset, const aci_run_opts *opts, aci_result *res);
 
-/* Validate, then run or refuse: one image received. */
-uint32_t aci_execute(aci_machine *m, const uint8_t *data, size_t length, const aci_hooks *hooks,
-                     const aci_run_opts *opts, aci_image *img, aci_result *res);
+/* Validate, then run or refuse: one image received (the work area as for aci_run). */
+uint32_t aci_execute(aci_machine *m, aci_work *work, size_t work_units, const uint8_t *data, size_t length,
+                     const aci_hooks *hooks, const aci_run_opts *opts, aci_image *img, aci_result *res);
 
 /* ---- shared helpers ---------------------------------------------------------- */
 

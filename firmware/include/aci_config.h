@@ -24,21 +24,6 @@
 #define ACI_CONFIG_CRC_TABLES 4
 #endif
 
-/* Entries (a power of two) of the executor's cache of subtree summaries: which
- * slots a container uses and how many operations each slot gets. A slot's cursor
- * skips a container without its slot in one step; the cache saves rescanning the
- * container on every iteration of the loop around it. ~150 bytes each. */
-#ifndef ACI_CONFIG_SUMMARY_CACHE
-#define ACI_CONFIG_SUMMARY_CACHE 64
-#endif
-
-/* Entries (a power of two) of the executor's cache of task durations, keyed by
- * instruction offset: a task in a loop computes its duration (three 128-bit
- * divisions) once, not once per iteration. 16 bytes each. */
-#ifndef ACI_CONFIG_DURATION_CACHE
-#define ACI_CONFIG_DURATION_CACHE 64
-#endif
-
 /* Up to this many records, the validator looks for repeated buffer names and line
  * offsets by comparing every pair; above it, it sorts indices in the caller's
  * scratch area (O(n log n)) when one is given and large enough. */

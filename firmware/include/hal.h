@@ -21,13 +21,12 @@
  * `size` bytes at board address `address`, through the configuration port. */
 void hal_reconfigure(unsigned slot, unsigned core_id, uint64_t address, uint32_t size);
 
-/* Write `count` 32-bit words into `slot`'s parameter file, from word 0 on;
- * `words` holds them little-endian (as the image's PARAM section does). */
-void hal_pf_write(unsigned slot, const uint8_t *words, unsigned count);
-
-/* Bind the task's ports to its slot's DMA channel and start its core on the
- * parameter words written before. ACI_OK, or ACI_ERR_NO_MODEL when the board
- * cannot run it (a simulator without a model for the core); then nothing ran. */
+/* Start a task: write its param_words parameter words into its slot's parameter
+ * file from word 0 on (`params` holds them little-endian, as the image's PARAM
+ * section does), bind its ports to the slot's DMA channel and start its core.
+ * ACI_OK, or ACI_ERR_NO_MODEL when the board cannot run it (a simulator without a
+ * model for the core); then nothing ran. One call per task: the executor's
+ * per-task cost is mostly calls like this one. */
 uint32_t hal_task_start(const aci_task_desc *task);
 
 /* Nonzero while the last reconfiguration or task started on `slot` runs. */

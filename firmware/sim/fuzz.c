@@ -3,8 +3,11 @@
  * Validate (with the simulated board recording the ranges ports touch); a
  * refused image goes through aci_refuse. A valid one runs once functionally
  * (core models on memory) when the memory it touches is small, then in both
- * modes timing-only, the strict run with every trace line formatted. Images that
- * would run too many operations are only validated, to keep each input fast.
+ * modes timing-only, the strict run with every trace line formatted, each with a
+ * work area of exactly the units the validator counted (so ASan sees any unit
+ * written past them); and once with one unit too few, which must stop cleanly
+ * with ACI_ERR_WORK_AREA. Images that would run too many operations are only
+ * validated, to keep each input fast.
  * Any crash, sanitizer report or hang is a bug.
  */
 #include <stdint.h>
@@ -70,9 +73,12 @@ static int one_image(const uint8_t *data, size_t size)
     }
     if (img.operations > MAX_OPERATIONS)
         return 0;
+    aci_work *work = malloc(img.work_units * sizeof *work);
+    if (!work)
+        return 0;
     if (!span_failed && !board_build(&img, MAX_FUNCTIONAL_BYTES)) {
         aci_run_opts quiet = {ACI_MODE_DEFAULT, 1, 0, 0};
-        aci_run(&machine, &img, &quiet, &res);
+        aci_run(&machine, work, img.work_units, &img, &quiet, &res);
         if (res.error_code == ACI_ERR_INTERNAL)
             abort(); /* a valid image broke an invariant of the executor */
     }
@@ -80,10 +86,14 @@ static int one_image(const uint8_t *data, size_t size)
     for (int mode = ACI_MODE_STRICT; mode <= ACI_MODE_DATAFLOW; mode++) {
         opts.mode = mode;
         opts.trace = mode == ACI_MODE_STRICT ? format_line : 0;
-        aci_run(&machine, &img, &opts, &res);
+        aci_run(&machine, work, img.work_units, &img, &opts, &res);
         if (res.error_code == ACI_ERR_INTERNAL)
             abort();
     }
+    aci_run_opts quiet = {ACI_MODE_DEFAULT, 1, 0, 0};
+    if (aci_run(&machine, work, img.work_units - 1, &img, &quiet, &res) != ACI_ERR_WORK_AREA || res.tasks)
+        abort(); /* one unit short must be refused before anything runs */
+    free(work);
     board_reset(0);
     model_reset();
     return 0;

@@ -8,8 +8,6 @@ void hal_reconfigure(unsigned slot, unsigned core_id, uint64_t address, uint32_t
     (void)slot, (void)core_id, (void)address, (void)size;
 }
 
-void hal_pf_write(unsigned slot, const uint8_t *words, unsigned count) { (void)slot, (void)words, (void)count; }
-
 uint32_t hal_task_start(const aci_task_desc *task)
 {
     (void)task;

@@ -232,7 +232,8 @@ void hal_reconfigure(unsigned slot, unsigned core_id, uint64_t address, uint32_t
     (void)slot, (void)core_id, (void)address, (void)size; /* the slot's model needs no bitstream */
 }
 
-void hal_pf_write(unsigned slot, const uint8_t *words, unsigned count)
+/* The slot's parameter file gets the task's words. */
+static void pf_write(unsigned slot, const uint8_t *words, unsigned count)
 {
     for (unsigned k = 0; k < count && slot < ACI_MAX_SLOTS && k < ACI_MAX_PARAMS; k++, words += 4)
         pf[slot][k] = (uint32_t)words[0] | (uint32_t)words[1] << 8 | (uint32_t)words[2] << 16 |
@@ -248,6 +249,7 @@ static size_t local_cap[ACI_MAX_PORTS];
  * written, even where ports overlap in board memory. */
 uint32_t hal_task_start(const aci_task_desc *task)
 {
+    pf_write(task->slot, task->params, task->param_words);
     if (!functional)
         return ACI_OK;
     uint32_t lengths[ACI_MAX_PORTS];

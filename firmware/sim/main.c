@@ -36,8 +36,10 @@ typedef struct {
 } request;
 
 static const char *prog = "acifw-sim";
-/* The image: file scope, so an early exit leaves it reachable, not leaked. */
+/* The image and the executor's work area: file scope, so an early exit leaves
+ * them reachable, not leaked. */
 static uint8_t *data;
+static aci_work *work;
 
 static int usage(const char *fmt, const char *arg)
 {
@@ -331,7 +333,13 @@ int main(int argc, char **argv)
         }
         free(bytes);
     }
-    code = aci_run(&machine, &img, &opts, &res);
+    /* Exactly the work area this image needs (a board keeps a static one). */
+    work = malloc(img.work_units * sizeof *work);
+    if (!work) {
+        fprintf(stderr, "%s: out of memory\n", prog);
+        return 1;
+    }
+    code = aci_run(&machine, work, img.work_units, &img, &opts, &res);
     if (code) {
         fprintf(stderr, "%s: run-time error: %s (code %u) at offset %u (t = %llu ns)\n", prog, aci_error_name(code),
                 code, res.error_offset, (unsigned long long)res.error_t);
@@ -379,6 +387,7 @@ out:
     else if (json)
         print_json(&res);
     free(data);
+    free(work);
     board_reset(0);
     model_reset();
     return status;

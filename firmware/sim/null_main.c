@@ -42,7 +42,11 @@ int main(int argc, char **argv)
     }
     if (!validate_only) {
         aci_run_opts opts = {mode, 1, 0, 0};
-        code = aci_run(&machine, &img, &opts, &res);
+        aci_work *work = malloc(img.work_units * sizeof *work);
+        if (!work)
+            return 2;
+        code = aci_run(&machine, work, img.work_units, &img, &opts, &res);
+        free(work);
     }
     printf("{\"bytes\":%ld,\"error\":%u,\"operations\":%llu,\"tasks\":%llu}\n", n, code,
            validate_only ? 0ull : (unsigned long long)res.operations,

@@ -1,19 +1,29 @@
 /* Stage: run a validated image (docs/execution.md, exactly).
  *
- * In: an aci_image from aci_validate, the mode, a trace callback. Out: the run's
- * figures, its SYNC words, and ACI_OK or the run-time error (wrong_core,
- * watchdog, no_model) that stopped it. Effects go through hal.h.
+ * In: an aci_image from aci_validate, the mode, a trace callback, a work area.
+ * Out: the run's figures, its SYNC words, and ACI_OK or the run-time error
+ * (wrong_core, watchdog, no_model) that stopped it. Effects go through hal.h.
  *
  * The machine is a discrete-event simulation over independent servers: each slot
  * runs its operations one at a time in program order, the ICAP one
  * reconfiguration at a time. Because a slot runs in program order, the only
  * operation of a slot that can start next is its *head*: the first of its
- * operations not started yet. Each slot has a cursor that walks COMPUTE in
- * program order (loops and repeats unrolled) and stops at the slot's next
- * operation, counting the other slots' operations it passes (`before`, the
- * before(w) of docs/execution.md). A container without the cursor's slot is
- * skipped in one step from its summary (operations per slot, cached), so a cursor
- * never iterates loops that cannot hold its work.
+ * operations not started yet.
+ *
+ * Pre-decoding. Before anything runs, one walk of COMPUTE writes into the work
+ * area, for each slot, a *chain*: its operations in program order, and a begin and
+ * an end entry for each REPEAT or LOOP around them (a loop without the slot's
+ * operations is not in its chain, so a cursor never steps over other slots' work).
+ * An operation's record holds, in native integers, what starting it needs: its
+ * duration, its ports' addresses and nonzero strides, its waits; and its counters
+ * *at iteration zero* (as if every loop around it were in its first iteration):
+ * its program index, its window instance, before(w) of each slot it waits on.
+ * Those counters are affine in the iteration indices, and a loop record holds
+ * what one iteration of its body adds to each (operations, operations per slot,
+ * windows); so a slot's *cursor*, walking its chain with loops unrolled, gets the
+ * head's program index from one addition (its frames accumulate the loops' share
+ * as they iterate) and a port's address from its nonzero strides. The work area
+ * is sized by the image's instructions, never by the operations a run executes.
  *
  * At each instant: operations ending now complete (program order); then, while
  * one can, the ready head with the smallest program index starts. Readiness:
@@ -24,16 +34,59 @@
  * Readiness only ever turns true (counters only grow), so it is cached.
  *
  * The executor trusts the validator: anything that breaks what it proved stops
- * the run with ACI_ERR_INTERNAL.
+ * the run with ACI_ERR_INTERNAL, found while pre-decoding.
  */
 #include "internal.h"
 #include "hal.h"
 
-enum { IN_THREAD = 1, HAS_PRED = 2, READY = 4, BARRIER_OK = 8 };
-
 #define NO_HOLD 0xFFFFu
 
+_Static_assert(sizeof(aci_slot) == ACI_SLOT_BYTES, "a slot's state is ACI_SLOT_BYTES: indexing by a shift");
+#define NO_SLOT 0xFFu
+
+/* Kinds of chain entries besides ACI_OP_TASK and ACI_OP_RECONF (both above E_END);
+ * 0 ends a chain. */
+enum { E_BEGIN = 1, E_END = 2 };
+
+/* entry.flags of an operation: the task's duration exceeds the target's watchdog;
+ * its thread predecessor is always the operation before it on its own slot (so
+ * it is ready once its slot is idle, in the same window instance). */
+enum { F_WATCHDOG = 1, F_OWN_PRED = 2 };
+
+/* An operation's record: unit 0 is its chain entry (at = its byte offset), then */
+enum {
+    U_TIME = 1,   /* word[0] duration (ns), word[1] program index at iteration zero */
+    U_THREAD = 2, /* thread: params (its words in PARAM), strict predecessor (below) */
+    U_STRICT = 3, /* word[0] window instance at iteration zero, word[1] PARSEC barrier */
+    U_PORTS = 4   /* `ports` port units (base address, length), then `terms` term units
+                   * (a nonzero stride: port, level), then `waits` wait units (slot, lag,
+                   * before(slot) at iteration zero) */
+};
+/* A loop record (begin and end entries point at it): unit 0 word[0] count, word[1]
+ * operations per iteration; unit 1 word[0] window instances per iteration, word[1]
+ * the slots with operations inside; then operations of slot w per iteration in
+ * unit 2 + w / 2, word[w % 2]. */
+enum { L_SLOTS = 2 };
+
 /* ---- small helpers --------------------------------------------------------------- */
+
+/* COLD: out of the way of the hot path (traces, errors, window changes): kept out
+ * of line, the per-task functions stay small (fewer registers saved, no event
+ * structure on their stack); they run a few times per run, or only with a trace.
+ * HOT: the per-task steps, inlined into the event loop, which is compiled once
+ * per mode. A build for size (-Os, the Cortex-R5's) leaves inlining to the
+ * compiler: one copy of each. */
+#if defined(__GNUC__)
+#define COLD __attribute__((cold, noinline))
+#if defined(__OPTIMIZE_SIZE__)
+#define HOT static inline
+#else
+#define HOT static inline __attribute__((always_inline))
+#endif
+#else
+#define COLD
+#define HOT static inline
+#endif
 
 /* Index of the lowest set bit (x != 0): slots are sets of bits. */
 static inline unsigned lowest(uint32_t x)
@@ -53,7 +106,7 @@ static void emit(aci_machine *m, aci_event *ev)
     m->opts.trace(m->opts.trace_user, ev);
 }
 
-static void emit_simple(aci_machine *m, aci_event_kind kind, uint64_t t, uint32_t pc, unsigned slot,
+COLD static void emit_simple(aci_machine *m, aci_event_kind kind, uint64_t t, uint32_t pc, unsigned slot,
                         const aci_core *core)
 {
     aci_event ev;
@@ -69,7 +122,7 @@ static void emit_simple(aci_machine *m, aci_event_kind kind, uint64_t t, uint32_
 /* The run stops: nothing more starts. The error event is written when the
  * simulation reaches its time (a watchdog's lies ahead): after the end events of
  * operations that complete up to then, before any later one. */
-static void stop(aci_machine *m, uint32_t code, uint64_t t, uint32_t pc)
+COLD static void stop(aci_machine *m, uint32_t code, uint64_t t, uint32_t pc)
 {
     m->stopped = 1;
     m->error_pending = 1;
@@ -78,7 +131,7 @@ static void stop(aci_machine *m, uint32_t code, uint64_t t, uint32_t pc)
     m->res->error_t = t;
 }
 
-static void write_error(aci_machine *m)
+COLD static void write_error(aci_machine *m)
 {
     m->error_pending = 0;
     if (m->opts.trace) {
@@ -92,216 +145,501 @@ static void write_error(aci_machine *m)
     }
 }
 
-static const aci_core *core_of(aci_machine *m, uint32_t id)
+/* A core pre-decoding found in CORES. */
+static const aci_core *core_of(const aci_image *img, uint32_t id)
 {
-    uint8_t k = m->img->core_index[id];
-    return k == NO_CORE ? 0 : &m->img->cores[k];
+    return &img->cores[img->core_index[id]];
 }
 
-/* ---- summaries: what a container holds, for cursors that skip it ------------------ */
+/* ---- pre-decoding: COMPUTE -> per-slot chains in the work area -------------------- */
 
-static void scan(const aci_image *img, uint32_t pos, aci_summary *s)
+typedef struct {
+    aci_machine *m;
+    aci_work *work;
+    const uint8_t *data;
+    uint32_t used, limit; /* units taken; the work area's */
+    /* counters at iteration zero: operations, per slot, window instances passed */
+    uint64_t ops, before[ACI_MAX_SLOTS], windows;
+    uint64_t window_ops; /* ops when the current WINDOW opened */
+    uint64_t barrier;    /* operations of the window before the current PARSEC */
+    unsigned sp, levels;
+    uint8_t level_at[ACI_LEVELS]; /* counted level -> its open container */
+    /* A slot's chain has begin entries for the open levels 0 .. begun[slot] - 1:
+     * they are written outermost first, and a level's end closes the inner ones. */
+    uint8_t begun[ACI_MAX_SLOTS];
+    uint32_t tail[ACI_MAX_SLOTS]; /* each chain's last entry, 0: none yet */
+    /* The last task's duration and what it came from: programs repeat tasks of the
+     * same shape, and the three 128-bit divisions are most of a task's decoding. */
+    uint64_t last_in, last_out, last_ns;
+    uint32_t last_words, last_cycles;
+} decoder;
+
+/* n units of the work area, 0 when they do not fit: aci_run checked it is at least
+ * img->work_units, the validator's count of the most this walk takes. */
+static inline uint32_t take(decoder *z, uint32_t n)
 {
+    if (n > z->limit - z->used)
+        return 0;
+    uint32_t u = z->used;
+    z->used += n;
+    return u;
+}
+
+static inline void set_entry(aci_work *w, uint32_t kind, uint32_t at)
+{
+    w->word[0] = w->word[1] = 0; /* every field, in two stores */
+    w->entry.at = at;
+    w->entry.kind = (uint8_t)kind;
+}
+
+static inline void append(decoder *z, unsigned slot, uint32_t u)
+{
+    if (z->tail[slot])
+        z->work[z->tail[slot]].entry.next = u;
+    else
+        z->m->slot[slot].next = u;
+    z->tail[slot] = u;
+}
+
+/* The slot's chain enters the open levels it has not entered yet: a loop record
+ * for each level (its first slot writes it) and a begin entry. */
+static uint32_t begin_levels(decoder *z, unsigned slot)
+{
+    aci_machine *m = z->m;
+    for (unsigned j = z->begun[slot]; j < z->levels; j++) {
+        aci_open *o = &m->open[z->level_at[j]];
+        if (!o->loop && !(o->loop = take(z, WORK_LOOP_UNITS(m->img->slots))))
+            return ACI_ERR_INTERNAL;
+        uint32_t b = take(z, 1);
+        if (!b)
+            return ACI_ERR_INTERNAL;
+        set_entry(&z->work[b], E_BEGIN, o->loop);
+        append(z, slot, b);
+        o->emitted |= (uint16_t)(1u << slot);
+    }
+    z->begun[slot] = (uint8_t)z->levels;
+    return ACI_OK;
+}
+
+/* Strict: the thread predecessor is the operation just before this one in
+ * program order (a thread's operations are consecutive), unless it opens its
+ * thread. If an earlier operation of the innermost container precedes it, that
+ * is its slot; if it is first in a LOOP's body, the predecessor is the body's
+ * last operation when the loop is past its first iteration, else look outward.
+ * A loop's last slot is known when it closes (`pending`). */
+static uint32_t thread_pred(decoder *z, aci_work *w, unsigned slot)
+{
+    aci_machine *m = z->m;
+    if (m->open[z->sp].last == slot)
+        w->entry.flags |= F_OWN_PRED;
+    for (unsigned i = z->sp;; i--) {
+        aci_open *o = &m->open[i];
+        if (o->last != NO_SLOT) {
+            w[U_THREAD].thread.pred = o->last;
+            return ACI_OK;
+        }
+        if (o->op != ACI_OP_LOOP)
+            return ACI_OK; /* the THREAD: the first of its operations */
+        unsigned k = w->entry.chain++;
+        if (k >= ACI_MAX_LOOP_DEPTH)
+            return ACI_ERR_INTERNAL;
+        w[U_THREAD].thread.chain[k] = o->level; /* and the slot in the high nibble, at its close */
+        o->pending = (uint32_t)(w - z->work);
+        o->pending_k = (uint8_t)k;
+    }
+}
+
+/* A RECONF or TASK at pos: its record, appended to its slot's chain. */
+static uint32_t decode_op(decoder *z, uint32_t pos)
+{
+    aci_machine *m = z->m;
+    const aci_image *img = m->img;
+    const uint8_t *f = z->data + pos + ACI_INSN_HEADER_BYTES;
+    uint32_t op = z->data[pos], slot = f[ACI_TASK_SLOT], id = f[ACI_TASK_CORE]; /* RECONF: the same places */
+    _Static_assert(ACI_TASK_SLOT == ACI_RECONF_SLOT && ACI_TASK_CORE == ACI_RECONF_CORE, "RECONF and TASK");
+    if (slot >= img->slots || img->core_index[id] == NO_CORE)
+        return ACI_ERR_INTERNAL;
+    const aci_core *core = core_of(img, id);
+    if (z->begun[slot] < z->levels && begin_levels(z, slot))
+        return ACI_ERR_INTERNAL;
+    /* Its units: the most it may take (what the validator counted); a task gives
+     * back those of zero strides and of waits on its own slot. */
+    uint32_t ports = 0, strides = 0, waits = 0;
+    if (op == ACI_OP_TASK) {
+        ports = core->port_count;
+        strides = f[ACI_TASK_STRIDE_COUNT];
+        waits = f[ACI_TASK_WAIT_COUNT];
+        if (f[ACI_TASK_PORT_COUNT] != ports || strides != z->levels)
+            return ACI_ERR_INTERNAL; /* the validator matched them to the core and the loops */
+    }
+    uint32_t u = take(z, WORK_OP_UNITS + ports * (1u + strides) + waits);
+    if (!u)
+        return ACI_ERR_INTERNAL;
+    aci_work *w = &z->work[u];
+    set_entry(w, op, pos);
+    w->entry.slot = (uint8_t)slot;
+    w->entry.core = (uint8_t)id;
+    w->entry.ports = (uint8_t)ports;
+    w[U_TIME].word[0] = core->pr_ns;
+    w[U_TIME].word[1] = z->ops;
+    w[U_THREAD].thread.params = z->data;
+    w[U_THREAD].thread.pred = NO_SLOT;
+    w[U_STRICT].word[0] = z->windows;
+    w[U_STRICT].word[1] = z->barrier;
+    append(z, slot, u);
+    z->ops++;
+    z->before[slot]++;
+    if (op != ACI_OP_TASK) {
+        m->open[z->sp].last = (uint8_t)slot;
+        return ACI_OK;
+    }
+    /* Ports (base and length), then a term per nonzero stride, then waits. */
+    const uint8_t *p = f + ACI_TASK_BYTES;
+    aci_work *x = w + U_PORTS + ports;
+    uint64_t in = 0, out = 0;
+    uint32_t address = (uint32_t)(offsetof(aci_slot, desc.ports) + offsetof(aci_region, address));
+    for (unsigned k = 0; k < ports; k++, address += sizeof(aci_region)) {
+        uint32_t length = ld32(p + ACI_PORT_LENGTH);
+        w[U_PORTS + k].port.address = ld64(p + ACI_PORT_ADDRESS);
+        w[U_PORTS + k].port.length = length;
+        if (core->port_dirs >> k & 1)
+            out += length;
+        else
+            in += length;
+        p += ACI_PORT_BYTES;
+        for (unsigned j = 0; j < strides; j++, p += 8) {
+            uint64_t stride = ld64(p);
+            if (stride) { /* most ports stay put in most loops: no term, no work */
+                /* Where the slot keeps the port's address and the level's index. */
+                x->term.stride = stride;
+                x->term.address = address;
+                x->term.index = (uint32_t)(offsetof(aci_slot, stack) + j * sizeof(aci_frame) +
+                                           offsetof(aci_frame, index));
+                x++;
+            }
+        }
+    }
+    w->entry.terms = (uint8_t)(x - (w + U_PORTS + ports));
+    for (unsigned k = 0; k < waits; k++, p += ACI_WAIT_BYTES) {
+        unsigned ws = p[ACI_WAIT_SLOT];
+        if (ws >= img->slots)
+            return ACI_ERR_INTERNAL;
+        if (ws == slot)
+            continue; /* always met: the task is its slot's head only when the slot is idle */
+        x->wait.before = z->before[ws];
+        x->wait.slot = ws;
+        x->wait.lag = ld32(p + ACI_WAIT_LAG);
+        x++;
+        w->entry.waits++;
+    }
+    z->used = (uint32_t)(x - z->work);
+    uint32_t words = ld16(f + ACI_TASK_PARAM_WORDS), cycles = ld32(f + ACI_TASK_CYCLES);
+    if (words != z->last_words || cycles != z->last_cycles || in != z->last_in || out != z->last_out) {
+        z->last_ns = aci_task_ns(&img->timing, words, cycles, in, out);
+        z->last_words = words;
+        z->last_cycles = cycles;
+        z->last_in = in;
+        z->last_out = out;
+    }
+    w[U_TIME].word[0] = z->last_ns;
+    if (img->timing.watchdog_ns && z->last_ns > img->timing.watchdog_ns)
+        w->entry.flags |= F_WATCHDOG;
+    w[U_THREAD].thread.params = z->data + img->param_off + 4u * ld32(f + ACI_TASK_PARAM_OFFSET);
+    uint32_t rc = thread_pred(z, w, slot);
+    m->open[z->sp].last = (uint8_t)slot;
+    return rc;
+}
+
+/* A container's body is done. */
+static uint32_t close_open(decoder *z)
+{
+    aci_machine *m = z->m;
+    aci_open *o = &m->open[z->sp], *parent = o - 1;
+    if (o->op == ACI_OP_WINDOW)
+        z->windows++;
+    if (o->op == ACI_OP_LOOP || o->op == ACI_OP_REPEAT) {
+        /* What one iteration adds; the other count - 1 iterations at iteration
+         * zero's rate. Only the slots with operations inside add anything. */
+        uint64_t more = o->count - 1, per = z->ops - o->ops, windows = z->windows - o->windows;
+        const uint64_t *at_open = m->level_before[o->level];
+        if (o->loop) {
+            aci_work *l = &z->work[o->loop];
+            l[0].word[0] = o->count;
+            l[0].word[1] = per;
+            l[1].word[0] = windows;
+            l[1].word[1] = o->emitted;
+            for (unsigned w = 0; w < m->img->slots; w++)
+                l[L_SLOTS + w / 2].word[w % 2] = 0;
+            for (uint32_t left = o->emitted; left; left &= left - 1) {
+                unsigned w = lowest(left);
+                uint64_t slot_per = z->before[w] - at_open[w];
+                l[L_SLOTS + w / 2].word[w % 2] = slot_per;
+                z->before[w] += more * slot_per;
+                uint32_t e = take(z, 1);
+                if (!e)
+                    return ACI_ERR_INTERNAL;
+                set_entry(&z->work[e], E_END, o->loop);
+                append(z, w, e);
+                z->begun[w] = o->level;
+            }
+        }
+        z->ops += more * per;
+        z->windows += more * windows;
+        z->levels--;
+    }
+    if (o->pending)
+        z->work[o->pending + U_THREAD].thread.chain[o->pending_k] |= (uint8_t)(o->last << 4);
+    if (o->last != NO_SLOT)
+        parent->last = o->last;
+    return ACI_OK;
+}
+
+/* COMPUTE -> the chains; ACI_OK, or ACI_ERR_INTERNAL with *at the instruction. */
+static uint32_t predecode(aci_machine *m, uint32_t *at)
+{
+    const aci_image *img = m->img;
     const uint8_t *d = img->data;
-    struct {
-        uint32_t end;
-        uint64_t mult;
-    } st[ACI_STACK_DEPTH + 1];
-    unsigned sp = 0;
-    for (unsigned w = 0; w < ACI_MAX_SLOTS; w++)
-        s->counts[w] = 0;
-    s->total = s->windows = 0;
-    s->mask = 0;
-    s->last_slot = 0;
-    st[0].end = pos + ld32(d + pos + ACI_INSN_HEADER_LENGTH);
-    st[0].mult = 1;
-    uint32_t p = pos;
+    decoder z;
+    fill0(&z, sizeof z);
+    z.m = m;
+    z.work = m->work;
+    z.data = d;
+    z.limit = m->work_units;
+    z.used = 1;
+    z.last_words = UINT32_MAX; /* no task yet: param_words are at most 16 */
+    set_entry(&z.work[0], 0, 0); /* every chain's end */
+    for (unsigned s = 0; s < ACI_MAX_SLOTS; s++)
+        m->slot[s].next = 0;
+    aci_open *top = &m->open[0];
+    fill0(top, sizeof *top);
+    top->end = img->compute_off + img->compute_len;
+    top->last = NO_SLOT;
+    uint32_t pos = img->compute_off;
     for (;;) {
-        if (p >= st[sp].end) {
-            if (sp == 0)
-                return;
-            sp--;
+        *at = pos;
+        if (pos >= m->open[z.sp].end) {
+            if (!z.sp)
+                return ACI_OK;
+            uint32_t rc = close_open(&z);
+            if (rc)
+                return rc;
+            z.sp--;
             continue;
         }
-        uint32_t op = d[p], len = ld32(d + p + ACI_INSN_HEADER_LENGTH);
+        uint32_t op = d[pos], len = ld32(d + pos + ACI_INSN_HEADER_LENGTH);
         if (op == ACI_OP_TASK || op == ACI_OP_RECONF) {
-            uint32_t slot = d[p + ACI_INSN_HEADER_BYTES] & (ACI_MAX_SLOTS - 1);
-            s->counts[slot] += st[sp].mult;
-            s->total += st[sp].mult;
-            s->mask |= (uint16_t)(1u << slot);
-            s->last_slot = (uint8_t)slot; /* every op runs in the last iteration: the last in bytes ends last */
-            p += len;
+            uint32_t rc = decode_op(&z, pos);
+            if (rc)
+                return rc;
+            pos += len;
             continue;
+        }
+        int counted = op == ACI_OP_LOOP || op == ACI_OP_REPEAT;
+        if (z.sp + 1 >= ACI_STACK_DEPTH || (counted && z.levels >= ACI_LEVELS))
+            return ACI_ERR_INTERNAL; /* deeper than the validator allows */
+        aci_open *k = &m->open[++z.sp];
+        fill0(k, sizeof *k);
+        k->end = pos + len;
+        k->op = (uint8_t)op;
+        k->last = NO_SLOT;
+        if (counted) {
+            k->count = ld32(d + pos + ACI_INSN_HEADER_BYTES + ACI_LOOP_COUNT);
+            if (!k->count)
+                return ACI_ERR_INTERNAL;
+            k->level = (uint8_t)z.levels;
+            k->ops = z.ops;
+            k->windows = z.windows;
+            for (unsigned w = 0; w < img->slots; w++)
+                m->level_before[z.levels][w] = z.before[w];
+            z.level_at[z.levels++] = (uint8_t)z.sp;
         }
         if (op == ACI_OP_WINDOW)
-            s->windows += st[sp].mult;
-        if (sp + 1 > ACI_STACK_DEPTH)
-            return; /* deeper than the validator allows; advance() stops the run on it */
-        uint64_t count = op == ACI_OP_LOOP || op == ACI_OP_REPEAT ? ld32(d + p + ACI_INSN_HEADER_BYTES) : 1;
-        st[sp + 1].end = p + len;
-        st[sp + 1].mult = sat_mul(st[sp].mult, count);
-        sp++;
-        p += ACI_INSN_HEADER_BYTES + insn_fields(op);
+            z.window_ops = z.ops;
+        if (op == ACI_OP_PARSEC)
+            z.barrier = z.ops - z.window_ops;
+        pos += ACI_INSN_HEADER_BYTES + insn_fields(op);
     }
 }
 
-static const aci_summary *summary(aci_machine *m, uint32_t pos)
+/* ---- readiness ------------------------------------------------------------------ */
+
+/* The head of `slot` waits until slot p's counter (strict: 1 + the program index
+ * of its last completion; dataflow: its completions) reaches `at`. */
+HOT void wait_for(unsigned slot, aci_slot *p, uint64_t at)
 {
-    aci_summary *s = &m->summaries[(pos * 2654435761u) >> 16 & (ACI_CONFIG_SUMMARY_CACHE - 1)];
-    if (s->key != pos) {
-        scan(m->img, pos, s);
-        s->key = pos;
+    p->wait_on |= (uint16_t)(1u << slot);
+    if (at < p->wake)
+        p->wake = at;
+}
+
+/* Whether the head of `slot` (an idle slot) is ready; if not, it joins the set of
+ * what it waits for, whose event puts it in m->check to be examined again
+ * (readiness only ever turns true: counters only grow). */
+HOT int ready(aci_machine *m, aci_slot *c, unsigned slot, int strict)
+{
+    if (strict) {
+        /* A thread's operations run one after another in one window instance and
+         * PARSEC: once its predecessor (program index - 1) completed, its window
+         * and barrier held when the predecessor started, and still hold (that
+         * window instance runs until this head has started). Its slot's
+         * completions come in program order. */
+        if (c->pred != NO_SLOT) {
+            aci_slot *p = &m->slot[c->pred];
+            if (p->last >= c->index)
+                return 1;
+            wait_for(slot, p, c->index);
+            return 0;
+        }
+        if (c->window != m->window) {
+            m->wait_window |= (uint16_t)(1u << slot);
+            return 0;
+        }
+        /* The PARSEC barrier of a thread's first task, from completions in the
+         * running window instance: until every operation before the PARSEC
+         * completed, no operation of it or after it can have started (each waits
+         * on this barrier or a later one), so the count reaches the operations
+         * before the PARSEC exactly when they all completed. */
+        if (c->head->entry.kind == ACI_OP_TASK && m->completed - m->window_base < c->head[U_STRICT].word[1]) {
+            m->wait_any |= (uint16_t)(1u << slot);
+            return 0;
+        }
+        return 1;
     }
-    return s;
+    /* Each wait (slot w, lag L): done(w) >= before(w) - L, before(w) at this
+     * iteration from the cursor's offsets. A wait once met stays met: examine
+     * from the first one not known met. */
+    const aci_work *x = c->head + U_PORTS + c->head->entry.ports + c->head->entry.terms;
+    for (unsigned k = c->wait, n = c->head->entry.waits; k < n; k++) {
+        unsigned ws = x[k].wait.slot;
+        uint64_t before = x[k].wait.before + c->before[ws];
+        if (before > x[k].wait.lag && m->slot[ws].done < before - x[k].wait.lag) {
+            c->wait = (uint8_t)k;
+            wait_for(slot, &m->slot[ws], before - x[k].wait.lag);
+            return 0;
+        }
+    }
+    return 1;
 }
 
 /* ---- cursors ------------------------------------------------------------------- */
 
-static void pass_op(aci_cursor *c, unsigned slot)
+/* The head of `slot` is now the operation whose record is w, at the cursor's
+ * iteration: its program index, what its readiness needs, whether it is ready. */
+HOT void set_head(aci_machine *m, aci_slot *c, unsigned slot, const aci_work *w, int strict)
 {
-    c->before[slot]++;
-    c->index++;
-    if (c->flags & IN_THREAD) {
-        c->pred_slot = (uint8_t)slot;
-        c->pred_need = c->before[slot];
-        c->flags |= HAS_PRED;
-    }
-}
-
-/* Move the cursor of `slot` to its next operation (c->head), or to the end (0). */
-static void advance(aci_machine *m, aci_cursor *c, unsigned slot)
-{
-    const uint8_t *d = m->img->data;
-    unsigned slots = m->img->slots;
-    while (c->depth) {
-        aci_frame *f = &c->stack[c->depth - 1];
-        if (f->next >= f->end) {
-            if (++f->index < f->count) {
-                f->next = f->body;
-                c->idx[f->level] = f->index;
-                continue;
+    uint16_t bit = (uint16_t)(1u << slot);
+    c->head = w;
+    c->next = w->entry.next;
+    c->index = w[U_TIME].word[1] + c->ops;
+    if (strict) {
+        if (w->entry.flags & F_OWN_PRED) {
+            m->ready |= bit; /* in the window instance of the previous head: c->window */
+            return;
+        }
+        /* Its window instance; its thread predecessor's slot: the static one, or
+         * a loop's last when it opens the loop's body past the first iteration
+         * (none: it opens its thread). One on its own slot has completed: a
+         * slot's next head is found when the slot is idle. */
+        c->window = w[U_STRICT].word[0] + c->windows;
+        m->in_window_heads = (uint16_t)((m->in_window_heads & ~bit) | (c->window == m->window) << slot);
+        unsigned pred = w[U_THREAD].thread.pred;
+        for (unsigned k = 0; k < w->entry.chain; k++)
+            if (c->stack[w[U_THREAD].thread.chain[k] & 15].index) {
+                pred = w[U_THREAD].thread.chain[k] >> 4;
+                break;
             }
-            if (f->op == ACI_OP_WINDOW)
-                c->window++;
-            if (f->op == ACI_OP_THREAD)
-                c->flags &= (uint8_t)~(IN_THREAD | HAS_PRED);
-            if (f->op == ACI_OP_LOOP || f->op == ACI_OP_REPEAT)
-                c->levels--;
-            c->depth--;
-            continue;
+        if (pred == slot) {
+            m->ready |= bit;
+            return;
         }
-        uint32_t pos = f->next, op = d[pos];
-        uint32_t len = ld32(d + pos + ACI_INSN_HEADER_LENGTH);
-        f->next = pos + len;
-        if (op == ACI_OP_TASK || op == ACI_OP_RECONF) {
-            uint32_t s = d[pos + ACI_INSN_HEADER_BYTES];
-            if (s == slot) {
-                c->head = pos;
-                c->head_op = (uint8_t)op;
-                c->flags &= (uint8_t)~READY;
-                return;
-            }
-            pass_op(c, s & (ACI_MAX_SLOTS - 1));
-            continue;
-        }
-        const aci_summary *sum = summary(m, pos);
-        if (!(sum->mask >> slot & 1)) {
-            for (unsigned w = 0; w < slots; w++)
-                c->before[w] += sum->counts[w];
-            c->index += sum->total;
-            c->window += sum->windows;
-            if (c->flags & IN_THREAD && sum->total) {
-                c->pred_slot = sum->last_slot;
-                c->pred_need = c->before[sum->last_slot];
-                c->flags |= HAS_PRED;
-            }
-            continue;
-        }
-        if (c->depth >= ACI_STACK_DEPTH || ((op == ACI_OP_LOOP || op == ACI_OP_REPEAT) &&
-                                            c->levels > ACI_MAX_LOOP_DEPTH)) {
-            stop(m, ACI_ERR_INTERNAL, m->t, pos); /* deeper than the validator allows */
-            break;
-        }
-        aci_frame *k = &c->stack[c->depth++];
-        k->body = k->next = pos + ACI_INSN_HEADER_BYTES + insn_fields(op);
-        k->end = pos + len;
-        k->index = 0;
-        k->op = (uint8_t)op;
-        k->count = 1;
-        if (op == ACI_OP_LOOP || op == ACI_OP_REPEAT) {
-            k->count = ld32(d + pos + ACI_INSN_HEADER_BYTES);
-            k->level = c->levels;
-            c->idx[c->levels++] = 0;
-        }
-        if (op == ACI_OP_PARSEC) {
-            for (unsigned w = 0; w < slots; w++)
-                c->barrier[w] = c->before[w];
-            c->flags &= (uint8_t)~BARRIER_OK;
-        }
-        if (op == ACI_OP_THREAD)
-            c->flags = (uint8_t)((c->flags | IN_THREAD) & ~HAS_PRED);
-    }
-    c->head = 0;
-}
-
-/* The slot's next operation; common case first: the next instruction of the
- * cursor's container is an operation of its slot (a loop body of tasks). */
-static inline void next_head(aci_machine *m, aci_cursor *c, unsigned slot)
-{
-    aci_frame *f = &c->stack[c->depth - 1];
-    if (f->next < f->end) {
-        const uint8_t *p = m->img->data + f->next;
-        if ((p[0] == ACI_OP_TASK || p[0] == ACI_OP_RECONF) && p[ACI_INSN_HEADER_BYTES] == slot) {
-            c->head = f->next;
-            c->head_op = p[0];
-            c->flags &= (uint8_t)~READY;
-            f->next += ld32(p + ACI_INSN_HEADER_LENGTH);
+        c->pred = (uint8_t)pred;
+    } else {
+        c->wait = 0;
+        if (!w->entry.waits) {
+            m->ready |= bit;
             return;
         }
     }
-    advance(m, c, slot);
-    if (!c->head)
-        m->heads &= (uint16_t)~(1u << slot);
+    if (ready(m, c, slot, strict))
+        m->ready |= bit;
 }
 
-/* Where a TASK's WAIT records start: after its ports and their strides. */
-static uint32_t waits_at(const uint8_t *d, uint32_t pos)
+/* Level f of the cursor goes round (l: its loop record): one more iteration's
+ * counts, and for waits those of the slots the loop holds. */
+HOT void go_round(aci_slot *c, aci_frame *f, const aci_work *l, int strict)
 {
-    const uint8_t *t = d + pos + ACI_INSN_HEADER_BYTES;
-    return pos + ACI_INSN_HEADER_BYTES + ACI_TASK_BYTES +
-           t[ACI_TASK_PORT_COUNT] * (ACI_PORT_BYTES + 8u * t[ACI_TASK_STRIDE_COUNT]);
+    f->index++;
+    c->ops += l[0].word[1];
+    c->windows += l[1].word[0];
+    if (!strict)
+        for (uint32_t x = (uint32_t)l[1].word[1]; x; x &= x - 1)
+            c->before[lowest(x)] += l[L_SLOTS + lowest(x) / 2].word[lowest(x) % 2];
 }
 
-static int ready(aci_machine *m, aci_cursor *c)
+/* The cursor of `slot` steps over loop entries to its next operation, or to the
+ * end of its chain. */
+static void advance_loops(aci_machine *m, aci_slot *c, unsigned slot, uint32_t e)
 {
-    if (c->flags & READY)
-        return 1;
-    if (m->strict) {
-        if (c->window != m->window)
-            return 0;
-        if (c->head_op == ACI_OP_TASK) {
-            if (!(c->flags & BARRIER_OK)) {
-                for (unsigned w = 0; w < m->img->slots; w++)
-                    if (m->done[w] < c->barrier[w])
-                        return 0;
-                c->flags |= BARRIER_OK;
+    const aci_work *work = m->work;
+    for (;;) {
+        const aci_work *w = &work[e];
+        uint32_t kind = w->entry.kind;
+        if (kind > E_END) {
+            set_head(m, c, slot, w, m->strict);
+            return;
+        }
+        if (kind == E_END) {
+            aci_frame *f = &c->stack[c->depth - 1];
+            const aci_work *l = &work[f->loop];
+            if (f->index + 1 < f->count) {
+                go_round(c, f, l, m->strict);
+                e = f->body;
+                continue;
             }
-            if (c->flags & HAS_PRED && m->done[c->pred_slot] < c->pred_need)
-                return 0;
+            /* Leaving the level takes back count - 1 iterations' counts: back to
+             * iteration zero. */
+            uint64_t back = f->count - 1;
+            c->ops -= back * l[0].word[1];
+            c->windows -= back * l[1].word[0];
+            if (!m->strict)
+                for (uint32_t x = (uint32_t)l[1].word[1]; x; x &= x - 1)
+                    c->before[lowest(x)] -= back * l[L_SLOTS + lowest(x) / 2].word[lowest(x) % 2];
+            c->depth--;
+            e = w->entry.next;
+            continue;
         }
-    } else if (c->head_op == ACI_OP_TASK) {
-        const uint8_t *d = m->img->data;
-        uint32_t n = d[c->head + ACI_INSN_HEADER_BYTES + ACI_TASK_WAIT_COUNT];
-        const uint8_t *w = d + waits_at(d, c->head);
-        for (uint32_t k = 0; k < n; k++, w += ACI_WAIT_BYTES) {
-            unsigned s = w[ACI_WAIT_SLOT] & (ACI_MAX_SLOTS - 1);
-            uint64_t lag = ld32(w + ACI_WAIT_LAG);
-            if (c->before[s] > lag && m->done[s] < c->before[s] - lag)
-                return 0;
+        if (kind == E_BEGIN) {
+            aci_frame *f = &c->stack[c->depth++]; /* the chain nests them as COMPUTE does */
+            f->loop = w->entry.at;
+            f->body = e = w->entry.next;
+            f->index = 0;
+            f->count = (uint32_t)work[f->loop].word[0];
+            continue;
         }
+        c->head = 0;
+        m->heads &= (uint16_t)~(1u << slot);
+        return;
     }
-    c->flags |= READY;
-    return 1;
+}
+
+/* Move the cursor of `slot` to its next operation; common case first: the next
+ * entry of its chain is one (a loop body of tasks). */
+HOT void advance(aci_machine *m, aci_slot *c, unsigned slot, int strict)
+{
+    const aci_work *work = m->work, *w = &work[c->next];
+    if (w->entry.kind > E_END) {
+        set_head(m, c, slot, w, strict);
+        return;
+    }
+    /* Next common: the loop around it goes round, and its body starts with an
+     * operation of the slot. */
+    aci_frame *f = w->entry.kind == E_END ? &c->stack[c->depth - 1] : 0; /* an end has a level */
+    if (f && f->index + 1 < f->count && work[f->body].entry.kind > E_END) {
+        go_round(c, f, &work[f->loop], strict);
+        set_head(m, c, slot, &work[f->body], strict);
+        return;
+    }
+    advance_loops(m, c, slot, c->next);
 }
 
 /* ---- strict mode: window instances, one at a time ------------------------------- */
@@ -343,24 +681,27 @@ static void next_window(aci_machine *m)
     }
 }
 
-static int window_done(aci_machine *m)
+/* The running window instance is over when nothing runs and no head lies in it
+ * (none lies in an earlier one: that one would not have ended). */
+HOT int window_over(const aci_machine *m)
 {
-    if (m->busy)
-        return 0;
-    for (uint32_t heads = m->heads; heads; heads &= heads - 1)
-        if (m->cursor[lowest(heads)].window <= m->window)
-            return 0;
-    return 1;
+    return m->in_window && !m->busy && !(m->in_window_heads & m->heads);
 }
 
-/* After completions: the running window may have ended, and the next ones begin
- * at once (an empty one ends as it begins). */
-static void check_windows(aci_machine *m)
+/* It ended: the next ones begin at once (an empty one ends as it begins). */
+COLD static void next_windows(aci_machine *m)
 {
-    while (m->in_window && window_done(m)) {
+    while (window_over(m)) {
         if (m->opts.trace)
             emit_simple(m, ACI_EV_WINDOW_END, m->t, m->window_pc, 0, 0);
         m->window++;
+        m->window_base = m->completed;
+        m->check |= m->wait_window | m->wait_any;
+        m->wait_window = m->wait_any = 0;
+        m->in_window_heads = 0;
+        for (uint32_t heads = m->heads; heads; heads &= heads - 1)
+            if (m->slot[lowest(heads)].window == m->window)
+                m->in_window_heads |= (uint16_t)(1u << lowest(heads));
         next_window(m);
         if (m->in_window && m->opts.trace)
             emit_simple(m, ACI_EV_WINDOW_START, m->t, m->window_pc, 0, 0);
@@ -369,192 +710,241 @@ static void check_windows(aci_machine *m)
 
 /* ---- starting and completing operations -------------------------------------- */
 
-static uint64_t task_duration(aci_machine *m, uint32_t pos, const aci_core *core)
+/* An operation of slot c (program index `index`) completes: the heads waiting for
+ * its counter are examined again. */
+HOT void count_done(aci_machine *m, aci_slot *c, uint64_t index, int strict)
 {
-    unsigned k = (pos * 2654435761u) >> 16 & (ACI_CONFIG_DURATION_CACHE - 1); /* Knuth's multiplicative hash */
-    if (m->duration_key[k] == pos)
-        return m->duration_ns[k];
-    const uint8_t *d = m->img->data, *t = d + pos + ACI_INSN_HEADER_BYTES;
-    uint32_t ports = t[ACI_TASK_PORT_COUNT], step = ACI_PORT_BYTES + 8u * t[ACI_TASK_STRIDE_COUNT];
-    const uint8_t *p = t + ACI_TASK_BYTES;
-    uint64_t in = 0, out = 0;
-    for (uint32_t j = 0; j < ports; j++, p += step) {
-        if (core->port_dirs >> j & 1)
-            out += ld32(p + ACI_PORT_LENGTH);
-        else
-            in += ld32(p + ACI_PORT_LENGTH);
+    uint64_t done = ++c->done;
+    if (strict) {
+        c->last = index + 1;
+        m->completed++;
     }
-    uint64_t ns = aci_task_ns(&m->img->timing, ld16(t + ACI_TASK_PARAM_WORDS), ld32(t + ACI_TASK_CYCLES), in, out);
-    m->duration_key[k] = pos;
-    m->duration_ns[k] = ns;
-    return ns;
+    if (c->wait_on && (strict ? index + 1 : done) >= c->wake) {
+        /* Strict: heads wait here only for their thread predecessor; one alone
+         * waited for exactly this counter, and is ready. */
+        if (strict && !(c->wait_on & (c->wait_on - 1)))
+            m->ready |= c->wait_on;
+        else
+            m->check |= c->wait_on;
+        c->wait_on = 0;
+        c->wake = UINT64_MAX;
+    }
+    if (strict && m->wait_any) { /* a PARSEC barrier counts every completion */
+        m->check |= m->wait_any;
+        m->wait_any = 0;
+    }
 }
 
-static void occupy(aci_machine *m, unsigned s, aci_cursor *c, const aci_core *core, uint64_t dur, uint32_t op)
+/* Slot s starts its head, which runs for `dur` ns. The head stays the slot's
+ * head until it completes: only then can the next one matter (a head starts only
+ * on its idle slot), so that is when the cursor moves on. */
+HOT void occupy(aci_machine *m, unsigned s, uint64_t dur)
 {
-    m->run[s].end = m->t + dur;
-    m->run[s].core = core;
-    m->run[s].index = c->index;
-    m->run[s].pc = c->head;
-    m->run[s].op = (uint8_t)op;
+    m->end[s] = m->t + dur;
     m->busy |= (uint16_t)(1u << s);
 }
 
-static void start_reconf(aci_machine *m, unsigned s, aci_cursor *c)
+COLD static void start_reconf(aci_machine *m, aci_slot *c, unsigned s)
 {
-    const uint8_t *d = m->img->data;
-    uint32_t id = d[c->head + ACI_INSN_HEADER_BYTES + ACI_RECONF_CORE];
-    const aci_core *core = core_of(m, id);
-    if (!core) {
-        stop(m, ACI_ERR_INTERNAL, m->t, c->head);
-        return;
-    }
-    if (m->holds[s] == id) {
-        /* Skipped: the slot holds the core already; it counts, takes no time. */
-        m->done[s]++;
-        m->res->operations++;
+    const aci_work *w = c->head;
+    uint32_t id = w->entry.core;
+    if (c->holds == id) {
+        /* Skipped: the slot holds the core already; it completes now. */
+        m->reconfs_done++;
+        count_done(m, c, c->index, m->strict);
         m->res->t_end = m->t;
+        advance(m, c, s, m->strict);
     } else {
-        m->holds[s] = (uint16_t)id;
+        const aci_core *core = core_of(m->img, id);
+        c->holds = (uint16_t)id;
+        c->desc.core = (uint8_t)id;
+        c->desc.port_count = core->port_count;
+        c->desc.port_dirs = core->port_dirs;
+        c->desc.param_words = core->param_words;
         m->icap_busy = 1;
-        occupy(m, s, c, core, core->pr_ns, ACI_OP_RECONF);
-        m->res->prs++;
+        occupy(m, s, w[U_TIME].word[0]);
+        m->prs++;
         hal_reconfigure(s, id, core->bitstream_addr, core->bitstream_size);
         if (m->opts.trace)
-            emit_simple(m, ACI_EV_PR_START, m->t, c->head, s, core);
+            emit_simple(m, ACI_EV_PR_START, m->t, w->entry.at, s, core);
     }
-    pass_op(c, s);
-    next_head(m, c, s);
 }
 
-static void start_task(aci_machine *m, unsigned s, aci_cursor *c)
+COLD static void trace_task_start(aci_machine *m, aci_slot *c, unsigned s, const aci_work *w)
 {
-    const aci_image *img = m->img;
-    const uint8_t *d = img->data, *t = d + c->head + ACI_INSN_HEADER_BYTES;
-    uint32_t id = t[ACI_TASK_CORE];
-    const aci_core *core = core_of(m, id);
-    if (!core) {
-        stop(m, ACI_ERR_INTERNAL, m->t, c->head);
+    aci_event ev;
+    const aci_core *core = core_of(m->img, w->entry.core);
+    fill0(&ev, sizeof ev);
+    ev.kind = ACI_EV_TASK_START;
+    ev.t = m->t;
+    ev.pc = w->entry.at;
+    ev.slot = (uint8_t)s;
+    ev.core = core;
+    ev.ports = c->desc.ports;
+    ev.port_count = core->port_count;
+    ev.params = c->desc.params;
+    ev.param_words = core->param_words;
+    emit(m, &ev);
+}
+
+/* A task does not start: its slot holds another core, it would outrun the
+ * watchdog (which fires then), or the board cannot run it. */
+COLD static void task_error(aci_machine *m, aci_slot *c, const aci_work *w, uint32_t rc)
+{
+    uint64_t t = m->t;
+    if (!rc)
+        rc = c->holds != w->entry.core ? ACI_ERR_WRONG_CORE : ACI_ERR_WATCHDOG;
+    if (rc == ACI_ERR_WATCHDOG)
+        t += m->img->timing.watchdog_ns;
+    stop(m, rc, t, w->entry.at);
+}
+
+HOT void start_task(aci_machine *m, aci_slot *c, unsigned s)
+{
+    const aci_work *w = c->head;
+    if (c->holds != w->entry.core || w->entry.flags & F_WATCHDOG) {
+        task_error(m, c, w, ACI_OK);
         return;
     }
-    if (m->holds[s] != id) {
-        stop(m, ACI_ERR_WRONG_CORE, m->t, c->head);
-        return;
-    }
-    uint64_t dur = task_duration(m, c->head, core);
-    if (img->timing.watchdog_ns && dur > img->timing.watchdog_ns) {
-        stop(m, ACI_ERR_WATCHDOG, m->t + img->timing.watchdog_ns, c->head);
-        return;
-    }
-    /* Ports at this iteration: address + sum of stride * index over the counted
-     * levels (REPEAT, LOOPs), outermost first, as the cursor keeps them. */
-    const uint32_t *idx = c->idx;
-    uint32_t strides = t[ACI_TASK_STRIDE_COUNT];
-    if (strides != c->levels) {
-        stop(m, ACI_ERR_INTERNAL, m->t, c->head);
-        return;
-    }
-    aci_task_desc task;
-    task.slot = (uint8_t)s;
-    task.core = (uint8_t)id;
-    task.port_count = core->port_count;
-    task.port_dirs = core->port_dirs;
-    task.param_words = core->param_words;
-    /* Local copies: the image is read through byte pointers, which may alias anything. */
-    uint64_t i0 = idx[0], i1 = idx[1], i2 = idx[2], i3 = idx[3], i4 = idx[4];
-    const uint8_t *p = t + ACI_TASK_BYTES;
-    uint32_t step = ACI_PORT_BYTES + 8u * strides;
-    for (unsigned k = 0; k < core->port_count; k++, p += step) {
-        const uint8_t *q = p + ACI_PORT_BYTES; /* the strides; in range: the validator checked the corners */
-        uint64_t a = ld64(p + ACI_PORT_ADDRESS);
-        switch (strides) {
-        case 5: a += ld64(q + 32) * i4; /* fall through */
-        case 4: a += ld64(q + 24) * i3; /* fall through */
-        case 3: a += ld64(q + 16) * i2; /* fall through */
-        case 2: a += ld64(q + 8) * i1;  /* fall through */
-        case 1: a += ld64(q) * i0;      /* fall through */
+    /* The core's fields are the slot's (set by its reconfiguration); the ports at
+     * this iteration: base + stride * index over the nonzero strides. */
+    aci_region *ports = c->desc.ports;
+    const aci_work *p = w + U_PORTS, *t = p + w->entry.ports;
+    if (w->entry.ports == 4) { /* the usual core shape (x, w, t, y): no jump */
+        ports[0] = p[0].port;
+        ports[1] = p[1].port;
+        ports[2] = p[2].port;
+        ports[3] = p[3].port;
+    } else {
+        switch (w->entry.ports) { /* at most ACI_MAX_PORTS (8): unrolled */
+        case 8: ports[7] = p[7].port; /* fall through */
+        case 7: ports[6] = p[6].port; /* fall through */
+        case 6: ports[5] = p[5].port; /* fall through */
+        case 5: ports[4] = p[4].port; /* fall through */
+        case 4: ports[3] = p[3].port; /* fall through */
+        case 3: ports[2] = p[2].port; /* fall through */
+        case 2: ports[1] = p[1].port; /* fall through */
+        case 1: ports[0] = p[0].port; /* fall through */
         default: break;
         }
-        task.ports[k].address = a;
-        task.ports[k].length = ld32(p + ACI_PORT_LENGTH);
     }
-    const uint8_t *words = d + img->param_off + 4u * ld32(t + ACI_TASK_PARAM_OFFSET);
-    hal_pf_write(s, words, core->param_words);
-    uint32_t rc = hal_task_start(&task);
+    /* Byte offsets into the slot's state: a term is a multiply and an add. */
+    for (const aci_work *end = t + w->entry.terms; t < end; t++)
+        *(uint64_t *)((char *)c + t->term.address) +=
+            t->term.stride * *(const uint32_t *)((const char *)c + t->term.index);
+    c->desc.params = w[U_THREAD].thread.params;
+    uint32_t rc = hal_task_start(&c->desc);
     if (rc) {
-        stop(m, rc, m->t, c->head);
+        task_error(m, c, w, rc);
         return;
     }
-    occupy(m, s, c, core, dur, ACI_OP_TASK);
-    m->res->tasks++;
-    if (m->opts.trace) {
-        aci_event ev;
-        fill0(&ev, sizeof ev);
-        ev.kind = ACI_EV_TASK_START;
-        ev.t = m->t;
-        ev.pc = c->head;
-        ev.slot = (uint8_t)s;
-        ev.core = core;
-        ev.ports = task.ports;
-        ev.port_count = core->port_count;
-        ev.params = words;
-        ev.param_words = core->param_words;
-        emit(m, &ev);
-    }
-    pass_op(c, s);
-    next_head(m, c, s);
+    occupy(m, s, w[U_TIME].word[0]);
+    if (m->opts.trace)
+        trace_task_start(m, c, s, w);
 }
 
-/* Start ready operations, smallest program index first, until none can.
- * Starting an operation makes no other one ready (only completions do: a
- * skipped RECONF completes as it starts), so after a start only the heads found
- * ready (or not looked at) are considered again. */
-static void start_ready(aci_machine *m)
+/* A RECONF that needs the ICAP (one not skipped) cannot start while it is busy. */
+HOT int icap_blocked(const aci_machine *m, const aci_slot *c)
 {
-    uint32_t consider = m->heads & ~m->busy;
-    while (consider && !m->stopped) {
-        unsigned best = ACI_MAX_SLOTS;
-        uint64_t best_index = UINT64_MAX;
-        uint32_t again = 0; /* ready, or not looked at: worth another look after this start */
-        for (uint32_t left = consider; left; left &= left - 1) {
-            unsigned s = lowest(left);
-            aci_cursor *c = &m->cursor[s];
-            if (c->index >= best_index) {
-                again |= 1u << s;
-                continue;
+    return c->head->entry.kind == ACI_OP_RECONF && m->icap_busy && c->holds != c->head->entry.core;
+}
+
+/* Heads whose wait may be over are examined again (whatever their slot does:
+ * readiness does not depend on it). */
+static void examine(aci_machine *m, int strict)
+{
+    uint32_t x = m->check & m->heads;
+    m->check = 0;
+    for (; x; x &= x - 1)
+        if (ready(m, &m->slot[lowest(x)], lowest(x), strict))
+            m->ready |= (uint16_t)(1u << lowest(x));
+}
+
+/* The slots of `set` in program index order of their heads (a running operation
+ * is its slot's head); returns how many. Taken by slot number first, which is
+ * program order as a rule (threads come in slot order), so a pass checks it. */
+HOT unsigned by_index(const aci_machine *m, uint32_t set, unsigned order[ACI_MAX_SLOTS])
+{
+    uint64_t key[ACI_MAX_SLOTS];
+    unsigned n = 0, sorted = 1;
+    for (; set; set &= set - 1, n++) {
+        order[n] = lowest(set);
+        key[n] = m->slot[order[n]].index;
+        sorted &= !n || key[n - 1] < key[n];
+    }
+    if (!sorted)
+        for (unsigned i = 1; i < n; i++) {
+            uint64_t index = key[i];
+            unsigned s = order[i], k = i;
+            for (; k && key[k - 1] > index; k--) {
+                key[k] = key[k - 1];
+                order[k] = order[k - 1];
             }
-            if (!ready(m, c))
-                continue;
-            if (c->head_op == ACI_OP_RECONF && m->icap_busy &&
-                m->holds[s] != m->img->data[c->head + ACI_INSN_HEADER_BYTES + ACI_RECONF_CORE])
-                continue; /* needs the ICAP; a skipped one does not */
-            again |= 1u << s;
-            best = s;
-            best_index = c->index;
+            key[k] = index;
+            order[k] = s;
         }
-        if (best == ACI_MAX_SLOTS)
+    return n;
+}
+
+/* Start ready operations, smallest program index first, until none can. A head
+ * starts only on its idle slot. Starting a task makes no other head ready or
+ * startable (only completions do) and leaves the ICAP alone, so the heads that can
+ * start now start in program index order; a RECONF (a skipped one completes at
+ * once; one that is not takes the ICAP) ends the pass, and the next looks again. */
+static void start_several(aci_machine *m, int strict)
+{
+    for (;;) {
+        if (m->check)
+            examine(m, strict);
+        uint32_t x = m->ready;
+        if (!x || m->stopped)
             return;
-        aci_cursor *c = &m->cursor[best];
-        consider = again & ~(1u << best);
-        if (c->head_op == ACI_OP_RECONF) {
-            uint64_t done = m->done[best];
-            start_reconf(m, best, c);
-            if (m->done[best] != done) { /* skipped: it completed, others may be ready now */
-                if (m->strict && !m->busy)
-                    check_windows(m);
-                consider = m->heads & ~m->busy;
+        unsigned order[ACI_MAX_SLOTS], n = by_index(m, x, order), k = 0;
+        for (; k < n; k++) {
+            unsigned s = order[k];
+            aci_slot *c = &m->slot[s];
+            if (c->head->entry.kind == ACI_OP_TASK) {
+                m->ready &= (uint16_t)~(1u << s);
+                start_task(m, c, s);
+                if (m->stopped)
+                    return;
+                continue;
             }
-        } else {
-            start_task(m, best, c);
+            if (icap_blocked(m, c))
+                continue; /* needs the ICAP; a skipped one does not */
+            m->ready &= (uint16_t)~(1u << s);
+            start_reconf(m, c, s);
+            if (strict && window_over(m))
+                next_windows(m); /* a skipped one completed: its window may be over */
+            break;
         }
+        if (k == n)
+            return;
     }
 }
 
-/* Wait until the hardware agrees the operation on `s` is over. */
-static int hal_done(unsigned s)
+/* The common case first: one task can start (and then nothing else can). */
+HOT void start_ready(aci_machine *m, int strict)
 {
-    if (!hal_slot_busy(s))
-        return 1;
+    if (m->check)
+        examine(m, strict);
+    uint32_t x = m->ready; /* heads of idle slots only: heads are found when their slot is idle */
+    if (!x || m->stopped)
+        return;
+    unsigned s = lowest(x);
+    aci_slot *c = &m->slot[s];
+    if (x & (x - 1) || c->head->entry.kind != ACI_OP_TASK) {
+        start_several(m, strict);
+        return;
+    }
+    m->ready = 0;
+    start_task(m, c, s);
+}
+
+/* The hardware is still busy after the timing model's end: wait for it, up to
+ * ACI_CONFIG_HANG_NS of real time; 0 if it never finishes. */
+COLD static int hal_wait(unsigned s)
+{
     uint64_t since = hal_time_ns();
     while (hal_slot_busy(s))
         if (ACI_CONFIG_HANG_NS && hal_time_ns() - since > ACI_CONFIG_HANG_NS)
@@ -562,40 +952,100 @@ static int hal_done(unsigned s)
     return 1;
 }
 
-/* Every operation ending at m->t completes, in program order. */
-static void complete(aci_machine *m)
+COLD static void trace_end(aci_machine *m, unsigned s, const aci_work *w)
+{
+    emit_simple(m, w->entry.kind == ACI_OP_RECONF ? ACI_EV_PR_END : ACI_EV_TASK_END, m->t, w->entry.at, s,
+                core_of(m->img, w->entry.core));
+}
+
+COLD static void hung(aci_machine *m, const aci_work *w)
+{
+    if (!m->stopped)
+        stop(m, ACI_ERR_WATCHDOG, m->t, w->entry.at);
+}
+
+/* The operation of slot s (its head) ends now; before it counts as done, the
+ * hardware must agree (a real board's may be slower than the model; a simulator's
+ * never is). Then the slot's cursor moves on. 0: it never finished, and the run
+ * gives up on it. */
+HOT int complete_one(aci_machine *m, unsigned s, int strict)
+{
+    aci_slot *c = &m->slot[s];
+    const aci_work *w = c->head;
+    m->busy &= (uint16_t)~(1u << s);
+    if (hal_slot_busy(s) && !hal_wait(s)) {
+        m->hung_tasks += w->entry.kind == ACI_OP_TASK; /* started, never completed */
+        return 0;
+    }
+    if (m->opts.trace)
+        trace_end(m, s, w);
+    if (w->entry.kind == ACI_OP_RECONF) {
+        m->icap_busy = 0;
+        m->reconfs_done++;
+    }
+    count_done(m, c, c->index, strict);
+    advance(m, c, s, strict);
+    return 1;
+}
+
+/* The operations of the slots `ending` end now and complete, in program order:
+ * the order their end events are written in. Nothing else depends on it (each
+ * completion only adds to counters), so without a trace they complete in slot
+ * order; the one hang reported is still the first in program order. */
+static void complete_many(aci_machine *m, uint32_t ending)
 {
     unsigned order[ACI_MAX_SLOTS], n = 0;
-    for (uint32_t busy = m->busy; busy; busy &= busy - 1) {
-        unsigned s = lowest(busy), k = n++;
-        if (m->run[s].end != m->t) {
-            n--;
-            continue;
-        }
-        while (k && m->run[order[k - 1]].index > m->run[s].index) {
-            order[k] = order[k - 1];
-            k--;
-        }
-        order[k] = s;
+    if (m->opts.trace) {
+        n = by_index(m, ending, order);
+    } else {
+        for (; ending; ending &= ending - 1)
+            order[n++] = lowest(ending);
     }
-    for (unsigned k = 0; k < n; k++) {
-        unsigned s = order[k];
-        aci_running *r = &m->run[s];
-        m->busy &= (uint16_t)~(1u << s);
-        if (!hal_done(s)) {
-            if (!m->stopped)
-                stop(m, ACI_ERR_WATCHDOG, m->t, r->pc);
-            continue; /* the hardware never finished: the run gives up on it */
+    const aci_slot *first_hung = 0;
+    for (unsigned k = 0; k < n; k++)
+        if (complete_one(m, order[k], m->strict))
+            m->res->t_end = m->t;
+        else if (!first_hung || m->slot[order[k]].index < first_hung->index)
+            first_hung = &m->slot[order[k]];
+    if (first_hung)
+        hung(m, first_hung->head);
+}
+
+/* The discrete-event loop, one copy per mode (`strict` is a constant in each). */
+HOT void simulate(aci_machine *m, int strict)
+{
+    for (;;) {
+        start_ready(m, strict);
+        uint32_t busy = m->busy;
+        if (!busy) {
+            if (m->error_pending)
+                write_error(m);
+            break;
         }
-        if (m->opts.trace)
-            emit_simple(m, r->op == ACI_OP_RECONF ? ACI_EV_PR_END : ACI_EV_TASK_END, m->t, r->pc, s, r->core);
-        if (r->op == ACI_OP_RECONF)
-            m->icap_busy = 0;
+        /* The next end, and the slots whose operations end then. */
+        unsigned s = lowest(busy);
+        uint64_t next = m->end[s];
+        uint32_t ending = 1u << s;
+        for (busy &= busy - 1; busy; busy &= busy - 1) {
+            s = lowest(busy);
+            if (m->end[s] < next) {
+                next = m->end[s];
+                ending = 0;
+            }
+            if (m->end[s] == next)
+                ending |= 1u << s;
+        }
+        if (m->error_pending && next > m->res->error_t)
+            write_error(m);
+        m->t = next;
+        if (ending & (ending - 1))
+            complete_many(m, ending);
+        else if (complete_one(m, lowest(ending), strict))
+            m->res->t_end = next;
         else
-            m->res->sync.progress++;
-        m->done[s]++;
-        m->res->operations++;
-        m->res->t_end = m->t;
+            hung(m, m->slot[lowest(ending)].head);
+        if (strict && !m->stopped && window_over(m))
+            next_windows(m);
     }
 }
 
@@ -658,73 +1108,69 @@ void aci_refuse(size_t length, uint32_t code, uint32_t offset, const aci_run_opt
     finish_sync(res, opts->doorbell, 0, 0);
 }
 
-uint32_t aci_run(aci_machine *m, const aci_image *img, const aci_run_opts *opts, aci_result *res)
+uint32_t aci_run(aci_machine *m, aci_work *work, size_t work_units, const aci_image *img, const aci_run_opts *opts,
+                 aci_result *res)
 {
     int mode = resolve_mode(opts->mode, img);
     start_result(res, mode, img->length);
     m->img = img;
     m->opts = *opts;
     m->res = res;
+    m->work = work;
+    m->work_units = work_units > UINT32_MAX ? UINT32_MAX : (uint32_t)work_units;
     m->strict = mode == ACI_MODE_STRICT;
     m->stopped = m->icap_busy = m->error_pending = 0;
-    m->busy = m->heads = 0;
-    for (unsigned k = 0; k < ACI_CONFIG_SUMMARY_CACHE; k++)
-        m->summaries[k].key = 0;
-    for (unsigned k = 0; k < ACI_CONFIG_DURATION_CACHE; k++)
-        m->duration_key[k] = 0;
+    m->busy = m->heads = m->ready = m->check = m->wait_any = m->wait_window = m->in_window_heads = 0;
+    m->window = m->window_base = m->completed = m->reconfs_done = m->hung_tasks = m->prs = 0;
     res->t0 = res->t_end = m->t = aci_image_transfer_ns(&img->timing, img->length);
     emit_image(opts, m->t, img->length, mode);
-    for (unsigned s = 0; s < img->slots; s++) {
-        aci_cursor *c = &m->cursor[s];
-        m->done[s] = 0;
-        m->holds[s] = NO_HOLD;
-        m->run[s].op = 0;
-        for (unsigned w = 0; w < ACI_MAX_SLOTS; w++)
-            c->before[w] = c->barrier[w] = 0;
-        c->index = c->window = c->pred_need = 0;
-        c->flags = 0;
-        c->pred_slot = 0;
-        c->depth = 1;
-        c->levels = 0;
-        c->stack[0].body = c->stack[0].next = img->compute_off;
-        c->stack[0].end = img->compute_off + img->compute_len;
-        c->stack[0].count = 1;
-        c->stack[0].index = 0;
-        c->stack[0].op = 0;
-        advance(m, c, s);
-        if (c->head)
-            m->heads |= (uint16_t)(1u << s);
+    for (unsigned s = 0; s < ACI_MAX_SLOTS; s++) {
+        aci_slot *c = &m->slot[s];
+        fill0(c, sizeof *c);
+        c->desc.slot = (uint8_t)s;
+        c->wake = UINT64_MAX;
+        c->holds = NO_HOLD;
     }
-    m->window = 0;
+    /* The whole image is pre-decoded before anything starts: a work area too small
+     * (a limit of the board) or a broken invariant stops the run at t0. */
+    uint32_t at = 0, code = ACI_ERR_WORK_AREA;
+    if (work && work_units && work_units >= img->work_units)
+        code = predecode(m, &at);
+    if (code) {
+        stop(m, code == ACI_ERR_WORK_AREA ? code : ACI_ERR_INTERNAL, m->t, code == ACI_ERR_WORK_AREA ? 0 : at);
+        write_error(m);
+    } else {
+        for (unsigned s = 0; s < img->slots; s++) {
+            m->heads |= (uint16_t)(1u << s);
+            advance(m, &m->slot[s], s, m->strict); /* from the chain's first entry */
+        }
+    }
     m->top = img->compute_off;
     m->top_end = img->compute_off + img->compute_len;
     m->rep_count = 0;
     m->in_window = 0;
-    if (m->strict) {
+    if (m->strict && !m->stopped) {
         next_window(m);
         if (m->in_window && opts->trace)
             emit_simple(m, ACI_EV_WINDOW_START, m->t, m->window_pc, 0, 0);
-        check_windows(m);
+        if (window_over(m))
+            next_windows(m);
     }
-    for (;;) {
-        start_ready(m);
-        uint64_t next = UINT64_MAX;
-        for (uint32_t busy = m->busy; busy; busy &= busy - 1)
-            if (m->run[lowest(busy)].end < next)
-                next = m->run[lowest(busy)].end;
-        if (m->error_pending && next > res->error_t)
-            write_error(m);
-        if (!m->busy)
-            break;
-        m->t = next;
-        complete(m);
-        if (m->strict && !m->stopped && !m->busy) /* a window ends only when nothing runs */
-            check_windows(m);
-    }
+    if (m->strict)
+        simulate(m, 1);
+    else
+        simulate(m, 0);
     if (!m->stopped && m->heads) { /* nothing can start, yet operations are left: a deadlock */
-        stop(m, ACI_ERR_INTERNAL, m->t, m->cursor[lowest(m->heads)].head);
+        stop(m, ACI_ERR_INTERNAL, m->t, m->slot[lowest(m->heads)].head->entry.at);
         write_error(m);
     }
+    /* Every operation that started completed, but those the hardware never finished. */
+    res->operations = 0;
+    for (unsigned s = 0; s < img->slots; s++)
+        res->operations += m->slot[s].done;
+    res->sync.progress = res->operations - m->reconfs_done;
+    res->tasks = res->sync.progress + m->hung_tasks;
+    res->prs = m->prs;
     if (m->stopped) {
         res->total_ns = res->error_t;
     } else {
@@ -739,12 +1185,15 @@ uint32_t aci_run(aci_machine *m, const aci_image *img, const aci_run_opts *opts,
             emit(m, &ev);
         }
     }
-    finish_sync(res, opts->doorbell, m->done, img->slots);
+    uint64_t done[ACI_MAX_SLOTS];
+    for (unsigned s = 0; s < ACI_MAX_SLOTS; s++)
+        done[s] = m->slot[s].done;
+    finish_sync(res, opts->doorbell, done, img->slots);
     return res->error_code;
 }
 
-uint32_t aci_execute(aci_machine *m, const uint8_t *data, size_t length, const aci_hooks *hooks,
-                     const aci_run_opts *opts, aci_image *img, aci_result *res)
+uint32_t aci_execute(aci_machine *m, aci_work *work, size_t work_units, const uint8_t *data, size_t length,
+                     const aci_hooks *hooks, const aci_run_opts *opts, aci_image *img, aci_result *res)
 {
     uint32_t offset;
     uint32_t code = aci_validate(data, length, hooks, img, &offset);
@@ -752,7 +1201,7 @@ uint32_t aci_execute(aci_machine *m, const uint8_t *data, size_t length, const a
         aci_refuse(length, code, offset, opts, res);
         return code;
     }
-    return aci_run(m, img, opts, res);
+    return aci_run(m, work, work_units, img, opts, res);
 }
 
 void aci_sync_pack(const aci_sync *y, uint8_t out[ACI_SYNC_BYTES])
@@ -779,6 +1228,7 @@ const char *aci_error_name(uint32_t code)
     case c: return n;
         ACI_ERROR_NAMES(NAME)
 #undef NAME
+    case ACI_ERR_WORK_AREA: return "work_area";
     default: return "internal";
     }
 }

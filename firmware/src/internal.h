@@ -14,6 +14,18 @@
 
 #define NO_CORE 0xFFu
 
+/* The executor's pre-decoded form (src/exec.c lays it out), in aci_work units; the
+ * validator adds them up into img->work_units:
+ *   1                       the end shared by every slot's chain;
+ *   WORK_OP_UNITS           per operation, and for a TASK one more per port, per
+ *                           stride and per wait (pre-decoding reserves that much
+ *                           for a task, and gives back what zero strides and waits
+ *                           on its own slot do not use);
+ *   WORK_LOOP_UNITS(slots)  per REPEAT or LOOP holding operations, and 2 (its begin
+ *                           and end entries) per slot with operations inside it. */
+#define WORK_OP_UNITS 4u
+#define WORK_LOOP_UNITS(slots) (2u + ((slots) + 1u) / 2u)
+
 /* Little-endian loads from bytes the caller has bounds-checked. */
 static inline uint32_t ld8(const uint8_t *p) { return p[0]; }
 static inline uint32_t ld16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }

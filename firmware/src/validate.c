@@ -25,6 +25,7 @@ typedef struct {
     uint32_t present;            /* bit k: section kind k seen */
     uint32_t level_count[ACI_MAX_LOOP_DEPTH + 1]; /* counts of the enclosing counted levels */
     uint64_t operations;
+    uint64_t work_units;         /* what the executor's pre-decoding takes (internal.h) */
     /* SYMBOLS line records, for the check that each points at an instruction */
     uint32_t line_at, line_count;
     const uint32_t *line_order;  /* line indices by offset; NULL: table order is sorted */
@@ -553,6 +554,7 @@ typedef struct {
     uint32_t conflict;  /* PARSEC: first thread sharing a slot with an earlier one, 0: none */
     uint64_t mult;      /* passes of the body per run: product of counts, saturated */
     uint16_t mask;      /* THREAD, LOOP: slots of the tasks inside */
+    uint16_t ops_mask;  /* slots of the operations inside (for the work area) */
     uint16_t used;      /* PARSEC: slots of its threads so far */
     uint8_t op;         /* 0: COMPUTE itself */
     uint8_t rank;       /* WINDOW: 1 once a PARSEC came */
@@ -652,6 +654,8 @@ static uint32_t check_task(V *v, vframe *f, uint32_t pos, uint32_t fo, uint32_t 
         return fail(v, ACI_ERR_BAD_CYCLES, fo + ACI_TASK_CYCLES);
     CHECK(count_ops(v, f->mult, pos));
     f->mask |= (uint16_t)(1u << slot);
+    f->ops_mask |= (uint16_t)(1u << slot);
+    v->work_units += WORK_OP_UNITS + ports * (1 + strides) + waits;
     return ACI_OK;
 }
 
@@ -667,6 +671,13 @@ static uint32_t close_container(V *v, vframe *f, vframe *parent)
     }
     if (f->op == ACI_OP_LOOP)
         parent->mask |= f->mask;
+    /* The executor's chains: a loop record, and a begin and an end entry per slot. */
+    if ((f->op == ACI_OP_LOOP || f->op == ACI_OP_REPEAT) && f->ops_mask) {
+        v->work_units += WORK_LOOP_UNITS(v->img->slots);
+        for (uint32_t m = f->ops_mask; m; m &= m - 1)
+            v->work_units += 2;
+    }
+    parent->ops_mask |= f->ops_mask;
     return ACI_OK;
 }
 
@@ -732,6 +743,8 @@ static uint32_t check_compute(V *v)
             CHECK(check_slot(v, fp[ACI_RECONF_SLOT], fo + ACI_RECONF_SLOT));
             CHECK(check_core(v, fp[ACI_RECONF_CORE], fo + ACI_RECONF_CORE));
             CHECK(count_ops(v, f->mult, pos));
+            f->ops_mask |= (uint16_t)(1u << fp[ACI_RECONF_SLOT]);
+            v->work_units += WORK_OP_UNITS;
             const aci_core *core = &img->cores[img->core_index[fp[ACI_RECONF_CORE]]];
             if (aci_pr_ns(&img->timing, core->bitstream_size) >= MAX_TIME_NS)
                 return fail(v, ACI_ERR_BAD_CYCLES, fo);
@@ -784,7 +797,7 @@ uint32_t aci_validate(const uint8_t *data, size_t length, const aci_hooks *hooks
     img->length = (uint32_t)length;
     img->memory_count = img->core_count = 0;
     img->symbols_off = img->symbols_len = 0;
-    img->operations = 0;
+    img->operations = img->work_units = 0;
     for (unsigned k = 0; k < 256; k++)
         img->core_index[k] = NO_CORE;
     CHECK(check_header(&v));
@@ -811,5 +824,6 @@ uint32_t aci_validate(const uint8_t *data, size_t length, const aci_hooks *hooks
     if (v.stray)
         return fail(&v, ACI_ERR_BAD_SYMBOLS, v.sec_off[ACI_SECTION_SYMBOLS]);
     img->operations = v.operations;
+    img->work_units = v.work_units + 1; /* and the chains' common end */
     return ACI_OK;
 }
