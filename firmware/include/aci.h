@@ -232,6 +232,7 @@ typedef union {
         uint64_t wake;           /* `wait_on` is examined again once the counter reaches it */
         uint16_t wait_on;        /* heads (slots) waiting for this slot's completions */
         uint16_t holds;          /* core id held, 0xFFFF: none */
+        uint16_t wait_slots;     /* dataflow: slots its operations wait on (before[] kept for them only) */
         aci_task_desc desc;      /* what hal_task_start gets; the core's fields set by a reconfiguration */
         aci_frame stack[ACI_LEVELS];
         uint64_t before[ACI_MAX_SLOTS]; /* dataflow: what the enclosing iterations add to before(w) */

@@ -298,23 +298,27 @@ static uint32_t decode_op(decoder *z, uint32_t pos)
     aci_work *x = w + U_PORTS + ports;
     uint64_t in = 0, out = 0;
     uint32_t address = (uint32_t)(offsetof(aci_slot, desc.ports) + offsetof(aci_region, address));
-    for (unsigned k = 0; k < ports; k++, address += sizeof(aci_region)) {
+    uint32_t dirs = core->port_dirs; /* in a local: the stores below may alias *core */
+    aci_work *port = w + U_PORTS;
+    for (unsigned k = 0; k < ports; k++, address += sizeof(aci_region), dirs >>= 1) {
         uint32_t length = ld32(p + ACI_PORT_LENGTH);
-        w[U_PORTS + k].port.address = ld64(p + ACI_PORT_ADDRESS);
-        w[U_PORTS + k].port.length = length;
-        if (core->port_dirs >> k & 1)
+        port->port.address = ld64(p + ACI_PORT_ADDRESS);
+        port->port.length = length;
+        port++;
+        if (dirs & 1)
             out += length;
         else
             in += length;
         p += ACI_PORT_BYTES;
-        for (unsigned j = 0; j < strides; j++, p += 8) {
+        for (uint32_t index = (uint32_t)(offsetof(aci_slot, stack) + offsetof(aci_frame, index)),
+                      end = index + strides * (uint32_t)sizeof(aci_frame);
+             index < end; index += (uint32_t)sizeof(aci_frame), p += 8) {
             uint64_t stride = ld64(p);
             if (stride) { /* most ports stay put in most loops: no term, no work */
                 /* Where the slot keeps the port's address and the level's index. */
                 x->term.stride = stride;
                 x->term.address = address;
-                x->term.index = (uint32_t)(offsetof(aci_slot, stack) + j * sizeof(aci_frame) +
-                                           offsetof(aci_frame, index));
+                x->term.index = index;
                 x++;
             }
         }
@@ -326,6 +330,7 @@ static uint32_t decode_op(decoder *z, uint32_t pos)
             return ACI_ERR_INTERNAL;
         if (ws == slot)
             continue; /* always met: the task is its slot's head only when the slot is idle */
+        m->slot[slot].wait_slots |= (uint16_t)(1u << ws);
         x->wait.before = z->before[ws];
         x->wait.slot = ws;
         x->wait.lag = ld32(p + ACI_WAIT_LAG);
@@ -438,9 +443,14 @@ static uint32_t predecode(aci_machine *m, uint32_t *at)
         if (z.sp + 1 >= ACI_STACK_DEPTH || (counted && z.levels >= ACI_LEVELS))
             return ACI_ERR_INTERNAL; /* deeper than the validator allows */
         aci_open *k = &m->open[++z.sp];
-        fill0(k, sizeof *k);
+        /* Every field, one store each (a byte loop over the record costs more
+         * than the walk of a small loop's body). */
+        k->ops = k->windows = 0;
         k->end = pos + len;
+        k->loop = k->pending = k->count = 0;
+        k->emitted = 0;
         k->op = (uint8_t)op;
+        k->level = k->pending_k = 0;
         k->last = NO_SLOT;
         if (counted) {
             k->count = ld32(d + pos + ACI_INSN_HEADER_BYTES + ACI_LOOP_COUNT);
@@ -572,7 +582,7 @@ HOT void go_round(aci_slot *c, aci_frame *f, const aci_work *l, int strict)
     c->ops += l[0].word[1];
     c->windows += l[1].word[0];
     if (!strict)
-        for (uint32_t x = (uint32_t)l[1].word[1]; x; x &= x - 1)
+        for (uint32_t x = (uint32_t)l[1].word[1] & c->wait_slots; x; x &= x - 1)
             c->before[lowest(x)] += l[L_SLOTS + lowest(x) / 2].word[lowest(x) % 2];
 }
 
@@ -602,7 +612,7 @@ static void advance_loops(aci_machine *m, aci_slot *c, unsigned slot, uint32_t e
             c->ops -= back * l[0].word[1];
             c->windows -= back * l[1].word[0];
             if (!m->strict)
-                for (uint32_t x = (uint32_t)l[1].word[1]; x; x &= x - 1)
+                for (uint32_t x = (uint32_t)l[1].word[1] & c->wait_slots; x; x &= x - 1)
                     c->before[lowest(x)] -= back * l[L_SLOTS + lowest(x) / 2].word[lowest(x) % 2];
             c->depth--;
             e = w->entry.next;
@@ -815,6 +825,9 @@ HOT void start_task(aci_machine *m, aci_slot *c, unsigned s)
         ports[1] = p[1].port;
         ports[2] = p[2].port;
         ports[3] = p[3].port;
+    } else if (w->entry.ports == 2) { /* (in, out) */
+        ports[0] = p[0].port;
+        ports[1] = p[1].port;
     } else {
         switch (w->entry.ports) { /* at most ACI_MAX_PORTS (8): unrolled */
         case 8: ports[7] = p[7].port; /* fall through */
@@ -865,17 +878,25 @@ static void examine(aci_machine *m, int strict)
  * program order as a rule (threads come in slot order), so a pass checks it. */
 HOT unsigned by_index(const aci_machine *m, uint32_t set, unsigned order[ACI_MAX_SLOTS])
 {
-    uint64_t key[ACI_MAX_SLOTS];
     unsigned n = 0, sorted = 1;
+    uint64_t prev = 0;
     for (; set; set &= set - 1, n++) {
-        order[n] = lowest(set);
-        key[n] = m->slot[order[n]].index;
-        sorted &= !n || key[n - 1] < key[n];
+        unsigned s = lowest(set);
+        uint64_t index = m->slot[s].index;
+        order[n] = s;
+        sorted &= !n || prev < index;
+        prev = index;
     }
-    if (!sorted)
+    if (!sorted && n == 2) { /* the usual unsorted pair */
+        unsigned s = order[0];
+        order[0] = order[1];
+        order[1] = s;
+    } else if (!sorted) {
+        uint64_t key[ACI_MAX_SLOTS];
+        key[0] = m->slot[order[0]].index;
         for (unsigned i = 1; i < n; i++) {
-            uint64_t index = key[i];
             unsigned s = order[i], k = i;
+            uint64_t index = m->slot[s].index;
             for (; k && key[k - 1] > index; k--) {
                 key[k] = key[k - 1];
                 order[k] = order[k - 1];
@@ -883,6 +904,7 @@ HOT unsigned by_index(const aci_machine *m, uint32_t set, unsigned order[ACI_MAX
             key[k] = index;
             order[k] = s;
         }
+    }
     return n;
 }
 
@@ -891,7 +913,7 @@ HOT unsigned by_index(const aci_machine *m, uint32_t set, unsigned order[ACI_MAX
  * startable (only completions do) and leaves the ICAP alone, so the heads that can
  * start now start in program index order; a RECONF (a skipped one completes at
  * once; one that is not takes the ICAP) ends the pass, and the next looks again. */
-static void start_several(aci_machine *m, int strict)
+HOT void start_several(aci_machine *m, int strict)
 {
     for (;;) {
         if (m->check)
@@ -899,25 +921,80 @@ static void start_several(aci_machine *m, int strict)
         uint32_t x = m->ready;
         if (!x || m->stopped)
             return;
+        /* Common in strict mode (threads finishing in step): every ready head a
+         * task, in slot order (program order as a rule): they start in one pass
+         * over the set. Dataflow's ready heads come out of slot order too often
+         * for the check to pay. */
+        if (!strict) {
+            uint32_t rest = x & (x - 1);
+            if (rest && !(rest & (rest - 1))) { /* two ready heads, the usual dataflow case */
+                unsigned a = lowest(x), b = lowest(rest);
+                aci_slot *ca = &m->slot[a], *cb = &m->slot[b];
+                if (ca->head->entry.kind == ACI_OP_TASK && cb->head->entry.kind == ACI_OP_TASK) {
+                    if (cb->index < ca->index) {
+                        unsigned t = a;
+                        a = b;
+                        b = t;
+                        aci_slot *tc = ca;
+                        ca = cb;
+                        cb = tc;
+                    }
+                    m->ready = 0;
+                    start_task(m, ca, a);
+                    if (m->stopped) {
+                        m->ready = (uint16_t)(1u << b);
+                        return;
+                    }
+                    start_task(m, cb, b);
+                    return;
+                }
+            }
+        }
+        if (strict) {
+            uint64_t prev = 0;
+            uint32_t y = x;
+            for (; y; y &= y - 1) {
+                const aci_slot *c = &m->slot[lowest(y)];
+                if (c->head->entry.kind != ACI_OP_TASK || (y != x && prev >= c->index))
+                    break;
+                prev = c->index;
+            }
+            if (!y) {
+                m->ready = 0; /* starting a task makes no head ready */
+                for (; x; x &= x - 1) {
+                    start_task(m, &m->slot[lowest(x)], lowest(x));
+                    if (m->stopped) {
+                        m->ready = (uint16_t)(x & (x - 1));
+                        return;
+                    }
+                }
+                return;
+            }
+        }
         unsigned order[ACI_MAX_SLOTS], n = by_index(m, x, order), k = 0;
+        uint32_t started = 0; /* leave the ready set: those started, in one store */
         for (; k < n; k++) {
             unsigned s = order[k];
             aci_slot *c = &m->slot[s];
             if (c->head->entry.kind == ACI_OP_TASK) {
-                m->ready &= (uint16_t)~(1u << s);
+                started |= 1u << s;
                 start_task(m, c, s);
-                if (m->stopped)
+                if (m->stopped) {
+                    m->ready &= (uint16_t)~started;
                     return;
+                }
                 continue;
             }
             if (icap_blocked(m, c))
                 continue; /* needs the ICAP; a skipped one does not */
-            m->ready &= (uint16_t)~(1u << s);
+            m->ready &= (uint16_t)~(started | 1u << s);
+            started = 0;
             start_reconf(m, c, s);
             if (strict && window_over(m))
                 next_windows(m); /* a skipped one completed: its window may be over */
             break;
         }
+        m->ready &= (uint16_t)~started;
         if (k == n)
             return;
     }
@@ -992,15 +1069,9 @@ HOT int complete_one(aci_machine *m, unsigned s, int strict)
  * the order their end events are written in. Nothing else depends on it (each
  * completion only adds to counters), so without a trace they complete in slot
  * order; the one hang reported is still the first in program order. */
-static void complete_many(aci_machine *m, uint32_t ending)
+COLD static void complete_traced(aci_machine *m, uint32_t ending)
 {
-    unsigned order[ACI_MAX_SLOTS], n = 0;
-    if (m->opts.trace) {
-        n = by_index(m, ending, order);
-    } else {
-        for (; ending; ending &= ending - 1)
-            order[n++] = lowest(ending);
-    }
+    unsigned order[ACI_MAX_SLOTS], n = by_index(m, ending, order);
     const aci_slot *first_hung = 0;
     for (unsigned k = 0; k < n; k++)
         if (complete_one(m, order[k], m->strict))
@@ -1009,6 +1080,35 @@ static void complete_many(aci_machine *m, uint32_t ending)
             first_hung = &m->slot[order[k]];
     if (first_hung)
         hung(m, first_hung->head);
+}
+
+COLD static void hung_first(aci_machine *m, uint32_t set)
+{
+    const aci_slot *first = &m->slot[lowest(set)];
+    for (set &= set - 1; set; set &= set - 1)
+        if (m->slot[lowest(set)].index < first->index)
+            first = &m->slot[lowest(set)];
+    hung(m, first->head);
+}
+
+HOT void complete_many(aci_machine *m, uint32_t ending, int strict)
+{
+    if (m->opts.trace) {
+        complete_traced(m, ending);
+        return;
+    }
+    uint32_t left = 0, failed = 0;
+    for (; ending; ending &= ending - 1) {
+        unsigned s = lowest(ending);
+        if (complete_one(m, s, strict))
+            left = 1;
+        else
+            failed |= 1u << s;
+    }
+    if (left)
+        m->res->t_end = m->t;
+    if (failed)
+        hung_first(m, failed);
 }
 
 /* The discrete-event loop, one copy per mode (`strict` is a constant in each). */
@@ -1039,7 +1139,7 @@ HOT void simulate(aci_machine *m, int strict)
             write_error(m);
         m->t = next;
         if (ending & (ending - 1))
-            complete_many(m, ending);
+            complete_many(m, ending, strict);
         else if (complete_one(m, lowest(ending), strict))
             m->res->t_end = next;
         else
@@ -1124,7 +1224,7 @@ uint32_t aci_run(aci_machine *m, aci_work *work, size_t work_units, const aci_im
     m->window = m->window_base = m->completed = m->reconfs_done = m->hung_tasks = m->prs = 0;
     res->t0 = res->t_end = m->t = aci_image_transfer_ns(&img->timing, img->length);
     emit_image(opts, m->t, img->length, mode);
-    for (unsigned s = 0; s < ACI_MAX_SLOTS; s++) {
+    for (unsigned s = 0; s < img->slots; s++) { /* the others are never read */
         aci_slot *c = &m->slot[s];
         fill0(c, sizeof *c);
         c->desc.slot = (uint8_t)s;
@@ -1187,7 +1287,7 @@ uint32_t aci_run(aci_machine *m, aci_work *work, size_t work_units, const aci_im
     }
     uint64_t done[ACI_MAX_SLOTS];
     for (unsigned s = 0; s < ACI_MAX_SLOTS; s++)
-        done[s] = m->slot[s].done;
+        done[s] = s < img->slots ? m->slot[s].done : 0;
     finish_sync(res, opts->doorbell, done, img->slots);
     return res->error_code;
 }
