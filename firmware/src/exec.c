@@ -842,9 +842,21 @@ HOT void start_task(aci_machine *m, aci_slot *c, unsigned s)
         }
     }
     /* Byte offsets into the slot's state: a term is a multiply and an add. */
-    for (const aci_work *end = t + w->entry.terms; t < end; t++)
-        *(uint64_t *)((char *)c + t->term.address) +=
-            t->term.stride * *(const uint32_t *)((const char *)c + t->term.index);
+#define TERM(t) (*(uint64_t *)((char *)c + (t)->term.address) += \
+                 (t)->term.stride * *(const uint32_t *)((const char *)c + (t)->term.index))
+    uint32_t terms = w->entry.terms;
+    if (terms) switch (terms) { /* up to four unrolled (sums mod 2^64: any order); more: a loop */
+    case 4: TERM(t + 3); /* fall through */
+    case 3: TERM(t + 2); /* fall through */
+    case 2: TERM(t + 1); /* fall through */
+    case 1: TERM(t); /* fall through */
+    case 0: break;
+    default:
+        for (const aci_work *end = t + terms; t < end; t++)
+            TERM(t);
+        break;
+    }
+#undef TERM
     c->desc.params = w[U_THREAD].thread.params;
     uint32_t rc = hal_task_start(&c->desc);
     if (rc) {
