@@ -3,7 +3,9 @@
 ``add_run_parser(subparsers)`` adds the command to ``acic``'s parser;
 ``cmd_run(args) -> int`` runs it. A ``.aci`` source is compiled in memory
 (:func:`aci.pipeline.compile_file`; its SourceError propagates for the CLI to
-render); any other file is read as an image. The run is :func:`aci.run.run_image`.
+render); any other file is read as an image. The run is :func:`aci.run.run_image`,
+or with ``--engine firmware`` :func:`aci.firmware.run_image_firmware` (the C
+firmware's simulated board; same result, same options).
 
 Prints a summary (or ``--json``: one JSON object) on stdout. Exit 0 on a completed
 run; 1 with a one-line ``acic: error: ...`` on stderr for a refused image or a
