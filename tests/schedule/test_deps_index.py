@@ -25,18 +25,9 @@ from aci.diagnostics import SourceError
 from aci.parse import load
 from aci.schedule import schedule
 
-ROOT = Path(__file__).resolve().parents[2]
-HEAD = f'''import "{ROOT}/programs/targets/zcu102.aci"
-import "{ROOT}/programs/cores/test.aci"
-core OTHER {{
-    id 201
-    bitstream size 1 MB
-    param n : u32 in 1 .. 65536
-    in  a : u8[n]
-    out y : u8[n]
-    cycles n + 100
-}}
-buffer b : u8[8192]
+from .test_schedule import PRELUDE
+
+HEAD = PRELUDE + '''buffer b : u8[8192]
 buffer c : u8[8192]
 '''
 

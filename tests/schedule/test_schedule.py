@@ -21,7 +21,8 @@ from aci.run import run_image
 from aci.schedule import schedule
 
 ROOT = Path(__file__).resolve().parents[2]
-HEAD = f'''import "{ROOT}/programs/targets/zcu102.aci"
+# The board, the TEST core and a second core of the same shape (test_deps_index too).
+PRELUDE = f'''import "{ROOT}/programs/targets/zcu102.aci"
 import "{ROOT}/programs/cores/test.aci"
 core OTHER {{
     id 201
@@ -31,7 +32,8 @@ core OTHER {{
     out y : u8[n]
     cycles n + 100
 }}
-buffer b : u8[64][256] in ddr
+'''
+HEAD = PRELUDE + '''buffer b : u8[64][256] in ddr
 buffer c : u8[64][256] in ddr
 '''
 
