@@ -221,7 +221,7 @@ typedef struct {
 typedef union {
     struct {
         const aci_work *head;    /* the head's record; NULL: none left */
-        uint64_t index, window;  /* program index and (strict) window instance of the head */
+        uint64_t index, window;  /* strict: program index and window instance of the head */
         uint64_t ops, windows;   /* what the enclosing iterations add to an operation's index, window */
         uint32_t next;           /* the chain entry after the head */
         uint8_t depth;           /* levels entered */
@@ -254,7 +254,7 @@ typedef struct {
     aci_result *res;
     aci_work *work;
     uint32_t work_units;
-    uint64_t t;
+    uint64_t t, t_end;       /* now; the last completion */
     uint64_t end[ACI_MAX_SLOTS];     /* when the operation a busy slot runs ends */
     uint64_t completed;      /* strict: operations completed */
     uint64_t reconfs_done, hung_tasks, prs;

@@ -533,6 +533,14 @@ HOT int ready(aci_machine *m, aci_slot *c, unsigned slot, int strict)
 
 /* ---- cursors ------------------------------------------------------------------- */
 
+/* The program index of the head of c. Strict keeps it (its readiness compares
+ * it); dataflow needs it only to order several heads, so finds it then: the
+ * cursor's offsets stay those of its head until the head completes. */
+HOT uint64_t head_index(const aci_slot *c, int strict)
+{
+    return strict ? c->index : c->head[U_TIME].word[1] + c->ops;
+}
+
 /* The head of `slot` is now the operation whose record is w, at the cursor's
  * iteration: its program index, what its readiness needs, whether it is ready. */
 HOT void set_head(aci_machine *m, aci_slot *c, unsigned slot, const aci_work *w, int strict)
@@ -540,8 +548,8 @@ HOT void set_head(aci_machine *m, aci_slot *c, unsigned slot, const aci_work *w,
     uint16_t bit = (uint16_t)(1u << slot);
     c->head = w;
     c->next = w->entry.next;
-    c->index = w[U_TIME].word[1] + c->ops;
     if (strict) {
+        c->index = w[U_TIME].word[1] + c->ops;
         if (w->entry.flags & F_OWN_PRED) {
             m->ready |= bit; /* in the window instance of the previous head: c->window */
             return;
@@ -564,11 +572,11 @@ HOT void set_head(aci_machine *m, aci_slot *c, unsigned slot, const aci_work *w,
         }
         c->pred = (uint8_t)pred;
     } else {
-        c->wait = 0;
         if (!w->entry.waits) {
             m->ready |= bit;
             return;
         }
+        c->wait = 0; /* (without waits, ready() checks none whatever it holds) */
     }
     if (ready(m, c, slot, strict))
         m->ready |= bit;
@@ -580,8 +588,9 @@ HOT void go_round(aci_slot *c, aci_frame *f, const aci_work *l, int strict)
 {
     f->index++;
     c->ops += l[0].word[1];
-    c->windows += l[1].word[0];
-    if (!strict)
+    if (strict)
+        c->windows += l[1].word[0];
+    else
         for (uint32_t x = (uint32_t)l[1].word[1] & c->wait_slots; x; x &= x - 1)
             c->before[lowest(x)] += l[L_SLOTS + lowest(x) / 2].word[lowest(x) % 2];
 }
@@ -610,8 +619,9 @@ static void advance_loops(aci_machine *m, aci_slot *c, unsigned slot, uint32_t e
              * iteration zero. */
             uint64_t back = f->count - 1;
             c->ops -= back * l[0].word[1];
-            c->windows -= back * l[1].word[0];
-            if (!m->strict)
+            if (m->strict)
+                c->windows -= back * l[1].word[0];
+            else
                 for (uint32_t x = (uint32_t)l[1].word[1] & c->wait_slots; x; x &= x - 1)
                     c->before[lowest(x)] -= back * l[L_SLOTS + lowest(x) / 2].word[lowest(x) % 2];
             c->depth--;
@@ -762,7 +772,7 @@ COLD static void start_reconf(aci_machine *m, aci_slot *c, unsigned s)
         /* Skipped: the slot holds the core already; it completes now. */
         m->reconfs_done++;
         count_done(m, c, c->index, m->strict);
-        m->res->t_end = m->t;
+        m->t_end = m->t;
         advance(m, c, s, m->strict);
     } else {
         const aci_core *core = core_of(m->img, id);
@@ -888,13 +898,13 @@ static void examine(aci_machine *m, int strict)
 /* The slots of `set` in program index order of their heads (a running operation
  * is its slot's head); returns how many. Taken by slot number first, which is
  * program order as a rule (threads come in slot order), so a pass checks it. */
-HOT unsigned by_index(const aci_machine *m, uint32_t set, unsigned order[ACI_MAX_SLOTS])
+HOT unsigned by_index(const aci_machine *m, uint32_t set, unsigned order[ACI_MAX_SLOTS], int strict)
 {
     unsigned n = 0, sorted = 1;
     uint64_t prev = 0;
     for (; set; set &= set - 1, n++) {
         unsigned s = lowest(set);
-        uint64_t index = m->slot[s].index;
+        uint64_t index = head_index(&m->slot[s], strict);
         order[n] = s;
         sorted &= !n || prev < index;
         prev = index;
@@ -905,10 +915,10 @@ HOT unsigned by_index(const aci_machine *m, uint32_t set, unsigned order[ACI_MAX
         order[1] = s;
     } else if (!sorted) {
         uint64_t key[ACI_MAX_SLOTS];
-        key[0] = m->slot[order[0]].index;
+        key[0] = head_index(&m->slot[order[0]], strict);
         for (unsigned i = 1; i < n; i++) {
             unsigned s = order[i], k = i;
-            uint64_t index = m->slot[s].index;
+            uint64_t index = head_index(&m->slot[s], strict);
             for (; k && key[k - 1] > index; k--) {
                 key[k] = key[k - 1];
                 order[k] = order[k - 1];
@@ -943,7 +953,7 @@ HOT void start_several(aci_machine *m, int strict)
                 unsigned a = lowest(x), b = lowest(rest);
                 aci_slot *ca = &m->slot[a], *cb = &m->slot[b];
                 if (ca->head->entry.kind == ACI_OP_TASK && cb->head->entry.kind == ACI_OP_TASK) {
-                    if (cb->index < ca->index) {
+                    if (head_index(cb, 0) < head_index(ca, 0)) {
                         unsigned t = a;
                         a = b;
                         b = t;
@@ -983,7 +993,7 @@ HOT void start_several(aci_machine *m, int strict)
                 return;
             }
         }
-        unsigned order[ACI_MAX_SLOTS], n = by_index(m, x, order), k = 0;
+        unsigned order[ACI_MAX_SLOTS], n = by_index(m, x, order, strict), k = 0;
         uint32_t started = 0; /* leave the ready set: those started, in one store */
         for (; k < n; k++) {
             unsigned s = order[k];
@@ -1083,12 +1093,12 @@ HOT int complete_one(aci_machine *m, unsigned s, int strict)
  * order; the one hang reported is still the first in program order. */
 COLD static void complete_traced(aci_machine *m, uint32_t ending)
 {
-    unsigned order[ACI_MAX_SLOTS], n = by_index(m, ending, order);
+    unsigned order[ACI_MAX_SLOTS], n = by_index(m, ending, order, m->strict);
     const aci_slot *first_hung = 0;
     for (unsigned k = 0; k < n; k++)
         if (complete_one(m, order[k], m->strict))
-            m->res->t_end = m->t;
-        else if (!first_hung || m->slot[order[k]].index < first_hung->index)
+            m->t_end = m->t;
+        else if (!first_hung || head_index(&m->slot[order[k]], m->strict) < head_index(first_hung, m->strict))
             first_hung = &m->slot[order[k]];
     if (first_hung)
         hung(m, first_hung->head);
@@ -1098,7 +1108,7 @@ COLD static void hung_first(aci_machine *m, uint32_t set)
 {
     const aci_slot *first = &m->slot[lowest(set)];
     for (set &= set - 1; set; set &= set - 1)
-        if (m->slot[lowest(set)].index < first->index)
+        if (head_index(&m->slot[lowest(set)], m->strict) < head_index(first, m->strict))
             first = &m->slot[lowest(set)];
     hung(m, first->head);
 }
@@ -1118,7 +1128,7 @@ HOT void complete_many(aci_machine *m, uint32_t ending, int strict)
             failed |= 1u << s;
     }
     if (left)
-        m->res->t_end = m->t;
+        m->t_end = m->t;
     if (failed)
         hung_first(m, failed);
 }
@@ -1153,7 +1163,7 @@ HOT void simulate(aci_machine *m, int strict)
         if (ending & (ending - 1))
             complete_many(m, ending, strict);
         else if (complete_one(m, lowest(ending), strict))
-            m->res->t_end = next;
+            m->t_end = next;
         else
             hung(m, m->slot[lowest(ending)].head);
         if (strict && !m->stopped && window_over(m))
@@ -1234,7 +1244,7 @@ uint32_t aci_run(aci_machine *m, aci_work *work, size_t work_units, const aci_im
     m->stopped = m->icap_busy = m->error_pending = 0;
     m->busy = m->heads = m->ready = m->check = m->wait_any = m->wait_window = m->in_window_heads = 0;
     m->window = m->window_base = m->completed = m->reconfs_done = m->hung_tasks = m->prs = 0;
-    res->t0 = res->t_end = m->t = aci_image_transfer_ns(&img->timing, img->length);
+    res->t0 = m->t_end = m->t = aci_image_transfer_ns(&img->timing, img->length);
     emit_image(opts, m->t, img->length, mode);
     for (unsigned s = 0; s < img->slots; s++) { /* the others are never read */
         aci_slot *c = &m->slot[s];
@@ -1283,6 +1293,7 @@ uint32_t aci_run(aci_machine *m, aci_work *work, size_t work_units, const aci_im
     res->sync.progress = res->operations - m->reconfs_done;
     res->tasks = res->sync.progress + m->hung_tasks;
     res->prs = m->prs;
+    res->t_end = m->t_end;
     if (m->stopped) {
         res->total_ns = res->error_t;
     } else {
