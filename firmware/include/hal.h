@@ -29,8 +29,9 @@ void hal_reconfigure(unsigned slot, unsigned core_id, uint64_t address, uint32_t
  * per-task cost is mostly calls like this one. */
 uint32_t hal_task_start(const aci_task_desc *task);
 
-/* Nonzero while the last reconfiguration or task started on `slot` runs. */
-int hal_slot_busy(unsigned slot);
+/* Of the slots in `slots` (bit k: slot k), those whose last reconfiguration or
+ * task started still runs (a board reads them from one status register). */
+uint32_t hal_slots_busy(uint32_t slots);
 
 /* A monotonic clock in nanoseconds (real time, not the timing model's). */
 uint64_t hal_time_ns(void);

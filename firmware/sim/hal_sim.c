@@ -278,9 +278,9 @@ uint32_t hal_task_start(const aci_task_desc *task)
     return ACI_OK;
 }
 
-int hal_slot_busy(unsigned slot)
+uint32_t hal_slots_busy(uint32_t slots)
 {
-    (void)slot;
+    (void)slots; /* a model runs when its task starts: never late */
     return 0;
 }
 

@@ -1040,42 +1040,46 @@ HOT void start_ready(aci_machine *m, int strict)
     start_task(m, c, s);
 }
 
-/* The hardware is still busy after the timing model's end: wait for it, up to
- * ACI_CONFIG_HANG_NS of real time; 0 if it never finishes. */
-COLD static int hal_wait(unsigned s)
-{
-    uint64_t since = hal_time_ns();
-    while (hal_slot_busy(s))
-        if (ACI_CONFIG_HANG_NS && hal_time_ns() - since > ACI_CONFIG_HANG_NS)
-            return 0;
-    return 1;
-}
-
 COLD static void trace_end(aci_machine *m, unsigned s, const aci_work *w)
 {
     emit_simple(m, w->entry.kind == ACI_OP_RECONF ? ACI_EV_PR_END : ACI_EV_TASK_END, m->t, w->entry.at, s,
                 core_of(m->img, w->entry.core));
 }
 
-COLD static void hung(aci_machine *m, const aci_work *w)
+/* The operations of `late` (some of `ending`) are past their end in the timing
+ * model, yet the hardware still runs them (a real board's may be slower than the
+ * model; a simulator's never is): wait for them, up to ACI_CONFIG_HANG_NS of real
+ * time. Those that never finish are given up on: they never count as done, and
+ * the first of them in program order stops the run (watchdog). Returns the slots
+ * of `ending` whose operations complete. */
+COLD static uint32_t wait_late(aci_machine *m, uint32_t ending, uint32_t late)
 {
+    uint64_t since = hal_time_ns();
+    while ((late = hal_slots_busy(late)))
+        if (ACI_CONFIG_HANG_NS && hal_time_ns() - since > ACI_CONFIG_HANG_NS)
+            break;
+    if (!late)
+        return ending;
+    m->busy &= (uint16_t)~late;
+    const aci_slot *first = 0;
+    for (uint32_t x = late; x; x &= x - 1) {
+        const aci_slot *c = &m->slot[lowest(x)];
+        m->hung_tasks += c->head->entry.kind == ACI_OP_TASK; /* started, never completed */
+        if (!first || head_index(c, m->strict) < head_index(first, m->strict))
+            first = c;
+    }
     if (!m->stopped)
-        stop(m, ACI_ERR_WATCHDOG, m->t, w->entry.at);
+        stop(m, ACI_ERR_WATCHDOG, m->t, first->head->entry.at);
+    return ending & ~late;
 }
 
-/* The operation of slot s (its head) ends now; before it counts as done, the
- * hardware must agree (a real board's may be slower than the model; a simulator's
- * never is). Then the slot's cursor moves on. 0: it never finished, and the run
- * gives up on it. */
-HOT int complete_one(aci_machine *m, unsigned s, int strict)
+/* The operation of slot s (its head) ends now and counts as done (the hardware
+ * agreed); the slot's cursor moves on. */
+HOT void complete_one(aci_machine *m, unsigned s, int strict)
 {
     aci_slot *c = &m->slot[s];
     const aci_work *w = c->head;
     m->busy &= (uint16_t)~(1u << s);
-    if (hal_slot_busy(s) && !hal_wait(s)) {
-        m->hung_tasks += w->entry.kind == ACI_OP_TASK; /* started, never completed */
-        return 0;
-    }
     if (m->opts.trace)
         trace_end(m, s, w);
     if (w->entry.kind == ACI_OP_RECONF) {
@@ -1084,33 +1088,17 @@ HOT int complete_one(aci_machine *m, unsigned s, int strict)
     }
     count_done(m, c, c->index, strict);
     advance(m, c, s, strict);
-    return 1;
 }
 
 /* The operations of the slots `ending` end now and complete, in program order:
  * the order their end events are written in. Nothing else depends on it (each
  * completion only adds to counters), so without a trace they complete in slot
- * order; the one hang reported is still the first in program order. */
+ * order. */
 COLD static void complete_traced(aci_machine *m, uint32_t ending)
 {
     unsigned order[ACI_MAX_SLOTS], n = by_index(m, ending, order, m->strict);
-    const aci_slot *first_hung = 0;
     for (unsigned k = 0; k < n; k++)
-        if (complete_one(m, order[k], m->strict))
-            m->t_end = m->t;
-        else if (!first_hung || head_index(&m->slot[order[k]], m->strict) < head_index(first_hung, m->strict))
-            first_hung = &m->slot[order[k]];
-    if (first_hung)
-        hung(m, first_hung->head);
-}
-
-COLD static void hung_first(aci_machine *m, uint32_t set)
-{
-    const aci_slot *first = &m->slot[lowest(set)];
-    for (set &= set - 1; set; set &= set - 1)
-        if (head_index(&m->slot[lowest(set)], m->strict) < head_index(first, m->strict))
-            first = &m->slot[lowest(set)];
-    hung(m, first->head);
+        complete_one(m, order[k], m->strict);
 }
 
 HOT void complete_many(aci_machine *m, uint32_t ending, int strict)
@@ -1119,18 +1107,8 @@ HOT void complete_many(aci_machine *m, uint32_t ending, int strict)
         complete_traced(m, ending);
         return;
     }
-    uint32_t left = 0, failed = 0;
-    for (; ending; ending &= ending - 1) {
-        unsigned s = lowest(ending);
-        if (complete_one(m, s, strict))
-            left = 1;
-        else
-            failed |= 1u << s;
-    }
-    if (left)
-        m->t_end = m->t;
-    if (failed)
-        hung_first(m, failed);
+    for (; ending; ending &= ending - 1)
+        complete_one(m, lowest(ending), strict);
 }
 
 /* The discrete-event loop, one copy per mode (`strict` is a constant in each). */
@@ -1160,12 +1138,17 @@ HOT void simulate(aci_machine *m, int strict)
         if (m->error_pending && next > m->res->error_t)
             write_error(m);
         m->t = next;
+        /* Before they count as done, the hardware must agree: one question for
+         * all of them. */
+        uint32_t late = hal_slots_busy(ending);
+        if (late)
+            ending = wait_late(m, ending, late);
         if (ending & (ending - 1))
             complete_many(m, ending, strict);
-        else if (complete_one(m, lowest(ending), strict))
+        else if (ending)
+            complete_one(m, lowest(ending), strict);
+        if (ending)
             m->t_end = next;
-        else
-            hung(m, m->slot[lowest(ending)].head);
         if (strict && !m->stopped && window_over(m))
             next_windows(m);
     }
