@@ -189,7 +189,7 @@ typedef union {
     struct { const uint8_t *params; uint8_t pred, chain[ACI_MAX_LOOP_DEPTH]; } thread;
     aci_region port;
     struct { uint64_t stride; uint32_t address, index; } term; /* offsets in aci_slot */
-    struct { uint64_t before; uint32_t slot, lag; } wait;
+    struct { uint64_t need; uint32_t slot; } wait;
     uint64_t word[2];
 } aci_work;
 

@@ -59,8 +59,8 @@ enum {
     U_THREAD = 2, /* thread: params (its words in PARAM), strict predecessor (below) */
     U_STRICT = 3, /* word[0] window instance at iteration zero, word[1] PARSEC barrier */
     U_PORTS = 4   /* `ports` port units (base address, length), then `terms` term units
-                   * (a nonzero stride: port, level), then `waits` wait units (slot, lag,
-                   * before(slot) at iteration zero) */
+                   * (a nonzero stride: port, level). Before unit 0, backwards: `waits`
+                   * wait units (slot, before(slot) - lag at iteration zero) */
 };
 /* A loop record (begin and end entries point at it): unit 0 word[0] count, word[1]
  * operations per iteration; unit 1 word[0] window instances per iteration, word[1]
@@ -272,9 +272,10 @@ static uint32_t decode_op(decoder *z, uint32_t pos)
         if (f[ACI_TASK_PORT_COUNT] != ports || strides != z->levels)
             return ACI_ERR_INTERNAL; /* the validator matched them to the core and the loops */
     }
-    uint32_t u = take(z, WORK_OP_UNITS + ports * (1u + strides) + waits);
+    uint32_t u = take(z, waits + WORK_OP_UNITS + ports * (1u + strides));
     if (!u)
         return ACI_ERR_INTERNAL;
+    u += waits; /* its waits come before it (see U_PORTS) */
     aci_work *w = &z->work[u];
     set_entry(w, op, pos);
     w->entry.slot = (uint8_t)slot;
@@ -293,7 +294,8 @@ static uint32_t decode_op(decoder *z, uint32_t pos)
         m->open[z->sp].last = (uint8_t)slot;
         return ACI_OK;
     }
-    /* Ports (base and length), then a term per nonzero stride, then waits. */
+    /* Ports (base and length), then a term per nonzero stride; waits backwards
+     * from the entry. */
     const uint8_t *p = f + ACI_TASK_BYTES;
     aci_work *x = w + U_PORTS + ports;
     uint64_t in = 0, out = 0;
@@ -324,6 +326,8 @@ static uint32_t decode_op(decoder *z, uint32_t pos)
         }
     }
     w->entry.terms = (uint8_t)(x - (w + U_PORTS + ports));
+    z->used = (uint32_t)(x - z->work);
+    x = w - 1;
     for (unsigned k = 0; k < waits; k++, p += ACI_WAIT_BYTES) {
         unsigned ws = p[ACI_WAIT_SLOT];
         if (ws >= img->slots)
@@ -331,13 +335,11 @@ static uint32_t decode_op(decoder *z, uint32_t pos)
         if (ws == slot)
             continue; /* always met: the task is its slot's head only when the slot is idle */
         m->slot[slot].wait_slots |= (uint16_t)(1u << ws);
-        x->wait.before = z->before[ws];
+        x->wait.need = z->before[ws] - ld32(p + ACI_WAIT_LAG); /* mod 2^64: see ready() */
         x->wait.slot = ws;
-        x->wait.lag = ld32(p + ACI_WAIT_LAG);
-        x++;
+        x--;
         w->entry.waits++;
     }
-    z->used = (uint32_t)(x - z->work);
     uint32_t words = ld16(f + ACI_TASK_PARAM_WORDS), cycles = ld32(f + ACI_TASK_CYCLES);
     if (words != z->last_words || cycles != z->last_cycles || in != z->last_in || out != z->last_out) {
         z->last_ns = aci_task_ns(&img->timing, words, cycles, in, out);
@@ -516,15 +518,16 @@ HOT int ready(aci_machine *m, aci_slot *c, unsigned slot, int strict)
         return 1;
     }
     /* Each wait (slot w, lag L): done(w) >= before(w) - L, before(w) at this
-     * iteration from the cursor's offsets. A wait once met stays met: examine
-     * from the first one not known met. */
-    const aci_work *x = c->head + U_PORTS + c->head->entry.ports + c->head->entry.terms;
+     * iteration from the cursor's offsets. before(w) - L may be negative (met at
+     * once); counts stay far below 2^63, so it is exact as a signed number. A
+     * wait once met stays met: examine from the first one not known met. */
+    const aci_work *x = c->head - 1;
     for (unsigned k = c->wait, n = c->head->entry.waits; k < n; k++) {
-        unsigned ws = x[k].wait.slot;
-        uint64_t before = x[k].wait.before + c->before[ws];
-        if (before > x[k].wait.lag && m->slot[ws].done < before - x[k].wait.lag) {
+        unsigned ws = x[-(int)k].wait.slot;
+        int64_t need = (int64_t)(x[-(int)k].wait.need + c->before[ws]);
+        if (need > (int64_t)m->slot[ws].done) {
             c->wait = (uint8_t)k;
-            wait_for(slot, &m->slot[ws], before - x[k].wait.lag);
+            wait_for(slot, &m->slot[ws], (uint64_t)need);
             return 0;
         }
     }
