@@ -263,8 +263,9 @@ typedef struct {
     uint16_t heads;          /* slots with operations left */
     /* Readiness of heads (of idle slots), as sets of slots: known ready; to be
      * examined again; blocked until any completion (strict PARSEC barrier), until
-     * the next window instance (strict); and each slot's wait_on. */
-    uint16_t ready, check, wait_any, wait_window;
+     * the next window instance (strict); and each slot's wait_on. RECONFs ready
+     * but for the busy ICAP wait in wait_icap. */
+    uint16_t ready, check, wait_any, wait_window, wait_icap;
     uint16_t in_window_heads; /* strict: heads in the running window instance */
     uint8_t icap_busy, stopped, strict, error_pending;
     aci_slot slot[ACI_MAX_SLOTS];

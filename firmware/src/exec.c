@@ -1010,8 +1010,13 @@ HOT void start_several(aci_machine *m, int strict)
                 }
                 continue;
             }
-            if (icap_blocked(m, c))
-                continue; /* needs the ICAP; a skipped one does not */
+            if (icap_blocked(m, c)) {
+                /* It needs the ICAP (a skipped one does not): ready again when
+                 * the ICAP is free, out of the way of the tasks until then. */
+                m->ready &= (uint16_t)~(1u << s);
+                m->wait_icap |= (uint16_t)(1u << s);
+                continue;
+            }
             m->ready &= (uint16_t)~(started | 1u << s);
             started = 0;
             start_reconf(m, c, s);
@@ -1087,6 +1092,8 @@ HOT void complete_one(aci_machine *m, unsigned s, int strict)
         trace_end(m, s, w);
     if (w->entry.kind == ACI_OP_RECONF) {
         m->icap_busy = 0;
+        m->ready |= m->wait_icap;
+        m->wait_icap = 0;
         m->reconfs_done++;
     }
     count_done(m, c, c->index, strict);
@@ -1228,7 +1235,7 @@ uint32_t aci_run(aci_machine *m, aci_work *work, size_t work_units, const aci_im
     m->work_units = work_units > UINT32_MAX ? UINT32_MAX : (uint32_t)work_units;
     m->strict = mode == ACI_MODE_STRICT;
     m->stopped = m->icap_busy = m->error_pending = 0;
-    m->busy = m->heads = m->ready = m->check = m->wait_any = m->wait_window = m->in_window_heads = 0;
+    m->busy = m->heads = m->ready = m->check = m->wait_any = m->wait_window = m->wait_icap = m->in_window_heads = 0;
     m->window = m->window_base = m->completed = m->reconfs_done = m->hung_tasks = m->prs = 0;
     res->t0 = m->t_end = m->t = aci_image_transfer_ns(&img->timing, img->length);
     emit_image(opts, m->t, img->length, mode);
