@@ -557,12 +557,11 @@ HOT void set_head(aci_machine *m, aci_slot *c, unsigned slot, const aci_work *w,
             m->ready |= bit; /* in the window instance of the previous head: c->window */
             return;
         }
-        /* Its window instance; its thread predecessor's slot: the static one, or
-         * a loop's last when it opens the loop's body past the first iteration
-         * (none: it opens its thread). One on its own slot has completed: a
-         * slot's next head is found when the slot is idle. */
-        c->window = w[U_STRICT].word[0] + c->windows;
-        m->in_window_heads = (uint16_t)((m->in_window_heads & ~bit) | (c->window == m->window) << slot);
+        /* Its thread predecessor's slot: the static one, or a loop's last when it
+         * opens the loop's body past the first iteration (none: it opens its
+         * thread). One on its own slot has completed (a slot's next head is found
+         * when the slot is idle) and was the slot's previous head: the same
+         * window instance, so c->window and in_window_heads hold. */
         unsigned pred = w[U_THREAD].thread.pred;
         for (unsigned k = 0; k < w->entry.chain; k++)
             if (c->stack[w[U_THREAD].thread.chain[k] & 15].index) {
@@ -573,6 +572,8 @@ HOT void set_head(aci_machine *m, aci_slot *c, unsigned slot, const aci_work *w,
             m->ready |= bit;
             return;
         }
+        c->window = w[U_STRICT].word[0] + c->windows;
+        m->in_window_heads = (uint16_t)((m->in_window_heads & ~bit) | (c->window == m->window) << slot);
         c->pred = (uint8_t)pred;
     } else {
         if (!w->entry.waits) {
