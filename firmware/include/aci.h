@@ -185,7 +185,7 @@ typedef struct {
  * units are a union so the executor reads and writes every one through its own type.
  */
 typedef union {
-    struct { uint32_t next, at; uint8_t kind, slot, core, ports, waits, terms, chain, flags; } entry;
+    struct { uint32_t next, at; uint16_t key; uint8_t kind, ports, waits, terms, chain, flags; } entry;
     struct { const uint8_t *params; uint8_t pred, chain[ACI_MAX_LOOP_DEPTH]; } thread;
     aci_region port;
     struct { uint64_t stride; uint32_t address, index; } term; /* offsets in aci_slot */

@@ -48,10 +48,21 @@ _Static_assert(sizeof(aci_slot) == ACI_SLOT_BYTES, "a slot's state is ACI_SLOT_B
  * 0 ends a chain. */
 enum { E_BEGIN = 1, E_END = 2 };
 
-/* entry.flags of an operation: the task's duration exceeds the target's watchdog;
- * its thread predecessor is always the operation before it on its own slot (so
- * it is ready once its slot is idle, in the same window instance). */
-enum { F_WATCHDOG = 1, F_OWN_PRED = 2 };
+/* entry.flags of an operation: its thread predecessor is always the operation
+ * before it on its own slot (so it is ready once its slot is idle, in the same
+ * window instance). */
+enum { F_OWN_PRED = 2 };
+
+/* entry.key of an operation: its core id, plus K_NO_START for a RECONF and for a
+ * task whose duration exceeds the target's watchdog. A slot holds a core id, so
+ * a head starts as a task without more ado exactly when its key is what the slot
+ * holds (startable()). */
+enum { K_NO_START = 0x100 };
+
+static inline unsigned core_id(const aci_work *w)
+{
+    return (uint8_t)w->entry.key;
+}
 
 /* An operation's record: unit 0 is its chain entry (at = its byte offset), then */
 enum {
@@ -278,8 +289,7 @@ static uint32_t decode_op(decoder *z, uint32_t pos)
     u += waits; /* its waits come before it (see U_PORTS) */
     aci_work *w = &z->work[u];
     set_entry(w, op, pos);
-    w->entry.slot = (uint8_t)slot;
-    w->entry.core = (uint8_t)id;
+    w->entry.key = (uint16_t)(id | K_NO_START); /* a task: see below */
     w->entry.ports = (uint8_t)ports;
     w[U_TIME].word[0] = core->pr_ns;
     w[U_TIME].word[1] = z->ops;
@@ -349,8 +359,8 @@ static uint32_t decode_op(decoder *z, uint32_t pos)
         z->last_out = out;
     }
     w[U_TIME].word[0] = z->last_ns;
-    if (img->timing.watchdog_ns && z->last_ns > img->timing.watchdog_ns)
-        w->entry.flags |= F_WATCHDOG;
+    if (!img->timing.watchdog_ns || z->last_ns <= img->timing.watchdog_ns)
+        w->entry.key = (uint16_t)id;
     w[U_THREAD].thread.params = z->data + img->param_off + 4u * ld32(f + ACI_TASK_PARAM_OFFSET);
     uint32_t rc = thread_pred(z, w, slot);
     m->open[z->sp].last = (uint8_t)slot;
@@ -771,7 +781,7 @@ HOT void occupy(aci_machine *m, unsigned s, uint64_t dur)
 COLD static void start_reconf(aci_machine *m, aci_slot *c, unsigned s)
 {
     const aci_work *w = c->head;
-    uint32_t id = w->entry.core;
+    uint32_t id = core_id(w);
     if (c->holds == id) {
         /* Skipped: the slot holds the core already; it completes now. */
         m->reconfs_done++;
@@ -797,7 +807,7 @@ COLD static void start_reconf(aci_machine *m, aci_slot *c, unsigned s)
 COLD static void trace_task_start(aci_machine *m, aci_slot *c, unsigned s, const aci_work *w)
 {
     aci_event ev;
-    const aci_core *core = core_of(m->img, w->entry.core);
+    const aci_core *core = core_of(m->img, core_id(w));
     fill0(&ev, sizeof ev);
     ev.kind = ACI_EV_TASK_START;
     ev.t = m->t;
@@ -817,16 +827,22 @@ COLD static void task_error(aci_machine *m, aci_slot *c, const aci_work *w, uint
 {
     uint64_t t = m->t;
     if (!rc)
-        rc = c->holds != w->entry.core ? ACI_ERR_WRONG_CORE : ACI_ERR_WATCHDOG;
+        rc = c->holds != core_id(w) ? ACI_ERR_WRONG_CORE : ACI_ERR_WATCHDOG;
     if (rc == ACI_ERR_WATCHDOG)
         t += m->img->timing.watchdog_ns;
     stop(m, rc, t, w->entry.at);
 }
 
+/* The head of c is a task that starts without more ado (see K_NO_START). */
+HOT int startable(const aci_slot *c)
+{
+    return c->head->entry.key == c->holds;
+}
+
 HOT void start_task(aci_machine *m, aci_slot *c, unsigned s)
 {
     const aci_work *w = c->head;
-    if (c->holds != w->entry.core || w->entry.flags & F_WATCHDOG) {
+    if (c->holds != w->entry.key) {
         task_error(m, c, w, ACI_OK);
         return;
     }
@@ -859,7 +875,12 @@ HOT void start_task(aci_machine *m, aci_slot *c, unsigned s)
 #define TERM(t) (*(uint64_t *)((char *)c + (t)->term.address) += \
                  (t)->term.stride * *(const uint32_t *)((const char *)c + (t)->term.index))
     uint32_t terms = w->entry.terms;
-    if (terms) switch (terms) { /* up to four unrolled (sums mod 2^64: any order); more: a loop */
+    if (!terms) {
+        /* ports that stay put */
+    } else if (terms == 2) { /* the usual strided task: its input and its output */
+        TERM(t);
+        TERM(t + 1);
+    } else switch (terms) { /* up to four unrolled (sums mod 2^64: any order); more: a loop */
     case 4: TERM(t + 3); /* fall through */
     case 3: TERM(t + 2); /* fall through */
     case 2: TERM(t + 1); /* fall through */
@@ -885,7 +906,7 @@ HOT void start_task(aci_machine *m, aci_slot *c, unsigned s)
 /* A RECONF that needs the ICAP (one not skipped) cannot start while it is busy. */
 HOT int icap_blocked(const aci_machine *m, const aci_slot *c)
 {
-    return c->head->entry.kind == ACI_OP_RECONF && m->icap_busy && c->holds != c->head->entry.core;
+    return c->head->entry.kind == ACI_OP_RECONF && m->icap_busy && c->holds != core_id(c->head);
 }
 
 /* Heads whose wait may be over are examined again (whatever their slot does:
@@ -956,7 +977,7 @@ HOT void start_several(aci_machine *m, int strict)
             if (rest && !(rest & (rest - 1))) { /* two ready heads, the usual dataflow case */
                 unsigned a = lowest(x), b = lowest(rest);
                 aci_slot *ca = &m->slot[a], *cb = &m->slot[b];
-                if (ca->head->entry.kind == ACI_OP_TASK && cb->head->entry.kind == ACI_OP_TASK) {
+                if (startable(ca) && startable(cb)) {
                     if (head_index(cb, 0) < head_index(ca, 0)) {
                         unsigned t = a;
                         a = b;
@@ -981,7 +1002,7 @@ HOT void start_several(aci_machine *m, int strict)
             uint32_t y = x;
             for (; y; y &= y - 1) {
                 const aci_slot *c = &m->slot[lowest(y)];
-                if (c->head->entry.kind != ACI_OP_TASK || (y != x && prev >= c->index))
+                if (!startable(c) || (y != x && prev >= c->index))
                     break;
                 prev = c->index;
             }
@@ -1041,7 +1062,7 @@ HOT void start_ready(aci_machine *m, int strict)
         return;
     unsigned s = lowest(x);
     aci_slot *c = &m->slot[s];
-    if (x & (x - 1) || c->head->entry.kind != ACI_OP_TASK) {
+    if (x & (x - 1) || !startable(c)) {
         start_several(m, strict);
         return;
     }
@@ -1052,7 +1073,7 @@ HOT void start_ready(aci_machine *m, int strict)
 COLD static void trace_end(aci_machine *m, unsigned s, const aci_work *w)
 {
     emit_simple(m, w->entry.kind == ACI_OP_RECONF ? ACI_EV_PR_END : ACI_EV_TASK_END, m->t, w->entry.at, s,
-                core_of(m->img, w->entry.core));
+                core_of(m->img, core_id(w)));
 }
 
 /* The operations of `late` (some of `ending`) are past their end in the timing
