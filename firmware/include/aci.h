@@ -221,14 +221,13 @@ typedef struct {
 typedef union {
     struct {
         const aci_work *head;    /* the head's record; NULL: none left */
-        uint64_t index, window;  /* strict: program index and window instance of the head */
+        uint64_t index, window;  /* strict: program index (UINT64_MAX: none left) and window instance of the head */
         uint64_t ops, windows;   /* what the enclosing iterations add to an operation's index, window */
         uint32_t next;           /* the chain entry after the head */
         uint8_t depth;           /* levels entered */
         uint8_t pred;            /* strict: the head's thread predecessor's slot */
         uint8_t wait;            /* dataflow: the head's first wait not known met */
         uint64_t done;           /* operations completed */
-        uint64_t last;           /* strict: 1 + program index of the last one completed */
         uint64_t wake;           /* `wait_on` is examined again once the counter reaches it */
         uint16_t wait_on;        /* heads (slots) waiting for this slot's completions */
         uint16_t holds;          /* core id held, 0xFFFF: none */
@@ -256,9 +255,8 @@ typedef struct {
     uint32_t work_units;
     uint64_t t, t_end;       /* now; the last completion */
     uint64_t end[ACI_MAX_SLOTS];     /* when the operation a busy slot runs ends */
-    uint64_t completed;      /* strict: operations completed */
     uint64_t reconfs_done, hung_tasks, prs;
-    uint64_t window_base;    /* strict: `completed` when the running window instance began */
+    uint64_t window_base;    /* strict: operations completed when the running window instance began */
     uint16_t busy;           /* slots running an operation */
     uint16_t heads;          /* slots with operations left */
     /* Readiness of heads (of idle slots), as sets of slots: known ready; to be

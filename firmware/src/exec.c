@@ -494,6 +494,15 @@ HOT void wait_for(unsigned slot, aci_slot *p, uint64_t at)
         p->wake = at;
 }
 
+/* Strict: operations completed so far (for PARSEC barriers, which are rare). */
+static uint64_t completed(const aci_machine *m)
+{
+    uint64_t n = 0;
+    for (unsigned s = 0; s < m->img->slots; s++)
+        n += m->slot[s].done;
+    return n;
+}
+
 /* Whether the head of `slot` (an idle slot) is ready; if not, it joins the set of
  * what it waits for, whose event puts it in m->check to be examined again
  * (readiness only ever turns true: counters only grow). */
@@ -504,10 +513,11 @@ HOT int ready(aci_machine *m, aci_slot *c, unsigned slot, int strict)
          * PARSEC: once its predecessor (program index - 1) completed, its window
          * and barrier held when the predecessor started, and still hold (that
          * window instance runs until this head has started). Its slot's
-         * completions come in program order. */
+         * completions come in program order, so it completed once that slot's
+         * head lies past it. */
         if (c->pred != NO_SLOT) {
             aci_slot *p = &m->slot[c->pred];
-            if (p->last >= c->index)
+            if (p->index >= c->index)
                 return 1;
             wait_for(slot, p, c->index);
             return 0;
@@ -521,7 +531,7 @@ HOT int ready(aci_machine *m, aci_slot *c, unsigned slot, int strict)
          * completed, no operation of it or after it can have started (each waits
          * on this barrier or a later one), so the count reaches the operations
          * before the PARSEC exactly when they all completed. */
-        if (c->head->entry.kind == ACI_OP_TASK && m->completed - m->window_base < c->head[U_STRICT].word[1]) {
+        if (c->head->entry.kind == ACI_OP_TASK && completed(m) - m->window_base < c->head[U_STRICT].word[1]) {
             m->wait_any |= (uint16_t)(1u << slot);
             return 0;
         }
@@ -651,6 +661,7 @@ static void advance_loops(aci_machine *m, aci_slot *c, unsigned slot, uint32_t e
             continue;
         }
         c->head = 0;
+        c->index = UINT64_MAX; /* past all: its last operation completed */
         m->heads &= (uint16_t)~(1u << slot);
         return;
     }
@@ -729,7 +740,7 @@ COLD static void next_windows(aci_machine *m)
         if (m->opts.trace)
             emit_simple(m, ACI_EV_WINDOW_END, m->t, m->window_pc, 0, 0);
         m->window++;
-        m->window_base = m->completed;
+        m->window_base = completed(m);
         m->check |= m->wait_window | m->wait_any;
         m->wait_window = m->wait_any = 0;
         m->in_window_heads = 0;
@@ -749,10 +760,6 @@ COLD static void next_windows(aci_machine *m)
 HOT void count_done(aci_machine *m, aci_slot *c, uint64_t index, int strict)
 {
     uint64_t done = ++c->done;
-    if (strict) {
-        c->last = index + 1;
-        m->completed++;
-    }
     if (c->wait_on && (strict ? index + 1 : done) >= c->wake) {
         /* Strict: heads wait here only for their thread predecessor; one alone
          * waited for exactly this counter, and is ready. */
@@ -1258,7 +1265,7 @@ uint32_t aci_run(aci_machine *m, aci_work *work, size_t work_units, const aci_im
     m->strict = mode == ACI_MODE_STRICT;
     m->stopped = m->icap_busy = m->error_pending = 0;
     m->busy = m->heads = m->ready = m->check = m->wait_any = m->wait_window = m->wait_icap = m->in_window_heads = 0;
-    m->window = m->window_base = m->completed = m->reconfs_done = m->hung_tasks = m->prs = 0;
+    m->window = m->window_base = m->reconfs_done = m->hung_tasks = m->prs = 0;
     res->t0 = m->t_end = m->t = aci_image_transfer_ns(&img->timing, img->length);
     emit_image(opts, m->t, img->length, mode);
     for (unsigned s = 0; s < img->slots; s++) { /* the others are never read */
