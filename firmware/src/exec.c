@@ -846,13 +846,10 @@ HOT int startable(const aci_slot *c)
     return c->head->entry.key == c->holds;
 }
 
-HOT void start_task(aci_machine *m, aci_slot *c, unsigned s)
+/* Slot s starts its head, a startable() task. */
+HOT void start_startable(aci_machine *m, aci_slot *c, unsigned s)
 {
     const aci_work *w = c->head;
-    if (c->holds != w->entry.key) {
-        task_error(m, c, w, ACI_OK);
-        return;
-    }
     /* The core's fields are the slot's (set by its reconfiguration); the ports at
      * this iteration: base + stride * index over the nonzero strides. */
     aci_region *ports = c->desc.ports;
@@ -908,6 +905,15 @@ HOT void start_task(aci_machine *m, aci_slot *c, unsigned s)
     occupy(m, s, w[U_TIME].word[0]);
     if (m->opts.trace)
         trace_task_start(m, c, s, w);
+}
+
+/* Slot s starts its head, a task, or the run stops because it cannot. */
+HOT void start_task(aci_machine *m, aci_slot *c, unsigned s)
+{
+    if (startable(c))
+        start_startable(m, c, s);
+    else
+        task_error(m, c, c->head, ACI_OK);
 }
 
 /* A RECONF that needs the ICAP (one not skipped) cannot start while it is busy. */
@@ -994,12 +1000,12 @@ HOT void start_several(aci_machine *m, int strict)
                         cb = tc;
                     }
                     m->ready = 0;
-                    start_task(m, ca, a);
+                    start_startable(m, ca, a);
                     if (m->stopped) {
                         m->ready = (uint16_t)(1u << b);
                         return;
                     }
-                    start_task(m, cb, b);
+                    start_startable(m, cb, b);
                     return;
                 }
             }
@@ -1016,7 +1022,7 @@ HOT void start_several(aci_machine *m, int strict)
             if (!y) {
                 m->ready = 0; /* starting a task makes no head ready */
                 for (; x; x &= x - 1) {
-                    start_task(m, &m->slot[lowest(x)], lowest(x));
+                    start_startable(m, &m->slot[lowest(x)], lowest(x));
                     if (m->stopped) {
                         m->ready = (uint16_t)(x & (x - 1));
                         return;
@@ -1074,7 +1080,7 @@ HOT void start_ready(aci_machine *m, int strict)
         return;
     }
     m->ready = 0;
-    start_task(m, c, s);
+    start_startable(m, c, s);
 }
 
 COLD static void trace_end(aci_machine *m, unsigned s, const aci_work *w)
