@@ -228,7 +228,7 @@ typedef union {
         uint8_t pred;            /* strict: the head's thread predecessor's slot */
         uint8_t wait;            /* dataflow: the head's first wait not known met */
         uint64_t done;           /* operations completed */
-        uint64_t wake;           /* `wait_on` is examined again once the counter reaches it */
+        uint64_t wake;           /* `wait_on` is examined again once the counter reaches it (UINT64_MAX: none waits) */
         uint16_t wait_on;        /* heads (slots) waiting for this slot's completions */
         uint16_t holds;          /* core id held, 0xFFFF: none */
         uint16_t wait_slots;     /* dataflow: slots its operations wait on (before[] kept for them only) */

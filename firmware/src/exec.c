@@ -760,7 +760,8 @@ COLD static void next_windows(aci_machine *m)
 HOT void count_done(aci_machine *m, aci_slot *c, uint64_t index, int strict)
 {
     uint64_t done = ++c->done;
-    if (c->wait_on && (strict ? index + 1 : done) >= c->wake) {
+    /* No head waits here while wake is UINT64_MAX, which no counter reaches. */
+    if ((strict ? index + 1 : done) >= c->wake) {
         /* Strict: heads wait here only for their thread predecessor; one alone
          * waited for exactly this counter, and is ready. */
         if (strict && !(c->wait_on & (c->wait_on - 1)))
