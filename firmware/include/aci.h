@@ -1,17 +1,20 @@
 /* The ACI firmware core: the one public header.
  *
  * An ACI image (docs/format.md) arrives from the network; the board trusts nothing
- * in it. Two stages, one file each:
+ * in it. Three stages:
  *
  *   aci_validate (src/validate.c)  bytes -> aci_image, or an error code and the
  *                                  byte offset of the offending field; the same
  *                                  rules, codes, offsets and order as aci/decode.py.
- *   aci_run      (src/exec.c)      aci_image -> a run on the board behind hal.h, in
- *                                  strict or dataflow mode, exactly as
+ *   aci_prepare  (src/exec.c)      aci_image -> its pre-decoded form in a work area
+ *                                  (aci_work, below): once per image.
+ *   aci_run      (src/exec.c)      a prepared image -> a run on the board behind
+ *                                  hal.h, in strict or dataflow mode, exactly as
  *                                  docs/execution.md says (simulated time, trace
- *                                  events, SYNC words, run-time errors).
+ *                                  events, SYNC words, run-time errors); as many
+ *                                  runs as the host asks for.
  *
- * aci_execute does both, as a board does with each image it receives. Nothing here
+ * aci_execute does all three, as a board does with each image it receives. Nothing here
  * allocates memory or calls libc: the caller provides every structure (static on a
  * board), sized from the limits of aci_format.h, and the executor's work area
  * (aci_work, below), sized from the images the board accepts. The executor trusts
@@ -74,7 +77,8 @@ typedef struct {
     uint32_t sync_off;
     uint32_t symbols_off, symbols_len; /* symbols_len 0: no SYMBOLS section */
     uint64_t operations;           /* RECONFs and TASKs of one run, loops unrolled */
-    uint64_t work_units;           /* the work area aci_run needs (see aci_work) */
+    uint64_t work_units;           /* the work area aci_prepare needs (see aci_work) */
+    const void *prepared;          /* the machine aci_prepare pre-decoded it in; NULL since aci_validate */
 } aci_image;
 
 /* Optional help for the validator. */
@@ -161,9 +165,9 @@ typedef struct {
     aci_sync sync;
 } aci_result;
 
-/* ---- the work area: the image pre-decoded for a run -------------------------------
+/* ---- the work area: the image pre-decoded for its runs -----------------------------
  *
- * Before it runs anything, aci_run turns COMPUTE into a compact form in a work area
+ * Before anything runs, aci_prepare turns COMPUTE into a compact form in a work area
  * the caller provides (static on a board, like every other structure here): for
  * each slot a chain of its own operations and of the loops around them, so a slot
  * never steps over another slot's work; each operation with its duration, its
@@ -178,8 +182,9 @@ typedef struct {
  * operations inside it, and 1. ACI_WORK_UNITS_MAX(n) bounds it for every image of at
  * most n bytes (a unit per 1.6 image bytes; the shipped programs need one per 10 to
  * 35 bytes). A board keeps a static array of aci_work sized for the largest image
- * it accepts (or as its images need); a run with less than img->work_units stops
- * with ACI_ERR_WORK_AREA before anything starts.
+ * it accepts (or as its images need); with less than img->work_units, aci_prepare
+ * fails and a run stops with ACI_ERR_WORK_AREA before anything starts. Runs only
+ * read the work area: every run of the image starts from it.
  *
  * The layout is private to src/exec.c: the caller only provides the storage. The
  * units are a union so the executor reads and writes every one through its own type.
@@ -196,7 +201,7 @@ typedef union {
 #define ACI_WORK_UNITS_MAX(image_bytes) ((uint64_t)(image_bytes) * 5u / 8u + 1u)
 
 /* The run stopped before anything started (t0, offset 0; named "work_area"): the
- * work area is smaller than img->work_units. A limit of the board, never the
+ * work area aci_prepare got is smaller than img->work_units. A limit of the board, never the
  * image's fault, so not one of aci_format.h's codes. */
 #define ACI_ERR_WORK_AREA 254u
 
@@ -271,23 +276,34 @@ typedef struct {
     uint64_t window;
     uint32_t window_pc, top, top_end, rep_next, rep_body, rep_end, rep_count, rep_index;
     uint8_t in_window;
-    /* pre-decoding */
+    /* pre-decoding: the image prepared, with the outcome and the first entry of
+     * each slot's chain and the slots its operations wait on; the walk's state */
+    const aci_image *prepared;
+    uint32_t prepare_code, prepare_at;
+    uint32_t chain[ACI_MAX_SLOTS];
+    uint16_t chain_waits[ACI_MAX_SLOTS];
     aci_open open[ACI_STACK_DEPTH];
     uint64_t level_before[ACI_LEVELS][ACI_MAX_SLOTS];
 } aci_machine;
 
-/* Run a validated image on the board behind hal.h, with a work area of work_units
- * units (at least img->work_units, else ACI_ERR_WORK_AREA; its contents need no
- * initialisation and are the executor's until it returns); returns ACI_OK or the
- * run-time error code (also in res). */
-uint32_t aci_run(aci_machine *m, aci_work *work, size_t work_units, const aci_image *img, const aci_run_opts *opts,
-                 aci_result *res);
+/* Pre-decode a validated image into a work area of work_units units (at least
+ * img->work_units; its contents need no initialisation), for its runs in machine m:
+ * ACI_OK, ACI_ERR_WORK_AREA (too small: a limit of the board) or ACI_ERR_INTERNAL
+ * (a broken invariant). A failure is also what every run of the image then reports.
+ * The work area belongs to the image until m prepares another or the image is
+ * validated anew (which undoes this). */
+uint32_t aci_prepare(aci_machine *m, aci_work *work, size_t work_units, aci_image *img);
+
+/* Run an image m prepared (else the run stops at once with ACI_ERR_INTERNAL) on
+ * the board behind hal.h; returns ACI_OK or the run-time error code (also in res). */
+uint32_t aci_run(aci_machine *m, const aci_image *img, const aci_run_opts *opts, aci_result *res);
 
 /* What a board does with an image the validator refused: the trace's image and
  * error events (t = 0) and the SYNC words. */
 void aci_refuse(size_t length, uint32_t code, uint32_t offset, const aci_run_opts *opts, aci_result *res);
 
-/* Validate, then run or refuse: one image received (the work area as for aci_run). */
+/* Validate, then prepare and run, or refuse: one image received (the work area as
+ * for aci_prepare). */
 uint32_t aci_execute(aci_machine *m, aci_work *work, size_t work_units, const uint8_t *data, size_t length,
                      const aci_hooks *hooks, const aci_run_opts *opts, aci_image *img, aci_result *res);
 

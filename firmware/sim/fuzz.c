@@ -76,22 +76,32 @@ static int one_image(const uint8_t *data, size_t size)
     aci_work *work = malloc(img.work_units * sizeof *work);
     if (!work)
         return 0;
+    if (aci_prepare(&machine, work, img.work_units, &img))
+        abort(); /* a valid image broke an invariant of the executor */
     if (!span_failed && !board_build(&img, MAX_FUNCTIONAL_BYTES)) {
         aci_run_opts quiet = {ACI_MODE_DEFAULT, 1, 0, 0};
-        aci_run(&machine, work, img.work_units, &img, &quiet, &res);
+        aci_run(&machine, &img, &quiet, &res);
         if (res.error_code == ACI_ERR_INTERNAL)
             abort(); /* a valid image broke an invariant of the executor */
     }
     board_functional(0);
+    /* Every run starts from the prepared image: each mode twice, the same. */
     for (int mode = ACI_MODE_STRICT; mode <= ACI_MODE_DATAFLOW; mode++) {
+        aci_result again;
         opts.mode = mode;
         opts.trace = mode == ACI_MODE_STRICT ? format_line : 0;
-        aci_run(&machine, work, img.work_units, &img, &opts, &res);
+        aci_run(&machine, &img, &opts, &res);
         if (res.error_code == ACI_ERR_INTERNAL)
+            abort();
+        opts.trace = 0;
+        aci_run(&machine, &img, &opts, &again);
+        if (again.error_code != res.error_code || again.error_offset != res.error_offset ||
+            again.tasks != res.tasks || again.total_ns != res.total_ns || again.sync.progress != res.sync.progress)
             abort();
     }
     aci_run_opts quiet = {ACI_MODE_DEFAULT, 1, 0, 0};
-    if (aci_run(&machine, work, img.work_units - 1, &img, &quiet, &res) != ACI_ERR_WORK_AREA || res.tasks)
+    if (aci_prepare(&machine, work, img.work_units - 1, &img) != ACI_ERR_WORK_AREA ||
+        aci_run(&machine, &img, &quiet, &res) != ACI_ERR_WORK_AREA || res.tasks)
         abort(); /* one unit short must be refused before anything runs */
     free(work);
     board_reset(0);

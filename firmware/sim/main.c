@@ -339,7 +339,8 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: out of memory\n", prog);
         return 1;
     }
-    code = aci_run(&machine, work, img.work_units, &img, &opts, &res);
+    aci_prepare(&machine, work, img.work_units, &img); /* a failure stops the run, as on a board */
+    code = aci_run(&machine, &img, &opts, &res);
     if (code) {
         fprintf(stderr, "%s: run-time error: %s (code %u) at offset %u (t = %llu ns)\n", prog, aci_error_name(code),
                 code, res.error_offset, (unsigned long long)res.error_t);

@@ -45,7 +45,8 @@ int main(int argc, char **argv)
         aci_work *work = malloc(img.work_units * sizeof *work);
         if (!work)
             return 2;
-        code = aci_run(&machine, work, img.work_units, &img, &opts, &res);
+        aci_prepare(&machine, work, img.work_units, &img);
+        code = aci_run(&machine, &img, &opts, &res);
         free(work);
     }
     printf("{\"bytes\":%ld,\"error\":%u,\"operations\":%llu,\"tasks\":%llu}\n", n, code,

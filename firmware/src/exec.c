@@ -88,6 +88,7 @@ enum { L_SLOTS = 2 };
  * per mode. A build for size (-Os, the Cortex-R5's) leaves inlining to the
  * compiler: one copy of each. */
 #if defined(__GNUC__)
+#define NOINLINE __attribute__((noinline))
 #define COLD __attribute__((cold, noinline))
 #if defined(__OPTIMIZE_SIZE__)
 #define HOT static inline
@@ -95,6 +96,7 @@ enum { L_SLOTS = 2 };
 #define HOT static inline __attribute__((always_inline))
 #endif
 #else
+#define NOINLINE
 #define COLD
 #define HOT static inline
 #endif
@@ -185,7 +187,7 @@ typedef struct {
     uint32_t last_words, last_cycles;
 } decoder;
 
-/* n units of the work area, 0 when they do not fit: aci_run checked it is at least
+/* n units of the work area, 0 when they do not fit: aci_prepare checked it is at least
  * img->work_units, the validator's count of the most this walk takes. */
 static inline uint32_t take(decoder *z, uint32_t n)
 {
@@ -208,7 +210,7 @@ static inline void append(decoder *z, unsigned slot, uint32_t u)
     if (z->tail[slot])
         z->work[z->tail[slot]].entry.next = u;
     else
-        z->m->slot[slot].next = u;
+        z->m->chain[slot] = u;
     z->tail[slot] = u;
 }
 
@@ -344,7 +346,7 @@ static uint32_t decode_op(decoder *z, uint32_t pos)
             return ACI_ERR_INTERNAL;
         if (ws == slot)
             continue; /* always met: the task is its slot's head only when the slot is idle */
-        m->slot[slot].wait_slots |= (uint16_t)(1u << ws);
+        m->chain_waits[slot] |= (uint16_t)(1u << ws);
         x->wait.need = z->before[ws] - ld32(p + ACI_WAIT_LAG); /* mod 2^64: see ready() */
         x->wait.slot = ws;
         x--;
@@ -425,8 +427,10 @@ static uint32_t predecode(aci_machine *m, uint32_t *at)
     z.used = 1;
     z.last_words = UINT32_MAX; /* no task yet: param_words are at most 16 */
     set_entry(&z.work[0], 0, 0); /* every chain's end */
-    for (unsigned s = 0; s < ACI_MAX_SLOTS; s++)
-        m->slot[s].next = 0;
+    for (unsigned s = 0; s < ACI_MAX_SLOTS; s++) {
+        m->chain[s] = 0;
+        m->chain_waits[s] = 0;
+    }
     aci_open *top = &m->open[0];
     fill0(top, sizeof *top);
     top->end = img->compute_off + img->compute_len;
@@ -1200,6 +1204,18 @@ HOT void simulate(aci_machine *m, int strict)
     }
 }
 
+/* The loop for each mode, out of line: compiled on its own, whatever the set-up
+ * around it. */
+NOINLINE static void simulate_strict(aci_machine *m)
+{
+    simulate(m, 1);
+}
+
+NOINLINE static void simulate_dataflow(aci_machine *m)
+{
+    simulate(m, 0);
+}
+
 /* ---- the run ------------------------------------------------------------------ */
 
 static int resolve_mode(int mode, const aci_image *img)
@@ -1259,16 +1275,39 @@ void aci_refuse(size_t length, uint32_t code, uint32_t offset, const aci_run_opt
     finish_sync(res, opts->doorbell, 0, 0);
 }
 
-uint32_t aci_run(aci_machine *m, aci_work *work, size_t work_units, const aci_image *img, const aci_run_opts *opts,
-                 aci_result *res)
+uint32_t aci_prepare(aci_machine *m, aci_work *work, size_t work_units, aci_image *img)
+{
+    m->img = img;
+    m->work = work;
+    m->work_units = work_units > UINT32_MAX ? UINT32_MAX : (uint32_t)work_units;
+    m->prepare_at = 0;
+    m->prepare_code = ACI_ERR_WORK_AREA;
+    if (work && work_units && work_units >= img->work_units)
+        m->prepare_code = predecode(m, &m->prepare_at);
+    if (m->prepare_code != ACI_ERR_WORK_AREA && m->prepare_code)
+        m->prepare_code = ACI_ERR_INTERNAL;
+    if (m->prepare_code == ACI_ERR_WORK_AREA)
+        m->prepare_at = 0;
+    m->prepared = img;
+    img->prepared = m;
+    return m->prepare_code;
+}
+
+uint32_t aci_run(aci_machine *m, const aci_image *img, const aci_run_opts *opts, aci_result *res)
 {
     int mode = resolve_mode(opts->mode, img);
     start_result(res, mode, img->length);
+    /* The image as aci_prepare left it in this machine, and not validated anew
+     * since: else it was never pre-decoded (a bug of the caller), and nothing
+     * starts. */
+    uint32_t code = ACI_ERR_INTERNAL, at = 0;
+    if (m->prepared == img && img->prepared == m) {
+        code = m->prepare_code;
+        at = m->prepare_at;
+    }
     m->img = img;
     m->opts = *opts;
     m->res = res;
-    m->work = work;
-    m->work_units = work_units > UINT32_MAX ? UINT32_MAX : (uint32_t)work_units;
     m->strict = mode == ACI_MODE_STRICT;
     m->stopped = m->icap_busy = m->error_pending = 0;
     m->busy = m->heads = m->ready = m->check = m->wait_any = m->wait_window = m->wait_icap = m->in_window_heads = 0;
@@ -1281,14 +1320,13 @@ uint32_t aci_run(aci_machine *m, aci_work *work, size_t work_units, const aci_im
         c->desc.slot = (uint8_t)s;
         c->wake = UINT64_MAX;
         c->holds = NO_HOLD;
+        c->next = m->chain[s];
+        c->wait_slots = m->chain_waits[s];
     }
-    /* The whole image is pre-decoded before anything starts: a work area too small
-     * (a limit of the board) or a broken invariant stops the run at t0. */
-    uint32_t at = 0, code = ACI_ERR_WORK_AREA;
-    if (work && work_units && work_units >= img->work_units)
-        code = predecode(m, &at);
+    /* A work area too small (a limit of the board) or a broken invariant, found
+     * while pre-decoding, stops the run at t0. */
     if (code) {
-        stop(m, code == ACI_ERR_WORK_AREA ? code : ACI_ERR_INTERNAL, m->t, code == ACI_ERR_WORK_AREA ? 0 : at);
+        stop(m, code, m->t, at);
         write_error(m);
     } else {
         for (unsigned s = 0; s < img->slots; s++) {
@@ -1308,9 +1346,9 @@ uint32_t aci_run(aci_machine *m, aci_work *work, size_t work_units, const aci_im
             next_windows(m);
     }
     if (m->strict)
-        simulate(m, 1);
+        simulate_strict(m);
     else
-        simulate(m, 0);
+        simulate_dataflow(m);
     if (!m->stopped && m->heads) { /* nothing can start, yet operations are left: a deadlock */
         stop(m, ACI_ERR_INTERNAL, m->t, m->slot[lowest(m->heads)].head->entry.at);
         write_error(m);
@@ -1353,7 +1391,8 @@ uint32_t aci_execute(aci_machine *m, aci_work *work, size_t work_units, const ui
         aci_refuse(length, code, offset, opts, res);
         return code;
     }
-    return aci_run(m, work, work_units, img, opts, res);
+    aci_prepare(m, work, work_units, img); /* its failure stops the run */
+    return aci_run(m, img, opts, res);
 }
 
 void aci_sync_pack(const aci_sync *y, uint8_t out[ACI_SYNC_BYTES])

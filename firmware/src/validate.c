@@ -798,6 +798,7 @@ uint32_t aci_validate(const uint8_t *data, size_t length, const aci_hooks *hooks
     img->memory_count = img->core_count = 0;
     img->symbols_off = img->symbols_len = 0;
     img->operations = img->work_units = 0;
+    img->prepared = 0;
     for (unsigned k = 0; k < 256; k++)
         img->core_index[k] = NO_CORE;
     CHECK(check_header(&v));
