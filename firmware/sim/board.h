@@ -51,6 +51,13 @@ uint64_t board_last_backed(const aci_image *img, unsigned mem, int *any);
 /* A SYMBOLS buffer by name: 0 and its address and size, or -1. */
 int board_buffer(const aci_image *img, const char *name, uint64_t *address, uint64_t *size);
 
+/* Slow hardware, to test how the executor waits for it: after each operation
+ * started on a slot of `slots` (bit k: slot k), hal_slots_busy reports that slot
+ * still running for `polls` more questions (BOARD_NEVER: it never finishes), and
+ * hal_time_ns, a fake clock then, advances 1 ms per call. board_reset undoes it. */
+#define BOARD_NEVER UINT32_MAX
+void board_slow(uint32_t slots, uint32_t polls);
+
 /* Tasks the models ran (a run's functional work). */
 uint64_t board_tasks_run(void);
 

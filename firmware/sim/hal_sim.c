@@ -28,6 +28,8 @@ static size_t extent_count;
 static int functional;
 static uint32_t pf[ACI_MAX_SLOTS][ACI_MAX_PARAMS];
 static uint64_t tasks_run;
+static uint32_t slow_slots, slow_polls, late[ACI_MAX_SLOTS]; /* board_slow */
+static uint64_t clock_ns;
 char board_error[256];
 
 void board_reset(int run_models)
@@ -42,10 +44,26 @@ void board_reset(int run_models)
     functional = run_models;
     tasks_run = 0;
     memset(pf, 0, sizeof pf);
+    slow_slots = slow_polls = 0;
+    memset(late, 0, sizeof late);
+    clock_ns = 0;
     board_error[0] = 0;
 }
 
 void board_functional(int on) { functional = on; }
+
+void board_slow(uint32_t slots, uint32_t polls)
+{
+    slow_slots = slots;
+    slow_polls = polls;
+}
+
+/* An operation started on the slot: slow hardware lags behind the model. */
+static void started(unsigned slot)
+{
+    if (slot < ACI_MAX_SLOTS && slow_slots >> slot & 1)
+        late[slot] = slow_polls;
+}
 
 int board_add_span(uint64_t lo, uint64_t last)
 {
@@ -229,7 +247,8 @@ uint64_t board_tasks_run(void) { return tasks_run; }
 
 void hal_reconfigure(unsigned slot, unsigned core_id, uint64_t address, uint32_t size)
 {
-    (void)slot, (void)core_id, (void)address, (void)size; /* the slot's model needs no bitstream */
+    (void)core_id, (void)address, (void)size; /* the slot's model needs no bitstream */
+    started(slot);
 }
 
 /* The slot's parameter file gets the task's words. */
@@ -250,8 +269,10 @@ static size_t local_cap[ACI_MAX_PORTS];
 uint32_t hal_task_start(const aci_task_desc *task)
 {
     pf_write(task->slot, task->params, task->param_words);
-    if (!functional)
+    if (!functional) {
+        started(task->slot);
         return ACI_OK;
+    }
     uint32_t lengths[ACI_MAX_PORTS];
     for (unsigned k = 0; k < task->port_count; k++)
         lengths[k] = task->ports[k].length;
@@ -275,16 +296,29 @@ uint32_t hal_task_start(const aci_task_desc *task)
         if (task->port_dirs >> k & 1 && hal_mem_write(task->ports[k].address, local[k], lengths[k]))
             return ACI_ERR_INTERNAL;
     tasks_run++;
+    started(task->slot);
     return ACI_OK;
 }
 
+/* A model runs when its task starts: never late, but on slow hardware. */
 uint32_t hal_slots_busy(uint32_t slots)
 {
-    (void)slots; /* a model runs when its task starts: never late */
-    return 0;
+    uint32_t busy = 0;
+    for (uint32_t x = slots & slow_slots; x; x &= x - 1) {
+        unsigned s = (unsigned)__builtin_ctz(x);
+        if (s < ACI_MAX_SLOTS && late[s]) {
+            if (late[s] != BOARD_NEVER)
+                late[s]--;
+            busy |= 1u << s;
+        }
+    }
+    return busy;
 }
 
-uint64_t hal_time_ns(void) { return 0; }
+uint64_t hal_time_ns(void)
+{
+    return slow_slots ? clock_ns += 1000000 : 0;
+}
 
 int hal_mem_read(uint64_t address, void *dst, size_t n)
 {

@@ -3,6 +3,7 @@
  *   acifw-sim IMAGE [--mode strict|dataflow] [--timing-only] [--trace FILE]
  *             [--set BUF=FILE] [--get BUF=FILE] [--load ADDR=FILE] [--save ADDR:LEN=FILE]
  *             [--mem REGION=FILE] [--dump REGION=FILE] [--sync FILE] [--json] [--validate-only]
+ *             [--slow SLOT[:POLLS]]...
  *
  * Validates IMAGE, backs the memory it touches, loads the inputs, runs it and
  * writes the outputs (only after a completed run) and the trace (always). Exit
@@ -47,7 +48,8 @@ static int usage(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nusage: %s IMAGE [--mode strict|dataflow] [--timing-only] [--trace FILE]\n"
                     "       [--set BUF=FILE] [--get BUF=FILE] [--load ADDR=FILE] [--save ADDR:LEN=FILE]\n"
-                    "       [--mem REGION=FILE] [--dump REGION=FILE] [--sync FILE] [--json] [--validate-only]\n",
+                    "       [--mem REGION=FILE] [--dump REGION=FILE] [--sync FILE] [--json] [--validate-only]\n"
+                    "       [--slow SLOT[:POLLS]]...\n",
             prog);
     return 2;
 }
@@ -204,6 +206,7 @@ int main(int argc, char **argv)
 {
     const char *image_path = 0, *trace_path = 0, *sync_path = 0;
     int mode = ACI_MODE_DEFAULT, timing_only = 0, json = 0, validate_only = 0;
+    uint32_t slow_slots = 0, slow_polls = BOARD_NEVER; /* --slow: test hardware slower than the model */
     request req[MAX_REQUESTS];
     unsigned nreq = 0;
     static const struct {
@@ -229,6 +232,16 @@ int main(int argc, char **argv)
                 mode = ACI_MODE_DATAFLOW;
             else
                 return usage("--mode is strict or dataflow, not `%s`", m);
+        } else if (!strcmp(a, "--slow")) {
+            if (!value)
+                return usage("%s needs a value", a);
+            const char *v = argv[++i], *colon = strchr(v, ':');
+            uint64_t slot, polls = BOARD_NEVER;
+            if (parse_u64(v, colon ? (size_t)(colon - v) : strlen(v), &slot) || slot >= ACI_MAX_SLOTS ||
+                (colon && (parse_u64(colon + 1, strlen(colon + 1), &polls) || polls >= BOARD_NEVER)))
+                return usage("--slow takes SLOT or SLOT:POLLS, not `%s`", v);
+            slow_slots |= 1u << slot;
+            slow_polls = (uint32_t)polls;
         } else if (!strcmp(a, "--trace") || !strcmp(a, "--sync")) {
             if (!value)
                 return usage("%s needs a value", a);
@@ -340,6 +353,7 @@ int main(int argc, char **argv)
         return 1;
     }
     aci_prepare(&machine, work, img.work_units, &img); /* a failure stops the run, as on a board */
+    board_slow(slow_slots, slow_polls);
     code = aci_run(&machine, &img, &opts, &res);
     if (code) {
         fprintf(stderr, "%s: run-time error: %s (code %u) at offset %u (t = %llu ns)\n", prog, aci_error_name(code),
