@@ -263,6 +263,8 @@ typedef struct {
     uint64_t reconfs_done, hung_tasks, prs;
     uint64_t window_base;    /* strict: operations completed when the running window instance began */
     uint16_t busy;           /* slots running an operation */
+    uint16_t all_slots;      /* the image's slots, as a set */
+    uint32_t slots;          /* how many */
     uint16_t heads;          /* slots with operations left */
     /* Readiness of heads (of idle slots), as sets of slots: known ready; to be
      * examined again; blocked until any completion (strict PARSEC barrier), until

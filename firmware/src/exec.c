@@ -1172,18 +1172,36 @@ HOT void simulate(aci_machine *m, int strict)
                 write_error(m);
             break;
         }
-        /* The next end, and the slots whose operations end then. */
-        unsigned s = lowest(busy);
-        uint64_t next = m->end[s];
-        uint32_t ending = 1u << s;
-        for (busy &= busy - 1; busy; busy &= busy - 1) {
-            s = lowest(busy);
-            if (m->end[s] < next) {
-                next = m->end[s];
-                ending = 0;
+        /* The next end, and the slots whose operations end then: over the busy
+         * slots, or, when every slot is busy (a pipeline in full swing), over
+         * them all in order. */
+        uint64_t next;
+        uint32_t ending;
+        if (busy == m->all_slots) {
+            const uint64_t *end = m->end;
+            next = end[0];
+            ending = 1;
+            for (unsigned k = 1, n = m->slots; k < n; k++) {
+                if (end[k] < next) {
+                    next = end[k];
+                    ending = 1u << k;
+                } else if (end[k] == next) {
+                    ending |= 1u << k;
+                }
             }
-            if (m->end[s] == next)
-                ending |= 1u << s;
+        } else {
+            unsigned s = lowest(busy);
+            next = m->end[s];
+            ending = 1u << s;
+            for (busy &= busy - 1; busy; busy &= busy - 1) {
+                s = lowest(busy);
+                if (m->end[s] < next) {
+                    next = m->end[s];
+                    ending = 0;
+                }
+                if (m->end[s] == next)
+                    ending |= 1u << s;
+            }
         }
         if (m->error_pending && next > m->res->error_t)
             write_error(m);
@@ -1309,6 +1327,8 @@ uint32_t aci_run(aci_machine *m, const aci_image *img, const aci_run_opts *opts,
     m->opts = *opts;
     m->res = res;
     m->strict = mode == ACI_MODE_STRICT;
+    m->slots = img->slots;
+    m->all_slots = (uint16_t)((1u << img->slots) - 1);
     m->stopped = m->icap_busy = m->error_pending = 0;
     m->busy = m->heads = m->ready = m->check = m->wait_any = m->wait_window = m->wait_icap = m->in_window_heads = 0;
     m->window = m->window_base = m->reconfs_done = m->hung_tasks = m->prs = 0;
