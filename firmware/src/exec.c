@@ -1,8 +1,11 @@
-/* Stage: run a validated image (docs/execution.md, exactly).
+/* Stages: prepare a validated image, once; run it (docs/execution.md, exactly),
+ * as often as the host asks.
  *
- * In: an aci_image from aci_validate, the mode, a trace callback, a work area.
- * Out: the run's figures, its SYNC words, and ACI_OK or the run-time error
- * (wrong_core, watchdog, no_model) that stopped it. Effects go through hal.h.
+ * aci_prepare in: an aci_image from aci_validate, a work area; out: the image
+ * pre-decoded there (below). aci_run in: the prepared image, the mode, a trace
+ * callback; out: the run's figures, its SYNC words, and ACI_OK or the run-time
+ * error (wrong_core, watchdog, no_model) that stopped it. Effects go through
+ * hal.h; a run only reads the work area.
  *
  * The machine is a discrete-event simulation over independent servers: each slot
  * runs its operations one at a time in program order, the ICAP one
@@ -10,8 +13,8 @@
  * operation of a slot that can start next is its *head*: the first of its
  * operations not started yet.
  *
- * Pre-decoding. Before anything runs, one walk of COMPUTE writes into the work
- * area, for each slot, a *chain*: its operations in program order, and a begin and
+ * Pre-decoding (aci_prepare). Before anything runs, one walk of COMPUTE writes
+ * into the work area, for each slot, a *chain*: its operations in program order, and a begin and
  * an end entry for each REPEAT or LOOP around them (a loop without the slot's
  * operations is not in its chain, so a cursor never steps over other slots' work).
  * An operation's record holds, in native integers, what starting it needs: its
@@ -33,8 +36,9 @@
  *             completed) and its thread predecessor completed.
  * Readiness only ever turns true (counters only grow), so it is cached.
  *
- * The executor trusts the validator: anything that breaks what it proved stops
- * the run with ACI_ERR_INTERNAL, found while pre-decoding.
+ * The executor trusts the validator: anything that breaks what it proved is
+ * found while pre-decoding and stops every run of the image with
+ * ACI_ERR_INTERNAL.
  */
 #include "internal.h"
 #include "hal.h"
@@ -51,7 +55,7 @@ enum { E_BEGIN = 1, E_END = 2 };
 /* entry.flags of an operation: its thread predecessor is always the operation
  * before it on its own slot (so it is ready once its slot is idle, in the same
  * window instance). */
-enum { F_OWN_PRED = 2 };
+enum { F_OWN_PRED = 1 };
 
 /* entry.key of an operation: its core id, plus K_NO_START for a RECONF and for a
  * task whose duration exceeds the target's watchdog. A slot holds a core id, so
