@@ -54,7 +54,7 @@ int board_buffer(const aci_image *img, const char *name, uint64_t *address, uint
 /* Slow hardware, to test how the executor waits for it: after each operation
  * started on a slot of `slots` (bit k: slot k), hal_slots_busy reports that slot
  * still running for `polls` more questions (BOARD_NEVER: it never finishes), and
- * hal_time_ns, a fake clock then, advances 1 ms per call. board_reset undoes it. */
+ * hal_time_ns, a fake clock then, advances 100 ms per call. board_reset undoes it. */
 #define BOARD_NEVER UINT32_MAX
 void board_slow(uint32_t slots, uint32_t polls);
 

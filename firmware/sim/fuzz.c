@@ -5,9 +5,11 @@
  * (core models on memory) when the memory it touches is small, then in both
  * modes timing-only, the strict run with every trace line formatted, each with a
  * work area of exactly the units the validator counted (so ASan sees any unit
- * written past them); and once with one unit too few, which must stop cleanly
- * with ACI_ERR_WORK_AREA. Images that would run too many operations are only
- * validated, to keep each input fast.
+ * written past them), each twice from the one preparation (the runs must agree);
+ * for one input in four, on slow hardware (sim/board.h), which must not change a
+ * run, and on one slot that never finishes; and prepared with one unit too few,
+ * which must stop cleanly with ACI_ERR_WORK_AREA. Images that would run too many operations are
+ * only validated, to keep each input fast.
  * Any crash, sanitizer report or hang is a bug.
  */
 #include <stdint.h>
@@ -98,6 +100,24 @@ static int one_image(const uint8_t *data, size_t size)
         if (again.error_code != res.error_code || again.error_offset != res.error_offset ||
             again.tasks != res.tasks || again.total_ns != res.total_ns || again.sync.progress != res.sync.progress)
             abort();
+    }
+    /* res: the dataflow run. Hardware slower than the model changes nothing;
+     * a slot that never finishes stops the run, or leaves it as it was. (For
+     * one input in four: two runs more for each would cost a quarter of the
+     * executions.) */
+    if (size % 4 == 0) {
+        aci_result slow;
+        board_slow(0xFFFF, 2);
+        aci_run(&machine, &img, &opts, &slow);
+        if (slow.error_code != res.error_code || slow.error_offset != res.error_offset || slow.tasks != res.tasks ||
+            slow.total_ns != res.total_ns || slow.sync.progress != res.sync.progress)
+            abort();
+        board_slow(1u << size / 4 % img.slots, BOARD_NEVER);
+        aci_run(&machine, &img, &opts, &slow);
+        if (slow.error_code == ACI_ERR_INTERNAL ||
+            (slow.error_code != ACI_ERR_WATCHDOG && slow.error_code != res.error_code))
+            abort();
+        board_slow(0, 0);
     }
     aci_run_opts quiet = {ACI_MODE_DEFAULT, 1, 0, 0};
     if (aci_prepare(&machine, work, img.work_units - 1, &img) != ACI_ERR_WORK_AREA ||

@@ -317,7 +317,7 @@ uint32_t hal_slots_busy(uint32_t slots)
 
 uint64_t hal_time_ns(void)
 {
-    return slow_slots ? clock_ns += 1000000 : 0;
+    return slow_slots ? clock_ns += 100000000 : 0;
 }
 
 int hal_mem_read(uint64_t address, void *dst, size_t n)
