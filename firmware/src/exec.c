@@ -1302,14 +1302,10 @@ uint32_t aci_prepare(aci_machine *m, aci_work *work, size_t work_units, aci_imag
     m->img = img;
     m->work = work;
     m->work_units = work_units > UINT32_MAX ? UINT32_MAX : (uint32_t)work_units;
-    m->prepare_at = 0;
+    m->prepare_at = 0; /* a work area too small: offset 0; a broken invariant: its instruction */
     m->prepare_code = ACI_ERR_WORK_AREA;
     if (work && work_units && work_units >= img->work_units)
-        m->prepare_code = predecode(m, &m->prepare_at);
-    if (m->prepare_code != ACI_ERR_WORK_AREA && m->prepare_code)
-        m->prepare_code = ACI_ERR_INTERNAL;
-    if (m->prepare_code == ACI_ERR_WORK_AREA)
-        m->prepare_at = 0;
+        m->prepare_code = predecode(m, &m->prepare_at); /* ACI_OK or ACI_ERR_INTERNAL */
     m->prepared = img;
     img->prepared = m;
     return m->prepare_code;
