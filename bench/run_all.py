@@ -19,8 +19,10 @@ a minute; the command line in BENCHMARKS.md gives the value used).
 
     .venv/bin/python bench/run_all.py [--out BENCHMARKS.md] [--only NAME,...]
 
-``--only`` runs the named benchmarks and renders the others as not measured (for
-trying a change to one benchmark or to the template).
+Each benchmark's result is kept in ``bench/results/NAME.json`` (committed, with the
+commit and date it was measured at). ``--only`` runs the named benchmarks and renders
+the others from those files, so that one benchmark can be re-measured without the
+others; BENCHMARKS.md names the commit of each benchmark's figures.
 """
 
 from __future__ import annotations
@@ -100,6 +102,32 @@ def run(name: str, args: list[str], timeout: float) -> dict:
         except json.JSONDecodeError as e:
             return {"ok": False, "why": f"bench/{name}.py printed no JSON ({e})", "wall_s": wall, "args": args}
     return {"ok": True, "data": data, "wall_s": wall, "args": args}
+
+
+RESULTS = BENCH / "results"
+
+
+def keep(name: str, result: dict) -> None:
+    """Write one benchmark's result to bench/results/NAME.json, with where it was measured."""
+    RESULTS.mkdir(exist_ok=True)
+    info = machine()
+    record = dict(result, commit=info["commit"], date=info["date"])
+    tmp = RESULTS / f".{name}.json.tmp"
+    tmp.write_text(json.dumps(record, indent=1, sort_keys=True) + "\n")
+    os.replace(tmp, RESULTS / f"{name}.json")
+
+
+def cached(name: str) -> dict:
+    """The last kept result of a benchmark not run this time (or why there is none)."""
+    path = RESULTS / f"{name}.json"
+    try:
+        record = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {"ok": False, "why": "not run (--only) and no earlier result in bench/results/", "wall_s": 0.0}
+    except (OSError, json.JSONDecodeError) as e:
+        return {"ok": False, "why": f"not run (--only); {path.name} unreadable ({e})", "wall_s": 0.0}
+    record["cached"] = True
+    return record
 
 
 def machine() -> dict:
@@ -535,9 +563,13 @@ def render(results: dict, info: dict, total_s: float) -> str:
     def cmd(name):
         return f"`{command(name, results[name].get('args', BENCHMARKS[name][0]))}`"
 
+    def status(r):
+        if not r["ok"]:
+            return r["why"]
+        return f"ok (kept from {r['commit']}, {r['date']})" if r.get("cached") else "ok (this run)"
+
     walls = table(["benchmark", "status", "wall time"],
-                  [[f"`bench/{n}.py`", "ok" if r["ok"] else r["why"], s(r["wall_s"])]
-                   for n, r in results.items()], 2)
+                  [[f"`bench/{n}.py`", status(r), s(r["wall_s"])] for n, r in results.items()], 2)
     fields = {
         "machine": (f"{info['cpu']}, {info['cores']} cores ({info['arch']}), Python {info['python']}, "
                     f"numpy {info['numpy']}; HEAD {info['commit']} (with the working tree as it was), {info['date']}"),
@@ -568,7 +600,8 @@ def render(results: dict, info: dict, total_s: float) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
-    ap.add_argument("--only", help="benchmarks to run, comma-separated (the others: not measured)")
+    ap.add_argument("--only", help="benchmarks to run, comma-separated (the others: their last results, "
+                                   "from bench/results/)")
     args = ap.parse_args(argv)
     only = set(args.only.split(",")) if args.only else set(BENCHMARKS)
     unknown = only - set(BENCHMARKS)
@@ -578,7 +611,7 @@ def main(argv=None) -> int:
     results = {}
     for name, (bench_args, timeout) in BENCHMARKS.items():
         if name not in only:
-            results[name] = {"ok": False, "why": "not run (--only)", "wall_s": 0.0}
+            results[name] = cached(name)
             continue
         if name in OPTIONAL and not (BENCH / f"{name}.py").exists():
             results[name] = {"ok": False, "why": f"bench/{name}.py does not exist yet", "wall_s": 0.0,
@@ -591,6 +624,8 @@ def main(argv=None) -> int:
         sys.stderr.flush()
         results[name] = run(name, bench_args, timeout)
         r = results[name]
+        if r["ok"]:
+            keep(name, r)
         sys.stderr.write(f" {r['wall_s']:.1f} s{'' if r['ok'] else ' FAILED: ' + r['why']}\n")
     total = time.perf_counter() - start
     Path(args.out).write_text(render(results, machine(), total))
