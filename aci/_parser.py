@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import re
 from fractions import Fraction
-from pathlib import Path
 
 import lark
 from lark import Token, v_args
@@ -17,16 +16,16 @@ from lark.visitors import Transformer_NonRecursive
 
 from . import ast
 from .diagnostics import Diagnostic, SourceError, error
+from .resources import grammar_file
 from .span import Span, span_of
 
-GRAMMAR = Path(__file__).resolve().parent.parent / "grammar" / "aci.lark"
 
 
 @functools.lru_cache(maxsize=1)
 def parser() -> lark.Lark:
     # cache=True stores the built LALR tables in the temp directory, keyed by the
     # grammar's hash, so a command-line run skips table construction.
-    return lark.Lark(GRAMMAR.read_text(encoding="utf-8"), parser="lalr", lexer="contextual",
+    return lark.Lark(grammar_file().read_text(encoding="utf-8"), parser="lalr", lexer="contextual",
                      propagate_positions=True, maybe_placeholders=True, cache=True)
 
 

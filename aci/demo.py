@@ -12,16 +12,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-
 import numpy as np
 
 from .cores import bnndata
 from .pipeline import compile_file
 from .report import fmt_ns
+from .resources import library_dir
 from .run import run_image
 
-PROGRAM = Path(__file__).resolve().parent.parent / "programs" / "bnn_pr.aci"
+PROGRAM = library_dir() / "bnn_pr.aci"
 
 
 def main(argv=None) -> int:
