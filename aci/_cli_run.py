@@ -22,12 +22,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
 
-from ._io import OutputError, ProgressBar, read_input
+from ._io import PendingOutput, ProgressBar, check_output, read_input
 from .timing import format_ns
 
 # The engine and the trace views pull in numpy and pyvcd: cmd_run imports them, so
@@ -83,43 +81,6 @@ def _trace_format(args) -> str:
     return "jsonl"
 
 
-def _writable_dir(path: str, what: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    if not os.path.isdir(directory):
-        raise OutputError(f"cannot write {what} `{path}`: no directory `{directory}`")
-
-
-class _PendingFile:
-    """A text file written in full, then renamed over ``path`` (or removed)."""
-
-    def __init__(self, path: str, what: str):
-        self.path = path
-        try:
-            fd, self.tmp = tempfile.mkstemp(prefix=".acic-", dir=os.path.dirname(os.path.abspath(path)))
-        except OSError as e:
-            raise OutputError(f"cannot write {what} `{path}`: {e.strerror or e}") from None
-        self.stream = os.fdopen(fd, "w", encoding="utf-8", newline="\n")
-
-    def commit(self) -> None:
-        try:
-            self.stream.close()
-            # mkstemp makes the file private; give it the mode a new file would get.
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(self.tmp, 0o666 & ~umask)
-            os.replace(self.tmp, self.path)
-        except OSError as e:
-            self.discard()
-            raise OutputError(f"cannot write `{self.path}`: {e.strerror or e}") from None
-
-    def discard(self) -> None:
-        self.stream.close()
-        try:
-            os.unlink(self.tmp)
-        except OSError:
-            pass
-
-
 def error_message(path: str, r) -> str:
     """The one-line message for a failed run (an aci.run.RunResult with an error)."""
     e = r.error
@@ -167,12 +128,12 @@ def cmd_run(args) -> int:
         from .run import run_image
     from .trace import JsonlWriter, to_perfetto, write_vcd
     sets, gets = _pairs(args.set, "--set"), _pairs(args.get, "--get")
-    for _, path in gets:
-        _writable_dir(path, "buffer file")
     data = _program(args)
+    for _, path in gets:
+        check_output(path, "buffer file")
     trace_file = events = None
     if args.trace:
-        trace_file = _PendingFile(args.trace, "trace")
+        trace_file = PendingOutput(args.trace, "trace", text=True)
     fmt = _trace_format(args) if args.trace else None
     # The firmware runs in a child process that reports nothing until it ends.
     bar = ProgressBar(sys.stderr, "operations") if sys.stderr.isatty() and args.engine == "python" else None

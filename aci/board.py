@@ -30,7 +30,7 @@ from collections.abc import Iterable, Iterator
 import numpy as np
 
 from . import format as F
-from ._io import write_atomic
+from ._io import note_input, write_atomic
 from .diagnostics import AciError
 from .image import BufferSymbol, Image, Loop, Repeat, Symbols, TargetInfo, Task, Window
 
@@ -205,6 +205,7 @@ class Board:
         self.buffer(name)
         try:
             with open(path, "rb") as f:
+                note_input(f.fileno())
                 value = np.load(f, allow_pickle=False) if path.endswith(".npy") else f.read()
         except OSError as e:
             raise DataError(f"cannot read `{path}` for buffer `{name}`: {e.strerror or e}", name) from None

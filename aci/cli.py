@@ -270,8 +270,53 @@ def _with_deep_stack(fn, *args):
     return result["value"]
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised in the main thread like SIGINT's KeyboardInterrupt."""
+
+
+def _on_sigterm(signum, frame):
+    raise _Terminated()
+
+
+def _in_main_thread() -> bool:
+    import threading
+    return threading.current_thread() is threading.main_thread()
+
+
 def main(argv: list[str] | None = None) -> int:
+    import signal
     parser = build_parser()
+    handles_signals = _in_main_thread()  # signal handlers can only be set there
+    if handles_signals:
+        previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    try:
+        return _main(parser, argv)
+    except KeyboardInterrupt as e:  # a signal outside _main's own handler
+        return _interrupted(e, handles_signals)
+    finally:
+        if handles_signals:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupted(e: KeyboardInterrupt, handles_signals: bool) -> int:
+    """SIGINT or SIGTERM: undo what is in progress (temporary files, child processes),
+    say so, and exit as a shell expects (128 + the signal's number)."""
+    import signal
+    from ._io import abandon
+    if handles_signals:  # a second signal must not cut the clean-up short
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    try:
+        abandon()
+    finally:
+        if handles_signals:
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+    terminated = isinstance(e, _Terminated)
+    sys.stderr.write(f"acic: {'terminated' if terminated else 'interrupted'}\n")
+    return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
+
+
+def _main(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     try:
         args = parser.parse_args(argv)
         return _with_deep_stack(args.func, args)
@@ -287,9 +332,8 @@ def main(argv: list[str] | None = None) -> int:
     except AciError as e:
         sys.stderr.write(f"acic: error: {e}\n")
         return EXIT_ERRORS
-    except KeyboardInterrupt:
-        sys.stderr.write("acic: interrupted\n")
-        return 130
+    except KeyboardInterrupt as e:
+        return _interrupted(e, _in_main_thread())
     except BrokenPipeError:
         return EXIT_OK
     except Exception as e:  # a bug in acic: say so plainly, without a traceback

@@ -40,6 +40,7 @@ import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+from ._io import cleanup_on_abandon
 from .board import Board
 from .decode import ImageError, decode
 from .diagnostics import AciError
@@ -126,7 +127,8 @@ def run_image_firmware(data: bytes, mode: str | None = None, inputs: Mapping | N
     if img is not None:
         board = Board.for_image(img)
         load_inputs(board, inputs, outputs)
-    with tempfile.TemporaryDirectory(prefix="acic-fw-") as d:
+    with tempfile.TemporaryDirectory(prefix="acic-fw-") as d, \
+            cleanup_on_abandon(lambda: shutil.rmtree(d, ignore_errors=True)):
         d = Path(d)
         (d / "image.acx").write_bytes(data)
         args = [*prefix, str(exe), str(d / "image.acx"), "--json", "--trace", str(d / "trace.jsonl"),

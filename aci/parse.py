@@ -16,6 +16,7 @@ from pathlib import Path
 import attrs
 
 from . import ast
+from ._io import note_input
 from ._parser import parse_text
 from .diagnostics import Diagnostic, Note, SourceError, error
 from .span import Span
@@ -46,6 +47,7 @@ def read_source(path: Path, name: str, where: Span | None) -> str:
     """The text of a source file, or SourceError E001/E002."""
     try:
         data = path.read_bytes()
+        note_input(path)
     except IsADirectoryError:
         raise SourceError([error("E001", f"cannot read `{name}`: it is a directory", where)])
     except FileNotFoundError:
