@@ -57,7 +57,8 @@ bench: setup firmware
 fuzz: setup
 	$(MAKE) -C firmware fuzz
 
-# Files derived from aci/format.py (the C header, the tables of docs/format.md) and
+# Files derived from aci/format.py (the C header, the tables of docs/format.md), from
+# aci/protocol.py (firmware/include/aci_protocol.h, the tables of docs/protocol.md) and
 # the conformance vectors; tests fail when any is stale.
 generate: setup
 	$(BIN)/python -m aci._generate
