@@ -4,7 +4,7 @@
 ``cmd_run(args) -> int`` runs it. A ``.aci`` source is compiled in memory
 (:func:`aci.pipeline.compile_file`; its SourceError propagates for the CLI to
 render); any other file is read as an image. The run is :func:`aci.run.run_image`,
-or with ``--engine firmware`` :func:`aci.firmware.run_image_firmware` (the C
+or with ``--engine firmware`` :func:`aci.firmware_sim.run_image_firmware` (the C
 firmware's simulated board; same result, same options).
 
 Prints a summary (or ``--json``: one JSON object) on stdout. Exit 0 on a completed
@@ -122,7 +122,7 @@ def _program(args) -> bytes:
 def cmd_run(args) -> int:
     from .board import DataError
     if args.engine == "firmware":
-        from .firmware import run_image_firmware as run_image, simulator
+        from .firmware_sim import run_image_firmware as run_image, simulator
         simulator()  # a missing simulator is reported before anything is compiled
     else:
         from .run import run_image

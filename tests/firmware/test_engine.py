@@ -16,7 +16,7 @@ import pytest
 from aci.cli import main
 from aci.cores import bnndata
 from aci.encode import encode
-from aci.firmware import FirmwareError, run_image_firmware
+from aci.firmware_sim import FirmwareError, run_image_firmware
 from aci.image import Image, Source, Symbols
 from aci.pipeline import compile_file
 from aci.run import run_image
