@@ -3,9 +3,10 @@
 ``add_run_parser(subparsers)`` adds the command to ``acic``'s parser;
 ``cmd_run(args) -> int`` runs it. A ``.aci`` source is compiled in memory
 (:func:`aci.pipeline.compile_file`; its SourceError propagates for the CLI to
-render); any other file is read as an image. The run is :func:`aci.run.run_image`,
-or with ``--engine firmware`` :func:`aci.firmware_sim.run_image_firmware` (the C
-firmware's simulated board; same result, same options).
+render); any other file is read as an image. The run is an engine's
+(:mod:`aci.engine`): ``--engine NAME`` picks one from its registry (default: the
+Python interpreter, :mod:`aci.run`); the options an engine declares are added to
+this command and passed to it, and giving one to another engine is a usage error.
 
 Prints a summary (or ``--json``: one JSON object) on stdout. Exit 0 on a completed
 run; 1 with a one-line ``acic: error: ...`` on stderr for a refused image or a
@@ -26,14 +27,12 @@ import sys
 from pathlib import Path
 
 from ._io import PendingOutput, ProgressBar, check_output, read_input
+from .engine import ENGINES, MODES, open_engine, run_on
 from .timing import format_ns
 
-# The engine and the trace views pull in numpy and pyvcd: cmd_run imports them, so
+# The engines and the trace views pull in numpy and pyvcd: cmd_run imports them, so
 # that adding this command to the parser costs other commands nothing at start-up.
-MODES = ("strict", "dataflow")  # aci.run.MODES (a test holds them equal)
 TRACE_FORMATS = ("jsonl", "perfetto", "vcd")
-ENGINES = ("python", "firmware")
-ENGINE_NAMES = {"python": "Python reference interpreter", "firmware": "C firmware on its simulated board"}
 
 
 def add_run_parser(subparsers) -> argparse.ArgumentParser:
@@ -53,11 +52,34 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
                         ".json perfetto, .vcd vcd, else jsonl)")
     c.add_argument("--timing-only", action="store_true", help="simulate time only, run no core models")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
-    c.add_argument("--engine", choices=ENGINES, default="python",
-                   help="python (the reference interpreter, default) or firmware (the C firmware on its "
-                        "simulated board, firmware/build/acifw-sim)")
+    c.add_argument("--engine", choices=list(ENGINES), default="python",
+                   help="what runs the image: " + "; ".join(f"{e.name}: the {e.title}" for e in ENGINES.values())
+                        + " (default: python)")
+    for e in ENGINES.values():
+        for o in e.options:
+            c.add_argument(o.flag, dest=_option_dest(e.name, o.dest), metavar=o.metavar,
+                           help=f"(--engine {e.name}) {o.help}")
     c.set_defaults(func=cmd_run)
     return c
+
+
+def _option_dest(engine: str, dest: str) -> str:
+    return f"engine_{engine}_{dest}"
+
+
+def _engine_options(args) -> dict:
+    """The options given for the chosen engine; UsageError for another engine's."""
+    from .cli import UsageError
+    out = {}
+    for e in ENGINES.values():
+        for o in e.options:
+            value = getattr(args, _option_dest(e.name, o.dest))
+            if value is None:
+                continue
+            if e.name != args.engine:
+                raise UsageError(f"{o.flag} is an option of --engine {e.name}, not of {args.engine}")
+            out[o.dest] = value
+    return out
 
 
 def _pairs(items: list[str], flag: str) -> list[tuple[str, str]]:
@@ -82,7 +104,7 @@ def _trace_format(args) -> str:
 
 
 def error_message(path: str, r) -> str:
-    """The one-line message for a failed run (an aci.run.RunResult with an error)."""
+    """The one-line message for a failed run (an aci.engine.RunResult with an error)."""
     e = r.error
     if not e.runtime:
         return f"{path}: invalid image: {e.name} (code {e.code}) at offset {e.offset}: {e.detail}"
@@ -92,11 +114,11 @@ def error_message(path: str, r) -> str:
 
 
 def summary(path: str, r, engine: str = "python") -> str:
-    """The text summary of a completed run (an aci.run.RunResult)."""
+    """The text summary of a completed run (an aci.engine.RunResult)."""
     img = r.image
     lines = [f"{path}: {r.mode} mode, {r.image_bytes:,}-byte image, {img.target.slots} slots, "
              f"{len(img.cores)} core{'s' if len(img.cores) != 1 else ''}"
-             + ("" if engine == "python" else f", run by the {ENGINE_NAMES[engine]}"),
+             + ("" if engine == "python" else f", run by the {ENGINES[engine].title}"),
              f"total       {format_ns(r.total_ns)} (image received at {format_ns(r.t0)}, "
              f"last operation ended at {format_ns(r.t_end)})",
              f"PR          {r.pr_count:,} reconfiguration{'s' if r.pr_count != 1 else ''}, "
@@ -120,12 +142,15 @@ def _program(args) -> bytes:
 
 
 def cmd_run(args) -> int:
+    engine = open_engine(args.engine, **_engine_options(args))  # a missing engine, before any compiling
+    try:
+        return _run(args, engine)
+    finally:
+        engine.close()
+
+
+def _run(args, engine) -> int:
     from .board import DataError
-    if args.engine == "firmware":
-        from .firmware_sim import run_image_firmware as run_image, simulator
-        simulator()  # a missing simulator is reported before anything is compiled
-    else:
-        from .run import run_image
     from .trace import JsonlWriter, to_perfetto, write_vcd
     sets, gets = _pairs(args.set, "--set"), _pairs(args.get, "--get")
     data = _program(args)
@@ -135,8 +160,8 @@ def cmd_run(args) -> int:
     if args.trace:
         trace_file = PendingOutput(args.trace, "trace", text=True)
     fmt = _trace_format(args) if args.trace else None
-    # The firmware runs in a child process that reports nothing until it ends.
-    bar = ProgressBar(sys.stderr, "operations") if sys.stderr.isatty() and args.engine == "python" else None
+    # An engine that reports nothing until the run ends never draws the bar.
+    bar = ProgressBar(sys.stderr, "operations") if sys.stderr.isatty() else None
     try:
         if fmt == "jsonl":
             tracer = JsonlWriter(trace_file.stream)
@@ -146,9 +171,9 @@ def cmd_run(args) -> int:
         else:
             tracer = None
         try:
-            result = run_image(data, args.mode, inputs={name: Path(p) for name, p in sets},
-                               outputs=[name for name, _ in gets], timing_only=args.timing_only,
-                               trace=tracer, progress=bar)
+            result = run_on(engine, data, args.mode, inputs={name: Path(p) for name, p in sets},
+                            outputs=[name for name, _ in gets], timing_only=args.timing_only,
+                            trace=tracer, progress=bar)
         except DataError as e:
             raise DataError(f"{args.file}: {e}", e.buffer) from None
         finally:

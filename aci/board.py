@@ -25,7 +25,8 @@ from __future__ import annotations
 
 import bisect
 import io
-from collections.abc import Iterable, Iterator
+import os
+from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
 
@@ -239,3 +240,15 @@ class Board:
     def sync_bytes(self) -> bytes:
         """The SYNC section as the board leaves it."""
         return F.SYNC.pack(**self.sync)
+
+
+def load_inputs(board: Board, inputs: Mapping | None, outputs: Iterable[str]) -> None:
+    """Check that every output names a buffer, then load every input (by name:
+    an array, raw bytes or an os.PathLike of a .npy or raw file)."""
+    for name in outputs:
+        board.buffer(name)
+    for name, value in (inputs or {}).items():
+        if isinstance(value, os.PathLike):
+            board.load_file(name, os.fspath(value))
+        else:
+            board.load(name, value)

@@ -16,6 +16,7 @@ from ._cli_explore import add_explore_parser
 from ._cli_run import add_run_parser
 from ._io import OutputError, read_input, write_atomic
 from .diagnostics import AciError, SourceError, render_json, render_text
+from .engine import MODES
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -210,7 +211,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", metavar="OUT", help="output file (default: FILE.acx; `-` for stdout)")
     c.add_argument("--program", metavar="NAME")
     c.add_argument("-D", dest="define", action="append", metavar="NAME=VALUE", help="override a const")
-    c.add_argument("--mode", choices=["strict", "dataflow"], default="strict")
+    c.add_argument("--mode", choices=MODES, default="strict")
     c.add_argument("--emit", choices=["image", "asm", "json"], default="image")
     c.add_argument("--strip", action="store_true", help="leave out the SYMBOLS section")
     c.set_defaults(func=cmd_compile)
@@ -219,7 +220,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("file", metavar="FILE.aci")
     c.add_argument("--program", metavar="NAME")
     c.add_argument("-D", dest="define", action="append", metavar="NAME=VALUE", help="override a const")
-    c.add_argument("--mode", choices=["strict", "dataflow"], default="strict")
+    c.add_argument("--mode", choices=MODES, default="strict")
     c.add_argument("--json", action="store_true", help="the report as JSON")
     c.add_argument("--gantt", metavar="OUT.png|OUT.svg", help="draw slots against time")
     c.set_defaults(func=cmd_schedule)

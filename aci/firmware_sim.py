@@ -1,7 +1,9 @@
-"""The C firmware as an engine of ``acic run`` (``--engine firmware``).
+"""The C firmware on its simulated board, as an engine (``acic run --engine firmware``).
 
 ``run_image_firmware(data, mode=None, inputs=None, outputs=(), timing_only=False,
-trace=None, progress=None, exe=None, prefix=()) -> aci.run.RunResult``
+trace=None, progress=None, exe=None, prefix=()) -> aci.engine.RunResult``;
+:class:`FirmwareEngine` (``sim``, ``prefix``) is the same behind the
+:class:`aci.engine.Engine` interface.
 
 Same arguments and the same result as :func:`aci.run.run_image`, but the image is
 validated and run by the firmware's simulated board (``firmware/build/acifw-sim``,
@@ -39,14 +41,15 @@ import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any, ClassVar
 
 from ._io import cleanup_on_abandon
-from .board import Board
+from .board import Board, load_inputs
 from .decode import ImageError, decode
 from .diagnostics import AciError
 from .format import ERROR_BY_NAME, SYNC
+from .engine import MODES, OneShotEngine, Progress, RunError, RunResult, SlotUse, Trace
 from .image import Image, Task, children
-from .run import MODES, Progress, RunError, RunResult, SlotUse, Trace, load_inputs
 
 _CHECKOUT_SIM = Path(__file__).resolve().parent.parent / "firmware" / "build" / "acifw-sim"
 # acifw-sim accepts this many --set/--get/--save requests (MAX_REQUESTS in sim/main.c).
@@ -206,3 +209,22 @@ def run_image_firmware(data: bytes, mode: str | None = None, inputs: Mapping | N
     return RunResult(mode, res["image_bytes"], res["t0"], res["t_end"], res["total_ns"], res["prs"], pr_ns,
                      res["tasks"], res["operations"], slot_use, error, dict(sync),
                      None if refused else board, None if refused else img)
+
+
+class FirmwareEngine(OneShotEngine):
+    """``--engine firmware``: each run is one acifw-sim process. ``sim``: the
+    simulator (default: :func:`simulator`, found when the engine is opened, so that a
+    missing one is reported before anything is compiled); ``prefix``: a program to
+    run it through (``("qemu-aarch64",)``)."""
+    name: ClassVar[str] = "firmware"
+
+    def __init__(self, sim: str | os.PathLike | None = None, prefix: Sequence[str] = ()):
+        super().__init__()
+        if sim is not None and not (os.path.isfile(sim) and os.access(sim, os.X_OK)):
+            raise FirmwareError(f"`{sim}` is not an executable file")
+        self.exe = Path(sim) if sim is not None else simulator()
+        self.prefix = tuple(prefix)
+
+    def run_image(self, data: bytes, mode: str | None, inputs: Mapping[str, Any], outputs: list[str],
+                  timing_only: bool, trace: Trace | None, progress: Progress | None) -> RunResult:
+        return run_image_firmware(data, mode, inputs, outputs, timing_only, trace, progress, self.exe, self.prefix)

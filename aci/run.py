@@ -11,10 +11,13 @@ when given, is called with each trace event (a dict with the fields of
 docs/execution.md) in time order; ``progress(done, total)`` during the functional
 pass, after each window instance and each loop iteration.
 
-Out: a :class:`RunResult` — simulated times, PR count and time, tasks, per-slot use,
+Out: a :class:`aci.engine.RunResult` — simulated times, PR count and time, tasks, per-slot use,
 the SYNC words, the :class:`aci.board.Board` with the final memory, and ``error``:
 a refused image (the validator's code and byte offset) or a run-time error
 (wrong_core, watchdog, no_model) is a result, not an exception.
+
+:class:`PythonEngine` is this interpreter behind the :class:`aci.engine.Engine`
+interface (``acic run --engine python``, the default).
 
 Raises :class:`aci.board.DataError` for inputs or output names that do not fit the
 image (before anything runs); :class:`aci.board.BoardFault` only for a broken
@@ -30,81 +33,19 @@ makes functional BNN runs fast.
 
 from __future__ import annotations
 
-import os
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any, ClassVar
 
-import attrs
 import numpy as np
 
 from . import timing
-from .board import Board, BoardFault
+from .board import Board, BoardFault, load_inputs
 from .cores import CoreModel, model as core_model
 from .decode import ImageError, decode
+from .engine import MODES, OneShotEngine, Progress, RunError, RunResult, SlotUse, Trace
 from .format import ERROR_BY_NAME, SYNC, SYNC_STATUS
 from .image import Image, Repeat, Task, Window
 from .machine import simulate
-
-MODES = ("strict", "dataflow")
-
-
-Trace = Callable[[dict], None]
-Progress = Callable[[int, int], None]
-
-
-@attrs.frozen
-class SlotUse:
-    """How one slot spent the run, from t0 to the end of the last operation."""
-    busy_ns: int
-    reconfiguring_ns: int
-    idle_ns: int
-    operations: int  # issued and completed, skipped RECONFs included
-
-
-@attrs.frozen
-class RunError:
-    """Why a run stopped: a refused image or a run-time error."""
-    code: int
-    name: str
-    offset: int  # byte offset of the offending field or instruction
-    t: int
-    detail: str
-    source: str | None = None  # "file:line" of the instruction, when SYMBOLS has it
-
-    @property
-    def runtime(self) -> bool:
-        return self.code >= ERROR_BY_NAME["wrong_core"].code
-
-
-@attrs.frozen
-class RunResult:
-    mode: str
-    image_bytes: int
-    t0: int
-    t_end: int  # end of the last operation (t0 when none ran)
-    total_ns: int  # the last event: completion seen by the host, or the error
-    pr_count: int  # reconfigurations performed (skipped ones excluded)
-    pr_ns: int
-    tasks: int
-    operations: int
-    slots: tuple[SlotUse, ...]
-    error: RunError | None
-    sync: dict
-    board: Board | None = attrs.field(repr=False)
-    image: Image | None = attrs.field(repr=False)
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None
-
-    def to_json(self) -> dict:
-        return {
-            "mode": self.mode, "image_bytes": self.image_bytes, "t0": self.t0, "t_end": self.t_end,
-            "total_ns": self.total_ns, "pr_count": self.pr_count, "pr_ns": self.pr_ns, "tasks": self.tasks,
-            "operations": self.operations,
-            "slots": [attrs.asdict(s) for s in self.slots],
-            "error": None if self.error is None else attrs.asdict(self.error),
-        }
-
 
 # ---- the image, prepared for execution ---------------------------------------------
 # Everything that does not depend on the iteration (durations, core names, models,
@@ -355,16 +296,6 @@ def _rows(t: _Task, results: Mapping[str, np.ndarray], name: str, n: int, length
 
 # ---- entry point ----------------------------------------------------------------------
 
-def load_inputs(board: Board, inputs: Mapping | None, outputs: Iterable[str]) -> None:
-    for name in outputs:
-        board.buffer(name)
-    for name, value in (inputs or {}).items():
-        if isinstance(value, os.PathLike):
-            board.load_file(name, os.fspath(value))
-        else:
-            board.load(name, value)
-
-
 def run_image(data: bytes, mode: str | None = None, inputs: Mapping | None = None, outputs: Iterable[str] = (),
               timing_only: bool = False, trace: Trace | None = None,
               progress: Progress | None = None) -> RunResult:
@@ -418,6 +349,15 @@ def run_image(data: bytes, mode: str | None = None, inputs: Mapping | None = Non
     board.sync.update(sync)
     return RunResult(mode, len(data), tl.t0, tl.t_end, total, tl.prs, tl.pr_ns, tl.tasks, sum(tl.done), slots,
                      error, dict(board.sync), board, img)
+
+
+class PythonEngine(OneShotEngine):
+    """The reference interpreter as an :class:`aci.engine.Engine` (``--engine python``)."""
+    name: ClassVar[str] = "python"
+
+    def run_image(self, data: bytes, mode: str | None, inputs: Mapping[str, Any], outputs: list[str],
+                  timing_only: bool, trace: Trace | None, progress: Progress | None) -> RunResult:
+        return run_image(data, mode, inputs, outputs, timing_only, trace, progress)
 
 
 def _index(nodes, out: dict) -> None:

@@ -27,7 +27,8 @@ import attrs
 import numpy as np
 
 from .pipeline import compile_file
-from .run import RunError, RunResult, run_image
+from .engine import RunError, RunResult
+from .run import run_image
 from .timing import format_ns
 from .trace import spans
 

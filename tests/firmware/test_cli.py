@@ -11,7 +11,7 @@ from aci import format as F
 from aci.pipeline import compile_file
 
 from . import images as I
-from .harness import CONFORMANCE, ROOT, SIM, py_run
+from .harness import CONFORMANCE, MANIFEST, ROOT, SIM, py_run, py_verdict
 
 HELLO = compile_file(str(ROOT / "programs" / "examples" / "hello.aci")).data  # TEST(a: src, y: dst, n: 4096, salt: 1)
 SRC, DST = 0x0, 0x1000  # hello's buffers, by its SYMBOLS
@@ -100,3 +100,14 @@ def test_timing_only_runs_no_model(tmp_path):
     (tmp_path / "m.acx").write_bytes(data)
     assert sim(tmp_path / "m.acx").returncode == 1
     assert sim(tmp_path / "m.acx", "--timing-only").returncode == 0
+
+
+@pytest.mark.parametrize("name", [n for n, e in MANIFEST.items() if not e["valid"]])
+def test_refusal_message(name):
+    """A refused conformance vector: exit 1 and one line naming the error, its code
+    and the validator's offset."""
+    expect = MANIFEST[name]
+    p = sim(CONFORMANCE / name, "--timing-only")
+    code, offset = py_verdict((CONFORMANCE / name).read_bytes())
+    assert p.returncode == 1 and code == expect["code"]
+    assert f"{expect['error']} (code {expect['code']}) at offset {offset}" in p.stderr

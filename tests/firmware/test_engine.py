@@ -1,9 +1,10 @@
 """`acic run --engine firmware`: the C firmware behind acic's own command.
 
-The two engines give the same RunResult (times, PRs, per-slot use, SYNC words, the
-error with its code, offset and source line), the same trace events in every trace
-format, the same final memory and the same --get files (.npy and raw); a missing or
-failing simulator is a one-line error, never a traceback."""
+Every engine gives the reference interpreter's RunResult (times, PRs, per-slot use,
+SYNC words, the error with its code, offset and source line) and trace events; the
+firmware also the same trace files in every format, the same final memory and the
+same --get files (.npy and raw); a missing or failing simulator is a one-line error,
+never a traceback."""
 
 import json
 import stat
@@ -16,67 +17,35 @@ import pytest
 from aci.cli import main
 from aci.cores import bnndata
 from aci.encode import encode
+from aci.engine import open_engine, run_on
 from aci.firmware_sim import FirmwareError, run_image_firmware
 from aci.image import Image, Source, Symbols
 from aci.pipeline import compile_file
-from aci.run import run_image
+
+from tests.run.test_differential import IMAGES, SEED
 
 from . import images as I
-from .harness import ASAN, ROOT, SIM
-from .test_run import CASES, IMAGES, PROGRAMS, SEED, compiled, inputs_for
+from .harness import ROOT, SIM
 
 HELLO = ROOT / "programs" / "examples" / "hello.aci"
 
 
-def both(data, mode=None, inputs=None, timing_only=False, exe=SIM):
-    py_events, c_events = [], []
-    py = run_image(data, mode, inputs, timing_only=timing_only, trace=py_events.append)
-    c = run_image_firmware(data, mode, inputs, timing_only=timing_only, trace=c_events.append, exe=exe)
-    return py, c, py_events, c_events
+@pytest.fixture
+def both(other_engine, reference):
+    """both(data, mode, inputs, timing_only) -> the reference's result, the engine's, and their events."""
+    def run(data, mode=None, inputs=None, timing_only=False):
+        py_events, c_events = [], []
+        py = run_on(reference, data, mode, inputs, timing_only=timing_only, trace=py_events.append)
+        c = run_on(other_engine, data, mode, inputs, timing_only=timing_only, trace=c_events.append)
+        return py, c, py_events, c_events
+    return run
 
 
-def assert_same(py, c, py_events, c_events):
-    assert c.to_json() == py.to_json()
-    assert c.sync == py.sync
-    assert c.error == py.error  # code, name, offset, t, source; the detail of a refusal too
-    assert c_events == py_events
-    if py.ok and py.board is not None:
-        for lo, hi in py.board.extents:
-            assert c.board.read(lo, hi - lo) == py.board.read(lo, hi - lo)
-
-
-@pytest.mark.parametrize("mode", ["strict", "dataflow"])
-@pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: p.stem)
-def test_programs(path, mode):
-    data = compiled(path, mode)
-    assert_same(*both(data, mode, inputs_for(data)))
-    assert_same(*both(data, mode, timing_only=True))
-
-
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_hand_built_cases(case):
-    """Run-time errors (wrong_core, watchdog, no_model), skipped RECONFs, empty windows."""
-    py, c, pe, ce = both(CASES[case], inputs={"mem": bytes(range(256)) * 256})
-    if py.error is not None:
-        # The firmware reports a code, not Python's sentence: the detail is the
-        # code's description; everything else is the same.
-        assert c.error.runtime and c.error.detail and c.error.detail != py.error.detail
-        assert attrs.evolve(c.error, detail=py.error.detail) == py.error
-        c = attrs.evolve(c, error=py.error)
-    assert_same(py, c, pe, ce)
-
-
-def test_refused_images_have_the_decoders_detail():
+def test_refused_images_have_the_decoders_detail(both):
     data = bytearray(compile_file(str(HELLO)).data)
     data[0] ^= 1
     py, c, pe, ce = both(bytes(data))
     assert c.error == py.error and ce == pe and c.board is None and c.slots == ()
-
-
-def test_asan_build_as_engine():
-    path = next(p for p in PROGRAMS if p.stem == "bnn_static")
-    data = compiled(path, "dataflow")
-    assert_same(*both(data, inputs=inputs_for(data), exe=ASAN))
 
 
 # ---- the command line --------------------------------------------------------------
@@ -191,3 +160,19 @@ def test_missing_simulator_api(monkeypatch, tmp_path):
     monkeypatch.setenv("ACIC_FIRMWARE_SIM", str(tmp_path / "nothing"))
     with pytest.raises(FirmwareError):
         run_image_firmware(compile_file(str(HELLO)).data)
+    with pytest.raises(FirmwareError):
+        open_engine("firmware")
+    with pytest.raises(FirmwareError, match="not an executable"):
+        open_engine("firmware", sim=tmp_path / "nothing")
+
+
+def test_cli_engine_option(acic, tmp_path, monkeypatch):
+    """--firmware-sim picks the simulator (over $ACIC_FIRMWARE_SIM); it is an option
+    of the firmware engine only."""
+    monkeypatch.setenv("ACIC_FIRMWARE_SIM", str(tmp_path / "nothing"))
+    code, out, err = acic("run", HELLO, "--engine", "firmware", "--firmware-sim", SIM, "--json", "--timing-only")
+    assert code == 0 and json.loads(out)["tasks"] == 1, err
+    code, _, err = acic("run", HELLO, "--firmware-sim", SIM)
+    assert code == 2 and "--firmware-sim is an option of --engine firmware" in err
+    code, _, err = acic("run", HELLO, "--engine", "firmware", "--firmware-sim", tmp_path)
+    assert code == 1 and "not an executable file" in err and "Traceback" not in err

@@ -181,11 +181,6 @@ def test_defines_and_program(acic):
     assert code == 0 and json.loads(out)["tasks"] == 8 * 9
 
 
-def test_modes_match_the_engine():
-    from aci import _cli_run, run
-    assert _cli_run.MODES == run.MODES
-
-
 def test_progress_bar():
     from aci._io import ProgressBar
     out = io.StringIO()

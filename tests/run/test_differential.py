@@ -1,8 +1,8 @@
-"""The firmware runs images exactly as the Python interpreter does: for every
-program in programs/ (compiled in each mode, run in each mode) the traces are
-byte-identical, the SYNC words equal, and the final memory of every SYMBOLS buffer
-the same; the BNN computes the reference scores; run-time errors stop the run at
-the same instant with the same trace."""
+"""Differential tests: every engine runs images exactly as the reference interpreter
+does. For every program in programs/ (compiled in each mode, run in each mode) the
+traces are byte-identical, the SYNC words equal, and the final contents of every
+SYMBOLS buffer the same; the BNN computes the reference scores on every engine;
+run-time errors stop the run at the same instant with the same trace."""
 
 import re
 
@@ -11,13 +11,14 @@ import pytest
 
 from aci.cores import bnndata
 from aci.decode import decode
+from aci.engine import MODES, run_on
 from aci.pipeline import compile_file
+from aci.trace import dumps
 
-from . import images as I
-from .harness import ASAN, ROOT, SIM, c_run, extents, first_difference, py_run
+from tests.firmware import images as I
+from tests.firmware.harness import ROOT, extents
 
 PROGRAMS = sorted(p for p in (ROOT / "programs").rglob("*.aci") if re.search(r"^program ", p.read_text(), re.M))
-MODES = ("strict", "dataflow")
 SEED = 20240611
 IMAGES = 8
 
@@ -38,17 +39,47 @@ def inputs_for(data: bytes) -> dict[str, bytes]:
     return {k: rng.integers(0, 256, b.size, dtype=np.uint8).tobytes() for k, b in names.items()}
 
 
-def assert_same(c, py):
-    assert c.error == py.error
-    assert c.trace == py.trace, first_difference(py.trace, c.trace)
-    assert c.sync == py.sync
-    assert c.memory == py.memory
+def outcome(engine, data, mode, inputs=None, timing_only=False, outputs=(), ranges=()):
+    """What a run leaves: its result, its canonical trace text, the named buffers
+    (through ``get``) and raw memory ranges."""
+    lines = []
+    r = run_on(engine, data, mode, inputs, outputs, timing_only, trace=lambda e: lines.append(dumps(e) + "\n"))
+    buffers = {name: engine.get(name).tobytes() for name in outputs} if r.ok else {}
+    memory = {(a, n): r.board.read(a, n) for a, n in ranges} if r.ok else {}
+    return r, "".join(lines), buffers, memory
+
+
+def first_difference(a: str, b: str) -> str:
+    """Where two traces part, for assertion messages."""
+    la, lb = a.splitlines(), b.splitlines()
+    for k, (x, y) in enumerate(zip(la, lb)):
+        if x != y:
+            return f"line {k + 1}:\n  reference {x}\n  engine    {y}"
+    return f"lengths differ: {len(la)} lines (reference) vs {len(lb)} (engine)"
+
+
+def figures(r) -> dict:
+    """A result as JSON, but for the sentence of a run-time error: each engine's own
+    (the firmware reports a code, and its description stands for the sentence)."""
+    j = r.to_json()
+    if r.error is not None and r.error.runtime:
+        j["error"] = {**j["error"], "detail": None}
+    return j
+
+
+def assert_same(got, ref):
+    r, trace, buffers, memory = got
+    rr, rtrace, rbuffers, rmemory = ref
+    assert figures(r) == figures(rr)
+    assert trace == rtrace, first_difference(rtrace, trace)
+    assert r.sync == rr.sync
+    assert buffers == rbuffers and memory == rmemory
 
 
 @pytest.mark.parametrize("run_mode", MODES)
 @pytest.mark.parametrize("compile_mode", MODES)
 @pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: p.stem)
-def test_program(path, compile_mode, run_mode):
+def test_program(other_engine, reference, path, compile_mode, run_mode):
     data = compiled(path, compile_mode)
     # An image compiled for strict mode carries no WAITs: run in dataflow mode, its
     # tasks race, and memory depends on the order effects are applied in (the
@@ -56,22 +87,18 @@ def test_program(path, compile_mode, run_mode):
     racy = compile_mode == "strict" and run_mode == "dataflow"
     for timing_only in (True, False):
         inputs = None if timing_only else inputs_for(data)
-        ranges = () if timing_only or racy else extents(data)
-        py = py_run(data, run_mode, inputs, timing_only, ranges)
-        c = c_run(SIM, data, run_mode, inputs, timing_only, ranges)
-        assert py.error is None
-        assert_same(c, py)
+        outputs = () if timing_only or racy else [b.name for b in decode(data).symbols.buffers]
+        ref = outcome(reference, data, run_mode, inputs, timing_only, outputs)
+        assert ref[0].error is None
+        assert_same(outcome(other_engine, data, run_mode, inputs, timing_only, outputs), ref)
 
 
 @pytest.mark.parametrize("path", [p for p in PROGRAMS if "bnn" in p.name], ids=lambda p: p.stem)
-def test_bnn_scores(path):
+def test_bnn_scores(engine, path):
     data = compiled(path, "dataflow")
-    scores = next((b.address, b.size) for b in decode(data).symbols.buffers if b.name == "scores")
     expect = bnndata.forward(bnndata.generate(SEED, IMAGES))
-    for exe in (SIM, ASAN):
-        c = c_run(exe, data, inputs=inputs_for(data), ranges=[scores])
-        got = np.frombuffer(c.memory[scores], "<i4").reshape(-1, 10)
-        assert (got == expect).all()
+    r = run_on(engine, data, inputs=inputs_for(data), outputs=["scores"])
+    assert r.ok and (engine.get("scores").reshape(-1, 10) == expect).all()
 
 
 # ---- run-time errors and other corners, built by hand ------------------------------
@@ -109,21 +136,18 @@ CASES = {
 }
 
 
-@pytest.mark.parametrize("exe", [SIM, ASAN], ids=["host", "asan"])
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("timing_only", [False, True], ids=["functional", "timing"])
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_case(case, timing_only, mode, exe):
+def test_case(other_engine, reference, case, timing_only, mode):
+    """Hand-built images: all the memory they can touch is compared (its extents)."""
     data = CASES[case]
     ranges = extents(data)
     inputs = {"mem": bytes(range(256)) * 256}
-    py = py_run(data, mode, inputs, timing_only, ranges)
-    c = c_run(exe, data, mode, inputs, timing_only, ranges)
-    assert_same(c, py)
-    assert c.returncode == (0 if py.error is None else 1)
+    assert_same(outcome(other_engine, data, mode, inputs, timing_only, ranges=ranges),
+                outcome(reference, data, mode, inputs, timing_only, ranges=ranges))
 
 
-def test_cases_reach_every_runtime_error():
-    seen = {py_run(data, "strict").error for data in CASES.values()}
-    codes = {e[0] for e in seen if e}
-    assert {40, 41, 42} <= codes
+def test_cases_reach_every_runtime_error(reference):
+    errors = [run_on(reference, data, "strict").error for data in CASES.values()]
+    assert {40, 41, 42} <= {e.code for e in errors if e}
