@@ -3,7 +3,7 @@
 An :class:`Affine` is ``const + sum(coeff[v] * v)`` over loop and repeat variables.
 Index expressions are evaluated to affine forms; a buffer region's byte offset is one,
 so its stride per loop variable is simply its coefficient. Later stages use the same
-forms for strides (lowering), dependencies and races (:func:`intervals`).
+forms for strides (lowering), dependencies and races (:func:`aci.overlap.meet`).
 """
 
 from __future__ import annotations
@@ -98,49 +98,3 @@ class Affine:
 def describe(values: Mapping[Var, int]) -> str:
     """``i = 3, j = 0`` for messages; empty when there are no variables."""
     return ", ".join(f"{v.name} = {x}" for v, x in sorted(values.items(), key=lambda i: i[0].uid))
-
-
-def intervals(offset: Affine, over: tuple[Var, ...], fixed: Mapping[Var, int] | None = None):
-    """The starts of ``offset`` for every assignment of the variables ``over``.
-
-    Variables of ``offset`` not in ``over`` take their value from ``fixed`` (or their
-    start). Returns ``(starts, assignments)``: an int64 array and a function from an
-    index of that array to the assignment that produced it.
-    """
-    import numpy as np  # only race checks need it: keep the command line's start-up light
-
-    fixed = dict(fixed or {})
-    base = offset.const + sum(c * fixed.get(v, v.start) for v, c in offset.coeffs if v not in over)
-    used = [v for v in over if offset.coeff(v)]
-    starts = np.array([base], dtype=np.int64)
-    for v in used:
-        steps = np.arange(v.start, v.start + v.count, dtype=np.int64) * offset.coeff(v)
-        starts = (starts[:, None] + steps[None, :]).reshape(-1)
-
-    def assignment(k: int) -> dict[Var, int]:
-        out = {}
-        for v in reversed(used):
-            k, r = divmod(int(k), v.count)
-            out[v] = v.start + r
-        return out
-    return starts, assignment
-
-
-def first_overlap(a_starts, a_len: int, b_starts, b_len: int):
-    """Indices (i, j) of some pair of overlapping intervals (int64 start arrays of
-    intervals of one length each), or None; O(n log n)."""
-    import numpy as np
-
-    if not len(a_starts) or not len(b_starts) or a_len <= 0 or b_len <= 0:
-        return None
-    order = np.argsort(b_starts, kind="stable")
-    bs = b_starts[order]
-    # For each a interval, the last b interval starting before it ends.
-    k = np.searchsorted(bs, a_starts + a_len, side="left") - 1
-    ok = k >= 0
-    hit = np.zeros(len(a_starts), dtype=bool)
-    hit[ok] = bs[k[ok]] + b_len > a_starts[ok]
-    if not hit.any():
-        return None
-    i = int(np.argmax(hit))
-    return i, int(order[k[i]])

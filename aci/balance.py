@@ -27,6 +27,7 @@ import attrs
 
 from . import program as P
 from .affine import Affine, Var
+from .overlap import meet
 
 EXHAUSTIVE = 64  # combinations worth trying all of
 
@@ -45,32 +46,19 @@ def _single_loop_window(w: P.Window) -> P.Loop | None:
 
 
 def _independent(loop: P.Loop) -> bool:
-    """No iteration writes bytes that another iteration reads or writes."""
+    """No iteration writes bytes that another iteration reads or writes (the overlap
+    oracle, for every ordered pair of accesses, one writing: the loops inside run
+    independently in each instance, the variables outside have one value)."""
     v = loop.var
-    inner = {n.var for n in _loops(loop)} - {v}
+    inner = {n.var for n in _loops(loop)}
     accesses = [(r.buffer.name, r.address(), r.length, p.direction == "out")
                 for t in P.walk_tasks(loop) for p, r in zip(t.core.ports, t.ports)]
     for (abuf, a, alen, aw), (bbuf, b, blen, bw) in itertools.product(accesses, repeat=2):
         if abuf != bbuf or not (aw or bw):  # buffers never overlap
             continue
-        ca, cb = a.coeff(v), b.coeff(v)
-        if ca != cb:
-            return False  # a moving and a fixed region, say: assume they meet
-        # hulls over the loops inside, at iteration 0 (outer variables are the same
-        # for both instances: fixed at their first value)
-        (alo, _), (ahi, _) = _inner_only(a, v, inner).extremes()
-        (blo, _), (bhi, _) = _inner_only(b, v, inner).extremes()
-        ahi += alen
-        bhi += blen
-        if ca == 0:
-            if alo < bhi and blo < ahi:
-                return False
-            continue
-        # iteration d apart: [alo, ahi) against [blo + ca*d, bhi + ca*d)
-        lo_d, hi_d = sorted(((alo - bhi) / ca, (ahi - blo) / ca))
-        for d in range(max(math.floor(lo_d), 1 - v.count), min(math.ceil(hi_d), v.count - 1) + 1):
-            if d and alo < bhi + ca * d and blo + ca * d < ahi:
-                return False
+        outer = (set(a.vars) | set(b.vars)) - inner
+        if meet(a, alen, b, blen, same=outer, later=v):
+            return False
     return True
 
 
@@ -79,12 +67,6 @@ def _loops(node):
         yield node
         for b in node.body:
             yield from _loops(b)
-
-
-def _inner_only(a: Affine, v: Var, inner: set[Var]) -> Affine:
-    """``a`` at ``v``'s first iteration with every variable but the inner ones fixed."""
-    return Affine.of(a.const + sum(c * w.start for w, c in a.coeffs if w not in inner),
-                     {w: c for w, c in a.coeffs if w in inner})
 
 
 def substitute(node, old: Var, new: Var):

@@ -10,9 +10,11 @@ with every diagnostic found (sorted by position). Codes: E010-E091 of
 
 The race check (E064) does not compare every pair of accesses of two threads: per
 buffer, each access looks up the other thread's accesses whose hulls meet its own in
-an interval index (``aci.overlap.IntervalIndex``) and checks those exactly, over the
-loop iterations, in program order, so it reports the same pair as comparing every
-pair in O(n log n) when few hulls meet (`_ProgramChecker.races`).
+an interval index (``aci.overlap.IntervalIndex``) and checks those exactly with the
+overlap oracle (``aci.overlap.meet``: each thread's loops independent, a repeat's
+variable one value for both, since iterations of a repeat are not concurrent), in
+program order, so it reports the same pair as comparing every pair in O(n log n)
+when few hulls meet (`_ProgramChecker.races`).
 """
 
 from __future__ import annotations
@@ -27,16 +29,14 @@ import attrs
 
 from . import ast, program as P, units
 from ._parser import number_value
-from .affine import Affine, Var, describe, first_overlap, intervals
+from .affine import Affine, Var, describe
 from .diagnostics import Diagnostic, Note, SourceError, error
 from .format import LIMITS
-from .overlap import IntervalIndex
+from .overlap import MAYBE, IntervalIndex, meet
 from .parse import Loaded
 from .span import Span
 
 MAX_FOR_COUNT = 1 << 16
-# Beyond this many (iteration, iteration) intervals a race check compares hulls.
-MAX_RACE_INTERVALS = 1 << 21
 BUFFER_ALIGN = 64  # placement aligns buffers to a cache line (fixed addresses need 8)
 
 
@@ -1297,28 +1297,19 @@ class _ProgramChecker:
             return True
         return False
 
-    def _overlap(self, ra: P.Region, la, rb: P.Region, lb):
-        # A repeat variable has the same value in both threads; when both offsets
-        # move with it alike, one repeat iteration stands for all.
-        shared = {v for v in ra.offset.vars + rb.offset.vars if v.kind == "repeat"}
-        over_a, over_b = tuple(la), tuple(lb)
-        if any(ra.offset.coeff(v) != rb.offset.coeff(v) for v in shared):
-            over_a += tuple(shared)
-            over_b += tuple(shared)
-        n_a = math.prod(v.count for v in over_a if ra.offset.coeff(v))
-        n_b = math.prod(v.count for v in over_b if rb.offset.coeff(v))
-        huge = max(abs(x) for r in (ra, rb) for x, _ in r.offset.extremes()) + max(ra.length, rb.length) >= 1 << 62
-        if n_a > MAX_RACE_INTERVALS or n_b > MAX_RACE_INTERVALS or huge:  # hulls, in Python integers
+    @staticmethod
+    def _overlap(ra: P.Region, la, rb: P.Region, lb):
+        """(first byte, end, iteration of a, iteration of b) where the regions of two
+        threads meet, or None. The threads' own loops run independently; every other
+        variable (a `repeat`'s) has one value for both: iterations of a repeat are not
+        concurrent. Asks the overlap oracle; where it gives up (aci.overlap.MAYBE),
+        the hulls' common bytes are reported, without iterations."""
+        same = set(ra.offset.vars) & set(rb.offset.vars)
+        hit = meet(ra.offset, ra.length, rb.offset, rb.length, same=same)
+        if hit is None:
+            return None
+        if hit is MAYBE:
             (amin, _), (amax, _) = ra.offset.extremes()
             (bmin, _), (bmax, _) = rb.offset.extremes()
-            lo, hi = max(amin, bmin), min(amax + ra.length, bmax + rb.length)
-            return (lo, hi, {}, {}) if lo < hi else None
-        sa, asg_a = intervals(ra.offset, over_a)
-        sb, asg_b = intervals(rb.offset, over_b)
-        pair = first_overlap(sa, ra.length, sb, rb.length)
-        if pair is None:
-            return None
-        i, j = pair
-        lo = max(int(sa[i]), int(sb[j]))
-        hi = min(int(sa[i]) + ra.length, int(sb[j]) + rb.length)
-        return lo, hi, asg_a(i), asg_b(j)
+            return max(amin, bmin), min(amax + ra.length, bmax + rb.length), {}, {}
+        return hit.lo, hit.hi, hit.at_a, hit.at_b

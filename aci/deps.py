@@ -39,7 +39,7 @@ import math
 from . import program as P
 from .affine import Var
 from .format import LIMITS
-from .overlap import IntervalIndex, LastAccess
+from .overlap import IntervalIndex, LastAccess, meet
 
 EXACT_LIMIT = 20_000
 SAMPLE = 4
@@ -205,35 +205,25 @@ def _depends(a, alen: int, b, blen: int, shared: tuple[Var, ...], a_first: bool)
     """(whether some instance of b may depend on an earlier instance of a, whether such
     a pair can lie farther apart than the sample sees).
 
-    With exactly one counted level around both tasks, in which both regions move by
-    the same stride, instances ``d`` iterations apart overlap when the hulls over the
-    other variables, shifted by ``d`` strides, overlap, and b's instance is later in
-    program order when ``d > 0`` (or ``d == 0`` and a comes first). Otherwise the
-    answer is the conservative one: the hulls over every iteration overlap.
+    b's instance is later when, at the first counted level around both where their
+    iterations differ, b's is the larger, or when they agree on every level and a
+    comes first in program order: one question to the overlap oracle
+    (``aci.overlap.meet``) per level. Whether the pair can lie farther apart than the
+    sample sees is answered exactly where the conflicts depend only on the distance
+    between the iterations (one shared level, in which both regions move by the same
+    stride): never when they do not move (the nearest instance, which the sample
+    sees, is the one waited for), else when b's iteration can be ``SAMPLE`` or more
+    ahead of a's. Otherwise any dependency counts as far (the conservative answer).
     """
+    may = (any(meet(a, alen, b, blen, same=shared[:j], later=v) for j, v in enumerate(shared))
+           or (a_first and meet(a, alen, b, blen, same=shared)))
+    if not may:
+        return False, False
     if len(shared) != 1 or a.coeff(shared[0]) != b.coeff(shared[0]):
-        (alo, _), (ahi, _) = a.extremes()
-        (blo, _), (bhi, _) = b.extremes()
-        return alo < bhi + blen and blo < ahi + alen, True
-    (v,) = shared
-    c = a.coeff(v)
-
-    def hull(x):
-        rest = type(x).of(x.const + c * v.start * (x.coeff(v) != 0), {w: k for w, k in x.coeffs if w != v})
-        (lo, _), (hi, _) = rest.extremes()
-        return lo, hi
-    alo, ahi = hull(a)
-    blo, bhi = hull(b)
-    ahi += alen
-    bhi += blen
-    first = 0 if a_first else 1
-    if c == 0:
-        return alo < bhi and blo < ahi and (a_first or v.count > 1), False
-    # b's instance d iterations after a's overlaps when alo < bhi + c*d and blo + c*d < ahi
-    lo_d, hi_d = sorted(((alo - bhi) / c, (ahi - blo) / c))
-    ds = [d for d in range(max(math.floor(lo_d), first), min(math.ceil(hi_d), v.count - 1) + 1)
-          if alo < bhi + c * d and blo + c * d < ahi]
-    return bool(ds), any(d >= SAMPLE for d in ds)
+        return True, True
+    if a.coeff(shared[0]) == 0:
+        return True, False
+    return True, bool(meet(a, alen, b, blen, later=shared[0], gap=SAMPLE))
 
 
 def _doubtful_pairs(prog: P.Program, best: dict[int, dict[int, int]]) -> None:

@@ -39,6 +39,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from . import timing
+from .affine import Affine, Var
 from .board import Board, BoardFault, load_inputs
 from .cores import CoreModel, model as core_model
 from .decode import ImageError, decode
@@ -46,6 +47,7 @@ from .engine import MODES, OneShotEngine, Progress, RunError, RunResult, SlotUse
 from .format import ERROR_BY_NAME, SYNC, SYNC_STATUS
 from .image import Image, Repeat, Task, Window
 from .machine import simulate
+from .overlap import meet
 
 # ---- the image, prepared for execution ---------------------------------------------
 # Everything that does not depend on the iteration (durations, core names, models,
@@ -135,29 +137,14 @@ def _prepare(img: Image) -> tuple[tuple, int]:
 
 def _meet(x: int, s: int, length_a: int, y: int, t: int, length_b: int, n: int, later: bool) -> bool:
     """Whether bytes [x + s*i, +length_a) and [y + t*k, +length_b) intersect for some
-    i, k in 0 .. n-1 with i > k (``later``) or i != k. Exact; it answers True (so
-    the loop runs unbatched, which is always correct) when the numbers could
-    overflow 64-bit arithmetic."""
-    c0 = x - y
-    if abs(c0) + (abs(s) + abs(t)) * n + length_a + length_b >= 1 << 62:
+    i, k in 0 .. n-1 with i > k (``later``) or i != k: the overlap oracle
+    (``aci.overlap.meet``); where it gives up, True (the loop runs unbatched, which is
+    always correct)."""
+    v = Var("i", 0, n, "loop", 0)
+    a, b = Affine.of(x, {v: s}), Affine.of(y, {v: t})
+    if meet(b, length_b, a, length_a, later=v):  # a's iteration after b's
         return True
-    i = np.arange(n, dtype=np.int64)
-    c = c0 + s * i
-    # They intersect iff  -length_a < c - t*k < length_b,  i.e.  t*k in [lo, hi]:
-    lo, hi = c - length_b + 1, c + length_a - 1
-    if t == 0:
-        inside = (lo <= 0) & (hi >= 0)
-        k_lo, k_hi = np.where(inside, 0, n), np.full(n, n - 1)
-    elif t > 0:
-        k_lo, k_hi = -((-lo) // t), hi // t
-    else:
-        k_lo, k_hi = -(hi // -t), (-lo) // -t
-    k_lo, k_hi = np.maximum(k_lo, 0), np.minimum(k_hi, n - 1)
-    if later:
-        k_hi = np.minimum(k_hi, i - 1)
-        return bool((k_lo <= k_hi).any())
-    only_self = (k_lo == k_hi) & (k_lo == i)
-    return bool(((k_lo <= k_hi) & ~only_self).any())
+    return not later and bool(meet(a, length_a, b, length_b, later=v))
 
 
 def _loop_is_separable(progressions: list[list[tuple[int, int, int, bool]]], n: int) -> bool:
