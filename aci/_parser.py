@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import re
-from fractions import Fraction
 
 import lark
 from lark import Token, v_args
@@ -18,6 +17,7 @@ from . import ast
 from .diagnostics import Diagnostic, SourceError, error
 from .resources import grammar_file
 from .span import Span, span_of
+from .units import number_value
 
 
 
@@ -32,15 +32,6 @@ def parser() -> lark.Lark:
 # ---- literals -----------------------------------------------------------------
 
 _QUANTITY = re.compile(r"(\d[\d_]*(?:\.\d[\d_]*)?)[ \t]*(\S+)")
-
-
-def number_value(text: str) -> Fraction:
-    t = text.replace("_", "")
-    if t[:2] in ("0x", "0X"):
-        return Fraction(int(t[2:], 16))
-    if t[:2] in ("0b", "0B"):
-        return Fraction(int(t[2:], 2))
-    return Fraction(t)
 
 
 def _unquote(s: str) -> str:

@@ -22,7 +22,7 @@ from . import format as F
 from .diagnostics import AciError
 from .image import (BufferSymbol, CoreInfo, Image, Loop, MemoryInfo, Parsec, Port, Reconf, Repeat,
                     Source, Symbols, TargetInfo, Task, Thread, Wait, Window, children)
-from .program import Timing
+from .timing import Timing
 
 TIMING_FIELDS = [f.name for f in F.TARGET.fields if f.name.endswith(("_per_s", "_ns", "_hz"))]
 

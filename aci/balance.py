@@ -15,6 +15,10 @@ passes at most).
 
 Programs that name their slots, write several threads, or whose loops carry data
 from one iteration to the next are left exactly as written.
+
+The cost model lives here too: ``estimate(prog, mode)`` schedules, lowers and
+simulates a candidate (the later stages and the machine, run on it), so this stage
+sits above them in the import graph.
 """
 
 from __future__ import annotations
@@ -25,9 +29,15 @@ from collections.abc import Callable
 
 import attrs
 
-from . import program as P
+from . import deps, program as P
 from .affine import Affine, Var
+from .deps import count_operations
+from .diagnostics import SourceError
+from .image import Repeat
+from .lower import lower
+from .machine import simulate
 from .overlap import meet
+from .schedule import schedule
 
 EXHAUSTIVE = 64  # combinations worth trying all of
 
@@ -159,3 +169,45 @@ def balance(prog: P.Program, cost: Callable[[P.Program], int]) -> P.Program:
         if not improved:
             break
     return build(counts)
+
+
+# ---- the cost model ------------------------------------------------------------------
+
+ESTIMATE_REPEATS = 2
+
+
+def estimate(prog: P.Program, mode: str) -> int:
+    """Simulated time of a candidate schedule, for the balancer. A long repeat is
+    simulated for R and 2R iterations and extrapolated from the difference: its body
+    is scheduled the same way in every iteration, so the run settles into a period."""
+    r = ESTIMATE_REPEATS
+    counts = [n.var.count for n in prog.body if isinstance(n, P.Repeat)]
+    long = bool(counts) and max(counts) > 2 * r
+    exact = count_operations(prog) <= deps.EXACT_LIMIT  # as the whole program will be analysed
+    if long:
+        prog = _first_iterations(prog, 2 * r)
+    try:
+        scheduled = schedule(prog, mode)
+    except SourceError:
+        return 1 << 62  # not schedulable (too many cores for the slots, say)
+    img = lower(scheduled, mode, deps.waits(scheduled, exact) if mode == "dataflow" else None, symbols=False)
+    if not long:
+        return simulate(img, 0, mode).t_end
+
+    def upto(k: int) -> int:
+        body = tuple(attrs.evolve(n, count=min(n.count, k)) if isinstance(n, Repeat) else n for n in img.body)
+        return simulate(attrs.evolve(img, body=body), 0, mode).t_end
+    once, twice = upto(r), upto(2 * r)
+    return twice + (max(counts) - 2 * r) * (twice - once) // r
+
+
+def _first_iterations(prog: P.Program, n: int) -> P.Program:
+    """The program with every repeat cut to its first n iterations."""
+    body = []
+    for node in prog.body:
+        if isinstance(node, P.Repeat) and node.var.count > n:
+            var = attrs.evolve(node.var, count=n)
+            node = attrs.evolve(node, var=var,
+                                windows=tuple(substitute(w, node.var, var) for w in node.windows))
+        body.append(node)
+    return attrs.evolve(prog, body=tuple(body))

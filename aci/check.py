@@ -28,13 +28,13 @@ from typing import Iterable, Mapping
 import attrs
 
 from . import ast, program as P, units
-from ._parser import number_value
 from .affine import Affine, Var, describe
 from .diagnostics import Diagnostic, Note, SourceError, error
 from .format import LIMITS
 from .overlap import MAYBE, IntervalIndex, meet
 from .parse import Loaded
 from .span import Span
+from .units import number_value
 
 MAX_FOR_COUNT = 1 << 16
 BUFFER_ALIGN = 64  # placement aligns buffers to a cache line (fixed addresses need 8)

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 from . import format as F
 from .diagnostics import AciError
-from .encode import image_crc
 from .image import (BufferSymbol, CoreInfo, Image, Loop, MemoryInfo, Parsec, Port, Reconf, Repeat,
                     Source, Symbols, TargetInfo, Task, Thread, Wait, Window)
-from .program import Timing
+from .timing import Timing
 from .timing import muldiv_ceil
 
 MAX_TIME_NS = 1 << 40      # a duration field or computed duration must stay below this
@@ -65,7 +64,7 @@ def decode_header(data: bytes) -> tuple[dict, list[tuple[str, int, int, int]]]:
         _fail("bad_version", 4, f"format {h['major']}.{h['minor']} (this reader knows {F.VERSION_MAJOR}.x)")
     if h["length"] != len(data) or len(data) > F.LIMITS["max_image_bytes"]:
         _fail("bad_length", 8, f"the header says {h['length']} bytes, the image has {len(data)}")
-    crc = image_crc(data)
+    crc = F.image_crc(data)
     if crc != h["crc32"]:
         _fail("bad_crc", 12, f"CRC-32 is 0x{crc:08x}, the header says 0x{h['crc32']:08x}")
     if h["flags"] & ~1:

@@ -9,8 +9,6 @@ in the stage that built it).
 
 from __future__ import annotations
 
-import zlib
-
 from . import format as F
 from .image import (CoreInfo, Image, Loop, Parsec, Reconf, Repeat, Symbols,
                     TargetInfo, Task, Thread, Window)
@@ -118,11 +116,6 @@ def encode_symbols(s: Symbols, lines: list[tuple[int, int, int]]) -> bytes:
     return out
 
 
-def image_crc(data) -> int:
-    """CRC-32 of the whole image with the crc32 field (bytes 12..16) read as zero."""
-    return zlib.crc32(bytes(data[16:]), zlib.crc32(bytes(data[:12]) + b"\0\0\0\0")) & 0xFFFF_FFFF
-
-
 def _align(n: int) -> int:
     return -(-n // SECTION_ALIGN) * SECTION_ALIGN
 
@@ -157,6 +150,6 @@ def encode(img: Image) -> bytes:
     head = F.HEADER.pack(magic=F.MAGIC, major=F.VERSION_MAJOR, minor=F.VERSION_MINOR, length=total,
                          crc32=0, flags=int(img.dataflow), section_count=len(placed))
     out[:F.HEADER.size] = head
-    crc = image_crc(out)
+    crc = F.image_crc(out)
     out[12:16] = crc.to_bytes(4, "little")
     return bytes(out)

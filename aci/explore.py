@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from ._io import write_atomic
-from ._parser import number_value
+from .units import number_value
 from .check import check
 from .decode import decode
 from .diagnostics import AciError, SourceError

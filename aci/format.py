@@ -12,6 +12,7 @@ are stale). The image is little-endian throughout.
 from __future__ import annotations
 
 import struct
+import zlib
 
 import attrs
 
@@ -299,3 +300,8 @@ ERRORS = [
 ]
 ERROR_BY_NAME = {e.name: e for e in ERRORS}
 ERROR_BY_CODE = {e.code: e for e in ERRORS}
+
+
+def image_crc(data) -> int:
+    """CRC-32 of the whole image with the crc32 field (bytes 12..16) read as zero."""
+    return zlib.crc32(bytes(data[16:]), zlib.crc32(bytes(data[:12]) + b"\0\0\0\0")) & 0xFFFF_FFFF

@@ -12,7 +12,7 @@ from typing import Union
 
 import attrs
 
-from .program import Timing
+from .timing import Timing
 
 
 @attrs.frozen

@@ -16,6 +16,7 @@ import attrs
 from . import ast
 from .affine import Affine, Var
 from .span import Span
+from .timing import Timing
 
 ELEMENT_BITS = {"bits": 1, "i8": 8, "u8": 8, "i16": 16, "u16": 16, "i32": 32, "u32": 32,
                 "i64": 64, "u64": 64}
@@ -47,20 +48,6 @@ class Memory:
     @property
     def end(self) -> int:
         return self.base + self.size
-
-
-@attrs.frozen
-class Timing:
-    """The timing parameters of MACHINE.md, in integer canonical units."""
-    icap_bytes_per_s: int
-    pr_overhead_ns: int
-    dma_bytes_per_s: int
-    clock_hz: int
-    task_overhead_ns: int
-    pf_write_ns: int
-    link_bits_per_s: int
-    link_latency_ns: int
-    watchdog_ns: int = 0  # 0: no watchdog
 
 
 @attrs.frozen

@@ -1,6 +1,7 @@
 """The timing model of docs/execution.md as small pure functions.
 
-Every function takes a :class:`aci.program.Timing` (the TARGET figures) and plain
+Every function takes a :class:`Timing` (the TARGET figures, defined here, below
+every stage that uses them) and plain
 integers and returns integer nanoseconds; divisions round up and are exact
 (``muldiv_ceil`` works on Python integers, the C firmware on 128-bit ones). No
 floats anywhere, so the Python engine, the scheduler and the firmware agree to the
@@ -13,9 +14,23 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .program import Timing
+import attrs
 
 NS_PER_S = 10**9
+
+
+@attrs.frozen
+class Timing:
+    """The timing parameters of MACHINE.md, in integer canonical units."""
+    icap_bytes_per_s: int
+    pr_overhead_ns: int
+    dma_bytes_per_s: int
+    clock_hz: int
+    task_overhead_ns: int
+    pf_write_ns: int
+    link_bits_per_s: int
+    link_latency_ns: int
+    watchdog_ns: int = 0  # 0: no watchdog
 
 
 def muldiv_ceil(a: int, b: int, c: int) -> int:

@@ -48,3 +48,13 @@ def divide(a: str, b: str) -> str | None:
     if a == b:
         return COUNT
     return None
+
+
+def number_value(text: str) -> Fraction:
+    """The value of a number literal: decimal (with a fraction), 0x hex or 0b binary; `_` separates digits."""
+    t = text.replace("_", "")
+    if t[:2] in ("0x", "0X"):
+        return Fraction(int(t[2:], 16))
+    if t[:2] in ("0b", "0B"):
+        return Fraction(int(t[2:], 2))
+    return Fraction(t)

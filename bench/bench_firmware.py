@@ -42,7 +42,7 @@ from aci.encode import encode  # noqa: E402
 from aci.image import (BufferSymbol, CoreInfo, Image, Loop, MemoryInfo, Parsec, Port, Reconf, Source,  # noqa: E402
                        Symbols, TargetInfo, Task, Thread, Window)
 from aci.pipeline import compile_file  # noqa: E402
-from aci.program import Timing  # noqa: E402
+from aci.timing import Timing  # noqa: E402
 
 BUILD = ROOT / "firmware" / "build"
 NULL, SIM = BUILD / "acifw-null", BUILD / "acifw-sim"

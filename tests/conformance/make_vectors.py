@@ -18,10 +18,10 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
 from aci import format as F  # noqa: E402
-from aci.encode import encode, image_crc  # noqa: E402
+from aci.encode import encode  # noqa: E402
 from aci.image import (BufferSymbol, CoreInfo, Image, Loop, MemoryInfo, Parsec, Port, Reconf,  # noqa: E402
                        Repeat, Source, Symbols, TargetInfo, Task, Thread, Wait, Window)
-from aci.program import Timing  # noqa: E402
+from aci.timing import Timing  # noqa: E402
 
 TIMING = Timing(icap_bytes_per_s=357_000_000, pr_overhead_ns=50_000, dma_bytes_per_s=1_200_000_000,
                 clock_hz=150_000_000, task_overhead_ns=2_000, pf_write_ns=10, link_bits_per_s=10_000_000_000,
@@ -73,7 +73,7 @@ def with_window(img: Image, **kw) -> Image:
 def fix(data: bytearray) -> bytes:
     """Recompute length and CRC after a byte-level edit, so only the intended rule breaks."""
     data[8:12] = len(data).to_bytes(4, "little")
-    data[12:16] = image_crc(data).to_bytes(4, "little")
+    data[12:16] = F.image_crc(data).to_bytes(4, "little")
     return bytes(data)
 
 

@@ -9,7 +9,7 @@ import attrs
 from aci.encode import encode
 from aci.image import (BufferSymbol, CoreInfo, Image, Loop, MemoryInfo, Parsec, Port, Reconf, Repeat, Symbols,
                        TargetInfo, Task, Thread, Wait, Window)
-from aci.program import Timing
+from aci.timing import Timing
 
 TIMING = Timing(icap_bytes_per_s=10**9, pr_overhead_ns=100, dma_bytes_per_s=10**9, clock_hz=10**9,
                 task_overhead_ns=10, pf_write_ns=1, link_bits_per_s=8 * 10**9, link_latency_ns=1000,

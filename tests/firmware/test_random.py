@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 from aci.encode import encode
 from aci.image import (BufferSymbol, CoreInfo, Image, Loop, MemoryInfo, Parsec, Port, Reconf, Repeat, Symbols,
                        TargetInfo, Task, Thread, Wait, Window)
-from aci.program import Timing
+from aci.timing import Timing
 
 from .harness import ASAN, SIM, c_run, extents, first_difference, py_run
 

@@ -13,7 +13,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 from aci import format as F
-from aci.encode import encode, image_crc
+from aci.encode import encode
+from aci.format import image_crc
 from aci.image import BufferSymbol, Source, Symbols
 
 from . import images as I

@@ -17,7 +17,7 @@ from aci.encode import encode
 from aci.image import (CoreInfo, Image, Loop, MemoryInfo, Parsec, Port, Reconf, Repeat, Source, Symbols,
                        TargetInfo, Task, Thread, Wait, Window)
 from aci.pipeline import compile_file
-from aci.program import Timing
+from aci.timing import Timing
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "tests" / "conformance"

@@ -18,7 +18,7 @@ import attrs
 from aci.encode import encode
 from aci.image import (BufferSymbol, CoreInfo, Image, Loop, MemoryInfo, Parsec, Port, Reconf, Repeat, Symbols,
                        TargetInfo, Task, Thread, Wait, Window)
-from aci.program import Timing
+from aci.timing import Timing
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAMS = ROOT / "programs"

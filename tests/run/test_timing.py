@@ -7,7 +7,7 @@ import pytest
 
 from aci import timing
 from aci.pipeline import compile_file
-from aci.program import Timing
+from aci.timing import Timing
 from aci.run import run_image
 
 from .images import PROGRAMS
