@@ -26,8 +26,9 @@ import os
 import sys
 
 from ._io import OutputError, ProgressBar
+from .format import MODES as _FORMAT_MODES
 
-MODES = ("strict", "dataflow")  # aci.explore.MODES (a test holds them equal)
+MODES = tuple(_FORMAT_MODES)
 
 
 def add_explore_parser(subparsers) -> argparse.ArgumentParser:

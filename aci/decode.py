@@ -17,8 +17,9 @@ from .image import (BufferSymbol, CoreInfo, Image, Loop, MemoryInfo, Parsec, Por
 from .timing import Timing
 from .timing import muldiv_ceil
 
-MAX_TIME_NS = 1 << 40      # a duration field or computed duration must stay below this
-MAX_OPERATIONS = 1 << 32   # operations one run may execute (so simulated time cannot overflow)
+MAX_TIME_NS = F.LIMITS["max_time_ns"]        # a duration field or computed duration: at most this
+MAX_OPERATIONS = F.LIMITS["max_operations"]  # operations one run may execute
+MAX_RATE = F.LIMITS["max_rate"]              # a rate or clock of TARGET: 1 .. this
 
 
 class ImageError(AciError):
@@ -50,8 +51,8 @@ def _zero(rec: dict, offset: int, struct: F.Struct):
 
 
 def _time(v: int, offset: int, what: str, err: str):
-    if v >= MAX_TIME_NS:
-        _fail(err, offset, f"{what} is {v} ns, over the limit of {MAX_TIME_NS}")
+    if v > MAX_TIME_NS:
+        _fail(err, offset, f"{what} is {v} ns, over the limit of {MAX_TIME_NS} ns")
 
 
 def decode_header(data: bytes) -> tuple[dict, list[tuple[str, int, int, int]]]:
@@ -112,8 +113,8 @@ def decode_target(data: bytes, off: int, length: int) -> TargetInfo:
         _fail("bad_target", off + F.TARGET.at("memory_count"), f"{t['memory_count']} memories (1 .. {F.LIMITS['max_memories']})")
     for f, fo in F.TARGET.offsets():
         if f.name.endswith("_per_s") or f.name == "clock_hz":
-            if t[f.name] == 0 or t[f.name] >= 1 << 48:
-                _fail("bad_target", off + fo, f"{f.name} is {t[f.name]}")
+            if not 1 <= t[f.name] <= MAX_RATE:
+                _fail("bad_target", off + fo, f"{f.name} is {t[f.name]} (1 .. {MAX_RATE})")
         elif f.name.endswith("_ns"):
             _time(t[f.name], off + fo, f.name, "bad_target")
     timing = Timing(**{k: t[k] for k in ("icap_bytes_per_s", "pr_overhead_ns", "dma_bytes_per_s", "clock_hz",

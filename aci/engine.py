@@ -39,13 +39,13 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import attrs
 
-from .format import ERROR_BY_NAME
+from .format import ERROR_BY_NAME, MODES as _FORMAT_MODES
 
 if TYPE_CHECKING:
     from .board import Board
     from .image import Image
 
-MODES = ("strict", "dataflow")
+MODES = tuple(_FORMAT_MODES)  # the names of aci.format.MODES (one definition, with the firmware's numbers)
 
 Trace = Callable[[dict], None]
 Progress = Callable[[int, int], None]

@@ -47,12 +47,13 @@ from .units import number_value
 from .check import check
 from .decode import decode
 from .diagnostics import AciError, SourceError
+from .format import MODES as _FORMAT_MODES
 from .machine import simulate
 from .parse import load
 from .pipeline import compile_file, pick_program
 from .timing import format_ns
 
-MODES = ("strict", "dataflow")
+MODES = tuple(_FORMAT_MODES)
 PLOT_FORMATS = ("png", "svg")
 
 Row = dict

@@ -20,8 +20,10 @@ and ``--sync``.
 
 Error details: the firmware reports a code and an offset. For a refused image the
 detail is the host decoder's when it names the same code and offset (the tests hold
-them equal on every conformance vector), for a run-time error the code's description
-from :mod:`aci.format`, with the source line from SYMBOLS.
+them equal on every conformance vector); for a run-time error the simulator's words,
+the template of :data:`aci.format.MESSAGES` filled with the same numbers as the
+Python engine's (the code's description for the board's own codes), with the source
+line from SYMBOLS.
 
 Raises :class:`FirmwareError` (an AciError: one line, exit 1 from the CLI) when the
 simulator is missing or fails in a way that is not a verdict on the image (a
@@ -197,7 +199,7 @@ def run_image_firmware(data: bytes, mode: str | None = None, inputs: Mapping | N
         e = res["error"]
         code, offset = e["code"], e["offset"]
         runtime = code >= ERROR_BY_NAME["wrong_core"].code
-        detail = _doc(code) if runtime else _refusal(data, code, offset)
+        detail = (e.get("detail") or _doc(code)) if runtime else _refusal(data, code, offset)
         error = RunError(code, e["name"], offset, e["t"], detail,
                          _sources(img).get(offset) if runtime and img is not None else None)
     refused = error is not None and not error.runtime

@@ -20,8 +20,9 @@ MAGIC = b"ACIX"
 VERSION_MAJOR = 1
 VERSION_MINOR = 0
 
-# Limits of the image format. The validator refuses an image that exceeds one; the
-# checker refuses a program that would need to.
+# Limits of the image format, each the largest value allowed (inclusive). The
+# validators refuse an image that exceeds one; the checker refuses a program that
+# would need to.
 LIMITS = {
     "max_slots": 16,            # slot indices are 0 .. max_slots - 1
     "max_memories": 8,          # memory regions of a target
@@ -37,6 +38,14 @@ LIMITS = {
     "max_image_bytes": 1 << 28,
     "max_sections": 8,
     "max_dims": 8,              # dimensions of a buffer in SYMBOLS
+    # RECONFs and TASKs one run executes, loops unrolled: every counter SYNC carries
+    # (slot_done* are u32) holds it, and simulated time cannot overflow.
+    "max_operations": (1 << 32) - 1,
+    # every time field of TARGET and every duration the timing model computes (a
+    # task, a reconfiguration)
+    "max_time_ns": (1 << 40) - 1,
+    # every rate and clock of TARGET (nonzero; products with 10^9 stay below 2^78)
+    "max_rate": (1 << 48) - 1,
 }
 
 FIELD_TYPES = {  # name -> (struct code, size)
@@ -160,6 +169,12 @@ SYNC = S("sync", "SYNC section: words the host and the board write during a run.
 
 SYNC_STATUS = {"idle": 0, "running": 1, "done": 2, "error": 3}
 
+# Execution modes (docs/execution.md), as a run names them and as the firmware numbers
+# them. A run without a mode takes the image's own (MODE_DEFAULT in C): header flags
+# bit 0 set means dataflow.
+MODES = {"strict": 0, "dataflow": 1}
+MODE_DEFAULT = -1
+
 PARAM_DOC = ("PARAM section: 32-bit parameter words. A task's block is `param_words` words "
              "at word `param_offset`; identical blocks are stored once. A parameter is one "
              "word (two's complement for signed types, 0/1 for bool), in the order its core declares them.")
@@ -259,49 +274,155 @@ TOP_LEVEL = ("REPEAT", "WINDOW")  # what COMPUTE may hold
 
 @attrs.frozen
 class ErrorCode:
+    """An error code: what the board writes to SYNC ``error_code`` (and both engines report).
+
+    ``kind`` is ``"image"`` (the validators refuse the image), ``"run"`` (a run stops)
+    or ``"board"`` (the firmware alone: a limit or a fault of the board, never the
+    image's). ``rules`` lists every condition under which a validator refuses an image
+    with this code; ``{max_...}`` names a limit of :data:`LIMITS` (docs/format.md
+    shows its value). Empty: ``doc`` is the one rule."""
     code: int
     name: str
     doc: str
+    rules: tuple[str, ...] = ()
+    kind: str = "image"
 
 
 ERRORS = [
     ErrorCode(1, "bad_magic", "the image does not start with `ACIX`"),
     ErrorCode(2, "bad_version", "unknown major version"),
-    ErrorCode(3, "bad_length", "the header's length differs from the image's, or the image is shorter than a header or longer than max_image_bytes"),
+    ErrorCode(3, "bad_length", "the header's length differs from the image's, or the image is shorter than a header or longer than max_image_bytes", (
+        "the image is shorter than the 24-byte header",
+        "the header's `length` differs from the image's size",
+        "the image is longer than {max_image_bytes} bytes")),
     ErrorCode(4, "bad_crc", "CRC-32 mismatch"),
-    ErrorCode(5, "bad_section_table", "too many sections, or the table runs past the image"),
+    ErrorCode(5, "bad_section_table", "too many sections, or the table runs past the image", (
+        "`section_count` is over {max_sections}",
+        "the section table runs past the image")),
     ErrorCode(6, "section_bounds", "a section runs past the end of the image or into the header or table"),
     ErrorCode(7, "section_overlap", "two sections overlap or are out of order"),
     ErrorCode(8, "section_missing", "a required section is missing"),
     ErrorCode(9, "section_duplicate", "a section kind appears twice"),
     ErrorCode(10, "section_unknown", "an unknown section kind"),
-    ErrorCode(11, "section_size", "a section's length does not match its contents"),
-    ErrorCode(12, "bad_target", "slot or memory count out of range, a zero rate or clock, memory regions that overlap or wrap"),
-    ErrorCode(13, "bad_core", "duplicate core id, port or parameter count out of range, bitstream outside memory"),
-    ErrorCode(14, "reserved_nonzero", "a reserved field or flag is not zero"),
-    ErrorCode(15, "bad_symbols", "a SYMBOLS record is malformed (counts, names, memory index)"),
+    ErrorCode(11, "section_size", "a section's length does not match its contents", (
+        "TARGET is not its record and `memory_count` MEMORY records",
+        "CORES is not its record and `count` CORE records",
+        "SYNC is not exactly one SYNC record",
+        "PARAM is not a whole number of 32-bit words",
+        "SYMBOLS is not its record and the BUFFER, FILE and LINE records its counts make")),
+    ErrorCode(12, "bad_target", "slot or memory count out of range, a zero rate or clock, memory regions that overlap or wrap", (
+        "`slots` is 0 or over {max_slots}",
+        "`memory_count` is 0 or over {max_memories}",
+        "a rate or clock (`icap_bytes_per_s`, `dma_bytes_per_s`, `clock_hz`, `link_bits_per_s`) is 0 or over {max_rate}",
+        "a time field (`pr_overhead_ns`, `task_overhead_ns`, `pf_write_ns`, `link_latency_ns`, `watchdog_ns`) is over {max_time_ns}",
+        "a memory name is not NUL-padded printable ASCII (at least one byte)",
+        "a memory region is empty or runs past 2^64",
+        "two memory regions overlap or have the same name")),
+    ErrorCode(13, "bad_core", "duplicate core id, port or parameter count out of range, bitstream outside memory", (
+        "`count` is 0 or over {max_cores}",
+        "a core name is not NUL-padded printable ASCII (at least one byte)",
+        "a core id appears twice",
+        "`port_count` is 0 or over {max_ports}, or `param_words` is over {max_params}",
+        "`port_dirs` marks a port the core does not have",
+        "the bitstream is empty or does not lie inside one memory region",
+        "one reconfiguration with the core (`pr_overhead_ns` + ceil(`bitstream_size` * 10^9 / `icap_bytes_per_s`)) takes over {max_time_ns} ns")),
+    ErrorCode(14, "reserved_nonzero", "a reserved field or flag is not zero", (
+        "a header flag other than bit 0 is set",
+        "a field named `reserved*` (header, section entry, TARGET, CORES, BUFFER, LINE, instruction header and fields, PORT, WAIT) is not zero")),
+    ErrorCode(15, "bad_symbols", "a SYMBOLS record is malformed (counts, names, memory index)", (
+        "a buffer name is not NUL-padded printable ASCII, or repeats an earlier one",
+        "a buffer's element type or role is unknown, its `ndims` is 0 or over {max_dims}, a dimension up to `ndims` is 0 or one after it is not",
+        "a buffer's memory index is not below `memory_count`, or its bytes do not lie inside one memory region",
+        "a file name is not UTF-8 or not NUL-padded",
+        "a line record names a file index not below `file_count`, repeats an earlier record's offset, or points at no instruction")),
     ErrorCode(20, "bad_opcode", "an unknown opcode"),
-    ErrorCode(21, "bad_insn_length", "an instruction's length is shorter than its fields or runs past its container"),
-    ErrorCode(22, "bad_nesting", "an instruction where its container does not allow it (a TASK in a PARSEC, RECONF after a PARSEC)"),
-    ErrorCode(23, "too_deep", "LOOPs nested deeper than max_loop_depth"),
-    ErrorCode(24, "bad_count", "a LOOP or REPEAT count of zero or over its limit"),
+    ErrorCode(21, "bad_insn_length", "an instruction's length is shorter than its fields or runs past its container", (
+        "fewer than 8 bytes (an instruction header) are left in the container",
+        "`length` is shorter than the header and the fields, or runs past the container",
+        "a RECONF has a body",
+        "a TASK's `length` differs from what its port, stride and wait counts make")),
+    ErrorCode(22, "bad_nesting", "an instruction where its container does not allow it (a TASK in a PARSEC, RECONF after a PARSEC)", (
+        "an instruction its container may not hold (COMPUTE: REPEAT, WINDOW; REPEAT: WINDOW; WINDOW: RECONF, PARSEC; PARSEC: THREAD; THREAD and LOOP: LOOP, TASK)",
+        "a RECONF after a PARSEC in a WINDOW")),
+    ErrorCode(23, "too_deep", "LOOPs nested deeper than max_loop_depth", (
+        "LOOPs nested more than {max_loop_depth} deep",)),
+    ErrorCode(24, "bad_count", "a LOOP or REPEAT count of zero or over its limit, or over max_operations operations in one run", (
+        "a LOOP count is 0 or over {max_loop_count}",
+        "a REPEAT count is 0 or over {max_repeat_count}",
+        "one run would execute over {max_operations} operations (RECONFs and TASKs, loops unrolled; "
+        "the offset is that of the first instruction past the limit)")),
     ErrorCode(25, "bad_slot", "a slot index not below the target's slot count"),
     ErrorCode(26, "unknown_core", "a core id not in CORES"),
     ErrorCode(27, "bad_ports", "a TASK's port or parameter count differs from its core's"),
     ErrorCode(28, "bad_strides", "a TASK's stride count differs from its enclosing counted levels"),
-    ErrorCode(29, "bad_region", "a port region leaves every memory region on some iteration"),
+    ErrorCode(29, "bad_region", "a port region is empty or leaves every memory region on some iteration", (
+        "a port's `length` is 0",
+        "a port's bytes leave every memory region on some iteration (checked at the corners of the iteration space)")),
     ErrorCode(30, "bad_params", "a parameter block runs past the PARAM section"),
-    ErrorCode(31, "bad_wait", "a wait names a slot out of range, or a lag over max_wait_lag, or too many waits"),
+    ErrorCode(31, "bad_wait", "a wait names a slot out of range, or a lag over max_wait_lag, or too many waits", (
+        "`wait_count` is over {max_waits}",
+        "a wait's slot is not below the target's slot count, or its lag is over {max_wait_lag}")),
     ErrorCode(32, "parsec_slot_conflict", "two threads of one PARSEC use the same slot"),
-    ErrorCode(33, "bad_cycles", "a task's duration cannot be represented"),
-    ErrorCode(40, "wrong_core", "run time: a task's slot holds another core (or none)"),
-    ErrorCode(41, "watchdog", "run time: a task would run longer than the target's watchdog"),
-    ErrorCode(42, "no_model", "run time (simulator): no functional model for a core id"),
+    ErrorCode(33, "bad_cycles", "a task's duration cannot be represented", (
+        "a task takes over {max_time_ns} ns (`task_overhead_ns` + `param_words` * `pf_write_ns` + the longest of its "
+        "input DMA, its cycles at `clock_hz` and its output DMA)",)),
+    ErrorCode(40, "wrong_core", "run time: a task's slot holds another core (or none)", kind="run"),
+    ErrorCode(41, "watchdog", "run time: a task would run longer than the target's watchdog", kind="run"),
+    ErrorCode(42, "no_model", "run time (simulator): no functional model for a core id", kind="run"),
+    ErrorCode(254, "work_area", "board: the work area the board gave the executor is smaller than the image "
+              "needs (a limit of the board, never the image's fault); the run stops before anything starts",
+              kind="board"),
+    ErrorCode(255, "internal", "board: a broken invariant of the firmware itself (a bug), never the image's fault",
+              kind="board"),
 ]
 ERROR_BY_NAME = {e.name: e for e in ERRORS}
+
+# The words of each run-time error, as data: both engines fill the same template with
+# the same numbers (aci.machine and aci.run here; the firmware's simulator through
+# the generated firmware/include/aci_messages.h, never the firmware core, which
+# reports a code, an offset and a time). ``{field}`` names one of MESSAGE_FIELDS.
+MESSAGES = {
+    "wrong_core": "the task needs `{core}` on slot {slot}, which holds `{held}` (core id {held_id})",
+    "wrong_core_empty": "the task needs `{core}` on slot {slot}, which holds no core",
+    "watchdog": "the task would take {duration_ns} ns, over the watchdog's {watchdog_ns} ns",
+    # the board only: the hardware did not report an operation done in time
+    "watchdog_hung": "slot {slot} did not report its operation done within {hang_ns} ns of the end "
+                     "the timing model gives it",
+    "no_model": "no functional model for core id {core_id} (`{core}`)",
+    "model_refuses": "the functional model of `{core}` does not take this task "
+                     "(parameter words [{params}], port lengths [{lengths}])",
+}
+# Field -> kind: "str" (a core name), "int" (a number, decimal), "ints" (numbers
+# joined with MESSAGE_LIST_SEP).
+MESSAGE_FIELDS = {"core": "str", "held": "str", "slot": "int", "held_id": "int", "core_id": "int",
+                  "duration_ns": "int", "watchdog_ns": "int", "hang_ns": "int", "params": "ints", "lengths": "ints"}
+MESSAGE_LIST_SEP = ", "
+
+
+def message(key: str, **fields) -> str:
+    """The run-time error message ``key`` filled with ``fields``."""
+    return MESSAGES[key].format(**{k: MESSAGE_LIST_SEP.join(map(str, v)) if MESSAGE_FIELDS[k] == "ints" else v
+                                   for k, v in fields.items()})
 ERROR_BY_CODE = {e.code: e for e in ERRORS}
 
 
 def image_crc(data) -> int:
     """CRC-32 of the whole image with the crc32 field (bytes 12..16) read as zero."""
     return zlib.crc32(bytes(data[16:]), zlib.crc32(bytes(data[:12]) + b"\0\0\0\0")) & 0xFFFF_FFFF
+
+
+def rules(e: ErrorCode) -> tuple[str, ...]:
+    """Every condition under which a validator refuses an image with ``e``, limits
+    named as `` `max_slots` (16)``."""
+    names = {k: f"`{k}` ({number(v)})" for k, v in LIMITS.items()}
+    return tuple(r.format(**names) for r in e.rules) if e.rules else (e.doc,)
+
+
+def number(v: int) -> str:
+    """A limit as people read it: 2^k, 2^k - 1, or decimal."""
+    for k in range(10, 65):
+        if v == 1 << k:
+            return f"2^{k}"
+        if v == (1 << k) - 1:
+            return f"2^{k} - 1"
+    return str(v)

@@ -26,7 +26,7 @@ from collections.abc import Callable
 import attrs
 
 from . import timing
-from .format import ERROR_BY_NAME
+from .format import ERROR_BY_NAME, message
 from .image import Image, Repeat, Task, Window
 
 PR, TASK, SKIP = 0, 1, 2
@@ -167,10 +167,12 @@ def simulate(img: Image, image_bytes: int, mode: str, emit: Callable[[dict], Non
     def verdict(op: _Op):
         """(name, t, detail) of a run-time error if this task cannot start now."""
         if op.held != op.core:
-            held = "no core" if op.held is None else f"core id {op.held}"
-            return "wrong_core", t, f"the task needs `{op.name}` on slot {op.slot}, which holds {held}"
+            if op.held is None:
+                return "wrong_core", t, message("wrong_core_empty", core=op.name, slot=op.slot)
+            return "wrong_core", t, message("wrong_core", core=op.name, slot=op.slot, held=img.core(op.held).name,
+                                            held_id=op.held)
         if watchdog and op.dur > watchdog:
-            return "watchdog", t + watchdog, f"the task would take {op.dur} ns, over the watchdog's {watchdog} ns"
+            return "watchdog", t + watchdog, message("watchdog", duration_ns=op.dur, watchdog_ns=watchdog)
         why = no_model(op.task) if no_model else None
         if why:
             return "no_model", t, why

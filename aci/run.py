@@ -44,7 +44,7 @@ from .board import Board, BoardFault, load_inputs
 from .cores import CoreModel, model as core_model
 from .decode import ImageError, decode
 from .engine import MODES, OneShotEngine, Progress, RunError, RunResult, SlotUse, Trace
-from .format import ERROR_BY_NAME, SYNC, SYNC_STATUS
+from .format import ERROR_BY_NAME, SYNC, SYNC_STATUS, message
 from .image import Image, Repeat, Task, Window
 from .machine import simulate
 from .overlap import meet
@@ -64,8 +64,12 @@ class _Task:
         # (address at the first iteration, length, strides, is an output)
         self.ports = tuple((p.address, p.length, p.strides, d == "out") for p, d in zip(t.ports, core.port_dirs))
         self.model: CoreModel | None = core_model(t.core)
-        self.why = ("no functional model for core id %d (`%s`)" % (t.core, core.name) if self.model is None
-                    else self.model.mismatch(core.port_dirs, self.words, lengths))
+        if self.model is None:
+            self.why = message("no_model", core_id=t.core, core=core.name)
+        elif self.model.mismatch(core.port_dirs, self.words, lengths) is not None:
+            self.why = message("model_refuses", core=core.name, params=self.words, lengths=lengths)
+        else:
+            self.why = None
         self.source = None if t.source is None or t.source.file >= len(files) else \
             f"{files[t.source.file]}:{t.source.line}"
 

@@ -33,13 +33,10 @@
 #include <aci_format.h>
 
 #define ACI_OK 0u
-/* A broken invariant of the firmware itself (a bug), never an image's fault. */
-#define ACI_ERR_INTERNAL 255u
-
-/* Execution modes (docs/execution.md). */
-#define ACI_MODE_DEFAULT (-1) /* the image's own: flags bit 0 set means dataflow */
-#define ACI_MODE_STRICT 0
-#define ACI_MODE_DATAFLOW 1
+/* Every error code, the board's own ACI_ERR_INTERNAL (a broken invariant of the
+ * firmware itself, a bug) and ACI_ERR_WORK_AREA (below) included, and the execution
+ * modes ACI_MODE_* (docs/execution.md; DEFAULT: the image's own) come from
+ * aci_format.h, generated from aci/format.py. */
 
 /* ---- what the validator learns from an image ------------------------------- */
 
@@ -200,10 +197,9 @@ typedef union {
 
 #define ACI_WORK_UNITS_MAX(image_bytes) ((uint64_t)(image_bytes) * 5u / 8u + 1u)
 
-/* The run stopped before anything started (t0, offset 0; named "work_area"): the
- * work area aci_prepare got is smaller than img->work_units. A limit of the board, never the
- * image's fault, so not one of aci_format.h's codes. */
-#define ACI_ERR_WORK_AREA 254u
+/* ACI_ERR_WORK_AREA: the run stopped before anything started (t0, offset 0): the
+ * work area aci_prepare got is smaller than img->work_units. A limit of the board,
+ * never the image's fault. */
 
 /* ---- executor state (private: the caller only provides the storage) ----------- */
 

@@ -21,6 +21,9 @@
 #define ACI_MAX_IMAGE_BYTES 268435456u
 #define ACI_MAX_SECTIONS 8u
 #define ACI_MAX_DIMS 8u
+#define ACI_MAX_OPERATIONS 4294967295u
+#define ACI_MAX_TIME_NS 1099511627775ull
+#define ACI_MAX_RATE 281474976710655ull
 
 /* section kinds */
 #define ACI_SECTION_TARGET 1u
@@ -186,6 +189,14 @@
 #define ACI_STATUS_DONE 2u
 #define ACI_STATUS_ERROR 3u
 
+/* execution modes (DEFAULT: the image's own, header flags bit 0) */
+#define ACI_MODE_DEFAULT (-1)
+#define ACI_MODE_STRICT 0
+#define ACI_MODE_DATAFLOW 1
+#define ACI_MODE_NAMES(X) \
+    X(0, "strict") \
+    X(1, "dataflow") \
+
 /* element types and buffer roles (SYMBOLS) */
 #define ACI_ELEM_BITS 0u
 #define ACI_ELEM_I8 1u
@@ -200,7 +211,7 @@
 #define ACI_ROLE_INPUT 1u
 #define ACI_ROLE_OUTPUT 2u
 
-/* error codes */
+/* error codes: the validator's (image), a run's (run), the board's own (board) */
 #define ACI_ERR_BAD_MAGIC 1u /* the image does not start with `ACIX` */
 #define ACI_ERR_BAD_VERSION 2u /* unknown major version */
 #define ACI_ERR_BAD_LENGTH 3u /* the header's length differs from the image's, or the image is shorter than a header or longer than max_image_bytes */
@@ -220,12 +231,12 @@
 #define ACI_ERR_BAD_INSN_LENGTH 21u /* an instruction's length is shorter than its fields or runs past its container */
 #define ACI_ERR_BAD_NESTING 22u /* an instruction where its container does not allow it (a TASK in a PARSEC, RECONF after a PARSEC) */
 #define ACI_ERR_TOO_DEEP 23u /* LOOPs nested deeper than max_loop_depth */
-#define ACI_ERR_BAD_COUNT 24u /* a LOOP or REPEAT count of zero or over its limit */
+#define ACI_ERR_BAD_COUNT 24u /* a LOOP or REPEAT count of zero or over its limit, or over max_operations operations in one run */
 #define ACI_ERR_BAD_SLOT 25u /* a slot index not below the target's slot count */
 #define ACI_ERR_UNKNOWN_CORE 26u /* a core id not in CORES */
 #define ACI_ERR_BAD_PORTS 27u /* a TASK's port or parameter count differs from its core's */
 #define ACI_ERR_BAD_STRIDES 28u /* a TASK's stride count differs from its enclosing counted levels */
-#define ACI_ERR_BAD_REGION 29u /* a port region leaves every memory region on some iteration */
+#define ACI_ERR_BAD_REGION 29u /* a port region is empty or leaves every memory region on some iteration */
 #define ACI_ERR_BAD_PARAMS 30u /* a parameter block runs past the PARAM section */
 #define ACI_ERR_BAD_WAIT 31u /* a wait names a slot out of range, or a lag over max_wait_lag, or too many waits */
 #define ACI_ERR_PARSEC_SLOT_CONFLICT 32u /* two threads of one PARSEC use the same slot */
@@ -233,6 +244,8 @@
 #define ACI_ERR_WRONG_CORE 40u /* run time: a task's slot holds another core (or none) */
 #define ACI_ERR_WATCHDOG 41u /* run time: a task would run longer than the target's watchdog */
 #define ACI_ERR_NO_MODEL 42u /* run time (simulator): no functional model for a core id */
+#define ACI_ERR_WORK_AREA 254u /* board: the work area the board gave the executor is smaller than the image needs (a limit of the board, never the image's fault); the run stops before anything starts */
+#define ACI_ERR_INTERNAL 255u /* board: a broken invariant of the firmware itself (a bug), never the image's fault */
 
 #define ACI_ERROR_NAMES(X) \
     X(1, "bad_magic") \
@@ -267,5 +280,7 @@
     X(40, "wrong_core") \
     X(41, "watchdog") \
     X(42, "no_model") \
+    X(254, "work_area") \
+    X(255, "internal") \
 
 #endif /* ACI_FORMAT_H */

@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "aci.h"
+#include "aci_messages.h"
 #include "board.h"
 #include "hal.h"
 #include "models.h"
@@ -136,15 +137,119 @@ static void write_line(void *user, const aci_event *ev)
     fwrite(line, 1, n, (FILE *)user);
 }
 
-static const char *mode_name(int mode) { return mode == ACI_MODE_DATAFLOW ? "dataflow" : "strict"; }
+static uint64_t le(const uint8_t *p, unsigned n)
+{
+    uint64_t v = 0;
+    while (n--)
+        v = v << 8 | p[n];
+    return v;
+}
 
-static void print_json(const aci_result *r)
+/* A core's name as a C string (names are at most 16 bytes in the image). */
+static const char *core_name(const aci_image *img, unsigned id, char out[17])
+{
+    out[0] = 0;
+    if (id < 256 && img->core_index[id] != 0xFF) {
+        const aci_core *c = &img->cores[img->core_index[id]];
+        memcpy(out, c->name, c->name_len);
+        out[c->name_len] = 0;
+    }
+    return out;
+}
+
+/* The words of a run-time error (aci_messages.h, the Python engine's words): the
+ * task at the error's offset, the slot's core as the executor holds it, the
+ * task's duration from the timing model, its parameter words and port lengths. */
+static void run_error_detail(const aci_image *img, const aci_machine *m, const aci_result *r, char *buf, size_t n)
+{
+    buf[0] = 0;
+    uint32_t pc = r->error_offset;
+    if (r->error_code < ACI_ERR_WRONG_CORE || r->error_code > ACI_ERR_NO_MODEL ||
+        (uint64_t)pc + ACI_INSN_HEADER_BYTES + ACI_TASK_BYTES > img->length)
+        return;
+    aci_message_args a = {0};
+    if (img->data[pc] == ACI_OP_RECONF && r->error_code == ACI_ERR_WATCHDOG) { /* hung hardware */
+        a.slot = img->data[pc + ACI_INSN_HEADER_BYTES + ACI_RECONF_SLOT];
+        a.hang_ns = ACI_CONFIG_HANG_NS;
+        aci_message(buf, n, ACI_MSG_WATCHDOG_HUNG, &a);
+        return;
+    }
+    if (img->data[pc] != ACI_OP_TASK)
+        return;
+    const uint8_t *t = img->data + pc + ACI_INSN_HEADER_BYTES;
+    unsigned slot = t[ACI_TASK_SLOT], id = t[ACI_TASK_CORE], ports = t[ACI_TASK_PORT_COUNT];
+    unsigned words = (unsigned)le(t + ACI_TASK_PARAM_WORDS, 2);
+    const aci_core *core = &img->cores[img->core_index[id]];
+    char name[17], held[17], params[ACI_MAX_PARAMS * 12], lengths[ACI_MAX_PORTS * 12];
+    uint64_t in = 0, out = 0;
+    size_t pl = 0, ll = 0;
+    params[0] = lengths[0] = 0;
+    const uint8_t *port = t + ACI_TASK_BYTES;
+    for (unsigned k = 0; k < ports; k++, port += ACI_PORT_BYTES + 8u * t[ACI_TASK_STRIDE_COUNT]) {
+        uint64_t length = le(port + ACI_PORT_LENGTH, 4);
+        *(core->port_dirs >> k & 1 ? &out : &in) += length;
+        ll += (size_t)snprintf(lengths + ll, sizeof lengths - ll, "%s%llu", k ? ACI_MESSAGE_LIST_SEP : "",
+                               (unsigned long long)length);
+    }
+    const uint8_t *w = img->data + img->param_off + 4 * le(t + ACI_TASK_PARAM_OFFSET, 4);
+    for (unsigned k = 0; k < words; k++)
+        pl += (size_t)snprintf(params + pl, sizeof params - pl, "%s%llu", k ? ACI_MESSAGE_LIST_SEP : "",
+                               (unsigned long long)le(w + 4 * k, 4));
+    a.core = core_name(img, id, name);
+    a.slot = slot;
+    a.core_id = id;
+    a.params = params;
+    a.lengths = lengths;
+    aci_message_id msg = ACI_MSG_NO_MODEL;
+    if (r->error_code == ACI_ERR_WRONG_CORE) {
+        unsigned holds = m->slot[slot].holds; /* the executor's record: 0xFFFF none */
+        a.held = core_name(img, holds, held);
+        a.held_id = holds;
+        msg = held[0] ? ACI_MSG_WRONG_CORE : ACI_MSG_WRONG_CORE_EMPTY;
+    } else if (r->error_code == ACI_ERR_WATCHDOG) {
+        a.duration_ns = aci_task_ns(&img->timing, words, (uint32_t)le(t + ACI_TASK_CYCLES, 4), in, out);
+        a.watchdog_ns = img->timing.watchdog_ns;
+        a.hang_ns = ACI_CONFIG_HANG_NS;
+        /* within the target's watchdog: the hardware hung */
+        msg = a.watchdog_ns && a.duration_ns > a.watchdog_ns ? ACI_MSG_WATCHDOG : ACI_MSG_WATCHDOG_HUNG;
+    } else if (model_known(id)) {
+        msg = ACI_MSG_MODEL_REFUSES;
+    }
+    aci_message(buf, n, msg, &a);
+}
+
+/* s as a JSON string (core names may hold quotes and backslashes). */
+static void print_json_string(const char *s)
+{
+    putchar('"');
+    for (; *s; s++) {
+        if (*s == '"' || *s == '\\')
+            putchar('\\');
+        putchar(*s);
+    }
+    putchar('"');
+}
+
+static const char *mode_name(int mode)
+{
+    switch (mode) {
+#define NAME(v, n)                                                                                  \
+    case v: return n;
+        ACI_MODE_NAMES(NAME)
+#undef NAME
+    default: return "default";
+    }
+}
+
+static void print_json(const aci_result *r, const char *detail)
 {
     printf("{\"error\":");
-    if (r->error_code)
-        printf("{\"code\":%u,\"name\":\"%s\",\"offset\":%u,\"t\":%llu}", r->error_code,
-               aci_error_name(r->error_code), r->error_offset, (unsigned long long)r->error_t);
-    else
+    if (r->error_code) {
+        printf("{\"code\":%u,\"detail\":", r->error_code);
+        print_json_string(detail);
+        printf(",\"name\":\"%s\",\"offset\":%u,\"t\":%llu}", aci_error_name(r->error_code), r->error_offset,
+               (unsigned long long)r->error_t);
+    } else
         printf("null");
     printf(",\"image_bytes\":%u,\"mode\":\"%s\",\"operations\":%llu,\"prs\":%llu", r->image_bytes,
            mode_name(r->mode), (unsigned long long)r->operations, (unsigned long long)r->prs);
@@ -226,11 +331,13 @@ int main(int argc, char **argv)
             if (!value)
                 return usage("%s needs a value", a);
             const char *m = argv[++i];
-            if (!strcmp(m, "strict"))
-                mode = ACI_MODE_STRICT;
-            else if (!strcmp(m, "dataflow"))
-                mode = ACI_MODE_DATAFLOW;
-            else
+            mode = ACI_MODE_DEFAULT;
+#define PICK(v, n)                                                                                  \
+    if (!strcmp(m, n))                                                                              \
+        mode = v;
+            ACI_MODE_NAMES(PICK)
+#undef PICK
+            if (mode == ACI_MODE_DEFAULT)
                 return usage("--mode is strict or dataflow, not `%s`", m);
         } else if (!strcmp(a, "--slow")) {
             if (!value)
@@ -287,6 +394,7 @@ int main(int argc, char **argv)
     static aci_image img;
     static aci_machine machine;
     aci_result res;
+    static char detail[512]; /* a run-time error's words; empty for a refused image */
 
     board_reset(!timing_only);
     int span_failed = 0;
@@ -356,8 +464,10 @@ int main(int argc, char **argv)
     board_slow(slow_slots, slow_polls);
     code = aci_run(&machine, &img, &opts, &res);
     if (code) {
-        fprintf(stderr, "%s: run-time error: %s (code %u) at offset %u (t = %llu ns)\n", prog, aci_error_name(code),
-                code, res.error_offset, (unsigned long long)res.error_t);
+        run_error_detail(&img, &machine, &res, detail, sizeof detail);
+        fprintf(stderr, "%s: run-time error: %s (code %u) at offset %u (t = %llu ns)%s%s\n", prog,
+                aci_error_name(code), code, res.error_offset, (unsigned long long)res.error_t, detail[0] ? ": " : "",
+                detail);
         status = 1;
         goto out;
     }
@@ -400,7 +510,7 @@ out:
     if (json && validate_only)
         printf("{\"error\":{\"code\":%u,\"name\":\"%s\",\"offset\":%u}}\n", code, aci_error_name(code), offset);
     else if (json)
-        print_json(&res);
+        print_json(&res, detail);
     free(data);
     free(work);
     board_reset(0);

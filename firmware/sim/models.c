@@ -77,6 +77,8 @@ static int bnn_lengths(unsigned id, const uint32_t *p, uint64_t len[4])
     return 1;
 }
 
+int model_known(unsigned core_id) { return core_id == TEST || (core_id >= FP_CONV && core_id <= BIN_FC); }
+
 int model_check(unsigned core_id, unsigned port_count, unsigned port_dirs, unsigned param_words,
                 const uint32_t *words, const uint32_t *lengths)
 {

@@ -16,6 +16,9 @@
 
 #include "aci.h"
 
+/* 1 when there is a model of core_id at all, else 0. */
+int model_known(unsigned core_id);
+
 /* 1 when a task with these facts can run on the model of core_id, else 0. */
 int model_check(unsigned core_id, unsigned port_count, unsigned port_dirs, unsigned param_words,
                 const uint32_t *words, const uint32_t *lengths);

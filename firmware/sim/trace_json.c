@@ -61,6 +61,18 @@ static const char *kind_name(aci_event_kind k)
     }
 }
 
+/* A run's mode is strict or dataflow (aci_format.h's ACI_MODE_NAMES). */
+static const char *mode_name(int mode)
+{
+    switch (mode) {
+#define NAME(v, n)                                                                                  \
+    case v: return n;
+        ACI_MODE_NAMES(NAME)
+#undef NAME
+    default: return "strict";
+    }
+}
+
 static void ev_key(out *o, const aci_event *ev)
 {
     put(o, "\"ev\":\"");
@@ -77,7 +89,9 @@ size_t trace_json(const aci_event *ev, char *buf)
         key_u64(&o, "\"bytes\":", ev->bytes);
         put(&o, ",");
         ev_key(&o, ev);
-        put(&o, ev->mode == ACI_MODE_DATAFLOW ? ",\"mode\":\"dataflow\"" : ",\"mode\":\"strict\"");
+        put(&o, ",\"mode\":\"");
+        put(&o, mode_name(ev->mode));
+        put(&o, "\"");
         key_u64(&o, ",\"t\":", ev->t);
         break;
     case ACI_EV_WINDOW_START: /* ev, pc, t */

@@ -1439,7 +1439,6 @@ const char *aci_error_name(uint32_t code)
     case c: return n;
         ACI_ERROR_NAMES(NAME)
 #undef NAME
-    case ACI_ERR_WORK_AREA: return "work_area";
     default: return "internal";
     }
 }

@@ -6,10 +6,10 @@
 #include "aci.h"
 
 
-/* Every duration, and every time a run can reach, stays below this (decode.py). */
-#define MAX_TIME_NS ((uint64_t)1 << 40)
-/* Operations one run may execute: so simulated time cannot overflow. */
-#define MAX_OPERATIONS ((uint64_t)1 << 32)
+/* The limits of time, operations and rates are aci_format.h's ACI_MAX_TIME_NS,
+ * ACI_MAX_OPERATIONS and ACI_MAX_RATE (inclusive, as in aci/format.py). Every
+ * counter SYNC carries holds the most operations an image may have: */
+_Static_assert(ACI_MAX_OPERATIONS <= UINT32_MAX, "SYNC slot_done (u32) must hold every count the validator accepts");
 #define NS_PER_S 1000000000ull
 
 #define NO_CORE 0xFFu

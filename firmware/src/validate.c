@@ -334,8 +334,8 @@ static uint32_t check_target(V *v, uint32_t off, uint32_t length)
         return fail(v, ACI_ERR_BAD_TARGET, off + ACI_TARGET_SLOTS);
     if (count < 1 || count > ACI_MAX_MEMORIES)
         return fail(v, ACI_ERR_BAD_TARGET, off + ACI_TARGET_MEMORY_COUNT);
-    /* The nine figures in field order: rates must be nonzero and below 2^48 (so
-     * products with 10^9 stay exact), durations below MAX_TIME_NS. */
+    /* The nine figures in field order: rates must be 1 .. ACI_MAX_RATE (so
+     * products with 10^9 stay exact), durations at most ACI_MAX_TIME_NS. */
     uint64_t *fig[] = {&img->timing.icap_bytes_per_s, &img->timing.pr_overhead_ns,
                        &img->timing.dma_bytes_per_s, &img->timing.clock_hz, &img->timing.task_overhead_ns,
                        &img->timing.pf_write_ns, &img->timing.link_bits_per_s, &img->timing.link_latency_ns,
@@ -344,7 +344,7 @@ static uint32_t check_target(V *v, uint32_t off, uint32_t length)
     for (unsigned k = 0; k < 9; k++) {
         uint32_t fo = ACI_TARGET_ICAP_BYTES_PER_S + 8 * k;
         uint64_t x = ld64(t + fo);
-        if (is_rate[k] ? x == 0 || x >= (uint64_t)1 << 48 : x >= MAX_TIME_NS)
+        if (is_rate[k] ? x == 0 || x > ACI_MAX_RATE : x > ACI_MAX_TIME_NS)
             return fail(v, ACI_ERR_BAD_TARGET, off + fo);
         *fig[k] = x;
     }
@@ -413,7 +413,7 @@ static uint32_t check_cores(V *v, uint32_t off, uint32_t length)
         if (size == 0 || !inside_span(img, address, size))
             return fail(v, ACI_ERR_BAD_CORE, at + ACI_CORE_BITSTREAM_ADDR);
         uint64_t pr = aci_pr_ns(&img->timing, size);
-        if (pr >= MAX_TIME_NS)
+        if (pr > ACI_MAX_TIME_NS)
             return fail(v, ACI_ERR_BAD_CORE, at + ACI_CORE_BITSTREAM_SIZE);
         aci_core *k = &img->cores[i];
         k->id = (uint8_t)id;
@@ -576,7 +576,7 @@ static int allowed(uint32_t parent, uint32_t op)
 static uint32_t count_ops(V *v, uint64_t mult, uint32_t pos)
 {
     v->operations = sat_add(v->operations, mult);
-    if (v->operations > MAX_OPERATIONS)
+    if (v->operations > ACI_MAX_OPERATIONS)
         return fail(v, ACI_ERR_BAD_COUNT, pos);
     return ACI_OK;
 }
@@ -650,7 +650,7 @@ static uint32_t check_task(V *v, vframe *f, uint32_t pos, uint32_t fo, uint32_t 
         if (w[ACI_WAIT_SLOT] >= img->slots || ld32(w + ACI_WAIT_LAG) > ACI_MAX_WAIT_LAG)
             return fail(v, ACI_ERR_BAD_WAIT, at);
     }
-    if (aci_task_ns(&img->timing, words, ld32(t + ACI_TASK_CYCLES), in, out) >= MAX_TIME_NS)
+    if (aci_task_ns(&img->timing, words, ld32(t + ACI_TASK_CYCLES), in, out) > ACI_MAX_TIME_NS)
         return fail(v, ACI_ERR_BAD_CYCLES, fo + ACI_TASK_CYCLES);
     CHECK(count_ops(v, f->mult, pos));
     f->mask |= (uint16_t)(1u << slot);
@@ -746,7 +746,7 @@ static uint32_t check_compute(V *v)
             f->ops_mask |= (uint16_t)(1u << fp[ACI_RECONF_SLOT]);
             v->work_units += WORK_OP_UNITS;
             const aci_core *core = &img->cores[img->core_index[fp[ACI_RECONF_CORE]]];
-            if (aci_pr_ns(&img->timing, core->bitstream_size) >= MAX_TIME_NS)
+            if (aci_pr_ns(&img->timing, core->bitstream_size) > ACI_MAX_TIME_NS)
                 return fail(v, ACI_ERR_BAD_CYCLES, fo);
             pos = end;
             continue;

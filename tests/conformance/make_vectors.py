@@ -2,6 +2,13 @@
 rule of docs/format.md, plus valid ones, and manifest.json with the expected outcome
 of each. Both interpreters run the same set (engine-neutral).
 
+Every limit of ``aci.format.LIMITS`` has a valid vector at the limit and an invalid one
+just over it (``limit_*``), where an image can reach it (``max_sections`` can not:
+there are fewer section kinds; ``max_image_bytes`` and ``max_cycles`` are the widths
+of their fields). A valid vector whose run would execute millions of operations is
+marked ``validate_only``: the tests hold both validators' verdicts equal on it and
+run it only as far as the firmware's first error.
+
 Run `python tests/conformance/make_vectors.py` (or `make generate`); a test fails
 when the committed vectors differ from what this script writes.
 """
@@ -21,7 +28,7 @@ from aci import format as F  # noqa: E402
 from aci.encode import encode  # noqa: E402
 from aci.image import (BufferSymbol, CoreInfo, Image, Loop, MemoryInfo, Parsec, Port, Reconf,  # noqa: E402
                        Repeat, Source, Symbols, TargetInfo, Task, Thread, Wait, Window)
-from aci.timing import Timing  # noqa: E402
+from aci.timing import Timing, pr_ns  # noqa: E402
 
 TIMING = Timing(icap_bytes_per_s=357_000_000, pr_overhead_ns=50_000, dma_bytes_per_s=1_200_000_000,
                 clock_hz=150_000_000, task_overhead_ns=2_000, pf_write_ns=10, link_bits_per_s=10_000_000_000,
@@ -229,6 +236,90 @@ def vectors() -> dict[str, tuple[bytes, str | None]]:
     add("task_reserved", patch(good, _first_task_offset(good) + 13, bytes([1])), "reserved_nonzero")
     add("task_length_mismatch", _task_length_plus(good, 8), "bad_insn_length")
     add("port_reserved", patch(good, _first_task_offset(good) + 24 + 12, bytes([1])), "reserved_nonzero")
+    v.update(limit_vectors())
+    return v
+
+
+# Valid vectors too long to run in a test (the manifest marks them).
+VALIDATE_ONLY = {"limit_operations_at", "limit_loop_count_at", "limit_repeat_count_at"}
+
+
+def _timing(**kw) -> TargetInfo:
+    return attrs.evolve(TARGET, timing=attrs.evolve(TIMING, **kw))
+
+
+def _flat(count_repeat: int, count_loop: int) -> Image:
+    """REPEAT count_repeat > WINDOW > PARSEC > THREAD > LOOP count_loop > TASK: that
+    many operations. Nothing reconfigures slot 0, so a run stops at the first task."""
+    t = task(strides=2, ports=(Port(0x1000, 16, (0, 0)), Port(0x8000, 16, (0, 0))))
+    loop = Loop(count_loop, (t,))
+    return base(body=(Repeat(count_repeat, (Window((), (Parsec((Thread((loop,)),)),)),)),))
+
+
+def limit_vectors() -> dict[str, tuple[bytes, str | None]]:
+    """At and just over every limit of aci.format.LIMITS that an image can reach."""
+    L = F.LIMITS
+    v: dict[str, tuple[bytes, str | None]] = {}
+    # operations: 2^32 - 1 = 65537 * 65535 (both counts within their limits); the
+    # issue's image, REPEAT 2^24 x LOOP 256, is one over
+    assert 65537 * 65535 == L["max_operations"]
+    v["limit_operations_at"] = (encode(_flat(65537, 65535)), None)
+    v["limit_operations_over"] = (encode(_flat(1 << 24, 256)), "bad_count")
+    v["limit_loop_count_at"] = (encode(_flat(1, L["max_loop_count"])), None)
+    v["limit_repeat_count_at"] = (encode(_flat(L["max_repeat_count"], 1)), None)
+    # rates and clocks: 1 .. max_rate
+    top = L["max_rate"]
+    v["limit_rates_at"] = (encode(base(target=_timing(icap_bytes_per_s=top, dma_bytes_per_s=top, clock_hz=top,
+                                                      link_bits_per_s=top))), None)
+    v["limit_clock_over"] = (encode(base(target=_timing(clock_hz=top + 1))), "bad_target")
+    v["limit_dma_rate_over"] = (encode(base(target=_timing(dma_bytes_per_s=top + 1))), "bad_target")
+    v["limit_link_rate_over"] = (encode(base(target=_timing(link_bits_per_s=top + 1))), "bad_target")
+    # time fields: at most max_time_ns
+    most = L["max_time_ns"]
+    v["limit_time_fields_at"] = (encode(base(target=_timing(watchdog_ns=most, link_latency_ns=most))), None)
+    v["limit_watchdog_over"] = (encode(base(target=_timing(watchdog_ns=most + 1))), "bad_target")
+    v["limit_pf_write_over"] = (encode(base(target=_timing(pf_write_ns=most + 1))), "bad_target")
+    # one reconfiguration: pr_overhead_ns + the bitstream through the ICAP
+    bits = pr_ns(TIMING, TEST.bitstream_size) - TIMING.pr_overhead_ns
+    v["limit_reconf_at"] = (encode(base(target=_timing(pr_overhead_ns=most - bits))), None)
+    v["limit_reconf_over"] = (encode(base(target=_timing(pr_overhead_ns=most - bits + 1))), "bad_core")
+    # one task: overhead + parameter writes + its cycles at 1 kHz (1 ms each)
+    slow = dict(clock_hz=1000, task_overhead_ns=most - 2 * TIMING.pf_write_ns - 10**12)
+    one = Image(_timing(**slow), (TEST,), (1, 2), (Window((Reconf(0, 200),), (Parsec((Thread((task(strides=0, cycles=10**6),)),)),)),))
+    v["limit_task_at"] = (encode(one), None)
+    v["limit_task_over"] = (encode(attrs.evolve(one, target=_timing(**{**slow, "task_overhead_ns": slow["task_overhead_ns"] + 1}))),
+                            "bad_cycles")
+    # slots, memories, cores
+    slots = L["max_slots"]
+    wide = attrs.evolve(TARGET, slots=slots)
+    last = Window((Reconf(slots - 1, 200),), (Parsec((Thread((task(slot=slots - 1, strides=0),)),)),))
+    v["limit_slots_at"] = (encode(Image(wide, (TEST,), (1, 2), (last,))), None)
+    mems = tuple(MemoryInfo(f"m{k}", k << 20, 1 << 20) for k in range(L["max_memories"]))
+    v["limit_memories_at"] = (encode(base(target=attrs.evolve(TARGET, memories=mems))), None)
+    v["limit_memories_over"] = (encode(base(target=attrs.evolve(TARGET, memories=mems + (MemoryInfo("more", 1 << 30, 16),)))),
+                                "bad_target")
+    many = tuple(attrs.evolve(TEST, id=k, name=f"C{k}", bitstream_addr=0x8_0000 + 4096 * k) for k in range(L["max_cores"] - 1))
+    v["limit_cores_at"] = (encode(base(cores=many + (TEST,))), None)
+    v["limit_cores_over"] = (encode(base(cores=many + (TEST, attrs.evolve(TEST, id=201, name="ONE_MORE")))), "bad_core")
+    # ports, parameter words, waits and lags of one task
+    ports, params = L["max_ports"], L["max_params"]
+    full = CoreInfo(9, "FULL", ("in",) * (ports - 1) + ("out",), params, 4096, 0xF_2000)
+    t = Task(0, 9, tuple(Port(0x1000 * (k + 1), 64, ()) for k in range(ports)), 0, params, 100,
+             (Wait(1, L["max_wait_lag"]),) * L["max_waits"])
+    v["limit_task_records_at"] = (encode(Image(TARGET, (full,), tuple(range(params)),
+                                               (Window((Reconf(0, 9),), (Parsec((Thread((t,)),)),)),), True)), None)
+    # loops nested max_loop_depth deep (inside the REPEAT)
+    deep = task(strides=L["max_loop_depth"] + 1)
+    for _ in range(L["max_loop_depth"]):
+        deep = Loop(2, (deep,))
+    v["limit_loop_depth_at"] = (encode(base(body=(Repeat(1, (Window((Reconf(0, 200),), (Parsec((Thread((deep,)),)),)),)),))),
+                                None)
+    # dimensions of a buffer
+    dims = BufferSymbol("b", "u8", "input", (2,) * L["max_dims"], 0, 0x1000, 2 ** L["max_dims"])
+    at_dims = encode(base(symbols=Symbols((dims,), ("x",))))
+    v["limit_dims_at"] = (at_dims, None)
+    v["limit_dims_over"] = (patch(at_dims, sections(at_dims)["SYMBOLS"][0] + F.SYMBOLS.size + F.BUFFER.at("ndims"),
+                                  bytes([L["max_dims"] + 1])), "bad_symbols")
     return v
 
 
@@ -314,6 +405,8 @@ def write(directory: Path = HERE) -> dict:
         path.write_bytes(data)
         manifest[f"{sub}/{name}.acx"] = ({"valid": True} if err is None else
                                          {"valid": False, "error": err, "code": F.ERROR_BY_NAME[err].code})
+        if name in VALIDATE_ONLY:
+            manifest[f"{sub}/{name}.acx"]["validate_only"] = True
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")
     return manifest
 

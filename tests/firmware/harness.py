@@ -100,6 +100,21 @@ def c_run(exe: Path, data: bytes, mode: str | None = None, inputs: dict | None =
         return Run(err, (d / "trace.jsonl").read_text(), res["sync"], memory, p.returncode, p.stderr)
 
 
+def c_validate(exe: Path, data: bytes, prefix=()) -> tuple[tuple[int, int] | None, int | None]:
+    """A firmware build's validator alone (``--validate-only``): its verdict as
+    :func:`py_verdict` gives it, and the operations one run of a valid image executes."""
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "image.acx"
+        path.write_bytes(data)
+        p = subprocess.run([*prefix, str(exe), str(path), "--json", "--validate-only"], capture_output=True, text=True,
+                           timeout=600)
+        assert p.returncode in (0, 1), f"{exe} exited {p.returncode}:\n{p.stderr}"
+        res = json.loads(p.stdout)
+        if res["error"] is None:
+            return None, res["operations"]
+        return (res["error"]["code"], res["error"]["offset"]), None
+
+
 def extents(data: bytes) -> list[tuple[int, int]]:
     """(address, length) of every range of board memory an image can touch, as the
     Python board backs them: comparing these compares all the memory of a run."""

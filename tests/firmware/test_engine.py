@@ -106,8 +106,8 @@ def test_cli_json(acic):
 
 
 def test_cli_runtime_error_names_the_source_line(acic, tmp_path):
-    """A wrong_core stop: the same one-line message (code, offset, source line, time)
-    from both engines, apart from the detail (the firmware reports a code only)."""
+    """A wrong_core stop: the same one-line message (code, offset, source line, time,
+    the words) from both engines."""
     task = attrs.evolve(I.task(0, 0x1000, 0x8000), source=Source(0, 7))
     img = Image(I.TargetInfo(4, I.TIMING, (I.MEMORY,)), (I.TEST,), (100, 0),
                 (I.window((), I.parsec([task])),), False, Symbols((I.MEM,), ("prog.aci",)))
@@ -117,8 +117,9 @@ def test_cli_runtime_error_names_the_source_line(acic, tmp_path):
     for engine in ("python", "firmware"):
         code, _, err = acic("run", path, "--engine", engine)
         assert code == 1 and err.startswith("acic: error: ") and err.count("\n") == 1, err
-        messages[engine] = err.split(" ns: ")[0]
+        messages[engine] = err
     assert "wrong_core" in messages["python"] and "(prog.aci:7)" in messages["python"]
+    assert messages["python"].endswith("the task needs `TEST` on slot 0, which holds no core\n")
     assert messages["firmware"] == messages["python"]
 
 

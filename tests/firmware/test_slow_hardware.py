@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from aci.format import message
 from aci.pipeline import compile_file
 
 from .harness import ASAN, ROOT, SIM
@@ -61,7 +62,9 @@ def test_hung_slot_stops_the_run_with_watchdog(images, name, mode, exe):
     at = first["t"]
     assert p.returncode == 1
     assert "run-time error: watchdog" in p.stderr
-    assert hung["error"] == {"code": WATCHDOG, "name": "watchdog", "offset": first["pc"], "t": at}
+    words = message("watchdog_hung", slot=1, hang_ns=10_000_000_000)
+    assert hung["error"] == {"code": WATCHDOG, "name": "watchdog", "offset": first["pc"], "t": at, "detail": words}
+    assert p.stderr.endswith(f": {words}\n")
     assert hung["sync"]["status"] == 3 and hung["sync"]["error_code"] == WATCHDOG
     assert hung["sync"]["slot_done1"] == 0  # it never counts as done
     # Until then the run is the normal one; nothing starts from then on.

@@ -41,9 +41,53 @@ def test_conformance_vectors_are_current(tmp_path):
 
 def test_every_rule_has_a_vector():
     covered = {e["error"] for e in MANIFEST.values() if not e["valid"]}
-    runtime = {"wrong_core", "watchdog", "no_model"}
-    assert {e.name for e in F.ERRORS} - runtime - covered == set()
+    assert {e.name for e in F.ERRORS if e.kind == "image"} - covered == set()
     assert sum(not e["valid"] for e in MANIFEST.values()) >= 60
+
+
+# Limits an image cannot exceed by construction: the width of a field, or fewer
+# section kinds than sections allowed.
+_STRUCTURAL = {"max_cycles", "max_image_bytes", "max_sections"}
+
+
+def test_every_limit_has_vectors_at_and_over_it():
+    """A valid vector at every limit an image can reach, and an invalid one just over
+    it (or an older vector over it), so both validators apply the same bound."""
+    text = (CONF / "make_vectors.py").read_text()
+    for limit in set(F.LIMITS) - _STRUCTURAL:
+        assert f'L["{limit}"]' in text, f"no vector at `{limit}`"
+    assert any(n.startswith("valid/limit_") for n in MANIFEST)
+    over = {n for n, e in MANIFEST.items() if not e["valid"] and "over" in n}
+    assert len(over) >= 12
+
+
+def test_sync_counters_hold_every_count_the_validator_accepts():
+    """slot_done* and progress count operations (and tasks) of one run: each is wide
+    enough for max_operations, so no accepted image wraps one (the firmware also
+    asserts it at compile time)."""
+    widths = {"u32": 32, "u64": 64}
+    counters = [f for f in F.SYNC.fields if f.name.startswith("slot_done") or f.name == "progress"]
+    assert len(counters) == 1 + F.LIMITS["max_slots"]
+    for f in counters:
+        assert F.LIMITS["max_operations"] < 1 << widths[f.type], f.name
+
+
+def test_every_refusal_is_documented_with_its_code():
+    """Each code either validator refuses an image with is an image code with its
+    rules in docs/format.md; each limit a rule names is one of LIMITS."""
+    decode_src = (ROOT / "aci" / "decode.py").read_text()
+    c_src = (ROOT / "firmware" / "src" / "validate.c").read_text()
+    used = set(re.findall(r'_fail\("(\w+)"', decode_src)) | set(re.findall(r'_time\(.*"(\w+)"\)$', decode_src, re.M))
+    used |= {m.lower() for m in re.findall(r"fail\(&?v, ACI_ERR_(\w+)", c_src)} - {"internal"}
+    doc = (ROOT / "docs" / "format.md").read_text()
+    image_codes = {e.name for e in F.ERRORS if e.kind == "image"}
+    assert len(used) >= 25 and used <= image_codes, used - image_codes
+    for e in F.ERRORS:
+        if e.kind == "image":
+            assert f"| {e.code} | `{e.name}` | {'; '.join(F.rules(e))} |" in doc
+            for rule in e.rules:
+                for name in re.findall(r"\{(\w+)\}", rule):
+                    assert name in F.LIMITS
 
 
 @pytest.mark.parametrize("name", sorted(MANIFEST))
