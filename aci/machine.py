@@ -20,7 +20,6 @@ WAITs. Operations are generated once, in program order, into per-slot queues.
 
 from __future__ import annotations
 
-from collections import deque
 from collections.abc import Callable
 
 import attrs
@@ -57,91 +56,194 @@ class _Op:
 
 
 class _Window:
-    """A window instance: its pc, its operations left, and per parsec what is left."""
-    __slots__ = ("pc", "left", "reconfs_left", "parsec_left", "begin", "started")
+    """A window instance (strict mode): its pc and what of it is left to complete."""
+    __slots__ = ("pc", "left", "reconfs_left", "parsec_left", "thread_done", "begin")
 
-    def __init__(self, pc: int):
-        self.pc, self.left, self.reconfs_left, self.parsec_left = pc, 0, 0, []
+    def __init__(self, node: Window, counts: "_Counts"):
+        self.pc = node.offset
+        self.reconfs_left = len(node.reconfs)
+        self.parsec_left = [counts.total(par) for par in node.parsecs]
+        self.left = self.reconfs_left + sum(self.parsec_left)
+        self.thread_done: dict[int, int] = {}  # thread -> operations completed
         self.begin = None
-        self.started = False
 
 
-def _generate(img: Image, strict: bool, want_ports: bool):
-    """Every operation in program order, with what it waits for; and the window instances."""
-    tm = img.target.timing
-    cores = {c.id: c for c in img.cores}
-    pr_dur = {c.id: timing.pr_ns(tm, c.bitstream_size) for c in img.cores}
-    slots = img.target.slots
-    before = [0] * slots
-    queues = [deque() for _ in range(slots)]
-    windows: list[_Window] = []
-    durs: dict[int, int] = {}
-    idx: list[int] = []
-    holds: list[int | None] = [None] * slots  # the core each slot holds, in its own order
-    p = 0
+class _Counts:
+    """Operations per slot of every node of the image (loops and repeats multiplied
+    out), computed once: a walk skips a subtree with no operation on its slot in one
+    step, so simulating costs what runs, not what is declared."""
 
-    def task_dur(t: Task) -> int:
-        d = durs.get(id(t))  # by instruction: images built in memory have no offsets
-        if d is None:
-            c = cores[t.core]
-            i, o = timing.port_bytes([x.length for x in t.ports], c.port_dirs)
-            d = durs[id(t)] = timing.task_ns(tm, t.param_words, t.cycles, i, o)
-        return d
+    def __init__(self, img: Image):
+        self.slots = img.target.slots
+        self.of: dict[int, tuple[int, ...]] = {}
+        for node in img.body:
+            self.count(node)
 
-    def add(op: _Op, w: _Window):
-        nonlocal p
-        queues[op.slot].append(op)
-        before[op.slot] += 1
-        w.left += 1
-        p += 1
+    def count(self, node) -> tuple[int, ...]:
+        c = self.of.get(id(node))
+        if c is not None:
+            return c
+        v = [0] * self.slots
+        if isinstance(node, Task):
+            v[node.slot] = 1
+        elif isinstance(node, Window):
+            for r in node.reconfs:
+                v[r.slot] += 1
+            for par in node.parsecs:
+                self._add(v, self.count(par))
+        else:  # Loop, Repeat, Parsec, Thread
+            n = getattr(node, "count", 1)
+            for child in _children(node):
+                self._add(v, self.count(child), n)
+        c = self.of[id(node)] = tuple(v)
+        return c
 
-    def body(nodes, w: _Window, parsec: int, thread: int, nth: list):
-        for n in nodes:
-            if isinstance(n, Task):
-                if strict:
-                    needs = ()
+    @staticmethod
+    def _add(v: list[int], c: tuple[int, ...], n: int = 1) -> None:
+        for s, k in enumerate(c):
+            v[s] += n * k
+
+    def total(self, node) -> int:
+        return sum(self.of[id(node)])
+
+
+def _children(node) -> tuple:
+    if isinstance(node, Repeat):
+        return node.windows
+    if hasattr(node, "threads"):
+        return node.threads
+    return node.body
+
+
+class _Walk:
+    """The operations of one slot, in program order, generated as the machine asks for
+    them: each carries its program index, what it waits for and, in strict mode, its
+    window instance, parsec, thread and place in the thread."""
+
+    def __init__(self, sim: "_Program", slot: int):
+        self.sim, self.slot = sim, slot
+        self.p = 0  # program index of the next operation, all slots counted
+        self.before = [0] * sim.slots  # operations of each slot before that point
+        self.inst = 0  # window instance number
+        self.held: int | None = None  # the core the slot holds, in its own order
+        self.idx: list[int] = []
+        self.ops = self._program()
+
+    def _skip(self, node, times: int = 1) -> None:
+        c = self.sim.counts.count(node)
+        self.p += times * sum(c)
+        for s, k in enumerate(c):
+            self.before[s] += times * k
+
+    def _program(self):
+        s, counts = self.slot, self.sim.counts
+        for node in self.sim.img.body:
+            if isinstance(node, Window):
+                if counts.count(node)[s]:
+                    yield from self._window(node)
                 else:
-                    needs = tuple((x.slot, before[x.slot] - x.lag) for x in n.waits
-                                  if before[x.slot] - x.lag > 0 and x.slot != n.slot)
-                add(_Op(p, n.slot, TASK, task_dur(n), n.offset, n.core, cores[n.core].name, needs, w, parsec,
-                        thread, nth[0], n, tuple(idx) if want_ports else None, holds[n.slot]), w)
-                nth[0] += 1
-                if strict:
-                    w.parsec_left[parsec] += 1
-            else:
-                idx.append(0)
-                for i in range(n.count):
-                    idx[-1] = i
-                    body(n.body, w, parsec, thread, nth)
-                idx.pop()
+                    self._skip(node)
+                self.inst += 1
+                continue
+            if not counts.count(node)[s]:
+                self._skip(node)
+                self.inst += node.count * len(node.windows)
+                continue
+            self.idx.append(0)
+            for i in range(node.count):
+                self.idx[-1] = i
+                for w in node.windows:
+                    if counts.count(w)[s]:
+                        yield from self._window(w)
+                    else:
+                        self._skip(w)
+                    self.inst += 1
+            self.idx.pop()
 
-    def window(node: Window):
-        w = _Window(node.offset)
-        windows.append(w)
+    def _window(self, node: Window):
+        sim, s = self.sim, self.slot
+        w = sim.window(self.inst, node) if sim.strict else None
         for r in node.reconfs:
-            kind = SKIP if holds[r.slot] == r.core else PR
-            holds[r.slot] = r.core
-            add(_Op(p, r.slot, kind, pr_dur[r.core], r.offset, r.core, cores[r.core].name, (), w, -1, -1, 0,
-                    None, None, None), w)
-            w.reconfs_left += 1
+            if r.slot == s:
+                kind = SKIP if self.held == r.core else PR
+                self.held = r.core
+                yield _Op(self.p, s, kind, sim.pr_dur[r.core], r.offset, r.core, sim.names[r.core], (), w, -1, -1,
+                          0, None, None, None)
+            self.p += 1
+            self.before[r.slot] += 1
         thread_id = 0
         for j, par in enumerate(node.parsecs):
-            w.parsec_left.append(0)
             for th in par.threads:
-                body(th.body, w, j, thread_id, [0])
+                if sim.counts.count(th)[s]:
+                    yield from self._body(th.body, w, j, thread_id, self.p)
+                else:
+                    self._skip(th)
                 thread_id += 1
 
-    for node in img.body:
-        if isinstance(node, Repeat):
-            idx.append(0)
-            for i in range(node.count):
-                idx[-1] = i
-                for w in node.windows:
-                    window(w)
-            idx.pop()
-        else:
-            window(node)
-    return queues, windows
+    def _body(self, nodes, w, parsec: int, thread: int, first: int):
+        sim, s = self.sim, self.slot
+        for n in nodes:
+            if isinstance(n, Task):
+                if n.slot != s:
+                    self._skip(n)
+                    continue
+                before = self.before
+                needs = () if sim.strict else tuple(
+                    (x.slot, before[x.slot] - x.lag) for x in n.waits
+                    if before[x.slot] - x.lag > 0 and x.slot != s)
+                yield _Op(self.p, s, TASK, sim.task_dur(n), n.offset, n.core, sim.names[n.core], needs, w, parsec,
+                          thread, self.p - first, n, tuple(self.idx) if sim.want_ports else None, self.held)
+                self.p += 1
+                before[s] += 1
+            elif sim.counts.count(n)[s]:
+                self.idx.append(0)
+                for i in range(n.count):
+                    self.idx[-1] = i
+                    yield from self._body(n.body, w, parsec, thread, first)
+                self.idx.pop()
+            else:
+                self._skip(n)
+
+
+class _Program:
+    """What the simulation needs of the image, computed once; operations come from one
+    :class:`_Walk` per slot, window instances (strict) as they are reached."""
+
+    def __init__(self, img: Image, strict: bool, want_ports: bool):
+        tm = img.target.timing
+        self.img, self.strict, self.want_ports = img, strict, want_ports
+        self.slots = img.target.slots
+        self.counts = _Counts(img)
+        self.names = {c.id: c.name for c in img.cores}
+        self._cores = {c.id: c for c in img.cores}
+        self.pr_dur = {c.id: timing.pr_ns(tm, c.bitstream_size) for c in img.cores}
+        self._durs: dict[int, int] = {}
+        self._windows: dict[int, _Window] = {}  # live window instances (strict)
+
+    def task_dur(self, t: Task) -> int:
+        d = self._durs.get(id(t))  # by instruction: images built in memory have no offsets
+        if d is None:
+            c = self._cores[t.core]
+            i, o = timing.port_bytes([x.length for x in t.ports], c.port_dirs)
+            d = self._durs[id(t)] = timing.task_ns(self.img.target.timing, t.param_words, t.cycles, i, o)
+        return d
+
+    def window(self, inst: int, node: Window) -> _Window:
+        w = self._windows.get(inst)
+        if w is None:
+            w = self._windows[inst] = _Window(node, self.counts)
+        return w
+
+    def instances(self):
+        """(instance number, window instance) in program order, each dropped from the
+        live ones once the caller moves past it (strict mode)."""
+        inst = 0
+        for node in self.img.body:
+            for _ in range(1 if isinstance(node, Window) else node.count):
+                for w in (node,) if isinstance(node, Window) else node.windows:
+                    yield self.window(inst, w)
+                    self._windows.pop(inst, None)
+                    inst += 1
 
 
 def simulate(img: Image, image_bytes: int, mode: str, emit: Callable[[dict], None] | None = None,
@@ -150,7 +252,9 @@ def simulate(img: Image, image_bytes: int, mode: str, emit: Callable[[dict], Non
     t0 = timing.image_transfer_ns(tm, image_bytes)
     strict = mode == "strict"
     slots = img.target.slots
-    queues, windows = _generate(img, strict, emit is not None)
+    prog = _Program(img, strict, emit is not None)
+    walks = [_Walk(prog, s) for s in range(slots)]
+    heads: list[_Op | None] = [next(w.ops, None) for w in walks]  # each slot's next operation
     done = [0] * slots
     busy = [0] * slots
     reconf = [0] * slots
@@ -158,8 +262,8 @@ def simulate(img: Image, image_bytes: int, mode: str, emit: Callable[[dict], Non
     icap_free = True
     prs = pr_ns = tasks = 0
     t = t_end = t0
-    thread_done: dict[tuple[int, int], int] = {}  # (window instance, thread) -> ops completed
-    cur = 0  # strict: the window instance that may run
+    windows = prog.instances() if strict else None
+    current = next(windows, None) if strict else None  # strict: the window instance that may run
     error = None
     pending = None  # the error event, written once time reaches it
     watchdog = tm.watchdog_ns
@@ -183,9 +287,9 @@ def simulate(img: Image, image_bytes: int, mode: str, emit: Callable[[dict], Non
 
     def begin_windows():
         """Strict: open the current window (and close empty ones) at time t."""
-        nonlocal cur
-        while cur < len(windows):
-            w = windows[cur]
+        nonlocal current
+        while current is not None:
+            w = current
             if w.begin is None:
                 w.begin = t
                 if emit:
@@ -194,18 +298,18 @@ def simulate(img: Image, image_bytes: int, mode: str, emit: Callable[[dict], Non
                 return
             if emit:
                 emit({"ev": "window_end", "t": t, "pc": w.pc})
-            cur += 1
+            current = next(windows, None)
 
     def ready(op: _Op) -> bool:
         if strict:
             w = op.window
-            if w is not windows[cur] if cur < len(windows) else True:
+            if w is not current:
                 return False
             if op.kind != TASK:
                 return True
             if w.reconfs_left or any(w.parsec_left[j] for j in range(op.parsec)):
                 return False
-            return thread_done.get((id(w), op.thread), 0) == op.nth
+            return w.thread_done.get(op.thread, 0) == op.nth
         for s, need in op.needs:
             if done[s] < need:
                 return False
@@ -218,8 +322,8 @@ def simulate(img: Image, image_bytes: int, mode: str, emit: Callable[[dict], Non
         while error is None:
             best = None
             for s in range(slots):
-                if running[s] is None and queues[s]:
-                    op = queues[s][0]
+                op = heads[s]
+                if running[s] is None and op is not None:
                     if op.kind == PR and not icap_free:
                         continue
                     if (best is None or op.p < best.p) and ready(op):
@@ -227,9 +331,9 @@ def simulate(img: Image, image_bytes: int, mode: str, emit: Callable[[dict], Non
             if best is None:
                 break
             s = best.slot
-            queues[s].popleft()
+            heads[s] = next(walks[s].ops, None)
             if best.kind == SKIP:
-                _complete(best, done, thread_done, strict)
+                _complete(best, done)
                 t_end = max(t_end, t)
                 if strict:
                     begin_windows()
@@ -272,21 +376,21 @@ def simulate(img: Image, image_bytes: int, mode: str, emit: Callable[[dict], Non
             if emit:
                 emit({"ev": "pr_end" if op.kind == PR else "task_end", "t": t, "slot": op.slot, "core": op.name,
                       "pc": op.pc})
-            _complete(op, done, thread_done, strict)
+            _complete(op, done)
             t_end = t
         if strict and error is None:
             begin_windows()
     return Timeline(t0, t_end, tuple(busy), tuple(reconf), tuple(done), prs, pr_ns, tasks, error)
 
 
-def _complete(op: _Op, done: list[int], thread_done: dict, strict: bool) -> None:
+def _complete(op: _Op, done: list[int]) -> None:
     done[op.slot] += 1
     w = op.window
+    if w is None:  # dataflow: no window bookkeeping
+        return
     w.left -= 1
     if op.kind == TASK:
-        if strict:
-            w.parsec_left[op.parsec] -= 1
-            key = (id(w), op.thread)
-            thread_done[key] = thread_done.get(key, 0) + 1
+        w.parsec_left[op.parsec] -= 1
+        w.thread_done[op.thread] = w.thread_done.get(op.thread, 0) + 1
     else:
         w.reconfs_left -= 1

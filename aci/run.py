@@ -75,10 +75,10 @@ class _Task:
 
 
 class _Loop:
-    __slots__ = ("count", "body", "flat")
+    __slots__ = ("count", "body", "flat", "ops")
 
-    def __init__(self, count: int, body: tuple):
-        self.count, self.body = count, body
+    def __init__(self, count: int, body: tuple, ops: int):
+        self.count, self.body, self.ops = count, body, ops  # ops: operations per iteration
         self.flat = all(isinstance(b, _Task) for b in body)  # only TASKs: may run batched
 
 
@@ -90,10 +90,10 @@ class _Window:
 
 
 class _Repeat:
-    __slots__ = ("count", "windows")
+    __slots__ = ("count", "windows", "ops")
 
-    def __init__(self, count: int, windows: tuple):
-        self.count, self.windows = count, windows
+    def __init__(self, count: int, windows: tuple, ops: int):
+        self.count, self.windows, self.ops = count, windows, ops  # ops: operations per iteration
 
 
 def _prepare(img: Image) -> tuple[tuple, int]:
@@ -108,7 +108,7 @@ def _prepare(img: Image) -> tuple[tuple, int]:
                 ops += 1
             else:
                 inner, k = body(n.body)
-                out.append(_Loop(n.count, inner))
+                out.append(_Loop(n.count, inner, k))
                 ops += n.count * k
         return tuple(out), ops
 
@@ -128,8 +128,9 @@ def _prepare(img: Image) -> tuple[tuple, int]:
     for node in img.body:
         if isinstance(node, Repeat):
             wins = [window(w) for w in node.windows]
-            out.append(_Repeat(node.count, tuple(w for w, _ in wins)))
-            total += node.count * sum(k for _, k in wins)
+            k = sum(k for _, k in wins)
+            out.append(_Repeat(node.count, tuple(w for w, _ in wins), k))
+            total += node.count * k
         else:
             w, k = window(node)
             out.append(w)
@@ -232,6 +233,8 @@ class _Effects:
                     self.apply(node)
                 self.ops += 1
                 continue
+            if not node.ops:  # nothing runs in it, however often it repeats
+                continue
             idx = self.idx
             idx.append(0)
             batched = self.effects and node.flat and node.count > 1 and self.run_batched(node)
@@ -260,6 +263,8 @@ class _Effects:
         for node in body:
             if type(node) is _Window:
                 self.window(node)
+                continue
+            if not node.ops:
                 continue
             self.idx.append(0)
             for i in range(node.count):

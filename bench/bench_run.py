@@ -11,7 +11,11 @@ Prints one JSON object:
   files and ``--get scores=...``), best of 3, for the static program (one image at
   a time: its feature maps are shared, so nothing can be batched) and the PR
   program with a batch of 32 (8 images per slot thread: batched loops). Scores are
-  checked against ``aci.cores.bnndata.forward``.
+  checked against ``aci.cores.bnndata.forward``;
+* ``declared``: images that declare far more than they run (tests/run/test_cost.py:
+  2^26 + 2 operations stopping with ``wrong_core`` after 2; two and four nested empty
+  loops of 2^24 iterations): wall time and peak memory of one run on each engine
+  (``acic run`` in a child process; ``acifw-sim``), each in its own process.
 
     .venv/bin/python bench/bench_run.py
 """
@@ -20,6 +24,7 @@ import argparse
 import contextlib
 import io
 import json
+import subprocess
 import sys
 import tempfile
 import time
@@ -77,11 +82,40 @@ def functional(program: str, images: int, batch: int, workdir: Path) -> dict:
             "wall_s": round(best, 3), "images_per_s": round(images / best, 1)}
 
 
+def _child(args: list[str], d: Path) -> tuple[float, int]:
+    """Wall seconds and peak resident KiB of one command, measured by GNU time (a
+    child forked from this process would inherit its peak)."""
+    report = d / "time.txt"
+    start = time.perf_counter()
+    p = subprocess.run(["/usr/bin/time", "-f", "%M", "-o", str(report), *args], capture_output=True)
+    wall = time.perf_counter() - start
+    if p.returncode not in (0, 1):  # 1: the run-time error the image is built to stop with
+        raise SystemExit(f"{' '.join(args)} exited {p.returncode}: {p.stderr.decode()[-300:]}")
+    return wall, int(report.read_text().split()[-1])
+
+
+def declared(d: Path) -> list[dict]:
+    from tests.firmware.harness import SIM
+    from tests.run.test_cost import empty_loops, stops_after_two
+    cases = [("2^26 + 2 declared, wrong_core after 2", stops_after_two("dataflow")),
+             ("2 nested empty loops of 2^24", empty_loops(2, "dataflow")),
+             ("4 nested empty loops of 2^24", empty_loops(4, "dataflow"))]
+    rows = []
+    for name, data in cases:
+        path = d / "declared.acx"
+        path.write_bytes(data)
+        py_s, py_kib = _child([sys.executable, "-m", "aci", "run", str(path)], d)
+        c_s, c_kib = _child([str(SIM), str(path)], d)
+        rows.append({"image": name, "python_s": py_s, "python_kib": py_kib, "firmware_s": c_s, "firmware_kib": c_kib})
+    return rows
+
+
 def main() -> None:
     with tempfile.TemporaryDirectory() as d:
         out = {"timing_only": timing_only(),
                "functional": [functional("bnn_static.aci", 32, 32, Path(d)),
-                              functional("bnn_pr.aci", 32, 32, Path(d))]}
+                              functional("bnn_pr.aci", 32, 32, Path(d))],
+               "declared": declared(Path(d))}
     print(json.dumps(out, indent=1))
 
 

@@ -338,6 +338,12 @@ def run_text(results: dict) -> str:
     for f in d["functional"]:
         lines.append(f"- functional, `acic run {f['program']}` with every input set from `.npy` files and the "
                      f"scores checked: {f['images_per_s']:.1f} images/s ({s(f['wall_s'], 3)} for {f['images']} images)")
+    rows = [[r["image"], s(r["python_s"], 2), f"{r['python_kib'] / 1024:,.0f} MiB", s(r["firmware_s"], 3),
+             f"{r['firmware_kib'] / 1024:,.1f} MiB"] for r in d["declared"]]
+    lines += ["", "Images that declare far more than they run (one run each, in its own process; "
+              "`acic run` and `acifw-sim`): the reference interpreter costs what runs, like the firmware.", "",
+              table(["image", "Python: wall", "Python: peak memory", "firmware: wall", "firmware: peak memory"],
+                    rows)]
     return "\n".join(lines)
 
 
