@@ -20,12 +20,16 @@ import stat
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
+from typing import TypeVar
 
 from .diagnostics import AciError
 
 
 class OutputError(AciError):
     pass
+
+
+T = TypeVar("T")
 
 
 # ---- inputs ---------------------------------------------------------------------------
@@ -58,7 +62,7 @@ def read_input(path: str, what: str = "file") -> bytes:
 
 _lock = threading.Lock()
 _abandoned = False
-_cleanups: dict[int, Callable[[], None]] = {}
+_cleanups: dict[object, Callable[[], None]] = {}
 
 
 class Interrupted(KeyboardInterrupt):
@@ -66,18 +70,37 @@ class Interrupted(KeyboardInterrupt):
 
 
 @contextlib.contextmanager
-def cleanup_on_abandon(undo: Callable[[], None]) -> Iterator[None]:
-    """Within the block, ``undo`` runs if the command is abandoned."""
+def _registered(create: Callable[[], T], undo: Callable[[T], None]) -> Iterator[T]:
+    """``create()``, and within the block ``undo`` of what it made if the command is
+    abandoned. Creating and registering is one step under the lock, so whatever
+    :func:`abandon` runs, nothing is made that it does not see."""
     with _lock:
         if _abandoned:
             raise Interrupted()
-        key = id(undo)
-        _cleanups[key] = undo
+        value = create()
+        key = object()
+        _cleanups[key] = lambda: undo(value)
     try:
-        yield
+        yield value
     finally:
         with _lock:
             _cleanups.pop(key, None)
+
+
+@contextlib.contextmanager
+def temporary_directory(prefix: str) -> Iterator[str]:
+    """A private temporary directory, removed at the end of the block and when the
+    command is abandoned."""
+    with _registered(lambda: tempfile.mkdtemp(prefix=prefix), _rmtree) as d:
+        try:
+            yield d
+        finally:
+            _rmtree(d)
+
+
+def _rmtree(path: str) -> None:
+    import shutil
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def abandon() -> None:
@@ -167,9 +190,9 @@ class PendingOutput:
             if self.in_place:
                 fd = os.open(self.real, os.O_WRONLY)
             else:
-                fd, self.tmp = tempfile.mkstemp(prefix=".acic-", dir=os.path.dirname(self.real))
-                tmp = self.tmp
-                self._guard.enter_context(cleanup_on_abandon(lambda: _unlink(tmp)))
+                directory = os.path.dirname(self.real)
+                fd, self.tmp = self._guard.enter_context(_registered(
+                    lambda: tempfile.mkstemp(prefix=".acic-", dir=directory), lambda made: _unlink(made[1])))
         except OSError as e:
             raise OutputError(f"cannot write {what} `{path}`: {e.strerror or e}") from None
         self.stream = (os.fdopen(fd, "w", encoding="utf-8", newline="\n") if text else os.fdopen(fd, "wb"))

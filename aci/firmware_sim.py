@@ -40,12 +40,11 @@ import json
 import os
 import shutil
 import subprocess
-import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from ._io import cleanup_on_abandon
+from ._io import temporary_directory
 from .board import Board, load_inputs
 from .decode import ImageError, decode
 from .diagnostics import AciError
@@ -132,8 +131,7 @@ def run_image_firmware(data: bytes, mode: str | None = None, inputs: Mapping | N
     if img is not None:
         board = Board.for_image(img)
         load_inputs(board, inputs, outputs)
-    with tempfile.TemporaryDirectory(prefix="acic-fw-") as d, \
-            cleanup_on_abandon(lambda: shutil.rmtree(d, ignore_errors=True)):
+    with temporary_directory(prefix="acic-fw-") as d:
         d = Path(d)
         (d / "image.acx").write_bytes(data)
         args = [*prefix, str(exe), str(d / "image.acx"), "--json", "--trace", str(d / "trace.jsonl"),
