@@ -1,4 +1,4 @@
-"""The command line: ``acic check | compile | asm | disasm | dump | schedule | run | explore``.
+"""The command line: ``acic check | compile | asm | disasm | dump | schedule | run | explore | import``.
 
 Only this module renders diagnostics and chooses exit codes: 0 success, 1 errors in
 the input (source, image, data files), 2 usage errors (bad flags), 3 an internal
@@ -13,6 +13,7 @@ import os
 import sys
 
 from ._cli_explore import add_explore_parser
+from ._cli_import import add_import_parser
 from ._cli_run import add_run_parser
 from ._io import OutputError, read_input, write_atomic
 from .diagnostics import AciError, SourceError, render_json, render_text
@@ -242,6 +243,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_run_parser(sub)
     add_explore_parser(sub)
+    add_import_parser(sub)
     return p
 
 
