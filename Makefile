@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all setup firmware demo test bench fuzz generate vectors clean
+.PHONY: all setup firmware demo test bench fuzz generate vectors model clean
 
 all: demo
 
@@ -32,6 +32,8 @@ demo: setup firmware
 	$(BIN)/acic run build/bnn_pr.acx --timing-only --engine firmware
 	@echo "--- the BNN on generated images, with the functional core models:"
 	$(BIN)/python -m aci.demo --images 8
+	@echo "--- a trained network on real data: the held-out handwritten digits (acic import, compile, run):"
+	$(BIN)/python -m aci.imports.digits --out build/digits
 
 # The whole test suite and, beside it on the second core, a short libFuzzer run of
 # the firmware (validate-then-run on the simulated board; issue 6). Either failing
@@ -53,6 +55,11 @@ test: setup firmware
 # Every benchmark; rewrites BENCHMARKS.md and the plots in docs/img.
 bench: setup firmware
 	$(BIN)/python bench/run_all.py
+
+# The binarized digits network (models/digits.npz), trained again from scratch with
+# numpy; one BLAS thread so that every run writes the same bytes (about 15 minutes).
+model: setup
+	OPENBLAS_NUM_THREADS=1 $(BIN)/python models/train_digits.py -o models/digits.npz
 
 fuzz: setup
 	$(MAKE) -C firmware fuzz

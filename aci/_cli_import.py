@@ -17,7 +17,7 @@ import json
 import os
 import sys
 
-FORMATS = ("bnn-fpga", "binarynet")
+FORMATS = ("bnn-fpga", "binarynet", "qonnx")
 
 
 def add_import_parser(subparsers) -> argparse.ArgumentParser:
@@ -137,6 +137,7 @@ def cmd_import(args) -> int:
                      f"pixels are x / 2^{net.input_bits}; scores are the float scores x 2^{net.score_bits}\n")
     sets = " ".join(f"--set {name}={os.path.join(args.output, name)}.npy" for name in arrays)
     if text is not None:
-        sys.stdout.write(f"run: acic run {os.path.join(args.output, args.program)}.aci {sets} "
+        images = "" if "images" in arrays else " --set images=IMAGES.npy"
+        sys.stdout.write(f"run: acic run {os.path.join(args.output, args.program)}.aci {sets}{images} "
                          f"--get scores=scores.npy\n")
     return 0

@@ -55,6 +55,7 @@ BENCHMARKS = {
     "bench_throughput": ([], 600),
     "bench_bnn_numpy": (["--compare"], 600),
     "bench_scaling": ([], 1200),
+    "bench_import": ([], 600),
     "bench_firmware": ([], 600),
 }
 OPTIONAL = {"bench_firmware"}  # run only when the file exists
@@ -411,6 +412,21 @@ def firmware_text(results: dict) -> str:
     return text
 
 
+def import_text(results: dict) -> str:
+    d = need(results, "bench_import")
+    g = d["digits"]
+    rows = [["float network (float64, BinaryNet's layers)", f"{100 * g['float']:.2f} %", "reference"]]
+    for e, v in g["engines"].items():
+        rows.append([f"acic, {e} engine", f"{100 * v['accuracy']:.2f} %",
+                     "equal to the float scores x 2^%d" % g["score_bits"] if v["exact"] else "differ"])
+    rnd = ", ".join(f"{f} {v['exact']} of {v['networks']}" for f, v in d["random"].items())
+    return (table(["classifier", f"accuracy on {g['images']} held-out digits", "scores"], rows, 3)
+            + f"\n\nRandom networks whose every score equals the independent float formulation's: {rnd}. "
+            f"The digits network written as QONNX imports to "
+            f"{'the same parameters and program as' if d['qonnx_same'] else 'something else than'} the BinaryNet "
+            f"file. (The demo's import, compile and two runs took {s(g['wall_s'])}.)")
+
+
 # ---- targets ------------------------------------------------------------------------
 
 def targets(results: dict) -> str:
@@ -429,6 +445,24 @@ def targets(results: dict) -> str:
         return need(results, "figure5")
 
     checked = [1, 5, 25, 100, 300]
+
+    def digits_accuracy():
+        d = need(results, "bench_import")["digits"]
+        engines = d["engines"]
+        text = ", ".join(f"{e} {100 * v['accuracy']:.2f} %" + ("" if v["exact"] else " (scores differ)")
+                         for e, v in engines.items())
+        ok = all(v["accuracy"] >= 0.85 and abs(v["accuracy"] - d["float"]) <= 0.01 and v["exact"]
+                 for v in engines.values())
+        return f"{text} of {d['images']}; float network {100 * d['float']:.2f} %", ok
+
+    def random_exact():
+        d = need(results, "bench_import")["random"]
+        return ", ".join(f"{f}: {v['exact']} of {v['networks']} networks" for f, v in d.items()), \
+            all(v["exact"] == v["networks"] for v in d.values())
+
+    def qonnx_same():
+        same = need(results, "bench_import")["qonnx_same"]
+        return ("same parameters and program" if same else "they differ"), same
 
     def create():
         return create_target(results)
@@ -560,6 +594,11 @@ def targets(results: dict) -> str:
     add("interpreter throughput, timing-only", throughput)
     add("REPEAT no slower than the same batches issued one by one by the host", repeat)
     add("multi-slot scaling of bnn_pr.aci (1 to 8 slots)", slots)
+    add("the digits network on the simulated board: at least 85 % of the held-out digits and within 1 point "
+        "of the float network, on both engines", digits_accuracy)
+    add("bnn-fpga and BinaryNet imports bit-exact with the independent float formulation on random parameters",
+        random_exact)
+    add("QONNX import of the digits network: the same parameters and program as the BinaryNet path", qonnx_same)
     return "\n".join(lines)
 
 
@@ -586,6 +625,7 @@ def render(results: dict, info: dict, total_s: float) -> str:
         "cmd_repeat": cmd("bench_repeat"), "cmd_slots": cmd("bench_slots"), "cmd_scaling": cmd("bench_scaling"),
         "cmd_run": cmd("bench_run"), "cmd_throughput": cmd("bench_throughput"),
         "cmd_numpy": cmd("bench_bnn_numpy"), "cmd_firmware": cmd("bench_firmware"),
+        "cmd_import": cmd("bench_import"), "import_text": section(import_text, results),
         "compile_table": section(compile_section, results),
         "cli_walls": section(cli_text, results),
         "create": section(lambda r: create_target(r)[0], results),

@@ -101,3 +101,70 @@ def float_scores(arrays: list[np.ndarray], images: np.ndarray, pool=POOL) -> np.
 def load_model(path: Path = MODEL) -> list[np.ndarray]:
     from .binarynet import load_npz
     return load_npz(str(path))
+
+
+# ---------------------------------------------------------------- the demo
+
+ENGINES = ("python", "firmware")
+
+
+def run_demo(out: Path, engines=ENGINES, quiet: bool = False) -> dict:
+    """The held-out digits through ``acic import`` -> ``acic compile`` -> ``acic run``
+    on each engine. Returns {"float": accuracy, "score_bits": e, engine: (accuracy,
+    scores equal to the float reference's times 2^e)}."""
+    import contextlib
+    import io
+    import json
+
+    from ..cli import main
+    out.mkdir(parents=True, exist_ok=True)
+    _, _, images, labels = dataset()
+    np.save(out / "heldout.npy", images.astype(np.float32) / 2**INPUT_BITS)
+    sink = io.StringIO() if quiet else None
+
+    def acic(*argv: str) -> None:
+        with contextlib.redirect_stdout(sink) if quiet else contextlib.nullcontext():
+            code = main(list(argv))
+        if code:
+            raise RuntimeError(f"acic {' '.join(argv)} exited with {code}")
+
+    acic("import", "binarynet", str(MODEL), "-o", str(out), "--program", "digits",
+         "--inputs", str(out / "heldout.npy"), "--batch", "40")
+    manifest = json.loads((out / "import.json").read_text())
+    acic("compile", str(out / "digits.aci"), "--mode", "dataflow", "-o", str(out / "digits.acx"))
+    reference = float_scores(load_model(), images)
+    result = {"float": float((reference.argmax(axis=1) == labels).mean()), "score_bits": manifest["score_bits"],
+              "images": len(labels)}
+    sets = [a for name in manifest["files"] if name.endswith(".npy") and name != "heldout.npy"
+            for a in ("--set", f"{name[:-4]}={out / name}")]
+    for engine in engines:
+        scores_file = out / f"scores-{engine}.npy"
+        acic("run", str(out / "digits.acx"), "--engine", engine, *sets, "--get", f"scores={scores_file}")
+        scores = np.load(scores_file)
+        exact = bool(np.array_equal(scores, reference * 2 ** manifest["score_bits"]))
+        result[engine] = (float((scores.argmax(axis=1) == labels).mean()), exact)
+    return result
+
+
+def main(argv=None) -> int:
+    import argparse
+    ap = argparse.ArgumentParser(prog="python -m aci.imports.digits",
+                                 description="classify the held-out digits on the simulated board")
+    ap.add_argument("--out", default="build/digits", help="directory for the imported files (default build/digits)")
+    args = ap.parse_args(argv)
+    print(f"digits demo: {HELD_OUT} held-out handwritten digits (scikit-learn), {MODEL.name} imported "
+          "with `acic import binarynet`, compiled, run on each engine")
+    r = run_demo(Path(args.out))
+    ok = True
+    print(f"  float reference        accuracy {r['float']:.2%}")
+    for engine in ENGINES:
+        acc, exact = r[engine]
+        ok &= exact
+        print(f"  acic, {engine:8} engine accuracy {acc:.2%}; scores "
+              f"{'equal' if exact else 'DIFFER FROM'} the float reference's x 2^{r['score_bits']}")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    import sys
+    sys.exit(main())

@@ -1,0 +1,77 @@
+"""QONNX import: the digits network written as QONNX gives the same parameters and
+program as the BinaryNet path; random networks match qonnx's own execution of the
+graph; layers that do not fit the cores are refused by node, all at once."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qonnx.core.modelwrapper import ModelWrapper
+from qonnx.core.onnx_exec import execute_onnx
+from qonnx.transformation.infer_shapes import InferShapes
+
+from aci.imports import binarynet, digits, qonnx
+from aci.imports.network import ModelError, program_text
+
+from .helpers import binarynet_arrays, pixels, run_network
+from .qonnx_models import Graph, QONNX, from_binarynet
+
+
+def same_network(a, b):
+    assert len(a.layers) == len(b.layers)
+    for la, lb in zip(a.layers, b.layers, strict=True):
+        assert (la.core, la.params) == (lb.core, lb.params)
+        assert np.array_equal(la.weights, lb.weights) and np.array_equal(la.thresholds, lb.thresholds)
+    assert (a.input_bits, a.score_bits) == (b.input_bits, b.score_bits)
+
+
+def test_digits_network_through_qonnx_equals_the_native_path(tmp_path):
+    arrays = digits.load_model()
+    from_binarynet(arrays, digits.POOL, tmp_path / "digits.onnx")
+    native = binarynet.read(str(digits.MODEL))
+    imported = qonnx.read(str(tmp_path / "digits.onnx"))
+    same_network(imported, native)
+    texts = [program_text(n, "digits", str(tmp_path), images=360, batch=40).split("\n", 1)[1]
+             for n in (native, imported)]
+    assert texts[0] == texts[1]
+
+
+@pytest.mark.parametrize("threshold", ["bipolar", "multithreshold"])
+def test_random_network_matches_qonnx_execution(tmp_path, threshold):
+    rng = np.random.Generator(np.random.PCG64(21))
+    arrays = binarynet_arrays(rng)
+    from_binarynet(arrays, (1, 2, 3), tmp_path / "m.onnx", threshold=threshold, batch=2)
+    net = qonnx.read(str(tmp_path / "m.onnx"))
+    same_network(net, binarynet.read(_npz(tmp_path, arrays)))
+    pix, x = pixels(rng, 2)
+    model = ModelWrapper(str(tmp_path / "m.onnx")).transform(InferShapes())
+    out = execute_onnx(model, {"image": pix})[model.graph.output[0].name]
+    assert np.array_equal(run_network(net, x), out.astype(np.float64) * 2**net.score_bits)
+
+
+def _npz(tmp_path, arrays):
+    np.savez(tmp_path / "m.npz", *arrays)
+    return str(tmp_path / "m.npz")
+
+
+def test_layers_that_do_not_fit_are_each_named(tmp_path):
+    g = Graph()
+    t = g.node("Conv", ["image", g.const(np.ones((4, 3, 5, 5)))], kernel_shape=[5, 5], pads=[2, 2, 2, 2])
+    t = g.node("BipolarQuant", [t, g.const(1.0)], QONNX)
+    t = g.node("Conv", [t, g.const(np.full((4, 4, 3, 3), 0.5) * np.array([1, -1, 1, 2]).reshape(1, 4, 1, 1))],
+               kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    t = g.node("Relu", [t])
+    t = g.node("BipolarQuant", [t, g.const(1.0)], QONNX)
+    t = g.node("Flatten", [t], axis=1)
+    t = g.node("MatMul", [t, g.const(np.ones((4 * 32 * 32, 10)))])
+    g.save(tmp_path / "bad.onnx", "image", t)
+    with pytest.raises(ModelError) as e:
+        qonnx.read(str(tmp_path / "bad.onnx"))
+    lines = str(e.value).splitlines()
+    assert len(lines) == 3
+    assert "node `Conv_2` (Conv, layer 0): kernel [5, 5], pads [2, 2, 2, 2]" in lines[0]
+    assert "node `Conv_6` (Conv, layer 1): output 0's weights are not ±c" in lines[1]
+    assert "node `Relu_7` (Relu, layer 1): Relu is not part of a layer" in lines[2]
+    (tmp_path / "junk.onnx").write_bytes(b"\x00junk")
+    with pytest.raises(ModelError, match="not a readable ONNX model"):
+        qonnx.read(str(tmp_path / "junk.onnx"))
