@@ -76,7 +76,7 @@ def main(argv=None) -> int:
         demo_s = time.perf_counter() - start
         result = {
             "digits": {"images": demo["images"], "float": demo["float"], "score_bits": demo["score_bits"],
-                       "engines": {e: {"accuracy": demo[e][0], "exact": demo[e][1]} for e in digits.ENGINES},
+                       "engines": {e: {"accuracy": demo[e][0], "exact": demo[e][1]} for e in digits.engines()},
                        "wall_s": demo_s},
             "random": random_formats(args.networks, tmp),
             "qonnx_same": qonnx_same(tmp),

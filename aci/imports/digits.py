@@ -105,13 +105,17 @@ def load_model(path: Path = MODEL) -> list[np.ndarray]:
 
 # ---------------------------------------------------------------- the demo
 
-ENGINES = ("python", "firmware")
+def engines() -> tuple[str, ...]:
+    """Every engine of ``acic run --engine`` (aci.engine's registry)."""
+    from ..engine import ENGINES
+    return tuple(ENGINES)
 
 
-def run_demo(out: Path, engines=ENGINES, quiet: bool = False) -> dict:
+def run_demo(out: Path, names: tuple[str, ...] | None = None, quiet: bool = False) -> dict:
     """The held-out digits through ``acic import`` -> ``acic compile`` -> ``acic run``
-    on each engine. Returns {"float": accuracy, "score_bits": e, engine: (accuracy,
-    scores equal to the float reference's times 2^e)}."""
+    on each engine (``names``, default every registered one). Returns {"float":
+    accuracy, "score_bits": e, "images": n, engine: (accuracy, scores equal to the
+    float reference's times 2^e)}."""
     import contextlib
     import io
     import json
@@ -137,7 +141,7 @@ def run_demo(out: Path, engines=ENGINES, quiet: bool = False) -> dict:
               "images": len(labels)}
     sets = [a for name in manifest["files"] if name.endswith(".npy") and name != "heldout.npy"
             for a in ("--set", f"{name[:-4]}={out / name}")]
-    for engine in engines:
+    for engine in names or engines():
         scores_file = out / f"scores-{engine}.npy"
         acic("run", str(out / "digits.acx"), "--engine", engine, *sets, "--get", f"scores={scores_file}")
         scores = np.load(scores_file)
@@ -157,7 +161,7 @@ def main(argv=None) -> int:
     r = run_demo(Path(args.out))
     ok = True
     print(f"  float reference        accuracy {r['float']:.2%}")
-    for engine in ENGINES:
+    for engine in engines():
         acc, exact = r[engine]
         ok &= exact
         print(f"  acic, {engine:8} engine accuracy {acc:.2%}; scores "

@@ -6,17 +6,36 @@ from __future__ import annotations
 
 import numpy as np
 
+import pytest
+
+from aci.cli import main
+from aci.engine import run_on
 from aci.imports import binarynet, digits
 
 
-def test_held_out_digits_on_both_engines(tmp_path):
-    r = digits.run_demo(tmp_path, quiet=True)
-    assert r["images"] == digits.HELD_OUT == 360
-    assert r["float"] >= 0.85
-    for engine in ("python", "firmware"):
-        accuracy, exact = r[engine]
-        assert exact, engine
-        assert accuracy >= 0.85 and abs(accuracy - r["float"]) <= 0.01
+@pytest.fixture(scope="module")
+def imported(tmp_path_factory):
+    """The held-out digits imported and compiled once with the command line."""
+    out = tmp_path_factory.mktemp("digits")
+    _, _, images, labels = digits.dataset()
+    np.save(out / "heldout.npy", images.astype(np.float32) / 128)
+    assert main(["import", "binarynet", str(digits.MODEL), "-o", str(out), "--program", "digits",
+                 "--inputs", str(out / "heldout.npy"), "--batch", "40"]) == 0
+    assert main(["compile", str(out / "digits.aci"), "--mode", "dataflow", "-o", str(out / "d.acx")]) == 0
+    inputs = {p.stem: np.load(p) for p in out.glob("*.npy") if p.stem != "heldout"}
+    reference = digits.float_scores(digits.load_model(), images)
+    return (out / "d.acx").read_bytes(), inputs, reference, labels
+
+
+def test_held_out_digits_on_every_engine(imported, engine):
+    data, inputs, reference, labels = imported
+    r = run_on(engine, data, inputs=inputs, outputs=["scores"])
+    assert r.ok, r.error
+    scores = engine.get("scores")
+    assert np.array_equal(scores, reference * 2**6)  # bit for bit: the float scores x 2^score_bits
+    accuracy = (scores.argmax(axis=1) == labels).mean()
+    float_accuracy = (reference.argmax(axis=1) == labels).mean()
+    assert accuracy >= 0.85 and abs(accuracy - float_accuracy) <= 0.01
 
 
 def test_dataset_split_and_scaling_are_fixed():
