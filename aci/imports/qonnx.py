@@ -174,6 +174,10 @@ def read(path: str, input_bits: int = 7) -> Network:
             else:
                 layer.pooled = layer.pool_first = True
         elif op in ("Flatten", "Reshape"):
+            shape = [int(v) for v in const(n, 1)] if op == "Reshape" else None
+            if (op == "Flatten" and a.get("axis", 1) != 1
+                    or op == "Reshape" and (len(shape) != 2 or shape[0] not in (-1, 0, 1) and shape[1] != -1)):
+                errors.append(f"{where(n)}: only a flattening to (N, features) may sit between layers")
             flat = True
         elif op in ("BipolarQuant", "MultiThreshold"):
             if layer is None or layer.done:
