@@ -57,7 +57,7 @@ bench: setup firmware
 	$(BIN)/python bench/run_all.py
 
 # The binarized digits network (models/digits.npz), trained again from scratch with
-# numpy; one BLAS thread so that every run writes the same bytes (about 15 minutes).
+# numpy; one BLAS thread so that every run writes the same arrays (about 15 minutes).
 model: setup
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python models/train_digits.py -o models/digits.npz
 
