@@ -61,3 +61,13 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path):
     dst = np.load(work / "dst.npy")
     k = np.arange(4096)
     assert any(np.array_equal(dst, ((5 * a + 1 + 3 * s + k) % 256).astype(np.uint8)) for s in range(4))
+
+
+def test_every_package_of_aci_ships():
+    """pyproject.toml lists the packages (the mapped grammar and library rule out
+    automatic discovery): a new subpackage of aci/ must be listed, or the wheel would
+    lack it."""
+    import tomllib
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = {".".join(p.parent.relative_to(ROOT).parts) for p in (ROOT / "aci").rglob("__init__.py")}
+    assert found - listed == set(), f"add to [tool.setuptools] packages in pyproject.toml: {sorted(found - listed)}"
