@@ -8,9 +8,10 @@ import json
 import numpy as np
 
 from aci.cli import main
+from aci.resources import library_dir
 
 from . import reference as ref
-from .helpers import binarynet_arrays, pixels
+from .helpers import binarynet_arrays, pixels, write_bnnfpga, write_inputs
 
 
 def test_import_writes_files_and_a_program_that_runs(tmp_path, capsys):
@@ -61,3 +62,22 @@ def test_usage_errors_exit_2(tmp_path, capsys):
                  ["import", "onnx-like", "m", "-o", "d"]):
         assert main(argv) == 2, argv
         assert "usage:" in capsys.readouterr().err
+
+
+def test_bnnfpga_archives_through_the_command_line(tmp_path, capsys):
+    rng = np.random.Generator(np.random.PCG64(13))
+    write_bnnfpga(tmp_path / "p.zip", rng)
+    pix, x = pixels(rng, 5)
+    write_inputs(tmp_path / "in.zip", pix)
+    out = tmp_path / "out"
+    assert main(["import", "bnn-fpga", str(tmp_path / "p.zip"), "-o", str(out), "--inputs", str(tmp_path / "in.zip"),
+                 "--count", "4", "--program", "net", "--target", str(library_dir() / "targets" / "zcu102.aci")]) == 0
+    assert "run: acic run" in capsys.readouterr().out
+    assert np.array_equal(np.load(out / "images.npy"), x[:4])
+    text = (out / "net.aci").read_text()
+    assert "const IMAGES = 4" in text and "const BATCH = 4" in text and "program net on zcu102" in text
+    sets = [a for p in sorted(out.glob("*.npy")) for a in ("--set", f"{p.stem}={p}")]
+    assert main(["run", str(out / "net.aci"), "--engine", "firmware", *sets,
+                 "--get", f"scores={tmp_path / 's.npy'}"]) == 0
+    want = ref.bnnfpga_scores(tmp_path / "p.zip", pix[:4])
+    assert np.array_equal(np.load(tmp_path / "s.npy"), want * 2**4)

@@ -6,17 +6,18 @@ values the cores cannot hold, refused by name."""
 from __future__ import annotations
 
 import zipfile
+from fractions import Fraction
 
 import numpy as np
 import pytest
 
+from aci.engine import open_engine, run_on
 from aci.imports import binarynet, bnnfpga
-from aci.imports.network import ModelError, threshold
+from aci.imports.network import ModelError, program_text, threshold
+from aci.pipeline import compile_file
 
 from . import reference as ref
-from .helpers import (binarynet_arrays, pixels, run_network, write_bnnfpga, write_inputs)
-
-from fractions import Fraction
+from .helpers import binarynet_arrays, pixels, run_network, write_bnnfpga, write_inputs
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
@@ -135,3 +136,18 @@ def test_archive_shape_errors_name_the_layer(tmp_path):
     (tmp_path / "junk.zip").write_bytes(b"not a zip")
     with pytest.raises(ModelError, match="not a readable zip"):
         bnnfpga.read_params(str(tmp_path / "junk.zip"))
+
+
+def test_cifar_sized_archive_through_its_generated_program(tmp_path):
+    """bnn-fpga's own network shape (128 .. 512 channels, 8192 -> 1024 -> 1024 -> 10):
+    the generated program compiles and its run equals the float network."""
+    rng = np.random.Generator(np.random.PCG64(3))
+    write_bnnfpga(tmp_path / "p.zip", rng, channels=(128, 128, 256, 256, 512, 512), dense=(1024, 1024, 10))
+    pix, x = pixels(rng, 1)
+    net = bnnfpga.read_params(str(tmp_path / "p.zip"))
+    (tmp_path / "cifar.aci").write_text(program_text(net, "cifar", str(tmp_path)))
+    data = compile_file(str(tmp_path / "cifar.aci")).data
+    engine = open_engine("python")
+    r = run_on(engine, data, inputs={**net.buffers(), "images": x}, outputs=["scores"])
+    assert r.ok, r.error
+    assert np.array_equal(engine.get("scores"), ref.bnnfpga_scores(tmp_path / "p.zip", pix) * 2**net.score_bits)
