@@ -104,6 +104,10 @@ def cmd_import(args) -> int:
     for flag in ("images", "batch", "target"):
         if getattr(args, flag) is not None and args.program is None:
             raise UsageError(f"--{flag} applies to --program")
+    if args.images is not None and args.images < 1 or args.batch is not None and args.batch < 1:
+        raise UsageError("--images and --batch take a positive number")
+    if args.images and args.batch and args.images % args.batch:
+        raise UsageError(f"--batch {args.batch} does not divide --images {args.images}")
     if args.pool is not None and args.format != "binarynet":
         raise UsageError("--pool applies to the binarynet format")
     net = _read(args)

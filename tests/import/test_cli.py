@@ -59,6 +59,7 @@ def test_usage_errors_exit_2(tmp_path, capsys):
                  ["import", "binarynet", "m.npz", "-o", "d", "--pool", "1,x"],
                  ["import", "binarynet", "m.npz", "-o", "d", "--batch", "4"],
                  ["import", "bnn-fpga", "p.zip", "-o", "d", "--pool", "1"],
+                 ["import", "bnn-fpga", "p.zip", "-o", "d", "--program", "p", "--images", "10", "--batch", "4"],
                  ["import", "onnx-like", "m", "-o", "d"]):
         assert main(argv) == 2, argv
         assert "usage:" in capsys.readouterr().err
