@@ -21,13 +21,12 @@ output with ``gamma·inv_std < 0`` is refused (see :func:`network.threshold`).
 from __future__ import annotations
 
 import math
-import zipfile
 from collections.abc import Sequence
 from fractions import Fraction
 
 import numpy as np
 
-from .network import (FP_CHANNELS, FP_SIZE, CoreLayer, ModelError, Network, fold_layer, fraction,
+from .network import (ARCHIVE_ERRORS, FP_CHANNELS, FP_SIZE, CoreLayer, ModelError, Network, fold_layer, fraction,
                       last_layer, sign_weights)
 
 PER_LAYER = ("W", "b", "beta", "gamma", "mean", "inv_std")
@@ -39,7 +38,7 @@ def load_npz(path: str) -> list[np.ndarray]:
         with np.load(path, allow_pickle=False) as f:
             names = list(f.keys())
             arrays = {n: np.asarray(f[n], dtype=np.float64) for n in names}
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as e:
+    except ARCHIVE_ERRORS as e:
         raise ModelError(f"{path}: not a readable .npz file: {e}") from None
     want = [f"arr_{i}" for i in range(len(names))]
     if sorted(names) != sorted(want):

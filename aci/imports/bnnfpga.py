@@ -29,7 +29,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from .network import (FP_CHANNELS, FP_SIZE, CoreLayer, ModelError, Network, fold_layer, fraction,
+from .network import (ARCHIVE_ERRORS, FP_CHANNELS, FP_SIZE, CoreLayer, ModelError, Network, fold_layer, fraction,
                       i8_images, last_layer, sign_weights)
 
 LAYERS = 9
@@ -58,7 +58,7 @@ def _arrays(path: str) -> list[np.ndarray]:
                     raise ModelError(f"{path}: {n} has {len(raw)} bytes, not a whole number of float32")
                 out.append(np.frombuffer(raw, "<f4").astype(np.float64))
             return out
-    except (OSError, zipfile.BadZipFile, KeyError) as e:
+    except ARCHIVE_ERRORS as e:
         raise ModelError(f"{path}: not a readable zip archive: {e}") from None
 
 
@@ -123,7 +123,7 @@ def read_images(path: str, input_bits: int = 7, count: int | None = None) -> np.
             if len(names) != 1:
                 raise ModelError(f"{path}: a bnn-fpga input archive holds one array, this one {len(names)}")
             raw = z.read(names[0])
-    except (OSError, zipfile.BadZipFile) as e:
+    except ARCHIVE_ERRORS as e:
         raise ModelError(f"{path}: not a readable zip archive: {e}") from None
     per_image = FP_CHANNELS * FP_SIZE * FP_SIZE
     if len(raw) % (4 * per_image) or not raw:

@@ -21,6 +21,8 @@ from __future__ import annotations
 import math
 import os
 import re
+import zipfile
+import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -45,6 +47,11 @@ MAX_FP_OUT, MAX_CONV, MAX_FC_IN, MAX_FC_OUT = 512, 512, 8192, 1024
 class ModelError(AciError):
     """A model file that acic cannot import: the message names the file, the layer
     and the value."""
+
+
+# What reading a damaged zip archive (or .npz) raises, besides BadZipFile: truncated or
+# corrupt members, unknown compression methods, bad headers.
+ARCHIVE_ERRORS = (OSError, EOFError, ValueError, KeyError, NotImplementedError, zipfile.BadZipFile, zlib.error)
 
 
 def fraction(value, where: str) -> Fraction:

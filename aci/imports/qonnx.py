@@ -54,12 +54,15 @@ def read(path: str, input_bits: int = 7) -> Network:
     except Exception as e:  # onnx raises DecodeError, OSError and others for a bad file
         raise ModelError(f"{path}: not a readable ONNX model: {e}") from None
     g = model.graph
-    consts = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in g.initializer}
-    for n in g.node:
-        if n.op_type == "Constant":
-            for a in n.attribute:
-                if a.name == "value":
-                    consts[n.output[0]] = numpy_helper.to_array(a.t).astype(np.float64)
+    try:
+        consts = {t.name: numpy_helper.to_array(t).astype(np.float64) for t in g.initializer}
+        for n in g.node:
+            if n.op_type == "Constant":
+                for a in n.attribute:
+                    if a.name == "value":
+                        consts[n.output[0]] = numpy_helper.to_array(a.t).astype(np.float64)
+    except (ValueError, TypeError, IndexError) as e:
+        raise ModelError(f"{path}: a constant of the graph cannot be read: {e}") from None
     attrs = lambda n: {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}  # noqa: E731
     # Weight-side nodes whose inputs are all constant: BipolarQuant and Identity.
     for n in g.node:

@@ -151,3 +151,29 @@ def test_cifar_sized_archive_through_its_generated_program(tmp_path):
     r = run_on(engine, data, inputs={**net.buffers(), "images": x}, outputs=["scores"])
     assert r.ok, r.error
     assert np.array_equal(engine.get("scores"), ref.bnnfpga_scores(tmp_path / "p.zip", pix) * 2**net.score_bits)
+
+
+@pytest.mark.parametrize("fmt", ["bnn-fpga", "binarynet"])
+def test_damaged_files_are_refused_as_input_errors(tmp_path, fmt):
+    """Flipped bytes and truncations of a good file: a ModelError (exit 1), never
+    another exception (exit 3)."""
+    rng = np.random.Generator(np.random.PCG64(9))
+    if fmt == "bnn-fpga":
+        write_bnnfpga(tmp_path / "good", rng)
+        read = bnnfpga.read_params
+    else:
+        np.savez_compressed(tmp_path / "good.npz", *binarynet_arrays(rng))
+        (tmp_path / "good.npz").rename(tmp_path / "good")
+        read = binarynet.read
+    good = (tmp_path / "good").read_bytes()
+    for i in range(150):
+        bad = bytearray(good)
+        for at in rng.integers(0, len(bad), int(rng.integers(1, 8))):
+            bad[at] = int(rng.integers(0, 256))
+        if i % 5 == 0:
+            bad = bad[: int(rng.integers(0, len(bad)))]
+        (tmp_path / "bad").write_bytes(bytes(bad))
+        try:
+            read(str(tmp_path / "bad"))
+        except ModelError:
+            pass
