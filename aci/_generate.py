@@ -21,6 +21,8 @@ MESSAGES_PATH = ROOT / "firmware" / "include" / "aci_messages.h"
 DOC_PATH = ROOT / "docs" / "format.md"
 PROTOCOL_HEADER_PATH = ROOT / "firmware" / "include" / "aci_protocol.h"
 PROTOCOL_DOC_PATH = ROOT / "docs" / "protocol.md"
+LANGUAGE_DOC_PATH = ROOT / "docs" / "language.md"
+EXECUTION_DOC_PATH = ROOT / "docs" / "execution.md"
 
 STRUCTS = [F.HEADER, F.SECTION_ENTRY, F.TARGET, F.MEMORY, F.CORES, F.CORE, F.SYNC, F.SYMBOLS,
            F.BUFFER, F.FILE, F.LINE, F.INSN_HEADER, F.PORT, F.WAIT] + [i.fields for i in F.INSTRUCTIONS]
@@ -230,11 +232,83 @@ def render_doc(text: str, tables: dict[str, str] | None = None) -> str:
     return _BLOCK.sub(lambda m: m.group(1) + tables[m.group(2)] + "\n" + m.group(3), text)
 
 
+def _slug(heading: str) -> str:
+    """The anchor a Markdown renderer gives a heading (GitHub's rule)."""
+    return re.sub(r"[^a-z0-9 _-]", "", heading.lower()).replace(" ", "-")
+
+
+def _acic_output(command: str) -> str:
+    """What `acic COMMAND` writes to stderr, run in-process from the checkout."""
+    import contextlib
+    import io
+    import os
+    import shlex
+    from .cli import main
+    args = shlex.split(command)
+    if args[0] == "compile":
+        args += ["-o", os.devnull]
+    err, cwd = io.StringIO(), os.getcwd()
+    os.chdir(ROOT)
+    try:
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+            main(args)
+    finally:
+        os.chdir(cwd)
+    return err.getvalue()
+
+
+def _diagnostic_blocks(text: str) -> list[str]:
+    """The diagnostics of acic's text output, one block each (the count line dropped)."""
+    blocks: list[list[str]] = []
+    for line in text.split("\n"):
+        if re.match(r"(error|warning)\[", line):
+            blocks.append([line])
+        elif blocks and not re.match(r"\d+ (error|warning)s?$", line):
+            blocks[-1].append(line)
+    return ["\n".join(b).rstrip("\n") + "\n" for b in blocks]
+
+
+def diagnostics_doc() -> str:
+    """docs/language.md's list of diagnostics: the table of codes, then each code's
+    explanation, where it is reported, and its examples with the checker's output."""
+    from .diagnostics import CODES
+    heads = {c.code: f"{c.code} — {c.title}" for c in CODES.values()}
+    out = ["| code | title |", "|---|---|"]
+    out += [f"| [{c.code}](#{_slug(heads[c.code])}) | {c.title} |" for c in CODES.values()]
+    for c in CODES.values():
+        out += ["", f"### {heads[c.code]}", "", c.explain]
+        if c.where:
+            out += ["", c.where]
+        for e in c.examples:
+            out += ["", f"`acic {e.command}`" + (f" {e.note}" if e.note else "") + ":"]
+            path = next(a for a in e.command.split() if a.endswith(".aci"))
+            if e.lines:
+                lines = (ROOT / path).read_text(encoding="utf-8", errors="replace").split("\n")
+                excerpt = "\n...\n".join("\n".join(lines[a - 1:b]) for a, b in e.lines)
+                out += ["", "```aci", excerpt, "```"]
+            blocks = _diagnostic_blocks(_acic_output(e.command))
+            shown = "\n".join(blocks[k] if k < len(blocks) else f"(no diagnostic {k}: update the example)\n"
+                              for k in e.shows)
+            out += ["", "```text", shown.rstrip("\n"), "```"]
+    return "\n".join(out)
+
+
+def messages_table() -> str:
+    """docs/execution.md's table of run-time error sentences."""
+    rows = ["| error | sentence |", "|---|---|"]
+    rows += [f"| `{F.message_error(k).name}` ({F.message_error(k).code}) | {text} |" for k, text in F.MESSAGES.items()]
+    return "\n".join(rows)
+
+
 def outputs() -> dict[Path, str]:
     return {HEADER_PATH: c_header(), MESSAGES_PATH: c_messages(),
             DOC_PATH: render_doc(DOC_PATH.read_text(encoding="utf-8")),
             PROTOCOL_HEADER_PATH: protocol_header(),
-            PROTOCOL_DOC_PATH: render_doc(PROTOCOL_DOC_PATH.read_text(encoding="utf-8"), protocol_tables())}
+            PROTOCOL_DOC_PATH: render_doc(PROTOCOL_DOC_PATH.read_text(encoding="utf-8"), protocol_tables()),
+            LANGUAGE_DOC_PATH: render_doc(LANGUAGE_DOC_PATH.read_text(encoding="utf-8"),
+                                          {"diagnostics": diagnostics_doc()}),
+            EXECUTION_DOC_PATH: render_doc(EXECUTION_DOC_PATH.read_text(encoding="utf-8"),
+                                           {"messages": messages_table()})}
 
 
 def stale() -> list[Path]:

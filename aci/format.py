@@ -380,7 +380,8 @@ ERROR_BY_NAME = {e.name: e for e in ERRORS}
 # The words of each run-time error, as data: both engines fill the same template with
 # the same numbers (aci.machine and aci.run here; the firmware's simulator through
 # the generated firmware/include/aci_messages.h, never the firmware core, which
-# reports a code, an offset and a time). ``{field}`` names one of MESSAGE_FIELDS.
+# reports a code, an offset and a time). ``{field}`` names one of MESSAGE_FIELDS; a
+# key is its error's name, or that name, `_` and a variant.
 MESSAGES = {
     "wrong_core": "the task needs `{core}` on slot {slot}, which holds `{held}` (core id {held_id})",
     "wrong_core_empty": "the task needs `{core}` on slot {slot}, which holds no core",
@@ -389,7 +390,7 @@ MESSAGES = {
     "watchdog_hung": "slot {slot} did not report its operation done within {hang_ns} ns of the end "
                      "the timing model gives it",
     "no_model": "no functional model for core id {core_id} (`{core}`)",
-    "model_refuses": "the functional model of `{core}` does not take this task "
+    "no_model_mismatch": "the functional model of `{core}` does not take this task "
                      "(parameter words [{params}], port lengths [{lengths}])",
 }
 # Field -> kind: "str" (a core name), "int" (a number, decimal), "ints" (numbers
@@ -397,6 +398,11 @@ MESSAGES = {
 MESSAGE_FIELDS = {"core": "str", "held": "str", "slot": "int", "held_id": "int", "core_id": "int",
                   "duration_ns": "int", "watchdog_ns": "int", "hang_ns": "int", "params": "ints", "lengths": "ints"}
 MESSAGE_LIST_SEP = ", "
+
+
+def message_error(key: str) -> ErrorCode:
+    """The error a message belongs to: its key is the error's name, or starts with it and `_`."""
+    return next(e for e in ERRORS if key == e.name or key.startswith(e.name + "_"))
 
 
 def message(key: str, **fields) -> str:

@@ -85,7 +85,8 @@ class Message:
         return self.type < 0x80
 
 
-RUN_MODES = {"image": 0, "strict": 1, "dataflow": 2}  # RUN's mode: 0 takes the image's own
+# RUN's mode: 0 takes the image's own, else 1 + the mode's number (aci.format.MODES)
+RUN_MODES = {"image": 0, **{name: 1 + v for name, v in F.MODES.items()}}
 RUN_FLAGS = {"timing_only": 1, "trace": 2}            # RUN's flags: bit values
 BOARD_STATES = {"empty": 0, "loaded": 1, "running": 2}
 RUN_STATES = {"running": 1, "done": 2, "error": 3, "reset": 4}  # RUN_RESULT's state; 1..3 as SYNC's status

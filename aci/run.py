@@ -67,7 +67,7 @@ class _Task:
         if self.model is None:
             self.why = message("no_model", core_id=t.core, core=core.name)
         elif self.model.mismatch(core.port_dirs, self.words, lengths) is not None:
-            self.why = message("model_refuses", core=core.name, params=self.words, lengths=lengths)
+            self.why = message("no_model_mismatch", core=core.name, params=self.words, lengths=lengths)
         else:
             self.why = None
         self.source = None if t.source is None or t.source.file >= len(files) else \

@@ -31,7 +31,7 @@ typedef enum {
     ACI_MSG_WATCHDOG,
     ACI_MSG_WATCHDOG_HUNG,
     ACI_MSG_NO_MODEL,
-    ACI_MSG_MODEL_REFUSES,
+    ACI_MSG_NO_MODEL_MISMATCH,
 } aci_message_id;
 
 /* snprintf's result for the message filled with a's fields, or -1 for an unknown id. */
@@ -48,7 +48,7 @@ static inline int aci_message(char *buf, size_t n, aci_message_id id, const aci_
         return snprintf(buf, n, "slot %llu did not report its operation done within %llu ns of the end the timing model gives it", a->slot, a->hang_ns);
     case ACI_MSG_NO_MODEL:
         return snprintf(buf, n, "no functional model for core id %llu (`%s`)", a->core_id, a->core);
-    case ACI_MSG_MODEL_REFUSES:
+    case ACI_MSG_NO_MODEL_MISMATCH:
         return snprintf(buf, n, "the functional model of `%s` does not take this task (parameter words [%s], port lengths [%s])", a->core, a->params, a->lengths);
     }
     return -1;

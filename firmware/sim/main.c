@@ -213,7 +213,7 @@ static void run_error_detail(const aci_image *img, const aci_machine *m, const a
         /* within the target's watchdog: the hardware hung */
         msg = a.watchdog_ns && a.duration_ns > a.watchdog_ns ? ACI_MSG_WATCHDOG : ACI_MSG_WATCHDOG_HUNG;
     } else if (model_known(id)) {
-        msg = ACI_MSG_MODEL_REFUSES;
+        msg = ACI_MSG_NO_MODEL_MISMATCH;
     }
     aci_message(buf, n, msg, &a);
 }
@@ -230,17 +230,6 @@ static void print_json_string(const char *s)
     putchar('"');
 }
 
-static const char *mode_name(int mode)
-{
-    switch (mode) {
-#define NAME(v, n)                                                                                  \
-    case v: return n;
-        ACI_MODE_NAMES(NAME)
-#undef NAME
-    default: return "default";
-    }
-}
-
 static void print_json(const aci_result *r, const char *detail)
 {
     printf("{\"error\":");
@@ -252,7 +241,7 @@ static void print_json(const aci_result *r, const char *detail)
     } else
         printf("null");
     printf(",\"image_bytes\":%u,\"mode\":\"%s\",\"operations\":%llu,\"prs\":%llu", r->image_bytes,
-           mode_name(r->mode), (unsigned long long)r->operations, (unsigned long long)r->prs);
+           trace_mode_name(r->mode), (unsigned long long)r->operations, (unsigned long long)r->prs);
     const aci_sync *y = &r->sync;
     printf(",\"sync\":{\"doorbell\":%u,\"ack\":%u,\"status\":%u,\"error_code\":%u,\"error_offset\":%u,"
            "\"progress\":%llu",

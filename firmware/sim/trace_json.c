@@ -61,8 +61,7 @@ static const char *kind_name(aci_event_kind k)
     }
 }
 
-/* A run's mode is strict or dataflow (aci_format.h's ACI_MODE_NAMES). */
-static const char *mode_name(int mode)
+const char *trace_mode_name(int mode)
 {
     switch (mode) {
 #define NAME(v, n)                                                                                  \
@@ -90,7 +89,7 @@ size_t trace_json(const aci_event *ev, char *buf)
         put(&o, ",");
         ev_key(&o, ev);
         put(&o, ",\"mode\":\"");
-        put(&o, mode_name(ev->mode));
+        put(&o, trace_mode_name(ev->mode));
         put(&o, "\"");
         key_u64(&o, ",\"t\":", ev->t);
         break;

@@ -11,6 +11,9 @@
 /* Longest line: a task_start with max_ports ports and max_params words. */
 #define TRACE_LINE_MAX 1024
 
+/* A run's mode by name, "strict" or "dataflow" (aci_format.h's ACI_MODE_NAMES). */
+const char *trace_mode_name(int mode);
+
 /* Writes the line and a newline into buf (TRACE_LINE_MAX bytes); returns its length. */
 size_t trace_json(const aci_event *ev, char *buf);
 

@@ -163,6 +163,6 @@ def test_both_engines_take_exactly_these_lengths(name):
     assert c.error.detail == py.error.detail
     lengths = list(port_bytes(core, points[0]))
     lengths[0] += 8
-    assert py.error.detail == message("model_refuses", core=core.name,
+    assert py.error.detail == message("no_model_mismatch", core=core.name,
                                       params=[points[0][p.name] for p in core.params], lengths=lengths)
     assert attrs.evolve(c.error, detail="") == attrs.evolve(py.error, detail="")

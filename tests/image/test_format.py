@@ -238,3 +238,18 @@ def test_assembler_errors_have_a_line(text, where):
     with pytest.raises(AsmError) as e:
         assemble(text, "t.acs")
     assert e.value.line == where
+
+
+def test_every_run_time_error_has_its_words():
+    """Each message belongs to a run-time error and names only known fields; each
+    run-time error has one (the engines fill them: tests/run/test_differential.py)."""
+    owners = set()
+    for key, text in F.MESSAGES.items():
+        e = F.message_error(key)
+        assert e.kind == "run", key
+        owners.add(e.name)
+        fields = set(re.findall(r"\{(\w+)\}", text))
+        assert fields <= set(F.MESSAGE_FIELDS), key
+        filled = F.message(key, **{f: [1, 2] if F.MESSAGE_FIELDS[f] == "ints" else 7 for f in fields})
+        assert "{" not in filled and "1, 2" in filled or "ints" not in {F.MESSAGE_FIELDS[f] for f in fields}
+    assert owners == {e.name for e in F.ERRORS if e.kind == "run"}
