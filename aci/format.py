@@ -164,7 +164,7 @@ SYNC = S("sync", "SYNC section: words the host and the board write during a run.
          ("error_offset", "u32", "board: image offset of the offending byte or instruction"),
          ("reserved", "u32", "zero"),
          ("progress", "u64", "board: tasks completed"),
-         *[(f"slot_done{i}", "u32", f"board: operations completed on slot {i}" if i == 0 else "")
+         *[(f"slot_done{i}", "u32", f"board: operations completed on slot {i} (never over max_operations)" if i == 0 else "")
            for i in range(16)])
 
 SYNC_STATUS = {"idle": 0, "running": 1, "done": 2, "error": 3}
@@ -310,7 +310,7 @@ ERRORS = [
         "SYNC is not exactly one SYNC record",
         "PARAM is not a whole number of 32-bit words",
         "SYMBOLS is not its record and the BUFFER, FILE and LINE records its counts make")),
-    ErrorCode(12, "bad_target", "slot or memory count out of range, a zero rate or clock, memory regions that overlap or wrap", (
+    ErrorCode(12, "bad_target", "slot or memory count out of range, a rate or clock of 0 or over max_rate, a time over max_time_ns, memory regions that overlap or wrap", (
         "`slots` is 0 or over {max_slots}",
         "`memory_count` is 0 or over {max_memories}",
         "a rate or clock (`icap_bytes_per_s`, `dma_bytes_per_s`, `clock_hz`, `link_bits_per_s`) is 0 or over {max_rate}",

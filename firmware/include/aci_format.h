@@ -223,7 +223,7 @@
 #define ACI_ERR_SECTION_DUPLICATE 9u /* a section kind appears twice */
 #define ACI_ERR_SECTION_UNKNOWN 10u /* an unknown section kind */
 #define ACI_ERR_SECTION_SIZE 11u /* a section's length does not match its contents */
-#define ACI_ERR_BAD_TARGET 12u /* slot or memory count out of range, a zero rate or clock, memory regions that overlap or wrap */
+#define ACI_ERR_BAD_TARGET 12u /* slot or memory count out of range, a rate or clock of 0 or over max_rate, a time over max_time_ns, memory regions that overlap or wrap */
 #define ACI_ERR_BAD_CORE 13u /* duplicate core id, port or parameter count out of range, bitstream outside memory */
 #define ACI_ERR_RESERVED_NONZERO 14u /* a reserved field or flag is not zero */
 #define ACI_ERR_BAD_SYMBOLS 15u /* a SYMBOLS record is malformed (counts, names, memory index) */
