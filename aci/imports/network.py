@@ -34,7 +34,7 @@ from ..diagnostics import AciError
 from ..resources import library_dir
 
 __all__ = ["CoreLayer", "ModelError", "Network", "fraction", "i8_images", "last_layer",
-           "sign_weights", "threshold", "write_npy", "program_text"]
+           "sign_weights", "threshold", "threshold_root", "write_npy", "program_text"]
 
 FP_CHANNELS, FP_SIZE = 3, 32
 CONV_SIZES = (8, 16, 32)
@@ -96,6 +96,33 @@ def threshold(k: Fraction, h: Fraction, bound: int, where: str,
         # s <= −h/k  <=>  −s >= ceil(h/k) for integer s
         t, flip = math.ceil(h / k), True
     return min(max(t, -bound), bound + 1), flip
+
+
+def threshold_root(k: Fraction, h: Fraction, c: Fraction, v: Fraction, bound: int, where: str,
+                   pool_first: bool = False) -> tuple[int, bool]:
+    """:func:`threshold` for an output that is +1 iff ``s·k + h >= c·sqrt(v)`` (``v > 0``,
+    a batch norm's ``sqrt(var + eps)``): decided exactly for each sum by comparing
+    squares, without computing the root."""
+    def passes(a: Fraction) -> bool:  # a >= c·sqrt(v)
+        if c <= 0:
+            return a >= 0 or a * a <= c * c * v
+        return a >= 0 and a * a >= c * c * v
+    if bound + 1 > I16_MAX:
+        raise ModelError(f"{where}: sums reach {bound}, beyond the cores' i16 thresholds")
+    if k == 0:
+        return (-bound if passes(h) else bound + 1), False
+    flip = k < 0
+    if flip and pool_first:
+        raise ModelError(f"{where}: k < 0 on a layer whose max-pool comes before its batch norm (see "
+                         "docs/import.md): the cores' pool cannot express it")
+    lo, hi = -bound, bound + 1  # the least compared sum that passes lies in lo..hi (hi: none)
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if passes((-mid if flip else mid) * k + h):
+            hi = mid
+        else:
+            lo = mid + 1
+    return lo, flip
 
 
 def last_layer(k: Sequence[Fraction], h: Sequence[Fraction], where: str) -> tuple[np.ndarray, int]:
@@ -166,13 +193,19 @@ class CoreLayer:
 
 
 def fold_layer(core: str, params: dict[str, int], w: np.ndarray, k: Sequence[Fraction],
-               h: Sequence[Fraction], bound: int, where: str, pool_first: bool = False) -> CoreLayer:
+               h: Sequence[Fraction], bound: int, where: str, pool_first: bool = False,
+               roots: Sequence[tuple[Fraction, Fraction]] | None = None) -> CoreLayer:
     """A thresholded layer from its ±1 weights and per-output ``(k, h)``: each output
-    whose comparison flips gets its weights negated."""
+    whose comparison flips gets its weights negated. With ``roots``, output ``o`` is +1
+    iff ``s·k + h >= c·sqrt(v)`` for ``(c, v) = roots[o]`` (:func:`threshold_root`)."""
     w = np.array(w, dtype=np.int8)
     t = np.zeros(len(k), np.int16)
     for o, (kv, hv) in enumerate(zip(k, h, strict=True)):
-        t[o], flip = threshold(kv, hv, bound, f"{where}, output {o}", pool_first)
+        at = f"{where}, output {o}"
+        if roots is None:
+            t[o], flip = threshold(kv, hv, bound, at, pool_first)
+        else:
+            t[o], flip = threshold_root(kv, hv, *roots[o], bound, at, pool_first)
         if flip:
             w[o] = -w[o]
     return CoreLayer(core, params, w, t, where)

@@ -5,7 +5,9 @@ The graph is read as one chain from its input to its output. A layer starts at a
 ``Conv`` (3x3, padding 1, stride 1, one group) or a ``MatMul``/``Gemm``, whose
 weights are an initializer or ``BipolarQuant(initializer, scale)``: signs times a
 positive scale per output. Constant ``Add``/``Sub``/``Mul``/``Div`` (a scalar or one
-value per channel) then form ``y = s·k + h`` on the layer's integer sum ``s``; a
+value per channel) then form ``y = s·k + h`` on the layer's integer sum ``s`` (and one
+``BatchNormalization`` per hidden layer ``y = (s·k + h)·g / sqrt(v) + b``, decided
+exactly by :func:`network.threshold_root`); a
 ``BipolarQuant`` (+1 iff ``y >= 0``) or a one-step ``MultiThreshold`` with
 ``out_scale = 2·a``, ``out_bias = −a`` (+1 iff ``y >= θ``) ends the layer; the last
 layer ends at the graph's output, its ``y`` the scores. A 2x2 ``MaxPool`` is the
@@ -37,6 +39,9 @@ class _Layer:
         self.w = w  # ±1 int8, (n_out, n_in, 3, 3) or (n_out, n_in)
         self.k = scale
         self.h = [Fraction(0)] * len(scale)
+        # After a BatchNormalization: y = (s·k + h)·g / sqrt(v) + b, per output.
+        self.g = self.v = self.b = None
+        self.roots = None  # (c, v) per output once thresholded after a batch norm
         self.pool_first = False
         self.pooled = False
         self.done = False
@@ -166,6 +171,19 @@ def read(path: str, input_bits: int = 7) -> Network:
                 errors.append(f"{where(n)}: division by zero")
             else:
                 _affine(layer, op, c)
+        elif op == "BatchNormalization":
+            if layer is None or layer.done:
+                raise ModelError(f"{where(n)}: a batch norm only between a layer's sum and its threshold")
+            gamma, beta, mean, var = (_per_channel(const(n, i), layer.n_out, where(n)) for i in (1, 2, 3, 4))
+            eps = fraction(a.get("epsilon", 1e-5), f"{where(n)}: epsilon")
+            bad = [o for o, v in enumerate(var) if v + eps <= 0]
+            if layer.v is not None or a.get("training_mode", 0) or bad:
+                errors.append(f"{where(n)}: " + ("a second batch norm in one layer" if layer.v is not None else
+                                                "training mode" if a.get("training_mode", 0) else
+                                                f"var + epsilon <= 0 for output {bad[0]}"))
+            else:
+                _affine(layer, "Sub", mean)
+                layer.g, layer.v, layer.b = gamma, [v + eps for v in var], beta
         elif op == "MaxPool":
             if (list(a.get("kernel_shape", [])) != [2, 2] or list(a.get("strides", [1, 1])) != [2, 2]
                     or any(a.get("pads", [0] * 4))):
@@ -200,7 +218,12 @@ def read(path: str, input_bits: int = 7) -> Network:
             if s.size != 1 or float(s) <= 0:
                 errors.append(f"{where(n)}: the activations' scale must be one positive number")
                 s = np.array(1.0)
-            layer.h = [hv - t for hv, t in zip(layer.h, theta, strict=True)]
+            if layer.v is None:
+                layer.h = [hv - t for hv, t in zip(layer.h, theta, strict=True)]
+            else:  # (s·k + h)·g / sqrt(v) + b >= θ  <=>  s·k·g + h·g >= (θ − b)·sqrt(v)
+                layer.k = [kv * g for kv, g in zip(layer.k, layer.g, strict=True)]
+                layer.h = [hv * g for hv, g in zip(layer.h, layer.g, strict=True)]
+                layer.roots = [(t - b, v) for t, b, v in zip(theta, layer.b, layer.v, strict=True)]
             layer.done = True
             act_scale = fraction(s.reshape(()), f"{where(n)}: scale")
         else:
@@ -223,6 +246,15 @@ def _per_channel(c: np.ndarray, n_out: int, where: str) -> list[Fraction]:
 
 
 def _affine(layer: _Layer, op: str, c: list[Fraction]) -> None:
+    if layer.v is not None:  # after a batch norm: y = (s·k + h)·g / sqrt(v) + b
+        if op in ("Add", "Sub"):
+            sign = 1 if op == "Add" else -1
+            layer.b = [b + sign * v for b, v in zip(layer.b, c, strict=True)]
+        else:
+            f = c if op == "Mul" else [1 / v for v in c]
+            layer.g = [g * v for g, v in zip(layer.g, f, strict=True)]
+            layer.b = [b * v for b, v in zip(layer.b, f, strict=True)]
+        return
     if op == "Add":
         layer.h = [h + v for h, v in zip(layer.h, c, strict=True)]
     elif op == "Sub":
@@ -243,20 +275,25 @@ def _network(path: str, layers: list[_Layer], input_bits: int) -> Network:
         where = f"{path}: layer {i} (from node `{lay.node.name}`)"
         if lay.kind == "conv":
             if i == 0:
-                out.append(fold_layer("FP_CONV", {"n_out": lay.n_out}, lay.w, lay.k, lay.h, 27 * 128, where))
+                out.append(fold_layer("FP_CONV", {"n_out": lay.n_out}, lay.w, lay.k, lay.h, 27 * 128, where,
+                                      roots=lay.roots))
             else:
                 params = {"n_in": lay.w.shape[1], "n_out": lay.n_out, "size": size, "pool": int(lay.pooled)}
                 out.append(fold_layer("BIN_CONV", params, lay.w, lay.k, lay.h, 9 * lay.w.shape[1], where,
-                                      lay.pool_first))
+                                      lay.pool_first, lay.roots))
                 size = size // 2 if lay.pooled else size
             n_in = lay.n_out * size * size
         else:
             params = {"n_in": lay.w.shape[1], "n_out": lay.n_out, "last": int(i == len(layers) - 1)}
             if params["last"]:
+                if lay.v is not None:
+                    raise ModelError(f"{where}: the scores pass through a batch norm's square root: not "
+                                     "s·k + h with int16 k and h; fold it into Mul and Add")
                 pairs, score_bits = last_layer(lay.k, lay.h, where)
                 out.append(CoreLayer("BIN_FC", params, lay.w, pairs, where))
             else:
-                out.append(fold_layer("BIN_FC", params, lay.w, lay.k, lay.h, params["n_in"], where))
+                out.append(fold_layer("BIN_FC", params, lay.w, lay.k, lay.h, params["n_in"], where,
+                                      roots=lay.roots))
             n_in = lay.n_out
     del n_in
     net = Network(out, input_bits, score_bits, path)

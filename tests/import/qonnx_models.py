@@ -34,11 +34,13 @@ class Graph:
         onnx.save(model, str(path))
 
 
-def from_binarynet(arrays, pooled, path, quant_input=True, threshold="bipolar", batch=1):
+def from_binarynet(arrays, pooled, path, quant_input=True, threshold="bipolar", batch=1, variances=None):
     """The BinaryNet network (six arrays per layer) as a QONNX graph: kernels flipped
     back to ONNX's cross-correlation; each batch norm as Add(b), Sub(mean),
     Mul(inv_std), Mul(gamma), Add(beta); the sign a BipolarQuant (or a
-    MultiThreshold at 0 with outputs ±1)."""
+    MultiThreshold at 0 with outputs ±1). With ``variances`` (var, epsilon) per hidden
+    layer, its batch norm is Add(b) and an ONNX BatchNormalization instead (inv_std
+    unused)."""
     g = Graph()
     x = "image"
     t = x
@@ -60,8 +62,13 @@ def from_binarynet(arrays, pooled, path, quant_input=True, threshold="bipolar", 
             wq = g.node("BipolarQuant", [g.const(w), g.const(1.0)], QONNX)
             t = g.node("MatMul", [t, wq])
             shape = (1, -1)
-        for op, c in (("Add", b), ("Sub", mean), ("Mul", inv_std), ("Mul", gamma), ("Add", beta)):
-            t = g.node(op, [t, g.const(c.reshape(shape))])
+        if variances is not None and layer < layers - 1:
+            var, eps = variances[layer]
+            t = g.node("Add", [t, g.const(b.reshape(shape))])
+            t = g.node("BatchNormalization", [t, *(g.const(c) for c in (gamma, beta, mean, var))], epsilon=eps)
+        else:
+            for op, c in (("Add", b), ("Sub", mean), ("Mul", inv_std), ("Mul", gamma), ("Add", beta)):
+                t = g.node(op, [t, g.const(c.reshape(shape))])
         if layer < layers - 1:
             if threshold == "bipolar":
                 t = g.node("BipolarQuant", [t, g.const(1.0)], QONNX)

@@ -4,6 +4,9 @@ graph; layers that do not fit the cores are refused by node, all at once."""
 
 from __future__ import annotations
 
+import math
+from fractions import Fraction
+
 import numpy as np
 import pytest
 from qonnx.core.modelwrapper import ModelWrapper
@@ -11,8 +14,9 @@ from qonnx.core.onnx_exec import execute_onnx
 from qonnx.transformation.infer_shapes import InferShapes
 
 from aci.imports import binarynet, digits, qonnx
-from aci.imports.network import ModelError, program_text
+from aci.imports.network import ModelError, program_text, threshold_root
 
+from . import reference as ref
 from .helpers import binarynet_arrays, pixels, run_network
 from .qonnx_models import Graph, QONNX, from_binarynet
 
@@ -47,6 +51,38 @@ def test_random_network_matches_qonnx_execution(tmp_path, threshold):
     model = ModelWrapper(str(tmp_path / "m.onnx")).transform(InferShapes())
     out = execute_onnx(model, {"image": pix})[model.graph.output[0].name]
     assert np.array_equal(run_network(net, x), out.astype(np.float64) * 2**net.score_bits)
+
+
+def test_batch_normalization_nodes_are_exact(tmp_path):
+    """ONNX BatchNormalization (a square root): thresholds decided exactly; the scores
+    equal qonnx's execution and the float formulation's."""
+    rng = np.random.Generator(np.random.PCG64(22))
+    arrays = binarynet_arrays(rng)
+    variances = []
+    for layer in range(len(arrays) // 6 - 1):
+        n = arrays[6 * layer + 1].size
+        var = rng.uniform(0.2, 30, n).astype(np.float32)
+        variances.append((var, 1e-4))
+        arrays[6 * layer + 5] = (1 / np.sqrt(var.astype(np.float64) + np.float64(np.float32(1e-4))))
+    from_binarynet(arrays, (1, 2, 3), tmp_path / "bn.onnx", variances=variances, batch=2)
+    net = qonnx.read(str(tmp_path / "bn.onnx"))
+    pix, x = pixels(rng, 2)
+    scores = run_network(net, x)
+    want = ref.binarynet_scores([np.asarray(a, np.float64) for a in arrays], {1, 2, 3}, pix)
+    assert np.array_equal(scores, want * 2**net.score_bits)
+    model = ModelWrapper(str(tmp_path / "bn.onnx")).transform(InferShapes())
+    out = execute_onnx(model, {"image": pix})[model.graph.output[0].name]
+    assert np.array_equal(scores, out.astype(np.float64) * 2**net.score_bits)
+
+
+def test_threshold_root_on_every_sum():
+    rng = np.random.Generator(np.random.PCG64(23))
+    for _ in range(300):
+        k, h, c = (Fraction(int(rng.integers(-40, 41)), 8) for _ in range(3))
+        v = Fraction(int(rng.integers(1, 50)), int(rng.choice([1, 4, 9])))
+        t, flip = threshold_root(k, h, c, v, 20, "x")
+        for s in range(-20, 21):
+            assert (float(s * k + h) >= float(c) * math.sqrt(v)) == ((-s if flip else s) >= t), (k, h, c, v, s)
 
 
 def _npz(tmp_path, arrays):
