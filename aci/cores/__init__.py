@@ -71,22 +71,24 @@ class CoreModel:
         return self.compute(self.bind(words), inputs, slot)
 
 
-def _bnn(name: str, ident: int, params: tuple[str, ...]) -> CoreModel:
+def _bnn(name: str, ident: int) -> CoreModel:
     fn = bnn.MODELS[name]
 
     def lengths(p: Mapping[str, int]) -> tuple[int, ...]:
         ins, outs = bnn.port_bytes(name, p)
         return ins["x"], ins["w"], ins["t"], outs["y"]
 
-    # The BNN cores compute the same thing on every slot.
-    return CoreModel(name, ident, (("x", "in"), ("w", "in"), ("t", "in"), ("y", "out")), params,
+    # The BNN cores compute the same thing on every slot. Their parameters, in
+    # order, are the numpy models' (tests/cores/test_shapes.py holds both, and the
+    # ports, to programs/cores/bnn.aci).
+    return CoreModel(name, ident, (("x", "in"), ("w", "in"), ("t", "in"), ("y", "out")), bnn.PARAMS[name],
                      lambda p, inputs, slot: fn(p, inputs), lengths)
 
 
 MODELS: dict[int, CoreModel] = {m.id: m for m in (
-    _bnn("FP_CONV", 1, ("n_out",)),
-    _bnn("BIN_CONV", 2, ("n_in", "n_out", "size", "pool")),
-    _bnn("BIN_FC", 3, ("n_in", "n_out", "last")),
+    _bnn("FP_CONV", 1),
+    _bnn("BIN_CONV", 2),
+    _bnn("BIN_FC", 3),
     CoreModel(test_core.NAME, test_core.ID, test_core.PORTS, test_core.PARAMS, test_core.compute,
               test_core.port_lengths),
 )}

@@ -86,7 +86,8 @@ _TILE = 65536
 # Distinct weight tensors kept in prepared form.
 _CACHE_SIZE = 32
 
-_PARAMS = {
+# Parameter names of each core, in the order its tasks pass them (programs/cores/bnn.aci).
+PARAMS = {
     "FP_CONV": ("n_out",),
     "BIN_CONV": ("n_in", "n_out", "size", "pool"),
     "BIN_FC": ("n_in", "n_out", "last"),
@@ -96,10 +97,10 @@ _FLAGS = ("pool", "last")
 
 def _params(core: str, params: Mapping[str, int]) -> dict[str, int]:
     """The core's parameters as ints, checked for range."""
-    if core not in _PARAMS:
-        raise ValueError(f"unknown core {core!r}; known: {', '.join(_PARAMS)}")
+    if core not in PARAMS:
+        raise ValueError(f"unknown core {core!r}; known: {', '.join(PARAMS)}")
     out = {}
-    for name in _PARAMS[core]:
+    for name in PARAMS[core]:
         if name not in params:
             raise ValueError(f"{core}: missing parameter {name!r}")
         try:
