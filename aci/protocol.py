@@ -163,10 +163,10 @@ MESSAGES = [
     Message("RESET", 7, S("reset", ""), None,
             "Stops a run (its result is dropped), forgets the image, memory and results, and "
             "draws a new epoch.", mutating=True, needs_epoch=True),
-    Message("TRACE", 8, S("trace", "", ("seq", "u32", "a remembered run's sequence number"),
+    Message("TRACE", 8, S("trace", "", ("seq", "u32", "the run's sequence number"),
                           ("length", "u32", "bytes wanted, 1 .. max_data_bytes"),
                           ("offset", "u64", "first byte of the trace")),
-            None, "Reads a chunk of a remembered run's canonical trace.", needs_epoch=True),
+            None, "Reads a chunk of the canonical trace of the last run that kept one.", needs_epoch=True),
     # ---- replies ---------------------------------------------------------------------
     Message("HELLO_REPLY", 0x81, S("hello_reply", "", ("major", "u16", "the board's protocol major"),
                                    ("minor", "u16", ""),
@@ -250,7 +250,7 @@ ERRORS = [
     ErrorCode(13, "no_symbol", "no SYMBOLS buffer of that name, or bytes past its end"),
     ErrorCode(14, "stale_seq", "a RUN's sequence number is zero, or not above the last run started in "
                                "this epoch and not remembered; nothing ran"),
-    ErrorCode(15, "no_result", "TRACE of a run whose trace is not kept"),
+    ErrorCode(15, "no_result", "TRACE of a run whose trace the board does not keep"),
     ErrorCode(16, "board_limit", "the image needs more memory than the board backs, or the board is out of memory"),
     ErrorCode(17, "bad_crc", "LOAD's image_crc32 is not the CRC of the payload (damaged in transit)"),
     ErrorCode(18, "internal", "a broken invariant of the daemon (a bug)"),

@@ -58,6 +58,9 @@ int board_buffer(const aci_image *img, const char *name, uint64_t *address, uint
 #define BOARD_NEVER UINT32_MAX
 void board_slow(uint32_t slots, uint32_t polls);
 
+/* Bytes of the extents board_build made (whether touched yet or not). */
+uint64_t board_backed_bytes(void);
+
 /* Tasks the models ran (a run's functional work). */
 uint64_t board_tasks_run(void);
 

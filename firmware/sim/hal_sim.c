@@ -243,6 +243,14 @@ int board_buffer(const aci_image *img, const char *name, uint64_t *address, uint
 
 uint64_t board_tasks_run(void) { return tasks_run; }
 
+uint64_t board_backed_bytes(void)
+{
+    uint64_t total = 0;
+    for (size_t k = 0; k < extent_count; k++)
+        total += extents[k].last - extents[k].lo + 1;
+    return total;
+}
+
 /* ---- hal.h ---------------------------------------------------------------------- */
 
 void hal_reconfigure(unsigned slot, unsigned core_id, uint64_t address, uint32_t size)
