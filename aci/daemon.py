@@ -143,3 +143,43 @@ def request(url: str, name: str, *, board_key: bytes | None, keys: tuple[bytes, 
     finally:
         s.close(0)
     raise DaemonError(f"{url}: no answer in {timeout:g} s (no board there, or it does not authorise this key)")
+
+
+# ---- the board's target ------------------------------------------------------------------
+
+def target_description(path: str | Path) -> bytes:
+    """The daemon's --target file for a board: TARGET_DESC (its name) and a TARGET
+    section, from a `.aci` file declaring one target (`programs/targets/zcu102.aci`),
+    with `FILE.aci:NAME` to pick one of several, or from an image (`.acx`, named after
+    its file). DaemonError, or the checker's SourceError, when there is none."""
+    from . import encode
+    from .check import check
+    from .decode import ImageError, decode
+    from .image import MemoryInfo, TargetInfo
+    from .parse import load
+    head, sep, pick = str(path).rpartition(":")
+    if not (sep and head.endswith(".aci")):
+        head, pick = str(path), ""
+    p = Path(head)
+    if p.suffix == ".aci":
+        targets = check(load(p)).targets
+        if pick:
+            if pick not in targets:
+                raise DaemonError(f"{p} declares no target `{pick}` (it has: {', '.join(sorted(targets)) or 'none'})")
+            name = pick
+        elif len(targets) == 1:
+            name = next(iter(targets))
+        else:
+            raise DaemonError(f"{p} declares {len(targets)} targets: name one as {p}:NAME")
+        t = targets[name]
+        info = TargetInfo(t.slots, t.timing, tuple(MemoryInfo(m.name, m.base, m.size) for m in t.memories))
+    else:
+        try:
+            info = decode(p.read_bytes()).target
+        except OSError as e:
+            raise DaemonError(f"cannot read {p}: {e.strerror}") from None
+        except ImageError as e:
+            raise DaemonError(f"{p}: not a valid image: {e}") from None
+        name = p.stem
+    raw = name.encode("ascii", "replace")[:16]
+    return P.TARGET_DESC.pack(name=raw) + encode.encode_target(info)

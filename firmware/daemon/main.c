@@ -4,7 +4,7 @@
  *
  *   acifw-board --key SECRET_FILE --authorized-keys FILE [--bind ENDPOINT]
  *               [--pace FACTOR] [--target FILE] [--max-message BYTES]
- *               [--max-memory BYTES] [--max-trace BYTES]
+ *               [--max-memory BYTES] [--max-trace BYTES] [--record FILE]
  *   acifw-board --insecure-loopback [--bind tcp://127.0.0.1:PORT] ...   (tests only)
  *
  * It prints `listening ENDPOINT` (the port resolved when PORT is 0) on stdout once it
@@ -39,13 +39,14 @@ static int done_fd = -1;
 static pthread_t worker;
 static int worker_active;
 static const char *authorised_path;
+static FILE *record; /* --record: every request, in the fuzzer's session format */
 
 static int usage(const char *fmt, const char *arg)
 {
     fprintf(stderr, "%s: ", prog);
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nusage: %s --key NAME --authorized-keys FILE [--bind ENDPOINT] [--pace FACTOR]\n"
-                    "       [--target FILE] [--max-message BYTES] [--max-memory BYTES] [--max-trace BYTES]\n"
+                    "       [--target FILE] [--max-message BYTES] [--max-memory BYTES] [--max-trace BYTES] [--record FILE]\n"
                     "       %s --insecure-loopback [--bind tcp://127.0.0.1:PORT] ...   (tests only)\n",
             prog, prog);
     return 2;
@@ -232,6 +233,14 @@ static void serve(void)
         size_t len;
         if (have == 1) {
             const char *key = zmq_msg_gets(&body, "User-Id");
+            if (record) {
+                size_t n = zmq_msg_size(&body);
+                uint8_t head[5] = {key && *key ? 1 : 0, (uint8_t)n, (uint8_t)(n >> 8), (uint8_t)(n >> 16),
+                                   (uint8_t)(n >> 24)};
+                fwrite(head, 1, sizeof head, record);
+                fwrite(zmq_msg_data(&body), 1, n, record);
+                fflush(record);
+            }
             len = svc_handle(key ? key : "", &from, zmq_msg_data(&body), zmq_msg_size(&body), &reply);
         } else {
             /* no request frame, or several: the same reply as for a short header */
@@ -266,6 +275,13 @@ int main(int argc, char **argv)
             authorised_path = v;
         else if (!strcmp(a, "--target"))
             target_path = v;
+        else if (!strcmp(a, "--record")) {
+            record = fopen(v, "ab");
+            if (!record) {
+                fprintf(stderr, "%s: cannot write %s: %s\n", prog, v, strerror(errno));
+                return 1;
+            }
+        }
         else if (!strcmp(a, "--pace")) {
             char *end;
             pace = strtod(v, &end);
@@ -323,7 +339,7 @@ int main(int argc, char **argv)
         fclose(f);
     }
 
-    svc_config cfg = {send_reply, start_run, stop_run, 0, new_epoch, now_ns, max_message, max_memory, max_trace,
+    svc_config cfg = {send_reply, start_run, stop_run, 0, new_epoch, now_ns, max_message, max_memory, max_trace, 0,
                       (uint32_t)(pace * 1000 + 0.5), target, target_len};
     if (svc_init(&cfg)) {
         fprintf(stderr, "%s: %s: %s\n", prog, target_path ? target_path : "start", svc_error);
@@ -413,5 +429,7 @@ int main(int argc, char **argv)
     free(target);
     close(done_fd);
     close(signal_fd);
+    if (record)
+        fclose(record);
     return 0;
 }

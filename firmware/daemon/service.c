@@ -51,6 +51,7 @@ static void put(uint8_t *p, unsigned n, uint64_t v)
 
 typedef struct {
     uint64_t id; /* 0: empty */
+    uint32_t request_crc; /* of the whole request: a retry is the same bytes */
     uint16_t length;
     uint8_t reply[REMEMBERED_MAX];
 } remembered;
@@ -72,6 +73,7 @@ typedef struct {
     svc_peer peer;
     char who[48]; /* the client's key */
     uint64_t request_id, deadline;
+    uint32_t request_crc;
 } waiter;
 
 static svc_config cfg;
@@ -246,6 +248,13 @@ static void new_epoch(void)
     epoch_start = cfg.now_ns(cfg.user);
 }
 
+void svc_restart(void)
+{
+    waiter_count = 0;
+    running = 0;
+    new_epoch();
+}
+
 void svc_free(void)
 {
     forget_image();
@@ -284,6 +293,9 @@ static const remembered *recall(const client *c, uint64_t id)
     return 0;
 }
 
+/* The CRC of the request being handled (for remember). */
+static uint32_t request_crc;
+
 static void remember(client *c, uint64_t id, const uint8_t *reply, size_t len)
 {
     if (len > REMEMBERED_MAX)
@@ -291,6 +303,7 @@ static void remember(client *c, uint64_t id, const uint8_t *reply, size_t len)
     remembered *r = &c->replies[c->next];
     c->next = (c->next + 1) % ACIP_REMEMBERED_REQUESTS;
     r->id = id;
+    r->request_crc = request_crc;
     r->length = (uint16_t)len;
     memcpy(r->reply, reply, len);
 }
@@ -625,6 +638,12 @@ static size_t do_load(const request *r)
         forget_image();
         return fail(r->id, ACIP_ERR_INTERNAL, code, 0, "the image could not be prepared: %s", aci_error_name(code));
     }
+    if (cfg.max_operations && img.operations > cfg.max_operations) {
+        uint64_t ops = img.operations;
+        forget_image();
+        return fail(r->id, ACIP_ERR_BOARD_LIMIT, 0, 0, "the image's run has %llu operations, over this board's %llu",
+                    (unsigned long long)ops, (unsigned long long)cfg.max_operations);
+    }
     image_crc = aci_crc32(0, image, image_len);
     backed = board_backed_bytes();
     uint8_t *f = begin(ACIP_T_LOAD_REPLY, r->id, ACIP_LOAD_REPLY_BYTES);
@@ -752,6 +771,7 @@ static int add_waiter(const svc_peer *from, client *c, uint64_t request_id, uint
     w->peer = *from;
     snprintf(w->who, sizeof w->who, "%s", c->key);
     w->request_id = request_id;
+    w->request_crc = request_crc;
     w->deadline = cfg.now_ns(cfg.user) + (uint64_t)wait_ms * 1000000u;
     return 0;
 }
@@ -848,8 +868,10 @@ static void send_to_waiters(uint64_t only_expired_before, const uint8_t *fields,
         waiter *w = &waiters[k];
         if (fields || w->deadline <= only_expired_before) {
             size_t n = fields ? result_reply(w->request_id, fields) : running_reply(w->request_id);
-            if (remembered_result)
+            if (remembered_result) {
+                request_crc = w->request_crc;
                 remember(client_of(w->who), w->request_id, out, n);
+            }
             cfg.send(cfg.user, &w->peer, out, n);
         } else {
             waiters[kept++] = *w;
@@ -1023,7 +1045,12 @@ size_t svc_handle(const char *client_key, const svc_peer *from, const uint8_t *m
                     (unsigned long long)r.epoch, (unsigned long long)epoch);
     client *c = client_of(client_key);
     if (r.mutating) {
+        request_crc = aci_crc32(0, msg, len);
         const remembered *m = recall(c, r.id);
+        if (m && m->request_crc != request_crc)
+            return fail(r.id, ACIP_ERR_STALE_REQUEST, 0, 0,
+                        "request id %llu was used for another request (its reply is remembered)",
+                        (unsigned long long)r.id);
         if (m) {
             memcpy(out, m->reply, m->length);
             return m->length;

@@ -42,6 +42,7 @@ typedef struct {
     uint64_t max_message_bytes; /* what ZMQ_MAXMSGSIZE lets in; reported in HELLO */
     uint64_t max_memory_bytes;  /* board memory backed for one image */
     uint64_t max_trace_bytes;   /* the largest trace kept */
+    uint64_t max_operations;    /* LOAD refuses an image whose run has more (0: no limit; the fuzzer's) */
     uint32_t pace;              /* wall-clock ns per 1000 simulated ns; 0: unpaced */
     /* The board's target (the --target file: TARGET_DESC then a TARGET section),
      * or NULL: any target. Checked by svc_init. */
@@ -52,6 +53,8 @@ typedef struct {
 /* 0, or -1 with a message in svc_error (a bad target description, no memory). */
 int svc_init(const svc_config *cfg);
 void svc_free(void);
+/* Forget everything as RESET does (no run may be going on): the fuzzer, between inputs. */
+void svc_restart(void);
 extern char svc_error[256];
 
 /* Handle one request from `client` (its CURVE public key in Z85, "" without CURVE).

@@ -3,6 +3,7 @@ an ephemeral port, talking ZeroMQ with CURVE, started and stopped here."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -23,6 +24,9 @@ class Daemon:
 
     def __init__(self, keys: Path, *extra: str, binary: str = "acifw-board", insecure: bool = False):
         args = [str(FIRMWARE / binary), "--bind", "tcp://127.0.0.1:0", *extra]
+        record = os.environ.get("ACIC_DAEMON_RECORD")  # firmware/Makefile's fuzz-daemon seeds
+        if record:
+            args += ["--record", str(Path(record) / f"session-{time.time_ns()}")]
         if insecure:
             args.append("--insecure-loopback")
         else:
