@@ -215,14 +215,20 @@ def test_reset_stops_a_run_and_its_result_is_never_given(start, hello_image):
     d = start("--pace", "2000")
     assert d.load(hello_image).name == "LOAD_REPLY"
     assert d.request("RUN", seq=1).fields["state"] == P.RUN_STATES["running"]
-    waiter = d.socket()
-    waiter.send(P.pack("RUN", d.next_id(), d.epoch, seq=1, wait_ms=20_000))
+    # one connection, so the board sees the held RUN before the RESET
+    s = d.socket()
+    run_id, reset_id = d.next_id(), d.next_id()
+    s.send(P.pack("RUN", run_id, d.epoch, seq=1, wait_ms=20_000))
     t = time.monotonic()
-    r = d.request("RESET", timeout=10)
-    assert r.name == "RESET_REPLY" and time.monotonic() - t < 3
-    assert waiter.poll(5000)
-    held = P.unpack(waiter.recv())
-    waiter.close(0)
+    s.send(P.pack("RESET", reset_id, d.epoch))
+    replies = {}
+    while len(replies) < 2 and s.poll(10_000):
+        m = P.unpack(s.recv())
+        replies[m.request_id] = m
+    s.close(0)
+    assert time.monotonic() - t < 3
+    r, held = replies[reset_id], replies[run_id]
+    assert r.name == "RESET_REPLY" and r.fields["old_epoch"] == d.epoch
     assert held.fields["state"] == P.RUN_STATES["reset"] and held.fields["tasks"] == 0
     d.epoch = r.epoch
     assert d.status()["state"] == P.BOARD_STATES["empty"]
