@@ -108,7 +108,11 @@ def read(path: str, input_bits: int = 7) -> Network:
             raise ModelError(f"{where(n)}: input {i} `{name}` must be a constant (an initializer)")
         return consts[name]
 
+    seen = set()
     while tensor != g.output[0].name:
+        if tensor in seen:
+            raise ModelError(f"{path}: the graph has a cycle through tensor `{tensor}`")
+        seen.add(tensor)
         users = consumers.get(tensor, [])
         if len(users) != 1:
             raise ModelError(f"{path}: tensor `{tensor}` feeds {len(users)} nodes; acic takes one chain "
@@ -120,10 +124,11 @@ def read(path: str, input_bits: int = 7) -> Network:
         if op == "Quant" and not layers:
             scale, zero, bits = (const(n, i) for i in (1, 2, 3))
             e = -math.log2(float(scale)) if scale.size == 1 and float(scale) > 0 else None
-            if (e is None or e != int(e) or float(zero) != 0 or float(bits) != 8 or not a.get("signed", 1)
+            if (e is None or e != int(e) or not 0 <= e <= 24 or zero.size != 1 or bits.size != 1
+                    or float(zero) != 0 or float(bits) != 8 or not a.get("signed", 1)
                     or a.get("narrow", 0)):
                 errors.append(f"{where(n)}: the input quantiser must be 8-bit signed, zero point 0, "
-                              "scale 2^-E (the i8 pixels of FP_CONV)")
+                              "scale 2^-E with E in 0..24 (the i8 pixels of FP_CONV)")
             else:
                 input_bits = int(e)
                 act_scale = Fraction(1, 2**input_bits)

@@ -9,6 +9,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
+from onnx import helper
 from qonnx.core.modelwrapper import ModelWrapper
 from qonnx.core.onnx_exec import execute_onnx
 from qonnx.transformation.infer_shapes import InferShapes
@@ -111,3 +112,19 @@ def test_layers_that_do_not_fit_are_each_named(tmp_path):
     (tmp_path / "junk.onnx").write_bytes(b"\x00junk")
     with pytest.raises(ModelError, match="not a readable ONNX model"):
         qonnx.read(str(tmp_path / "junk.onnx"))
+
+
+def test_a_cycle_and_a_fork_are_refused(tmp_path):
+    g = Graph()
+    g.nodes.append(helper.make_node("Relu", ["image"], ["a"], name="r1"))
+    g.nodes.append(helper.make_node("Relu", ["a"], ["image"], name="r2"))  # back to the input
+    g.save(tmp_path / "cycle.onnx", "image", "out")
+    with pytest.raises(ModelError, match="the graph has a cycle through tensor `image`"):
+        qonnx.read(str(tmp_path / "cycle.onnx"))
+    g = Graph()
+    g.nodes.append(helper.make_node("Relu", ["image"], ["a"], name="r1"))
+    g.nodes.append(helper.make_node("Relu", ["a"], ["out"], name="r2"))
+    g.nodes.append(helper.make_node("Relu", ["a"], ["c"], name="r3"))
+    g.save(tmp_path / "fork.onnx", "image", "out")
+    with pytest.raises(ModelError, match="tensor `a` feeds 2 nodes; acic takes one chain"):
+        qonnx.read(str(tmp_path / "fork.onnx"))
