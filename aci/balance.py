@@ -38,6 +38,7 @@ from .lower import lower
 from .machine import simulate
 from .overlap import meet
 from .schedule import schedule
+from .waits import waits
 
 EXHAUSTIVE = 64  # combinations worth trying all of
 
@@ -190,7 +191,7 @@ def estimate(prog: P.Program, mode: str) -> int:
         scheduled = schedule(prog, mode)
     except SourceError:
         return 1 << 62  # not schedulable (too many cores for the slots, say)
-    img = lower(scheduled, mode, deps.waits(scheduled, exact) if mode == "dataflow" else None, symbols=False)
+    img = lower(waits(scheduled, exact) if mode == "dataflow" else scheduled, mode, symbols=False)
     if not long:
         return simulate(img, 0, mode).t_end
 

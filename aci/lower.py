@@ -4,8 +4,10 @@ Buffers become addresses, each port region an address at the first iteration plu
 stride per enclosing counted level (the REPEAT, then the LOOPs from the outside in:
 the coefficients of the affine analysis), parameter blocks are deduplicated into
 PARAM, cycle counts come from the checker's evaluation of the core's expression,
-and every instruction remembers its source line. Waits (dataflow) come from the
-scheduler. Raises nothing on a program the checker accepted.
+and every instruction remembers its source line. A dataflow image takes each task's
+waits from the program (``Task.waits``, set by :func:`aci.waits.waits`); a strict
+image carries none. Raises nothing on a program the checker accepted; ValueError (a
+bug in the caller) for a dataflow image of a program without its waits.
 """
 
 from __future__ import annotations
@@ -18,12 +20,12 @@ def _word(v: int) -> int:
 
 
 class _Lowering:
-    def __init__(self, prog: P.Program, waits=None):
+    def __init__(self, prog: P.Program, dataflow: bool):
         self.prog = prog
+        self.dataflow = dataflow
         self.params: list[int] = []
         self.blocks: dict[tuple[int, ...], int] = {}
         self.files: list[str] = []
-        self.waits = waits or {}
 
     def source(self, span) -> I.Source:
         if span.file not in self.files:
@@ -43,7 +45,12 @@ class _Lowering:
             addr = r.address()
             first = addr.const + sum(c * v.start for v, c in addr.coeffs)
             ports.append(I.Port(first, r.length, tuple(addr.coeff(v) for v in levels)))
-        waits = tuple(I.Wait(s, lag) for s, lag in self.waits.get(id(t), ()))
+        waits = ()
+        if self.dataflow:
+            if t.waits is None:
+                raise ValueError(f"lower: a dataflow image of `{self.prog.name}` needs its waits "
+                                 "(aci.waits.waits) first")
+            waits = tuple(I.Wait(s, lag) for s, lag in t.waits)
         return I.Task(t.slot, t.core.id, tuple(ports), self.block(words), len(words), t.cycles, waits,
                       self.source(t.span))
 
@@ -63,7 +70,7 @@ class _Lowering:
             for p in w.parsecs)
         return I.Window(recs, parsecs, self.source(w.span))
 
-    def run(self, dataflow: bool, symbols: bool) -> I.Image:
+    def run(self, symbols: bool) -> I.Image:
         prog = self.prog
         body = []
         for node in prog.body:
@@ -85,12 +92,11 @@ class _Lowering:
             bufs = tuple(I.BufferSymbol(b.name, b.elem, b.role, b.shape, mem_index[b.region], b.address, b.size)
                          for b in prog.buffers)
             syms = I.Symbols(bufs, tuple(self.files))
-        return I.Image(target, cores, tuple(self.params), tuple(body), dataflow, syms)
+        return I.Image(target, cores, tuple(self.params), tuple(body), self.dataflow, syms)
 
 
-def lower(prog: P.Program, mode: str = "strict", waits=None, symbols: bool = True) -> I.Image:
-    """``waits`` maps id(task) to its (slot, lag) waits, from the scheduler."""
-    return _Lowering(prog, waits).run(mode == "dataflow", symbols)
+def lower(prog: P.Program, mode: str = "strict", symbols: bool = True) -> I.Image:
+    return _Lowering(prog, mode == "dataflow").run(symbols)
 
 
 

@@ -12,13 +12,13 @@ import attrs
 from . import program as P
 from .check import Unit, check
 from .balance import balance, estimate
-from .deps import waits
 from .diagnostics import SourceError, error
 from .encode import encode
 from .image import Image
 from .lower import lower
 from .parse import load
 from .schedule import schedule
+from .waits import waits
 
 
 @attrs.frozen
@@ -54,5 +54,5 @@ def compile_file(path: str, defines=None, program: str | None = None, mode: str 
     except SourceError as e:
         e.sources = loaded.sources
         raise
-    img = lower(scheduled, mode, waits(scheduled) if mode == "dataflow" else None, symbols=symbols)
+    img = lower(waits(scheduled) if mode == "dataflow" else scheduled, mode, symbols=symbols)
     return Compiled(prog, scheduled, img, encode(img), loaded.sources)

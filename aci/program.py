@@ -154,6 +154,9 @@ class Task:
     port_types: tuple[tuple[str, tuple[int, ...]], ...]  # (elem, shape) per port
     cycles: int
     span: Span
+    # Its dataflow WAIT records (slot, lag), set by the waits stage (aci.waits); None
+    # until then, and aci.lower refuses to build a dataflow image from such a task.
+    waits: tuple[tuple[int, int], ...] | None = None
 
     def reads(self):
         return [r for p, r in zip(self.core.ports, self.ports) if p.direction == "in"]
