@@ -25,6 +25,7 @@ import json
 import os
 import sys
 
+from ._cli_args import UsageError
 from ._io import OutputError, ProgressBar
 from .format import MODES as _FORMAT_MODES
 
@@ -47,7 +48,6 @@ def add_explore_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def _list(text: str, flag: str) -> list[str]:
-    from .cli import UsageError
     items = [t.strip() for t in text.split(",")]
     if not all(items):
         raise UsageError(f"{flag} expects a comma-separated list, got `{text}`")
@@ -55,7 +55,6 @@ def _list(text: str, flag: str) -> list[str]:
 
 
 def cmd_explore(args) -> int:
-    from .cli import UsageError
     from .explore import PLOT_FORMATS, SpecSyntaxError, combinations, explore, plot, table
     modes = _list(args.mode, "--mode")
     for m in modes:

@@ -26,6 +26,7 @@ import json
 import sys
 from pathlib import Path
 
+from ._cli_args import UsageError, parse_defines
 from ._io import PendingOutput, ProgressBar, check_output, read_input
 from .engine import ENGINES, MODES, open_engine, run_on
 from .timing import format_ns
@@ -69,7 +70,6 @@ def _option_dest(engine: str, dest: str) -> str:
 
 def _engine_options(args) -> dict:
     """The options given for the chosen engine; UsageError for another engine's."""
-    from .cli import UsageError
     out = {}
     for e in ENGINES.values():
         for o in e.options:
@@ -83,7 +83,6 @@ def _engine_options(args) -> dict:
 
 
 def _pairs(items: list[str], flag: str) -> list[tuple[str, str]]:
-    from .cli import UsageError
     out = []
     for item in items:
         name, eq, path = item.partition("=")
@@ -132,7 +131,6 @@ def summary(path: str, r, engine: str = "python") -> str:
 
 
 def _program(args) -> bytes:
-    from .cli import UsageError, parse_defines
     if args.file.endswith(".aci"):
         from .pipeline import compile_file
         return compile_file(args.file, parse_defines(args.define), args.program, args.mode or "strict").data

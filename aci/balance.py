@@ -1,6 +1,6 @@
-"""Work balance: how many slots each window's work is spread over.
+"""Stage 4, balance: how many slots each window's work is spread over.
 
-``balance(prog, mode, cost)`` looks for windows whose work is one thread with no
+``balance(prog, cost)`` looks for windows whose work is one thread with no
 slot named, made of one LOOP whose iterations touch disjoint memory (no iteration
 reads or writes what another writes). Such a loop may run as k threads, each on its
 own slot, each taking a contiguous share of the iterations (the first threads take

@@ -12,6 +12,7 @@ import json
 import os
 import sys
 
+from ._cli_args import UsageError, parse_defines
 from ._cli_explore import add_explore_parser
 from ._cli_import import add_import_parser
 from ._cli_run import add_run_parser
@@ -22,22 +23,8 @@ from .engine import MODES
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
 
-class UsageError(Exception):
-    pass
-
-
 def _colour(stream) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
-
-
-def parse_defines(items: list[str] | None) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for item in items or []:
-        name, eq, value = item.partition("=")
-        if not eq or not name.isidentifier() or not value:
-            raise UsageError(f"-D expects NAME=VALUE, got `{item}`")
-        out[name] = value
-    return out
 
 
 def report(err: SourceError, sources: dict[str, str], fmt: str) -> None:

@@ -1,4 +1,4 @@
-"""Stage 1, parse: files to ASTs.
+"""Stage 1, load (the parser): files to ASTs.
 
 ``load(path)`` reads a source file and, transitively, every file it imports (paths
 relative to the importing file), and returns the modules in dependency order (each

@@ -1,8 +1,37 @@
-"""The whole pipeline in one call, for the command line and for tests.
+"""The pipeline: from a source file to the bytes of an image, stage by stage.
 
-``compile_file(path, defines, program, mode)`` loads, checks, balances (when the
-program leaves it to the compiler), schedules and lowers one program and returns a :class:`Compiled` (the checked program, the scheduled one,
-the Image and its bytes). Raises SourceError (diagnostics) only.
+Each stage is a module named for it whose docstring states its whole contract; a
+stage reads the previous stage's output and imports no later stage (a test checks
+the import graph: the facts every stage shares -- the timing record, the CRC, number
+literals -- live below all of them, in aci.timing, aci.format and aci.units).
+
+====  ========  ===============================  ==============================================  ===========
+ #    stage     call                             in -> out                                       raises
+====  ========  ===============================  ==============================================  ===========
+ 1    load      ``aci.parse.load(path)``         a .aci file -> ``Loaded``: the ASTs of it and   SourceError
+                                                 its imports, and their text
+ 2    check     ``aci.check.check(loaded, -D)``  ``Loaded`` -> ``Unit``: checked programs        SourceError
+                                                 (aci.program): names resolved, constants
+                                                 evaluated, ``for`` expanded, every rule held
+ 3    place     inside ``check``, for now        buffers and bitstreams at addresses in the      SourceError
+                                                 target's memories (``Buffer.address``)
+ 4    balance   ``aci.balance.balance(p, cost)`` a checked program -> the same, loops split      --
+                                                 over slots where the program leaves it to the
+                                                 compiler; ``cost``: ``aci.balance.estimate``
+ 5    schedule  ``aci.schedule.schedule(p, m)``  -> every task on a slot, every window's         SourceError
+                                                 RECONFs final                                   (E067)
+ 6    waits     ``aci.waits.waits(p)``           a scheduled program -> the same with every      --
+                                                 task's ``waits`` (dataflow mode only)
+ 7    lower     ``aci.lower.lower(p, m)``        -> an ``aci.image.Image``; a dataflow image     --
+                                                 needs stage 6 (ValueError: a bug)
+ 8    encode    ``aci.encode.encode(img)``       ``Image`` -> bytes (``aci.decode`` mirrors it)  --
+====  ========  ===============================  ==============================================  ===========
+
+:data:`STAGES` lists them as data; :func:`compile_file` runs them all for one program
+of a file and returns a :class:`Compiled` (the checked program, the scheduled one,
+the Image and its bytes); it raises SourceError (diagnostics) only, carrying the
+sources read for the CLI to render. Running the stages one by one through the public
+API (``aci.load``, ``aci.check``, ...) gives the same bytes (a test holds them equal).
 """
 
 from __future__ import annotations
@@ -10,8 +39,8 @@ from __future__ import annotations
 import attrs
 
 from . import program as P
-from .check import Unit, check
 from .balance import balance, estimate
+from .check import Unit, check
 from .diagnostics import SourceError, error
 from .encode import encode
 from .image import Image
@@ -19,6 +48,25 @@ from .lower import lower
 from .parse import load
 from .schedule import schedule
 from .waits import waits
+
+
+@attrs.frozen
+class Stage:
+    name: str
+    module: str  # the module named for the stage, which states its contract
+    function: str  # its entry point, exported by the aci package
+
+
+STAGES = (
+    Stage("load", "aci.parse", "load"),
+    Stage("check", "aci.check", "check"),
+    Stage("place", "aci.check", "check"),  # a stage of its own with issue 13.3
+    Stage("balance", "aci.balance", "balance"),
+    Stage("schedule", "aci.schedule", "schedule"),
+    Stage("waits", "aci.waits", "waits"),
+    Stage("lower", "aci.lower", "lower"),
+    Stage("encode", "aci.encode", "encode"),
+)
 
 
 @attrs.frozen
@@ -46,13 +94,13 @@ def pick_program(unit: Unit, name: str | None, path: str) -> P.Program:
 
 def compile_file(path: str, defines=None, program: str | None = None, mode: str = "strict",
                  symbols: bool = True) -> Compiled:
-    loaded = load(path)
+    loaded = load(path)  # 1
     try:
-        unit = check(loaded, defines)
+        unit = check(loaded, defines)  # 2 and 3
         prog = pick_program(unit, program, path)
-        scheduled = schedule(balance(prog, lambda p: estimate(p, mode)), mode)
+        scheduled = schedule(balance(prog, lambda p: estimate(p, mode)), mode)  # 4, 5
     except SourceError as e:
         e.sources = loaded.sources
         raise
-    img = lower(waits(scheduled) if mode == "dataflow" else scheduled, mode, symbols=symbols)
-    return Compiled(prog, scheduled, img, encode(img), loaded.sources)
+    img = lower(waits(scheduled) if mode == "dataflow" else scheduled, mode, symbols=symbols)  # 6, 7
+    return Compiled(prog, scheduled, img, encode(img), loaded.sources)  # 8

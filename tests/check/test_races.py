@@ -15,8 +15,7 @@ import textwrap
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from aci import check as C
-from aci.check import check
+from aci.check import _ProgramChecker, check
 from aci.diagnostics import SourceError
 from aci.overlap import IntervalIndex, LastAccess
 from aci.parse import load
@@ -65,7 +64,7 @@ def _pairwise_index(accesses):
 
 def _diagnostics(path, monkeypatch=None, pairwise=False):
     if pairwise:
-        monkeypatch.setattr(C._ProgramChecker, "_race_index", staticmethod(_pairwise_index))
+        monkeypatch.setattr(_ProgramChecker, "_race_index", staticmethod(_pairwise_index))
     try:
         check(load(str(path)))
         return []

@@ -1,0 +1,18 @@
+"""What the commands' arguments share, below every command module (so that none of
+them imports aci.cli, which imports them all): the usage error and ``-D`` parsing."""
+
+from __future__ import annotations
+
+
+class UsageError(Exception):
+    """Malformed flags: the CLI prints the message and the usage, and exits 2."""
+
+
+def parse_defines(items: list[str] | None) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for item in items or []:
+        name, eq, value = item.partition("=")
+        if not eq or not name.isidentifier() or not value:
+            raise UsageError(f"-D expects NAME=VALUE, got `{item}`")
+        out[name] = value
+    return out
