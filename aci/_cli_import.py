@@ -17,6 +17,8 @@ import json
 import os
 import sys
 
+from ._cli_args import UsageError
+
 FORMATS = ("bnn-fpga", "binarynet", "qonnx")
 
 
@@ -58,7 +60,6 @@ def _read(args):
 
 
 def _pools(text: str | None):
-    from .cli import UsageError
     if text is None:
         return None
     try:
@@ -93,7 +94,6 @@ def _batch(images: int) -> int:
 
 
 def cmd_import(args) -> int:
-    from .cli import UsageError
     from .imports.network import ModelError, program_text, write_npy
     if not 0 <= args.input_bits <= 24:
         raise UsageError(f"--input-bits is 0..24, got {args.input_bits}")

@@ -21,12 +21,14 @@ LAYERS = [
     ["_parser", "parse", "check", "schedule", "deps", "waits", "lower", "encode", "decode", "asm", "machine"],
     # 3. the balancer: its cost model runs schedule, waits, lower and the machine
     ["balance"],
-    # 4. the engines, the board and its core models, traces and reports
+    # 4. the engines, the board and its core models, traces and reports; the
+    #    importers of trained networks (to programs and the cores' parameter files)
     ["cores", "cores.bits", "cores.bnn", "cores.bnndata", "cores.test_core", "board", "engine", "run",
-     "firmware_sim", "trace", "report"],
+     "firmware_sim", "trace", "report",
+     "imports", "imports.network", "imports.binarynet", "imports.bnnfpga", "imports.qonnx"],
     # 5. what drives the rest: the pipeline, the command line, tests, tools
-    ["pipeline", "testing", "pytest_plugin", "explore", "demo", "_generate", "_cli_args", "_cli_run",
-     "_cli_explore", "cli", "__main__", ""],
+    ["pipeline", "testing", "pytest_plugin", "explore", "demo", "imports.digits", "_generate", "_cli_args",
+     "_cli_run", "_cli_explore", "_cli_import", "cli", "__main__", ""],
 ]
 ORDERED = 2
 
