@@ -94,12 +94,12 @@ def _image_json(img) -> dict:
 
 
 def cmd_compile(args) -> int:
-    from .asm import disassemble
     from .pipeline import compile_file
     c = compile_file(args.file, parse_defines(args.define), args.program, args.mode, symbols=not args.strip)
     if args.emit == "image":
         out = c.data
     elif args.emit == "asm":
+        from .asm import disassemble
         out = disassemble(c.image)
     else:
         out = json.dumps(_image_json(c.image), indent=1) + "\n"
