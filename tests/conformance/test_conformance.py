@@ -9,24 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from aci.decode import ImageError, decode
 from aci.engine import MODES, run_on
 from aci.format import LIMITS
-from tests.firmware.harness import ASAN, SIM, c_validate, make
+
+from tests.firmware.harness import ASAN, SIM, c_validate, make, py_verdict as verdict
 
 CONFORMANCE = Path(__file__).resolve().parent
 MANIFEST = json.loads((CONFORMANCE / "manifest.json").read_text())
 VECTORS = sorted(n for n, e in MANIFEST.items() if not e.get("validate_only"))
 VALIDATE_ONLY = sorted(n for n, e in MANIFEST.items() if e.get("validate_only"))
-
-
-def verdict(data: bytes) -> tuple[int, int] | None:
-    """The Python validator's verdict: None, or (code, offset)."""
-    try:
-        decode(data)
-    except ImageError as e:
-        return e.code, e.offset
-    return None
 
 
 @pytest.mark.parametrize("name", VECTORS)

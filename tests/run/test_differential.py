@@ -16,7 +16,7 @@ from aci.pipeline import compile_file
 from aci.trace import dumps
 
 from tests.firmware import images as I
-from tests.firmware.harness import ROOT, extents
+from tests.firmware.harness import ROOT, extents, first_difference
 
 PROGRAMS = sorted(p for p in (ROOT / "programs").rglob("*.aci") if re.search(r"^program ", p.read_text(), re.M))
 SEED = 20240611
@@ -47,15 +47,6 @@ def outcome(engine, data, mode, inputs=None, timing_only=False, outputs=(), rang
     buffers = {name: engine.get(name).tobytes() for name in outputs} if r.ok else {}
     memory = {(a, n): r.board.read(a, n) for a, n in ranges} if r.ok else {}
     return r, "".join(lines), buffers, memory
-
-
-def first_difference(a: str, b: str) -> str:
-    """Where two traces part, for assertion messages."""
-    la, lb = a.splitlines(), b.splitlines()
-    for k, (x, y) in enumerate(zip(la, lb)):
-        if x != y:
-            return f"line {k + 1}:\n  reference {x}\n  engine    {y}"
-    return f"lengths differ: {len(la)} lines (reference) vs {len(lb)} (engine)"
 
 
 def figures(r) -> dict:
