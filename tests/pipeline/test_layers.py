@@ -21,14 +21,14 @@ LAYERS = [
     ["_parser", "parse", "check", "schedule", "deps", "waits", "lower", "encode", "decode", "asm", "machine"],
     # 3. the balancer: its cost model runs schedule, waits, lower and the machine
     ["balance"],
-    # 4. the engines, the board and its core models, traces and reports; the
-    #    importers of trained networks (to programs and the cores' parameter files)
+    # 4. the engines, the board and its core models, traces and reports, the board
+    #    daemon; the importers of trained networks (to programs and parameter files)
     ["cores", "cores.bits", "cores.bnn", "cores.bnndata", "cores.test_core", "board", "engine", "run",
-     "firmware_sim", "trace", "report",
+     "firmware_sim", "trace", "report", "daemon",
      "imports", "imports.network", "imports.binarynet", "imports.bnnfpga", "imports.qonnx"],
     # 5. what drives the rest: the pipeline, the command line, tests, tools
     ["pipeline", "testing", "pytest_plugin", "explore", "demo", "imports.digits", "_generate", "_cli_args",
-     "_cli_run", "_cli_explore", "_cli_import", "cli", "__main__", ""],
+     "_cli_run", "_cli_explore", "_cli_import", "_cli_board", "cli", "__main__", ""],
 ]
 ORDERED = 2
 
