@@ -25,7 +25,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from aci.imports import digits  # noqa: E402
-from aci.imports.digits import LAYERS, conv, im2col, maxpool, sign  # noqa: E402
+from aci.imports.digits import LAYERS, im2col, maxpool, sign  # noqa: E402
 
 EPS = 1e-4
 SCORE_BITS = 6

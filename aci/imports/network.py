@@ -43,7 +43,6 @@ I16_MIN, I16_MAX = -(2**15), 2**15 - 1
 MAX_FP_OUT, MAX_CONV, MAX_FC_IN, MAX_FC_OUT = 512, 512, 8192, 1024
 
 
-
 class ModelError(AciError):
     """A model file that acic cannot import: the message names the file, the layer
     and the value."""
