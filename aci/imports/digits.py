@@ -19,6 +19,7 @@ must give the same scores times ``2**score_bits``.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -158,7 +159,14 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     print(f"digits demo: {HELD_OUT} held-out handwritten digits (scikit-learn), {MODEL.name} imported "
           "with `acic import binarynet`, compiled, run on each engine")
-    r = run_demo(Path(args.out))
+    if not MODEL.exists():
+        print(f"the digits demo needs {MODEL} (in the repository, not in an installed wheel)", file=sys.stderr)
+        return 1
+    try:
+        r = run_demo(Path(args.out))
+    except (RuntimeError, OSError) as e:  # a step failed (acic has said why on stderr) or --out
+        print(f"digits demo: {e}", file=sys.stderr)
+        return 1
     ok = True
     print(f"  float reference        accuracy {r['float']:.2%}")
     for engine in engines():
@@ -170,5 +178,4 @@ def main(argv=None) -> int:
 
 
 if __name__ == "__main__":
-    import sys
     sys.exit(main())
