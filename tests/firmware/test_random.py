@@ -37,7 +37,7 @@ def timings(draw):
                   pf_write_ns=draw(st.sampled_from([0, 1, 10])),
                   link_bits_per_s=draw(st.sampled_from([8 * 10**9, 10**10])),
                   link_latency_ns=draw(st.sampled_from([0, 1000, 20_000])),
-                  watchdog_ns=draw(st.sampled_from([0] * 8 + [500, 5000])))
+                  watchdog_ns=draw(st.sampled_from([0] * 6 + [500, 5000] * 2)))
 
 
 @st.composite
