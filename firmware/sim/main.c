@@ -165,7 +165,7 @@ static void run_error_detail(const aci_image *img, const aci_machine *m, const a
     buf[0] = 0;
     uint32_t pc = r->error_offset;
     if (r->error_code < ACI_ERR_WRONG_CORE || r->error_code > ACI_ERR_NO_MODEL ||
-        (uint64_t)pc + ACI_INSN_HEADER_BYTES + ACI_TASK_BYTES > img->length)
+        (uint64_t)pc + ACI_INSN_HEADER_BYTES + ACI_RECONF_BYTES > img->length) /* validated: never */
         return;
     aci_message_args a = {0};
     if (img->data[pc] == ACI_OP_RECONF && r->error_code == ACI_ERR_WATCHDOG) { /* hung hardware */
@@ -174,13 +174,14 @@ static void run_error_detail(const aci_image *img, const aci_machine *m, const a
         aci_message(buf, n, ACI_MSG_WATCHDOG_HUNG, &a);
         return;
     }
-    if (img->data[pc] != ACI_OP_TASK)
+    if (img->data[pc] != ACI_OP_TASK || (uint64_t)pc + ACI_INSN_HEADER_BYTES + ACI_TASK_BYTES > img->length)
         return;
     const uint8_t *t = img->data + pc + ACI_INSN_HEADER_BYTES;
     unsigned slot = t[ACI_TASK_SLOT], id = t[ACI_TASK_CORE], ports = t[ACI_TASK_PORT_COUNT];
     unsigned words = (unsigned)le(t + ACI_TASK_PARAM_WORDS, 2);
     const aci_core *core = &img->cores[img->core_index[id]];
-    char name[17], held[17], params[ACI_MAX_PARAMS * 12], lengths[ACI_MAX_PORTS * 12];
+    /* a u32 takes at most 10 digits and a separator 2: room to spare */
+    char name[17], held[17], params[ACI_MAX_PARAMS * 16], lengths[ACI_MAX_PORTS * 16];
     uint64_t in = 0, out = 0;
     size_t pl = 0, ll = 0;
     params[0] = lengths[0] = 0;
