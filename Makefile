@@ -35,21 +35,26 @@ demo: setup firmware
 	@echo "--- a trained network on real data: the held-out handwritten digits (acic import, compile, run):"
 	$(BIN)/python -m aci.imports.digits --out build/digits
 
-# The whole test suite and, beside it on the second core, a short libFuzzer run of
-# the firmware (validate-then-run on the simulated board; issue 6). Either failing
-# fails `make test`; a crashing input is copied to tests/regression/, which the suite
-# replays from then on. The fuzzer's output is in build/fuzz-test.log.
+# The whole test suite and, beside it on the second core, short libFuzzer runs: the
+# firmware (validate-then-run on the simulated board; issue 6) for half of
+# FUZZ_TEST_SECONDS, then the board daemon's message handling (sessions of requests,
+# seeded with the daemon tests' own; issue 14) for the other half. Any of them
+# failing fails `make test`; a crashing input is copied to tests/regression/, which
+# the suite replays from then on. The fuzzers' output: build/fuzz-test.log and
+# build/fuzz-daemon-test.log.
 FUZZ_TEST_SECONDS ?= 60
+FUZZ_HALF = $(shell expr $(FUZZ_TEST_SECONDS) / 2)
 
 test: setup firmware
-	$(MAKE) -s -C firmware fuzz-build
+	$(MAKE) -s -C firmware fuzz-build fuzz-daemon-build
 	@mkdir -p build
-	@( $(MAKE) -s -C firmware fuzz FUZZ_SECONDS=$(FUZZ_TEST_SECONDS) > build/fuzz-test.log 2>&1 ) & fuzz=$$!; \
+	@( $(MAKE) -s -C firmware fuzz FUZZ_SECONDS=$(FUZZ_HALF) > build/fuzz-test.log 2>&1 && \
+	   $(MAKE) -s -C firmware fuzz-daemon FUZZ_SECONDS=$(FUZZ_HALF) > build/fuzz-daemon-test.log 2>&1 ) & fuzz=$$!; \
 	$(BIN)/python -m pytest; tests=$$?; \
 	wait $$fuzz; fuzzed=$$?; \
-	echo "--- fuzzing the firmware for $(FUZZ_TEST_SECONDS) s (build/fuzz-test.log):"; \
-	grep -E "stat::number_of_executed_units|stat::peak_rss_mb" build/fuzz-test.log || true; \
-	if [ $$fuzzed -ne 0 ]; then echo "FUZZING FAILED:"; tail -40 build/fuzz-test.log; fi; \
+	echo "--- fuzzing the firmware, then the board daemon, $(FUZZ_HALF) s each (build/fuzz-test.log, build/fuzz-daemon-test.log):"; \
+	grep -hE "stat::number_of_executed_units|stat::peak_rss_mb" build/fuzz-test.log build/fuzz-daemon-test.log || true; \
+	if [ $$fuzzed -ne 0 ]; then echo "FUZZING FAILED:"; tail -40 build/fuzz-test.log build/fuzz-daemon-test.log; fi; \
 	[ $$tests -eq 0 ] && [ $$fuzzed -eq 0 ]
 
 # Every benchmark; rewrites BENCHMARKS.md and the plots in docs/img.
@@ -61,8 +66,8 @@ bench: setup firmware
 model: setup
 	OPENBLAS_NUM_THREADS=1 $(BIN)/python models/train_digits.py -o models/digits.npz
 
-fuzz: setup
-	$(MAKE) -C firmware fuzz
+fuzz: setup firmware
+	$(MAKE) -C firmware fuzz fuzz-daemon
 
 # Files derived from aci/format.py (the C header, the tables of docs/format.md), from
 # aci/protocol.py (firmware/include/aci_protocol.h, the tables of docs/protocol.md) and

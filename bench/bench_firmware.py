@@ -95,8 +95,9 @@ def bnn_images_per_s(images: int) -> float:
     return images / elapsed
 
 
-def fuzz(seconds: int, jobs: int) -> dict:
-    p = subprocess.run(["make", "-C", str(ROOT / "firmware"), "fuzz", f"FUZZ_SECONDS={seconds}",
+def fuzz(seconds: int, jobs: int, target: str = "fuzz") -> dict:
+    """`make -C firmware TARGET` (fuzz: the firmware; fuzz-daemon: the board daemon)."""
+    p = subprocess.run(["make", "-C", str(ROOT / "firmware"), target, f"FUZZ_SECONDS={seconds}",
                         f"FUZZ_JOBS={jobs}"], capture_output=True, text=True)
     text = p.stdout + p.stderr
     single = re.findall(r"stat::number_of_executed_units: (\d+)", text)

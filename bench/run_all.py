@@ -56,6 +56,7 @@ BENCHMARKS = {
     "bench_bnn_numpy": (["--compare"], 600),
     "bench_scaling": ([], 1200),
     "bench_import": ([], 600),
+    "bench_daemon_fuzz": ([], 900),
     "bench_firmware": ([], 600),
 }
 OPTIONAL = {"bench_firmware"}  # run only when the file exists
@@ -535,6 +536,11 @@ def targets(results: dict) -> str:
         return f"{d['fuzz_executions']:,} executions, {crashes} crashes", \
             d["fuzz_executions"] >= 10_000_000 and not crashes
 
+    def daemon_fuzz():
+        d = need(results, "bench_daemon_fuzz")
+        return (f"{d['executions']:,} executions in {d['seconds']} s on {d['jobs']} processes, {d['crashes']} crashes",
+                d["executions"] >= 10_000_000 and not d["crashes"])
+
     def linear_one_thread():
         d = need(results, "bench_scaling")
         sr = d["series"][0]
@@ -601,6 +607,7 @@ def targets(results: dict) -> str:
     add("firmware: at most 20 callgrind instructions per validated byte", lambda: fw_worst("per_byte", 20))
     add("firmware: C BNN at least 168 images/s (the seed's FPGA)", c_bnn)
     add("firmware: at least 10 million fuzz executions without a crash", fuzz)
+    add("board daemon: at least 10 million fuzz executions of its message handling, 0 crashes", daemon_fuzz)
     add("compile time and image size linear in program size, 10 to 100,000 tasks (fitted exponent at most 1.1)",
         linear_one_thread)
     add("the same for dataflow compilation and for tasks spread over the threads of a parsec", linear_other)
@@ -639,6 +646,10 @@ def render(results: dict, info: dict, total_s: float) -> str:
         "cmd_run": cmd("bench_run"), "cmd_throughput": cmd("bench_throughput"),
         "cmd_numpy": cmd("bench_bnn_numpy"), "cmd_firmware": cmd("bench_firmware"),
         "cmd_import": cmd("bench_import"), "import_text": section(import_text, results),
+        "cmd_daemon_fuzz": cmd("bench_daemon_fuzz"),
+        "daemon_fuzz": section(lambda r: (lambda d: f"{d['executions']:,} executions ({d['per_s']:,.0f} per second) "
+                                                    f"in {d['seconds']} s on {d['jobs']} processes, "
+                                                    f"{d['crashes']} crashes.")(need(r, "bench_daemon_fuzz")), results),
         "compile_table": section(compile_section, results),
         "cli_walls": section(cli_text, results),
         "create": section(lambda r: create_target(r)[0], results),

@@ -235,7 +235,9 @@ static void forget_image(void)
 static void new_epoch(void)
 {
     forget_image();
-    memset(clients, 0, sizeof clients);
+    for (unsigned k = 0; k < ACIP_MAX_CLIENTS; k++)
+        if (clients[k].used) /* most are not: a cleared table is 600 KiB */
+            memset(&clients[k], 0, sizeof clients[k]);
     memset(runs, 0, sizeof runs);
     runs_next = 0;
     highest_seq = last_seq = 0;

@@ -41,13 +41,16 @@ class Daemon:
         self.ids = time.time_ns()
         self.epoch = 0
 
-    def socket(self, keys="host"):
+    def socket(self, keys="host", connect=True):
+        """A DEALER with the host's key pair, another (keys=(public, secret)), or
+        without CURVE (keys=None)."""
         s = zmq.Context.instance().socket(zmq.DEALER)
         s.linger = 0
         if self.board_key is not None and keys is not None:
             s.curve_serverkey = self.board_key
             s.curve_publickey, s.curve_secretkey = self.host if keys == "host" else keys
-        s.connect(self.url)
+        if connect:
+            s.connect(self.url)
         return s
 
     def raw(self, data: bytes, timeout: float = 5.0, sock=None) -> P.Msg | None:
