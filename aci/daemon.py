@@ -14,14 +14,13 @@ key per line (the rest of the line is a comment).
 from __future__ import annotations
 
 import os
-import shutil
 import time
 from pathlib import Path
 
 from . import protocol as P
 from .diagnostics import AciError
+from .resources import firmware_program
 
-_CHECKOUT_DAEMON = Path(__file__).resolve().parent.parent / "firmware" / "build" / "acifw-board"
 KEYS_ENV = "ACIC_KEY"          # NAME of the client's key pair (NAME.key, NAME.key_secret)
 BOARD_KEY_ENV = "ACIC_BOARD_KEY"  # the board's public key file
 
@@ -32,18 +31,7 @@ class DaemonError(AciError):
 
 def daemon_binary() -> Path:
     """The acifw-board to start: ``$ACIC_BOARD_DAEMON``, else this checkout's build, else PATH."""
-    env = os.environ.get("ACIC_BOARD_DAEMON")
-    if env:
-        if not os.access(env, os.X_OK):
-            raise DaemonError(f"ACIC_BOARD_DAEMON names `{env}`, which is not an executable file")
-        return Path(env)
-    if os.access(_CHECKOUT_DAEMON, os.X_OK):
-        return _CHECKOUT_DAEMON
-    found = shutil.which("acifw-board")
-    if found:
-        return Path(found)
-    raise DaemonError("the board daemon is not built: run `make -C firmware` in the acic checkout "
-                      "(or set ACIC_BOARD_DAEMON to an acifw-board)")
+    return firmware_program("acifw-board", "ACIC_BOARD_DAEMON", "the board daemon", DaemonError)
 
 
 # ---- keys -------------------------------------------------------------------------

@@ -38,7 +38,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -51,8 +50,8 @@ from .diagnostics import AciError
 from .format import ERROR_BY_NAME, SYNC
 from .engine import MODES, OneShotEngine, Progress, RunError, RunResult, SlotUse, Trace
 from .image import Image, Task, children
+from .resources import firmware_program
 
-_CHECKOUT_SIM = Path(__file__).resolve().parent.parent / "firmware" / "build" / "acifw-sim"
 # acifw-sim accepts this many --set/--get/--save requests (MAX_REQUESTS in sim/main.c).
 _MAX_REQUESTS = 64
 
@@ -63,18 +62,7 @@ class FirmwareError(AciError):
 
 def simulator() -> Path:
     """The acifw-sim to run; FirmwareError when there is none."""
-    env = os.environ.get("ACIC_FIRMWARE_SIM")
-    if env:
-        if not os.access(env, os.X_OK):
-            raise FirmwareError(f"ACIC_FIRMWARE_SIM names `{env}`, which is not an executable file")
-        return Path(env)
-    if os.access(_CHECKOUT_SIM, os.X_OK):
-        return _CHECKOUT_SIM
-    found = shutil.which("acifw-sim")
-    if found:
-        return Path(found)
-    raise FirmwareError("the firmware simulator is not built: run `make -C firmware` in the acic checkout "
-                        "(or set ACIC_FIRMWARE_SIM to an acifw-sim)")
+    return firmware_program("acifw-sim", "ACIC_FIRMWARE_SIM", "the firmware simulator", FirmwareError)
 
 
 def _sources(img: Image) -> dict[int, str]:
