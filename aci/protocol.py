@@ -128,7 +128,7 @@ MESSAGES = [
                           ("image_minor", "u16", ""),
                           ("client", "name32", "the host's name, for the board's log")),
             None, "Opens a session: versions are checked, the board answers with its own, its "
-            "target and its epoch. Also resets this client's request-id floor (below)."),
+            "target and its epoch. Also raises this client's request-id floor to its id (below)."),
     Message("LOAD", 2, S("load", "", ("image_bytes", "u32", "bytes of the image (the payload)"),
                          ("image_crc32", "u32", "zlib.crc32 of the image, as a check of the transfer"),
                          ("check_target", "u8", "1: refuse an image whose TARGET differs from the board's"),

@@ -487,7 +487,8 @@ static size_t do_hello(const request *r, client *c)
         return fail(r->id, ACIP_ERR_IMAGE_MISMATCH, 0, 0,
                     "the host writes image format %u.%u, this board runs format %u.%u", image_major,
                     GET16(r->f + ACIP_HELLO_IMAGE_MINOR), ACI_VERSION_MAJOR, ACI_VERSION_MINOR);
-    c->floor = r->id;
+    if (r->id > c->floor) /* never lowered: a delayed old HELLO must not reopen old ids */
+        c->floor = r->id;
     uint8_t *f = begin(ACIP_T_HELLO_REPLY, r->id, ACIP_HELLO_REPLY_BYTES);
     put(f + ACIP_HELLO_REPLY_MAJOR, 2, ACIP_VERSION_MAJOR);
     put(f + ACIP_HELLO_REPLY_MINOR, 2, ACIP_VERSION_MINOR);

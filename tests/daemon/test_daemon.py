@@ -164,6 +164,12 @@ def test_retries_are_answered_from_memory_never_redone(start, hello_image):
     # an id below the floor that is not remembered: refused, nothing done
     e = _err(d.request("WRITE", b"\x03" * 16, rid=first - 5, symbol="src", length=16))
     assert e.name == "stale_request"
+    # a delayed old HELLO does not lower the floor again
+    assert d.request("HELLO", rid=first - 10, epoch=0, major=1, image_major=1).name == "HELLO_REPLY"
+    assert _err(d.request("WRITE", b"\x03" * 16, rid=first - 4, symbol="src", length=16)).name == "stale_request"
+    # another request under a used id is not answered with that id's reply
+    e = _err(d.request("WRITE", b"\x04" * 16, rid=first, symbol="src", length=16))
+    assert e.name == "stale_request" and "used for another request" in e.detail
     assert d.request("READ", symbol="src", length=16).payload == b"\x02" * 16
     # a run: the same sequence number never runs twice
     r1 = d.request("RUN", seq=5, wait_ms=5000)
