@@ -140,9 +140,9 @@ def target_description(path: str | Path) -> bytes:
     section, from a `.aci` file declaring one target (`programs/targets/zcu102.aci`),
     with `FILE.aci:NAME` to pick one of several, or from an image (`.acx`, named after
     its file). DaemonError, or the checker's SourceError, when there is none."""
-    from . import encode
     from .check import check
     from .decode import ImageError, decode
+    from .encode import encode_target
     from .image import MemoryInfo, TargetInfo
     from .parse import load
     head, sep, pick = str(path).rpartition(":")
@@ -170,4 +170,4 @@ def target_description(path: str | Path) -> bytes:
             raise DaemonError(f"{p}: not a valid image: {e}") from None
         name = p.stem
     raw = name.encode("ascii", "replace")[:16]
-    return P.TARGET_DESC.pack(name=raw) + encode.encode_target(info)
+    return P.TARGET_DESC.pack(name=raw) + encode_target(info)

@@ -17,7 +17,9 @@ import pytest
 import zmq
 from zmq.utils.monitor import recv_monitor_message
 
-from aci import decode, encode, protocol as P
+from aci import protocol as P
+from aci.decode import decode
+from aci.encode import encode_target
 
 from .conftest import FIRMWARE, compile_program
 
@@ -47,7 +49,7 @@ def test_hello_reports_versions_target_and_a_fresh_epoch(start, hello_image, tmp
     assert start().epoch != r.epoch
     # with a target: its name and TARGET section
     target = tmp_path / "zcu102.target"
-    section = encode.encode_target(decode.decode(hello_image).target)
+    section = encode_target(decode(hello_image).target)
     target.write_bytes(b"zcu102".ljust(16, b"\0") + section)
     r = start("--target", str(target)).hello()
     assert r.fields["target"] == "zcu102" and r.payload == section
@@ -69,10 +71,10 @@ def test_image_and_target_mismatches_are_named(start, hello_image, tmp_path):
     d = start()
     e = _err(d.load(bytes(other)))
     assert e.name == "image_mismatch" and "format 3.0" in e.detail
-    img = decode.decode(hello_image)
+    img = decode(hello_image)
     target = tmp_path / "t.target"
     import attrs
-    target.write_bytes(b"bigboard".ljust(16, b"\0") + encode.encode_target(attrs.evolve(img.target, slots=6)))
+    target.write_bytes(b"bigboard".ljust(16, b"\0") + encode_target(attrs.evolve(img.target, slots=6)))
     d = start("--target", str(target))
     e = _err(d.load(hello_image, check_target=1))
     assert e.name == "target_mismatch"
@@ -115,7 +117,7 @@ def _trace(d, seq: int, total: int) -> bytes:
 @pytest.mark.parametrize("mode", ["strict", "dataflow"])
 def test_a_run_equals_acifw_sim_in_result_trace_and_memory(start, tmp_path, mode):
     image = compile_program(tmp_path, PIPELINE, mode=mode)
-    img = decode.decode(image)
+    img = decode(image)
     inputs = [b for b in img.symbols.buffers if b.role == "input"]
     outputs = [b for b in img.symbols.buffers if b.role == "output"]
     d = start()
