@@ -54,7 +54,7 @@ test: setup firmware
 	wait $$fuzz; fuzzed=$$?; \
 	echo "--- fuzzing the firmware, then the board daemon, $(FUZZ_HALF) s each (build/fuzz-test.log, build/fuzz-daemon-test.log):"; \
 	grep -hE "stat::number_of_executed_units|stat::peak_rss_mb" build/fuzz-test.log build/fuzz-daemon-test.log || true; \
-	if [ $$fuzzed -ne 0 ]; then echo "FUZZING FAILED:"; tail -40 build/fuzz-test.log build/fuzz-daemon-test.log; fi; \
+	if [ $$fuzzed -ne 0 ]; then echo "FUZZING FAILED:"; tail -n 40 build/fuzz-test.log build/fuzz-daemon-test.log; fi; \
 	[ $$tests -eq 0 ] && [ $$fuzzed -eq 0 ]
 
 # Every benchmark; rewrites BENCHMARKS.md and the plots in docs/img.
