@@ -98,7 +98,7 @@ _SYNC_FIELDS = tuple((f"sync_{f.name}", f.type, f"SYNC `{f.name}`" if i < 7 else
 RESULT_FIELDS = (
     ("seq", "u32", "the run's sequence number"),
     ("state", "u8", "RUN_STATES: 1 running (no result yet), 2 done, 3 error (error_code says why), "
-                    "4 stopped by a RESET (no result)"),
+                    "4 stopped by a RESET (no result; only to RUNs held for it)"),
     ("mode", "u8", "the mode it ran in: 1 strict, 2 dataflow"),
     ("trace_state", "u8", "TRACE_STATES: 0 not kept, 1 kept (read it with TRACE), 2 larger than the board keeps"),
     ("reserved", "u8", "zero"),
