@@ -6,6 +6,8 @@ name is imported on first use, so that the command line starts quickly):
 - ``load(path)`` (aci.parse): files and their imports to ASTs;
 - ``check(loaded, defines)`` (aci.check): the checked programs of a unit, buffers
   and bitstreams placed;
+- ``pipelining(program, mode)`` (aci.pipelining): a repeat's iterations grouped and
+  its scratch buffers renamed (dataflow mode);
 - ``balance(program, cost)`` with ``estimate(program, mode)`` as its cost (aci.balance),
   ``schedule(program, mode)``, ``waits(program)`` (dataflow), ``lower(program, mode)``,
   ``encode(image)``: the later stages one by one; ``decode(data)`` validates an image;
@@ -29,7 +31,7 @@ import types
 from importlib import import_module
 
 _API = {
-    "load": "aci.parse", "check": "aci.check", "balance": "aci.balance", "estimate": "aci.balance",
+    "load": "aci.parse", "check": "aci.check", "pipelining": "aci.pipelining", "balance": "aci.balance", "estimate": "aci.balance",
     "schedule": "aci.schedule", "waits": "aci.waits", "lower": "aci.lower", "encode": "aci.encode",
     "decode": "aci.decode", "compile_file": "aci.pipeline", "STAGES": "aci.pipeline",
     "assemble": "aci.asm", "disassemble": "aci.asm",

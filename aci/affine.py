@@ -74,6 +74,14 @@ class Affine:
     def scale(self, k: int) -> "Affine":
         return Affine.of(self.const * k, {v: c * k for v, c in self.coeffs})
 
+    def substitute(self, values: Mapping[Var, "Affine"]) -> "Affine":
+        """This form with each variable of ``values`` replaced by its form."""
+        out = Affine.of(self.const, {v: c for v, c in self.coeffs if v not in values})
+        for v, c in self.coeffs:
+            if v in values:
+                out = out + values[v].scale(c)
+        return out
+
     def divide_exact(self, k: int) -> "Affine | None":
         if k == 0 or self.const % k or any(c % k for _, c in self.coeffs):
             return None

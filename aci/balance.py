@@ -1,4 +1,4 @@
-"""Stage 4, balance: how many slots each window's work is spread over.
+"""Stage 5, balance: how many slots each window's work is spread over.
 
 ``balance(prog, cost)`` looks for windows whose work is one thread with no
 slot named, made of one LOOP whose iterations touch disjoint memory (no iteration
@@ -37,6 +37,7 @@ from .image import Repeat
 from .lower import lower
 from .machine import simulate
 from .overlap import meet
+from .pipelining import iterations_independent, loop_of
 from .schedule import schedule
 from .waits import waits
 
@@ -45,32 +46,17 @@ EXHAUSTIVE = 64  # combinations worth trying all of
 
 def _single_loop_window(w: P.Window) -> P.Loop | None:
     """The loop a window's work consists of, when it can be split."""
-    if w.reconfigure or len(w.parsecs) != 1 or len(w.parsecs[0].threads) != 1:
-        return None
-    th = w.parsecs[0].threads[0]
-    if th.slot is not None or len(th.body) != 1 or not isinstance(th.body[0], P.Loop):
-        return None
-    loop = th.body[0]
-    if any(t.slot is not None for t in P.walk_tasks(loop)) or loop.var.count < 2:
+    loop = loop_of(w)
+    if loop is None or loop.var.count < 2:
         return None
     return loop if _independent(loop) else None
 
 
 def _independent(loop: P.Loop) -> bool:
-    """No iteration writes bytes that another iteration reads or writes (the overlap
-    oracle, for every ordered pair of accesses, one writing: the loops inside run
-    independently in each instance, the variables outside have one value)."""
-    v = loop.var
-    inner = {n.var for n in _loops(loop)}
+    """No iteration writes bytes that another iteration reads or writes."""
     accesses = [(r.buffer.name, r.address(), r.length, p.direction == "out")
                 for t in P.walk_tasks(loop) for p, r in zip(t.core.ports, t.ports)]
-    for (abuf, a, alen, aw), (bbuf, b, blen, bw) in itertools.product(accesses, repeat=2):
-        if abuf != bbuf or not (aw or bw):  # buffers never overlap
-            continue
-        outer = (set(a.vars) | set(b.vars)) - inner
-        if meet(a, alen, b, blen, same=outer, later=v):
-            return False
-    return True
+    return iterations_independent(accesses, loop.var, {n.var for n in _loops(loop)})
 
 
 def _loops(node):

@@ -780,7 +780,7 @@ class _ProgramChecker:
             if kind == "buffer":
                 b, (elem, shape) = decl
                 init = self._init_file(b, P.tensor_bytes(elem, shape))
-                self.buffers[name] = P.Buffer(name, b.role, elem, shape, rname, a, init, b.span)
+                self.buffers[name] = P.Buffer(name, b.role, elem, shape, rname, a, init, b.span, addr is not None)
             else:
                 bitstreams.append(P.Bitstream(name, rname, a, size))
         return bitstreams

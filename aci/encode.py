@@ -1,4 +1,4 @@
-"""Stage 8, encode: an :class:`aci.image.Image` into the bytes of an ACI image.
+"""Stage 9, encode: an :class:`aci.image.Image` into the bytes of an ACI image.
 
 Mirrors :mod:`aci.decode` (same helper names, same order). Deterministic: the same
 Image gives the same bytes. Layout: header, section table, then TARGET, CORES, SYNC,

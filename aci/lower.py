@@ -1,4 +1,4 @@
-"""Stage 7, lower: a checked, scheduled program to an instruction-level Image.
+"""Stage 8, lower: a checked, scheduled program to an instruction-level Image.
 
 Buffers become addresses, each port region an address at the first iteration plus a
 stride per enclosing counted level (the REPEAT, then the LOOPs from the outside in:

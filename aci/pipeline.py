@@ -15,16 +15,19 @@ literals -- live below all of them, in aci.timing, aci.format and aci.units).
                                                  evaluated, ``for`` expanded, every rule held
  3    place     inside ``check``, for now        buffers and bitstreams at addresses in the      SourceError
                                                  target's memories (``Buffer.address``)
- 4    balance   ``aci.balance.balance(p, cost)`` a checked program -> the same, loops split      --
-                                                 over slots where the program leaves it to the
-                                                 compiler; ``cost``: ``aci.balance.estimate``
- 5    schedule  ``aci.schedule.schedule(p, m)``  -> every task on a slot, every window's         SourceError
+ 4    pipe-     ``aci.pipelining.pipelining``    a checked program -> the same, each eligible    --
+      lining    ``(p, m)``                       repeat's iterations grouped, scratch buffers
+                                                 renamed (dataflow mode only)
+ 5    balance   ``aci.balance.balance(p, cost)`` -> the same, loops split over slots where the   --
+                                                 program leaves it to the compiler; ``cost``:
+                                                 ``aci.balance.estimate``
+ 6    schedule  ``aci.schedule.schedule(p, m)``  -> every task on a slot, every window's         SourceError
                                                  RECONFs final                                   (E067)
- 6    waits     ``aci.waits.waits(p)``           a scheduled program -> the same with every      --
+ 7    waits     ``aci.waits.waits(p)``           a scheduled program -> the same with every      --
                                                  task's ``waits`` (dataflow mode only)
- 7    lower     ``aci.lower.lower(p, m)``        -> an ``aci.image.Image``; a dataflow image     --
-                                                 needs stage 6 (ValueError: a bug)
- 8    encode    ``aci.encode.encode(img)``       ``Image`` -> bytes (``aci.decode`` mirrors it)  --
+ 8    lower     ``aci.lower.lower(p, m)``        -> an ``aci.image.Image``; a dataflow image     --
+                                                 needs stage 7 (ValueError: a bug)
+ 9    encode    ``aci.encode.encode(img)``       ``Image`` -> bytes (``aci.decode`` mirrors it)  --
 ====  ========  ===============================  ==============================================  ===========
 
 :data:`STAGES` lists them as data; :func:`compile_file` runs them all for one program
@@ -46,6 +49,7 @@ from .encode import encode
 from .image import Image
 from .lower import lower
 from .parse import load
+from .pipelining import pipelining
 from .schedule import schedule
 from .waits import waits
 
@@ -61,6 +65,7 @@ STAGES = (
     Stage("load", "aci.parse", "load"),
     Stage("check", "aci.check", "check"),
     Stage("place", "aci.check", "check"),  # a stage of its own with issue 13.3
+    Stage("pipelining", "aci.pipelining", "pipelining"),
     Stage("balance", "aci.balance", "balance"),
     Stage("schedule", "aci.schedule", "schedule"),
     Stage("waits", "aci.waits", "waits"),
@@ -98,7 +103,7 @@ def compile_file(path: str, defines=None, program: str | None = None, mode: str 
     try:
         unit = check(loaded, defines)  # 2 and 3
         prog = pick_program(unit, program, path)
-        scheduled = schedule(balance(prog, lambda p: estimate(p, mode)), mode)  # 4, 5
+        scheduled = schedule(balance(pipelining(prog, mode), lambda p: estimate(p, mode)), mode)  # 4, 5, 6
     except SourceError as e:
         e.sources = loaded.sources
         raise

@@ -119,6 +119,7 @@ class Buffer:
     address: int  # placed
     init_file: str | None
     span: Span
+    fixed: bool = False  # placed by `at ADDR` in the source (the compiler may not move it)
 
     @property
     def size(self) -> int:

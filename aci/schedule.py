@@ -1,4 +1,4 @@
-"""Stage 5, schedule: give every task a slot and every window its PR requests.
+"""Stage 6, schedule: give every task a slot and every window its PR requests.
 
 ``schedule(program, mode)`` returns the same :class:`aci.program.Program` with every
 task's ``slot`` set and every window's ``reconfigure`` list final: the explicit

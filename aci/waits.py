@@ -1,4 +1,4 @@
-"""Stage 6, waits: the dataflow dependencies of a scheduled program, on the program.
+"""Stage 7, waits: the dataflow dependencies of a scheduled program, on the program.
 
 ``waits(program, exact=None) -> Program``
 

@@ -20,7 +20,7 @@ LAYERS = [
     ["ast", "program", "image"],
     # 2. the compiler's stages in pipeline order (aci.pipeline), then the image's
     #    other readers; ordered: each imports only modules before it
-    ["_parser", "parse", "check", "schedule", "deps", "waits", "lower", "encode", "decode", "asm", "machine"],
+    ["_parser", "parse", "check", "pipelining", "schedule", "deps", "waits", "lower", "encode", "decode", "asm", "machine"],
     # 3. the balancer: its cost model runs schedule, waits, lower and the machine
     ["balance"],
     # 4. the engines, the board and its core models, traces and reports, the board

@@ -28,7 +28,7 @@ def test_stages_one_by_one_give_compile_file(name, mode):
     defines = PROGRAMS[name]
     loaded = aci.load(path_of(name))
     (program,) = aci.check(loaded, defines).programs.values()
-    balanced = aci.balance(program, lambda p: aci.estimate(p, mode))
+    balanced = aci.balance(aci.pipelining(program, mode), lambda p: aci.estimate(p, mode))
     scheduled = aci.schedule(balanced, mode)
     ready = aci.waits(scheduled) if mode == "dataflow" else scheduled
     data = aci.encode(aci.lower(ready, mode))
@@ -49,7 +49,7 @@ def test_dataflow_needs_waits():
 
 
 def test_stages_are_listed_with_their_modules():
-    assert [s.name for s in aci.STAGES] == ["load", "check", "place", "balance", "schedule", "waits", "lower",
+    assert [s.name for s in aci.STAGES] == ["load", "check", "place", "pipelining", "balance", "schedule", "waits", "lower",
                                             "encode"]
     for s in aci.STAGES:
         module = importlib.import_module(s.module)

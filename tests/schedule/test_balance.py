@@ -60,7 +60,8 @@ def threads_per_window(c):
 
 
 def test_bnn_auto_keeps_cores_resident_for_small_batches():
-    c = compile_file(str(ROOT / "programs/bnn_auto.aci"), {"IMAGES": "40", "BATCH": "2"}, mode="dataflow")
+    # strict mode: batches run one after another (dataflow mode groups them first)
+    c = compile_file(str(ROOT / "programs/bnn_auto.aci"), {"IMAGES": "40", "BATCH": "2"}, mode="strict")
     assert threads_per_window(c) == [1, 2, 1]
     r = run_image(c.data, timing_only=True)
     assert r.pr_count == 4  # one per slot, once: FP_CONV, 2 x BIN_CONV, BIN_FC stay
