@@ -199,6 +199,14 @@ ENGINES: dict[str, EngineEntry] = {e.name: e for e in (
     EngineEntry("firmware", "C firmware on its simulated board", "aci.firmware_sim:FirmwareEngine", (
         Option("--firmware-sim", "sim", "the acifw-sim to run (default: $ACIC_FIRMWARE_SIM, else "
                "firmware/build/acifw-sim of this checkout, else acifw-sim on PATH)", "PATH"),)),
+    EngineEntry("remote", "board daemon at --board", "aci.remote.engine:RemoteEngine", (
+        Option("--board", "board", "the board daemon's address, tcp://HOST:PORT", "URL"),
+        Option("--board-key", "board_key", "the board's public key file (default: $ACIC_BOARD_KEY)", "FILE"),
+        Option("--key", "key", "this host's key pair, NAME.key and NAME.key_secret (default: $ACIC_KEY)", "NAME"),
+        Option("--board-timeout", "timeout", "seconds to wait for a reply before asking again (default 2)",
+               "SECONDS"),
+        Option("--board-patience", "patience", "seconds without any answer before giving up (default 30)",
+               "SECONDS"))),
 )}
 
 

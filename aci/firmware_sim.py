@@ -153,32 +153,53 @@ def run_image_firmware(data: bytes, mode: str | None = None, inputs: Mapping | N
         if res is None or "total_ns" not in res:
             why = p.stderr.strip().splitlines()[-1] if p.stderr.strip() else f"exit status {p.returncode}"
             raise FirmwareError(f"the firmware simulator failed: {why}")
-        # The trace, streamed: per-slot busy and reconfiguring time, PR time.
-        slots = img.target.slots if img is not None else 0
-        busy, reconf = [0] * slots, [0] * slots
-        started: dict[tuple[str, int], int] = {}
-        pr_ns = 0
         with open(d / "trace.jsonl", encoding="utf-8") as f:
+            use = SlotTally(img, trace)
             for line in f:
-                e = json.loads(line)
-                if trace:
-                    trace(e)
-                kind, _, edge = e["ev"].partition("_")
-                if kind not in ("task", "pr"):
-                    continue
-                if edge == "start":
-                    started[(kind, e["slot"])] = e["t"]
-                else:
-                    span = e["t"] - started.pop((kind, e["slot"]))
-                    if kind == "task":
-                        busy[e["slot"]] += span
-                    else:
-                        reconf[e["slot"]] += span
-                        pr_ns += span
+                use.add(line)
         sync = SYNC.unpack((d / "sync.bin").read_bytes())
         if board is not None and p.returncode == 0:
             for k, (address, length) in enumerate(saves):
                 board.write(address, (d / f"out{k}").read_bytes())
+    if board is not None:
+        board.sync.update(sync)
+    return firmware_result(data, img, board, res, sync, use)
+
+
+class SlotTally:
+    """A canonical trace, line by line: passed on to ``trace`` and summed into
+    per-slot busy and reconfiguring time and the PR time."""
+
+    def __init__(self, img: Image | None, trace: Trace | None):
+        slots = img.target.slots if img is not None else 0
+        self.busy, self.reconf = [0] * slots, [0] * slots
+        self.pr_ns = 0
+        self._trace = trace
+        self._started: dict[tuple[str, int], int] = {}
+
+    def add(self, line: str) -> None:
+        e = json.loads(line)
+        if self._trace:
+            self._trace(e)
+        kind, _, edge = e["ev"].partition("_")
+        if kind not in ("task", "pr"):
+            return
+        if edge == "start":
+            self._started[(kind, e["slot"])] = e["t"]
+        else:
+            span = e["t"] - self._started.pop((kind, e["slot"]))
+            if kind == "task":
+                self.busy[e["slot"]] += span
+            else:
+                self.reconf[e["slot"]] += span
+                self.pr_ns += span
+
+
+def firmware_result(data: bytes, img: Image | None, board: Board | None, res: dict, sync: dict,
+                    use: SlotTally) -> RunResult:
+    """The RunResult of a run of the C firmware (here or on a remote board): ``res``
+    is its summary (the fields of ``acifw-sim --json``), ``sync`` its SYNC words,
+    ``use`` its per-slot times; ``board`` holds the final memory."""
     mode = res["mode"]
     error = None
     if res["error"] is not None:
@@ -191,10 +212,8 @@ def run_image_firmware(data: bytes, mode: str | None = None, inputs: Mapping | N
     refused = error is not None and not error.runtime
     span = res["t_end"] - res["t0"]
     slot_use = () if refused else tuple(
-        SlotUse(busy[s], reconf[s], span - busy[s] - reconf[s], sync[f"slot_done{s}"]) for s in range(slots))
-    if board is not None:
-        board.sync.update(sync)
-    return RunResult(mode, res["image_bytes"], res["t0"], res["t_end"], res["total_ns"], res["prs"], pr_ns,
+        SlotUse(b, r, span - b - r, sync[f"slot_done{s}"]) for s, (b, r) in enumerate(zip(use.busy, use.reconf)))
+    return RunResult(mode, res["image_bytes"], res["t0"], res["t_end"], res["total_ns"], res["prs"], use.pr_ns,
                      res["tasks"], res["operations"], slot_use, error, dict(sync),
                      None if refused else board, None if refused else img)
 
