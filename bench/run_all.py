@@ -57,6 +57,7 @@ BENCHMARKS = {
     "bench_scaling": ([], 1200),
     "bench_import": ([], 600),
     "bench_daemon_fuzz": ([], 900),
+    "bench_remote": ([], 900),
     "bench_firmware": ([], 600),
 }
 OPTIONAL = {"bench_firmware"}  # run only when the file exists
@@ -444,6 +445,38 @@ def import_text(results: dict) -> str:
             f"file. (The demo's import, compile and two runs took {s(g['wall_s'])}.)")
 
 
+def remote_text(results: dict) -> str:
+    d = need(results, "bench_remote")
+    c = d["campaign"]
+    rows = [
+        ["create and transfer the BNN's image (bnn_pr.aci BATCH=25, %s bytes): compile, CURVE session, "
+         "LOAD validated and acknowledged" % f"{d['bnn_image_bytes']:,}", ms(d["create_transfer_s"]),
+         f"{d['create_transfer_vs_seed']:.3f} of the seed's 1.33 s"],
+        ["  of which compile / session and LOAD", f"{ms(d['create_s'])} / {ms(d['transfer_s'])}", ""],
+        ["STATUS round trip", f"{d['status_round_trip_s'] * 1e6:,.0f} us", ""],
+        ["RUN round trip of pipeline.aci less the board's own run time", f"{d['protocol_per_run_s'] * 1e6:,.0f} us",
+         "protocol cost per run"],
+        ["pipeline.aci through `--engine remote` (load, inputs, run, trace, memory back)",
+         ms(d["remote_run_s"]), f"local C engine: {ms(d['local_run_s'])}"],
+        [f"LOAD of a {d['load_bytes'] / 1e6:.1f} MB image (transfer, validation, preparation)", ms(d["load_s"]),
+         f"{d['load_mb_per_s']:.1f} MB/s"],
+        [f"functional BNN, {d['bnn_images']} images: local C engine", f"{d['bnn_local_images_per_s']:.1f} images/s",
+         ""],
+        ["  through the daemon, `--engine remote` (all memory back)", f"{d['bnn_remote_images_per_s']:.1f} images/s",
+         ratio(d["bnn_remote_vs_local"])],
+        ["  through the daemon, a session (load, inputs, run, scores back)",
+         f"{d['bnn_session_images_per_s']:.1f} images/s", ratio(d["bnn_session_vs_local"])],
+    ]
+    faults = ", ".join(f"{v:,} {k}" for k, v in sorted(c["faults"].items()))
+    return (table(["what", "measured", "against"], rows, 3)
+            + f"\n\nThe fault campaign: {c['runs']:,} runs of pipeline.aci through the fault-injecting proxy "
+            f"in {s(c['seconds'])} (messages: {faults}), the daemon killed with SIGKILL and started again "
+            f"{c['kills']} times ({c['restarts_seen']} restarts met by the host, {c['resent']:,} requests sent "
+            f"again): {c['ok']:,} runs gave the fault-free result (RunResult, trace and memory), {c['lost']} were "
+            f"reported lost, {c['wrong']} gave another result; the daemon's log shows {c['started']:,} runs started "
+            f"and {c['duplicated']} started twice in one epoch.")
+
+
 # ---- targets ------------------------------------------------------------------------
 
 def targets(results: dict) -> str:
@@ -669,6 +702,39 @@ def targets(results: dict) -> str:
     add("bnn-fpga and BinaryNet imports bit-exact with the independent float formulation on random parameters",
         random_exact)
     add("QONNX import of the digits network: the same parameters and program as the BinaryNet path", qonnx_same)
+
+    def remote():
+        return need(results, "bench_remote")
+
+    def remote_create():
+        d = remote()
+        return (f"{ms(d['create_transfer_s'])} (compile {ms(d['create_s'])}, session and LOAD "
+                f"{ms(d['transfer_s'])}), {d['create_transfer_vs_seed']:.3f} of the seed's"), \
+            d["create_transfer_s"] < SEED_CREATE_S / 10
+
+    def remote_protocol():
+        d = remote()
+        return (f"{d['protocol_per_run_s'] * 1e6:,.0f} us per run (STATUS round trip "
+                f"{d['status_round_trip_s'] * 1e6:,.0f} us, image load {d['load_mb_per_s']:.1f} MB/s)"), \
+            d["protocol_per_run_s"] < 1e-3
+
+    def remote_bnn():
+        d = remote()
+        return (f"{ratio(d['bnn_session_vs_local'])} in a session, {ratio(d['bnn_remote_vs_local'])} through "
+                f"`--engine remote` ({d['bnn_session_images_per_s']:.1f} and {d['bnn_remote_images_per_s']:.1f} "
+                f"against {d['bnn_local_images_per_s']:.1f} images/s)"), d["bnn_session_vs_local"] >= 0.9
+
+    def campaign():
+        c = remote()["campaign"]
+        return (f"{c['runs']:,} runs, {c['kills']} kills: {c['lost']} lost, {c['duplicated']} duplicated, "
+                f"{c['wrong']} wrong"), c["runs"] >= 1000 and c["lost"] == c["duplicated"] == c["wrong"] == 0
+
+    add("creating the BNN's ACI and transferring it to a board that validates and acknowledges it, end to end "
+        "over loopback: under a tenth of the seed's 1.33 s", remote_create)
+    add("the protocol's cost per run against the local C engine: under 1 ms", remote_protocol)
+    add("functional BNN through the daemon: at least 90 % of the local C engine's images/s", remote_bnn)
+    add("fault campaign (at least 1,000 runs, random kills, cuts, delays, drops, duplicates): 0 lost and 0 "
+        "duplicated results", campaign)
     return "\n".join(lines)
 
 
@@ -700,6 +766,7 @@ def render(results: dict, info: dict, total_s: float) -> str:
         "daemon_fuzz": section(lambda r: (lambda d: f"{d['executions']:,} executions ({d['per_s']:,.0f} per second) "
                                                     f"in {d['seconds']} s on {d['jobs']} processes, "
                                                     f"{d['crashes']} crashes.")(need(r, "bench_daemon_fuzz")), results),
+        "cmd_remote": cmd("bench_remote"), "remote_text": section(remote_text, results),
         "compile_table": section(compile_section, results),
         "cli_walls": section(cli_text, results),
         "create": section(lambda r: create_target(r)[0], results),

@@ -13,15 +13,16 @@ average) and starts it again on the same port. Counted:
 - ``lost``: runs that ended with a RemoteError (no result: the host said so);
 - ``wrong``: runs that returned a result other than the fault-free one (the worst
   case: must be 0);
-- ``duplicated``: runs the board started more than once in one of its lives: by
-  its own log of started runs (epoch and sequence number), a sequence number
-  started twice in one epoch, or one logical run of the host started under two
-  sequence numbers in one epoch.
+- ``duplicated``: runs the board started more than once in one of its lives, by
+  its own log of the runs it starts (sequence number and epoch);
+- ``started``: the runs that log shows in all (at least ``runs``: a run lost with
+  a killed daemon is started again in its next life).
 """
 
 from __future__ import annotations
 
 import random
+import re
 import threading
 import time
 from collections import Counter
@@ -44,6 +45,7 @@ class Outcome:
     lost: int = 0
     wrong: int = 0
     duplicated: int = 0
+    started: int = 0  # runs the daemon's log shows started (a run killed with the daemon is started again)
     kills: int = 0
     restarts_seen: int = 0
     resent: int = 0
@@ -115,15 +117,14 @@ def campaign(daemon: Daemon, keys: Keys, data: bytes, inputs: dict, runs: int, s
         out.faults = dict(proxy.counts)
     out.restarts_seen, out.resent = board.restarts, board.resent
     out.seconds = time.monotonic() - t0
-    out.duplicated = duplicated_runs(daemon.log())
+    started = started_runs(daemon.log())
+    out.started = sum(started.values())
+    out.duplicated = sum(n - 1 for n in started.values())
     return out
 
 
-def duplicated_runs(log: str) -> int:
-    """Runs the daemon's log shows started twice in one epoch (same sequence number)."""
-    started = Counter()
-    for line in log.splitlines():
-        words = dict(w.split("=", 1) for w in line.split() if "=" in w)
-        if "run started" in line:
-            started[(words.get("epoch"), words.get("seq"))] += 1
-    return sum(n - 1 for n in started.values())
+def started_runs(log: str) -> Counter:
+    """(sequence number, epoch) -> how often the daemon's log shows that run started
+    (its lines ``acifw-board: run SEQ started in epoch EPOCH ...``)."""
+    return Counter(m.groups() for m in re.finditer(r"run (\d+) started in epoch ([0-9a-f]+)", log))
+

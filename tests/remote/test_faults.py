@@ -18,7 +18,7 @@ from aci.remote.proxy import DROP, DUPLICATE, FORWARD, FaultProxy, RandomFaults,
 
 from ..firmware.harness import ROOT, SIM, c_run
 from ..run.test_differential import inputs_for
-from .campaign import campaign, duplicated_runs, fingerprint, run_once
+from .campaign import campaign, run_once, started_runs
 
 PIPELINE = ROOT / "programs" / "examples" / "pipeline.aci"
 BNN = ROOT / "programs" / "bnn_pr.aci"
@@ -70,7 +70,10 @@ def test_daemon_killed_mid_run_and_restarted(image, keys, fresh_daemon):
         d.start()
         assert run.outcome() == expect
         assert board.restarts == 1 and d.status()["epoch"] != first["epoch"]
-    assert duplicated_runs(d.log()) == 0
+    # The run killed in the first life, the same run again in the second; nothing else.
+    started = started_runs(d.log())
+    assert sorted(e for _, e in started) == sorted({f"{first['epoch']:016x}", f"{d.status()['epoch']:016x}"})
+    assert set(started.values()) == {1}
 
 
 def test_connection_cut_mid_run(image, keys, fresh_daemon):
@@ -84,7 +87,7 @@ def test_connection_cut_mid_run(image, keys, fresh_daemon):
             proxy.cut()
             assert run.outcome() == expect
             assert board.restarts == 0 and proxy.counts["cut"] == 1
-    assert duplicated_runs(d.log()) == 0
+    assert list(started_runs(d.log()).values()) == [1]
 
 
 @pytest.mark.parametrize("fault", ["drop", "duplicate", "delay"])
@@ -99,23 +102,26 @@ def test_every_other_message_faulted(image, keys, daemon, fault):
         if count[direction] % 2:
             return FORWARD
         return {"drop": DROP, "duplicate": DUPLICATE, "delay": delay(0.4)}[fault]
+    before = started_runs(daemon.log())
     with FaultProxy(daemon.url, keys.board[0], keys.proxy, every_other) as proxy:
         with Board(proxy.endpoint, proxy.public_key, keys.host, timeout=0.25, patience=20) as board:
             assert run_once(lambda d, **kw: run_image_remote(board, d, **kw), data, inputs) == expect
             assert (board.resent > 0) == (fault != "duplicate")
         assert proxy.counts[fault] >= 5
-    assert duplicated_runs(daemon.log()) == 0
+    assert list((started_runs(daemon.log()) - before).values()) == [1]
 
 
 def test_random_faults(image, keys, daemon):
     data, inputs, expect = image
     faults = RandomFaults(seed=3, drop=0.15, duplicate=0.15, delay=0.15, cut=0.03, max_delay=0.2)
+    before = started_runs(daemon.log())
     with FaultProxy(daemon.url, keys.board[0], keys.proxy, faults) as proxy:
         with Board(proxy.endpoint, proxy.public_key, keys.host, timeout=0.2, patience=20) as board:
             for _ in range(8):
                 assert run_once(lambda d, **kw: run_image_remote(board, d, **kw), data, inputs) == expect
         assert proxy.counts["drop"] and proxy.counts["duplicate"] and proxy.counts["delay"]
-    assert duplicated_runs(daemon.log()) == 0
+    started = started_runs(daemon.log()) - before
+    assert len(started) == 8 and set(started.values()) == {1}
 
 
 def test_reset_during_a_run(image, keys, fresh_daemon):
@@ -131,7 +137,9 @@ def test_reset_during_a_run(image, keys, fresh_daemon):
         assert reply.name == "RESET_REPLY"
         assert run.outcome() == expect
         assert board.restarts == 1
-    assert duplicated_runs(d.log()) == 0
+    # The run stopped by the reset, then the same run in the new epoch.
+    started = started_runs(d.log())
+    assert len(started) == 2 and set(started.values()) == {1}
 
 
 def test_hung_core_stops_with_watchdog(keys, fresh_daemon):
@@ -178,4 +186,4 @@ def test_campaign_slice(image, keys, fresh_daemon):
     out = campaign(d, keys, data, inputs, runs=40, seed=5, drop=0.03, duplicate=0.03, delay=0.05, cut=0.01,
                    kill_mean_s=0.5, timeout=0.2)
     assert out.wrong == 0 and out.duplicated == 0 and out.lost == 0, out
-    assert out.ok == 40 and out.kills > 0
+    assert out.ok == 40 and out.kills > 0 and out.started >= 40
