@@ -237,6 +237,9 @@ class Board:
                 self.restarts += 1
             except _Busy:
                 time.sleep(BUSY_WAIT)
+            except RemoteError as e:
+                raise RemoteError(f"{e}; the board had restarted and lost this session's image, inputs "
+                                  "and runs") from None
         raise RemoteError(f"board {self.url}: restarted {MAX_RESTARTS} times while the session was "
                           "restored; the image and its inputs are lost")
 

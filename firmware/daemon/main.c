@@ -4,7 +4,7 @@
  *
  *   acifw-board --key SECRET_FILE --authorized-keys FILE [--bind ENDPOINT]
  *               [--pace FACTOR] [--target FILE] [--max-message BYTES]
- *               [--max-memory BYTES] [--max-trace BYTES] [--record FILE]
+ *               [--max-memory BYTES] [--max-trace BYTES] [--record FILE] [--slow SLOT[:POLLS]]...
  *   acifw-board --insecure-loopback [--bind tcp://127.0.0.1:PORT] ...   (tests only)
  *
  * It prints `listening ENDPOINT` (the port resolved when PORT is 0) on stdout once it
@@ -30,6 +30,7 @@
 #include <unistd.h>
 #include <zmq.h>
 
+#include "board.h"
 #include "keys.h"
 #include "service.h"
 
@@ -47,6 +48,7 @@ static int usage(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nusage: %s --key NAME --authorized-keys FILE [--bind ENDPOINT] [--pace FACTOR]\n"
                     "       [--target FILE] [--max-message BYTES] [--max-memory BYTES] [--max-trace BYTES] [--record FILE]\n"
+                    "       [--slow SLOT[:POLLS]]...\n"
                     "       %s --insecure-loopback [--bind tcp://127.0.0.1:PORT] ...   (tests only)\n",
             prog, prog);
     return 2;
@@ -65,6 +67,29 @@ static int parse_bytes(const char *s, uint64_t *v)
     return 0;
 }
 
+/* --slow SLOT[:POLLS] (test hardware, as acifw-sim's): slot SLOT lags POLLS polls
+ * behind the model, or never finishes. 0, or -1 when malformed. */
+static int parse_slow(const char *v, uint32_t *slots, uint32_t *polls)
+{
+    char *end;
+    if (*v < '0' || *v > '9')
+        return -1;
+    unsigned long slot = strtoul(v, &end, 10), n = BOARD_NEVER;
+    if (*end == ':') {
+        const char *p = end + 1;
+        if (*p < '0' || *p > '9')
+            return -1;
+        n = strtoul(p, &end, 10);
+        if (n >= BOARD_NEVER)
+            return -1;
+    }
+    if (*end || slot >= ACI_MAX_SLOTS)
+        return -1;
+    *slots |= 1u << slot;
+    *polls = (uint32_t)n;
+    return 0;
+}
+
 /* ---- svc_config callbacks ------------------------------------------------------- */
 
 static void send_reply(void *user, const svc_peer *to, const uint8_t *msg, size_t len)
@@ -76,6 +101,13 @@ static void send_reply(void *user, const svc_peer *to, const uint8_t *msg, size_
     if (to->delimiter && zmq_send(router, "", 0, ZMQ_SNDMORE | ZMQ_DONTWAIT) < 0)
         return;
     zmq_send(router, msg, len, ZMQ_DONTWAIT);
+}
+
+/* The operator's log: stderr, a line at a time. */
+static void log_line(void *user, const char *line)
+{
+    (void)user;
+    fprintf(stderr, "%s: %s\n", prog, line);
 }
 
 static void *work_thread(void *arg)
@@ -257,6 +289,7 @@ int main(int argc, char **argv)
     const char *bind = "tcp://*:7070", *key_path = 0, *target_path = 0;
     double pace = 0;
     int insecure = 0;
+    uint32_t slow_slots = 0, slow_polls = 0;
     uint64_t max_message = (64u << 20) + 4096, max_memory = (uint64_t)1 << 30, max_trace = 256u << 20;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : 0;
@@ -282,7 +315,10 @@ int main(int argc, char **argv)
                 return 1;
             }
         }
-        else if (!strcmp(a, "--pace")) {
+        else if (!strcmp(a, "--slow")) {
+            if (parse_slow(v, &slow_slots, &slow_polls))
+                return usage("--slow takes SLOT or SLOT:POLLS, not `%s`", v);
+        } else if (!strcmp(a, "--pace")) {
             char *end;
             pace = strtod(v, &end);
             if (*end || !(pace >= 0) || pace > 1e6)
@@ -340,7 +376,7 @@ int main(int argc, char **argv)
     }
 
     svc_config cfg = {send_reply, start_run, stop_run, 0, new_epoch, now_ns, max_message, max_memory, max_trace, 0,
-                      (uint32_t)(pace * 1000 + 0.5), target, target_len};
+                      (uint32_t)(pace * 1000 + 0.5), target, target_len, log_line, slow_slots, slow_polls};
     if (svc_init(&cfg)) {
         fprintf(stderr, "%s: %s: %s\n", prog, target_path ? target_path : "start", svc_error);
         return 1;

@@ -857,6 +857,7 @@ void svc_run_body(void)
 {
     aci_run_opts opts = {run.mode, run.seq, trace_event, 0};
     board_functional(!run.timing_only);
+    board_slow(cfg.slow_slots, cfg.slow_polls);
     run.wall_start = monotonic_ns();
     aci_run(&machine, &img, &opts, &run.res);
     run.wall_ns = monotonic_ns() - run.wall_start;
@@ -991,6 +992,11 @@ static size_t do_run(const request *r, client *c, const svc_peer *from)
         return n;
     }
     /* The run starts. */
+    if (cfg.log) {
+        char line[128];
+        snprintf(line, sizeof line, "run %u started in epoch %016llx for %.40s", seq, (unsigned long long)epoch, c->key);
+        cfg.log(cfg.user, line);
+    }
     highest_seq = seq;
     free(run.trace);
     memset(&run, 0, sizeof run);

@@ -48,6 +48,11 @@ typedef struct {
      * or NULL: any target. Checked by svc_init. */
     const uint8_t *target;
     size_t target_len;
+    /* A line for the operator about what the board does (each run started), or NULL. */
+    void (*log)(void *user, const char *line);
+    /* Test hardware slower than the model, as acifw-sim --slow: before each run,
+     * board_slow(slow_slots, slow_polls) (0: none). */
+    uint32_t slow_slots, slow_polls;
 } svc_config;
 
 /* 0, or -1 with a message in svc_error (a bad target description, no memory). */
