@@ -18,7 +18,9 @@ A LOAD starts every run afresh (the board backs the image's memory zeroed), as
 the local engines start each run on a new board. The SYNC words are the board's,
 but for the doorbell and its acknowledgement: on the wire they hold the run's
 sequence number in the board's epoch (checked), in the result the run's number
-for this image, 1, as a local engine gives them. ``progress`` is not called: the
+for this image, 1, as a local engine gives them. A run-time error carries the
+board's code, offset and time; its detail is the code's description (the protocol
+carries no words: acifw-sim's fuller sentence is the local engine's). ``progress`` is not called: the
 board reports nothing until the run ends. Raises :class:`aci.board.DataError` as
 ``run_image`` does, and :class:`aci.remote.client.RemoteError` when the board
 fails (its message names the board and what was lost).
@@ -44,7 +46,7 @@ _MODE_NAMES = {v: k for k, v in P.RUN_MODES.items()}
 
 def error_name(code: int) -> str:
     """An error code's name, as the firmware's aci_error_name gives it."""
-    return ERROR_BY_CODE[code].name if code in ERROR_BY_CODE else "work_area" if code == 254 else "internal"
+    return ERROR_BY_CODE[code].name if code in ERROR_BY_CODE else "internal"
 
 
 def run_image_remote(board: Board, data: bytes, mode: str | None = None, inputs: Mapping | None = None,
@@ -114,7 +116,6 @@ def _refusal(data: bytes, mode: str | None, code: int, offset: int, trace: Trace
     summary = {"error": {"code": code, "name": name, "offset": offset, "t": 0}, "mode": mode,
                "image_bytes": len(data), "t0": 0, "t_end": 0, "total_ns": 0, "prs": 0, "tasks": 0, "operations": 0}
     return firmware_result(data, None, None, summary, sync, SlotTally(None, None))
-
 
 
 class RemoteEngine(OneShotEngine):

@@ -59,13 +59,18 @@ class Background(threading.Thread):
         return self.result
 
 
+def run_in_background(board, data, inputs, daemon):
+    """A remote run in the background, once the board says it runs; and that STATUS."""
+    run = Background(board, data, inputs)
+    run.start()
+    return run, daemon.wait_running()
+
+
 def test_daemon_killed_mid_run_and_restarted(image, keys, fresh_daemon):
     data, inputs, expect = image
     d = fresh_daemon(pace=paced(data, 1.0))
     with Board(d.url, keys.board[0], keys.host, timeout=0.3, patience=20) as board:
-        run = Background(board, data, inputs)
-        run.start()
-        first = d.wait_running()
+        run, first = run_in_background(board, data, inputs, d)
         d.kill()
         d.start()
         assert run.outcome() == expect
@@ -81,9 +86,7 @@ def test_connection_cut_mid_run(image, keys, fresh_daemon):
     d = fresh_daemon(pace=paced(data, 0.6))
     with FaultProxy(d.url, keys.board[0], keys.proxy) as proxy:
         with Board(proxy.endpoint, proxy.public_key, keys.host, timeout=0.3, patience=20) as board:
-            run = Background(board, data, inputs)
-            run.start()
-            d.wait_running()
+            run, _ = run_in_background(board, data, inputs, d)
             proxy.cut()
             assert run.outcome() == expect
             assert board.restarts == 0 and proxy.counts["cut"] == 1
@@ -130,9 +133,7 @@ def test_reset_during_a_run(image, keys, fresh_daemon):
     data, inputs, expect = image
     d = fresh_daemon(pace=paced(data, 0.6))
     with Board(d.url, keys.board[0], keys.host, timeout=0.3, patience=20) as board:
-        run = Background(board, data, inputs)
-        run.start()
-        st = d.wait_running()
+        run, st = run_in_background(board, data, inputs, d)
         reply = d.request("RESET", epoch=st["epoch"])
         assert reply.name == "RESET_REPLY"
         assert run.outcome() == expect
@@ -159,9 +160,7 @@ def test_board_gone_is_a_clear_error(image, keys, fresh_daemon):
     data, inputs, _ = image
     d = fresh_daemon(pace=paced(data, 1.0))
     with Board(d.url, keys.board[0], keys.host, timeout=0.2, patience=1.5) as board:
-        run = Background(board, data, inputs)
-        run.start()
-        d.wait_running()
+        run, _ = run_in_background(board, data, inputs, d)
         d.kill()
         with pytest.raises(RemoteError) as e:
             run.outcome()
