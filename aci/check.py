@@ -27,9 +27,10 @@ from typing import Iterable, Mapping
 
 import attrs
 
-from . import ast, program as P, units
+from . import ast, program as P, timing, units
 from .affine import Affine, Var, describe
-from .diagnostics import Diagnostic, Note, SourceError, error
+from .diagnostics import Diagnostic, Note, SourceError, error, warning
+from . import format as F
 from .format import LIMITS
 from .overlap import MAYBE, IntervalIndex, meet
 from .parse import Loaded
@@ -37,6 +38,24 @@ from .span import Span
 from .units import number_value
 
 MAX_FOR_COUNT = 1 << 16
+# Statements one compilation unit may elaborate (`for` iterations included): the
+# checker's memory and time stay bounded whatever the `for` ranges multiply to.
+MAX_STATEMENTS = 1 << 18
+
+
+def _field_max(struct: F.Struct, name: str) -> int:
+    """The largest value an unsigned field of the image format holds."""
+    t = next(f.type for f in struct.fields if f.name == name)
+    return (1 << 8 * F.FIELD_TYPES[t][1]) - 1
+
+
+def _name_max(struct: F.Struct, name: str = "name") -> int:
+    """The longest name (bytes) a NUL-padded name field of the image format keeps."""
+    t = next(f.type for f in struct.fields if f.name == name)
+    return F.FIELD_TYPES[t][1] - 1
+
+
+STRIDE_MIN, STRIDE_MAX = -(1 << 63), (1 << 63) - 1  # a PORT stride is an i64
 BUFFER_ALIGN = 64  # placement aligns buffers to a cache line (fixed addresses need 8)
 
 
@@ -91,6 +110,7 @@ class Unit:
     targets: dict[str, P.Target]
     cores: dict[str, P.Core]
     consts: dict[str, int]
+    warnings: tuple[Diagnostic, ...] = ()  # W codes, sorted by position
 
 
 def check(loaded: Loaded, defines: Mapping[str, str] | None = None) -> Unit:
@@ -102,6 +122,8 @@ class _Checker:
         self.loaded = loaded
         self.defines = defines
         self.diags: list[Diagnostic] = []
+        self.warnings: list[Diagnostic] = []
+        self.statements = 0  # elaborated so far (MAX_STATEMENTS)
         self.consts: dict[str, ast.Const] = {}
         self.buffers: dict[str, ast.Buffer] = {}
         self.core_asts: dict[str, ast.Core] = {}
@@ -117,6 +139,9 @@ class _Checker:
 
     def err(self, code: str, message: str, span: Span | None, *notes: Note) -> None:
         self.diags.append(error(code, message, span, *notes))
+
+    def warn(self, code: str, message: str, span: Span | None, *notes: Note) -> None:
+        self.warnings.append(warning(code, message, span, *notes))
 
     # ---- driver -------------------------------------------------------------
 
@@ -150,7 +175,8 @@ class _Checker:
         consts = {k: int(v.value) for k, v in self.const_values.items()
                   if isinstance(v, Num) and v.value.denominator == 1}
         return Unit(programs, {k: v for k, v in self.targets.items() if v},
-                    {k: v for k, v in self.cores.items() if v}, consts)
+                    {k: v for k, v in self.cores.items() if v}, consts,
+                    tuple(sorted(dict.fromkeys(self.warnings), key=Diagnostic.sort_key)))
 
     def collect(self) -> None:
         values: dict[str, ast.Const | ast.Buffer] = {}
@@ -498,6 +524,18 @@ class _Checker:
                 else:
                     values[name] = v
         values = {**optional, **values}
+        self.memory_limits(t, memories)
+        for name, v in values.items():
+            if fields[name] == units.TIME and v > LIMITS["max_time_ns"]:
+                self.err("E024", f"`{name}` is {v} ns, over the image format's limit of {LIMITS['max_time_ns']} ns",
+                         seen[name])
+                ok = False
+            per_s = v // 8 if name in ("icap", "dma") else v
+            if fields[name] in (units.RATE, units.FREQ) and per_s > LIMITS["max_rate"]:
+                unit = "bytes/s" if name in ("icap", "dma") else "bits/s" if name == "link" else "Hz"
+                self.err("E024", f"`{name}` is {per_s} {unit}, over the image format's limit of {LIMITS['max_rate']}",
+                         seen[name])
+                ok = False
         missing = [f for f in ["slots", *fields] if f not in seen and f not in optional]
         if not memories and not any(isinstance(i, ast.TargetMemory) for i in t.items):
             missing.append("memory")
@@ -516,6 +554,24 @@ class _Checker:
                           link_bits_per_s=values["link"], link_latency_ns=values["latency"],
                           watchdog_ns=values["watchdog"])
         return P.Target(t.name.name, slots, capacity, tuple(memories), timing, t.span)
+
+    def memory_limits(self, t: ast.Target, memories: list[P.Memory]) -> None:
+        """E032 (too many regions), E033 (regions that overlap), E034 (a long name)."""
+        limit = LIMITS["max_memories"]
+        if len(memories) > limit:
+            self.err("E032", f"target `{t.name.name}` has {len(memories)} memory regions; an image holds at most "
+                     f"{limit}", memories[limit].span, Note(f"`{t.name.name}` is declared here", t.name.span))
+        longest = _name_max(F.MEMORY)
+        for k, m in enumerate(memories):
+            if len(m.name.encode()) > longest:
+                self.err("E034", f"memory `{m.name}` has a name of {len(m.name.encode())} bytes; the image keeps "
+                         f"at most {longest}", m.span)
+            for o in memories[:k]:
+                if m.base < o.end and o.base < m.end:
+                    lo, hi = max(m.base, o.base), min(m.end, o.end)
+                    self.err("E033", f"memory `{m.name}` overlaps memory `{o.name}`: bytes 0x{lo:x} .. 0x{hi - 1:x}",
+                             m.span, Note(f"`{o.name}` is declared here", o.span))
+                    break
 
     def resources(self, items: Iterable[ast.Resource]) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -601,11 +657,20 @@ class _Checker:
             if size is not None and size <= 0:
                 self.err("E024", "a bitstream size must be positive", bs.size.span)
                 size = None
+            elif size is not None and size > _field_max(F.CORE, "bitstream_size"):
+                self.err("E024", f"a bitstream of {size} bytes is over the image format's limit of "
+                         f"{_field_max(F.CORE, 'bitstream_size')} bytes", bs.size.span)
+                size = None
             if bs.address is not None:
                 addr = self.want_int(bs.address, {}, "a bitstream address")
                 if addr is None:
                     ok = False
         res = self.resources(once[ast.CoreResources].items) if ast.CoreResources in once else {}
+        for r in once[ast.CoreResources].items if ast.CoreResources in once else ():
+            if r.name.name in res and res[r.name.name] > _field_max(F.CORE, r.name.name):
+                self.err("E024", f"{res[r.name.name]} {r.name.name.upper()} is over the image format's limit of "
+                         f"{_field_max(F.CORE, r.name.name)}", r.value.span)
+                ok = False
         if not ok or ident is None or size is None:
             return None
         return P.Core(c.name.name, ident, size, bs.region.name if bs.region else None, addr, res,
@@ -672,6 +737,15 @@ class _Checker:
         if len(shape) > LIMITS["max_dims"]:
             self.err("E024", f"a buffer has at most {LIMITS['max_dims']} dimensions", b.type.span)
             ok = False
+        for d, v in zip(b.type.dims, shape):
+            if v is not None and v > _field_max(F.BUFFER, "dim0"):
+                self.err("E024", f"a dimension of {v} is over the image format's limit of "
+                         f"{_field_max(F.BUFFER, 'dim0')}", d.span)
+                ok = False
+        if len(b.name.name.encode()) > _name_max(F.BUFFER):
+            self.err("E034", f"buffer `{b.name.name}` has a name of {len(b.name.name.encode())} bytes; the image "
+                     f"keeps at most {_name_max(F.BUFFER)}", b.name.span)
+            ok = False
         if not ok:
             return None
         return b.type.elem.name, tuple(shape)
@@ -707,12 +781,98 @@ class _ProgramChecker:
             return None
         body = [b for b in body if isinstance(b, (P.Window, P.Repeat))]
         cores = tuple(sorted(self.used_cores.values(), key=lambda core: core.id))
+        self.image_limits(body, cores)
+        if len(self.c.diags) > before:
+            return None
         used = {core.name for core in cores}
         return P.Program(self.p.name.name, self.target, cores, tuple(self.buffers.values()),
                          tuple(b for b in bitstreams if b.core in used), tuple(body),
                          {k: int(v.value) for k, v in self.c.const_values.items()
                           if isinstance(v, Num) and v.value.denominator == 1},
                          self.p.span)
+
+    # ---- limits of the image format -----------------------------------------
+
+    def image_limits(self, body: list, cores: tuple[P.Core, ...]) -> None:
+        """E082 (no core), E084 (too many operations), E085 (too large an image).
+
+        Both counts are upper bounds of what compiling gives, whatever the scheduler
+        and the balancer choose: every window counts a reconfiguration per slot its
+        tasks may use besides its own requests, a window the balancer may split
+        counts its loop once per slot, and a task counts a wait per other slot."""
+        name = self.p.name
+        if not cores:
+            self.err("E082", f"program `{name.name}` runs no task and loads no core: an image needs at least one "
+                     "core", name.span)
+            return
+        slots = self.target.slots
+        insn = F.INSN_HEADER.size
+        waits = min(LIMITS["max_waits"], slots - 1) * F.WAIT.size
+        files: set[str] = set()
+        totals = {"ops": 0, "bytes": 0, "insns": 0, "params": 0}
+
+        def node(n, levels: int, mult: int) -> tuple[int, int, int]:
+            """(operations, bytes, instructions) of one instance of n."""
+            files.add(n.span.file)
+            if isinstance(n, P.Task):
+                totals["params"] += 4 * len(n.params)
+                return mult, insn + F.BY_NAME["TASK"].fields.size + len(n.ports) * (
+                    F.PORT.size + 8 * levels) + waits, 1
+            inner = [node(b, levels + 1, mult * n.var.count) for b in n.body]  # a Loop
+            return (sum(x[0] for x in inner), insn + F.BY_NAME["LOOP"].fields.size + sum(x[1] for x in inner),
+                    1 + sum(x[2] for x in inner))
+
+        def window(w: P.Window, levels: int, mult: int) -> tuple[int, int, int]:
+            files.add(w.span.file)
+            ops, size, count = 0, insn, 1
+            tasks = [t for p in w.parsecs for t in P.walk_tasks(p)]
+            split = (len(w.parsecs) == 1 and len(w.parsecs[0].threads) == 1
+                     and len(w.parsecs[0].threads[0].body) == 1 and isinstance(w.parsecs[0].threads[0].body[0], P.Loop))
+            copies = slots if split else 1
+            reconfs = len(w.reconfigure) + min(slots, len(tasks) * copies)
+            ops += mult * reconfs
+            size += reconfs * (insn + F.BY_NAME["RECONF"].fields.size)
+            count += reconfs
+            for p in w.parsecs:
+                files.add(p.span.file)
+                size += insn * copies if split else insn
+                count += 1
+                for th in p.threads:
+                    files.add(th.span.file)
+                    parts = [node(b, levels, mult) for b in th.body]
+                    ops += sum(x[0] for x in parts)
+                    size += (insn + sum(x[1] for x in parts)) * copies
+                    count += (1 + sum(x[2] for x in parts)) * copies
+            return ops, size, count
+
+        for n in body:
+            if isinstance(n, P.Repeat):
+                files.add(n.span.file)
+                parts = [window(w, 1, n.var.count) for w in n.windows]
+                sizes = (insn + F.BY_NAME["REPEAT"].fields.size, 1)
+            else:
+                parts, sizes = [window(n, 0, 1)], (0, 0)
+            totals["ops"] += sum(x[0] for x in parts)
+            totals["bytes"] += sizes[0] + sum(x[1] for x in parts)
+            totals["insns"] += sizes[1] + sum(x[2] for x in parts)
+        if totals["ops"] > LIMITS["max_operations"]:
+            self.err("E084", f"program `{name.name}` may run {totals['ops']} operations (tasks and reconfigurations, "
+                     f"loops unrolled), over the image format's limit of {LIMITS['max_operations']}", name.span)
+        size = (F.HEADER.size + 6 * F.SECTION_ENTRY.size + F.TARGET.size + len(self.target.memories) * F.MEMORY.size
+                + F.CORES.size + len(cores) * F.CORE.size + F.SYNC.size + totals["params"] + totals["bytes"]
+                + F.SYMBOLS.size + len(self.buffers) * F.BUFFER.size + len(files) * F.FILE.size
+                + totals["insns"] * F.LINE.size + 6 * 7)
+        what = None
+        if size > LIMITS["max_image_bytes"]:
+            what = f"its image may take {size} bytes, over the image format's limit of {LIMITS['max_image_bytes']}"
+        elif len(self.buffers) > _field_max(F.SYMBOLS, "buffer_count"):
+            what = (f"its image would name {len(self.buffers)} buffers, over the image format's limit of "
+                    f"{_field_max(F.SYMBOLS, 'buffer_count')}")
+        elif len(files) > _field_max(F.SYMBOLS, "file_count"):
+            what = (f"its image would name {len(files)} source files, over the image format's limit of "
+                    f"{_field_max(F.SYMBOLS, 'file_count')}")
+        if what:
+            self.err("E085", f"program `{name.name}` is too large: {what}", name.span)
 
     # ---- placement ----------------------------------------------------------
 
@@ -839,9 +999,41 @@ class _ProgramChecker:
              ast.Reconfigure: "a `window`", ast.Parsec: "a `window`", ast.Thread: "a `parsec`",
              ast.Loop: "a `thread` or `loop`", ast.Task: "a `thread` or `loop`"}
 
+    def _size(self, body, env, limit: int = MAX_STATEMENTS + 1) -> int:
+        """The statements ``body`` elaborates to, `for` ranges evaluated at the
+        enclosing `for` variables' first values (quietly: their errors come later)."""
+        total = 0
+        for s in body:
+            total += 1
+            if isinstance(s, ast.For):
+                mark = len(self.c.diags)
+                lo = self.c.want_int(s.lo, env, "")
+                hi = self.c.want_int(s.hi, env, "")
+                del self.c.diags[mark:]
+                if lo is not None and hi is not None and hi > lo:
+                    total += (hi - lo) * self._size(s.body, {**env, s.var.name: Num(Fraction(lo))}, limit)
+            elif hasattr(s, "body") and isinstance(s.body, tuple):
+                total += self._size(s.body, env, limit)
+            if total >= limit:
+                return limit
+        return total
+
+    def tick(self, span: Span) -> bool:
+        """Count one elaborated statement; False (E088, reported once) past the bound."""
+        c = self.c
+        c.statements += 1
+        if c.statements <= MAX_STATEMENTS:
+            return True
+        if c.statements == MAX_STATEMENTS + 1:
+            self.err("E088", f"this program elaborates more than {MAX_STATEMENTS:,} statements (`for` iterations "
+                     "included); here it stops", span)
+        return False
+
     def stmts(self, body, ctx: str, env: dict, depth: int, repeat: Var | None = None) -> list:
         out = []
         for s in body:
+            if not self.tick(s.span):
+                break
             if isinstance(s, ast.For):
                 out.extend(self.for_stmt(s, ctx, env, depth, repeat))
                 continue
@@ -897,8 +1089,15 @@ class _ProgramChecker:
         r = self._range(s, env, "`for`", MAX_FOR_COUNT)
         if r is None:
             return []
+        inner_env = {**env, s.var.name: Num(Fraction(r[0]))}
+        if self.c.statements + r[1] * self._size(s.body, inner_env) > MAX_STATEMENTS:
+            self.c.statements = MAX_STATEMENTS  # refused before any expansion
+            self.tick(s.span)
+            return []
         out = []
         for v in range(r[0], r[0] + r[1]):
+            if not self.tick(s.span):
+                break
             out.extend(self.stmts(s.body, ctx, {**env, s.var.name: Num(Fraction(v))}, depth, repeat))
         return out
 
@@ -952,6 +1151,19 @@ class _ProgramChecker:
                     self.err("E030", f"core `{core.name}` needs {need} {r.upper()} but a slot of `{self.target.name}` "
                              f"offers {have}", ident.span, Note(f"`{core.name}` is declared here", core.span),
                              Note(f"`{self.target.name}` is declared here", self.target.span))
+        if core.name not in self.used_cores:
+            if len(self.used_cores) == LIMITS["max_cores"]:
+                self.err("E083", f"program `{self.p.name.name}` uses more than {LIMITS['max_cores']} cores, the "
+                         f"image format's limit: `{core.name}` is one more", ident.span)
+            if len(core.name.encode()) > _name_max(F.CORE):
+                self.err("E034", f"core `{core.name}` has a name of {len(core.name.encode())} bytes; the image keeps "
+                         f"at most {_name_max(F.CORE)}", ident.span, Note(f"`{core.name}` is declared here", core.span))
+            pr = timing.pr_ns(self.target.timing, core.bitstream_size)
+            if pr > LIMITS["max_time_ns"]:
+                self.err("E087", f"reconfiguring a slot with `{core.name}` ({core.bitstream_size} bytes at "
+                         f"{self.target.timing.icap_bytes_per_s} bytes/s) takes {pr} ns, over the image format's "
+                         f"limit of {LIMITS['max_time_ns']} ns", ident.span,
+                         Note(f"`{core.name}` is declared here", core.span))
         self.used_cores[core.name] = core
         return core
 
@@ -1072,6 +1284,27 @@ class _ProgramChecker:
             self.err("E024", f"`{core.name}` takes {cycles} cycles for these parameters, outside 0 .. {LIMITS['max_cycles']}",
                      s.span, Note("the cycle expression", core.cycles.span))
             return None
+        for port, region, a in zip(core.ports, regions, (given[p.name] for p in core.ports)):
+            if region.length > _field_max(F.PORT, "length"):
+                self.err("E024", f"port `{port.name}` is bound to {region.length} bytes, over the image format's "
+                         f"limit of {_field_max(F.PORT, 'length')} bytes for one port", a.value.span)
+                return None
+            bad = [(v, c) for v, c in region.offset.coeffs if not STRIDE_MIN <= c <= STRIDE_MAX]
+            if bad:
+                self.err("E024", f"port `{port.name}` moves by {bad[0][1]} bytes per step of `{bad[0][0].name}`, "
+                         "beyond the image format's 64-bit signed strides", a.value.span)
+                return None
+        read, written = timing.port_bytes((r.length for r in regions), (p.direction for p in core.ports))
+        dur = timing.task_ns(self.target.timing, len(core.params), cycles, read, written)
+        if dur > LIMITS["max_time_ns"]:
+            self.err("E086", f"this task of `{core.name}` takes {dur} ns, over the image format's limit of "
+                     f"{LIMITS['max_time_ns']} ns", s.span)
+            return None
+        watchdog = self.target.timing.watchdog_ns
+        if watchdog and dur > watchdog:
+            self.c.warn("W001", f"this task of `{core.name}` takes {dur} ns, longer than the watchdog of "
+                        f"`{self.target.name}` ({watchdog} ns): a run stops here with `watchdog`", s.span,
+                        Note(f"`{self.target.name}` is declared here", self.target.span))
         return P.Task(core, slot, tuple((p.name, values[p.name]) for p in core.params), tuple(regions),
                       tuple(types), cycles, s.span)
 

@@ -27,13 +27,28 @@ def _colour(stream) -> bool:
     return stream.isatty() and "NO_COLOR" not in os.environ and os.environ.get("TERM") != "dumb"
 
 
+def _counts(diags) -> str:
+    errors = sum(d.severity == "error" for d in diags)
+    warnings = len(diags) - errors
+    parts = [f"{errors} error{'s' if errors != 1 else ''}"] if errors else []
+    if warnings:
+        parts.append(f"{warnings} warning{'s' if warnings != 1 else ''}")
+    return ", ".join(parts)
+
+
 def report(err: SourceError, sources: dict[str, str], fmt: str) -> None:
     if fmt == "json":
         print(render_json(err.diagnostics))
     else:
         sys.stderr.write(render_text(err.diagnostics, sources, _colour(sys.stderr)))
-        n = len(err.diagnostics)
-        sys.stderr.write(f"{n} error{'s' if n != 1 else ''}\n")
+        sys.stderr.write(_counts(err.diagnostics) + "\n")
+
+
+def report_warnings(warnings, sources: dict[str, str]) -> None:
+    """Warnings of an input that is used anyway (text, to stderr)."""
+    if warnings:
+        sys.stderr.write(render_text(warnings, sources, _colour(sys.stderr)))
+        sys.stderr.write(_counts(warnings) + "\n")
 
 
 def load_and_check(path: str, defines: dict[str, str]):
@@ -66,26 +81,38 @@ def _sources_of(e: SourceError) -> dict[str, str]:
 # ---- commands ----------------------------------------------------------------
 
 def cmd_check(args) -> int:
+    """Every file is checked on its own; each clean one gets its ok line (text) and
+    every file its entry (JSON), whatever the others hold."""
+    from .diagnostics import Diagnostic, to_json
     defines = parse_defines(args.define)
     all_diags, sources, results = [], {}, []
     for path in args.files:
         try:
             unit, src = load_and_check(path, defines)
             sources.update(src)
-            results.append({"file": path, "programs": sorted(unit.programs)})
+            diags = list(unit.warnings)
+            results.append({"file": path, "ok": True, "programs": sorted(unit.programs)})
         except SourceError as e:
-            all_diags.extend(e.diagnostics)
+            diags = list(e.diagnostics)
             sources.update(getattr(e, "sources", {}) or {})
-    if all_diags:
-        report(SourceError(all_diags), sources, args.format)
-        return EXIT_ERRORS
+            results.append({"file": path, "ok": False, "programs": []})
+        results[-1]["diagnostics"] = [to_json(d) for d in diags]
+        all_diags.extend(diags)
+    all_diags.sort(key=Diagnostic.sort_key)
+    failed = any(d.severity == "error" for d in all_diags)
     if args.format == "json":
-        print(json.dumps({"diagnostics": [], "files": results}, indent=2))
+        print(json.dumps({"diagnostics": [to_json(d) for d in all_diags], "files": results}, indent=2))
     else:
+        if all_diags:
+            sys.stderr.write(render_text(all_diags, sources, _colour(sys.stderr)))
         for r in results:
-            progs = ", ".join(r["programs"]) or "no programs"
-            print(f"{r['file']}: ok ({progs})")
-    return EXIT_OK
+            if r["ok"]:
+                progs = ", ".join(r["programs"]) or "no programs"
+                print(f"{r['file']}: ok ({progs})")
+        sys.stdout.flush()
+        if all_diags:
+            sys.stderr.write(_counts(all_diags) + "\n")
+    return EXIT_ERRORS if failed else EXIT_OK
 
 
 def _image_json(img) -> dict:

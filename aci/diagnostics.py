@@ -119,6 +119,18 @@ CODES: dict[str, Code] = {c.code: c for c in [
          "A parameter's range is empty, its set is empty or repeats a value, or its range does not fit its type.",
          where="Triggers: an empty range (`lo > hi`); a range that does not fit the type; a set member listed twice or outside the type; a range or set on a `bool`.",
          examples=(Example("check tests/check/e031_bad_param_decl.aci", lines=((6, 6),)),)),
+    Code("E032", "too many memory regions",
+         "A target declares more memory regions than an image can describe (`max_memories` of docs/format.md).",
+         where="Reported at the first region too many, with a note at the target.",
+         examples=(Example("check tests/check/e032_too_many_memories.aci", lines=((3, 3), (11, 12))),)),
+    Code("E033", "memory regions overlap",
+         "Two memory regions of a target share addresses; the overlapping bytes are given.",
+         where="Reported at the later region, with a note at the earlier one.",
+         examples=(Example("check tests/check/e033_memories_overlap.aci", lines=((3, 6),)),)),
+    Code("E034", "name too long for the image",
+         "A memory region, a core or a buffer has a name longer than its field of the image keeps (15, 15 and 31 bytes).",
+         where="Reported at the region's or buffer's declaration, and at a core's first use in a program.",
+         examples=(Example("check tests/check/e034_name_too_long.aci", lines=((4, 4), (15, 15), (19, 19)), shows=(0, 1, 2)),)),
     Code("E040", "parameter missing",
          "A task does not give a value for a parameter of its core.",
          where="Reported at the task, with a note at the parameter's declaration.",
@@ -184,7 +196,7 @@ CODES: dict[str, Code] = {c.code: c for c in [
          examples=(Example("check tests/check/e063_slot_two_cores_reconfigure.aci", lines=((5, 9),)),)),
     Code("E064", "race between threads",
          "Two threads of one `parsec` run concurrently, and one writes memory that the other reads or writes; the message names both tasks and the overlapping bytes.",
-         where="Loop variables of the two threads vary independently; the message gives one pair of iterations that overlap.",
+         where="Loop variables of the two threads vary independently; a `repeat` variable has one value in both (iterations of a `repeat` are not concurrent); the message gives one pair of iterations that overlap.",
          examples=(Example("check tests/check/e064_race.aci", lines=((4, 5), (8, 11))),)),
     Code("E065", "task slot differs from its thread's",
          "A task names a slot other than the one its thread is on.",
@@ -216,6 +228,33 @@ CODES: dict[str, Code] = {c.code: c for c in [
          "Loops nest deeper than the image format allows, or a `repeat` is nested in another.",
          where="Triggers: a fifth nested `loop` in a thread; a `repeat` inside a `repeat`.",
          examples=(Example("check tests/check/e081_nesting.aci", lines=((12, 14),), shows=(1,)),)),
+    Code("E082", "program uses no core",
+         "A program runs no task and requests no reconfiguration: an image lists at least one core.",
+         where="Reported at the program's name.",
+         examples=(Example("check tests/check/e082_no_core.aci", lines=((4, 4),)),)),
+    Code("E083", "too many cores",
+         "A program uses more core kinds than an image can list (`max_cores`).",
+         where="Reported at the first use of the core one too many (a task or a `reconfigure`).",
+         examples=(Example("check tests/check/e083_too_many_cores.aci", lines=((136, 138),)),)),
+    Code("E084", "too many operations",
+         "A program may run more operations (tasks and reconfigurations, loops unrolled) than an image allows (`max_operations`); the count is an upper bound that counts one reconfiguration per slot in every window.",
+         where="Reported at the program's name.",
+         examples=(Example("check tests/check/e084_too_many_operations.aci", lines=((7, 13),)),)),
+    Code("E085", "image too large",
+         "A program's image may exceed the format's size (`max_image_bytes`), or would name more buffers or source files than its SYMBOLS section counts; the size is an upper bound over every schedule.",
+         where="Reported at the program's name. The bound adds, for every window, a reconfiguration per slot besides its own requests, the loop of a window the balancer may split once per slot, and a wait per other slot for every task. A program needs some 30,000 tasks to reach the size; `tests/check/test_limits.py` lowers the limit to show it."),
+    Code("E086", "task too long",
+         "A task takes longer, by the timing model, than the format's time limit (`max_time_ns`).",
+         where="Reported at the task.",
+         examples=(Example("check tests/check/e086_task_too_long.aci", lines=((6, 6), (14, 14), (19, 19))),)),
+    Code("E087", "reconfiguration too long",
+         "Loading a core's bitstream through the target's ICAP takes longer than the format's time limit (`max_time_ns`).",
+         where="Reported at the core's first use in a program, with a note at its declaration.",
+         examples=(Example("check tests/check/e087_reconfiguration_too_long.aci", lines=((6, 6), (11, 11), (17, 17))),)),
+    Code("E088", "program too large to elaborate",
+         "A compilation unit elaborates more than 262,144 statements (each `for` iteration counts): nested `for` ranges multiply.",
+         where="Reported at the `for` whose expansion would pass the bound, before it is expanded.",
+         examples=(Example("check tests/check/e088_too_many_statements.aci", lines=((8, 10),)),)),
     Code("E090", "statement out of place",
          "A statement stands where the hierarchy does not allow it (a `thread` outside a `parsec`, a `task` outside a `thread`, a `window` inside a `window`).",
          where="The message says where the statement belongs.",
@@ -224,6 +263,10 @@ CODES: dict[str, Code] = {c.code: c for c in [
          "`--program` names no program of the file, or the file has none.",
          where="Reported by `acic compile` (without a location) when `--program` names no program of the file, when the file has several programs and no `--program`, or when it has none. `acic check` accepts files without programs.",
          examples=(Example("compile --program nope tests/check/e091_program_not_found.aci", lines=((4, 5),)),)),
+    Code("W001", "task longer than the watchdog",
+         "A warning: a task takes longer, by the timing model, than the target's `watchdog`, so a run stops there with the run-time error `watchdog`.",
+         where="Warnings are reported for a file that checks without errors: `acic check` prints them (stderr) and the file's ok line (stdout), and exits 0. A file with errors reports its errors only.",
+         examples=(Example("check tests/check/w001_task_longer_than_watchdog.aci", lines=((9, 9), (16, 16), (21, 21))),)),
 ]}
 
 
@@ -261,6 +304,12 @@ class SourceError(AciError):
 def error(code: str, message: str, span: Span | None, *notes: Note) -> Diagnostic:
     assert code in CODES, code
     return Diagnostic(code, message, span, tuple(notes))
+
+
+def warning(code: str, message: str, span: Span | None, *notes: Note) -> Diagnostic:
+    """A diagnostic that does not stop the input from being used (codes Wnnn)."""
+    assert code in CODES and code.startswith("W"), code
+    return Diagnostic(code, message, span, tuple(notes), "warning")
 
 
 # ---- rendering --------------------------------------------------------------------

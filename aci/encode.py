@@ -17,7 +17,9 @@ SECTION_ALIGN = 8
 
 
 def _name(s: str, size: int) -> bytes:
-    b = s.encode("utf-8")[: size - 1]
+    """NUL-padded, cut to ``size - 1`` bytes at a character boundary (a long source
+    path keeps whole UTF-8 characters, as the validators require)."""
+    b = s.encode("utf-8")[: size - 1].decode("utf-8", errors="ignore").encode("utf-8")
     return b + b"\0" * (size - len(b))
 
 

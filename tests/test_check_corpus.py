@@ -4,6 +4,7 @@ Annotation format (see docs/language.md, "Diagnostics"):
 
 * ``// error[E047]`` at the end of a line: a diagnostic with code E047 whose primary
   span starts on that line. Several may share a line: ``// error[E047] error[E010]``.
+  A warning is written the same way: ``// warning[W001]``.
 * ``// expect: error[E005] at 12:1`` on a line of its own: a diagnostic at line 12,
   column 1 of this file (for a span on a line that cannot carry a comment), or
   ``// expect: error[E013] at none`` for a diagnostic without a location.
@@ -16,8 +17,9 @@ Annotation format (see docs/language.md, "Diagnostics"):
   import; it is not a test of its own, but its annotations are expected by every
   test importing it.
 
-A file named ``eNNN_*.aci`` must expect code ENNN; a file named ``ok_*.aci`` must
-check clean. Anything in a comment that looks like an annotation but does not parse
+A file named ``eNNN_*.aci`` (``wNNN_*.aci``) must expect code ENNN (WNNN); a file
+named ``ok_*.aci`` must check clean, without warnings. A file that expects only
+warnings checks with exit status 0. Anything in a comment that looks like an annotation but does not parse
 fails the test of its file.
 """
 
@@ -49,12 +51,12 @@ class AnnotationError(Exception):
 
 # ---- annotations ----------------------------------------------------------------
 
-_CODE = r"E\d{3}"
-_ERRORS = re.compile(rf"^(?:error\[{_CODE}\]\s*)+$")
-_ONE_ERROR = re.compile(rf"error\[({_CODE})\]")
-_EXPECT = re.compile(rf"^expect:\s*error\[({_CODE})\]\s+at\s+(?:none|(\d+):(\d+))\s*$")
+_CODE = r"[EW]\d{3}"
+_ERRORS = re.compile(rf"^(?:(?:error|warning)\[{_CODE}\]\s*)+$")
+_ONE_ERROR = re.compile(rf"(?:error|warning)\[({_CODE})\]")
+_EXPECT = re.compile(rf"^expect:\s*(?:error|warning)\[({_CODE})\]\s+at\s+(?:none|(\d+):(\d+))\s*$")
 _DEFINE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=\S+$")
-_LOOKS_LIKE = re.compile(r"error\s*\[|^\s*errors?\s*[:(]|^\s*expect\s*:|^\s*defines?\s*:|"
+_LOOKS_LIKE = re.compile(r"(?:error|warning)\s*\[|^\s*errors?\s*[:(]|^\s*expect\s*:|^\s*defines?\s*:|"
                          r"^\s*compile\s*:|not-a-test|\bE\d+\]", re.IGNORECASE)
 _COMPILE_ARGS = re.compile(r"^(?:\s*(?:--program\s+[A-Za-z_][A-Za-z0-9_]*|--mode\s+(?:strict|dataflow)))*\s*$")
 _IMPORT = re.compile(r'^\s*import\s+"([^"\\]*)"')
@@ -111,7 +113,7 @@ class Annotations:
         for n, line in enumerate(text.split("\n"), 1):
             block_before = in_block
             code, comment, in_block = split_comment(line, in_block)
-            if block_before and "error[" in line:
+            if block_before and ("error[" in line or "warning[" in line):
                 raise AnnotationError(f"{path.name}:{n}: annotation inside a block comment")
             has_code = bool(code.strip())
             if has_code:
@@ -311,9 +313,10 @@ def test_corpus_file(path: Path, capsys, terminal_names):
     if stem.startswith("ok_"):
         assert not expected, f"{stem} is an ok_ file but expects errors"
     else:
-        m = re.match(r"e(\d{3})_", stem)
-        assert m, f"{stem}: corpus files are named eNNN_*.aci or ok_*.aci"
-        assert f"E{m.group(1)}" in {e[0] for e in expected}, f"{stem} does not expect E{m.group(1)}"
+        m = re.match(r"([ew])(\d{3})_", stem)
+        assert m, f"{stem}: corpus files are named eNNN_*.aci, wNNN_*.aci or ok_*.aci"
+        code = f"{m.group(1).upper()}{m.group(2)}"
+        assert code in {e[0] for e in expected}, f"{stem} does not expect {code}"
     if compile_args is None:
         rc, diags, _ = run_check([path], defines, capsys)
     else:
@@ -330,13 +333,20 @@ def test_corpus_file(path: Path, capsys, terminal_names):
                            for d in diags)
         pytest.fail(f"{path.name}:\n{show(missing, 'missing')}\n{show(unexpected, 'unexpected')}\n"
                     f"all diagnostics:\n{detail or '  none'}")
-    assert rc == (1 if expected else 0)
+    assert rc == (1 if any(e[0].startswith("E") for e in expected) else 0)
+
+
+# Codes whose smallest example is too large to keep as a file: a test builds one.
+ELSEWHERE = {"E085": ("check/test_limits.py", "def test_e085_image_too_large")}
 
 
 def test_every_code_has_a_corpus_file():
-    """Every code of CODES has a file eNNN_*.aci in the corpus that expects it."""
+    """Every code of CODES has a file eNNN_*.aci (wNNN_*.aci) in the corpus that expects it
+    (or, for ELSEWHERE, a test that builds one)."""
     lacking = []
-    for code in CODES:
+    for code, (file, test) in ELSEWHERE.items():
+        assert test in (TESTS / file).read_text(encoding="utf-8"), (code, file, test)
+    for code in set(CODES) - set(ELSEWHERE):
         named = [p for p in CORPUS if p.name.startswith(code.lower() + "_")]
         if not any(code in {e[0] for e in expectations(p)[0]} for p in named):
             lacking.append(code)
@@ -476,11 +486,11 @@ def test_e073_npy_files(tmp_path, capsys):
     np.save(tmp_path / "good.npy", np.arange(8, dtype=np.uint8))
     (tmp_path / "empty.npy").write_bytes(b"")
     (tmp_path / "broken.npy").write_bytes(b"\x93NUMPY\x01\x00")
-    ok = _board_with(tmp_path, "ok.aci", 'buffer a : u8[8] from "good.npy"\nprogram p on board { window { } }\n')
+    ok = _board_with(tmp_path, "ok.aci", 'buffer a : u8[8] from "good.npy"\nprogram p on board { window { reconfigure slot 0 <- ADD } }\n')
     assert run_check([ok], [], capsys)[:2] == (0, [])
     bad = _board_with(tmp_path, "bad.aci", 'buffer a : u8[8] from "empty.npy"\n'
                       'buffer b : u8[8] from "broken.npy"\nbuffer c : u8[4] from "good.npy"\n'
-                      'program p on board { window { } }\n')
+                      'program p on board { window { reconfigure slot 0 <- ADD } }\n')
     rc, diags, _ = run_check([bad], [], capsys)
     assert rc == 1 and [(d["code"], d["line"]) for d in diags] == [("E073", 2), ("E073", 3), ("E073", 4)]
 
@@ -516,7 +526,7 @@ def test_e073_directory_message(tmp_path, capsys):
     (tmp_path / "data").mkdir()
     p = tmp_path / "d.aci"
     p.write_text((CHECK_DIR / "inc" / "board.aci").read_text(encoding="utf-8")
-                 + 'buffer d : i8[16] from "data"\nprogram p on board { window { } }\n', encoding="utf-8")
+                 + 'buffer d : i8[16] from "data"\nprogram p on board { window { reconfigure slot 0 <- ADD } }\n', encoding="utf-8")
     rc, diags, _ = run_check([p], [], capsys)
     assert [d["code"] for d in diags] == ["E073"]
     assert "directory" in diags[0]["message"], diags[0]["message"]
