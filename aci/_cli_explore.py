@@ -37,6 +37,8 @@ def add_explore_parser(subparsers) -> argparse.ArgumentParser:
     c.add_argument("file", metavar="FILE.aci")
     c.add_argument("-D", dest="define", action="append", default=[], metavar="NAME=V1,V2,...",
                    help="values of a const to sweep (one value fixes it); repeatable")
+    from .cli import add_include
+    add_include(c)
     c.add_argument("--mode", default="strict", metavar="strict,dataflow",
                    help="execution modes, comma-separated (default: strict)")
     c.add_argument("--program", metavar="P,...", help="programs of the file, comma-separated")

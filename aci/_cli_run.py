@@ -41,6 +41,8 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
     c.add_argument("file", metavar="SOURCE.aci|IMAGE.acx")
     c.add_argument("-D", dest="define", action="append", metavar="NAME=VALUE",
                    help="override a const (sources only)")
+    from .cli import add_include
+    add_include(c)
     c.add_argument("--program", metavar="NAME", help="the program to run (sources only)")
     c.add_argument("--mode", choices=MODES, help="execution mode (default: the image's own)")
     c.add_argument("--set", dest="set", action="append", default=[], metavar="BUF=FILE",
@@ -139,6 +141,18 @@ def _program(args) -> bytes:
     return read_input(args.file, "image")
 
 
+def _warn(args, data: bytes, gets) -> None:
+    """Warnings of a run that goes ahead: what the user asked may not mean what they think."""
+    from . import format as F
+    if gets and args.timing_only:
+        sys.stderr.write("acic: warning: --get under --timing-only: no core computes, so the buffers written "
+                         "hold what they held before the run (zeros, a `from` file or --set)\n")
+    if args.mode == "dataflow" and len(data) >= F.HEADER.size and data[:4] == F.MAGIC \
+            and not F.HEADER.unpack(data)["flags"] & 1:
+        sys.stderr.write(f"acic: warning: {args.file} was scheduled for strict mode (it has no waits): run in "
+                         "dataflow mode, its threads may race and its memory is not defined\n")
+
+
 def cmd_run(args) -> int:
     engine = open_engine(args.engine, **_engine_options(args))  # a missing engine, before any compiling
     try:
@@ -152,6 +166,7 @@ def _run(args, engine) -> int:
     from .trace import JsonlWriter, to_perfetto, write_vcd
     sets, gets = _pairs(args.set, "--set"), _pairs(args.get, "--get")
     data = _program(args)
+    _warn(args, data, gets)
     for _, path in gets:
         check_output(path, "buffer file")
     trace_file = events = None

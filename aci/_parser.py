@@ -31,7 +31,25 @@ def parser() -> lark.Lark:
 
 # ---- literals -----------------------------------------------------------------
 
-_QUANTITY = re.compile(r"(\d[\d_]*(?:\.\d[\d_]*)?)[ \t]*(\S+)")
+_QUANTITY = re.compile(r"([0-9][0-9_]*(?:\.[0-9][0-9_]*)?)[ \t]*(\S+)")
+
+
+def literal(text: str) -> tuple[Fraction, str | None] | None:
+    """``text`` as one literal of the language (the grammar's own NUMBER or QUANTITY
+    terminal, nothing else: no exponents, only ASCII digits, at most MAX_DIGITS of
+    them): (value, unit or None), or None."""
+    p = parser()
+    m = re.fullmatch(p.get_terminal("QUANTITY").pattern.to_regexp(), text)
+    if m:
+        q = _QUANTITY.fullmatch(text)
+        number, unit = q.group(1), q.group(2)
+    elif re.fullmatch(p.get_terminal("NUMBER").pattern.to_regexp(), text):
+        number, unit = text, None
+    else:
+        return None
+    if len(number.replace("_", "")) > MAX_DIGITS:
+        return None
+    return number_value(number), unit
 
 
 def _unquote(s: str) -> str:
@@ -292,9 +310,30 @@ def _eof_span(file: str, text: str) -> Span:
     return Span(file, line, col, line, col + 1, len(text), len(text))
 
 
+_COMPARISON = re.compile(r"==|!=|<=|>=|<(?!-)|>")
+_EXPRESSION_START = re.compile(r",|\{|\}|\(|\?|:|&&|\|\||\n\s*\n")
+
+
+def _chained(text: str, pos: int) -> bool:
+    """Whether the comparison at ``pos`` follows another in the same expression."""
+    before = text[max(0, pos - 400):pos]
+    starts = [m.end() for m in _EXPRESSION_START.finditer(before)]
+    return bool(_COMPARISON.search(before[starts[-1] if starts else 0:]))
+
+
 def _convert(e: lark.exceptions.LarkError, file: str, text: str) -> Diagnostic:
     if isinstance(e, lark.exceptions.UnexpectedCharacters):
+        pos = e.pos_in_stream
+        if text.startswith("/*", pos):
+            return error("E003", "unterminated comment: this `/*` has no `*/` before the end of the file",
+                         _point_span(file, text, pos, e.line, e.column, 2))
+        if text.startswith("\ufeff", pos):
+            return error("E003", "a UTF-8 byte-order mark (U+FEFF): save the file as UTF-8 without one",
+                         _point_span(file, text, pos, e.line, e.column))
         ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else ""
+        if ch.isdigit():
+            return error("E003", f"`{ch}` is not an ASCII digit: numbers are written with 0-9",
+                         _point_span(file, text, pos, e.line, e.column))
         shown = repr(ch)[1:-1] if not ch.isprintable() or ch.isspace() else ch
         msg = f"unexpected character `{shown}`"
         if e.allowed:
@@ -307,6 +346,9 @@ def _convert(e: lark.exceptions.LarkError, file: str, text: str) -> Diagnostic:
             return error("E005", f"unexpected end of file, expected {expected}",
                          _eof_span(file, text))
         span = span_of(file, tok)
+        if tok.type in ("EQEQ", "NOTEQ", "LESSTHAN", "LE", "MORETHAN", "GE") and _chained(text, tok.start_pos):
+            return error("E004", f"comparisons do not chain: `a < b {tok} c` means nothing; write "
+                         f"`a < b && b {tok} c`", span)
         return error("E004", f"expected {expected}, found {_found(tok)}", span)
     if isinstance(e, lark.exceptions.UnexpectedEOF):
         return error("E005", f"unexpected end of file, expected {describe_expected(e.expected)}",
@@ -314,8 +356,66 @@ def _convert(e: lark.exceptions.LarkError, file: str, text: str) -> Diagnostic:
     raise e  # a Lark error that is not about the input is a bug in acic
 
 
+# ---- bounds, before the parser -------------------------------------------------------
+
+MAX_EXPR_OPERATORS = 10_000  # operators in one expression
+MAX_NESTING = 1024           # ( [ { open at once
+MAX_DIGITS = 256             # digits of one number literal
+
+_TOKEN = re.compile(r'//[^\n]*|/\*.*?\*/|(?P<unclosed>/\*)|"(?:[^"\\\n]|\\.)*"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)'
+                    r'|(?P<num>0[xX][0-9A-Fa-f_]*|0[bB][01_]*|[0-9][0-9_]*(?:\.[0-9_]*)?)'
+                    r'|(?P<op>&&|\|\||==|!=|<=|>=|[-+*/%<>!?])|(?P<open>[(\[{])|(?P<close>[)\]}])|(?P<sep>,)'
+                    r'|\s+|.', re.S)
+_KEYWORDS = frozenset("import const target core buffer program window parsec thread loop repeat for task "
+                      "reconfigure param in out id bitstream resources cycles slots memory at size from on slot "
+                      "capacity input output".split())
+
+
+def _bounds(text: str, file: str) -> list[Diagnostic]:
+    """E006 (an expression or a literal too long) and E007 (nesting too deep), found
+    by one pass of a regular expression before the parser, which would spend
+    memory and time on them (a flat sum of a million terms)."""
+    def at(pos: int, length: int = 1) -> Span:
+        line = text.count("\n", 0, pos) + 1
+        col = pos - (text.rfind("\n", 0, pos) + 1) + 1
+        return Span(file, line, col, line, col + length, pos, pos + length)
+    depth, ops, start = 0, 0, None
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup
+        if kind is None:
+            continue
+        if kind == "unclosed":
+            return [error("E003", "unterminated comment: this `/*` has no `*/` before the end of the file",
+                          at(m.start(), 2))]
+        if kind == "op":
+            if start is None:
+                start = m.start()
+            ops += 1
+            if ops > MAX_EXPR_OPERATORS:
+                return [error("E006", f"this expression has more than {MAX_EXPR_OPERATORS:,} operators: split it "
+                              "(into consts, say)", at(start))]
+        elif kind == "num":
+            digits = len(m.group().replace("_", "")) - (2 if m.group()[:2].lower() in ("0x", "0b") else 0)
+            if digits > MAX_DIGITS:
+                return [error("E006", f"a number of {digits} digits, over the limit of {MAX_DIGITS}",
+                              at(m.start(), len(m.group())))]
+        elif kind == "open":
+            depth += 1
+            if depth > MAX_NESTING:
+                return [error("E007", f"parentheses, brackets and braces nest more than {MAX_NESTING} deep here",
+                              at(m.start()))]
+        elif kind == "close":
+            depth = max(depth - 1, 0)
+        if kind in ("sep", "open", "close") and m.group() in ",{}" or kind == "name" and m.group() in _KEYWORDS:
+            ops, start = 0, None
+    return []
+
+
 def parse_text(text: str, file: str) -> ast.Module:
-    """Parse one file's text into a Module; raises SourceError (E003-E005)."""
+    """Parse one file's text into a Module; raises SourceError (E003-E007)."""
+    bad = _bounds(text, file)
+    if bad:
+        raise SourceError(bad)
     try:
         tree = parser().parse(text)
     except lark.exceptions.UnexpectedInput as e:

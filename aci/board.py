@@ -26,6 +26,7 @@ from __future__ import annotations
 import bisect
 import io
 import os
+import stat
 from collections.abc import Iterable, Iterator, Mapping
 
 import numpy as np
@@ -47,6 +48,9 @@ MERGE_GAP = 1 << 16
 
 class BoardFault(RuntimeError):
     """A broken invariant of the simulated board (a bug in acic, not a user error)."""
+
+
+NPY_HEADER_MAX = 1 << 16  # a .npy file's header is at most this long, besides its data
 
 
 class DataError(AciError):
@@ -203,11 +207,19 @@ class Board:
 
     def load_file(self, name: str, path: str) -> None:
         """Write a buffer from a ``.npy`` file or a raw file of exactly its size."""
-        self.buffer(name)
+        size = self.buffer(name).size
+        most = size + NPY_HEADER_MAX  # read no more than a buffer's contents could take
         try:
             with open(path, "rb") as f:
                 note_input(f.fileno())
-                value = np.load(f, allow_pickle=False) if path.endswith(".npy") else f.read()
+                regular = stat.S_ISREG(os.fstat(f.fileno()).st_mode)
+                if regular and os.fstat(f.fileno()).st_size > most:
+                    raise DataError(f"`{path}` holds {os.fstat(f.fileno()).st_size} bytes, more than buffer "
+                                    f"`{name}` ({size} bytes) takes", name)
+                if path.endswith(".npy"):
+                    value = np.load(f if regular else io.BytesIO(f.read(most + 1)), allow_pickle=False)
+                else:
+                    value = f.read(size + 1)  # one byte more than fits: the size check below says so
         except OSError as e:
             raise DataError(f"cannot read `{path}` for buffer `{name}`: {e.strerror or e}", name) from None
         except ValueError as e:

@@ -35,7 +35,6 @@ from .format import LIMITS
 from .overlap import MAYBE, IntervalIndex, meet
 from .parse import Loaded
 from .span import Span
-from .units import number_value
 
 MAX_FOR_COUNT = 1 << 16
 # Statements one compilation unit may elaborate (`for` iterations included): the
@@ -131,7 +130,7 @@ class _Checker:
         self.program_asts: dict[str, ast.Program] = {}
         self.const_values: dict[str, Value] = {}
         self.const_busy: set[str] = set()
-        self.overrides: dict[str, int] = {}
+        self.overrides: dict[str, Value] = {}
         self.cores: dict[str, P.Core | None] = {}
         self.targets: dict[str, P.Target | None] = {}
         self.buffer_types: dict[str, tuple[str, tuple[int, ...]] | None] = {}  # None: reported
@@ -200,26 +199,34 @@ class _Checker:
             table[d.name.name] = d
 
     def apply_defines(self) -> None:
+        """``-D NAME=VALUE``: VALUE is one literal of the language (a number, a
+        number with a unit, true or false), optionally negated."""
+        from ._parser import literal
         for name, text in self.defines.items():
             if name not in self.consts:
                 known = ", ".join(sorted(self.consts)) or "none"
                 self.err("E013", f"-D {name}={text}: there is no const `{name}` (consts: {known})", None)
                 continue
-            try:
-                v = number_value(text.strip())
-            except (ValueError, ZeroDivisionError):
-                v = None
-            if v is None or v.denominator != 1:
-                self.err("E013", f"-D {name}={text}: the value must be an integer", None)
+            t = text.strip()
+            if t in ("true", "false"):
+                self.overrides[name] = Flag(t == "true")
                 continue
-            self.overrides[name] = int(v)
+            neg = t.startswith("-")
+            lit = literal(t[1:].lstrip() if neg else t)
+            if lit is None:
+                self.err("E013", f"-D {name}={text}: not a value of the language (a number such as 1_000, 0x40 "
+                         "or 2.5, a number with a unit such as 64 KiB or 10 us, true or false)", None)
+                continue
+            value, unit = lit
+            v = Num(value) if unit is None else Num(*units.quantity(value, unit))
+            self.overrides[name] = Num(-v.value, v.dim) if neg else v
 
     def const_value(self, name: str, use: Span) -> Value:
         if name in self.const_values:
             return self.const_values[name]
         decl = self.consts[name]
         if name in self.overrides:
-            v: Value = Num(Fraction(self.overrides[name]))
+            v: Value = self.overrides[name]
         elif name in self.const_busy:
             self.err("E021", f"const `{name}` is defined in terms of itself", use,
                      Note(f"`{name}` is declared here", decl.span))

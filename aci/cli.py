@@ -218,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("files", nargs="+", metavar="FILE")
     c.add_argument("-D", dest="define", action="append", metavar="NAME=VALUE",
                    help="override a const")
+    add_include(c)
     c.add_argument("--format", choices=["text", "json"], default="text")
     c.set_defaults(func=cmd_check)
 
@@ -226,6 +227,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", metavar="OUT", help="output file (default: FILE.acx; `-` for stdout)")
     c.add_argument("--program", metavar="NAME")
     c.add_argument("-D", dest="define", action="append", metavar="NAME=VALUE", help="override a const")
+    add_include(c)
     c.add_argument("--mode", choices=MODES, default="strict")
     c.add_argument("--emit", choices=["image", "asm", "json"], default="image")
     c.add_argument("--strip", action="store_true", help="leave out the SYMBOLS section")
@@ -235,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("file", metavar="FILE.aci")
     c.add_argument("--program", metavar="NAME")
     c.add_argument("-D", dest="define", action="append", metavar="NAME=VALUE", help="override a const")
+    add_include(c)
     c.add_argument("--mode", choices=MODES, default="strict")
     c.add_argument("--json", action="store_true", help="the report as JSON")
     c.add_argument("--gantt", metavar="OUT.png|OUT.svg", help="draw slots against time")
@@ -335,9 +338,16 @@ def _interrupted(e: KeyboardInterrupt, handles_signals: bool) -> int:
     return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
 
 
+def add_include(c: argparse.ArgumentParser) -> None:
+    c.add_argument("-I", dest="include", action="append", default=[], metavar="DIR",
+                   help="search DIR for imports (before ACIC_PATH and the shipped library); repeatable")
+
+
 def _main(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
+    from .parse import set_include_dirs
     try:
         args = parser.parse_args(argv)
+        set_include_dirs(getattr(args, "include", None))
         return _with_deep_stack(args.func, args)
     except RecursionError:
         sys.stderr.write("acic: error: the input nests too deeply to process (over 50,000 levels)\n")

@@ -1,16 +1,27 @@
 """Stage 1, load (the parser): files to ASTs.
 
-``load(path)`` reads a source file and, transitively, every file it imports (paths
-relative to the importing file), and returns the modules in dependency order (each
-module after the modules it imports) together with the text of every file read, for
-rendering diagnostics. Raises :class:`SourceError` with E001 (unreadable file), E002
-(not UTF-8), E003-E005 (lexical and syntax errors) and E012 (import cycle); every
+``load(path)`` reads a source file and, transitively, every file it imports, and
+returns the modules in dependency order (each module after the modules it imports)
+together with the text of every file read, for rendering diagnostics. Raises
+:class:`SourceError` with E001 (unreadable file), E002 (not UTF-8), E003-E007
+(lexical and syntax errors, inputs over the bounds) and E012 (import cycle); every
 diagnostic of every file is collected before raising.
+
+An import's path is looked up relative to the importing file first, then in each
+directory of the search path (:func:`search_path`): the ``-I`` directories of the
+command line (:func:`set_include_dirs`), those of the environment variable
+``ACIC_PATH`` (separated by ``os.pathsep``) and last the shipped library
+(:func:`aci.resources.library_dir`), so ``import "targets/zcu102.aci"`` works from
+anywhere.
+
+Inputs are bounded: only a regular file is read (a FIFO or a device such as
+``/dev/zero`` is refused without blocking), at most ``MAX_SOURCE_BYTES`` of it.
 """
 
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import attrs
@@ -20,6 +31,23 @@ from ._io import note_input
 from ._parser import parse_text
 from .diagnostics import Diagnostic, Note, SourceError, error
 from .span import Span
+
+
+MAX_SOURCE_BYTES = 1 << 20  # one source file; a larger one is E006
+
+_include: list[Path] = []
+
+
+def set_include_dirs(dirs) -> None:
+    """The ``-I`` directories of this command, searched before ``ACIC_PATH``."""
+    _include[:] = [Path(d) for d in dirs or ()]
+
+
+def search_path() -> list[Path]:
+    """Where an import not found beside its importer is looked up, in order."""
+    from .resources import library_dir
+    env = [Path(d) for d in os.environ.get("ACIC_PATH", "").split(os.pathsep) if d]
+    return [*_include, *env, library_dir()]
 
 
 @attrs.frozen
@@ -44,16 +72,41 @@ def _line_col(data: bytes, pos: int) -> tuple[int, int]:
 
 
 def read_source(path: Path, name: str, where: Span | None) -> str:
-    """The text of a source file, or SourceError E001/E002."""
+    """The text of a source file, or SourceError E001/E002/E006."""
+    def fail(code: str, why: str):
+        raise SourceError([error(code, f"cannot read `{name}`: {why}", where)])
     try:
-        data = path.read_bytes()
-        note_input(path)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO nobody writes must not block
     except IsADirectoryError:
-        raise SourceError([error("E001", f"cannot read `{name}`: it is a directory", where)])
+        fail("E001", "it is a directory")
     except FileNotFoundError:
-        raise SourceError([error("E001", f"cannot read `{name}`: no such file", where)])
-    except OSError as e:
-        raise SourceError([error("E001", f"cannot read `{name}`: {e.strerror or e}", where)])
+        fail("E001", "no such file")
+    except (OSError, ValueError) as e:
+        fail("E001", getattr(e, "strerror", None) or str(e))
+    try:
+        st = os.fstat(fd)
+        if stat.S_ISDIR(st.st_mode):
+            fail("E001", "it is a directory")
+        if not stat.S_ISREG(st.st_mode):
+            fail("E001", "it is not a regular file (a device, a FIFO or a socket)")
+        if st.st_size > MAX_SOURCE_BYTES:
+            fail("E006", f"it holds {st.st_size} bytes, over the limit of {MAX_SOURCE_BYTES} bytes for a source file")
+        chunks, size = [], 0
+        while size <= MAX_SOURCE_BYTES:
+            try:
+                chunk = os.read(fd, MAX_SOURCE_BYTES + 1 - size)
+            except OSError as e:
+                fail("E001", e.strerror or str(e))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            size += len(chunk)
+        if size > MAX_SOURCE_BYTES:
+            fail("E006", f"it holds over {MAX_SOURCE_BYTES} bytes, the limit for a source file")
+        data = b"".join(chunks)
+        note_input(fd)
+    finally:
+        os.close(fd)
     try:
         return data.decode("utf-8")
     except UnicodeDecodeError as e:
@@ -114,8 +167,8 @@ class _Loader:
 
     def _import(self, imp: ast.Import, importer: Path, stack):
         try:
-            target = (importer.parent / imp.path).resolve()
-        except (OSError, ValueError) as e:  # a NUL byte, a path too long to resolve
+            target = self._find(imp.path, importer)
+        except (OSError, ValueError, RuntimeError) as e:  # a NUL byte, a path too long, a symlink loop
             self.diags.append(error("E001", f"cannot read `{imp.path}`: {getattr(e, 'strerror', None) or e}",
                                     imp.span))
             return
@@ -129,4 +182,23 @@ class _Loader:
             return
         if target in self.done:
             return
+        if not os.path.lexists(target) and not Path(imp.path).is_absolute():
+            places = ", ".join(f"`{display_name(d)}`" for d in search_path())
+            self.diags.append(error("E001", f"cannot find `{imp.path}`: it is neither beside "
+                                    f"`{self.done.get(importer, display_name(importer))}` nor in the search path "
+                                    f"({places}; add directories with -I or ACIC_PATH)", imp.span))
+            return
         self.visit(target, display_name(target), imp.span, stack)
+
+    @staticmethod
+    def _find(name: str, importer: Path) -> Path:
+        """Beside the importer, else the first directory of the search path holding
+        it; where none does, the path beside the importer (whose reading fails)."""
+        beside = (importer.parent / name).resolve()
+        if beside.exists() or Path(name).is_absolute():
+            return beside
+        for d in search_path():
+            candidate = d / name
+            if candidate.exists():
+                return candidate.resolve()
+        return beside

@@ -5,7 +5,8 @@ any test can ask for ``aci_run``: a function with the signature of
 :func:`aci.testing.run_program` whose ``path`` is taken relative to the directory of
 the test file (absolute paths are kept). It returns an :class:`aci.testing.Result`.
 A program that does not compile fails the test with the compiler's diagnostics,
-rendered as ``acic check`` shows them, instead of a traceback.
+rendered as ``acic check`` shows them, instead of a traceback. ``aci_refused`` is
+:func:`aci.testing.assert_refused` with the same relative paths.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from .diagnostics import SourceError, render_text
-from .testing import Result, run_program
+from .testing import Result, assert_refused, run_program
 
 
 @pytest.fixture
@@ -32,3 +33,16 @@ def aci_run(request):
                         pytrace=False)
 
     return run
+
+
+@pytest.fixture
+def aci_refused(request):
+    """Assert that a ``.aci`` program (path relative to this test file) is refused with
+    a code (``aci_refused("bad.aci", "E064", line=12)``); returns the diagnostic."""
+    base = Path(request.path).parent
+
+    def refused(path, code, **options):
+        full = Path(path) if Path(path).is_absolute() else base / path
+        return assert_refused(str(full), code, **options)
+
+    return refused

@@ -12,6 +12,12 @@ contents of buffers (``buffer(name)``) and assertions whose failure messages say
 what happened when (``assert_ok``, ``assert_before``, ``assert_concurrent``,
 ``assert_no_overlap``, ``assert_total_under``).
 
+``assert_refused(path, code, line=None, column=None, defines=None, program=None,
+mode="strict")`` asserts the opposite: compiling the program fails with a
+diagnostic of ``code`` (at ``line`` and ``column`` when given), and returns that
+diagnostic; it fails, listing what was reported, when the program compiles or is
+refused for other reasons only.
+
 Raises :class:`aci.diagnostics.SourceError` when the program does not compile and
 :class:`aci.board.DataError` for inputs that do not fit its buffers. A run-time
 error (wrong_core, watchdog, no_model) is not raised: it is ``Result.error``, and
@@ -32,7 +38,7 @@ from .run import run_image
 from .timing import format_ns
 from .trace import spans
 
-__all__ = ["Op", "Result", "run_program"]
+__all__ = ["Op", "Result", "assert_refused", "run_program"]
 
 
 @attrs.frozen
@@ -154,3 +160,22 @@ def run_program(path: str, defines: Mapping[str, object] | None = None, program:
     events: list[dict] = []
     run = run_image(compiled.data, mode, inputs=inputs, timing_only=timing_only, trace=events.append)
     return Result(str(path), run, events)
+
+
+def assert_refused(path: str, code: str, line: int | None = None, column: int | None = None,
+                   defines: Mapping[str, object] | None = None, program: str | None = None,
+                   mode: str = "strict"):
+    """The diagnostic of ``code`` (at ``line``:``column`` when given) that compiling
+    ``path`` reports; AssertionError when there is none."""
+    from .diagnostics import SourceError
+    try:
+        compile_file(str(path), {k: str(v) for k, v in (defines or {}).items()}, program, mode)
+    except SourceError as e:
+        for d in e.diagnostics:
+            if d.code == code and (line is None or (d.span is not None and d.span.line == line)) \
+                    and (column is None or (d.span is not None and d.span.column == column)):
+                return d
+        got = "; ".join(f"{d.code} at {d.span or 'no location'}: {d.message}" for d in e.diagnostics)
+        where = "" if line is None else f" at line {line}" + ("" if column is None else f", column {column}")
+        raise AssertionError(f"{path}: expected {code}{where}, got {got}") from None
+    raise AssertionError(f"{path}: expected {code}, but the program compiles")
