@@ -25,7 +25,7 @@ import json
 import os
 import sys
 
-from ._cli_args import UsageError
+from ._cli_args import UsageError, add_include
 from ._io import OutputError, ProgressBar
 from .format import MODES as _FORMAT_MODES
 
@@ -37,7 +37,6 @@ def add_explore_parser(subparsers) -> argparse.ArgumentParser:
     c.add_argument("file", metavar="FILE.aci")
     c.add_argument("-D", dest="define", action="append", default=[], metavar="NAME=V1,V2,...",
                    help="values of a const to sweep (one value fixes it); repeatable")
-    from .cli import add_include
     add_include(c)
     c.add_argument("--mode", default="strict", metavar="strict,dataflow",
                    help="execution modes, comma-separated (default: strict)")

@@ -26,7 +26,7 @@ import json
 import sys
 from pathlib import Path
 
-from ._cli_args import UsageError, parse_defines
+from ._cli_args import UsageError, add_include, parse_defines
 from ._io import PendingOutput, ProgressBar, check_output, read_input
 from .engine import ENGINES, MODES, open_engine, run_on
 from .timing import format_ns
@@ -41,7 +41,6 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
     c.add_argument("file", metavar="SOURCE.aci|IMAGE.acx")
     c.add_argument("-D", dest="define", action="append", metavar="NAME=VALUE",
                    help="override a const (sources only)")
-    from .cli import add_include
     add_include(c)
     c.add_argument("--program", metavar="NAME", help="the program to run (sources only)")
     c.add_argument("--mode", choices=MODES, help="execution mode (default: the image's own)")

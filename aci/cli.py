@@ -12,7 +12,7 @@ import json
 import os
 import sys
 
-from ._cli_args import UsageError, parse_defines
+from ._cli_args import UsageError, add_include, parse_defines
 from ._cli_explore import add_explore_parser
 from ._cli_import import add_import_parser
 from ._cli_run import add_run_parser
@@ -336,11 +336,6 @@ def _interrupted(e: KeyboardInterrupt, handles_signals: bool) -> int:
     terminated = isinstance(e, _Terminated)
     sys.stderr.write(f"acic: {'terminated' if terminated else 'interrupted'}\n")
     return 128 + (signal.SIGTERM if terminated else signal.SIGINT)
-
-
-def add_include(c: argparse.ArgumentParser) -> None:
-    c.add_argument("-I", dest="include", action="append", default=[], metavar="DIR",
-                   help="search DIR for imports (before ACIC_PATH and the shipped library); repeatable")
 
 
 def _main(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
