@@ -20,11 +20,11 @@ from tests.firmware.harness import ROOT, extents, first_difference
 
 PROGRAMS = sorted(p for p in (ROOT / "programs").rglob("*.aci") if re.search(r"^program ", p.read_text(), re.M))
 SEED = 20240611
-IMAGES = 8
+IMAGES = 4
 
 
 def compiled(path, mode) -> bytes:
-    defines = {"IMAGES": str(IMAGES), "BATCH": "4"} if "bnn" in path.name else None
+    defines = {"IMAGES": str(IMAGES), "BATCH": "2"} if "bnn" in path.name else None
     return compile_file(str(path), defines, mode=mode).data
 
 
