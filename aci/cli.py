@@ -261,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_run_parser(sub)
     add_explore_parser(sub)
     add_import_parser(sub)
+    from ._cli_system import add_plan_parser
+    add_plan_parser(sub)
     from ._cli_board import add_board_parsers
     add_board_parsers(sub)
     return p

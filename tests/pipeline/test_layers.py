@@ -29,8 +29,8 @@ LAYERS = [
      "firmware_sim", "trace", "report", "daemon",
      "imports", "imports.network", "imports.binarynet", "imports.bnnfpga", "imports.qonnx"],
     # 5. what drives the rest: the pipeline, the command line, tests, tools
-    ["pipeline", "testing", "pytest_plugin", "explore", "demo", "imports.digits", "_generate", "_cli_args",
-     "_cli_run", "_cli_explore", "_cli_import", "_cli_board", "cli", "__main__", ""],
+    ["pipeline", "system", "testing", "pytest_plugin", "explore", "demo", "imports.digits", "_generate", "_cli_args",
+     "_cli_run", "_cli_explore", "_cli_import", "_cli_board", "_cli_system", "cli", "__main__", ""],
 ]
 ORDERED = 2
 

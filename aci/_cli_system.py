@@ -1,0 +1,92 @@
+"""``acic plan``: the best arrangement of a network on several boards (docs/system.md).
+
+    acic plan FILE.aci --boards N [--batch B] [--batches K] [--link-gbps G]
+              [--latency-us U] [-D NAME=VALUE] [--program P] [--json] [--perfetto OUT.json]
+
+Compiles the single-board program with IMAGES = BATCH = B (one run per batch),
+simulates every candidate of :func:`aci.system.candidates` on a system of N boards
+(a link from the host to each and between every two, G Gb/s and U us each) over K
+batches, and prints the chosen plan, its per-board and per-link use, and every
+alternative's throughput. ``--perfetto`` writes the chosen plan's simulated trace
+(one track per board and per link direction). Exit 0; 1 for a program that does not
+compile or cannot be cut; 2 for bad flags.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from ._cli_args import UsageError, parse_defines
+
+
+def add_plan_parser(subparsers) -> argparse.ArgumentParser:
+    c = subparsers.add_parser("plan", help="choose how to run a network on several boards")
+    c.add_argument("file", metavar="FILE.aci")
+    c.add_argument("--boards", type=int, required=True, metavar="N", help="number of boards")
+    c.add_argument("--batch", type=int, default=100, metavar="B", help="images per batch (default 100)")
+    c.add_argument("--batches", type=int, metavar="K", help="batches to simulate (default 24 per board)")
+    c.add_argument("--link-gbps", type=float, default=10.0, metavar="G", help="every link's rate (default 10)")
+    c.add_argument("--latency-us", type=float, default=20.0, metavar="U", help="every link's latency (default 20)")
+    c.add_argument("--program", metavar="NAME")
+    c.add_argument("-D", dest="define", action="append", metavar="NAME=VALUE", help="override a const")
+    c.add_argument("--json", action="store_true", help="the plan and its alternatives as JSON")
+    c.add_argument("--perfetto", metavar="OUT.json", help="write the chosen plan's simulated trace")
+    c.set_defaults(func=cmd_plan)
+    return c
+
+
+def report(chosen, alternatives) -> dict:
+    def stages(c):
+        return [{"windows": [p.first, p.last - 1], "boards": list(b), "run_ns": p.run_ns,
+                 "in_bytes_per_batch": p.in_bytes, "out_bytes_per_batch": p.out_bytes} for p, b in c.plan.stages]
+    return {"chosen": {"rule": chosen.rule, "stages": stages(chosen), **chosen.result.to_json()},
+            "alternatives": [{"plan": c.result.plan, "rule": c.rule, "images_per_s": round(c.result.images_per_s, 3),
+                              "total_ns": c.result.total_ns,
+                              "boards_used": sum(len(b) for _, b in c.plan.stages)} for c in alternatives]}
+
+
+def text(rep: dict) -> str:
+    from .timing import format_ns
+    ch = rep["chosen"]
+    lines = [f"plan: {ch['plan']} ({ch['rule']}): {ch['images']:,} images in {format_ns(ch['total_ns'])}, "
+             f"{ch['images_per_s']:,.1f} images/s"]
+    for s in ch["stages"]:
+        lines.append(f"  windows {s['windows'][0]}..{s['windows'][1]} on {', '.join(s['boards'])}: "
+                     f"{format_ns(s['run_ns'])} per batch, {s['in_bytes_per_batch']:,} bytes in, "
+                     f"{s['out_bytes_per_batch']:,} bytes out")
+    lines.append("boards:")
+    for b, u in ch["boards"].items():
+        lines.append(f"  {b}: {u['count']} runs, busy {format_ns(u['busy_ns'])} "
+                     f"({100 * u['busy_ns'] / ch['total_ns']:.1f}%)")
+    lines.append("links:")
+    for k, u in ch["links"].items():
+        lines.append(f"  {k}: {u['count']} transfers, {u['nbytes']:,} bytes, busy {format_ns(u['busy_ns'])} "
+                     f"({100 * u['busy_ns'] / ch['total_ns']:.1f}%)")
+    lines.append("alternatives (images/s):")
+    best = rep["alternatives"][0]["images_per_s"]
+    for a in rep["alternatives"]:
+        lines.append(f"  {a['images_per_s']:>12,.1f}  {a['images_per_s'] / best:6.3f}  {a['plan']}  [{a['rule']}]")
+    return "\n".join(lines) + "\n"
+
+
+def cmd_plan(args) -> int:
+    from ._io import check_output, write_atomic
+    from .system import System, candidates, network, simulate, to_perfetto
+    if args.boards < 1 or args.batch < 1 or (args.batches is not None and args.batches < 1):
+        raise UsageError("--boards, --batch and --batches must be at least 1")
+    if args.link_gbps <= 0 or args.latency_us < 0:
+        raise UsageError("--link-gbps must be positive and --latency-us not negative")
+    if args.perfetto:
+        check_output(args.perfetto)
+    net = network(args.file, args.batch, parse_defines(args.define), args.program)
+    system = System.uniform(args.boards, round(args.link_gbps * 1e9), round(args.latency_us * 1000))
+    cands = candidates(net, system, args.batches or 24 * args.boards)
+    rep = report(cands[0], cands)
+    if args.perfetto:
+        events: list[dict] = []
+        simulate(cands[0].plan, events.append)
+        write_atomic(args.perfetto, json.dumps(to_perfetto(events)))
+    sys.stdout.write(json.dumps(rep, indent=1) + "\n" if args.json else text(rep))
+    return 0

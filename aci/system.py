@@ -1,0 +1,367 @@
+"""Several boards: systems, plans, the system simulator and the planner (docs/system.md).
+
+A :class:`System` is N boards and the links between them and the host (each link
+full duplex: one direction never waits for the other). A :class:`Plan` gives every
+board one single-board image (a :class:`Part` of the network) and the host's steps
+in order: load each board's image, send each batch's inputs, run, transfer between
+boards, collect the outputs. :func:`simulate` runs a plan as one discrete-event
+simulation: every board and every link direction is a resource serving its steps in
+plan order, a step starts when its resource is free and the steps it depends on have
+ended. A run lasts what the board model (:func:`aci.machine.simulate`, unchanged)
+gives for the board's image, from the end of its transfer to the completion the host
+sees; the image is sent once (its ``load`` step), so a run does not pay ``t0`` again.
+
+The network is a single-board program whose top level is one ``repeat`` over batches
+(``programs/bnn_auto.aci``) or a sequence of windows: :func:`network` compiles it with
+``IMAGES = BATCH`` (one run = one batch) and cuts it at window boundaries. The bytes
+crossing a cut are the buffers written before it and read after it; a buffer whose
+size follows IMAGES is per-batch data (sent by the host, or collected from the last
+part), every other input buffer (weights, thresholds) goes with the image.
+
+:func:`plan` simulates every candidate: the whole network replicated on every board
+(data-parallel), every contiguous split into stages, every replica count per stage
+that fits the boards, and returns them all, best first.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable
+
+import attrs
+
+from . import program as P
+from . import timing
+from .diagnostics import AciError
+from .encode import encode
+from .image import Image, Repeat, Task, Window
+from .machine import simulate as simulate_board
+from .pipeline import compile_file
+
+HOST = "host"
+
+
+class PlanError(AciError):
+    """A network or a plan that does not fit: the CLI's exit 1."""
+
+
+@attrs.frozen
+class Link:
+    """A link between two ends (board names or ``"host"``), full duplex."""
+    a: str
+    b: str
+    bits_per_s: int
+    latency_ns: int
+
+    def transfer_ns(self, nbytes: int) -> int:
+        return self.latency_ns + timing.muldiv_ceil(nbytes * 8, timing.NS_PER_S, self.bits_per_s)
+
+
+@attrs.frozen
+class System:
+    boards: tuple[str, ...]
+    links: tuple[Link, ...]
+
+    def link(self, a: str, b: str) -> Link:
+        for k in self.links:
+            if {k.a, k.b} == {a, b}:
+                return k
+        raise KeyError(f"no link between {a} and {b}")
+
+    @classmethod
+    def uniform(cls, n: int, bits_per_s: int = 10**10, latency_ns: int = 20_000) -> System:
+        """N boards ``b0..``, a link from the host to each and between every two boards."""
+        if n < 1:
+            raise PlanError("a system has at least one board")
+        boards = tuple(f"b{i}" for i in range(n))
+        links = [Link(HOST, b, bits_per_s, latency_ns) for b in boards]
+        links += [Link(x, y, bits_per_s, latency_ns) for x, y in itertools.combinations(boards, 2)]
+        return cls(boards, tuple(links))
+
+
+@attrs.frozen
+class Part:
+    """Windows ``first .. last-1`` of the network as one single-board image."""
+    first: int
+    last: int
+    image: Image = attrs.field(repr=False)
+    data: bytes = attrs.field(repr=False)
+    run_ns: int  # one run (one batch), from its start to the completion the host sees
+    in_bytes: int  # per batch, into the part (host inputs or the previous part's outputs)
+    out_bytes: int  # per batch, out of the part
+
+    @property
+    def name(self) -> str:
+        return f"windows {self.first}..{self.last - 1}"
+
+
+@attrs.frozen
+class Network:
+    """A single-board program cut at its windows, one batch per run."""
+    path: str
+    batch: int
+    image: Image = attrs.field(repr=False)
+    windows: tuple[Window, ...] = attrs.field(repr=False)
+    reads: tuple[frozenset, ...]  # buffer names each window reads
+    writes: tuple[frozenset, ...]
+    sizes: dict  # buffer name -> bytes
+    per_batch: frozenset  # buffers whose size follows IMAGES
+    _parts: dict = attrs.field(factory=dict, eq=False, repr=False)
+
+    def crossing(self, cut: int) -> int:
+        """Bytes per batch crossing a cut before window ``cut`` (0 and len: host data)."""
+        before = set().union(*self.writes[:cut]) if cut else set(self.per_batch) & set().union(*self.reads)
+        after = set().union(*self.reads[cut:]) if cut < len(self.windows) else set(self.per_batch)
+        if cut == 0:
+            after &= self.per_batch
+        return sum(self.sizes[b] for b in before & after)
+
+    def part(self, first: int, last: int) -> Part:
+        p = self._parts.get((first, last))
+        if p is None:
+            img = attrs.evolve(self.image, body=(Repeat(1, self.windows[first:last]),), symbols=None)
+            data = encode(img)
+            tl = simulate_board(img, len(data), "strict")
+            run = tl.t_end - tl.t0 + timing.completion_ns(img.target.timing)
+            p = self._parts[(first, last)] = Part(first, last, img, data, run, self.crossing(first),
+                                                  self.crossing(last))
+        return p
+
+
+def _buffer_of(buffers: tuple[P.Buffer, ...], address: int) -> str:
+    for b in buffers:
+        if b.address <= address < b.address + b.size:
+            return b.name
+    raise PlanError(f"no buffer at address {address:#x}")
+
+
+def _tasks(node) -> Iterable[Task]:
+    if isinstance(node, Task):
+        yield node
+        return
+    for child in getattr(node, "parsecs", None) or getattr(node, "threads", None) or node.body:
+        yield from _tasks(child)
+
+
+def network(path: str, batch: int, defines: dict | None = None, program: str | None = None) -> Network:
+    """Compile ``path`` with IMAGES = BATCH = ``batch``; SourceError as compile_file."""
+    d = dict(defines or {}, IMAGES=str(batch), BATCH=str(batch))
+    c = compile_file(path, d, program)
+    twice = compile_file(path, dict(d, IMAGES=str(2 * batch)), program).checked
+    body = c.image.body
+    windows = tuple(w for n in body for w in ((n,) if isinstance(n, Window) else n.windows))
+    if any(isinstance(n, Repeat) and n.count != 1 for n in body):
+        raise PlanError(f"{path}: with IMAGES = BATCH = {batch} its repeat runs more than once; "
+                        "the network must run one batch per run (a repeat over IMAGES / BATCH)")
+    buffers = c.checked.buffers
+    reads, writes = [], []
+    for w in windows:
+        r, wr = set(), set()
+        for t in _tasks(w):
+            dirs = c.image.core(t.core).port_dirs
+            for port, d_ in zip(t.ports, dirs):
+                (r if d_ == "in" else wr).add(_buffer_of(buffers, port.address))
+        reads.append(frozenset(r))
+        writes.append(frozenset(wr))
+    sizes = {b.name: b.size for b in buffers}
+    other = {b.name: b.size for b in twice.buffers}
+    per_batch = frozenset(n for n in sizes if other.get(n) != sizes[n])
+    return Network(path, batch, c.image, windows, tuple(reads), tuple(writes), sizes, per_batch)
+
+
+# ---- plans ----------------------------------------------------------------------------
+
+@attrs.frozen
+class Step:
+    kind: str  # load, send, run, transfer, collect
+    src: str  # the board of a run; a transfer's sending end
+    dst: str  # the board of a run; a transfer's receiving end
+    nbytes: int
+    batch: int  # -1 for a load
+    deps: tuple[int, ...]  # indices of earlier steps
+
+
+@attrs.frozen
+class Plan:
+    name: str
+    system: System
+    stages: tuple[tuple[Part, tuple[str, ...]], ...]  # each stage's part and the boards that run it
+    batches: int
+    batch: int
+    steps: tuple[Step, ...]
+
+    @property
+    def images(self) -> int:
+        return self.batches * self.batch
+
+    def part_of(self, board: str) -> Part:
+        for part, boards in self.stages:
+            if board in boards:
+                return part
+        raise KeyError(board)
+
+
+def pipeline(net: Network, system: System, batches: int, cuts: tuple[int, ...], replicas: tuple[int, ...],
+             name: str = "") -> Plan:
+    """Stages between ``cuts`` (window indices), stage s on ``replicas[s]`` boards (in
+    the system's order); batch k of stage s runs on its replica k mod replicas[s]."""
+    bounds = (0, *cuts, len(net.windows))
+    if len(replicas) != len(bounds) - 1 or sum(replicas) > len(system.boards) or min(replicas) < 1:
+        raise PlanError(f"{len(bounds) - 1} stages on replicas {replicas} do not fit {len(system.boards)} boards")
+    free = iter(system.boards)
+    stages = tuple((net.part(a, b), tuple(next(free) for _ in range(r)))
+                   for (a, b), r in zip(itertools.pairwise(bounds), replicas))
+    steps: list[Step] = []
+    loaded = {}
+    for part, boards in stages:
+        for b in boards:
+            loaded[b] = len(steps)
+            steps.append(Step("load", HOST, b, len(part.data), -1, ()))
+    for k in range(batches):
+        prev_run, prev_board = None, HOST
+        for s, (part, boards) in enumerate(stages):
+            b = boards[k % len(boards)]
+            arrive = len(steps)
+            if prev_run is None:
+                steps.append(Step("send", HOST, b, part.in_bytes, k, ()))
+            else:
+                steps.append(Step("transfer", prev_board, b, part.in_bytes, k, (prev_run,)))
+            prev_run = len(steps)
+            steps.append(Step("run", b, b, 0, k, (loaded[b], arrive)))
+            prev_board = b
+        steps.append(Step("collect", prev_board, HOST, stages[-1][0].out_bytes, k, (prev_run,)))
+    if not name:
+        name = describe(stages)
+    return Plan(name, system, stages, batches, net.batch, tuple(steps))
+
+
+def describe(stages) -> str:
+    if len(stages) == 1:
+        return f"data-parallel x{len(stages[0][1])}"
+    return " | ".join(f"{p.name} x{len(b)}" for p, b in stages)
+
+
+# ---- the simulator -----------------------------------------------------------------
+
+@attrs.frozen
+class Use:
+    busy_ns: int
+    count: int  # runs of a board, transfers of a link
+    nbytes: int
+
+
+@attrs.frozen
+class Result:
+    plan: str
+    total_ns: int
+    images: int
+    boards: dict  # board -> Use
+    links: dict  # "a->b" -> Use
+
+    @property
+    def images_per_s(self) -> float:
+        return self.images * 1e9 / self.total_ns if self.total_ns else 0.0
+
+    def to_json(self) -> dict:
+        return {"plan": self.plan, "total_ns": self.total_ns, "images": self.images,
+                "images_per_s": round(self.images_per_s, 3),
+                "boards": {k: attrs.asdict(v) for k, v in self.boards.items()},
+                "links": {k: attrs.asdict(v) for k, v in self.links.items()}}
+
+
+def simulate(plan: Plan, emit: Callable[[dict], None] | None = None) -> Result:
+    """One discrete-event simulation of the plan's boards, links and host; ``emit``
+    gets the trace's events in time order (``xfer_start``/``xfer_end`` with the link,
+    ``run_start``/``run_end`` with the board)."""
+    end: list[int] = []
+    free: dict = {}
+    boards = {b: [0, 0, 0] for b in plan.system.boards}
+    links: dict = {}
+    events: list[tuple[int, int, dict]] = []
+    for i, st in enumerate(plan.steps):
+        if st.kind == "run":
+            key, dur = st.src, plan.part_of(st.src).run_ns
+        else:
+            key, dur = f"{st.src}->{st.dst}", plan.system.link(st.src, st.dst).transfer_ns(st.nbytes)
+        start = max([free.get(key, 0)] + [end[d] for d in st.deps])
+        stop = start + dur
+        end.append(stop)
+        free[key] = stop
+        use = boards[st.src] if st.kind == "run" else links.setdefault(key, [0, 0, 0])
+        use[0] += dur
+        use[1] += 1
+        use[2] += st.nbytes
+        if emit:
+            if st.kind == "run":
+                e = {"board": st.src, "batch": st.batch}
+                events.append((start, i, {"ev": "run_start", "t": start, **e}))
+                events.append((stop, i, {"ev": "run_end", "t": stop, **e}))
+            else:
+                e = {"link": key, "what": st.kind, "batch": st.batch, "bytes": st.nbytes}
+                events.append((start, i, {"ev": "xfer_start", "t": start, **e}))
+                events.append((stop, i, {"ev": "xfer_end", "t": stop, **e}))
+    if emit:
+        for _, _, e in sorted(events, key=lambda x: (x[0], x[2]["ev"].endswith("start"), x[1])):
+            emit(e)
+    return Result(plan.name, max(end, default=0), plan.images, {k: Use(*v) for k, v in boards.items()},
+                  {k: Use(*v) for k, v in sorted(links.items())})
+
+
+def to_perfetto(events: Iterable[dict]) -> dict:
+    """A system trace as Chrome / Perfetto trace-event JSON: one track per board and
+    per link direction."""
+    tracks: dict[str, int] = {}
+    open_: dict = {}
+    out = []
+    for e in events:
+        track = e.get("board") or e["link"]
+        tid = tracks.setdefault(track, len(tracks) + 1)
+        key = (track, e["batch"], e.get("what"))
+        if e["ev"].endswith("_start"):
+            open_[key] = e
+            continue
+        s = open_.pop(key)
+        name = f"batch {e['batch']}" if e["ev"] == "run_end" else f"{e['what']} {e['batch']}"
+        if e.get("what") == "load":
+            name = "load image"
+        out.append({"pid": 1, "tid": tid, "ph": "X", "ts": s["t"] / 1000, "dur": (e["t"] - s["t"]) / 1000,
+                    "name": name, "cat": "run" if "board" in e else "link",
+                    "args": {k: v for k, v in e.items() if k not in ("ev", "t")}})
+    meta = [{"pid": 1, "tid": 0, "ph": "M", "name": "process_name", "args": {"name": "ACI system"}}]
+    for name, tid in sorted(tracks.items(), key=lambda x: ("->" in x[0], x[0])):
+        meta.append({"pid": 1, "tid": tid, "ph": "M", "name": "thread_name", "args": {"name": name}})
+    out.sort(key=lambda x: (x["ts"], x["tid"]))
+    return {"traceEvents": meta + out, "displayTimeUnit": "ns"}
+
+
+# ---- the planner -----------------------------------------------------------------
+
+@attrs.frozen
+class Candidate:
+    plan: Plan = attrs.field(repr=False)
+    result: Result
+    rule: str  # why it is a candidate: "data-parallel", "split", "smallest-output split"
+
+
+def candidates(net: Network, system: System, batches: int) -> list[Candidate]:
+    """Every plan the planner weighs, simulated, best (most images per second, then
+    fewest boards) first."""
+    n, w = len(system.boards), len(net.windows)
+    smallest = min(range(1, w), key=lambda c: (net.crossing(c), c)) if w > 1 else None
+    out = []
+    for stages in range(1, min(n, w) + 1):
+        for cuts in itertools.combinations(range(1, w), stages - 1):
+            for reps in itertools.product(range(1, n + 1), repeat=stages):
+                if sum(reps) > n or (stages == 1 and reps[0] != n):
+                    continue
+                p = pipeline(net, system, batches, cuts, reps)
+                rule = "data-parallel" if stages == 1 else (
+                    "smallest-output split" if cuts == (smallest,) else "split")
+                out.append(Candidate(p, simulate(p), rule))
+    out.sort(key=lambda c: (-c.result.images_per_s, sum(len(b) for _, b in c.plan.stages)))
+    return out
+
+
+def plan(net: Network, system: System, batches: int) -> Candidate:
+    """The best candidate."""
+    return candidates(net, system, batches)[0]

@@ -1,0 +1,107 @@
+"""The system simulator and the planner (docs/system.md) on the BNN of programs/."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from aci import cli
+from aci.system import HOST, Link, PlanError, System, candidates, network, pipeline, plan, simulate, to_perfetto
+
+ROOT = Path(__file__).resolve().parents[2]
+BNN = str(ROOT / "programs" / "bnn_auto.aci")
+BATCH = 100
+
+
+@pytest.fixture(scope="module")
+def net():
+    return network(BNN, BATCH)
+
+
+def test_network_cut_at_its_windows(net):
+    assert len(net.windows) == 3  # FP_CONV | the five BIN_CONVs | the three BIN_FCs
+    assert net.per_batch == {"images", "scores"}  # weights go with the image
+    assert net.crossing(0) == BATCH * 3 * 32 * 32  # the images, i8
+    assert net.crossing(1) == BATCH * 128 * 32 * 32 // 8  # fm0, bits
+    assert net.crossing(2) == BATCH * 8192 // 8  # fm5: the convolutions' output, the smallest
+    assert net.crossing(3) == BATCH * 10 * 4  # the scores
+    whole, parts = net.part(0, 3), [net.part(0, 1), net.part(1, 2), net.part(2, 3)]
+    # each run pays its own first reconfigurations and completion: the parts sum to a little more
+    assert whole.run_ns < sum(p.run_ns for p in parts) < whole.run_ns * 1.01
+
+
+def test_one_board_one_batch_is_load_send_run_collect(net):
+    system = System.uniform(1, 10**10, 20_000)
+    p = pipeline(net, system, 1, (), (1,))
+    part = p.stages[0][0]
+    link = system.link(HOST, "b0")
+    expected = (link.transfer_ns(len(part.data)) + link.transfer_ns(part.in_bytes) + part.run_ns
+                + link.transfer_ns(part.out_bytes))
+    assert simulate(p).total_ns == expected
+    assert link.transfer_ns(1250) == 20_000 + 1000  # 10 kbit at 10 Gb/s
+
+
+def test_data_parallel_scales_with_the_boards(net):
+    one = simulate(pipeline(net, System.uniform(1), 8, (), (1,))).images_per_s
+    for n in (2, 4):
+        r = simulate(pipeline(net, System.uniform(n), 8 * n, (), (n,)))
+        assert r.images_per_s >= 0.95 * n * one
+        assert all(u.count == 8 for u in r.boards.values())
+
+
+def test_a_stage_waits_for_the_previous_ones_transfer(net):
+    events = []
+    p = pipeline(net, System.uniform(2), 3, (2,), (1, 1))
+    r = simulate(p, events.append)
+    assert [e["t"] for e in events] == sorted(e["t"] for e in events)
+    ends = {(e["link"], e["batch"]): e["t"] for e in events if e["ev"] == "xfer_end" and "link" in e}
+    starts = {e["batch"]: e["t"] for e in events if e["ev"] == "run_start" and e["board"] == "b1"}
+    for k in range(3):
+        assert starts[k] >= ends[("b0->b1", k)]
+    assert r.links["b0->b1"].nbytes == 3 * net.crossing(2)
+    tracks = {e["args"]["name"] for e in to_perfetto(events)["traceEvents"] if e["name"] == "thread_name"}
+    assert tracks == {"b0", "b1", "host->b0", "host->b1", "b0->b1", "b1->host"}
+
+
+def test_the_planner_takes_the_best_simulated_candidate(net):
+    cands = candidates(net, System.uniform(3), 6)
+    rates = [c.result.images_per_s for c in cands]
+    assert rates == sorted(rates, reverse=True)
+    assert cands[0].rule == "data-parallel"
+    assert {c.rule for c in cands} == {"data-parallel", "split", "smallest-output split"}
+    assert len(cands) == 8  # x3; 2 cuts x (1,1), (2,1), (1,2); the 3-stage split
+
+
+def test_a_slow_host_link_makes_the_split_win(net):
+    """Board b1 is far from the host (0.5 Mb/s) but near b0: data-parallel starves b1;
+    the split feeds it the convolutions' 1 KiB per image from b0 instead."""
+    fast = 10**10
+    system = System(("b0", "b1"), (Link(HOST, "b0", fast, 20_000), Link(HOST, "b1", 500_000, 20_000),
+                                   Link("b0", "b1", fast, 20_000)))
+    best = plan(net, system, 6)
+    assert best.rule == "smallest-output split"
+    dp = simulate(pipeline(net, system, 6, (), (2,)))
+    assert best.result.images_per_s > dp.images_per_s
+
+
+def test_bad_plans_are_refused(net):
+    with pytest.raises(PlanError):
+        pipeline(net, System.uniform(2), 1, (1, 2), (1, 1, 1))
+    with pytest.raises(PlanError):
+        System.uniform(0)
+    with pytest.raises(KeyError):
+        System(("b0", "b1"), (Link(HOST, "b0", 1, 0),)).link("b0", "b1")
+
+
+def test_acic_plan(tmp_path, capsys):
+    out = tmp_path / "trace.json"
+    assert cli.main(["plan", BNN, "--boards", "2", "--batches", "4", "--json", "--perfetto", str(out)]) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["chosen"]["plan"] == "data-parallel x2"
+    assert rep["alternatives"][0]["images_per_s"] == max(a["images_per_s"] for a in rep["alternatives"])
+    assert {e["args"]["name"] for e in json.loads(out.read_text())["traceEvents"]
+            if e["name"] == "thread_name"} >= {"b0", "b1", "host->b0"}
+    assert cli.main(["plan", BNN, "--boards", "0"]) == 2
+    assert cli.main(["plan", str(tmp_path / "missing.aci"), "--boards", "2"]) == 1
