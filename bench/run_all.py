@@ -56,6 +56,7 @@ BENCHMARKS = {
     "bench_bnn_numpy": (["--compare"], 600),
     "bench_scaling": ([], 1200),
     "bench_import": ([], 600),
+    "bench_system": ([], 300),
     "bench_daemon_fuzz": ([], 900),
     "bench_remote": ([], 900),
     "bench_firmware": ([], 600),
@@ -430,6 +431,29 @@ def firmware_text(results: dict) -> str:
     return text
 
 
+def system_text(results: dict) -> str:
+    d = need(results, "bench_system")
+    rows = [[f"{r['boards']}", f"{r['images_per_s']:,.1f}", f"{r['boards'] * d['one_board_images_per_s']:,.1f}",
+             f"{r['over_n_times_one']:.4f}"] for r in d["scaling"]]
+    text = [f"Data-parallel over {d['scaling_batches']} batches of {d['batch']} images:", "",
+            table(["boards", "images/s", "N x one board", "ratio"], rows), "",
+            f"On 2 and 3 boards ({d['split_batches']} batches; a run of the whole network "
+            f"{d['run_ns']['whole'] / 1e6:,.1f} ms per batch, the convolutions {d['run_ns']['conv'] / 1e6:,.1f} ms, "
+            f"the classifier {d['run_ns']['classifier'] / 1e6:,.1f} ms; "
+            f"{d['crossing_bytes'][d['cut']]:,} bytes per batch cross the BNNsplit cut):", ""]
+    rows = []
+    for s in d["split"]:
+        for r in s["rows"]:
+            rows.append([f"{s['boards']}", r["plan"], f"{r['images_per_s']:,.1f}", ratio(r["over_one_board"])])
+    text += [table(["boards", "plan", "images/s", "over one board"], rows, 2), "",
+             f"BNNsplit's estimates: the split {ratio(d['seed_split_gain'])} one board (model: "
+             f"{ratio(d['split'][0]['rows'][1]['over_one_board'])}); the split with the convolutions on two boards "
+             f"{ratio(d['seed_split_gain'])} two boards data-parallel (model: "
+             f"{ratio(d['split'][1]['rows'][2]['images_per_s'] / d['split'][0]['rows'][0]['images_per_s'])}). "
+             "The split gains little here because the classifier is a small share of a run in this model."]
+    return "\n".join(text)
+
+
 def import_text(results: dict) -> str:
     d = need(results, "bench_import")
     g = d["digits"]
@@ -735,6 +759,24 @@ def targets(results: dict) -> str:
     add("functional BNN through the daemon: at least 90 % of the local C engine's images/s", remote_bnn)
     add("fault campaign (at least 1,000 runs, random kills, cuts, delays, drops, duplicates): 0 lost and 0 "
         "duplicated results", campaign)
+
+    def system_linear():
+        d = need(results, "bench_system")
+        worst = min(d["scaling"], key=lambda r: r["over_n_times_one"])
+        return (f"worst {worst['over_n_times_one']:.4f} x N x one board ({worst['boards']} boards, "
+                f"{worst['images_per_s']:,.1f} images/s); the seed: \"almost linearly\""), \
+            worst["over_n_times_one"] >= 0.95
+
+    def system_planner():
+        d = need(results, "bench_system")
+        return ("; ".join(f"{s['boards']} boards: {s['planner']} ({s['planner_rule']}, best of {s['candidates']} "
+                          "simulated candidates)" for s in d["split"])), \
+            all(s["planner_not_worse"] for s in d["split"])
+
+    add("simulated, BNN at 100 images per batch, 1 to 8 boards, 10 Gb/s: data-parallel at least 0.95 x N of one "
+        "board", system_linear)
+    add("simulated, 2 and 3 boards: the planner never worse than data-parallel or the BNNsplit splits",
+        system_planner)
     return "\n".join(lines)
 
 
@@ -762,6 +804,7 @@ def render(results: dict, info: dict, total_s: float) -> str:
         "cmd_run": cmd("bench_run"), "cmd_throughput": cmd("bench_throughput"),
         "cmd_numpy": cmd("bench_bnn_numpy"), "cmd_firmware": cmd("bench_firmware"),
         "cmd_import": cmd("bench_import"), "import_text": section(import_text, results),
+        "cmd_system": cmd("bench_system"), "system_text": section(system_text, results),
         "cmd_daemon_fuzz": cmd("bench_daemon_fuzz"),
         "daemon_fuzz": section(lambda r: (lambda d: f"{d['executions']:,} executions ({d['per_s']:,.0f} per second) "
                                                     f"in {d['seconds']} s on {d['jobs']} processes, "
