@@ -1,13 +1,15 @@
 """``acic plan``: the best arrangement of a network on several boards (docs/system.md).
 
-    acic plan FILE.aci --boards N [--batch B] [--batches K] [--link-gbps G]
+    acic plan FILE.aci --boards N[,N...] [--batch B] [--batches K] [--link-gbps G]
               [--latency-us U] [-D NAME=VALUE] [--program P] [--json] [--perfetto OUT.json]
 
 Compiles the single-board program with IMAGES = BATCH = B (one run per batch),
 simulates every candidate of :func:`aci.system.candidates` on a system of N boards
 (a link from the host to each and between every two, G Gb/s and U us each) over K
 batches, and prints the chosen plan, its per-board and per-link use, and every
-alternative's throughput. ``--perfetto`` writes the chosen plan's simulated trace
+alternative's throughput; with several numbers of boards, one line per number: the
+best plan's throughput and its throughput per board relative to the first (the
+sweep over boards). ``--perfetto`` writes the chosen plan's simulated trace
 (one track per board and per link direction). Exit 0; 1 for a program that does not
 compile or cannot be cut; 2 for bad flags.
 """
@@ -24,7 +26,8 @@ from ._cli_args import UsageError, parse_defines
 def add_plan_parser(subparsers) -> argparse.ArgumentParser:
     c = subparsers.add_parser("plan", help="choose how to run a network on several boards")
     c.add_argument("file", metavar="FILE.aci")
-    c.add_argument("--boards", type=int, required=True, metavar="N", help="number of boards")
+    c.add_argument("--boards", required=True, metavar="N[,N...]",
+                   help="number of boards; several (comma-separated): the best plan for each, as a table")
     c.add_argument("--batch", type=int, default=100, metavar="B", help="images per batch (default 100)")
     c.add_argument("--batches", type=int, metavar="K", help="batches to simulate (default 24 per board)")
     c.add_argument("--link-gbps", type=float, default=10.0, metavar="G", help="every link's rate (default 10)")
@@ -71,18 +74,46 @@ def text(rep: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def sweep(args, by_boards: dict) -> int:
+    """``--boards 1,2,4``: the best plan per number of boards (``acic explore`` over boards)."""
+    rows = [{"boards": n, "plan": c[0].result.plan, "rule": c[0].rule,
+             "images_per_s": round(c[0].result.images_per_s, 3), "total_ns": c[0].result.total_ns,
+             "candidates": len(c)} for n, c in by_boards.items()]
+    one = rows[0]["images_per_s"] / rows[0]["boards"]
+    if args.json:
+        sys.stdout.write(json.dumps({"file": args.file, "rows": rows}, indent=1) + "\n")
+        return 0
+    lines = [f"{'boards':>6}  {'images/s':>12}  {'per board':>10}  plan"]
+    for r in rows:
+        lines.append(f"{r['boards']:>6}  {r['images_per_s']:>12,.1f}  {r['images_per_s'] / r['boards'] / one:>10.3f}  "
+                     f"{r['plan']}  [{r['rule']}, best of {r['candidates']}]")
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
+
+
 def cmd_plan(args) -> int:
     from ._io import check_output, write_atomic
     from .system import System, candidates, network, simulate, to_perfetto
-    if args.boards < 1 or args.batch < 1 or (args.batches is not None and args.batches < 1):
+    try:
+        counts = [int(n) for n in args.boards.split(",")]
+    except ValueError:
+        raise UsageError(f"--boards expects a number or a comma-separated list, got `{args.boards}`") from None
+    if min(counts) < 1 or args.batch < 1 or (args.batches is not None and args.batches < 1):
         raise UsageError("--boards, --batch and --batches must be at least 1")
+    if len(counts) > 1 and args.perfetto:
+        raise UsageError("--perfetto takes one number of boards")
     if args.link_gbps <= 0 or args.latency_us < 0:
         raise UsageError("--link-gbps must be positive and --latency-us not negative")
     if args.perfetto:
         check_output(args.perfetto)
     net = network(args.file, args.batch, parse_defines(args.define), args.program)
-    system = System.uniform(args.boards, round(args.link_gbps * 1e9), round(args.latency_us * 1000))
-    cands = candidates(net, system, args.batches or 24 * args.boards)
+
+    def best(n):
+        system = System.uniform(n, round(args.link_gbps * 1e9), round(args.latency_us * 1000))
+        return candidates(net, system, args.batches or 24 * n)
+    if len(counts) > 1:
+        return sweep(args, {n: best(n) for n in counts})
+    cands = best(counts[0])
     rep = report(cands[0], cands)
     if args.perfetto:
         events: list[dict] = []

@@ -105,3 +105,13 @@ def test_acic_plan(tmp_path, capsys):
             if e["name"] == "thread_name"} >= {"b0", "b1", "host->b0"}
     assert cli.main(["plan", BNN, "--boards", "0"]) == 2
     assert cli.main(["plan", str(tmp_path / "missing.aci"), "--boards", "2"]) == 1
+
+
+def test_acic_plan_over_several_numbers_of_boards(capsys):
+    assert cli.main(["plan", BNN, "--boards", "1,3", "--batches", "6", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert [r["boards"] for r in rows] == [1, 3]
+    assert [r["candidates"] for r in rows] == [1, 8]
+    assert rows[1]["images_per_s"] >= 0.95 * 3 * rows[0]["images_per_s"]
+    assert cli.main(["plan", BNN, "--boards", "1,x"]) == 2
+    assert cli.main(["plan", BNN, "--boards", "1,2", "--perfetto", "t.json"]) == 2
