@@ -86,8 +86,11 @@ def create_and_transfer(daemon: Daemon, keys: Keys, n: int = 20) -> dict:
     create = best_time(lambda: compile_file(src, {"BATCH": "25"}, mode="dataflow"), n)
     send = best_time(lambda: transfer(data), n)
     both = best_time(lambda: transfer(compile_file(src, {"BATCH": "25"}, mode="dataflow").data), n)
+    strict = compile_file(src, {"BATCH": "25"}, mode="strict").data
+    both_strict = best_time(lambda: transfer(compile_file(src, {"BATCH": "25"}, mode="strict").data), n)
     return {"create_transfer_s": both, "create_s": create, "transfer_s": send, "bnn_image_bytes": len(data),
-            "create_transfer_vs_seed": both / SEED_CREATE_S}
+            "create_transfer_vs_seed": both / SEED_CREATE_S, "create_transfer_strict_s": both_strict,
+            "bnn_strict_image_bytes": len(strict)}
 
 
 def status_round_trip(board: Board, n: int = 2000) -> float:

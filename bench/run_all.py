@@ -477,6 +477,8 @@ def remote_text(results: dict) -> str:
          "LOAD validated and acknowledged" % f"{d['bnn_image_bytes']:,}", ms(d["create_transfer_s"]),
          f"{d['create_transfer_vs_seed']:.3f} of the seed's 1.33 s"],
         ["  of which compile / session and LOAD", f"{ms(d['create_s'])} / {ms(d['transfer_s'])}", ""],
+        ["the same in strict mode (%s bytes)" % f"{d['bnn_strict_image_bytes']:,}",
+         ms(d["create_transfer_strict_s"]), f"{d['create_transfer_strict_s'] / SEED_CREATE_S:.3f} of the seed's"],
         ["STATUS round trip", f"{d['status_round_trip_s'] * 1e6:,.0f} us", ""],
         ["RUN round trip of pipeline.aci less the board's own run time", f"{d['protocol_per_run_s'] * 1e6:,.0f} us",
          "protocol cost per run"],
@@ -732,8 +734,9 @@ def targets(results: dict) -> str:
 
     def remote_create():
         d = remote()
-        return (f"{ms(d['create_transfer_s'])} (compile {ms(d['create_s'])}, session and LOAD "
-                f"{ms(d['transfer_s'])}), {d['create_transfer_vs_seed']:.3f} of the seed's"), \
+        return (f"{ms(d['create_transfer_s'])} for the dataflow image (compile {ms(d['create_s'])}, session and "
+                f"LOAD {ms(d['transfer_s'])}), {d['create_transfer_vs_seed']:.3f} of the seed's; strict image "
+                f"{ms(d['create_transfer_strict_s'])}"), \
             d["create_transfer_s"] < SEED_CREATE_S / 10
 
     def remote_protocol():
