@@ -83,7 +83,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int ready;
     if (!ready) {
-        svc_config cfg = {send_reply, start_run, stop_run, 0, new_epoch, now_ns, 1u << 20, 1u << 20, 1u << 20,
+        svc_config cfg = {send_reply, start_run, stop_run, 0, new_epoch, now_ns, 1u << 20, 256u << 10, 1u << 20,
                           4000, 0, 0, 0, 0, 0, 0};
         if (svc_init(&cfg))
             abort();
