@@ -123,6 +123,7 @@ def _image_json(img) -> dict:
 def cmd_compile(args) -> int:
     from .pipeline import compile_file
     c = compile_file(args.file, parse_defines(args.define), args.program, args.mode, symbols=not args.strip)
+    report_warnings(c.warnings, c.sources)
     if args.emit == "image":
         out = c.data
     elif args.emit == "asm":

@@ -272,7 +272,7 @@ CODES: dict[str, Code] = {c.code: c for c in [
          examples=(Example("compile --program nope tests/check/e091_program_not_found.aci", lines=((4, 5),)),)),
     Code("W001", "task longer than the watchdog",
          "A warning: a task takes longer, by the timing model, than the target's `watchdog`, so a run stops there with the run-time error `watchdog`.",
-         where="Warnings are reported for a file that checks without errors: `acic check` prints them (stderr) and the file's ok line (stdout), and exits 0. A file with errors reports its errors only.",
+         where="Warnings are reported for a file that checks without errors: `acic check` prints them (stderr) and the file's ok line (stdout) and exits 0, `acic compile` prints them and writes the image. A file with errors reports its errors only.",
          examples=(Example("check tests/check/w001_task_longer_than_watchdog.aci", lines=((9, 9), (16, 16), (21, 21))),)),
 ]}
 

@@ -81,6 +81,7 @@ class Compiled:
     image: Image
     data: bytes
     sources: dict
+    warnings: tuple = ()  # the checker's warnings (W codes) about the source
 
 
 def pick_program(unit: Unit, name: str | None, path: str) -> P.Program:
@@ -108,4 +109,4 @@ def compile_file(path: str, defines=None, program: str | None = None, mode: str 
         e.sources = loaded.sources
         raise
     img = lower(waits(scheduled) if mode == "dataflow" else scheduled, mode, symbols=symbols)  # 6, 7
-    return Compiled(prog, scheduled, img, encode(img), loaded.sources)  # 8
+    return Compiled(prog, scheduled, img, encode(img), loaded.sources, unit.warnings)  # 8

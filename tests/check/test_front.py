@@ -164,6 +164,8 @@ def test_warnings_do_not_fail_check(tmp_path):
     r = acic("check", "--format", "json", w)
     (d,) = json.loads(r.stdout)["diagnostics"]
     assert (d["severity"], d["code"], d["line"]) == ("warning", "W001", 21)
+    r = acic("compile", w, "-o", tmp_path / "w.acx")
+    assert r.returncode == 0 and "warning[W001]" in r.stderr and (tmp_path / "w.acx").exists()
 
 
 def test_run_warns_of_get_without_data_and_of_a_strict_image_in_dataflow(tmp_path):
