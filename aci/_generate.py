@@ -25,7 +25,7 @@ LANGUAGE_DOC_PATH = ROOT / "docs" / "language.md"
 EXECUTION_DOC_PATH = ROOT / "docs" / "execution.md"
 
 STRUCTS = [F.HEADER, F.SECTION_ENTRY, F.TARGET, F.MEMORY, F.CORES, F.CORE, F.SYNC, F.SYMBOLS,
-           F.BUFFER, F.FILE, F.LINE, F.INSN_HEADER, F.PORT, F.WAIT] + [i.fields for i in F.INSTRUCTIONS]
+           F.BUFFER, F.FILE, F.LINE, F.INIT, F.INIT_CHUNK, F.INSN_HEADER, F.PORT, F.WAIT] + [i.fields for i in F.INSTRUCTIONS]
 
 
 def c_header() -> str:
@@ -131,7 +131,7 @@ def doc_tables() -> dict[str, str]:
                               + [f"| {k} | {v} | {'yes' if k in F.REQUIRED_SECTIONS else 'no'} |"
                                  for k, v in F.SECTION_KINDS.items()])
     t["records"] = "\n\n".join(_table(s) for s in [F.TARGET, F.MEMORY, F.CORES, F.CORE, F.SYNC, F.SYMBOLS,
-                                                   F.BUFFER, F.FILE, F.LINE]) + "\n\n" + F.PARAM_DOC
+                                                   F.BUFFER, F.FILE, F.LINE, F.INIT, F.INIT_CHUNK]) + "\n\n" + F.PARAM_DOC
     rows = ["| opcode | instruction | fields after the header | body may hold | meaning |", "|---:|---|---|---|---|"]
     for i in F.INSTRUCTIONS:
         fields = ", ".join(f"`{f.name}` {f.type}" for f in i.fields.fields) or "none"

@@ -7,7 +7,8 @@ every image the encoder writes. ``listing(data, ...)`` is the annotated form: of
 bytes, instruction and, when the image has SYMBOLS, the source line.
 
 Syntax: ``;`` starts a comment. Directives (``.mode``, ``.target``, ``.memory``,
-``.core``, ``.params``, ``.symbols``, ``.file``, ``.buffer``) come first; then the
+``.core``, ``.params``, ``.symbols``, ``.file``, ``.buffer``, ``.init ADDRESS`` followed by
+``.bytes HEX`` lines holding that INIT chunk's bytes) come first; then the
 instructions, a container opening ``{`` at the end of its line and closing with a
 line holding ``}``. Fields are ``key=value``; numbers are decimal or ``0x`` hex; a
 trailing ``@F:L`` names source file F (a ``.file`` index) line L.
@@ -20,7 +21,7 @@ import re
 
 from . import format as F
 from .diagnostics import AciError
-from .image import (BufferSymbol, CoreInfo, Image, Loop, MemoryInfo, Parsec, Port, Reconf, Repeat,
+from .image import (BufferSymbol, CoreInfo, Image, InitChunk, Loop, MemoryInfo, Parsec, Port, Reconf, Repeat,
                     Source, Symbols, TargetInfo, Task, Thread, Wait, Window, children)
 from .timing import Timing
 
@@ -78,6 +79,9 @@ def disassemble(img: Image) -> str:
         for b in img.symbols.buffers:
             out.append(f".buffer {b.name} elem={b.elem} role={b.role} memory={b.memory} address=0x{b.address:x} "
                        f"size={b.size} shape={'x'.join(map(str, b.shape))}")
+    for c in img.init:
+        out.append(f".init 0x{c.address:x}")
+        out.extend(f".bytes {c.data[k:k + 32].hex()}" for k in range(0, len(c.data), 32))
 
     def emit(node, depth):
         pad = "  " * depth
@@ -158,7 +162,7 @@ class _Reader:
 def assemble(text: str, name: str = "<asm>") -> Image:
     r = _Reader(text, name)
     mode, target_fields, memories, cores, params, symbols = None, None, [], [], [], None
-    files, buffers = [], []
+    files, buffers, init = [], [], []
     body = []
     while True:
         item = r.next_line()
@@ -218,6 +222,17 @@ def assemble(text: str, name: str = "<asm>") -> Image:
             shape = tuple(r.num(d, "a dimension") for d in f["shape"].split("x"))
             buffers.append(BufferSymbol(rest[0], f["elem"], f["role"], shape, r.num(f["memory"], "memory", 0, 255),
                                         r.num(f["address"], "address"), r.num(f["size"], "size")))
+        elif head == ".init":
+            if len(rest) != 1:
+                r.fail("`.init ADDRESS`, then its bytes on `.bytes HEX` lines")
+            init.append([r.num(rest[0], "an address"), bytearray()])
+        elif head == ".bytes":
+            if not init:
+                r.fail("`.bytes HEX` follows `.init ADDRESS`")
+            try:
+                init[-1][1] += bytes.fromhex("".join(rest))
+            except ValueError:
+                r.fail("`.bytes` takes hexadecimal digits, two per byte")
         else:
             r.fail(f"unknown directive `{head}`")
     if mode is None or target_fields is None:
@@ -225,7 +240,8 @@ def assemble(text: str, name: str = "<asm>") -> Image:
     slots = target_fields.pop("slots")
     target = TargetInfo(slots, Timing(**target_fields), tuple(memories))
     syms = Symbols(tuple(buffers), tuple(files)) if symbols else None
-    return Image(target, tuple(cores), tuple(params), tuple(body), mode == "dataflow", syms)
+    return Image(target, tuple(cores), tuple(params), tuple(body), mode == "dataflow", syms,
+                 init=tuple(InitChunk(a, bytes(d)) for a, d in init))
 
 
 def _read_body(r: _Reader, allowed, depth: int, parent: str) -> list:

@@ -1,7 +1,8 @@
 """The simulated board: its memory, buffers by name and the SYNC words.
 
 ``Board.for_image(image)`` builds the memory of a decoded, validated
-:class:`aci.image.Image`. Memory starts zeroed. It is not allocated region by region
+:class:`aci.image.Image`. Memory starts zeroed but for the image's INIT chunks (the
+contents of buffers declared `from "FILE"`), written when the board accepts the image. It is not allocated region by region
 (the zcu102 declares 2 GiB of DDR): only the **extents** an image can touch are
 backed by ``uint8`` arrays, made on first access — every buffer of SYMBOLS, every bitstream of CORES and
 every task port over all its loop and repeat iterations — merged when they lie in
@@ -35,6 +36,7 @@ from . import format as F
 from ._io import note_input, write_atomic
 from .diagnostics import AciError
 from .image import BufferSymbol, Image, Loop, Repeat, Symbols, TargetInfo, Task, Window
+from .program import tensor_bytes
 
 # Element types of SYMBOLS as numpy dtypes (little-endian, as the board stores them).
 ELEMENT_DTYPES = {"bits": np.dtype("<u8"), "i8": np.dtype("i1"), "u8": np.dtype("u1"),
@@ -54,11 +56,13 @@ NPY_HEADER_MAX = 1 << 16  # a .npy file's header is at most this long, besides i
 
 
 class DataError(AciError):
-    """A buffer name, value or file that does not fit the image; ``buffer`` names it."""
+    """A buffer name, value or file that does not fit the image; ``buffer`` names it,
+    ``reason`` is the message without the file name in front."""
 
-    def __init__(self, message: str, buffer: str | None = None):
+    def __init__(self, message: str, buffer: str | None = None, reason: str | None = None):
         super().__init__(message)
         self.buffer = buffer
+        self.reason = reason or message
 
 
 def describe(b: BufferSymbol) -> str:
@@ -71,6 +75,58 @@ def expected_array(b: BufferSymbol) -> tuple[np.dtype, tuple[int, ...]]:
     if b.elem == "bits":
         return ELEMENT_DTYPES["bits"], (b.size // 8,)
     return ELEMENT_DTYPES[b.elem], tuple(b.shape)
+
+
+def buffer_bytes(b: BufferSymbol, value) -> bytes:
+    """A buffer's bytes from an array (its dtype and shape; bits: uint64 words) or
+    from raw bytes (exactly its size); DataError otherwise."""
+    if isinstance(value, np.ndarray):
+        dtype, shape = expected_array(b)
+        same_type = value.dtype.kind == dtype.kind and value.dtype.itemsize == dtype.itemsize
+        if not same_type or value.shape != shape:
+            what = "uint64 words" if b.elem == "bits" else str(dtype.newbyteorder("="))
+            raise DataError(f"buffer `{b.name}` is {describe(b)}: expected {what} of shape {shape}, "
+                            f"got {value.dtype} of shape {value.shape}", b.name)
+        return np.ascontiguousarray(value, dtype=dtype).tobytes()
+    raw = bytes(value)
+    if len(raw) != b.size:
+        raise DataError(f"buffer `{b.name}` is {describe(b)}; got {len(raw)} bytes", b.name)
+    return raw
+
+
+def read_buffer_file(path: str, name: str, elem: str, shape: tuple[int, ...]) -> bytes:
+    """The bytes buffer ``name`` (``elem``, ``shape``) gets from a file: a ``.npy``
+    array of its type and shape, or any other file as raw bytes of its size. The
+    one reading of ``--set`` files and of `from "FILE"`; DataError on any mismatch."""
+    b = BufferSymbol(name, elem, "input", tuple(shape), 0, 0, _size(elem, shape))
+    most = b.size + NPY_HEADER_MAX  # read no more than a buffer's contents could take
+    try:
+        with open(path, "rb") as f:
+            note_input(f.fileno())
+            regular = stat.S_ISREG(os.fstat(f.fileno()).st_mode)
+            if regular and os.fstat(f.fileno()).st_size > most:
+                n = os.fstat(f.fileno()).st_size
+                raise DataError(f"`{path}` holds {n} bytes, more than buffer `{name}` ({b.size} bytes) takes", name,
+                                f"it holds {n} bytes, more than buffer `{name}` ({b.size} bytes) takes")
+            if path.endswith(".npy"):
+                value = np.load(f if regular else io.BytesIO(f.read(most + 1)), allow_pickle=False)
+            else:
+                value = f.read(b.size + 1)  # one byte more than fits: the size check below says so
+    except OSError as e:
+        why = f"cannot read it: {e.strerror or e}"
+        raise DataError(f"cannot read `{path}` for buffer `{name}`: {e.strerror or e}", name, why) from None
+    except (ValueError, EOFError) as e:
+        raise DataError(f"`{path}` is not a readable .npy file: {e}", name, f"not a readable .npy file: {e}") from None
+    if path.endswith(".npy") and not isinstance(value, np.ndarray):
+        raise DataError(f"`{path}` is not a .npy array file", name, "not a .npy array file")
+    try:
+        return buffer_bytes(b, value)
+    except DataError as e:
+        raise DataError(f"{path}: {e}", name, str(e)) from None
+
+
+def _size(elem: str, shape) -> int:
+    return tensor_bytes(elem, tuple(shape))
 
 
 def _port_spans(nodes, counts: tuple[int, ...]) -> Iterator[tuple[int, int]]:
@@ -92,8 +148,9 @@ def _port_spans(nodes, counts: tuple[int, ...]) -> Iterator[tuple[int, int]]:
 
 
 def touched(img: Image) -> list[tuple[int, int]]:
-    """Every byte interval an image's buffers, bitstreams and task ports cover."""
+    """Every byte interval an image's buffers, bitstreams, initial data and task ports cover."""
     spans = [(c.bitstream_addr, c.bitstream_addr + c.bitstream_size) for c in img.cores]
+    spans += [(c.address, c.address + len(c.data)) for c in img.init]
     if img.symbols is not None:
         spans += [(b.address, b.address + b.size) for b in img.symbols.buffers]
     spans += _port_spans(img.body, ())
@@ -119,7 +176,12 @@ class Board:
 
     @classmethod
     def for_image(cls, img: Image) -> Board:
-        return cls(img.target, touched(img), img.symbols)
+        """The board as it is when it accepts ``img``: its INIT chunks written, the
+        rest of memory zero (docs/machine.md)."""
+        board = cls(img.target, touched(img), img.symbols)
+        for c in img.init:
+            board.write(c.address, c.data)
+        return board
 
     def _memory_of(self, lo: int, hi: int) -> int:
         for k, m in enumerate(self.target.memories):
@@ -187,49 +249,12 @@ class Board:
     def load(self, name: str, value) -> None:
         """Write a buffer from an array (its dtype and shape) or from raw bytes (its size)."""
         b = self.buffer(name)
-        if isinstance(value, np.ndarray):
-            raw = self._array_bytes(b, value)
-        else:
-            raw = bytes(value)
-            if len(raw) != b.size:
-                raise DataError(f"buffer `{name}` is {describe(b)}; got {len(raw)} bytes", name)
-        self.view(b.address, b.size)[:] = np.frombuffer(raw, np.uint8)
-
-    @staticmethod
-    def _array_bytes(b: BufferSymbol, a: np.ndarray) -> bytes:
-        dtype, shape = expected_array(b)
-        same_type = a.dtype.kind == dtype.kind and a.dtype.itemsize == dtype.itemsize
-        if not same_type or a.shape != shape:
-            what = "uint64 words" if b.elem == "bits" else str(dtype.newbyteorder("="))
-            raise DataError(f"buffer `{b.name}` is {describe(b)}: expected {what} of shape {shape}, "
-                            f"got {a.dtype} of shape {a.shape}", b.name)
-        return np.ascontiguousarray(a, dtype=dtype).tobytes()
+        self.view(b.address, b.size)[:] = np.frombuffer(buffer_bytes(b, value), np.uint8)
 
     def load_file(self, name: str, path: str) -> None:
         """Write a buffer from a ``.npy`` file or a raw file of exactly its size."""
-        size = self.buffer(name).size
-        most = size + NPY_HEADER_MAX  # read no more than a buffer's contents could take
-        try:
-            with open(path, "rb") as f:
-                note_input(f.fileno())
-                regular = stat.S_ISREG(os.fstat(f.fileno()).st_mode)
-                if regular and os.fstat(f.fileno()).st_size > most:
-                    raise DataError(f"`{path}` holds {os.fstat(f.fileno()).st_size} bytes, more than buffer "
-                                    f"`{name}` ({size} bytes) takes", name)
-                if path.endswith(".npy"):
-                    value = np.load(f if regular else io.BytesIO(f.read(most + 1)), allow_pickle=False)
-                else:
-                    value = f.read(size + 1)  # one byte more than fits: the size check below says so
-        except OSError as e:
-            raise DataError(f"cannot read `{path}` for buffer `{name}`: {e.strerror or e}", name) from None
-        except ValueError as e:
-            raise DataError(f"`{path}` is not a readable .npy file: {e}", name) from None
-        if path.endswith(".npy") and not isinstance(value, np.ndarray):
-            raise DataError(f"`{path}` is not a .npy array file", name)
-        try:
-            self.load(name, value)
-        except DataError as e:
-            raise DataError(f"{path}: {e}", name) from None
+        b = self.buffer(name)
+        self.view(b.address, b.size)[:] = np.frombuffer(read_buffer_file(path, name, b.elem, b.shape), np.uint8)
 
     def array(self, name: str) -> np.ndarray:
         """A copy of a buffer in its dtype and shape (bits: its 64-bit words)."""

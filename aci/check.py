@@ -946,8 +946,9 @@ class _ProgramChecker:
             a, rname = addresses[(kind, name)]
             if kind == "buffer":
                 b, (elem, shape) = decl
-                init = self._init_file(b, P.tensor_bytes(elem, shape))
-                self.buffers[name] = P.Buffer(name, b.role, elem, shape, rname, a, init, b.span, addr is not None)
+                init = self._init_file(b, elem, shape)
+                self.buffers[name] = P.Buffer(name, b.role, elem, shape, rname, a, init and init[0], b.span,
+                                              addr is not None, init and init[1])
             else:
                 bitstreams.append(P.Bitstream(name, rname, a, size))
         return bitstreams
@@ -972,26 +973,21 @@ class _ProgramChecker:
                 a = -(-e // BUFFER_ALIGN) * BUFFER_ALIGN
         return a if a + size <= region.end else None
 
-    def _init_file(self, b: ast.Buffer, size: int) -> str | None:
+    def _init_file(self, b: ast.Buffer, elem: str, shape: tuple[int, ...]) -> tuple[str, bytes] | None:
+        """The resolved path and the bytes of `from "FILE"`: a .npy array of the
+        buffer's element type and shape, or raw bytes of its size (as ``--set``)."""
         if b.init_file is None:
             return None
-        base = Path(b.span.file).resolve().parent
-        path = (base / b.init_file)
+        path = Path(b.span.file).resolve().parent / b.init_file
+        if path.is_dir():
+            self.err("E073", f"cannot read `{b.init_file}`: it is a directory", b.init_span)
+            return None
+        from .board import DataError, read_buffer_file  # numpy, only for programs that need it
         try:
-            if not path.is_file():
-                raise IsADirectoryError(21, "it is a directory") if path.is_dir() else FileNotFoundError(2, "no such file")
-            if path.suffix == ".npy":
-                import numpy as np  # only for .npy contents
-                n = np.load(path, allow_pickle=False).nbytes
-            else:
-                n = path.stat().st_size
-        except (OSError, ValueError, EOFError) as e:
-            self.err("E073", f"cannot read `{b.init_file}`: {getattr(e, 'strerror', None) or e}", b.init_span)
+            return str(path), read_buffer_file(str(path), b.name.name, elem, shape)
+        except DataError as e:
+            self.err("E073", f"`{b.init_file}`: {e.reason}", b.init_span)
             return None
-        if n != size:
-            self.err("E073", f"`{b.init_file}` holds {n} bytes but buffer `{b.name.name}` is {size} bytes", b.init_span)
-            return None
-        return str(path)
 
     # ---- hierarchy ----------------------------------------------------------
 

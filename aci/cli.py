@@ -117,7 +117,8 @@ def cmd_check(args) -> int:
 
 def _image_json(img) -> dict:
     import attrs
-    return attrs.asdict(img, filter=lambda a, v: a.name not in ("sync",))
+    return attrs.asdict(img, filter=lambda a, v: a.name not in ("sync",),
+                        value_serializer=lambda _, a, v: v.hex() if isinstance(v, bytes) else v)
 
 
 def cmd_compile(args) -> int:

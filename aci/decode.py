@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from . import format as F
 from .diagnostics import AciError
-from .image import (BufferSymbol, CoreInfo, Image, Loop, MemoryInfo, Parsec, Port, Reconf, Repeat,
+from .image import (BufferSymbol, CoreInfo, Image, InitChunk, Loop, MemoryInfo, Parsec, Port, Reconf, Repeat,
                     Source, Symbols, TargetInfo, Task, Thread, Wait, Window)
 from .timing import Timing
 from .timing import muldiv_ceil
@@ -384,6 +384,38 @@ def decode_symbols(data: bytes, off: int, length: int, target: TargetInfo):
     return Symbols(tuple(buffers), tuple(files)), lines
 
 
+def decode_init(data: bytes, off: int, length: int, target: TargetInfo) -> tuple[InitChunk, ...]:
+    end = off + length
+    if length < F.INIT.size:
+        _fail("section_size", off, "INIT is shorter than its count")
+    h = F.INIT.unpack(data, off)
+    _zero(h, off, F.INIT)
+    if h["count"] == 0:
+        _fail("bad_init", off, "INIT holds no chunk")
+    at, prev_end, chunks = off + F.INIT.size, 0, []
+    for _ in range(h["count"]):
+        if at + F.INIT_CHUNK.size > end:
+            _fail("bad_init", at, "a chunk record runs past the INIT section")
+        c = F.INIT_CHUNK.unpack(data, at)
+        _zero(c, at, F.INIT_CHUNK)
+        a, n = c["address"], c["length"]
+        if n == 0 or not inside_memory(target, a, a + n):
+            _fail("bad_init", at, f"chunk of {n} bytes at 0x{a:x} is empty or leaves every memory region")
+        if a < prev_end:
+            _fail("bad_init", at, f"chunk at 0x{a:x} overlaps or precedes the chunk before it")
+        body = at + F.INIT_CHUNK.size
+        padded = n + (-n % 8)
+        if body + padded > end:
+            _fail("bad_init", at + F.INIT_CHUNK.at("length"), f"chunk of {n} bytes runs past the INIT section")
+        if any(data[body + n:body + padded]):
+            _fail("bad_init", body + n, "a chunk's padding is not zero")
+        chunks.append(InitChunk(a, data[body:body + n]))
+        prev_end, at = a + n, body + padded
+    if at != end:
+        _fail("bad_init", at, f"{end - at} bytes follow the last chunk of INIT")
+    return tuple(chunks)
+
+
 def decode(data: bytes) -> Image:
     """Validate and decode an image; raises ImageError."""
     data = bytes(data)
@@ -404,8 +436,9 @@ def decode(data: bytes) -> Image:
         stray = sorted(set(lines) - starts)
         if stray:
             _fail("bad_symbols", where["SYMBOLS"][0], f"a line record points at {stray[0]}, not an instruction")
+    init = decode_init(data, *where["INIT"], target) if "INIT" in where else ()
     s_off = where["SYNC"][0]
-    return Image(target, cores, params, body, bool(h["flags"] & 1), symbols, data[s_off:s_off + F.SYNC.size])
+    return Image(target, cores, params, body, bool(h["flags"] & 1), symbols, data[s_off:s_off + F.SYNC.size], init)
 
 
 def _collect_offsets(nodes, out: set):

@@ -2,7 +2,7 @@
 
 Mirrors :mod:`aci.decode` (same helper names, same order). Deterministic: the same
 Image gives the same bytes. Layout: header, section table, then TARGET, CORES, SYNC,
-PARAM, COMPUTE and (if present) SYMBOLS, each at an 8-byte boundary, zero padding.
+PARAM, COMPUTE and (if present) SYMBOLS and INIT, each at an 8-byte boundary, zero padding.
 Raises ``ValueError`` only for an Image that breaks the format's own limits (a bug
 in the stage that built it).
 """
@@ -10,7 +10,7 @@ in the stage that built it).
 from __future__ import annotations
 
 from . import format as F
-from .image import (CoreInfo, Image, Loop, Parsec, Reconf, Repeat, Symbols,
+from .image import (CoreInfo, Image, InitChunk, Loop, Parsec, Reconf, Repeat, Symbols,
                     TargetInfo, Task, Thread, Window)
 
 SECTION_ALIGN = 8
@@ -118,6 +118,14 @@ def encode_symbols(s: Symbols, lines: list[tuple[int, int, int]]) -> bytes:
     return out
 
 
+def encode_init(chunks: tuple[InitChunk, ...]) -> bytes:
+    out = bytearray(F.INIT.pack(count=len(chunks)))
+    for c in chunks:
+        out += F.INIT_CHUNK.pack(address=c.address, length=len(c.data))
+        out += c.data + b"\0" * (-len(c.data) % 8)
+    return bytes(out)
+
+
 def _align(n: int) -> int:
     return -(-n // SECTION_ALIGN) * SECTION_ALIGN
 
@@ -125,7 +133,7 @@ def _align(n: int) -> int:
 def encode(img: Image) -> bytes:
     fixed = [("TARGET", encode_target(img.target)), ("CORES", encode_cores(img.cores)),
              ("SYNC", F.SYNC.pack()), ("PARAM", encode_params(img.params))]
-    nsec = len(fixed) + 1 + (img.symbols is not None)
+    nsec = len(fixed) + 1 + (img.symbols is not None) + bool(img.init)
     pos = _align(F.HEADER.size + nsec * F.SECTION_ENTRY.size)
     placed = []
     for kind, data in fixed:
@@ -139,6 +147,11 @@ def encode(img: Image) -> bytes:
     if img.symbols is not None:
         data = encode_symbols(img.symbols, comp.lines)
         placed.append(("SYMBOLS", pos, data))
+        pos += len(data)
+    if img.init:
+        pos = _align(pos)
+        data = encode_init(img.init)
+        placed.append(("INIT", pos, data))
         pos += len(data)
     total = pos
     out = bytearray(total)

@@ -117,7 +117,7 @@ SECTION_ENTRY = S("section_entry", "The section table follows the header: one en
                   ("offset", "u32", "offset of the section from the start of the image"),
                   ("length", "u32", "section length in bytes"))
 
-SECTION_KINDS = {"TARGET": 1, "CORES": 2, "SYNC": 3, "COMPUTE": 4, "PARAM": 5, "SYMBOLS": 6}
+SECTION_KINDS = {"TARGET": 1, "CORES": 2, "SYNC": 3, "COMPUTE": 4, "PARAM": 5, "SYMBOLS": 6, "INIT": 7}
 REQUIRED_SECTIONS = ("TARGET", "CORES", "SYNC", "COMPUTE", "PARAM")
 
 TARGET = S("target", "TARGET section: the board the image was built for, then `memory_count` MEMORY records.",
@@ -202,6 +202,19 @@ LINE = S("line", "COMPUTE offset of an instruction and the source line it came f
          ("file", "u16", "index into the FILE records"),
          ("reserved", "u16", "zero"),
          ("line", "u32", "1-based line"))
+
+INIT = S("init", "INIT section (optional): the initial contents of memory, written by the board "
+         "when it accepts the image, before the host writes any input (a buffer declared "
+         "`from FILE` carries that file's bytes here, so the image alone runs as compiled). "
+         "Then `count` CHUNK records, in increasing address order, none overlapping.",
+         ("count", "u32", "chunks, at least 1 (each needs 24 bytes of the section, which bounds it)"),
+         ("reserved", "u32", "zero"))
+
+INIT_CHUNK = S("init_chunk", "A run of initial bytes. The `length` bytes follow the record, then "
+               "zero bytes up to the next multiple of 8.",
+               ("address", "u64", "first byte written; the chunk lies inside one memory region"),
+               ("length", "u32", "bytes, at least 1"),
+               ("reserved", "u32", "zero"))
 
 ELEMENT_TYPES = {"bits": 0, "i8": 1, "u8": 2, "i16": 3, "u16": 4, "i32": 5, "u32": 6, "i64": 7, "u64": 8}
 ROLES = {"scratch": 0, "input": 1, "output": 2}
@@ -328,13 +341,20 @@ ERRORS = [
         "one reconfiguration with the core (`pr_overhead_ns` + ceil(`bitstream_size` * 10^9 / `icap_bytes_per_s`)) takes over {max_time_ns} ns")),
     ErrorCode(14, "reserved_nonzero", "a reserved field or flag is not zero", (
         "a header flag other than bit 0 is set",
-        "a field named `reserved*` (header, section entry, TARGET, CORES, BUFFER, LINE, instruction header and fields, PORT, WAIT) is not zero")),
+        "a field named `reserved*` (header, section entry, TARGET, CORES, BUFFER, LINE, INIT, INIT_CHUNK, instruction header and fields, PORT, WAIT) is not zero")),
     ErrorCode(15, "bad_symbols", "a SYMBOLS record is malformed (counts, names, memory index)", (
         "a buffer name is not NUL-padded printable ASCII, or repeats an earlier one",
         "a buffer's element type or role is unknown, its `ndims` is 0 or over {max_dims}, a dimension up to `ndims` is 0 or one after it is not",
         "a buffer's memory index is not below `memory_count`, or its bytes do not lie inside one memory region",
         "a file name is not UTF-8 or not NUL-padded",
         "a line record names a file index not below `file_count`, repeats an earlier record's offset, or points at no instruction")),
+    ErrorCode(16, "bad_init", "an INIT chunk is malformed (count, bounds, order, padding)", (
+        "`count` is 0",
+        "a chunk record or a chunk's bytes run past the INIT section",
+        "a chunk is empty or does not lie inside one memory region",
+        "a chunk starts before the end of the chunk before it (chunks in increasing address order, none overlapping)",
+        "a chunk's padding (to a multiple of 8 bytes) is not zero",
+        "bytes follow the last chunk")),
     ErrorCode(20, "bad_opcode", "an unknown opcode"),
     ErrorCode(21, "bad_insn_length", "an instruction's length is shorter than its fields or runs past its container", (
         "fewer than 8 bytes (an instruction header) are left in the container",

@@ -136,6 +136,13 @@ class Symbols:
 
 
 @attrs.frozen
+class InitChunk:
+    """Initial bytes of board memory at ``address`` (the INIT section)."""
+    address: int
+    data: bytes = attrs.field(repr=lambda d: f"<{len(d)} bytes>")
+
+
+@attrs.frozen
 class Image:
     target: TargetInfo
     cores: tuple[CoreInfo, ...]
@@ -144,6 +151,7 @@ class Image:
     dataflow: bool = False
     symbols: Symbols | None = None
     sync: bytes = attrs.field(default=b"", eq=False)  # as decoded; encoded as zeros
+    init: tuple[InitChunk, ...] = ()  # increasing addresses, none overlapping
 
     def core(self, ident: int) -> CoreInfo:
         return next(c for c in self.cores if c.id == ident)

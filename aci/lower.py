@@ -92,7 +92,9 @@ class _Lowering:
             bufs = tuple(I.BufferSymbol(b.name, b.elem, b.role, b.shape, mem_index[b.region], b.address, b.size)
                          for b in prog.buffers)
             syms = I.Symbols(bufs, tuple(self.files))
-        return I.Image(target, cores, tuple(self.params), tuple(body), self.dataflow, syms)
+        init = tuple(I.InitChunk(b.address, b.init) for b in sorted(prog.buffers, key=lambda b: b.address)
+                     if b.init is not None)
+        return I.Image(target, cores, tuple(self.params), tuple(body), self.dataflow, syms, init=init)
 
 
 def lower(prog: P.Program, mode: str = "strict", symbols: bool = True) -> I.Image:

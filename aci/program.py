@@ -117,9 +117,10 @@ class Buffer:
     shape: tuple[int, ...]
     region: str
     address: int  # placed
-    init_file: str | None
+    init_file: str | None  # the file of `from "FILE"`, resolved
     span: Span
     fixed: bool = False  # placed by `at ADDR` in the source (the compiler may not move it)
+    init: bytes | None = attrs.field(default=None, eq=False, repr=False)  # its bytes, as the board stores them
 
     @property
     def size(self) -> int:

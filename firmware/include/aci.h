@@ -73,6 +73,7 @@ typedef struct {
     uint32_t compute_off, compute_len;
     uint32_t sync_off;
     uint32_t symbols_off, symbols_len; /* symbols_len 0: no SYMBOLS section */
+    uint32_t init_off, init_len;   /* init_len 0: no INIT section */
     uint64_t operations;           /* RECONFs and TASKs of one run, loops unrolled */
     uint64_t work_units;           /* the work area aci_prepare needs (see aci_work) */
     const void *prepared;          /* the machine aci_prepare pre-decoded it in; NULL since aci_validate */
@@ -296,12 +297,18 @@ uint32_t aci_prepare(aci_machine *m, aci_work *work, size_t work_units, aci_imag
  * the board behind hal.h; returns ACI_OK or the run-time error code (also in res). */
 uint32_t aci_run(aci_machine *m, const aci_image *img, const aci_run_opts *opts, aci_result *res);
 
+/* Write a valid image's INIT chunks (initial memory contents) into board memory
+ * through hal_mem_write: what a board does once when it accepts an image, before
+ * the host writes any input. ACI_OK, or ACI_ERR_INTERNAL when the HAL refuses a
+ * write (the validator has checked every chunk against the memory map). */
+uint32_t aci_load_init(const aci_image *img);
+
 /* What a board does with an image the validator refused: the trace's image and
  * error events (t = 0) and the SYNC words. */
 void aci_refuse(size_t length, uint32_t code, uint32_t offset, const aci_run_opts *opts, aci_result *res);
 
-/* Validate, then prepare and run, or refuse: one image received (the work area as
- * for aci_prepare). */
+/* Validate, then load its INIT chunks, prepare and run, or refuse: one image
+ * received (the work area as for aci_prepare). */
 uint32_t aci_execute(aci_machine *m, aci_work *work, size_t work_units, const uint8_t *data, size_t length,
                      const aci_hooks *hooks, const aci_run_opts *opts, aci_image *img, aci_result *res);
 

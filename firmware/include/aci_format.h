@@ -32,6 +32,7 @@
 #define ACI_SECTION_COMPUTE 4u
 #define ACI_SECTION_PARAM 5u
 #define ACI_SECTION_SYMBOLS 6u
+#define ACI_SECTION_INIT 7u
 
 /* opcodes */
 #define ACI_OP_REPEAT 7u
@@ -144,6 +145,13 @@
 #define ACI_LINE_FILE 4u /* u16 */
 #define ACI_LINE_RESERVED 6u /* u16 */
 #define ACI_LINE_LINE 8u /* u32 */
+#define ACI_INIT_BYTES 8u
+#define ACI_INIT_COUNT 0u /* u32 */
+#define ACI_INIT_RESERVED 4u /* u32 */
+#define ACI_INIT_CHUNK_BYTES 16u
+#define ACI_INIT_CHUNK_ADDRESS 0u /* u64 */
+#define ACI_INIT_CHUNK_LENGTH 8u /* u32 */
+#define ACI_INIT_CHUNK_RESERVED 12u /* u32 */
 #define ACI_INSN_HEADER_BYTES 8u
 #define ACI_INSN_HEADER_OPCODE 0u /* u8 */
 #define ACI_INSN_HEADER_FLAGS 1u /* u8 */
@@ -227,6 +235,7 @@
 #define ACI_ERR_BAD_CORE 13u /* duplicate core id, port or parameter count out of range, bitstream outside memory */
 #define ACI_ERR_RESERVED_NONZERO 14u /* a reserved field or flag is not zero */
 #define ACI_ERR_BAD_SYMBOLS 15u /* a SYMBOLS record is malformed (counts, names, memory index) */
+#define ACI_ERR_BAD_INIT 16u /* an INIT chunk is malformed (count, bounds, order, padding) */
 #define ACI_ERR_BAD_OPCODE 20u /* an unknown opcode */
 #define ACI_ERR_BAD_INSN_LENGTH 21u /* an instruction's length is shorter than its fields or runs past its container */
 #define ACI_ERR_BAD_NESTING 22u /* an instruction where its container does not allow it (a TASK in a PARSEC, RECONF after a PARSEC) */
@@ -263,6 +272,7 @@
     X(13, "bad_core") \
     X(14, "reserved_nonzero") \
     X(15, "bad_symbols") \
+    X(16, "bad_init") \
     X(20, "bad_opcode") \
     X(21, "bad_insn_length") \
     X(22, "bad_nesting") \

@@ -83,6 +83,8 @@ static int one_image(const uint8_t *data, size_t size)
     if (aci_prepare(&machine, work, img.work_units, &img))
         abort(); /* a valid image broke an invariant of the executor */
     if (!span_failed && !board_build(&img, MAX_FUNCTIONAL_BYTES)) {
+        if (aci_load_init(&img))
+            abort(); /* the validator let a chunk outside the memory the board backs through */
         aci_run_opts quiet = {ACI_MODE_DEFAULT, 1, 0, 0};
         aci_run(&machine, &img, &quiet, &res);
         if (res.error_code == ACI_ERR_INTERNAL)

@@ -431,6 +431,10 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: %s\n", prog, span_failed ? "out of memory" : board_error);
         return 1;
     }
+    if (aci_load_init(&img)) { /* the image's initial memory, then the host's inputs over it */
+        fprintf(stderr, "%s: cannot write the image's initial memory\n", prog);
+        return 1;
+    }
     for (unsigned k = 0; k < nreq; k++) {
         request *r = &req[k];
         if (r->kind != SET && r->kind != LOAD && r->kind != MEM)

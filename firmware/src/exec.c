@@ -1402,6 +1402,22 @@ uint32_t aci_run(aci_machine *m, const aci_image *img, const aci_run_opts *opts,
     return res->error_code;
 }
 
+uint32_t aci_load_init(const aci_image *img)
+{
+    if (!img->init_len)
+        return ACI_OK;
+    const uint8_t *h = img->data + img->init_off;
+    uint32_t count = ld32(h + ACI_INIT_COUNT);
+    const uint8_t *c = h + ACI_INIT_BYTES;
+    for (uint32_t k = 0; k < count; k++) {
+        uint32_t n = ld32(c + ACI_INIT_CHUNK_LENGTH);
+        if (hal_mem_write(ld64(c + ACI_INIT_CHUNK_ADDRESS), c + ACI_INIT_CHUNK_BYTES, n))
+            return ACI_ERR_INTERNAL;
+        c += ACI_INIT_CHUNK_BYTES + n + (-n & 7u);
+    }
+    return ACI_OK;
+}
+
 uint32_t aci_execute(aci_machine *m, aci_work *work, size_t work_units, const uint8_t *data, size_t length,
                      const aci_hooks *hooks, const aci_run_opts *opts, aci_image *img, aci_result *res)
 {
@@ -1410,6 +1426,10 @@ uint32_t aci_execute(aci_machine *m, aci_work *work, size_t work_units, const ui
     if (code) {
         aci_refuse(length, code, offset, opts, res);
         return code;
+    }
+    if (aci_load_init(img)) {
+        aci_refuse(length, ACI_ERR_INTERNAL, 0, opts, res); /* the HAL refused memory the image declares */
+        return ACI_ERR_INTERNAL;
     }
     aci_prepare(m, work, work_units, img); /* its failure stops the run */
     return aci_run(m, img, opts, res);

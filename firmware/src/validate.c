@@ -290,7 +290,7 @@ static uint32_t check_header(V *v)
         if (ld16(e + ACI_SECTION_ENTRY_RESERVED))
             return fail(v, ACI_ERR_RESERVED_NONZERO, at + ACI_SECTION_ENTRY_RESERVED);
         uint32_t kind = ld16(e + ACI_SECTION_ENTRY_KIND);
-        if (kind < ACI_SECTION_TARGET || kind > ACI_SECTION_SYMBOLS)
+        if (kind < ACI_SECTION_TARGET || kind > ACI_SECTION_INIT)
             return fail(v, ACI_ERR_SECTION_UNKNOWN, at);
         if (v->present & 1u << kind)
             return fail(v, ACI_ERR_SECTION_DUPLICATE, at);
@@ -780,6 +780,51 @@ static uint32_t check_compute(V *v)
     }
 }
 
+/* ---- decode_init ----------------------------------------------------------------- */
+
+static uint32_t check_init(V *v, uint32_t off, uint32_t length)
+{
+    const uint8_t *h, *c;
+    uint64_t end = (uint64_t)off + length, prev_end = 0;
+    if (length < ACI_INIT_BYTES)
+        return fail(v, ACI_ERR_SECTION_SIZE, off);
+    READ(h, v, off, ACI_INIT_BYTES, end);
+    if (ld32(h + ACI_INIT_RESERVED))
+        return fail(v, ACI_ERR_RESERVED_NONZERO, off + ACI_INIT_RESERVED);
+    uint32_t count = ld32(h + ACI_INIT_COUNT);
+    if (count == 0)
+        return fail(v, ACI_ERR_BAD_INIT, off);
+    uint64_t at = off + ACI_INIT_BYTES;
+    for (uint32_t k = 0; k < count; k++) {
+        if (at + ACI_INIT_CHUNK_BYTES > end)
+            return fail(v, ACI_ERR_BAD_INIT, at);
+        READ(c, v, at, ACI_INIT_CHUNK_BYTES, end);
+        if (ld32(c + ACI_INIT_CHUNK_RESERVED))
+            return fail(v, ACI_ERR_RESERVED_NONZERO, at + ACI_INIT_CHUNK_RESERVED);
+        uint64_t address = ld64(c + ACI_INIT_CHUNK_ADDRESS);
+        uint32_t n = ld32(c + ACI_INIT_CHUNK_LENGTH);
+        if (n == 0 || !inside_span(v->img, address, n))
+            return fail(v, ACI_ERR_BAD_INIT, at);
+        if (address < prev_end)
+            return fail(v, ACI_ERR_BAD_INIT, at);
+        uint64_t body = at + ACI_INIT_CHUNK_BYTES, padded = (uint64_t)n + (-(uint64_t)n & 7u);
+        if (body + padded > end)
+            return fail(v, ACI_ERR_BAD_INIT, at + ACI_INIT_CHUNK_LENGTH);
+        for (uint64_t p = body + n; p < body + padded; p++)
+            if (v->data[p])
+                return fail(v, ACI_ERR_BAD_INIT, p);
+        if (v->hooks && v->hooks->port_span)
+            v->hooks->port_span(v->hooks->user, address, address + (n - 1));
+        prev_end = address + n;
+        at = body + padded;
+    }
+    if (at != end)
+        return fail(v, ACI_ERR_BAD_INIT, at);
+    v->img->init_off = off;
+    v->img->init_len = length;
+    return ACI_OK;
+}
+
 /* ---- decode ------------------------------------------------------------------ */
 
 uint32_t aci_validate(const uint8_t *data, size_t length, const aci_hooks *hooks, aci_image *img,
@@ -797,6 +842,7 @@ uint32_t aci_validate(const uint8_t *data, size_t length, const aci_hooks *hooks
     img->length = (uint32_t)length;
     img->memory_count = img->core_count = 0;
     img->symbols_off = img->symbols_len = 0;
+    img->init_off = img->init_len = 0;
     img->operations = img->work_units = 0;
     img->prepared = 0;
     for (unsigned k = 0; k < 256; k++)
@@ -824,6 +870,8 @@ uint32_t aci_validate(const uint8_t *data, size_t length, const aci_hooks *hooks
     }
     if (v.stray)
         return fail(&v, ACI_ERR_BAD_SYMBOLS, v.sec_off[ACI_SECTION_SYMBOLS]);
+    if (v.present & 1u << ACI_SECTION_INIT)
+        CHECK(check_init(&v, v.sec_off[ACI_SECTION_INIT], v.sec_len[ACI_SECTION_INIT]));
     img->operations = v.operations;
     img->work_units = v.work_units + 1; /* and the chains' common end */
     return ACI_OK;

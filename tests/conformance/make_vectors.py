@@ -26,7 +26,7 @@ sys.path.insert(0, str(HERE.parent.parent))
 
 from aci import format as F  # noqa: E402
 from aci.encode import encode  # noqa: E402
-from aci.image import (BufferSymbol, CoreInfo, Image, Loop, MemoryInfo, Parsec, Port, Reconf,  # noqa: E402
+from aci.image import (BufferSymbol, CoreInfo, Image, InitChunk, Loop, MemoryInfo, Parsec, Port, Reconf,  # noqa: E402
                        Repeat, Source, Symbols, TargetInfo, Task, Thread, Wait, Window)
 from aci.timing import Timing, pr_ns  # noqa: E402
 
@@ -236,6 +236,24 @@ def vectors() -> dict[str, tuple[bytes, str | None]]:
     add("task_reserved", patch(good, _first_task_offset(good) + 13, bytes([1])), "reserved_nonzero")
     add("task_length_mismatch", _task_length_plus(good, 8), "bad_insn_length")
     add("port_reserved", patch(good, _first_task_offset(good) + 24 + 12, bytes([1])), "reserved_nonzero")
+    # ---- INIT: the initial memory the board writes when it accepts the image
+    init = (InitChunk(0x1000, bytes(range(1, 256)) + b"\x07"), InitChunk(0x1100, b"\x2a" * 13),
+            InitChunk(0xFFFC_0000, b"\x01\x02\x03"))
+    with_init = encode(base(init=init))
+    add("valid_init", with_init, None)
+    i_off = sections(with_init)["INIT"][0]
+    first, second = i_off + F.INIT.size, i_off + F.INIT.size + F.INIT_CHUNK.size + 256
+    add("init_count_zero", patch(with_init, i_off, u32(0)), "bad_init")
+    add("init_reserved", patch(with_init, i_off + 4, u32(1)), "reserved_nonzero")
+    add("init_chunk_reserved", patch(with_init, first + 12, u32(1)), "reserved_nonzero")
+    add("init_chunk_empty", encode(base(init=(InitChunk(0x1000, b""),))), "bad_init")
+    add("init_outside_memory", encode(base(init=(InitChunk((1 << 20) - 4, b"12345678"),))), "bad_init")
+    add("init_overlap", encode(base(init=(InitChunk(0x1000, b"abcdefgh"), InitChunk(0x1004, b"x")))), "bad_init")
+    add("init_out_of_order", encode(base(init=(InitChunk(0x2000, b"a"), InitChunk(0x1000, b"b")))), "bad_init")
+    add("init_padding", patch(with_init, second + F.INIT_CHUNK.size + 13, b"\x01"), "bad_init")
+    add("init_count_high", patch(with_init, i_off, u32(4)), "bad_init")
+    add("init_count_low", patch(with_init, i_off, u32(2)), "bad_init")
+    add("init_length_past_end", patch(with_init, second + 8, u32(1 << 20)), "bad_init")
     v.update(limit_vectors())
     return v
 
