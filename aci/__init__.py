@@ -30,6 +30,8 @@ import sys
 import types
 from importlib import import_module
 
+__version__ = "0.1.0"  # the one definition: pyproject.toml reads it, `acic --version` prints it
+
 _API = {
     "load": "aci.parse", "check": "aci.check", "pipelining": "aci.pipelining", "balance": "aci.balance", "estimate": "aci.balance",
     "schedule": "aci.schedule", "waits": "aci.waits", "lower": "aci.lower", "encode": "aci.encode",

@@ -1,4 +1,5 @@
-"""The command line: ``acic check | compile | asm | disasm | dump | schedule | run | explore | import``.
+"""The command line: ``acic check | compile | asm | disasm | dump | schedule | run | explore | import``
+(``acic --version``; docs/cli.md documents every command and option).
 
 Only this module renders diagnostics and chooses exit codes: 0 success, 1 errors in
 the input (source, image, data files), 2 usage errors (bad flags), 3 an internal
@@ -212,7 +213,10 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from . import __version__
     p = _Parser(prog="acic", description="The toolchain for ACI programs.")
+    p.add_argument("--version", action="version", version=f"acic {__version__}",
+                   help="print acic's version and exit")
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 

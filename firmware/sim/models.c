@@ -1,7 +1,7 @@
 /* C models of the cores (see models.h): bit for bit with aci/cores/bnn.py and
  * aci/cores/test_core.py.
  *
- * Bits tensors (BNN.md): element k is bit k % 64 of little-endian word k / 64,
+ * Bits tensors (docs/bnn.md): element k is bit k % 64 of little-endian word k / 64,
  * so bit k % 8 of byte k / 8; bit 1 means -1. A product of two +-1 values is -1
  * exactly where their bits differ, so a sum of n products is n - 2 * popcount(a
  * XOR b): the binary layers are XOR and popcount over 64 channels at a time.
@@ -12,7 +12,7 @@
  * pixels, XOR with one weight word and popcount, which compilers vectorise
  * (AVX-512 VPOPCNTQ where the host has it). A zero padding word "differs" from
  * the weight wherever the weight bit is 1, so those counts are taken out again at
- * the border, where BNN.md says a padded position contributes 0. Weights are
+ * the border, where docs/bnn.md says a padded position contributes 0. Weights are
  * repacked once per distinct weight tensor (compared byte for byte) and cached.
  */
 #include <stdlib.h>

@@ -1,6 +1,6 @@
 /* Functional models of cores for the simulated board (aci/cores in C).
  *
- * FP_CONV (1), BIN_CONV (2), BIN_FC (3): the BNN cores of /work/shared/spec/BNN.md,
+ * FP_CONV (1), BIN_CONV (2), BIN_FC (3): the BNN cores of docs/bnn.md,
  * bit for bit with aci/cores/bnn.py; TEST (200): docs/execution.md's test core.
  *
  * model_check says whether a task can run on the model: its core's ports and

@@ -51,6 +51,8 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path):
     assert (library / "targets" / "zcu102.aci").is_file() and (library / "cores" / "bnn.aci").is_file()
 
     acic = env_dir / "bin" / "acic"
+    import aci
+    assert run([acic, "--version"], cwd=work, env=env) == f"acic {aci.__version__}\n"
     assert "ok (bnn_pr)" in run([acic, "check", library / "bnn_pr.aci"], cwd=work, env=env)
     run([acic, "compile", library / "examples" / "hello.aci", "-o", "hello.acx"], cwd=work, env=env)
     (work / "src.bin").write_bytes(bytes(range(256)) * 16)
