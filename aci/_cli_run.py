@@ -53,6 +53,9 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
                    help="jsonl (canonical), perfetto or vcd (default: from the extension: "
                         ".json perfetto, .vcd vcd, else jsonl)")
     c.add_argument("--timing-only", action="store_true", help="simulate time only, run no core models")
+    c.add_argument("--models", action="append", default=[], metavar="FILE.py|LIB.so",
+                   help="functional models of your own cores: a Python model file (python engine) or a C "
+                        "model library (firmware engine); repeatable (docs/models.md)")
     c.add_argument("--json", action="store_true", help="print the result as JSON")
     c.add_argument("--engine", choices=list(ENGINES), default="python",
                    help="what runs the image: " + "; ".join(f"{e.name}: the {e.title}" for e in ENGINES.values())
@@ -161,6 +164,11 @@ def cmd_run(args) -> int:
 
 
 def _run(args, engine) -> int:
+    if args.models:
+        if not hasattr(engine, "models"):
+            from .cli import UsageError
+            raise UsageError(f"--models: the {args.engine} engine runs no user models (python and firmware do)")
+        engine.models = tuple(args.models)
     from .board import DataError
     from .trace import JsonlWriter, to_perfetto, write_vcd
     sets, gets = _pairs(args.set, "--set"), _pairs(args.get, "--get")

@@ -407,8 +407,9 @@ def decode_init(data: bytes, off: int, length: int, target: TargetInfo) -> tuple
         padded = n + (-n % 8)
         if body + padded > end:
             _fail("bad_init", at + F.INIT_CHUNK.at("length"), f"chunk of {n} bytes runs past the INIT section")
-        if any(data[body + n:body + padded]):
-            _fail("bad_init", body + n, "a chunk's padding is not zero")
+        for p in range(body + n, body + padded):
+            if data[p]:
+                _fail("bad_init", p, "a chunk's padding is not zero")
         chunks.append(InitChunk(a, data[body:body + n]))
         prev_end, at = a + n, body + padded
     if at != end:

@@ -147,6 +147,9 @@ class OneShotEngine:
         self.data: bytes | None = None
         self.inputs: dict[str, Any] = {}
         self.result: RunResult | None = None
+        # A user's core models (docs/models.md): model files (.py, Python engine) and C
+        # model libraries (firmware engine), each engine using the ones of its kind.
+        self.models: tuple = ()
 
     def load(self, data: bytes) -> None:
         self.data, self.inputs, self.result = bytes(data), {}, None

@@ -51,6 +51,7 @@ from .format import ERROR_BY_NAME, SYNC
 from .engine import MODES, OneShotEngine, Progress, RunError, RunResult, SlotUse, Trace
 from .image import Image, Task, children
 from .resources import firmware_program
+from .models import c_libraries
 
 # acifw-sim accepts this many --set/--get/--save requests (MAX_REQUESTS in sim/main.c).
 _MAX_REQUESTS = 64
@@ -99,12 +100,14 @@ def _refusal(data: bytes, code: int, offset: int) -> str:
 def run_image_firmware(data: bytes, mode: str | None = None, inputs: Mapping | None = None,
                        outputs: Iterable[str] = (), timing_only: bool = False, trace: Trace | None = None,
                        progress: Progress | None = None, exe: Path | None = None,
-                       prefix: Sequence[str] = ()) -> RunResult:
+                       prefix: Sequence[str] = (), models: Iterable = ()) -> RunResult:
     """Validate and run one image on the firmware's simulated board; see the module docstring.
 
     ``progress`` is accepted for the Python engine's signature and not called: the
     child process reports nothing until it ends. ``prefix`` runs the simulator through
-    another program (``("qemu-aarch64",)`` for the cross build)."""
+    another program (``("qemu-aarch64",)`` for the cross build). ``models``: as for
+    ``run_image``; the C model libraries among them (``acifw-sim --models``) run on the
+    firmware's board, Python models are the Python engine's and are ignored here."""
     del progress
     if mode not in (None, *MODES):
         raise ValueError(f"mode must be one of {MODES} or None, not {mode!r}")
@@ -128,6 +131,10 @@ def run_image_firmware(data: bytes, mode: str | None = None, inputs: Mapping | N
             args += ["--mode", mode]
         if timing_only:
             args.append("--timing-only")
+        for lib in c_libraries(models):
+            if not os.path.isfile(lib):
+                raise FirmwareError(f"cannot read model library `{lib}`: no such file")
+            args += ["--models", os.path.abspath(lib)]
         saves: list[tuple[int, int]] = []
         if board is not None:
             for k, (name, _) in enumerate((inputs or {}).items()):
@@ -234,4 +241,5 @@ class FirmwareEngine(OneShotEngine):
 
     def run_image(self, data: bytes, mode: str | None, inputs: Mapping[str, Any], outputs: list[str],
                   timing_only: bool, trace: Trace | None, progress: Progress | None) -> RunResult:
-        return run_image_firmware(data, mode, inputs, outputs, timing_only, trace, progress, self.exe, self.prefix)
+        return run_image_firmware(data, mode, inputs, outputs, timing_only, trace, progress, self.exe, self.prefix,
+                                  self.models)

@@ -409,7 +409,9 @@ MESSAGES = {
     # the board only: the hardware did not report an operation done in time
     "watchdog_hung": "slot {slot} did not report its operation done within {hang_ns} ns of the end "
                      "the timing model gives it",
-    "no_model": "no functional model for core id {core_id} (`{core}`)",
+    "no_model": "no functional model for core `{core}` (core id {core_id}): run with --timing-only to simulate "
+                "time only, or give the core a model: `--models FILE.py` (python engine), `--models LIB.so` "
+                "(firmware engine); docs/models.md says how",
     "no_model_mismatch": "the functional model of `{core}` does not take this task "
                      "(parameter words [{params}], port lengths [{lengths}])",
 }

@@ -1,7 +1,7 @@
 """Stage: run — the Python reference interpreter of ACI images (docs/execution.md).
 
 ``run_image(data, mode=None, inputs=None, outputs=(), timing_only=False, trace=None,
-progress=None) -> RunResult``
+progress=None, models=()) -> RunResult``
 
 In: the bytes of an image; the mode (``"strict"``, ``"dataflow"`` or None for the
 image's default); initial buffer contents by name (a numpy array, raw bytes, or a
@@ -9,7 +9,10 @@ image's default); initial buffer contents by name (a numpy array, raw bytes, or 
 buffers the caller will read afterwards (checked before anything runs). ``trace``,
 when given, is called with each trace event (a dict with the fields of
 docs/execution.md) in time order; ``progress(done, total)`` during the functional
-pass, after each window instance and each loop iteration.
+pass, after each window instance and each loop iteration; ``models``: a user's core
+models, as model files (``.py``, :mod:`aci.models`) or :class:`aci.cores.CoreModel`
+objects, found by core name before the shipped models (C model libraries in it are
+the firmware engine's and are ignored here).
 
 Out: a :class:`aci.engine.RunResult` — simulated times, PR count and time, tasks, per-slot use,
 the SYNC words, the :class:`aci.board.Board` with the final memory, and ``error``:
@@ -48,6 +51,7 @@ from .format import ERROR_BY_NAME, SYNC, SYNC_STATUS, message
 from .image import Image, Repeat, Task, Window
 from .machine import simulate
 from .overlap import meet
+from .models import ModelError, load as load_models
 
 # ---- the image, prepared for execution ---------------------------------------------
 # Everything that does not depend on the iteration (durations, core names, models,
@@ -56,14 +60,14 @@ from .overlap import meet
 class _Task:
     __slots__ = ("slot", "core", "name", "pc", "words", "ports", "model", "why", "source")
 
-    def __init__(self, t: Task, img: Image, files: tuple[str, ...]):
+    def __init__(self, t: Task, img: Image, files: tuple[str, ...], models: Mapping[str, CoreModel]):
         core = img.core(t.core)
         self.slot, self.core, self.name, self.pc = t.slot, t.core, core.name, t.offset
         lengths = [p.length for p in t.ports]
         self.words = img.params[t.param_offset:t.param_offset + t.param_words]
         # (address at the first iteration, length, strides, is an output)
         self.ports = tuple((p.address, p.length, p.strides, d == "out") for p, d in zip(t.ports, core.port_dirs))
-        self.model: CoreModel | None = core_model(t.core)
+        self.model: CoreModel | None = models.get(core.name) or core_model(t.core)
         if self.model is None:
             self.why = message("no_model", core_id=t.core, core=core.name)
         elif self.model.mismatch(core.port_dirs, self.words, lengths) is not None:
@@ -96,7 +100,7 @@ class _Repeat:
         self.count, self.windows, self.ops = count, windows, ops  # ops: operations per iteration
 
 
-def _prepare(img: Image) -> tuple[tuple, int]:
+def _prepare(img: Image, models: Mapping[str, CoreModel]) -> tuple[tuple, int]:
     """The image's body as prepared nodes, and the number of operations of the run."""
     files = img.symbols.files if img.symbols is not None else ()
 
@@ -104,7 +108,7 @@ def _prepare(img: Image) -> tuple[tuple, int]:
         out, ops = [], 0
         for n in nodes:
             if isinstance(n, Task):
-                out.append(_Task(n, img, files))
+                out.append(_Task(n, img, files, models))
                 ops += 1
             else:
                 inner, k = body(n.body)
@@ -200,7 +204,7 @@ class _Effects:
                 outputs.append((name, view))
             else:
                 inputs[name] = _read_only(view[None])
-        results = t.model.run(t.words, inputs, t.slot)
+        results = _model_run(t, inputs)
         for name, view in outputs:  # after the model has read all its inputs
             view[:] = _rows(t, results, name, 1, view.size)[0]
 
@@ -221,7 +225,7 @@ class _Effects:
                     inputs[name] = _read_only(board.view(base, length)[None])
                 else:
                     inputs[name] = _read_only(board.rows(base, stride, n, length))
-            results = t.model.run(t.words, inputs, t.slot)
+            results = _model_run(t, inputs)
             for name, base, stride, length in outputs:
                 board.rows(base, stride, n, length)[...] = _rows(t, results, name, n, length)
         return True
@@ -280,13 +284,29 @@ def _read_only(a: np.ndarray) -> np.ndarray:
     return v
 
 
+def _model_run(t: _Task, inputs: dict) -> Mapping[str, np.ndarray]:
+    """The model's outputs; a user's model that fails is the user's error (ModelError)."""
+    if t.model.origin is None:
+        return t.model.run(t.words, inputs, t.slot)
+    try:
+        return t.model.run(t.words, inputs, t.slot)
+    except Exception as e:
+        where = f" ({t.source})" if t.source else ""
+        raise ModelError(f"the model of core `{t.name}` ({t.model.origin}) failed on the task at offset "
+                         f"{t.pc}{where}: {type(e).__name__}: {e}") from None
+
+
 def _rows(t: _Task, results: Mapping[str, np.ndarray], name: str, n: int, length: int) -> np.ndarray:
-    """A model's output port as (n, length) bytes; a broken model is a bug."""
+    """A model's output port as (n, length) bytes; a broken shipped model is a bug, a
+    broken user's model the user's error."""
     y = results.get(name)
     if not isinstance(y, np.ndarray) or y.dtype != np.uint8 or y.ndim != 2 or y.shape[1] != length \
             or y.shape[0] not in (1, n):
         got = "nothing" if y is None else f"{getattr(y, 'dtype', type(y).__name__)} {getattr(y, 'shape', '')}"
-        raise BoardFault(f"model `{t.name}` gave {got} for port `{name}`, not uint8 ({n}, {length})")
+        message = f"model `{t.name}` gave {got} for port `{name}`, not uint8 ({n}, {length})"
+        if t.model.origin is not None:
+            raise ModelError(f"{message} ({t.model.origin}; docs/models.md)")
+        raise BoardFault(message)
     return np.broadcast_to(y, (n, length))
 
 
@@ -294,7 +314,7 @@ def _rows(t: _Task, results: Mapping[str, np.ndarray], name: str, n: int, length
 
 def run_image(data: bytes, mode: str | None = None, inputs: Mapping | None = None, outputs: Iterable[str] = (),
               timing_only: bool = False, trace: Trace | None = None,
-              progress: Progress | None = None) -> RunResult:
+              progress: Progress | None = None, models: Iterable = ()) -> RunResult:
     """Validate and run one image; see the module docstring."""
     if mode not in (None, *MODES):
         raise ValueError(f"mode must be one of {MODES} or None, not {mode!r}")
@@ -316,7 +336,7 @@ def run_image(data: bytes, mode: str | None = None, inputs: Mapping | None = Non
     mode = mode or ("dataflow" if img.dataflow else "strict")
     board = Board.for_image(img)
     load_inputs(board, inputs, outputs)
-    body, total_ops = _prepare(img)
+    body, total_ops = _prepare(img, load_models(models))
     prepared = {}
     _index(body, prepared)
     t0 = timing.image_transfer_ns(img.target.timing, len(data))
@@ -353,7 +373,7 @@ class PythonEngine(OneShotEngine):
 
     def run_image(self, data: bytes, mode: str | None, inputs: Mapping[str, Any], outputs: list[str],
                   timing_only: bool, trace: Trace | None, progress: Progress | None) -> RunResult:
-        return run_image(data, mode, inputs, outputs, timing_only, trace, progress)
+        return run_image(data, mode, inputs, outputs, timing_only, trace, progress, self.models)
 
 
 def _index(nodes, out: dict) -> None:

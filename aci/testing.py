@@ -1,9 +1,11 @@
 """Unit-testing schedules: run a program on the simulated board, then assert.
 
 ``run_program(path, defines=None, program=None, mode="strict", inputs=None,
-timing_only=False) -> Result`` compiles a ``.aci`` file (in ``mode``), runs it in
-the same mode with the given initial buffers (name -> numpy array, as
-:meth:`aci.board.Board.load` takes them) and keeps the whole trace.
+timing_only=False, models=()) -> Result`` compiles a ``.aci`` file (in ``mode``),
+runs it in the same mode with the given initial buffers (name -> numpy array, as
+:meth:`aci.board.Board.load` takes them; buffers declared `from "FILE"` start with
+that file's contents) and the user's core models (model files or
+:class:`aci.cores.CoreModel` objects, :mod:`aci.models`), and keeps the whole trace.
 
 A :class:`Result` has the run's figures (``total_ns``, ``pr_count``, ``tasks_run``,
 ``error``), its ``events`` (the canonical trace as dicts), the operations as
@@ -154,11 +156,12 @@ class Result:
 
 def run_program(path: str, defines: Mapping[str, object] | None = None, program: str | None = None,
                 mode: str = "strict", inputs: Mapping[str, np.ndarray] | None = None,
-                timing_only: bool = False) -> Result:
-    """Compile ``path`` in ``mode``, run it with ``inputs`` and return the Result."""
+                timing_only: bool = False, models: Iterable = ()) -> Result:
+    """Compile ``path`` in ``mode``, run it with ``inputs`` and ``models`` and return the Result."""
     compiled = compile_file(str(path), {k: str(v) for k, v in (defines or {}).items()}, program, mode)
     events: list[dict] = []
-    run = run_image(compiled.data, mode, inputs=inputs, timing_only=timing_only, trace=events.append)
+    run = run_image(compiled.data, mode, inputs=inputs, timing_only=timing_only, trace=events.append,
+                    models=models)
     return Result(str(path), run, events)
 
 

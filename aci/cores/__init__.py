@@ -36,11 +36,13 @@ __all__ = ["MODELS", "CoreModel", "model"]
 @attrs.frozen
 class CoreModel:
     name: str
-    id: int
+    id: int | None  # None: a user's model, found by core name (aci.models)
     ports: tuple[tuple[str, str], ...]  # (name, "in" | "out") in declared order
     params: tuple[str, ...]  # parameter names in declared order
     compute: Compute = attrs.field(repr=False)
-    lengths: Lengths = attrs.field(repr=False)  # bytes per port; ValueError for bad parameters
+    # bytes per port; ValueError for bad parameters. None: any lengths (a user's model may not say)
+    lengths: Lengths | None = attrs.field(repr=False)
+    origin: str | None = None  # the file of a user's model; its failures are the user's errors
 
     @property
     def directions(self) -> tuple[str, ...]:
@@ -58,6 +60,8 @@ class CoreModel:
                     f"the image declares {', '.join(directions)}")
         if len(words) != len(self.params):
             return f"core {self.name} takes {len(self.params)} parameters, the task has {len(words)}"
+        if self.lengths is None:
+            return None
         try:
             want = tuple(self.lengths(self.bind(words)))
         except ValueError as e:

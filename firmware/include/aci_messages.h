@@ -47,7 +47,7 @@ static inline int aci_message(char *buf, size_t n, aci_message_id id, const aci_
     case ACI_MSG_WATCHDOG_HUNG:
         return snprintf(buf, n, "slot %llu did not report its operation done within %llu ns of the end the timing model gives it", a->slot, a->hang_ns);
     case ACI_MSG_NO_MODEL:
-        return snprintf(buf, n, "no functional model for core id %llu (`%s`)", a->core_id, a->core);
+        return snprintf(buf, n, "no functional model for core `%s` (core id %llu): run with --timing-only to simulate time only, or give the core a model: `--models FILE.py` (python engine), `--models LIB.so` (firmware engine); docs/models.md says how", a->core, a->core_id);
     case ACI_MSG_NO_MODEL_MISMATCH:
         return snprintf(buf, n, "the functional model of `%s` does not take this task (parameter words [%s], port lengths [%s])", a->core, a->params, a->lengths);
     }

@@ -10,6 +10,7 @@
 #include "board.h"
 #include "hal.h"
 #include "models.h"
+#include "plugins.h"
 
 typedef struct {
     uint64_t lo, last;
@@ -284,7 +285,10 @@ uint32_t hal_task_start(const aci_task_desc *task)
     uint32_t lengths[ACI_MAX_PORTS];
     for (unsigned k = 0; k < task->port_count; k++)
         lengths[k] = task->ports[k].length;
-    if (!model_check(task->core, task->port_count, task->port_dirs, task->param_words, pf[task->slot], lengths))
+    const aci_model *user = plugin_for(task->core); /* a user's model first (acifw-sim --models) */
+    if (user ? task->port_count != user->port_count || task->port_dirs != user->port_dirs ||
+                   task->param_words != user->param_count || (user->check && !user->check(pf[task->slot], lengths))
+             : !model_check(task->core, task->port_count, task->port_dirs, task->param_words, pf[task->slot], lengths))
         return ACI_ERR_NO_MODEL;
     for (unsigned k = 0; k < task->port_count; k++) {
         if (lengths[k] > local_cap[k]) {
@@ -299,7 +303,10 @@ uint32_t hal_task_start(const aci_task_desc *task)
         else if (hal_mem_read(task->ports[k].address, local[k], lengths[k]))
             return ACI_ERR_INTERNAL; /* the validator proved every port inside a backed range */
     }
-    model_run(task->core, pf[task->slot], task->slot, local, lengths);
+    if (user)
+        user->run(pf[task->slot], task->slot, local, lengths);
+    else
+        model_run(task->core, pf[task->slot], task->slot, local, lengths);
     for (unsigned k = 0; k < task->port_count; k++)
         if (task->port_dirs >> k & 1 && hal_mem_write(task->ports[k].address, local[k], lengths[k]))
             return ACI_ERR_INTERNAL;

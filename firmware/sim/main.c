@@ -3,7 +3,7 @@
  *   acifw-sim IMAGE [--mode strict|dataflow] [--timing-only] [--trace FILE]
  *             [--set BUF=FILE] [--get BUF=FILE] [--load ADDR=FILE] [--save ADDR:LEN=FILE]
  *             [--mem REGION=FILE] [--dump REGION=FILE] [--sync FILE] [--json] [--validate-only]
- *             [--slow SLOT[:POLLS]]...
+ *             [--slow SLOT[:POLLS]]... [--models LIB.so]...
  *
  * Validates IMAGE, backs the memory it touches, loads the inputs, runs it and
  * writes the outputs (only after a completed run) and the trace (always). Exit
@@ -22,6 +22,7 @@
 #include "board.h"
 #include "hal.h"
 #include "models.h"
+#include "plugins.h"
 #include "trace_json.h"
 
 /* Backing the simulator gives one image at most (allocated on first touch). */
@@ -50,7 +51,7 @@ static int usage(const char *fmt, const char *arg)
     fprintf(stderr, "\nusage: %s IMAGE [--mode strict|dataflow] [--timing-only] [--trace FILE]\n"
                     "       [--set BUF=FILE] [--get BUF=FILE] [--load ADDR=FILE] [--save ADDR:LEN=FILE]\n"
                     "       [--mem REGION=FILE] [--dump REGION=FILE] [--sync FILE] [--json] [--validate-only]\n"
-                    "       [--slow SLOT[:POLLS]]...\n",
+                    "       [--slow SLOT[:POLLS]]... [--models LIB.so]...\n",
             prog);
     return 2;
 }
@@ -213,7 +214,7 @@ static void run_error_detail(const aci_image *img, const aci_machine *m, const a
         a.hang_ns = ACI_CONFIG_HANG_NS;
         /* within the target's watchdog: the hardware hung */
         msg = a.watchdog_ns && a.duration_ns > a.watchdog_ns ? ACI_MSG_WATCHDOG : ACI_MSG_WATCHDOG_HUNG;
-    } else if (model_known(id)) {
+    } else if (model_known(id) || plugin_for(id)) { /* a model exists but does not take the task */
         msg = ACI_MSG_NO_MODEL_MISMATCH;
     }
     aci_message(buf, n, msg, &a);
@@ -339,6 +340,14 @@ int main(int argc, char **argv)
                 return usage("--slow takes SLOT or SLOT:POLLS, not `%s`", v);
             slow_slots |= 1u << slot;
             slow_polls = (uint32_t)polls;
+        } else if (!strcmp(a, "--models")) { /* a user's C models (include/aci_model.h) */
+            char err[512];
+            if (!value)
+                return usage("%s needs a value", a);
+            if (plugins_load(argv[++i], err, sizeof err)) {
+                fprintf(stderr, "%s: %s\n", prog, err);
+                return 2;
+            }
         } else if (!strcmp(a, "--trace") || !strcmp(a, "--sync")) {
             if (!value)
                 return usage("%s needs a value", a);
@@ -454,6 +463,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s: out of memory\n", prog);
         return 1;
     }
+    plugins_bind(&img);
     aci_prepare(&machine, work, img.work_units, &img); /* a failure stops the run, as on a board */
     board_slow(slow_slots, slow_polls);
     code = aci_run(&machine, &img, &opts, &res);
@@ -509,5 +519,6 @@ out:
     free(work);
     board_reset(0);
     model_reset();
+    plugins_unload();
     return status;
 }
