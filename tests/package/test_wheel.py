@@ -63,6 +63,10 @@ def test_wheel_installs_and_runs_outside_the_checkout(tmp_path):
     dst = np.load(work / "dst.npy")
     k = np.arange(4096)
     assert any(np.array_equal(dst, ((5 * a + 1 + 3 * s + k) % 256).astype(np.uint8)) for s in range(4))
+    # The example of a user's own core runs with its Python model, both shipped.
+    out = run([acic, "run", library / "examples" / "custom_core.aci", "--models",
+               library / "examples" / "models" / "mix.py"], cwd=work, env=env)
+    assert "tasks       8" in out
 
 
 def test_every_package_of_aci_ships():
