@@ -32,6 +32,10 @@ NULL = BUILD / "acifw-null"
 MULDIV = BUILD / "acifw-muldiv"
 CROSS = BUILD / "aarch64" / "acifw-sim"
 CONFORMANCE = ROOT / "tests" / "conformance"
+# The example's models of a user's own core (programs/examples/custom_core.aci), found by
+# core name: every run gets them, so that every shipped program runs functionally.
+PY_MODELS = sorted((ROOT / "programs" / "examples" / "models").glob("*.py"))
+C_MODELS = sorted(BUILD / "models" / f"{p.stem}.so" for p in (ROOT / "programs" / "examples" / "models").glob("*.c"))
 MANIFEST = json.loads((CONFORMANCE / "manifest.json").read_text())
 VECTORS = sorted(MANIFEST)
 
@@ -65,7 +69,7 @@ def py_run(data: bytes, mode: str | None = None, inputs: dict | None = None, tim
            ranges=()) -> Run:
     lines: list[str] = []
     r = run_image(data, mode=mode, inputs=inputs, timing_only=timing_only,
-                  trace=lambda e: lines.append(dumps(e) + "\n"))
+                  trace=lambda e: lines.append(dumps(e) + "\n"), models=PY_MODELS)
     memory = {}
     if r.ok and r.board is not None:
         memory = {(a, n): r.board.read(a, n) for a, n in ranges}
@@ -85,6 +89,9 @@ def c_run(exe: Path, data: bytes, mode: str | None = None, inputs: dict | None =
             args += ["--mode", mode]
         if timing_only:
             args.append("--timing-only")
+        if exe in (SIM, ASAN):  # host builds: the example's C models (not the cross build's)
+            for lib in C_MODELS:
+                args += ["--models", str(lib)]
         for k, (name, value) in enumerate((inputs or {}).items()):
             (d / f"in{k}").write_bytes(bytes(value))
             args += ["--set", f"{name}={d / f'in{k}'}"]
