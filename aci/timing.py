@@ -21,7 +21,7 @@ NS_PER_S = 10**9
 
 @attrs.frozen
 class Timing:
-    """The timing parameters of MACHINE.md, in integer canonical units."""
+    """The timing parameters of docs/machine.md, in integer canonical units."""
     icap_bytes_per_s: int
     pr_overhead_ns: int
     dma_bytes_per_s: int

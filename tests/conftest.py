@@ -20,9 +20,18 @@ from aci.engine import open_engine
 REFERENCE = "python"
 
 
+def _with_example_models(engine):
+    """Every session runs the example's user core (programs/examples/custom_core.aci)
+    with its models, each engine taking the kind it runs (docs/models.md), so that
+    every shipped program runs functionally on every engine."""
+    from tests.firmware.harness import C_MODELS, PY_MODELS
+    engine.models = (*PY_MODELS, *C_MODELS)
+    return engine
+
+
 @contextmanager
 def _python(tmp_path_factory):
-    yield open_engine("python")
+    yield _with_example_models(open_engine("python"))
 
 
 def _firmware(build: str):
@@ -30,7 +39,7 @@ def _firmware(build: str):
     def opened(tmp_path_factory):
         from tests.firmware.harness import BUILD, make
         make()  # a no-op when the build is current
-        engine = open_engine("firmware", sim=BUILD / build)
+        engine = _with_example_models(open_engine("firmware", sim=BUILD / build))
         yield engine
         engine.close()
     return opened

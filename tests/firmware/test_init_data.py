@@ -2,9 +2,9 @@
 carries them in the image's INIT section, and both engines write them into memory
 when they accept the image, before the host's `--set` inputs (which override them).
 
-Each engine is asked directly: the Python reference (`run_image`), the firmware's
-simulated board (`acifw-sim` itself, with no input from the host, and `acic run
---engine firmware`), `aci.testing.run_program` and the `acic run` command.
+Every engine of tests/conftest.py is asked (python, firmware, firmware-asan), and
+the firmware's simulated board itself (`acifw-sim`, with no input from the host),
+`aci.testing.run_program` and the `acic run` command on both engines.
 """
 
 import subprocess
@@ -15,9 +15,8 @@ import numpy as np
 import pytest
 
 from aci.decode import decode
-from aci.firmware import run_image_firmware
+from aci.engine import run_on
 from aci.pipeline import compile_file
-from aci.run import run_image
 from aci.testing import run_program
 
 from .harness import ROOT, SIM, c_run
@@ -58,18 +57,17 @@ def test_the_image_carries_the_files(program, mode):
     assert img.buffer("dst").address not in by_address
 
 
-@pytest.mark.parametrize("engine", [run_image, run_image_firmware], ids=["python", "firmware"])
-def test_both_engines_start_from_the_files(program, engine):
+def test_every_engine_starts_from_the_files(program, engine):
     data = compile_file(str(program)).data
-    r = engine(data, outputs=["dst"])
+    r = run_on(engine, data, outputs=["src", "dst", "w"])
     assert r.ok, r.error
-    assert r.board.read(r.image.buffer("src").address, 4096) == SRC
-    assert r.board.read(r.image.buffer("dst").address, 4096) in expected(SRC)
-    assert np.array_equal(r.board.array("w"), np.arange(-24, 24, dtype=np.int16).reshape(4, 12))
+    assert engine.get("src").tobytes() == SRC
+    assert engine.get("dst").tobytes() in expected(SRC)
+    assert np.array_equal(engine.get("w"), np.arange(-24, 24, dtype=np.int16).reshape(4, 12))
     # An explicit input overrides the file's contents, and nothing else does.
-    r = engine(data, inputs={"src": OVERRIDE}, outputs=["dst"])
-    assert r.board.read(r.image.buffer("dst").address, 4096) in expected(OVERRIDE)
-    assert np.array_equal(r.board.array("w"), np.arange(-24, 24, dtype=np.int16).reshape(4, 12))
+    r = run_on(engine, data, inputs={"src": OVERRIDE}, outputs=["dst", "w"])
+    assert engine.get("dst").tobytes() in expected(OVERRIDE)
+    assert np.array_equal(engine.get("w"), np.arange(-24, 24, dtype=np.int16).reshape(4, 12))
 
 
 def test_the_firmware_loads_init_itself(program):

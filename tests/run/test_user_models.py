@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from aci.diagnostics import AciError
-from aci.firmware import run_image_firmware
+from aci.firmware_sim import run_image_firmware
 from aci.models import ModelError
 from aci.pipeline import compile_file
 from aci.run import run_image
