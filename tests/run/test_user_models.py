@@ -73,7 +73,7 @@ def test_aci_testing_takes_models():
 def test_without_a_model_the_error_says_what_to_do(engine, c_library, tmp_path):
     p = subprocess.run([ACIC, "run", str(PROGRAM), "--engine", engine], capture_output=True, text=True)
     assert p.returncode == 1
-    assert "no_model" in p.stderr and "core `MIX` (id 42)" in p.stderr
+    assert "no_model" in p.stderr and "core `MIX` (core id 42)" in p.stderr
     assert "--timing-only" in p.stderr and "--models" in p.stderr and "docs/models.md" in p.stderr
     assert "FILE.py" in p.stderr and "LIB.so" in p.stderr
     # Each engine takes its own kind of model and ignores the other's.
@@ -112,7 +112,8 @@ def test_broken_models_are_the_users_errors(tmp_path, text, message):
     data = compile_file(str(PROGRAM)).data
     if message is None:  # a model that does not accept the task: no_model with its reason
         r = run_image(data, models=[model])
-        assert r.error.name == "no_model" and "[1, 1, 1]" in r.error.detail
+        assert r.error.name == "no_model" and "does not take this task" in r.error.detail
+        assert "port lengths [1024, 1024, 1024]" in r.error.detail
         return
     with pytest.raises(ModelError) as e:
         run_image(data, models=[model])
