@@ -66,22 +66,19 @@ def simulator() -> Path:
     return firmware_program("acifw-sim", "ACIC_FIRMWARE_SIM", "the firmware simulator", FirmwareError)
 
 
-def _tasks(img: Image):
-    """Every TASK of the image (in no particular order)."""
+def _sources(img: Image) -> dict[int, str]:
+    """TASK offset -> "file:line", from SYMBOLS."""
+    files = img.symbols.files if img.symbols else ()
+    out: dict[int, str] = {}
     stack = list(img.body)
     while stack:
         node = stack.pop()
         if isinstance(node, Task):
-            yield node
+            if node.source is not None and node.source.file < len(files):
+                out[node.offset] = f"{files[node.source.file]}:{node.source.line}"
         else:
             stack.extend(children(node))
-
-
-def _sources(img: Image) -> dict[int, str]:
-    """TASK offset -> "file:line", from SYMBOLS."""
-    files = img.symbols.files if img.symbols else ()
-    return {t.offset: f"{files[t.source.file]}:{t.source.line}" for t in _tasks(img)
-            if t.source is not None and t.source.file < len(files)}
+    return out
 
 
 def _doc(code: int) -> str:
