@@ -166,7 +166,6 @@ def cmd_run(args) -> int:
 def _run(args, engine) -> int:
     if args.models:
         if not hasattr(engine, "models"):
-            from .cli import UsageError
             raise UsageError(f"--models: the {args.engine} engine runs no user models (python and firmware do)")
         engine.models = tuple(args.models)
     from .board import DataError

@@ -982,7 +982,7 @@ class _ProgramChecker:
         if path.is_dir():
             self.err("E073", f"cannot read `{b.init_file}`: it is a directory", b.init_span)
             return None
-        from .board import DataError, read_buffer_file  # numpy, only for programs that need it
+        from .buffers import DataError, read_buffer_file  # numpy, only for programs that need it
         try:
             return str(path), read_buffer_file(str(path), b.name.name, elem, shape)
         except DataError as e:

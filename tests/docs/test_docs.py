@@ -28,16 +28,22 @@ def section(name: str) -> str:
 
 def test_every_command_and_option_is_documented():
     missing = []
-    for name, parser in commands().items():
-        text = section(name)
+
+    def check(name: str, parser: argparse.ArgumentParser, text: str) -> None:
         for action in parser._actions:
             if isinstance(action, argparse._HelpAction):
                 continue
             words = action.option_strings or [action.metavar or action.dest]
-            missing += [f"acic {name} {w}" for w in words if f"`{w}" not in text]
+            missing.extend(f"acic {name} {w}" for w in words if f"`{w}" not in text)
             for choice in action.choices or ():
                 if choice not in text:
                     missing.append(f"acic {name} {words[0]} {choice}")
+            if isinstance(action, argparse._SubParsersAction):  # `acic board serve ...`
+                for sub, subparser in action.choices.items():
+                    check(f"{name} {sub}", subparser, text)
+
+    for name, parser in commands().items():
+        check(name, parser, section(name))
     assert not missing, "docs/cli.md does not document: " + ", ".join(missing)
 
 

@@ -17,7 +17,7 @@ LAYERS = [
     # and formulas, spans and diagnostics, affine offsets and overlaps, files
     ["span", "format", "units", "timing", "affine", "overlap", "resources", "diagnostics", "_io", "protocol"],
     # 1. the representations passed between stages
-    ["ast", "program", "image"],
+    ["ast", "program", "image", "buffers"],
     # 2. the compiler's stages in pipeline order (aci.pipeline), then the image's
     #    other readers; ordered: each imports only modules before it
     ["_parser", "parse", "check", "pipelining", "schedule", "deps", "waits", "lower", "encode", "decode", "asm", "machine"],
@@ -25,7 +25,7 @@ LAYERS = [
     ["balance"],
     # 4. the engines, the board and its core models, traces and reports, the board
     #    daemon; the importers of trained networks (to programs and parameter files)
-    ["cores", "cores.bits", "cores.bnn", "cores.bnndata", "cores.test_core", "board", "engine", "run",
+    ["cores", "cores.bits", "cores.bnn", "cores.bnndata", "cores.test_core", "models", "board", "engine", "run",
      "firmware_sim", "trace", "report", "daemon",
      "imports", "imports.network", "imports.binarynet", "imports.bnnfpga", "imports.qonnx"],
     # 5. what drives the rest: the pipeline, the command line, tests, tools
