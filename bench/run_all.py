@@ -74,8 +74,8 @@ SEED_FPGA_IMAGES_PER_S = 168
 
 # ---- running ------------------------------------------------------------------------
 
-def fuzz_seconds(elapsed_s: float) -> int:
-    return max(MIN_FUZZ_S, int(BUDGET_S - MARGIN_S - FIRMWARE_FIXED_S - elapsed_s))
+def fuzz_seconds(elapsed_s: float, budget_s: float = BUDGET_S) -> int:
+    return max(MIN_FUZZ_S, int(budget_s - MARGIN_S - FIRMWARE_FIXED_S - elapsed_s))
 
 
 def command(name: str, args: list[str]) -> str:
@@ -833,6 +833,8 @@ def render(results: dict, info: dict, total_s: float) -> str:
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(ROOT / "BENCHMARKS.md"))
+    ap.add_argument("--budget", type=float, default=BUDGET_S,
+                    help=f"seconds the whole run may take; the firmware fuzzes for what is left (default {BUDGET_S})")
     ap.add_argument("--only", help="benchmarks to run, comma-separated (the others: their last results, "
                                    "from bench/results/)")
     args = ap.parse_args(argv)
@@ -851,7 +853,7 @@ def main(argv=None) -> int:
                              "absent": True}
             continue
         if name == "bench_firmware":
-            seconds = fuzz_seconds(time.perf_counter() - start)
+            seconds = fuzz_seconds(time.perf_counter() - start, args.budget)
             bench_args, timeout = bench_args + ["--fuzz-seconds", str(seconds)], timeout + seconds
         sys.stderr.write(f"run_all: {command(name, bench_args)} ...")
         sys.stderr.flush()
