@@ -4,7 +4,7 @@
  *
  *   acifw-board --key SECRET_FILE --authorized-keys FILE [--bind ENDPOINT]
  *               [--pace FACTOR] [--target FILE] [--max-message BYTES]
- *               [--max-memory BYTES] [--max-trace BYTES] [--record FILE] [--slow SLOT[:POLLS]]...
+ *               [--max-memory BYTES] [--max-trace BYTES] [--record FILE] [--slow SLOT[:POLLS]]... [--models LIB.so]...
  *   acifw-board --insecure-loopback [--bind tcp://127.0.0.1:PORT] ...   (tests only)
  *
  * It prints `listening ENDPOINT` (the port resolved when PORT is 0) on stdout once it
@@ -32,6 +32,7 @@
 
 #include "board.h"
 #include "keys.h"
+#include "plugins.h"
 #include "service.h"
 
 static const char *prog = "acifw-board";
@@ -48,7 +49,7 @@ static int usage(const char *fmt, const char *arg)
     fprintf(stderr, fmt, arg);
     fprintf(stderr, "\nusage: %s --key NAME --authorized-keys FILE [--bind ENDPOINT] [--pace FACTOR]\n"
                     "       [--target FILE] [--max-message BYTES] [--max-memory BYTES] [--max-trace BYTES] [--record FILE]\n"
-                    "       [--slow SLOT[:POLLS]]...\n"
+                    "       [--slow SLOT[:POLLS]]... [--models LIB.so]...\n"
                     "       %s --insecure-loopback [--bind tcp://127.0.0.1:PORT] ...   (tests only)\n",
             prog, prog);
     return 2;
@@ -315,7 +316,13 @@ int main(int argc, char **argv)
                 return 1;
             }
         }
-        else if (!strcmp(a, "--slow")) {
+        else if (!strcmp(a, "--models")) { /* a user's C models (include/aci_model.h), as acifw-sim's */
+            char err[512];
+            if (plugins_load(v, err, sizeof err)) {
+                fprintf(stderr, "%s: %s\n", prog, err);
+                return 2;
+            }
+        } else if (!strcmp(a, "--slow")) {
             if (parse_slow(v, &slow_slots, &slow_polls))
                 return usage("--slow takes SLOT or SLOT:POLLS, not `%s`", v);
         } else if (!strcmp(a, "--pace")) {

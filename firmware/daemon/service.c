@@ -18,6 +18,7 @@
 #include "board.h"
 #include "hal.h"
 #include "models.h"
+#include "plugins.h"
 #include "trace_json.h"
 
 char svc_error[256];
@@ -640,6 +641,7 @@ static size_t do_load(const request *r)
         forget_image();
         return fail(r->id, ACIP_ERR_BOARD_LIMIT, 0, 0, "out of memory for the image's work area");
     }
+    plugins_bind(&img); /* the user's C models (--models), matched to the image's cores by name */
     code = aci_prepare(&machine, work, img.work_units, &img);
     if (code) {
         forget_image();

@@ -5,6 +5,7 @@ import pytest
 
 from aci.remote.client import Board
 
+from ..firmware.harness import C_MODELS
 from .harness import Daemon, Keys
 
 
@@ -16,7 +17,8 @@ def keys(tmp_path_factory):
 @pytest.fixture(scope="module")
 def daemon(keys, tmp_path_factory):
     """One daemon for a module's tests that leave it as they found it."""
-    with Daemon(keys, tmp_path_factory.mktemp("daemon")) as d:
+    models = [arg for lib in C_MODELS for arg in ("--models", str(lib))]  # the example's user core
+    with Daemon(keys, tmp_path_factory.mktemp("daemon"), extra=models) as d:
         yield d
 
 
