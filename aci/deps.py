@@ -46,19 +46,7 @@ SAMPLE = 4
 
 
 def count_operations(prog: P.Program) -> int:
-    def n(node) -> int:
-        if isinstance(node, P.Task):
-            return 1
-        if isinstance(node, P.Loop):
-            return node.var.count * sum(n(b) for b in node.body)
-        if isinstance(node, P.Window):
-            return len(node.reconfigure) + sum(n(t) for p in node.parsecs for t in p.threads)
-        if isinstance(node, P.Thread):
-            return sum(n(b) for b in node.body)
-        if isinstance(node, P.Repeat):
-            return node.var.count * sum(n(w) for w in node.windows)
-        raise AssertionError(node)
-    return sum(n(b) for b in prog.body)
+    return sum(P.operations(b) for b in prog.body)
 
 
 class _Memory:

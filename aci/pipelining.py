@@ -110,15 +110,8 @@ def iterations_independent(accesses, v: Var, inner: set[Var]) -> bool:
 
 
 def _ops(rep: P.Repeat) -> int:
-    def n(node) -> int:
-        if isinstance(node, P.Task):
-            return 1
-        if isinstance(node, P.Loop):
-            return node.var.count * sum(n(b) for b in node.body)
-        if isinstance(node, P.Window):
-            return len(node.reconfigure) + sum(n(b) for p in node.parsecs for t in p.threads for b in t.body)
-        raise AssertionError(node)
-    return sum(n(w) for w in rep.windows)
+    """Operations of one iteration of the repeat."""
+    return sum(P.operations(w) for w in rep.windows)
 
 
 def _group(prog: P.Program, rep: P.Repeat, moved: dict, taken: list, uid) -> list | None:

@@ -230,3 +230,19 @@ def walk_tasks(node):
                   node.parsecs if isinstance(node, Window) else
                   node.windows if isinstance(node, Repeat) else ()):
         yield from walk_tasks(child)
+
+
+def operations(node) -> int:
+    """The operations a node of a checked program runs: its tasks and RECONFs, with
+    loops and repeats multiplied out (as the image's operation count)."""
+    if isinstance(node, Task):
+        return 1
+    if isinstance(node, Loop):
+        return node.var.count * sum(operations(b) for b in node.body)
+    if isinstance(node, Window):
+        return len(node.reconfigure) + sum(operations(t) for p in node.parsecs for t in p.threads)
+    if isinstance(node, Thread):
+        return sum(operations(b) for b in node.body)
+    if isinstance(node, Repeat):
+        return node.var.count * sum(operations(w) for w in node.windows)
+    raise AssertionError(node)
