@@ -195,6 +195,7 @@ class EngineEntry:
     title: str  # how a summary names it: "run by the <title>"
     target: str  # "module:Class", imported on use
     options: tuple[Option, ...] = ()
+    needs_board: bool = False  # runs on a board somewhere else (a daemon and keys), not on this machine alone
 
 
 ENGINES: dict[str, EngineEntry] = {e.name: e for e in (
@@ -209,7 +210,7 @@ ENGINES: dict[str, EngineEntry] = {e.name: e for e in (
         Option("--board-timeout", "timeout", "seconds to wait for a reply before asking again (default 2)",
                "SECONDS"),
         Option("--board-patience", "patience", "seconds without any answer before giving up (default 30)",
-               "SECONDS"))),
+               "SECONDS")), needs_board=True),
 )}
 
 

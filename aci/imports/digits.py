@@ -107,9 +107,10 @@ def load_model(path: Path = MODEL) -> list[np.ndarray]:
 # ---------------------------------------------------------------- the demo
 
 def engines() -> tuple[str, ...]:
-    """Every engine of ``acic run --engine`` (aci.engine's registry)."""
+    """Every engine of ``acic run --engine`` (aci.engine's registry) that runs on this
+    machine alone (a remote engine needs a board daemon and keys)."""
     from ..engine import ENGINES
-    return tuple(ENGINES)
+    return tuple(name for name, e in ENGINES.items() if not e.needs_board)
 
 
 def run_demo(out: Path, names: tuple[str, ...] | None = None, quiet: bool = False) -> dict:

@@ -57,3 +57,11 @@ def test_committed_model_shape():
         ("BIN_FC", {"n_in": 512, "n_out": 64, "last": 0}),
         ("BIN_FC", {"n_in": 64, "n_out": 10, "last": 1}),
     ]
+
+
+def test_the_demo_runs_on_the_engines_of_this_machine():
+    """`make demo` runs the digits on every engine that needs no board daemon."""
+    from aci.engine import ENGINES
+    from aci.imports import digits
+    assert set(digits.engines()) == {n for n, e in ENGINES.items() if not e.needs_board} >= {"python", "firmware"}
+    assert "remote" not in digits.engines()
