@@ -33,13 +33,16 @@ static uint64_t get(const uint8_t *p, unsigned n)
 /* A reply as aci/protocol.py's unpack would accept it. */
 static void check_reply(const uint8_t *m, size_t len, int deferred)
 {
-    if (len < ACIP_MSG_HEADER_BYTES || memcmp(m, ACIP_MAGIC, 4) || get(m + ACIP_MSG_HEADER_LENGTH, 4) != len ||
-        get(m + ACIP_MSG_HEADER_MAJOR, 2) != ACIP_VERSION_MAJOR || get(m + ACIP_MSG_HEADER_RESERVED, 2))
+    if (len < ACIP_MSG_HEADER_BYTES || memcmp(m, ACIP_MAGIC, 4) ||
+        get(m + ACIP_MSG_HEADER_LENGTH, 4) != len ||
+        get(m + ACIP_MSG_HEADER_MAJOR, 2) != ACIP_VERSION_MAJOR ||
+        get(m + ACIP_MSG_HEADER_RESERVED, 2))
         abort();
     unsigned type = (unsigned)get(m + ACIP_MSG_HEADER_TYPE, 2);
     if (type == ACIP_T_ERROR) {
         if (len < ACIP_MSG_HEADER_BYTES + ACIP_ERROR_BYTES ||
-            get(m + ACIP_MSG_HEADER_BYTES + ACIP_ERROR_TEXT_BYTES, 4) != len - ACIP_MSG_HEADER_BYTES - ACIP_ERROR_BYTES ||
+            get(m + ACIP_MSG_HEADER_BYTES + ACIP_ERROR_TEXT_BYTES, 4) !=
+                len - ACIP_MSG_HEADER_BYTES - ACIP_ERROR_BYTES ||
             len - ACIP_MSG_HEADER_BYTES - ACIP_ERROR_BYTES > ACIP_MAX_TEXT_BYTES)
             abort();
         unsigned code = (unsigned)get(m + ACIP_MSG_HEADER_BYTES + ACIP_ERROR_CODE, 2);
@@ -65,7 +68,10 @@ static void start_run(void *user)
     svc_run_done();
 }
 
-static void stop_run(void *user) { (void)user; }
+static void stop_run(void *user)
+{
+    (void)user;
+}
 
 static uint64_t new_epoch(void *user)
 {
@@ -83,8 +89,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static int ready;
     if (!ready) {
-        svc_config cfg = {send_reply, start_run, stop_run, 0, new_epoch, now_ns, 1u << 20, 256u << 10, 1u << 20,
-                          4000, 0, 0, 0, 0, 0, 0};
+        svc_config cfg = {send_reply, start_run,  stop_run, 0,    new_epoch, now_ns,
+                          1u << 20,   256u << 10, 1u << 20, 4000, 0,         0,
+                          0,          0,          0,        0};
         if (svc_init(&cfg))
             abort();
         ready = 1;

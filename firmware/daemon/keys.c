@@ -7,7 +7,9 @@
 
 static int z85_char(int c)
 {
-    return c && strchr("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/*?&<>()[]{}@%$#", c);
+    return c && strchr("0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ.-:+=^!/"
+                       "*?&<>()[]{}@%$#",
+                       c);
 }
 
 /* The key at the start of line (after leading blanks): its 40 characters, or 0. */
@@ -65,8 +67,10 @@ int key_read(const char *path, char z85[KEY_Z85 + 1], char *why, size_t why_len)
     }
     fclose(f);
     if (found)
-        snprintf(why, why_len, "%s holds no key: its first line that is not a comment must be a 40-character Z85 key",
-                 path);
+        snprintf(
+            why, why_len,
+            "%s holds no key: its first line that is not a comment must be a 40-character Z85 key",
+            path);
     return found;
 }
 

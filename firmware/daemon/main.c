@@ -4,8 +4,9 @@
  *
  *   acifw-board --key SECRET_FILE --authorized-keys FILE [--bind ENDPOINT]
  *               [--pace FACTOR] [--target FILE] [--max-message BYTES]
- *               [--max-memory BYTES] [--max-trace BYTES] [--record FILE] [--slow SLOT[:POLLS]]... [--models LIB.so]...
- *   acifw-board --insecure-loopback [--bind tcp://127.0.0.1:PORT] ...   (tests only)
+ *               [--max-memory BYTES] [--max-trace BYTES] [--record FILE] [--slow SLOT[:POLLS]]...
+ * [--models LIB.so]... acifw-board --insecure-loopback [--bind tcp://127.0.0.1:PORT] ...   (tests
+ * only)
  *
  * It prints `listening ENDPOINT` (the port resolved when PORT is 0) on stdout once it
  * accepts connections, and runs until SIGINT or SIGTERM (exit 0). Exit 1: a key
@@ -47,10 +48,12 @@ static int usage(const char *fmt, const char *arg)
 {
     fprintf(stderr, "%s: ", prog);
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nusage: %s --key NAME --authorized-keys FILE [--bind ENDPOINT] [--pace FACTOR]\n"
-                    "       [--target FILE] [--max-message BYTES] [--max-memory BYTES] [--max-trace BYTES] [--record FILE]\n"
-                    "       [--slow SLOT[:POLLS]]... [--models LIB.so]...\n"
-                    "       %s --insecure-loopback [--bind tcp://127.0.0.1:PORT] ...   (tests only)\n",
+    fprintf(stderr,
+            "\nusage: %s --key NAME --authorized-keys FILE [--bind ENDPOINT] [--pace FACTOR]\n"
+            "       [--target FILE] [--max-message BYTES] [--max-memory BYTES] [--max-trace BYTES] "
+            "[--record FILE]\n"
+            "       [--slow SLOT[:POLLS]]... [--models LIB.so]...\n"
+            "       %s --insecure-loopback [--bind tcp://127.0.0.1:PORT] ...   (tests only)\n",
             prog, prog);
     return 2;
 }
@@ -203,7 +206,8 @@ static void answer_zap(void *zap)
             status = "200", text = "OK";
         else
             fprintf(stderr, "%s: refused client %s: %s\n", prog, z85,
-                    ok < 0 ? "the authorised-keys file cannot be read" : "its key is not authorised");
+                    ok < 0 ? "the authorised-keys file cannot be read"
+                           : "its key is not authorised");
     } else {
         fprintf(stderr, "%s: refused a client without a CURVE key\n", prog);
     }
@@ -268,13 +272,14 @@ static void serve(void)
             const char *key = zmq_msg_gets(&body, "User-Id");
             if (record) {
                 size_t n = zmq_msg_size(&body);
-                uint8_t head[5] = {key && *key ? 1 : 0, (uint8_t)n, (uint8_t)(n >> 8), (uint8_t)(n >> 16),
-                                   (uint8_t)(n >> 24)};
+                uint8_t head[5] = {key && *key ? 1 : 0, (uint8_t)n, (uint8_t)(n >> 8),
+                                   (uint8_t)(n >> 16), (uint8_t)(n >> 24)};
                 fwrite(head, 1, sizeof head, record);
                 fwrite(zmq_msg_data(&body), 1, n, record);
                 fflush(record);
             }
-            len = svc_handle(key ? key : "", &from, zmq_msg_data(&body), zmq_msg_size(&body), &reply);
+            len =
+                svc_handle(key ? key : "", &from, zmq_msg_data(&body), zmq_msg_size(&body), &reply);
         } else {
             /* no request frame, or several: the same reply as for a short header */
             len = svc_handle("", &from, (const uint8_t *)"", 0, &reply);
@@ -291,7 +296,8 @@ int main(int argc, char **argv)
     double pace = 0;
     int insecure = 0;
     uint32_t slow_slots = 0, slow_polls = 0;
-    uint64_t max_message = (64u << 20) + 4096, max_memory = (uint64_t)1 << 30, max_trace = 256u << 20;
+    uint64_t max_message = (64u << 20) + 4096, max_memory = (uint64_t)1 << 30,
+             max_trace = 256u << 20;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : 0;
         if (!strcmp(a, "--insecure-loopback")) {
@@ -299,7 +305,8 @@ int main(int argc, char **argv)
             continue;
         }
         if (!v)
-            return a[0] == '-' ? usage("%s needs a value (or is unknown)", a) : usage("unexpected argument `%s`", a);
+            return a[0] == '-' ? usage("%s needs a value (or is unknown)", a)
+                               : usage("unexpected argument `%s`", a);
         i++;
         if (!strcmp(a, "--bind"))
             bind = v;
@@ -315,8 +322,9 @@ int main(int argc, char **argv)
                 fprintf(stderr, "%s: cannot write %s: %s\n", prog, v, strerror(errno));
                 return 1;
             }
-        }
-        else if (!strcmp(a, "--models")) { /* a user's C models (include/aci_model.h), as acifw-sim's */
+        } else if (!strcmp(
+                       a,
+                       "--models")) { /* a user's C models (include/aci_model.h), as acifw-sim's */
             char err[512];
             if (plugins_load(v, err, sizeof err)) {
                 fprintf(stderr, "%s: %s\n", prog, err);
@@ -329,14 +337,18 @@ int main(int argc, char **argv)
             char *end;
             pace = strtod(v, &end);
             if (*end || !(pace >= 0) || pace > 1e6)
-                return usage("--pace takes a factor from 0 to 1e6 (wall-clock per simulated time), not `%s`", v);
-        } else if (!strcmp(a, "--max-message") || !strcmp(a, "--max-memory") || !strcmp(a, "--max-trace")) {
+                return usage(
+                    "--pace takes a factor from 0 to 1e6 (wall-clock per simulated time), not `%s`",
+                    v);
+        } else if (!strcmp(a, "--max-message") || !strcmp(a, "--max-memory") ||
+                   !strcmp(a, "--max-trace")) {
             uint64_t x;
             if (parse_bytes(v, &x))
                 return usage("a positive byte count, not `%s`", v);
             int message = !strcmp(a, "--max-message");
             if (message && (x > ACIP_MAX_MESSAGE_BYTES || x < 4096))
-                return usage("--max-message is 4096 .. the protocol's max_message_bytes, not %s", v);
+                return usage("--max-message is 4096 .. the protocol's max_message_bytes, not %s",
+                             v);
             *(message ? &max_message : !strcmp(a, "--max-memory") ? &max_memory : &max_trace) = x;
         } else
             return usage("unknown option %s", a);
@@ -364,8 +376,8 @@ int main(int argc, char **argv)
             return 1;
         }
         if (key_authorised(authorised_path, "") < 0) {
-            fprintf(stderr, "%s: cannot read the authorised-keys file %s: %s\n", prog, authorised_path,
-                    strerror(errno));
+            fprintf(stderr, "%s: cannot read the authorised-keys file %s: %s\n", prog,
+                    authorised_path, strerror(errno));
             return 1;
         }
     }
@@ -382,8 +394,22 @@ int main(int argc, char **argv)
         fclose(f);
     }
 
-    svc_config cfg = {send_reply, start_run, stop_run, 0, new_epoch, now_ns, max_message, max_memory, max_trace, 0,
-                      (uint32_t)(pace * 1000 + 0.5), target, target_len, log_line, slow_slots, slow_polls};
+    svc_config cfg = {send_reply,
+                      start_run,
+                      stop_run,
+                      0,
+                      new_epoch,
+                      now_ns,
+                      max_message,
+                      max_memory,
+                      max_trace,
+                      0,
+                      (uint32_t)(pace * 1000 + 0.5),
+                      target,
+                      target_len,
+                      log_line,
+                      slow_slots,
+                      slow_polls};
     if (svc_init(&cfg)) {
         fprintf(stderr, "%s: %s: %s\n", prog, target_path ? target_path : "start", svc_error);
         return 1;
@@ -408,7 +434,8 @@ int main(int argc, char **argv)
     if (!insecure) {
         zap = zmq_socket(ctx, ZMQ_REP);
         if (!zap || zmq_bind(zap, "inproc://zeromq.zap.01")) {
-            fprintf(stderr, "%s: cannot start the ZAP handler: %s\n", prog, zmq_strerror(zmq_errno()));
+            fprintf(stderr, "%s: cannot start the ZAP handler: %s\n", prog,
+                    zmq_strerror(zmq_errno()));
             return 1;
         }
     }
@@ -437,8 +464,10 @@ int main(int argc, char **argv)
     fflush(stdout);
 
     for (;;) {
-        zmq_pollitem_t items[4] = {{router, 0, ZMQ_POLLIN, 0}, {0, done_fd, ZMQ_POLLIN, 0},
-                                   {0, signal_fd, ZMQ_POLLIN, 0}, {zap, 0, ZMQ_POLLIN, 0}};
+        zmq_pollitem_t items[4] = {{router, 0, ZMQ_POLLIN, 0},
+                                   {0, done_fd, ZMQ_POLLIN, 0},
+                                   {0, signal_fd, ZMQ_POLLIN, 0},
+                                   {zap, 0, ZMQ_POLLIN, 0}};
         uint64_t next = svc_expire();
         long timeout = next == UINT64_MAX ? -1 : (long)(next / 1000000u) + 1;
         int rc = zmq_poll(items, zap ? 4 : 3, timeout);

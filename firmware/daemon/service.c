@@ -48,10 +48,10 @@ static void put(uint8_t *p, unsigned n, uint64_t v)
 /* The largest reply the board remembers: ERROR with the longest detail (RUN_RESULT
  * and the other mutating requests' replies are shorter). */
 #define REMEMBERED_MAX (ACIP_MSG_HEADER_BYTES + ACIP_ERROR_BYTES + ACIP_MAX_TEXT_BYTES)
-#define MAX_WAITERS 64u
+#define MAX_WAITERS    64u
 
 typedef struct {
-    uint64_t id; /* 0: empty */
+    uint64_t id;          /* 0: empty */
     uint32_t request_crc; /* of the whole request: a retry is the same bytes */
     uint16_t length;
     uint8_t reply[REMEMBERED_MAX];
@@ -145,12 +145,12 @@ static size_t finish(size_t length)
     return length;
 }
 
-static size_t fail(uint64_t request_id, unsigned code, uint32_t image_error, uint32_t image_offset, const char *fmt,
-                   ...) __attribute__((format(printf, 5, 6)));
+static size_t fail(uint64_t request_id, unsigned code, uint32_t image_error, uint32_t image_offset,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* An ERROR reply; the detail cut at max_text_bytes (ASCII: no character is cut). */
-static size_t fail(uint64_t request_id, unsigned code, uint32_t image_error, uint32_t image_offset, const char *fmt,
-                   ...)
+static size_t fail(uint64_t request_id, unsigned code, uint32_t image_error, uint32_t image_offset,
+                   const char *fmt, ...)
 {
     uint8_t *f = begin(ACIP_T_ERROR, request_id, ACIP_ERROR_BYTES);
     char text[ACIP_MAX_TEXT_BYTES + 1];
@@ -188,8 +188,10 @@ int svc_init(const svc_config *c)
     cfg = *c;
     svc_error[0] = 0;
     if (cfg.target) {
-        if (cfg.target_len < ACIP_TARGET_DESC_BYTES + ACI_TARGET_BYTES || !printable(cfg.target, 16)) {
-            snprintf(svc_error, sizeof svc_error, "the target description is too short or its name is not ASCII");
+        if (cfg.target_len < ACIP_TARGET_DESC_BYTES + ACI_TARGET_BYTES ||
+            !printable(cfg.target, 16)) {
+            snprintf(svc_error, sizeof svc_error,
+                     "the target description is too short or its name is not ASCII");
             return -1;
         }
         memcpy(target_name, cfg.target, 16);
@@ -200,7 +202,8 @@ int svc_init(const svc_config *c)
         if (target_sec_len != ACI_TARGET_BYTES + (size_t)count * ACI_MEMORY_BYTES || count == 0 ||
             count > ACI_MAX_MEMORIES || target_sec[ACI_TARGET_SLOTS] == 0 ||
             target_sec[ACI_TARGET_SLOTS] > ACI_MAX_SLOTS) {
-            snprintf(svc_error, sizeof svc_error, "the target description's TARGET section is malformed");
+            snprintf(svc_error, sizeof svc_error,
+                     "the target description's TARGET section is malformed");
             return -1;
         }
     } else {
@@ -348,8 +351,8 @@ typedef struct {
 } span_t;
 
 #define SPAN(o, b) {o, b},
-#define FIELDS_OF(NAME)                                                                                               \
-    static const span_t NAME##_reserved[] = {ACIP_##NAME##_RESERVED_FIELDS(SPAN){0, 0}};                               \
+#define FIELDS_OF(NAME)                                                                            \
+    static const span_t NAME##_reserved[] = {ACIP_##NAME##_RESERVED_FIELDS(SPAN){0, 0}};           \
     static const span_t NAME##_text[] = {ACIP_##NAME##_TEXT_FIELDS(SPAN){0, 0}};
 FIELDS_OF(HELLO)
 FIELDS_OF(LOAD)
@@ -363,28 +366,44 @@ FIELDS_OF(TRACE)
 static const span_t *reserved_of(unsigned type)
 {
     switch (type) {
-    case ACIP_T_HELLO: return HELLO_reserved;
-    case ACIP_T_LOAD: return LOAD_reserved;
-    case ACIP_T_WRITE: return WRITE_reserved;
-    case ACIP_T_READ: return READ_reserved;
-    case ACIP_T_RUN: return RUN_reserved;
-    case ACIP_T_STATUS: return STATUS_reserved;
-    case ACIP_T_RESET: return RESET_reserved;
-    default: return TRACE_reserved;
+    case ACIP_T_HELLO:
+        return HELLO_reserved;
+    case ACIP_T_LOAD:
+        return LOAD_reserved;
+    case ACIP_T_WRITE:
+        return WRITE_reserved;
+    case ACIP_T_READ:
+        return READ_reserved;
+    case ACIP_T_RUN:
+        return RUN_reserved;
+    case ACIP_T_STATUS:
+        return STATUS_reserved;
+    case ACIP_T_RESET:
+        return RESET_reserved;
+    default:
+        return TRACE_reserved;
     }
 }
 
 static const span_t *text_of(unsigned type)
 {
     switch (type) {
-    case ACIP_T_HELLO: return HELLO_text;
-    case ACIP_T_LOAD: return LOAD_text;
-    case ACIP_T_WRITE: return WRITE_text;
-    case ACIP_T_READ: return READ_text;
-    case ACIP_T_RUN: return RUN_text;
-    case ACIP_T_STATUS: return STATUS_text;
-    case ACIP_T_RESET: return RESET_text;
-    default: return TRACE_text;
+    case ACIP_T_HELLO:
+        return HELLO_text;
+    case ACIP_T_LOAD:
+        return LOAD_text;
+    case ACIP_T_WRITE:
+        return WRITE_text;
+    case ACIP_T_READ:
+        return READ_text;
+    case ACIP_T_RUN:
+        return RUN_text;
+    case ACIP_T_STATUS:
+        return STATUS_text;
+    case ACIP_T_RESET:
+        return RESET_text;
+    default:
+        return TRACE_text;
     }
 }
 
@@ -392,21 +411,24 @@ static const span_t *text_of(unsigned type)
 static size_t check_request(const uint8_t *msg, size_t len, request *r)
 {
     if (len < ACIP_MSG_HEADER_BYTES)
-        return fail(0, ACIP_ERR_MALFORMED, 0, 0, "%zu bytes is shorter than the %u-byte header", len,
-                    ACIP_MSG_HEADER_BYTES);
+        return fail(0, ACIP_ERR_MALFORMED, 0, 0, "%zu bytes is shorter than the %u-byte header",
+                    len, ACIP_MSG_HEADER_BYTES);
     r->id = GET64(msg + ACIP_MSG_HEADER_REQUEST_ID);
     r->epoch = GET64(msg + ACIP_MSG_HEADER_EPOCH);
     r->type = GET16(msg + ACIP_MSG_HEADER_TYPE);
     if (memcmp(msg, ACIP_MAGIC, 4))
-        return fail(r->id, ACIP_ERR_MALFORMED, 0, 0, "the message does not start with `%s`", ACIP_MAGIC);
+        return fail(r->id, ACIP_ERR_MALFORMED, 0, 0, "the message does not start with `%s`",
+                    ACIP_MAGIC);
     unsigned major = GET16(msg + ACIP_MSG_HEADER_MAJOR), minor = GET16(msg + ACIP_MSG_HEADER_MINOR);
     if (major != ACIP_VERSION_MAJOR)
-        return fail(r->id, ACIP_ERR_PROTOCOL_MISMATCH, 0, 0, "protocol version %u.%u, this side speaks %u.%u", major,
-                    minor, ACIP_VERSION_MAJOR, ACIP_VERSION_MINOR);
+        return fail(r->id, ACIP_ERR_PROTOCOL_MISMATCH, 0, 0,
+                    "protocol version %u.%u, this side speaks %u.%u", major, minor,
+                    ACIP_VERSION_MAJOR, ACIP_VERSION_MINOR);
     if (GET16(msg + ACIP_MSG_HEADER_RESERVED))
         return fail(r->id, ACIP_ERR_MALFORMED, 0, 0, "the header's reserved field is not zero");
     if (GET32(msg + ACIP_MSG_HEADER_LENGTH) != len)
-        return fail(r->id, ACIP_ERR_MALFORMED, 0, 0, "the header says %u bytes, the message has %zu",
+        return fail(r->id, ACIP_ERR_MALFORMED, 0, 0,
+                    "the header says %u bytes, the message has %zu",
                     GET32(msg + ACIP_MSG_HEADER_LENGTH), len);
     unsigned k = 0;
     while (k < REQUEST_KINDS && requests[k].type != r->type)
@@ -417,8 +439,9 @@ static size_t check_request(const uint8_t *msg, size_t len, request *r)
         return fail(r->id, ACIP_ERR_MALFORMED, 0, 0, "a request's id must not be zero");
     const char *name = requests[k].name;
     if (len < ACIP_MSG_HEADER_BYTES + requests[k].bytes)
-        return fail(r->id, ACIP_ERR_MALFORMED, 0, 0, "%s needs %u bytes of fields, the message has %zu", name,
-                    requests[k].bytes, len - ACIP_MSG_HEADER_BYTES);
+        return fail(r->id, ACIP_ERR_MALFORMED, 0, 0,
+                    "%s needs %u bytes of fields, the message has %zu", name, requests[k].bytes,
+                    len - ACIP_MSG_HEADER_BYTES);
     r->f = msg + ACIP_MSG_HEADER_BYTES;
     r->payload = r->f + requests[k].bytes;
     r->payload_len = len - ACIP_MSG_HEADER_BYTES - requests[k].bytes;
@@ -426,31 +449,36 @@ static size_t check_request(const uint8_t *msg, size_t len, request *r)
     r->needs_epoch = requests[k].needs_epoch;
     for (const span_t *s = reserved_of(r->type); s->bytes; s++)
         if (get(r->f + s->offset, s->bytes))
-            return fail(r->id, ACIP_ERR_MALFORMED, 0, 0, "%s's reserved field at offset %u is not zero", name,
-                        s->offset);
+            return fail(r->id, ACIP_ERR_MALFORMED, 0, 0,
+                        "%s's reserved field at offset %u is not zero", name, s->offset);
     for (const span_t *s = text_of(r->type); s->bytes; s++)
         if (!printable(r->f + s->offset, s->bytes))
-            return fail(r->id, ACIP_ERR_MALFORMED, 0, 0, "%s's field at offset %u is not NUL-padded printable ASCII",
-                        name, s->offset);
+            return fail(r->id, ACIP_ERR_MALFORMED, 0, 0,
+                        "%s's field at offset %u is not NUL-padded printable ASCII", name,
+                        s->offset);
     if (!requests[k].limit && r->payload_len)
-        return fail(r->id, ACIP_ERR_MALFORMED, 0, 0, "%s has no payload but %zu bytes follow its fields", name,
-                    r->payload_len);
+        return fail(r->id, ACIP_ERR_MALFORMED, 0, 0,
+                    "%s has no payload but %zu bytes follow its fields", name, r->payload_len);
     if (r->payload_len > requests[k].limit)
-        return fail(r->id, ACIP_ERR_TOO_LARGE, 0, 0, "%s's payload of %zu bytes is over its limit (%llu)", name,
-                    r->payload_len, (unsigned long long)requests[k].limit);
+        return fail(r->id, ACIP_ERR_TOO_LARGE, 0, 0,
+                    "%s's payload of %zu bytes is over its limit (%llu)", name, r->payload_len,
+                    (unsigned long long)requests[k].limit);
     switch (r->type) {
     case ACIP_T_LOAD:
         if (GET32(r->f + ACIP_LOAD_IMAGE_BYTES) != r->payload_len)
-            return fail(r->id, ACIP_ERR_MALFORMED, 0, 0, "LOAD.image_bytes says %u bytes, the payload has %zu",
+            return fail(r->id, ACIP_ERR_MALFORMED, 0, 0,
+                        "LOAD.image_bytes says %u bytes, the payload has %zu",
                         GET32(r->f + ACIP_LOAD_IMAGE_BYTES), r->payload_len);
         if (r->f[ACIP_LOAD_CHECK_TARGET] > 1)
             return fail(r->id, ACIP_ERR_MALFORMED, 0, 0, "LOAD.check_target is 0 or 1");
         if (aci_crc32(0, r->payload, r->payload_len) != GET32(r->f + ACIP_LOAD_IMAGE_CRC32))
-            return fail(r->id, ACIP_ERR_BAD_CRC, 0, 0, "the image's CRC is not LOAD.image_crc32: damaged in transit");
+            return fail(r->id, ACIP_ERR_BAD_CRC, 0, 0,
+                        "the image's CRC is not LOAD.image_crc32: damaged in transit");
         break;
     case ACIP_T_WRITE:
         if (GET32(r->f + ACIP_WRITE_LENGTH) != r->payload_len)
-            return fail(r->id, ACIP_ERR_MALFORMED, 0, 0, "WRITE.length says %u bytes, the payload has %zu",
+            return fail(r->id, ACIP_ERR_MALFORMED, 0, 0,
+                        "WRITE.length says %u bytes, the payload has %zu",
                         GET32(r->f + ACIP_WRITE_LENGTH), r->payload_len);
         if (!r->payload_len)
             return fail(r->id, ACIP_ERR_MALFORMED, 0, 0, "WRITE of zero bytes");
@@ -459,20 +487,22 @@ static size_t check_request(const uint8_t *msg, size_t len, request *r)
     case ACIP_T_TRACE: {
         uint32_t n = GET32(r->f + (r->type == ACIP_T_READ ? ACIP_READ_LENGTH : ACIP_TRACE_LENGTH));
         if (n < 1 || n > ACIP_MAX_DATA_BYTES)
-            return fail(r->id, n ? ACIP_ERR_TOO_LARGE : ACIP_ERR_MALFORMED, 0, 0, "%s.length is %u, not 1 .. %u", name,
-                        n, ACIP_MAX_DATA_BYTES);
+            return fail(r->id, n ? ACIP_ERR_TOO_LARGE : ACIP_ERR_MALFORMED, 0, 0,
+                        "%s.length is %u, not 1 .. %u", name, n, ACIP_MAX_DATA_BYTES);
         break;
     }
     case ACIP_T_RUN: {
         unsigned mode = r->f[ACIP_RUN_MODE], flags = r->f[ACIP_RUN_FLAGS];
         uint32_t wait = GET32(r->f + ACIP_RUN_WAIT_MS);
         if (mode > ACIP_MODE_DATAFLOW)
-            return fail(r->id, ACIP_ERR_MALFORMED, 0, 0, "RUN.mode %u is not one of [0, 1, 2]", mode);
+            return fail(r->id, ACIP_ERR_MALFORMED, 0, 0, "RUN.mode %u is not one of [0, 1, 2]",
+                        mode);
         if (flags & ~(ACIP_FLAG_TIMING_ONLY | ACIP_FLAG_TRACE))
-            return fail(r->id, ACIP_ERR_MALFORMED, 0, 0, "RUN.flags 0x%x sets an undefined bit", flags);
+            return fail(r->id, ACIP_ERR_MALFORMED, 0, 0, "RUN.flags 0x%x sets an undefined bit",
+                        flags);
         if (wait > ACIP_MAX_WAIT_MS)
-            return fail(r->id, ACIP_ERR_TOO_LARGE, 0, 0, "RUN.wait_ms %u is over max_wait_ms (%u)", wait,
-                        ACIP_MAX_WAIT_MS);
+            return fail(r->id, ACIP_ERR_TOO_LARGE, 0, 0, "RUN.wait_ms %u is over max_wait_ms (%u)",
+                        wait, ACIP_MAX_WAIT_MS);
         if (GET32(r->f + ACIP_RUN_SEQ) == 0)
             return fail(r->id, ACIP_ERR_STALE_SEQ, 0, 0, "RUN.seq must not be zero");
         break;
@@ -520,7 +550,9 @@ static void put_sync(uint8_t *f, const aci_sync *y)
 static size_t do_status(const request *r)
 {
     uint8_t *f = begin(ACIP_T_STATUS_REPLY, r->id, ACIP_STATUS_REPLY_BYTES);
-    f[ACIP_STATUS_REPLY_STATE] = running ? ACIP_BOARD_RUNNING : image ? ACIP_BOARD_LOADED : ACIP_BOARD_EMPTY;
+    f[ACIP_STATUS_REPLY_STATE] = running ? ACIP_BOARD_RUNNING
+                                 : image ? ACIP_BOARD_LOADED
+                                         : ACIP_BOARD_EMPTY;
     put(f + ACIP_STATUS_REPLY_IMAGE_CRC32, 4, image_crc);
     put(f + ACIP_STATUS_REPLY_IMAGE_BYTES, 4, image_len);
     put(f + ACIP_STATUS_REPLY_RUNNING_SEQ, 4, running ? run.seq : 0);
@@ -547,12 +579,13 @@ static int target_differs(const aci_image *im, char *why, size_t n)
 {
     const uint8_t *t = target_sec;
     if (t[ACI_TARGET_SLOTS] != im->slots) {
-        snprintf(why, n, "slots: the image has %u, board %s has %u", im->slots, target_name, t[ACI_TARGET_SLOTS]);
+        snprintf(why, n, "slots: the image has %u, board %s has %u", im->slots, target_name,
+                 t[ACI_TARGET_SLOTS]);
         return 1;
     }
     if (t[ACI_TARGET_MEMORY_COUNT] != im->memory_count) {
-        snprintf(why, n, "memory_count: the image has %u, board %s has %u", im->memory_count, target_name,
-                 t[ACI_TARGET_MEMORY_COUNT]);
+        snprintf(why, n, "memory_count: the image has %u, board %s has %u", im->memory_count,
+                 target_name, t[ACI_TARGET_MEMORY_COUNT]);
         return 1;
     }
     const aci_timing *tm = &im->timing;
@@ -575,8 +608,8 @@ static int target_differs(const aci_image *im, char *why, size_t n)
         uint64_t mine = GET64(t + timing[k].at), theirs;
         memcpy(&theirs, (const uint8_t *)tm + timing[k].field, 8);
         if (mine != theirs) {
-            snprintf(why, n, "%s: the image has %llu, board %s has %llu", timing[k].name, (unsigned long long)theirs,
-                     target_name, (unsigned long long)mine);
+            snprintf(why, n, "%s: the image has %llu, board %s has %llu", timing[k].name,
+                     (unsigned long long)theirs, target_name, (unsigned long long)mine);
             return 1;
         }
     }
@@ -584,12 +617,16 @@ static int target_differs(const aci_image *im, char *why, size_t n)
         const uint8_t *m = t + ACI_TARGET_BYTES + (size_t)k * ACI_MEMORY_BYTES;
         const aci_memory *mi = &im->memories[k];
         uint64_t base = GET64(m + ACI_MEMORY_BASE), size = GET64(m + ACI_MEMORY_SIZE);
-        if (memcmp(m + ACI_MEMORY_NAME, mi->name, 16) || base != mi->base || base + size - 1 != mi->last) {
+        if (memcmp(m + ACI_MEMORY_NAME, mi->name, 16) || base != mi->base ||
+            base + size - 1 != mi->last) {
             char a[17] = {0}, b[17] = {0};
             memcpy(a, mi->name, 16);
             memcpy(b, m + ACI_MEMORY_NAME, 16);
-            snprintf(why, n, "memory %u: the image has `%s` at 0x%llx (%llu bytes), board %s has `%s` at 0x%llx (%llu bytes)",
-                     k, a, (unsigned long long)mi->base, (unsigned long long)(mi->last - mi->base + 1), target_name, b,
+            snprintf(why, n,
+                     "memory %u: the image has `%s` at 0x%llx (%llu bytes), board %s has `%s` at "
+                     "0x%llx (%llu bytes)",
+                     k, a, (unsigned long long)mi->base,
+                     (unsigned long long)(mi->last - mi->base + 1), target_name, b,
                      (unsigned long long)base, (unsigned long long)size);
             return 1;
         }
@@ -599,20 +636,25 @@ static int target_differs(const aci_image *im, char *why, size_t n)
 
 static size_t do_load(const request *r)
 {
-    if (r->payload_len >= 8 && !memcmp(r->payload, ACI_MAGIC, 4) && GET16(r->payload + 4) != ACI_VERSION_MAJOR)
-        return fail(r->id, ACIP_ERR_IMAGE_MISMATCH, 0, 0, "the image is format %u.%u, this board runs format %u.%u",
-                    GET16(r->payload + 4), GET16(r->payload + 6), ACI_VERSION_MAJOR, ACI_VERSION_MINOR);
+    if (r->payload_len >= 8 && !memcmp(r->payload, ACI_MAGIC, 4) &&
+        GET16(r->payload + 4) != ACI_VERSION_MAJOR)
+        return fail(r->id, ACIP_ERR_IMAGE_MISMATCH, 0, 0,
+                    "the image is format %u.%u, this board runs format %u.%u",
+                    GET16(r->payload + 4), GET16(r->payload + 6), ACI_VERSION_MAJOR,
+                    ACI_VERSION_MINOR);
     /* The new image is validated into a copy first: a refused one leaves the old loaded. */
     uint8_t *copy = malloc(r->payload_len ? r->payload_len : 1);
     if (!copy)
-        return fail(r->id, ACIP_ERR_BOARD_LIMIT, 0, 0, "out of memory for a %zu-byte image", r->payload_len);
+        return fail(r->id, ACIP_ERR_BOARD_LIMIT, 0, 0, "out of memory for a %zu-byte image",
+                    r->payload_len);
     memcpy(copy, r->payload, r->payload_len);
     static aci_image candidate;
     uint32_t offset, code = aci_validate(copy, r->payload_len, 0, &candidate, &offset);
     if (code) {
         free(copy);
         /* the validator's own name for it (bad_version included) */
-        return fail(r->id, ACIP_ERR_IMAGE_REFUSED, code, offset, "the firmware refused the image: %s (code %u) at offset %u",
+        return fail(r->id, ACIP_ERR_IMAGE_REFUSED, code, offset,
+                    "the firmware refused the image: %s (code %u) at offset %u",
                     aci_error_name(code), code, offset);
     }
     if (r->f[ACIP_LOAD_CHECK_TARGET] && target_sec) {
@@ -632,7 +674,10 @@ static size_t do_load(const request *r)
     code = aci_validate(image, image_len, &hooks, &img, &offset);
     if (code || span_failed || board_build(&img, cfg.max_memory_bytes)) {
         char why[256];
-        snprintf(why, sizeof why, "%s", code ? "the image changed" : span_failed ? "out of memory" : board_error);
+        snprintf(why, sizeof why, "%s",
+                 code          ? "the image changed"
+                 : span_failed ? "out of memory"
+                               : board_error);
         forget_image();
         return fail(r->id, code ? ACIP_ERR_INTERNAL : ACIP_ERR_BOARD_LIMIT, 0, 0, "%s", why);
     }
@@ -645,12 +690,14 @@ static size_t do_load(const request *r)
     code = aci_prepare(&machine, work, img.work_units, &img);
     if (code) {
         forget_image();
-        return fail(r->id, ACIP_ERR_INTERNAL, code, 0, "the image could not be prepared: %s", aci_error_name(code));
+        return fail(r->id, ACIP_ERR_INTERNAL, code, 0, "the image could not be prepared: %s",
+                    aci_error_name(code));
     }
     if (cfg.max_operations && img.operations > cfg.max_operations) {
         uint64_t ops = img.operations;
         forget_image();
-        return fail(r->id, ACIP_ERR_BOARD_LIMIT, 0, 0, "the image's run has %llu operations, over this board's %llu",
+        return fail(r->id, ACIP_ERR_BOARD_LIMIT, 0, 0,
+                    "the image's run has %llu operations, over this board's %llu",
                     (unsigned long long)ops, (unsigned long long)cfg.max_operations);
     }
     image_crc = aci_crc32(0, image, image_len);
@@ -666,8 +713,8 @@ static size_t do_load(const request *r)
 /* ---- WRITE, READ ----------------------------------------------------------------- */
 
 /* The board bytes a WRITE or READ names, or an ERROR's length in *err. */
-static uint8_t *locate(const request *r, unsigned at_address, unsigned at_symbol, uint32_t n, uint64_t *address,
-                       size_t *err)
+static uint8_t *locate(const request *r, unsigned at_address, unsigned at_symbol, uint32_t n,
+                       uint64_t *address, size_t *err)
 {
     uint64_t a = GET64(r->f + at_address);
     const uint8_t *sym = r->f + at_symbol;
@@ -681,12 +728,14 @@ static uint8_t *locate(const request *r, unsigned at_address, unsigned at_symbol
         memcpy(name, sym, 32);
         uint64_t base, size;
         if (board_buffer(&img, name, &base, &size)) {
-            *err = fail(r->id, ACIP_ERR_NO_SYMBOL, 0, 0, "%s: the image has no buffer `%s`", what, name);
+            *err = fail(r->id, ACIP_ERR_NO_SYMBOL, 0, 0, "%s: the image has no buffer `%s`", what,
+                        name);
             return 0;
         }
         if (a > size || n > size - a) {
-            *err = fail(r->id, ACIP_ERR_NO_SYMBOL, 0, 0, "%s: bytes %llu .. +%u are past the end of `%s` (%llu bytes)",
-                        what, (unsigned long long)a, n, name, (unsigned long long)size);
+            *err = fail(r->id, ACIP_ERR_NO_SYMBOL, 0, 0,
+                        "%s: bytes %llu .. +%u are past the end of `%s` (%llu bytes)", what,
+                        (unsigned long long)a, n, name, (unsigned long long)size);
             return 0;
         }
         a += base;
@@ -694,8 +743,8 @@ static uint8_t *locate(const request *r, unsigned at_address, unsigned at_symbol
     uint8_t *p = board_bytes(a, n);
     if (!p) {
         *err = fail(r->id, ACIP_ERR_BAD_ADDRESS, 0, 0,
-                    "%s: bytes 0x%llx .. +%u are outside the memory the loaded image declares", what,
-                    (unsigned long long)a, n);
+                    "%s: bytes 0x%llx .. +%u are outside the memory the loaded image declares",
+                    what, (unsigned long long)a, n);
         return 0;
     }
     *address = a;
@@ -706,7 +755,8 @@ static size_t do_write(const request *r)
 {
     size_t err = 0;
     uint64_t a;
-    uint8_t *p = locate(r, ACIP_WRITE_ADDRESS, ACIP_WRITE_SYMBOL, (uint32_t)r->payload_len, &a, &err);
+    uint8_t *p =
+        locate(r, ACIP_WRITE_ADDRESS, ACIP_WRITE_SYMBOL, (uint32_t)r->payload_len, &a, &err);
     if (!p)
         return err;
     memcpy(p, r->payload, r->payload_len);
@@ -792,7 +842,10 @@ static uint64_t monotonic_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-uint64_t svc_monotonic_ns(void) { return monotonic_ns(); }
+uint64_t svc_monotonic_ns(void)
+{
+    return monotonic_ns();
+}
 
 /* Sleep until CLOCK_MONOTONIC reaches `due`, in slices of at most 10 ms, sooner when
  * *stop is set. */
@@ -869,9 +922,13 @@ void svc_run_body(void)
     run.wall_ns = monotonic_ns() - run.wall_start;
 }
 
-int svc_running(void) { return running; }
+int svc_running(void)
+{
+    return running;
+}
 
-static void send_to_waiters(uint64_t only_expired_before, const uint8_t *fields, int remembered_result)
+static void send_to_waiters(uint64_t only_expired_before, const uint8_t *fields,
+                            int remembered_result)
 {
     unsigned kept = 0;
     for (unsigned k = 0; k < waiter_count; k++) {
@@ -910,14 +967,18 @@ static void record_result(run_record *rec, int reset)
     memset(f, 0, ACIP_RUN_RESULT_BYTES);
     rec->seq = run.seq;
     put(f + ACIP_RUN_RESULT_SEQ, 4, run.seq);
-    f[ACIP_RUN_RESULT_STATE] = reset ? ACIP_RUN_RESET : res->error_code ? ACIP_RUN_ERROR : ACIP_RUN_DONE;
+    f[ACIP_RUN_RESULT_STATE] = reset             ? ACIP_RUN_RESET
+                               : res->error_code ? ACIP_RUN_ERROR
+                                                 : ACIP_RUN_DONE;
     put(f + ACIP_RUN_RESULT_IMAGE_CRC32, 4, image_crc);
     put(f + ACIP_RUN_RESULT_IMAGE_BYTES, 4, image_len);
     if (reset)
         return;
-    f[ACIP_RUN_RESULT_MODE] = res->mode == ACI_MODE_DATAFLOW ? ACIP_MODE_DATAFLOW : ACIP_MODE_STRICT;
-    f[ACIP_RUN_RESULT_TRACE_STATE] = !run.keep_trace ? ACIP_TRACE_NONE : run.trace_full ? ACIP_TRACE_TOO_LARGE
-                                                                                       : ACIP_TRACE_KEPT;
+    f[ACIP_RUN_RESULT_MODE] =
+        res->mode == ACI_MODE_DATAFLOW ? ACIP_MODE_DATAFLOW : ACIP_MODE_STRICT;
+    f[ACIP_RUN_RESULT_TRACE_STATE] = !run.keep_trace  ? ACIP_TRACE_NONE
+                                     : run.trace_full ? ACIP_TRACE_TOO_LARGE
+                                                      : ACIP_TRACE_KEPT;
     put(f + ACIP_RUN_RESULT_ERROR_CODE, 4, res->error_code);
     put(f + ACIP_RUN_RESULT_ERROR_OFFSET, 4, res->error_offset);
     put(f + ACIP_RUN_RESULT_ERROR_T, 8, res->error_t);
@@ -980,15 +1041,16 @@ static size_t do_run(const request *r, client *c, const svc_peer *from)
         return n;
     }
     if (r->id <= c->floor)
-        return fail(r->id, ACIP_ERR_STALE_REQUEST, 0, 0, "request %llu is not above this client's last (%llu) and not remembered",
+        return fail(r->id, ACIP_ERR_STALE_REQUEST, 0, 0,
+                    "request %llu is not above this client's last (%llu) and not remembered",
                     (unsigned long long)r->id, (unsigned long long)c->floor);
     c->floor = r->id;
     size_t n;
     if (running)
         n = fail(r->id, ACIP_ERR_BUSY, 0, 0, "run %u is going on", run.seq);
     else if (seq <= highest_seq)
-        n = fail(r->id, ACIP_ERR_STALE_SEQ, 0, 0, "run %u is not above run %u, the last started in this epoch", seq,
-                 highest_seq);
+        n = fail(r->id, ACIP_ERR_STALE_SEQ, 0, 0,
+                 "run %u is not above run %u, the last started in this epoch", seq, highest_seq);
     else if (!image)
         n = fail(r->id, ACIP_ERR_NO_IMAGE, 0, 0, "RUN: no image is loaded");
     else
@@ -1000,7 +1062,8 @@ static size_t do_run(const request *r, client *c, const svc_peer *from)
     /* The run starts. */
     if (cfg.log) {
         char line[128];
-        snprintf(line, sizeof line, "run %u started in epoch %016llx for %.40s", seq, (unsigned long long)epoch, c->key);
+        snprintf(line, sizeof line, "run %u started in epoch %016llx for %.40s", seq,
+                 (unsigned long long)epoch, c->key);
         cfg.log(cfg.user, line);
     }
     highest_seq = seq;
@@ -1008,8 +1071,9 @@ static size_t do_run(const request *r, client *c, const svc_peer *from)
     memset(&run, 0, sizeof run);
     run.seq = seq;
     unsigned mode = r->f[ACIP_RUN_MODE], flags = r->f[ACIP_RUN_FLAGS];
-    run.mode = mode == ACIP_MODE_STRICT ? ACI_MODE_STRICT : mode == ACIP_MODE_DATAFLOW ? ACI_MODE_DATAFLOW
-                                                                                        : ACI_MODE_DEFAULT;
+    run.mode = mode == ACIP_MODE_STRICT     ? ACI_MODE_STRICT
+               : mode == ACIP_MODE_DATAFLOW ? ACI_MODE_DATAFLOW
+                                            : ACI_MODE_DEFAULT;
     run.timing_only = !!(flags & ACIP_FLAG_TIMING_ONLY);
     run.keep_trace = !!(flags & ACIP_FLAG_TRACE);
     atomic_store(&stop_pacing, 0);
@@ -1047,7 +1111,8 @@ static size_t do_reset(const request *r)
 
 /* ---- one request ----------------------------------------------------------------------- */
 
-size_t svc_handle(const char *client_key, const svc_peer *from, const uint8_t *msg, size_t len, const uint8_t **reply)
+size_t svc_handle(const char *client_key, const svc_peer *from, const uint8_t *msg, size_t len,
+                  const uint8_t **reply)
 {
     request r;
     *reply = out;
@@ -1055,9 +1120,10 @@ size_t svc_handle(const char *client_key, const svc_peer *from, const uint8_t *m
     if (n)
         return n;
     if (r.needs_epoch ? r.epoch != epoch : r.epoch && r.epoch != epoch)
-        return fail(r.id, ACIP_ERR_STALE_EPOCH, 0, 0,
-                    "the request is for epoch %016llx, the board's is %016llx: it restarted or was reset",
-                    (unsigned long long)r.epoch, (unsigned long long)epoch);
+        return fail(
+            r.id, ACIP_ERR_STALE_EPOCH, 0, 0,
+            "the request is for epoch %016llx, the board's is %016llx: it restarted or was reset",
+            (unsigned long long)r.epoch, (unsigned long long)epoch);
     client *c = client_of(client_key);
     if (r.mutating) {
         request_crc = aci_crc32(0, msg, len);
@@ -1076,14 +1142,20 @@ size_t svc_handle(const char *client_key, const svc_peer *from, const uint8_t *m
                         (unsigned long long)r.id, (unsigned long long)c->floor);
     }
     switch (r.type) {
-    case ACIP_T_HELLO: return do_hello(&r, c);
-    case ACIP_T_STATUS: return do_status(&r);
-    case ACIP_T_TRACE: return do_trace(&r);
-    case ACIP_T_RUN: return do_run(&r, c, from);
-    default: break;
+    case ACIP_T_HELLO:
+        return do_hello(&r, c);
+    case ACIP_T_STATUS:
+        return do_status(&r);
+    case ACIP_T_TRACE:
+        return do_trace(&r);
+    case ACIP_T_RUN:
+        return do_run(&r, c, from);
+    default:
+        break;
     }
     if (r.type == ACIP_T_READ)
-        return running ? fail(r.id, ACIP_ERR_BUSY, 0, 0, "READ: run %u is going on", run.seq) : do_read(&r);
+        return running ? fail(r.id, ACIP_ERR_BUSY, 0, 0, "READ: run %u is going on", run.seq)
+                       : do_read(&r);
     /* LOAD, WRITE, RESET: executed, and their reply remembered. */
     c->floor = r.id;
     if (r.type == ACIP_T_RESET) {
@@ -1092,8 +1164,8 @@ size_t svc_handle(const char *client_key, const svc_peer *from, const uint8_t *m
         c = client_of(client_key);
         c->floor = r.id;
     } else if (running) {
-        n = fail(r.id, ACIP_ERR_BUSY, 0, 0, "%s: run %u is going on", r.type == ACIP_T_LOAD ? "LOAD" : "WRITE",
-                 run.seq);
+        n = fail(r.id, ACIP_ERR_BUSY, 0, 0, "%s: run %u is going on",
+                 r.type == ACIP_T_LOAD ? "LOAD" : "WRITE", run.seq);
     } else {
         n = r.type == ACIP_T_LOAD ? do_load(&r) : do_write(&r);
     }

@@ -42,8 +42,9 @@ typedef struct {
     uint64_t max_message_bytes; /* what ZMQ_MAXMSGSIZE lets in; reported in HELLO */
     uint64_t max_memory_bytes;  /* board memory backed for one image */
     uint64_t max_trace_bytes;   /* the largest trace kept */
-    uint64_t max_operations;    /* LOAD refuses an image whose run has more (0: no limit; the fuzzer's) */
-    uint32_t pace;              /* wall-clock ns per 1000 simulated ns; 0: unpaced */
+    uint64_t
+        max_operations; /* LOAD refuses an image whose run has more (0: no limit; the fuzzer's) */
+    uint32_t pace;      /* wall-clock ns per 1000 simulated ns; 0: unpaced */
     /* The board's target (the --target file: TARGET_DESC then a TARGET section),
      * or NULL: any target. Checked by svc_init. */
     const uint8_t *target;
@@ -66,7 +67,8 @@ extern char svc_error[256];
  * Returns the reply's length with *reply pointing at it (valid until the next call),
  * or 0 when the reply is deferred (a RUN waiting for its run; it goes through
  * cfg->send later). */
-size_t svc_handle(const char *client, const svc_peer *from, const uint8_t *msg, size_t len, const uint8_t **reply);
+size_t svc_handle(const char *client, const svc_peer *from, const uint8_t *msg, size_t len,
+                  const uint8_t **reply);
 
 /* The run itself (worker thread): aci_run on the prepared image. */
 void svc_run_body(void);

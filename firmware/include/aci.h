@@ -47,17 +47,17 @@ typedef struct {
 
 typedef struct {
     uint64_t base;
-    uint64_t last;        /* last byte (inclusive): a region may end at 2^64 */
-    const uint8_t *name;  /* NUL-padded, 16 bytes, in the image */
+    uint64_t last;       /* last byte (inclusive): a region may end at 2^64 */
+    const uint8_t *name; /* NUL-padded, 16 bytes, in the image */
 } aci_memory;
 
 typedef struct {
     uint8_t id, port_count, param_words, port_dirs; /* port_dirs bit k: port k is an output */
     uint8_t name_len;
-    const uint8_t *name;  /* name_len printable ASCII bytes, in the image */
+    const uint8_t *name; /* name_len printable ASCII bytes, in the image */
     uint32_t bitstream_size;
     uint64_t bitstream_addr;
-    uint64_t pr_ns;       /* duration of one reconfiguration with this core */
+    uint64_t pr_ns; /* duration of one reconfiguration with this core */
 } aci_core;
 
 typedef struct {
@@ -68,15 +68,15 @@ typedef struct {
     aci_timing timing;
     aci_memory memories[ACI_MAX_MEMORIES];
     aci_core cores[ACI_MAX_CORES];
-    uint8_t core_index[256];       /* core id -> index into cores, 0xFF: not in CORES */
+    uint8_t core_index[256]; /* core id -> index into cores, 0xFF: not in CORES */
     uint32_t param_off, param_words;
     uint32_t compute_off, compute_len;
     uint32_t sync_off;
     uint32_t symbols_off, symbols_len; /* symbols_len 0: no SYMBOLS section */
-    uint32_t init_off, init_len;   /* init_len 0: no INIT section */
-    uint64_t operations;           /* RECONFs and TASKs of one run, loops unrolled */
-    uint64_t work_units;           /* the work area aci_prepare needs (see aci_work) */
-    const void *prepared;          /* the machine aci_prepare pre-decoded it in; NULL since aci_validate */
+    uint32_t init_off, init_len;       /* init_len 0: no INIT section */
+    uint64_t operations;               /* RECONFs and TASKs of one run, loops unrolled */
+    uint64_t work_units;               /* the work area aci_prepare needs (see aci_work) */
+    const void *prepared; /* the machine aci_prepare pre-decoded it in; NULL since aci_validate */
 } aci_image;
 
 /* Optional help for the validator. */
@@ -114,25 +114,32 @@ typedef struct {
 } aci_task_desc;
 
 typedef enum {
-    ACI_EV_IMAGE, ACI_EV_WINDOW_START, ACI_EV_WINDOW_END, ACI_EV_PR_START, ACI_EV_PR_END,
-    ACI_EV_TASK_START, ACI_EV_TASK_END, ACI_EV_ERROR, ACI_EV_DONE
+    ACI_EV_IMAGE,
+    ACI_EV_WINDOW_START,
+    ACI_EV_WINDOW_END,
+    ACI_EV_PR_START,
+    ACI_EV_PR_END,
+    ACI_EV_TASK_START,
+    ACI_EV_TASK_END,
+    ACI_EV_ERROR,
+    ACI_EV_DONE
 } aci_event_kind;
 
 /* One trace event (docs/execution.md, "Trace"); which fields are set depends on kind. */
 typedef struct {
     aci_event_kind kind;
     uint64_t t;
-    uint32_t pc;                /* windows, PRs, tasks, errors */
-    uint8_t slot;               /* PRs, tasks */
-    const aci_core *core;       /* PRs, tasks: its name */
-    const aci_region *ports;    /* task_start */
+    uint32_t pc;             /* windows, PRs, tasks, errors */
+    uint8_t slot;            /* PRs, tasks */
+    const aci_core *core;    /* PRs, tasks: its name */
+    const aci_region *ports; /* task_start */
     uint8_t port_count;
-    const uint8_t *params;      /* task_start: param_words little-endian words */
+    const uint8_t *params; /* task_start: param_words little-endian words */
     uint8_t param_words;
-    uint32_t code;              /* error */
-    uint32_t bytes;             /* image */
-    int mode;                   /* image */
-    uint64_t tasks, prs;        /* done */
+    uint32_t code;       /* error */
+    uint32_t bytes;      /* image */
+    int mode;            /* image */
+    uint64_t tasks, prs; /* done */
 } aci_event;
 
 typedef void (*aci_trace_fn)(void *user, const aci_event *ev);
@@ -147,9 +154,9 @@ typedef struct {
 void aci_sync_pack(const aci_sync *sync, uint8_t out[ACI_SYNC_BYTES]);
 
 typedef struct {
-    int mode;              /* ACI_MODE_*: DEFAULT takes the image's */
-    uint32_t doorbell;     /* the run's sequence number, acknowledged in SYNC */
-    aci_trace_fn trace;    /* may be NULL */
+    int mode;           /* ACI_MODE_*: DEFAULT takes the image's */
+    uint32_t doorbell;  /* the run's sequence number, acknowledged in SYNC */
+    aci_trace_fn trace; /* may be NULL */
     void *trace_user;
 } aci_run_opts;
 
@@ -188,11 +195,24 @@ typedef struct {
  * units are a union so the executor reads and writes every one through its own type.
  */
 typedef union {
-    struct { uint32_t next, at; uint16_t key; uint8_t kind, ports, waits, terms, chain, flags; } entry;
-    struct { const uint8_t *params; uint8_t pred, chain[ACI_MAX_LOOP_DEPTH]; } thread;
+    struct {
+        uint32_t next, at;
+        uint16_t key;
+        uint8_t kind, ports, waits, terms, chain, flags;
+    } entry;
+    struct {
+        const uint8_t *params;
+        uint8_t pred, chain[ACI_MAX_LOOP_DEPTH];
+    } thread;
     aci_region port;
-    struct { uint64_t stride; uint32_t address, index; } term; /* offsets in aci_slot */
-    struct { uint64_t need; uint32_t slot; } wait;
+    struct {
+        uint64_t stride;
+        uint32_t address, index;
+    } term; /* offsets in aci_slot */
+    struct {
+        uint64_t need;
+        uint32_t slot;
+    } wait;
     uint64_t word[2];
 } aci_work;
 
@@ -207,12 +227,12 @@ typedef union {
 /* COMPUTE > REPEAT > WINDOW > PARSEC > THREAD > LOOP x max_loop_depth */
 #define ACI_STACK_DEPTH (5u + ACI_MAX_LOOP_DEPTH)
 /* Counted levels around an operation: REPEAT, LOOP x max_loop_depth */
-#define ACI_LEVELS (1u + ACI_MAX_LOOP_DEPTH)
+#define ACI_LEVELS      (1u + ACI_MAX_LOOP_DEPTH)
 
 /* A cursor's place in one counted level (REPEAT or LOOP) of its slot's chain. */
 typedef struct {
-    uint32_t loop, body;    /* the level's loop record; the first entry of its body */
-    uint32_t index, count;  /* iteration */
+    uint32_t loop, body;   /* the level's loop record; the first entry of its body */
+    uint32_t index, count; /* iteration */
 } aci_frame;
 
 /* A slot: its cursor (its place in its chain, and its head: the first of its
@@ -222,30 +242,36 @@ typedef struct {
 #define ACI_SLOT_BYTES 512u
 typedef union {
     struct {
-        const aci_work *head;    /* the head's record; NULL: none left */
-        uint64_t index, window;  /* strict: program index (UINT64_MAX: none left) and window instance of the head */
-        uint64_t ops, windows;   /* what the enclosing iterations add to an operation's index, window */
-        uint32_t next;           /* the chain entry after the head */
-        uint8_t depth;           /* levels entered */
-        uint8_t pred;            /* strict: the head's thread predecessor's slot */
-        uint8_t wait;            /* dataflow: the head's first wait not known met */
-        uint64_t done;           /* operations completed */
-        uint64_t wake;           /* `wait_on` is examined again once the counter reaches it (UINT64_MAX: none waits) */
-        uint16_t wait_on;        /* heads (slots) waiting for this slot's completions */
-        uint16_t holds;          /* core id held, 0xFFFF: none */
-        uint16_t wait_slots;     /* dataflow: slots its operations wait on (before[] kept for them only) */
-        aci_task_desc desc;      /* what hal_task_start gets; the core's fields set by a reconfiguration */
+        const aci_work *head;   /* the head's record; NULL: none left */
+        uint64_t index, window; /* strict: program index (UINT64_MAX: none left) and window instance
+                                   of the head */
+        uint64_t ops,
+            windows;   /* what the enclosing iterations add to an operation's index, window */
+        uint32_t next; /* the chain entry after the head */
+        uint8_t depth; /* levels entered */
+        uint8_t pred;  /* strict: the head's thread predecessor's slot */
+        uint8_t wait;  /* dataflow: the head's first wait not known met */
+        uint64_t done; /* operations completed */
+        uint64_t wake; /* `wait_on` is examined again once the counter reaches it (UINT64_MAX: none
+                          waits) */
+        uint16_t wait_on; /* heads (slots) waiting for this slot's completions */
+        uint16_t holds;   /* core id held, 0xFFFF: none */
+        uint16_t
+            wait_slots; /* dataflow: slots its operations wait on (before[] kept for them only) */
+        aci_task_desc
+            desc; /* what hal_task_start gets; the core's fields set by a reconfiguration */
         aci_frame stack[ACI_LEVELS];
-        uint64_t before[ACI_MAX_SLOTS]; /* dataflow: what the enclosing iterations add to before(w) */
+        uint64_t
+            before[ACI_MAX_SLOTS]; /* dataflow: what the enclosing iterations add to before(w) */
     };
     uint8_t bytes_[ACI_SLOT_BYTES];
 } aci_slot;
 
 /* Pre-decoding's walk of COMPUTE: one open container. */
 typedef struct {
-    uint64_t ops, windows;   /* counters when it opened (counted levels) */
+    uint64_t ops, windows; /* counters when it opened (counted levels) */
     uint32_t end, loop, pending, count;
-    uint16_t emitted;        /* slots whose chains hold its begin entry */
+    uint16_t emitted; /* slots whose chains hold its begin entry */
     uint8_t op, level, last, pending_k;
 } aci_open;
 
@@ -255,14 +281,14 @@ typedef struct {
     aci_result *res;
     aci_work *work;
     uint32_t work_units;
-    uint64_t t, t_end;       /* now; the last completion */
-    uint64_t end[ACI_MAX_SLOTS];     /* when the operation a busy slot runs ends */
+    uint64_t t, t_end;           /* now; the last completion */
+    uint64_t end[ACI_MAX_SLOTS]; /* when the operation a busy slot runs ends */
     uint64_t reconfs_done, hung_tasks, prs;
-    uint64_t window_base;    /* strict: operations completed when the running window instance began */
-    uint16_t busy;           /* slots running an operation */
-    uint16_t all_slots;      /* the image's slots, as a set */
-    uint32_t slots;          /* how many */
-    uint16_t heads;          /* slots with operations left */
+    uint64_t window_base; /* strict: operations completed when the running window instance began */
+    uint16_t busy;        /* slots running an operation */
+    uint16_t all_slots;   /* the image's slots, as a set */
+    uint32_t slots;       /* how many */
+    uint16_t heads;       /* slots with operations left */
     /* Readiness of heads (of idle slots), as sets of slots: known ready; to be
      * examined again; blocked until any completion (strict PARSEC barrier), until
      * the next window instance (strict); and each slot's wait_on. RECONFs ready
@@ -305,12 +331,14 @@ uint32_t aci_load_init(const aci_image *img);
 
 /* What a board does with an image the validator refused: the trace's image and
  * error events (t = 0) and the SYNC words. */
-void aci_refuse(size_t length, uint32_t code, uint32_t offset, const aci_run_opts *opts, aci_result *res);
+void aci_refuse(size_t length, uint32_t code, uint32_t offset, const aci_run_opts *opts,
+                aci_result *res);
 
 /* Validate, then load its INIT chunks, prepare and run, or refuse: one image
  * received (the work area as for aci_prepare). */
-uint32_t aci_execute(aci_machine *m, aci_work *work, size_t work_units, const uint8_t *data, size_t length,
-                     const aci_hooks *hooks, const aci_run_opts *opts, aci_image *img, aci_result *res);
+uint32_t aci_execute(aci_machine *m, aci_work *work, size_t work_units, const uint8_t *data,
+                     size_t length, const aci_hooks *hooks, const aci_run_opts *opts,
+                     aci_image *img, aci_result *res);
 
 /* ---- shared helpers ---------------------------------------------------------- */
 

@@ -24,15 +24,16 @@
 #define ACI_MODEL_ABI 1u
 
 typedef struct {
-    const char *name;      /* the core's name, as the image's CORES names it */
-    unsigned port_count;   /* ports in declared order */
-    unsigned port_dirs;    /* bit k set: port k is an output */
-    unsigned param_count;  /* parameter words */
+    const char *name;     /* the core's name, as the image's CORES names it */
+    unsigned port_count;  /* ports in declared order */
+    unsigned port_dirs;   /* bit k set: port k is an output */
+    unsigned param_count; /* parameter words */
     /* 1 when a task with these parameter words and port lengths can run, else 0:
      * the run then stops with no_model. NULL: every task of the core can run. */
     int (*check)(const uint32_t *params, const uint32_t *lengths);
     /* Compute the outputs from the inputs for a task on `slot`. */
-    void (*run)(const uint32_t *params, unsigned slot, uint8_t *const *ports, const uint32_t *lengths);
+    void (*run)(const uint32_t *params, unsigned slot, uint8_t *const *ports,
+                const uint32_t *lengths);
 } aci_model;
 
 /* The library's models: *count of them; *abi must be set to ACI_MODEL_ABI. */

@@ -23,7 +23,7 @@
 #include "models.h"
 #include "trace_json.h"
 
-#define MAX_OPERATIONS 4000
+#define MAX_OPERATIONS       4000
 #define MAX_FUNCTIONAL_BYTES (256u << 10)
 
 static void format_line(void *user, const aci_event *ev)
@@ -105,7 +105,8 @@ static int one_image(const uint8_t *data, size_t size)
             continue;
         aci_run(&machine, &img, &opts, &again);
         if (again.error_code != res.error_code || again.error_offset != res.error_offset ||
-            again.tasks != res.tasks || again.total_ns != res.total_ns || again.sync.progress != res.sync.progress)
+            again.tasks != res.tasks || again.total_ns != res.total_ns ||
+            again.sync.progress != res.sync.progress)
             abort();
     }
     /* res: the dataflow run. Hardware slower than the model changes nothing;
@@ -114,8 +115,9 @@ static int one_image(const uint8_t *data, size_t size)
         aci_result slow;
         board_slow(0xFFFF, 2);
         aci_run(&machine, &img, &opts, &slow);
-        if (slow.error_code != res.error_code || slow.error_offset != res.error_offset || slow.tasks != res.tasks ||
-            slow.total_ns != res.total_ns || slow.sync.progress != res.sync.progress)
+        if (slow.error_code != res.error_code || slow.error_offset != res.error_offset ||
+            slow.tasks != res.tasks || slow.total_ns != res.total_ns ||
+            slow.sync.progress != res.sync.progress)
             abort();
         board_slow(1u << size / 4 % img.slots, BOARD_NEVER);
         aci_run(&machine, &img, &opts, &slow);

@@ -20,7 +20,10 @@ uint32_t hal_slots_busy(uint32_t slots)
     return 0;
 }
 
-uint64_t hal_time_ns(void) { return 0; }
+uint64_t hal_time_ns(void)
+{
+    return 0;
+}
 
 int hal_mem_read(uint64_t address, void *dst, size_t n)
 {

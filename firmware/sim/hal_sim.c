@@ -51,7 +51,10 @@ void board_reset(int run_models)
     board_error[0] = 0;
 }
 
-void board_functional(int on) { functional = on; }
+void board_functional(int on)
+{
+    functional = on;
+}
 
 void board_slow(uint32_t slots, uint32_t polls)
 {
@@ -135,7 +138,8 @@ int board_build(const aci_image *img, uint64_t max_bytes)
         all[k].last = spans[k].last;
         all[k].mem = board_region(img, spans[k].lo, spans[k].last - spans[k].lo + 1);
         if (all[k].mem < 0) {
-            snprintf(board_error, sizeof board_error, "bytes 0x%llx .. 0x%llx are outside every memory region",
+            snprintf(board_error, sizeof board_error,
+                     "bytes 0x%llx .. 0x%llx are outside every memory region",
                      (unsigned long long)spans[k].lo, (unsigned long long)spans[k].last);
             free(all);
             return -1;
@@ -159,9 +163,10 @@ int board_build(const aci_image *img, uint64_t max_bytes)
         total = bytes == 0 || total + bytes < total ? UINT64_MAX : total + bytes;
     }
     if (total > max_bytes) {
-        snprintf(board_error, sizeof board_error,
-                 "the image touches %llu bytes of board memory, more than the simulator backs (%llu)",
-                 (unsigned long long)total, (unsigned long long)max_bytes);
+        snprintf(
+            board_error, sizeof board_error,
+            "the image touches %llu bytes of board memory, more than the simulator backs (%llu)",
+            (unsigned long long)total, (unsigned long long)max_bytes);
         free(all);
         return -1;
     }
@@ -242,7 +247,10 @@ int board_buffer(const aci_image *img, const char *name, uint64_t *address, uint
     return -1;
 }
 
-uint64_t board_tasks_run(void) { return tasks_run; }
+uint64_t board_tasks_run(void)
+{
+    return tasks_run;
+}
 
 uint64_t board_backed_bytes(void)
 {
@@ -287,8 +295,10 @@ uint32_t hal_task_start(const aci_task_desc *task)
         lengths[k] = task->ports[k].length;
     const aci_model *user = plugin_for(task->core); /* a user's model first (acifw-sim --models) */
     if (user ? task->port_count != user->port_count || task->port_dirs != user->port_dirs ||
-                   task->param_words != user->param_count || (user->check && !user->check(pf[task->slot], lengths))
-             : !model_check(task->core, task->port_count, task->port_dirs, task->param_words, pf[task->slot], lengths))
+                   task->param_words != user->param_count ||
+                   (user->check && !user->check(pf[task->slot], lengths))
+             : !model_check(task->core, task->port_count, task->port_dirs, task->param_words,
+                            pf[task->slot], lengths))
         return ACI_ERR_NO_MODEL;
     for (unsigned k = 0; k < task->port_count; k++) {
         if (lengths[k] > local_cap[k]) {

@@ -26,7 +26,7 @@
 #include "trace_json.h"
 
 /* Backing the simulator gives one image at most (allocated on first touch). */
-#define MAX_BACKING ((uint64_t)8 << 30)
+#define MAX_BACKING  ((uint64_t)8 << 30)
 #define MAX_REQUESTS 64
 
 typedef enum { SET, GET, LOAD, SAVE, MEM, DUMP } request_kind;
@@ -48,11 +48,13 @@ static int usage(const char *fmt, const char *arg)
 {
     fprintf(stderr, "%s: ", prog);
     fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nusage: %s IMAGE [--mode strict|dataflow] [--timing-only] [--trace FILE]\n"
-                    "       [--set BUF=FILE] [--get BUF=FILE] [--load ADDR=FILE] [--save ADDR:LEN=FILE]\n"
-                    "       [--mem REGION=FILE] [--dump REGION=FILE] [--sync FILE] [--json] [--validate-only]\n"
-                    "       [--slow SLOT[:POLLS]]... [--models LIB.so]...\n",
-            prog);
+    fprintf(
+        stderr,
+        "\nusage: %s IMAGE [--mode strict|dataflow] [--timing-only] [--trace FILE]\n"
+        "       [--set BUF=FILE] [--get BUF=FILE] [--load ADDR=FILE] [--save ADDR:LEN=FILE]\n"
+        "       [--mem REGION=FILE] [--dump REGION=FILE] [--sync FILE] [--json] [--validate-only]\n"
+        "       [--slow SLOT[:POLLS]]... [--models LIB.so]...\n",
+        prog);
     return 2;
 }
 
@@ -161,12 +163,14 @@ static const char *core_name(const aci_image *img, unsigned id, char out[17])
 /* The words of a run-time error (aci_messages.h, the Python engine's words): the
  * task at the error's offset, the slot's core as the executor holds it, the
  * task's duration from the timing model, its parameter words and port lengths. */
-static void run_error_detail(const aci_image *img, const aci_machine *m, const aci_result *r, char *buf, size_t n)
+static void run_error_detail(const aci_image *img, const aci_machine *m, const aci_result *r,
+                             char *buf, size_t n)
 {
     buf[0] = 0;
     uint32_t pc = r->error_offset;
     if (r->error_code < ACI_ERR_WRONG_CORE || r->error_code > ACI_ERR_NO_MODEL ||
-        (uint64_t)pc + ACI_INSN_HEADER_BYTES + ACI_RECONF_BYTES > img->length) /* validated: never */
+        (uint64_t)pc + ACI_INSN_HEADER_BYTES + ACI_RECONF_BYTES >
+            img->length) /* validated: never */
         return;
     aci_message_args a = {0};
     if (img->data[pc] == ACI_OP_RECONF && r->error_code == ACI_ERR_WATCHDOG) { /* hung hardware */
@@ -175,7 +179,8 @@ static void run_error_detail(const aci_image *img, const aci_machine *m, const a
         aci_message(buf, n, ACI_MSG_WATCHDOG_HUNG, &a);
         return;
     }
-    if (img->data[pc] != ACI_OP_TASK || (uint64_t)pc + ACI_INSN_HEADER_BYTES + ACI_TASK_BYTES > img->length)
+    if (img->data[pc] != ACI_OP_TASK ||
+        (uint64_t)pc + ACI_INSN_HEADER_BYTES + ACI_TASK_BYTES > img->length)
         return;
     const uint8_t *t = img->data + pc + ACI_INSN_HEADER_BYTES;
     unsigned slot = t[ACI_TASK_SLOT], id = t[ACI_TASK_CORE], ports = t[ACI_TASK_PORT_COUNT];
@@ -190,13 +195,13 @@ static void run_error_detail(const aci_image *img, const aci_machine *m, const a
     for (unsigned k = 0; k < ports; k++, port += ACI_PORT_BYTES + 8u * t[ACI_TASK_STRIDE_COUNT]) {
         uint64_t length = le(port + ACI_PORT_LENGTH, 4);
         *(core->port_dirs >> k & 1 ? &out : &in) += length;
-        ll += (size_t)snprintf(lengths + ll, sizeof lengths - ll, "%s%llu", k ? ACI_MESSAGE_LIST_SEP : "",
-                               (unsigned long long)length);
+        ll += (size_t)snprintf(lengths + ll, sizeof lengths - ll, "%s%llu",
+                               k ? ACI_MESSAGE_LIST_SEP : "", (unsigned long long)length);
     }
     const uint8_t *w = img->data + img->param_off + 4 * le(t + ACI_TASK_PARAM_OFFSET, 4);
     for (unsigned k = 0; k < words; k++)
-        pl += (size_t)snprintf(params + pl, sizeof params - pl, "%s%llu", k ? ACI_MESSAGE_LIST_SEP : "",
-                               (unsigned long long)le(w + 4 * k, 4));
+        pl += (size_t)snprintf(params + pl, sizeof params - pl, "%s%llu",
+                               k ? ACI_MESSAGE_LIST_SEP : "", (unsigned long long)le(w + 4 * k, 4));
     a.core = core_name(img, id, name);
     a.slot = slot;
     a.core_id = id;
@@ -209,11 +214,13 @@ static void run_error_detail(const aci_image *img, const aci_machine *m, const a
         a.held_id = holds;
         msg = held[0] ? ACI_MSG_WRONG_CORE : ACI_MSG_WRONG_CORE_EMPTY;
     } else if (r->error_code == ACI_ERR_WATCHDOG) {
-        a.duration_ns = aci_task_ns(&img->timing, words, (uint32_t)le(t + ACI_TASK_CYCLES, 4), in, out);
+        a.duration_ns =
+            aci_task_ns(&img->timing, words, (uint32_t)le(t + ACI_TASK_CYCLES, 4), in, out);
         a.watchdog_ns = img->timing.watchdog_ns;
         a.hang_ns = ACI_CONFIG_HANG_NS;
         /* within the target's watchdog: the hardware hung */
-        msg = a.watchdog_ns && a.duration_ns > a.watchdog_ns ? ACI_MSG_WATCHDOG : ACI_MSG_WATCHDOG_HUNG;
+        msg = a.watchdog_ns && a.duration_ns > a.watchdog_ns ? ACI_MSG_WATCHDOG
+                                                             : ACI_MSG_WATCHDOG_HUNG;
     } else if (model_known(id) || plugin_for(id)) { /* a model exists but does not take the task */
         msg = ACI_MSG_NO_MODEL_MISMATCH;
     }
@@ -238,27 +245,31 @@ static void print_json(const aci_result *r, const char *detail)
     if (r->error_code) {
         printf("{\"code\":%u,\"detail\":", r->error_code);
         print_json_string(detail);
-        printf(",\"name\":\"%s\",\"offset\":%u,\"t\":%llu}", aci_error_name(r->error_code), r->error_offset,
-               (unsigned long long)r->error_t);
+        printf(",\"name\":\"%s\",\"offset\":%u,\"t\":%llu}", aci_error_name(r->error_code),
+               r->error_offset, (unsigned long long)r->error_t);
     } else
         printf("null");
     printf(",\"image_bytes\":%u,\"mode\":\"%s\",\"operations\":%llu,\"prs\":%llu", r->image_bytes,
            trace_mode_name(r->mode), (unsigned long long)r->operations, (unsigned long long)r->prs);
     const aci_sync *y = &r->sync;
-    printf(",\"sync\":{\"doorbell\":%u,\"ack\":%u,\"status\":%u,\"error_code\":%u,\"error_offset\":%u,"
-           "\"progress\":%llu",
-           y->doorbell, y->ack, y->status, y->error_code, y->error_offset, (unsigned long long)y->progress);
+    printf(
+        ",\"sync\":{\"doorbell\":%u,\"ack\":%u,\"status\":%u,\"error_code\":%u,\"error_offset\":%u,"
+        "\"progress\":%llu",
+        y->doorbell, y->ack, y->status, y->error_code, y->error_offset,
+        (unsigned long long)y->progress);
     for (unsigned s = 0; s < ACI_MAX_SLOTS; s++)
         printf(",\"slot_done%u\":%u", s, y->slot_done[s]);
-    printf("},\"t0\":%llu,\"t_end\":%llu,\"tasks\":%llu,\"total_ns\":%llu}\n", (unsigned long long)r->t0,
-           (unsigned long long)r->t_end, (unsigned long long)r->tasks, (unsigned long long)r->total_ns);
+    printf("},\"t0\":%llu,\"t_end\":%llu,\"tasks\":%llu,\"total_ns\":%llu}\n",
+           (unsigned long long)r->t0, (unsigned long long)r->t_end, (unsigned long long)r->tasks,
+           (unsigned long long)r->total_ns);
 }
 
 static int region_named(const aci_image *img, const char *name)
 {
     size_t n = strlen(name);
     for (unsigned k = 0; k < img->memory_count; k++)
-        if (n <= 16 && !memcmp(img->memories[k].name, name, n) && (n == 16 || img->memories[k].name[n] == 0))
+        if (n <= 16 && !memcmp(img->memories[k].name, name, n) &&
+            (n == 16 || img->memories[k].name[n] == 0))
             return (int)k;
     return -1;
 }
@@ -272,8 +283,8 @@ static int locate(const aci_image *img, request *r, size_t file_size)
         if (board_buffer(img, r->name, &r->address, &size))
             return usage("no buffer `%s` in the image's SYMBOLS", r->name);
         if (r->kind == SET && file_size != size) {
-            fprintf(stderr, "%s: `%s` holds %llu bytes; %s has %zu\n", prog, r->name, (unsigned long long)size,
-                    r->path, file_size);
+            fprintf(stderr, "%s: `%s` holds %llu bytes; %s has %zu\n", prog, r->name,
+                    (unsigned long long)size, r->path, file_size);
             return 2;
         }
         r->length = size;
@@ -291,8 +302,8 @@ static int locate(const aci_image *img, request *r, size_t file_size)
     if (r->kind == LOAD)
         r->length = file_size;
     if (r->length && board_region(img, r->address, r->length) < 0) {
-        fprintf(stderr, "%s: %s: bytes 0x%llx .. +%llu are outside every memory region\n", prog, r->path,
-                (unsigned long long)r->address, (unsigned long long)r->length);
+        fprintf(stderr, "%s: %s: bytes 0x%llx .. +%llu are outside every memory region\n", prog,
+                r->path, (unsigned long long)r->address, (unsigned long long)r->length);
         return 2;
     }
     return 0;
@@ -302,13 +313,15 @@ int main(int argc, char **argv)
 {
     const char *image_path = 0, *trace_path = 0, *sync_path = 0;
     int mode = ACI_MODE_DEFAULT, timing_only = 0, json = 0, validate_only = 0;
-    uint32_t slow_slots = 0, slow_polls = BOARD_NEVER; /* --slow: test hardware slower than the model */
+    uint32_t slow_slots = 0,
+             slow_polls = BOARD_NEVER; /* --slow: test hardware slower than the model */
     request req[MAX_REQUESTS];
     unsigned nreq = 0;
     static const struct {
         const char *flag;
         request_kind kind;
-    } kinds[] = {{"--set", SET}, {"--get", GET}, {"--load", LOAD}, {"--save", SAVE}, {"--mem", MEM}, {"--dump", DUMP}};
+    } kinds[] = {{"--set", SET},   {"--get", GET}, {"--load", LOAD},
+                 {"--save", SAVE}, {"--mem", MEM}, {"--dump", DUMP}};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         int value = i + 1 < argc;
@@ -323,8 +336,8 @@ int main(int argc, char **argv)
                 return usage("%s needs a value", a);
             const char *m = argv[++i];
             mode = ACI_MODE_DEFAULT;
-#define PICK(v, n)                                                                                  \
-    if (!strcmp(m, n))                                                                              \
+#define PICK(v, n)                                                                                 \
+    if (!strcmp(m, n))                                                                             \
         mode = v;
             ACI_MODE_NAMES(PICK)
 #undef PICK
@@ -335,8 +348,10 @@ int main(int argc, char **argv)
                 return usage("%s needs a value", a);
             const char *v = argv[++i], *colon = strchr(v, ':');
             uint64_t slot, polls = BOARD_NEVER;
-            if (parse_u64(v, colon ? (size_t)(colon - v) : strlen(v), &slot) || slot >= ACI_MAX_SLOTS ||
-                (colon && (parse_u64(colon + 1, strlen(colon + 1), &polls) || polls >= BOARD_NEVER)))
+            if (parse_u64(v, colon ? (size_t)(colon - v) : strlen(v), &slot) ||
+                slot >= ACI_MAX_SLOTS ||
+                (colon &&
+                 (parse_u64(colon + 1, strlen(colon + 1), &polls) || polls >= BOARD_NEVER)))
                 return usage("--slow takes SLOT or SLOT:POLLS, not `%s`", v);
             slow_slots |= 1u << slot;
             slow_polls = (uint32_t)polls;
@@ -405,8 +420,8 @@ int main(int argc, char **argv)
     int status = 0;
     if (code) {
         aci_refuse(length, code, offset, &opts, &res);
-        fprintf(stderr, "%s: invalid image %s: %s (code %u) at offset %u\n", prog, image_path, aci_error_name(code),
-                code, offset);
+        fprintf(stderr, "%s: invalid image %s: %s (code %u) at offset %u\n", prog, image_path,
+                aci_error_name(code), code, offset);
         status = 1;
         goto out;
     }
@@ -433,7 +448,8 @@ int main(int argc, char **argv)
         }
         if ((status = locate(&img, &req[k], size)))
             return status;
-        if (req[k].length && req[k].kind != DUMP && board_add_span(req[k].address, req[k].address + req[k].length - 1))
+        if (req[k].length && req[k].kind != DUMP &&
+            board_add_span(req[k].address, req[k].address + req[k].length - 1))
             span_failed = 1;
     }
     if (span_failed || board_build(&img, MAX_BACKING)) {
@@ -470,8 +486,8 @@ int main(int argc, char **argv)
     if (code) {
         run_error_detail(&img, &machine, &res, detail, sizeof detail);
         fprintf(stderr, "%s: run-time error: %s (code %u) at offset %u (t = %llu ns)%s%s\n", prog,
-                aci_error_name(code), code, res.error_offset, (unsigned long long)res.error_t, detail[0] ? ": " : "",
-                detail);
+                aci_error_name(code), code, res.error_offset, (unsigned long long)res.error_t,
+                detail[0] ? ": " : "", detail);
         status = 1;
         goto out;
     }
@@ -512,7 +528,8 @@ out:
         }
     }
     if (json && validate_only)
-        printf("{\"error\":{\"code\":%u,\"name\":\"%s\",\"offset\":%u}}\n", code, aci_error_name(code), offset);
+        printf("{\"error\":{\"code\":%u,\"name\":\"%s\",\"offset\":%u}}\n", code,
+               aci_error_name(code), offset);
     else if (json)
         print_json(&res, detail);
     free(data);

@@ -27,8 +27,8 @@
 enum { FP_CONV = 1, BIN_CONV = 2, BIN_FC = 3, TEST = 200 };
 
 #define FP_CHANNELS 3
-#define FP_SIZE 32
-#define FP_PAD (FP_SIZE + 2)
+#define FP_SIZE     32
+#define FP_PAD      (FP_SIZE + 2)
 
 /* ---- sizes, saturating (parameters are any u32; port lengths are u32) ------- */
 
@@ -77,14 +77,17 @@ static int bnn_lengths(unsigned id, const uint32_t *p, uint64_t len[4])
     return 1;
 }
 
-int model_known(unsigned core_id) { return core_id == TEST || (core_id >= FP_CONV && core_id <= BIN_FC); }
+int model_known(unsigned core_id)
+{
+    return core_id == TEST || (core_id >= FP_CONV && core_id <= BIN_FC);
+}
 
 int model_check(unsigned core_id, unsigned port_count, unsigned port_dirs, unsigned param_words,
                 const uint32_t *words, const uint32_t *lengths)
 {
     if (core_id == TEST)
-        return port_count == 2 && port_dirs == 2 && param_words == 2 && words[0] >= 1 && lengths[0] == words[0] &&
-               lengths[1] == words[0];
+        return port_count == 2 && port_dirs == 2 && param_words == 2 && words[0] >= 1 &&
+               lengths[0] == words[0] && lengths[1] == words[0];
     static const unsigned params[4] = {0, 1, 4, 3};
     if (core_id < FP_CONV || core_id > BIN_FC || port_count != 4 || port_dirs != 8 ||
         param_words != params[core_id])
@@ -100,8 +103,14 @@ int model_check(unsigned core_id, unsigned port_count, unsigned port_dirs, unsig
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static inline unsigned bit_at(const uint8_t *p, uint64_t k) { return p[k >> 3] >> (k & 7) & 1; }
-static inline void set_bit(uint8_t *p, uint64_t k) { p[k >> 3] |= (uint8_t)(1u << (k & 7)); }
+static inline unsigned bit_at(const uint8_t *p, uint64_t k)
+{
+    return p[k >> 3] >> (k & 7) & 1;
+}
+static inline void set_bit(uint8_t *p, uint64_t k)
+{
+    p[k >> 3] |= (uint8_t)(1u << (k & 7));
+}
 static inline uint64_t word_at(const uint8_t *p)
 {
     uint64_t v;
@@ -115,7 +124,10 @@ static inline uint64_t word_at_bits(const uint8_t *p, uint64_t k, uint64_t bytes
     memcpy(&v, p + byte, bytes - byte < 8 ? bytes - byte : 8);
     return v >> (k % 8);
 }
-static inline int16_t i16_at(const uint8_t *p) { return (int16_t)(uint16_t)(p[0] | p[1] << 8); }
+static inline int16_t i16_at(const uint8_t *p)
+{
+    return (int16_t)(uint16_t)(p[0] | p[1] << 8);
+}
 
 static void *xalloc(size_t n)
 {
@@ -139,7 +151,7 @@ static void *grow(void **buf, size_t *cap, size_t n)
 /* ---- prepared (repacked) weights, cached by content ---------------------------- */
 
 typedef struct {
-    uint8_t *raw;       /* the weight bytes they were made from */
+    uint8_t *raw; /* the weight bytes they were made from */
     size_t raw_len;
     unsigned kind;
     uint64_t n_in, n_out;
@@ -157,8 +169,8 @@ static prepared *lookup(unsigned kind, uint64_t n_in, uint64_t n_out, const uint
     prepared *victim = &cache[0];
     for (unsigned k = 0; k < CACHE; k++) {
         prepared *c = &cache[k];
-        if (c->raw && c->kind == kind && c->n_in == n_in && c->n_out == n_out && c->raw_len == len &&
-            !memcmp(c->raw, w, len)) {
+        if (c->raw && c->kind == kind && c->n_in == n_in && c->n_out == n_out &&
+            c->raw_len == len && !memcmp(c->raw, w, len)) {
             c->used = ++clock_;
             return c;
         }
@@ -340,9 +352,12 @@ static void bin_conv(const uint32_t *p, uint8_t *const *port, const uint32_t *le
                 if (pool) { /* max of the sums, then the threshold: the test is monotone */
                     const int64_t *a = sums + 2 * r * size + 2 * q;
                     s = a[0];
-                    if (a[1] > s) s = a[1];
-                    if (a[size] > s) s = a[size];
-                    if (a[size + 1] > s) s = a[size + 1];
+                    if (a[1] > s)
+                        s = a[1];
+                    if (a[size] > s)
+                        s = a[size];
+                    if (a[size + 1] > s)
+                        s = a[size + 1];
                 } else {
                     s = sums[r * size + q];
                 }
@@ -411,10 +426,19 @@ void model_run(unsigned core_id, const uint32_t *words, unsigned slot, uint8_t *
                const uint32_t *lengths)
 {
     switch (core_id) {
-    case TEST: test_core(words, slot, ports[0], ports[1]); break;
-    case FP_CONV: fp_conv(words, ports, ports[3]); break;
-    case BIN_CONV: bin_conv(words, ports, lengths, ports[3]); break;
-    case BIN_FC: bin_fc(words, ports, lengths, ports[3]); break;
-    default: break;
+    case TEST:
+        test_core(words, slot, ports[0], ports[1]);
+        break;
+    case FP_CONV:
+        fp_conv(words, ports, ports[3]);
+        break;
+    case BIN_CONV:
+        bin_conv(words, ports, lengths, ports[3]);
+        break;
+    case BIN_FC:
+        bin_fc(words, ports, lengths, ports[3]);
+        break;
+    default:
+        break;
     }
 }

@@ -37,7 +37,8 @@ int main(int argc, char **argv)
     aci_result res;
     uint32_t offset, code = aci_validate(data, (size_t)n, 0, &img, &offset);
     if (code) {
-        fprintf(stderr, "acifw-null: invalid image: %s at offset %u\n", aci_error_name(code), offset);
+        fprintf(stderr, "acifw-null: invalid image: %s at offset %u\n", aci_error_name(code),
+                offset);
         return 1;
     }
     if (!validate_only) {

@@ -34,8 +34,9 @@ int plugins_load(const char *path, char *err, size_t errlen)
     if (!list || abi != ACI_MODEL_ABI || (count && !models)) {
         snprintf(err, errlen, "%s: %s", path,
                  !list ? "exports no aci_models function (include/aci_model.h)"
-                       : abi != ACI_MODEL_ABI ? "was built for another aci_model.h (ACI_MODEL_ABI differs)"
-                                              : "aci_models gave no models");
+                 : abi != ACI_MODEL_ABI
+                     ? "was built for another aci_model.h (ACI_MODEL_ABI differs)"
+                     : "aci_models gave no models");
         dlclose(h);
         return -1;
     }
@@ -43,7 +44,8 @@ int plugins_load(const char *path, char *err, size_t errlen)
         const aci_model *m = &models[k];
         if (!m->name || !m->run || m->port_count == 0 || m->port_count > ACI_MAX_PORTS ||
             m->port_dirs >> m->port_count || m->param_count > ACI_MAX_PARAMS) {
-            snprintf(err, errlen, "%s: model %u (%s) is malformed: it needs a name, a run function, "
+            snprintf(err, errlen,
+                     "%s: model %u (%s) is malformed: it needs a name, a run function, "
                      "1 to %d ports with port_dirs bits only for them and at most %d parameters",
                      path, k, m->name ? m->name : "no name", ACI_MAX_PORTS, ACI_MAX_PARAMS);
             dlclose(h);
@@ -70,7 +72,10 @@ void plugins_bind(const aci_image *img)
     }
 }
 
-const aci_model *plugin_for(unsigned core_id) { return core_id < 256 ? by_core[core_id] : 0; }
+const aci_model *plugin_for(unsigned core_id)
+{
+    return core_id < 256 ? by_core[core_id] : 0;
+}
 
 void plugins_unload(void)
 {

@@ -49,26 +49,37 @@ static void key_u64(out *o, const char *key, uint64_t v)
 static const char *kind_name(aci_event_kind k)
 {
     switch (k) {
-    case ACI_EV_IMAGE: return "image";
-    case ACI_EV_WINDOW_START: return "window_start";
-    case ACI_EV_WINDOW_END: return "window_end";
-    case ACI_EV_PR_START: return "pr_start";
-    case ACI_EV_PR_END: return "pr_end";
-    case ACI_EV_TASK_START: return "task_start";
-    case ACI_EV_TASK_END: return "task_end";
-    case ACI_EV_ERROR: return "error";
-    default: return "done";
+    case ACI_EV_IMAGE:
+        return "image";
+    case ACI_EV_WINDOW_START:
+        return "window_start";
+    case ACI_EV_WINDOW_END:
+        return "window_end";
+    case ACI_EV_PR_START:
+        return "pr_start";
+    case ACI_EV_PR_END:
+        return "pr_end";
+    case ACI_EV_TASK_START:
+        return "task_start";
+    case ACI_EV_TASK_END:
+        return "task_end";
+    case ACI_EV_ERROR:
+        return "error";
+    default:
+        return "done";
     }
 }
 
 const char *trace_mode_name(int mode)
 {
     switch (mode) {
-#define NAME(v, n)                                                                                  \
-    case v: return n;
+#define NAME(v, n)                                                                                 \
+    case v:                                                                                        \
+        return n;
         ACI_MODE_NAMES(NAME)
 #undef NAME
-    default: return "strict";
+    default:
+        return "strict";
     }
 }
 

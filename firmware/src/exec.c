@@ -45,7 +45,8 @@
 
 #define NO_HOLD 0xFFFFu
 
-_Static_assert(sizeof(aci_slot) == ACI_SLOT_BYTES, "a slot's state is ACI_SLOT_BYTES: indexing by a shift");
+_Static_assert(sizeof(aci_slot) == ACI_SLOT_BYTES,
+               "a slot's state is ACI_SLOT_BYTES: indexing by a shift");
 #define NO_SLOT 0xFFu
 
 /* Kinds of chain entries besides ACI_OP_TASK and ACI_OP_RECONF (both above E_END);
@@ -93,7 +94,7 @@ enum { L_SLOTS = 2 };
  * compiler: one copy of each. */
 #if defined(__GNUC__)
 #define NOINLINE __attribute__((noinline))
-#define COLD __attribute__((cold, noinline))
+#define COLD     __attribute__((cold, noinline))
 #if defined(__OPTIMIZE_SIZE__)
 #define HOT static inline
 #else
@@ -123,8 +124,8 @@ static void emit(aci_machine *m, aci_event *ev)
     m->opts.trace(m->opts.trace_user, ev);
 }
 
-COLD static void emit_simple(aci_machine *m, aci_event_kind kind, uint64_t t, uint32_t pc, unsigned slot,
-                        const aci_core *core)
+COLD static void emit_simple(aci_machine *m, aci_event_kind kind, uint64_t t, uint32_t pc,
+                             unsigned slot, const aci_core *core)
 {
     aci_event ev;
     fill0(&ev, sizeof ev);
@@ -272,8 +273,10 @@ static uint32_t decode_op(decoder *z, uint32_t pos)
     aci_machine *m = z->m;
     const aci_image *img = m->img;
     const uint8_t *f = z->data + pos + ACI_INSN_HEADER_BYTES;
-    uint32_t op = z->data[pos], slot = f[ACI_TASK_SLOT], id = f[ACI_TASK_CORE]; /* RECONF: the same places */
-    _Static_assert(ACI_TASK_SLOT == ACI_RECONF_SLOT && ACI_TASK_CORE == ACI_RECONF_CORE, "RECONF and TASK");
+    uint32_t op = z->data[pos], slot = f[ACI_TASK_SLOT],
+             id = f[ACI_TASK_CORE]; /* RECONF: the same places */
+    _Static_assert(ACI_TASK_SLOT == ACI_RECONF_SLOT && ACI_TASK_CORE == ACI_RECONF_CORE,
+                   "RECONF and TASK");
     if (slot >= img->slots || img->core_index[id] == NO_CORE)
         return ACI_ERR_INTERNAL;
     const aci_core *core = core_of(img, id);
@@ -357,7 +360,8 @@ static uint32_t decode_op(decoder *z, uint32_t pos)
         w->entry.waits++;
     }
     uint32_t words = ld16(f + ACI_TASK_PARAM_WORDS), cycles = ld32(f + ACI_TASK_CYCLES);
-    if (words != z->last_words || cycles != z->last_cycles || in != z->last_in || out != z->last_out) {
+    if (words != z->last_words || cycles != z->last_cycles || in != z->last_in ||
+        out != z->last_out) {
         z->last_ns = aci_task_ns(&img->timing, words, cycles, in, out);
         z->last_words = words;
         z->last_cycles = cycles;
@@ -429,7 +433,7 @@ static uint32_t predecode(aci_machine *m, uint32_t *at)
     z.data = d;
     z.limit = m->work_units;
     z.used = 1;
-    z.last_words = UINT32_MAX; /* no task yet: param_words are at most 16 */
+    z.last_words = UINT32_MAX;   /* no task yet: param_words are at most 16 */
     set_entry(&z.work[0], 0, 0); /* every chain's end */
     for (unsigned s = 0; s < ACI_MAX_SLOTS; s++) {
         m->chain[s] = 0;
@@ -539,7 +543,8 @@ HOT int ready(aci_machine *m, aci_slot *c, unsigned slot, int strict)
          * completed, no operation of it or after it can have started (each waits
          * on this barrier or a later one), so the count reaches the operations
          * before the PARSEC exactly when they all completed. */
-        if (c->head->entry.kind == ACI_OP_TASK && completed(m) - m->window_base < c->head[U_STRICT].word[1]) {
+        if (c->head->entry.kind == ACI_OP_TASK &&
+            completed(m) - m->window_base < c->head[U_STRICT].word[1]) {
             m->wait_any |= (uint16_t)(1u << slot);
             return 0;
         }
@@ -601,7 +606,8 @@ HOT void set_head(aci_machine *m, aci_slot *c, unsigned slot, const aci_work *w,
             return;
         }
         c->window = w[U_STRICT].word[0] + c->windows;
-        m->in_window_heads = (uint16_t)((m->in_window_heads & ~bit) | (c->window == m->window) << slot);
+        m->in_window_heads =
+            (uint16_t)((m->in_window_heads & ~bit) | (c->window == m->window) << slot);
         c->pred = (uint8_t)pred;
     } else {
         if (!w->entry.waits) {
@@ -670,7 +676,7 @@ static void advance_loops(aci_machine *m, aci_slot *c, unsigned slot, uint32_t e
         }
         c->head = 0;
         c->index = UINT64_MAX; /* past all: its last operation completed */
-        m->heads &= (uint16_t)~(1u << slot);
+        m->heads &= (uint16_t) ~(1u << slot);
         return;
     }
 }
@@ -873,37 +879,53 @@ HOT void start_startable(aci_machine *m, aci_slot *c, unsigned s)
         ports[1] = p[1].port;
     } else {
         switch (w->entry.ports) { /* at most ACI_MAX_PORTS (8): unrolled */
-        case 8: ports[7] = p[7].port; /* fall through */
-        case 7: ports[6] = p[6].port; /* fall through */
-        case 6: ports[5] = p[5].port; /* fall through */
-        case 5: ports[4] = p[4].port; /* fall through */
-        case 4: ports[3] = p[3].port; /* fall through */
-        case 3: ports[2] = p[2].port; /* fall through */
-        case 2: ports[1] = p[1].port; /* fall through */
-        case 1: ports[0] = p[0].port; /* fall through */
-        default: break;
+        case 8:
+            ports[7] = p[7].port; /* fall through */
+        case 7:
+            ports[6] = p[6].port; /* fall through */
+        case 6:
+            ports[5] = p[5].port; /* fall through */
+        case 5:
+            ports[4] = p[4].port; /* fall through */
+        case 4:
+            ports[3] = p[3].port; /* fall through */
+        case 3:
+            ports[2] = p[2].port; /* fall through */
+        case 2:
+            ports[1] = p[1].port; /* fall through */
+        case 1:
+            ports[0] = p[0].port; /* fall through */
+        default:
+            break;
         }
     }
     /* Byte offsets into the slot's state: a term is a multiply and an add. */
-#define TERM(t) (*(uint64_t *)((char *)c + (t)->term.address) += \
-                 (t)->term.stride * *(const uint32_t *)((const char *)c + (t)->term.index))
+#define TERM(t)                                                                                    \
+    (*(uint64_t *)((char *)c + (t)->term.address) +=                                               \
+     (t)->term.stride * *(const uint32_t *)((const char *)c + (t)->term.index))
     uint32_t terms = w->entry.terms;
     if (!terms) {
         /* ports that stay put */
     } else if (terms == 2) { /* the usual strided task: its input and its output */
         TERM(t);
         TERM(t + 1);
-    } else switch (terms) { /* up to four unrolled (sums mod 2^64: any order); more: a loop */
-    case 4: TERM(t + 3); /* fall through */
-    case 3: TERM(t + 2); /* fall through */
-    case 2: TERM(t + 1); /* fall through */
-    case 1: TERM(t); /* fall through */
-    case 0: break;
-    default:
-        for (const aci_work *end = t + terms; t < end; t++)
-            TERM(t);
-        break;
-    }
+    } else
+        switch (terms) { /* up to four unrolled (sums mod 2^64: any order); more: a loop */
+        case 4:
+            TERM(t + 3); /* fall through */
+        case 3:
+            TERM(t + 2); /* fall through */
+        case 2:
+            TERM(t + 1); /* fall through */
+        case 1:
+            TERM(t); /* fall through */
+        case 0:
+            break;
+        default:
+            for (const aci_work *end = t + terms; t < end; t++)
+                TERM(t);
+            break;
+        }
 #undef TERM
     c->desc.params = w[U_THREAD].thread.params;
     uint32_t rc = hal_task_start(&c->desc);
@@ -1057,11 +1079,11 @@ HOT void start_several(aci_machine *m, int strict)
             if (icap_blocked(m, c)) {
                 /* It needs the ICAP (a skipped one does not): ready again when
                  * the ICAP is free, out of the way of the tasks until then. */
-                m->ready &= (uint16_t)~(1u << s);
+                m->ready &= (uint16_t) ~(1u << s);
                 m->wait_icap |= (uint16_t)(1u << s);
                 continue;
             }
-            m->ready &= (uint16_t)~(started | 1u << s);
+            m->ready &= (uint16_t) ~(started | 1u << s);
             started = 0;
             start_reconf(m, c, s);
             if (strict && window_over(m))
@@ -1094,8 +1116,8 @@ HOT void start_ready(aci_machine *m, int strict)
 
 COLD static void trace_end(aci_machine *m, unsigned s, const aci_work *w)
 {
-    emit_simple(m, w->entry.kind == ACI_OP_RECONF ? ACI_EV_PR_END : ACI_EV_TASK_END, m->t, w->entry.at, s,
-                core_of(m->img, core_id(w)));
+    emit_simple(m, w->entry.kind == ACI_OP_RECONF ? ACI_EV_PR_END : ACI_EV_TASK_END, m->t,
+                w->entry.at, s, core_of(m->img, core_id(w)));
 }
 
 /* The operations of `late` (some of `ending`) are past their end in the timing
@@ -1131,7 +1153,7 @@ HOT void complete_one(aci_machine *m, unsigned s, int strict)
 {
     aci_slot *c = &m->slot[s];
     const aci_work *w = c->head;
-    m->busy &= (uint16_t)~(1u << s);
+    m->busy &= (uint16_t) ~(1u << s);
     if (m->opts.trace)
         trace_end(m, s, w);
     if (w->entry.kind == ACI_OP_RECONF) {
@@ -1279,7 +1301,8 @@ static void emit_image(const aci_run_opts *opts, uint64_t t, size_t length, int 
     opts->trace(opts->trace_user, &ev);
 }
 
-void aci_refuse(size_t length, uint32_t code, uint32_t offset, const aci_run_opts *opts, aci_result *res)
+void aci_refuse(size_t length, uint32_t code, uint32_t offset, const aci_run_opts *opts,
+                aci_result *res)
 {
     int mode = resolve_mode(opts->mode, 0);
     start_result(res, mode, length);
@@ -1330,7 +1353,8 @@ uint32_t aci_run(aci_machine *m, const aci_image *img, const aci_run_opts *opts,
     m->slots = img->slots;
     m->all_slots = (uint16_t)((1u << img->slots) - 1);
     m->stopped = m->icap_busy = m->error_pending = 0;
-    m->busy = m->heads = m->ready = m->check = m->wait_any = m->wait_window = m->wait_icap = m->in_window_heads = 0;
+    m->busy = m->heads = m->ready = m->check = m->wait_any = m->wait_window = m->wait_icap =
+        m->in_window_heads = 0;
     m->window = m->window_base = m->reconfs_done = m->hung_tasks = m->prs = 0;
     res->t0 = m->t_end = m->t = aci_image_transfer_ns(&img->timing, img->length);
     emit_image(opts, m->t, img->length, mode);
@@ -1418,8 +1442,9 @@ uint32_t aci_load_init(const aci_image *img)
     return ACI_OK;
 }
 
-uint32_t aci_execute(aci_machine *m, aci_work *work, size_t work_units, const uint8_t *data, size_t length,
-                     const aci_hooks *hooks, const aci_run_opts *opts, aci_image *img, aci_result *res)
+uint32_t aci_execute(aci_machine *m, aci_work *work, size_t work_units, const uint8_t *data,
+                     size_t length, const aci_hooks *hooks, const aci_run_opts *opts,
+                     aci_image *img, aci_result *res)
 {
     uint32_t offset;
     uint32_t code = aci_validate(data, length, hooks, img, &offset);
@@ -1428,7 +1453,8 @@ uint32_t aci_execute(aci_machine *m, aci_work *work, size_t work_units, const ui
         return code;
     }
     if (aci_load_init(img)) {
-        aci_refuse(length, ACI_ERR_INTERNAL, 0, opts, res); /* the HAL refused memory the image declares */
+        aci_refuse(length, ACI_ERR_INTERNAL, 0, opts,
+                   res); /* the HAL refused memory the image declares */
         return ACI_ERR_INTERNAL;
     }
     aci_prepare(m, work, work_units, img); /* its failure stops the run */
@@ -1455,10 +1481,12 @@ void aci_sync_pack(const aci_sync *y, uint8_t out[ACI_SYNC_BYTES])
 const char *aci_error_name(uint32_t code)
 {
     switch (code) {
-#define NAME(c, n)                                                                                  \
-    case c: return n;
+#define NAME(c, n)                                                                                 \
+    case c:                                                                                        \
+        return n;
         ACI_ERROR_NAMES(NAME)
 #undef NAME
-    default: return "internal";
+    default:
+        return "internal";
     }
 }

@@ -5,11 +5,11 @@
 
 #include "aci.h"
 
-
 /* The limits of time, operations and rates are aci_format.h's ACI_MAX_TIME_NS,
  * ACI_MAX_OPERATIONS and ACI_MAX_RATE (inclusive, as in aci/format.py). Every
  * counter SYNC carries holds the most operations an image may have: */
-_Static_assert(ACI_MAX_OPERATIONS <= UINT32_MAX, "SYNC slot_done (u32) must hold every count the validator accepts");
+_Static_assert(ACI_MAX_OPERATIONS <= UINT32_MAX,
+               "SYNC slot_done (u32) must hold every count the validator accepts");
 #define NS_PER_S 1000000000ull
 
 #define NO_CORE 0xFFu
@@ -23,19 +23,31 @@ _Static_assert(ACI_MAX_OPERATIONS <= UINT32_MAX, "SYNC slot_done (u32) must hold
  *                           on its own slot do not use);
  *   WORK_LOOP_UNITS(slots)  per REPEAT or LOOP holding operations, and 2 (its begin
  *                           and end entries) per slot with operations inside it. */
-#define WORK_OP_UNITS 4u
+#define WORK_OP_UNITS          4u
 #define WORK_LOOP_UNITS(slots) (2u + ((slots) + 1u) / 2u)
 
 /* Little-endian loads from bytes the caller has bounds-checked. */
-static inline uint32_t ld8(const uint8_t *p) { return p[0]; }
-static inline uint32_t ld16(const uint8_t *p) { return (uint32_t)p[0] | (uint32_t)p[1] << 8; }
+static inline uint32_t ld8(const uint8_t *p)
+{
+    return p[0];
+}
+static inline uint32_t ld16(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8;
+}
 static inline uint32_t ld32(const uint8_t *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
-static inline uint64_t ld64(const uint8_t *p) { return (uint64_t)ld32(p) | (uint64_t)ld32(p + 4) << 32; }
+static inline uint64_t ld64(const uint8_t *p)
+{
+    return (uint64_t)ld32(p) | (uint64_t)ld32(p + 4) << 32;
+}
 
-static inline uint64_t sat_add(uint64_t a, uint64_t b) { return a + b < a ? UINT64_MAX : a + b; }
+static inline uint64_t sat_add(uint64_t a, uint64_t b)
+{
+    return a + b < a ? UINT64_MAX : a + b;
+}
 /* From 32-bit halves, without a 64-bit divide (the Cortex-R5 has none). */
 static inline uint64_t sat_mul(uint64_t a, uint64_t b)
 {
@@ -62,14 +74,22 @@ static inline void fill0(void *dst, size_t n)
 static inline uint32_t insn_fields(uint32_t op)
 {
     switch (op) {
-    case ACI_OP_REPEAT: return ACI_REPEAT_BYTES;
-    case ACI_OP_WINDOW: return ACI_WINDOW_BYTES;
-    case ACI_OP_RECONF: return ACI_RECONF_BYTES;
-    case ACI_OP_PARSEC: return ACI_PARSEC_BYTES;
-    case ACI_OP_THREAD: return ACI_THREAD_BYTES;
-    case ACI_OP_LOOP: return ACI_LOOP_BYTES;
-    case ACI_OP_TASK: return ACI_TASK_BYTES;
-    default: return 0;
+    case ACI_OP_REPEAT:
+        return ACI_REPEAT_BYTES;
+    case ACI_OP_WINDOW:
+        return ACI_WINDOW_BYTES;
+    case ACI_OP_RECONF:
+        return ACI_RECONF_BYTES;
+    case ACI_OP_PARSEC:
+        return ACI_PARSEC_BYTES;
+    case ACI_OP_THREAD:
+        return ACI_THREAD_BYTES;
+    case ACI_OP_LOOP:
+        return ACI_LOOP_BYTES;
+    case ACI_OP_TASK:
+        return ACI_TASK_BYTES;
+    default:
+        return 0;
     }
 }
 

@@ -64,12 +64,14 @@ uint64_t aci_muldiv_ceil(uint64_t a, uint64_t b, uint64_t c)
 
 uint64_t aci_image_transfer_ns(const aci_timing *tm, uint64_t image_bytes)
 {
-    return sat_add(tm->link_latency_ns, aci_muldiv_ceil(image_bytes * 8, NS_PER_S, tm->link_bits_per_s));
+    return sat_add(tm->link_latency_ns,
+                   aci_muldiv_ceil(image_bytes * 8, NS_PER_S, tm->link_bits_per_s));
 }
 
 uint64_t aci_pr_ns(const aci_timing *tm, uint64_t bitstream_bytes)
 {
-    return sat_add(tm->pr_overhead_ns, aci_muldiv_ceil(bitstream_bytes, NS_PER_S, tm->icap_bytes_per_s));
+    return sat_add(tm->pr_overhead_ns,
+                   aci_muldiv_ceil(bitstream_bytes, NS_PER_S, tm->icap_bytes_per_s));
 }
 
 uint64_t aci_task_ns(const aci_timing *tm, uint32_t param_words, uint32_t cycles, uint64_t in_bytes,

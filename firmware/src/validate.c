@@ -22,15 +22,15 @@ typedef struct {
     const aci_hooks *hooks;
     aci_image *img;
     uint32_t sec_off[8], sec_len[8];
-    uint32_t present;            /* bit k: section kind k seen */
+    uint32_t present;                             /* bit k: section kind k seen */
     uint32_t level_count[ACI_MAX_LOOP_DEPTH + 1]; /* counts of the enclosing counted levels */
     uint64_t operations;
-    uint64_t work_units;         /* what the executor's pre-decoding takes (internal.h) */
+    uint64_t work_units; /* what the executor's pre-decoding takes (internal.h) */
     /* SYMBOLS line records, for the check that each points at an instruction */
     uint32_t line_at, line_count;
-    const uint32_t *line_order;  /* line indices by offset; NULL: table order is sorted */
-    int line_lookup;             /* neither: look each one up after the walk */
-    uint32_t line_next;          /* merge position while walking COMPUTE */
+    const uint32_t *line_order; /* line indices by offset; NULL: table order is sorted */
+    int line_lookup;            /* neither: look each one up after the walk */
+    uint32_t line_next;         /* merge position while walking COMPUTE */
     int stray;
 } V;
 
@@ -43,18 +43,18 @@ static uint32_t fail(V *v, uint32_t code, uint64_t off)
 }
 
 /* p = the n bytes at off, which must lie before end (the container's end). */
-#define READ(p, v, off, n, end)                                                                     \
-    do {                                                                                            \
-        if ((uint64_t)(off) + (n) > (uint64_t)(end) || (uint64_t)(end) > (v)->len)                  \
-            return fail((v), ACI_ERR_INTERNAL, (off));                                              \
-        (p) = (v)->data + (off);                                                                    \
+#define READ(p, v, off, n, end)                                                                    \
+    do {                                                                                           \
+        if ((uint64_t)(off) + (n) > (uint64_t)(end) || (uint64_t)(end) > (v)->len)                 \
+            return fail((v), ACI_ERR_INTERNAL, (off));                                             \
+        (p) = (v)->data + (off);                                                                   \
     } while (0)
 
-#define CHECK(expr)                                                                                 \
-    do {                                                                                            \
-        uint32_t rc_ = (expr);                                                                      \
-        if (rc_)                                                                                    \
-            return rc_;                                                                             \
+#define CHECK(expr)                                                                                \
+    do {                                                                                           \
+        uint32_t rc_ = (expr);                                                                     \
+        if (rc_)                                                                                   \
+            return rc_;                                                                            \
     } while (0)
 
 /* ---- 128-bit two's complement, for port corners (|stride * count| < 2^88) ---- */
@@ -63,7 +63,10 @@ typedef struct {
     uint64_t lo, hi;
 } wide;
 
-static wide w_u64(uint64_t x) { return (wide){x, 0}; }
+static wide w_u64(uint64_t x)
+{
+    return (wide){x, 0};
+}
 
 static wide w_add(wide a, wide b)
 {
@@ -240,8 +243,10 @@ static uint32_t first_repeat(const V *v, key_cmp cmp, uint32_t n, const uint32_t
 
 static int cmp_buffer_names(const V *v, uint32_t a, uint32_t b)
 {
-    const uint8_t *pa = v->data + v->sec_off[ACI_SECTION_SYMBOLS] + ACI_SYMBOLS_BYTES + a * ACI_BUFFER_BYTES;
-    const uint8_t *pb = v->data + v->sec_off[ACI_SECTION_SYMBOLS] + ACI_SYMBOLS_BYTES + b * ACI_BUFFER_BYTES;
+    const uint8_t *pa =
+        v->data + v->sec_off[ACI_SECTION_SYMBOLS] + ACI_SYMBOLS_BYTES + a * ACI_BUFFER_BYTES;
+    const uint8_t *pb =
+        v->data + v->sec_off[ACI_SECTION_SYMBOLS] + ACI_SYMBOLS_BYTES + b * ACI_BUFFER_BYTES;
     for (uint32_t k = 0; k < 32; k++)
         if (pa[ACI_BUFFER_NAME + k] != pb[ACI_BUFFER_NAME + k])
             return pa[ACI_BUFFER_NAME + k] < pb[ACI_BUFFER_NAME + k] ? -1 : 1;
@@ -295,7 +300,8 @@ static uint32_t check_header(V *v)
         if (v->present & 1u << kind)
             return fail(v, ACI_ERR_SECTION_DUPLICATE, at);
         v->present |= 1u << kind;
-        uint32_t off = ld32(e + ACI_SECTION_ENTRY_OFFSET), length = ld32(e + ACI_SECTION_ENTRY_LENGTH);
+        uint32_t off = ld32(e + ACI_SECTION_ENTRY_OFFSET),
+                 length = ld32(e + ACI_SECTION_ENTRY_LENGTH);
         if (off < table_end || (uint64_t)off + length > v->len)
             return fail(v, ACI_ERR_SECTION_BOUNDS, at + ACI_SECTION_ENTRY_OFFSET);
         if (off < prev_end)
@@ -336,10 +342,10 @@ static uint32_t check_target(V *v, uint32_t off, uint32_t length)
         return fail(v, ACI_ERR_BAD_TARGET, off + ACI_TARGET_MEMORY_COUNT);
     /* The nine figures in field order: rates must be 1 .. ACI_MAX_RATE (so
      * products with 10^9 stay exact), durations at most ACI_MAX_TIME_NS. */
-    uint64_t *fig[] = {&img->timing.icap_bytes_per_s, &img->timing.pr_overhead_ns,
-                       &img->timing.dma_bytes_per_s, &img->timing.clock_hz, &img->timing.task_overhead_ns,
-                       &img->timing.pf_write_ns, &img->timing.link_bits_per_s, &img->timing.link_latency_ns,
-                       &img->timing.watchdog_ns};
+    uint64_t *fig[] = {
+        &img->timing.icap_bytes_per_s, &img->timing.pr_overhead_ns,   &img->timing.dma_bytes_per_s,
+        &img->timing.clock_hz,         &img->timing.task_overhead_ns, &img->timing.pf_write_ns,
+        &img->timing.link_bits_per_s,  &img->timing.link_latency_ns,  &img->timing.watchdog_ns};
     static const uint8_t is_rate[] = {1, 0, 1, 1, 0, 0, 1, 0, 0};
     for (unsigned k = 0; k < 9; k++) {
         uint32_t fo = ACI_TARGET_ICAP_BYTES_PER_S + 8 * k;
@@ -454,8 +460,8 @@ static uint32_t check_symbols(V *v, uint32_t off, uint32_t length)
     READ(h, v, off, ACI_SYMBOLS_BYTES, end);
     uint32_t buffers = ld16(h + ACI_SYMBOLS_BUFFER_COUNT), files = ld16(h + ACI_SYMBOLS_FILE_COUNT);
     uint32_t lines = ld32(h + ACI_SYMBOLS_LINE_COUNT);
-    uint64_t need = ACI_SYMBOLS_BYTES + (uint64_t)buffers * ACI_BUFFER_BYTES + (uint64_t)files * ACI_FILE_BYTES +
-                    (uint64_t)lines * ACI_LINE_BYTES;
+    uint64_t need = ACI_SYMBOLS_BYTES + (uint64_t)buffers * ACI_BUFFER_BYTES +
+                    (uint64_t)files * ACI_FILE_BYTES + (uint64_t)lines * ACI_LINE_BYTES;
     if (length != need)
         return fail(v, ACI_ERR_SECTION_SIZE, off);
     const uint32_t *order;
@@ -468,8 +474,9 @@ static uint32_t check_symbols(V *v, uint32_t off, uint32_t length)
         if (!valid_name(b + ACI_BUFFER_NAME, 32))
             return fail(v, ACI_ERR_BAD_SYMBOLS, at);
         uint32_t nd = b[ACI_BUFFER_NDIMS];
-        int bad = i == repeat || b[ACI_BUFFER_ELEM] > ACI_ELEM_U64 || b[ACI_BUFFER_ROLE] > ACI_ROLE_OUTPUT ||
-                  nd < 1 || nd > ACI_MAX_DIMS || b[ACI_BUFFER_MEMORY] >= img->memory_count;
+        int bad = i == repeat || b[ACI_BUFFER_ELEM] > ACI_ELEM_U64 ||
+                  b[ACI_BUFFER_ROLE] > ACI_ROLE_OUTPUT || nd < 1 || nd > ACI_MAX_DIMS ||
+                  b[ACI_BUFFER_MEMORY] >= img->memory_count;
         for (uint32_t d = 0; d < 8 && !bad; d++) {
             uint32_t dim = ld32(b + ACI_BUFFER_DIM0 + 4 * d);
             bad = d < nd ? dim == 0 : dim != 0;
@@ -550,26 +557,31 @@ static int is_instruction(const V *v, uint32_t x)
 /* ---- _Compute ------------------------------------------------------------------ */
 
 typedef struct {
-    uint32_t off, end;  /* the container instruction and the end of its body */
-    uint32_t conflict;  /* PARSEC: first thread sharing a slot with an earlier one, 0: none */
-    uint64_t mult;      /* passes of the body per run: product of counts, saturated */
-    uint16_t mask;      /* THREAD, LOOP: slots of the tasks inside */
-    uint16_t ops_mask;  /* slots of the operations inside (for the work area) */
-    uint16_t used;      /* PARSEC: slots of its threads so far */
-    uint8_t op;         /* 0: COMPUTE itself */
-    uint8_t rank;       /* WINDOW: 1 once a PARSEC came */
-    uint8_t levels;     /* counted levels (REPEAT, LOOPs) around the body */
-    uint8_t depth;      /* LOOPs around the body */
+    uint32_t off, end; /* the container instruction and the end of its body */
+    uint32_t conflict; /* PARSEC: first thread sharing a slot with an earlier one, 0: none */
+    uint64_t mult;     /* passes of the body per run: product of counts, saturated */
+    uint16_t mask;     /* THREAD, LOOP: slots of the tasks inside */
+    uint16_t ops_mask; /* slots of the operations inside (for the work area) */
+    uint16_t used;     /* PARSEC: slots of its threads so far */
+    uint8_t op;        /* 0: COMPUTE itself */
+    uint8_t rank;      /* WINDOW: 1 once a PARSEC came */
+    uint8_t levels;    /* counted levels (REPEAT, LOOPs) around the body */
+    uint8_t depth;     /* LOOPs around the body */
 } vframe;
 
 static int allowed(uint32_t parent, uint32_t op)
 {
     switch (parent) {
-    case 0: return op == ACI_OP_REPEAT || op == ACI_OP_WINDOW;
-    case ACI_OP_REPEAT: return op == ACI_OP_WINDOW;
-    case ACI_OP_WINDOW: return op == ACI_OP_RECONF || op == ACI_OP_PARSEC;
-    case ACI_OP_PARSEC: return op == ACI_OP_THREAD;
-    default: return op == ACI_OP_LOOP || op == ACI_OP_TASK; /* THREAD, LOOP */
+    case 0:
+        return op == ACI_OP_REPEAT || op == ACI_OP_WINDOW;
+    case ACI_OP_REPEAT:
+        return op == ACI_OP_WINDOW;
+    case ACI_OP_WINDOW:
+        return op == ACI_OP_RECONF || op == ACI_OP_PARSEC;
+    case ACI_OP_PARSEC:
+        return op == ACI_OP_THREAD;
+    default:
+        return op == ACI_OP_LOOP || op == ACI_OP_TASK; /* THREAD, LOOP */
     }
 }
 
@@ -611,7 +623,8 @@ static uint32_t check_task(V *v, vframe *f, uint32_t pos, uint32_t fo, uint32_t 
     if ((uint64_t)ld32(t + ACI_TASK_PARAM_OFFSET) + words > img->param_words)
         return fail(v, ACI_ERR_BAD_PARAMS, fo + ACI_TASK_PARAM_OFFSET);
     uint32_t port_bytes = ACI_PORT_BYTES + 8 * strides;
-    if (end - pos != ACI_INSN_HEADER_BYTES + ACI_TASK_BYTES + ports * port_bytes + waits * ACI_WAIT_BYTES)
+    if (end - pos !=
+        ACI_INSN_HEADER_BYTES + ACI_TASK_BYTES + ports * port_bytes + waits * ACI_WAIT_BYTES)
         return fail(v, ACI_ERR_BAD_INSN_LENGTH, pos + ACI_INSN_HEADER_LENGTH);
     uint32_t at = fo + ACI_TASK_BYTES;
     uint64_t in = 0, out = 0;
