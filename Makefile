@@ -13,7 +13,7 @@ all: demo
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -e '.[test,import]'
+	$(BIN)/python -m pip install -q -e '.[test,import,check]'
 	touch $@
 
 setup: $(STAMP)

@@ -21,5 +21,11 @@ def parse_defines(items: list[str] | None) -> dict[str, str]:
 
 def add_include(c) -> None:
     """``-I DIR`` on a command that reads sources (aci.parse.set_include_dirs takes them)."""
-    c.add_argument("-I", dest="include", action="append", default=[], metavar="DIR",
-                   help="search DIR for imports (before ACIC_PATH and the shipped library); repeatable")
+    c.add_argument(
+        "-I",
+        dest="include",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="search DIR for imports (before ACIC_PATH and the shipped library); repeatable",
+    )

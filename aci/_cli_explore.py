@@ -35,15 +35,29 @@ MODES = tuple(_FORMAT_MODES)
 def add_explore_parser(subparsers) -> argparse.ArgumentParser:
     c = subparsers.add_parser("explore", help="compile and simulate a program over swept consts")
     c.add_argument("file", metavar="FILE.aci")
-    c.add_argument("-D", dest="define", action="append", default=[], metavar="NAME=V1,V2,...",
-                   help="values of a const to sweep (one value fixes it); repeatable")
+    c.add_argument(
+        "-D",
+        dest="define",
+        action="append",
+        default=[],
+        metavar="NAME=V1,V2,...",
+        help="values of a const to sweep (one value fixes it); repeatable",
+    )
     add_include(c)
-    c.add_argument("--mode", default="strict", metavar="strict,dataflow",
-                   help="execution modes, comma-separated (default: strict)")
+    c.add_argument(
+        "--mode",
+        default="strict",
+        metavar="strict,dataflow",
+        help="execution modes, comma-separated (default: strict)",
+    )
     c.add_argument("--program", metavar="P,...", help="programs of the file, comma-separated")
-    c.add_argument("--jobs", type=int, metavar="N", help="worker processes (default: the machine's cores)")
+    c.add_argument(
+        "--jobs", type=int, metavar="N", help="worker processes (default: the machine's cores)"
+    )
     c.add_argument("--json", action="store_true", help="print the rows as JSON")
-    c.add_argument("--plot", metavar="OUT.png|OUT.svg", help="draw total time against the first swept const")
+    c.add_argument(
+        "--plot", metavar="OUT.png|OUT.svg", help="draw total time against the first swept const"
+    )
     c.set_defaults(func=cmd_explore)
     return c
 
@@ -57,6 +71,7 @@ def _list(text: str, flag: str) -> list[str]:
 
 def cmd_explore(args) -> int:
     from .explore import PLOT_FORMATS, SpecSyntaxError, combinations, explore, plot, table
+
     modes = _list(args.mode, "--mode")
     for m in modes:
         if m not in MODES:
@@ -90,7 +105,9 @@ def cmd_explore(args) -> int:
     if args.plot and failed < len(rows):
         plot(rows, args.plot, os.path.basename(args.file))
     if failed:
-        sys.stderr.write(f"acic: error: {failed} of {len(rows)} combination{'s' if len(rows) != 1 else ''} "
-                         "failed (see their rows)\n")
+        sys.stderr.write(
+            f"acic: error: {failed} of {len(rows)} combination{'s' if len(rows) != 1 else ''} "
+            "failed (see their rows)\n"
+        )
         return 1
     return 0

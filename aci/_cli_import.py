@@ -23,40 +23,76 @@ FORMATS = ("bnn-fpga", "binarynet", "qonnx")
 
 
 def add_import_parser(subparsers) -> argparse.ArgumentParser:
-    c = subparsers.add_parser("import", help="a trained binarized network to the BNN cores' parameter files")
+    c = subparsers.add_parser(
+        "import", help="a trained binarized network to the BNN cores' parameter files"
+    )
     c.add_argument("format", choices=FORMATS, metavar="FORMAT", help=" | ".join(FORMATS))
     c.add_argument("model", metavar="MODEL", help="the parameter archive, .npz or .onnx file")
-    c.add_argument("-o", "--output", metavar="DIR", required=True, help="directory for the files (created)")
-    c.add_argument("--inputs", metavar="FILE",
-                   help="images for the `images` buffer: bnn-fpga's test-input zip, or a .npy of "
-                        "float pixels (N, 3, 32, 32)")
+    c.add_argument(
+        "-o", "--output", metavar="DIR", required=True, help="directory for the files (created)"
+    )
+    c.add_argument(
+        "--inputs",
+        metavar="FILE",
+        help="images for the `images` buffer: bnn-fpga's test-input zip, or a .npy of "
+        "float pixels (N, 3, 32, 32)",
+    )
     c.add_argument("--count", type=int, metavar="N", help="only the first N images of --inputs")
-    c.add_argument("--program", metavar="NAME", help="also write DIR/NAME.aci, the program that runs the network")
-    c.add_argument("--target", metavar="FILE.aci", help="the board of --program (default: programs/targets/zcu102.aci)")
-    c.add_argument("--images", type=int, metavar="N",
-                   help="IMAGES of --program (default: the number of --inputs images, else 1)")
-    c.add_argument("--batch", type=int, metavar="N", help="BATCH of --program (default: the largest divisor "
-                   "of IMAGES up to 100)")
-    c.add_argument("--input-bits", type=int, default=7, metavar="E",
-                   help="pixels are x / 2^E for the i8 x of FP_CONV (default 7)")
-    c.add_argument("--pool", metavar="L,L,...", help="binarynet: the layers followed by a 2x2 max-pool")
+    c.add_argument(
+        "--program",
+        metavar="NAME",
+        help="also write DIR/NAME.aci, the program that runs the network",
+    )
+    c.add_argument(
+        "--target",
+        metavar="FILE.aci",
+        help="the board of --program (default: programs/targets/zcu102.aci)",
+    )
+    c.add_argument(
+        "--images",
+        type=int,
+        metavar="N",
+        help="IMAGES of --program (default: the number of --inputs images, else 1)",
+    )
+    c.add_argument(
+        "--batch",
+        type=int,
+        metavar="N",
+        help="BATCH of --program (default: the largest divisor of IMAGES up to 100)",
+    )
+    c.add_argument(
+        "--input-bits",
+        type=int,
+        default=7,
+        metavar="E",
+        help="pixels are x / 2^E for the i8 x of FP_CONV (default 7)",
+    )
+    c.add_argument(
+        "--pool", metavar="L,L,...", help="binarynet: the layers followed by a 2x2 max-pool"
+    )
     c.set_defaults(func=cmd_import)
     return c
 
 
 def _read(args):
     from .imports.network import ModelError
+
     if args.format == "bnn-fpga":
         from .imports import bnnfpga
+
         return bnnfpga.read_params(args.model, args.input_bits)
     if args.format == "binarynet":
         from .imports import binarynet
+
         return binarynet.read(args.model, _pools(args.pool), args.input_bits)
     from .imports import qonnx as q
+
     try:
         return q.read(args.model, args.input_bits)
     except ImportError as e:
-        raise ModelError(f"qonnx import needs the onnx and qonnx packages (pip install -e '.[import]'): {e}") from None
+        raise ModelError(
+            f"qonnx import needs the onnx and qonnx packages (pip install -e '.[import]'): {e}"
+        ) from None
 
 
 def _pools(text: str | None):
@@ -65,27 +101,35 @@ def _pools(text: str | None):
     try:
         return [int(p) for p in text.split(",") if p.strip()]
     except ValueError:
-        raise UsageError(f"--pool expects layer numbers separated by commas, got `{text}`") from None
+        raise UsageError(
+            f"--pool expects layer numbers separated by commas, got `{text}`"
+        ) from None
 
 
 def _inputs(args, input_bits: int):
     import numpy as np
 
     from .imports.network import ModelError, i8_images
+
     if args.inputs.endswith(".npy"):
         try:
             pixels = np.load(args.inputs, allow_pickle=False)
         except (OSError, ValueError) as e:
             raise ModelError(f"{args.inputs}: not a readable .npy file: {e}") from None
         if pixels.ndim != 4 or pixels.shape[1:] != (3, 32, 32) or pixels.dtype.kind not in "fiu":
-            raise ModelError(f"{args.inputs}: expected numbers of shape (N, 3, 32, 32), "
-                             f"got {pixels.dtype} {pixels.shape}")
+            raise ModelError(
+                f"{args.inputs}: expected numbers of shape (N, 3, 32, 32), "
+                f"got {pixels.dtype} {pixels.shape}"
+            )
         if args.count is not None:
             if not 1 <= args.count <= len(pixels):
-                raise ModelError(f"{args.inputs}: holds {len(pixels)} images, {args.count} asked for")
+                raise ModelError(
+                    f"{args.inputs}: holds {len(pixels)} images, {args.count} asked for"
+                )
             pixels = pixels[: args.count]
         return i8_images(pixels, input_bits, f"{args.inputs}: image")
     from .imports import bnnfpga
+
     return bnnfpga.read_images(args.inputs, input_bits, args.count)
 
 
@@ -95,6 +139,7 @@ def _batch(images: int) -> int:
 
 def cmd_import(args) -> int:
     from .imports.network import ModelError, program_text, write_npy
+
     if not 0 <= args.input_bits <= 24:
         raise UsageError(f"--input-bits is 0..24, got {args.input_bits}")
     if args.count is not None and args.inputs is None:
@@ -125,23 +170,30 @@ def cmd_import(args) -> int:
         raise ModelError(f"cannot create `{args.output}`: {e.strerror or e}") from None
     written = write_npy(arrays, args.output)
     from ._io import write_atomic
+
     if text is not None:
         path = os.path.join(args.output, f"{args.program}.aci")
         write_atomic(path, text)
         written.append(path)
     manifest = {
-        "source": args.model, "format": args.format,
-        "input_bits": net.input_bits, "score_bits": net.score_bits,
+        "source": args.model,
+        "format": args.format,
+        "input_bits": net.input_bits,
+        "score_bits": net.score_bits,
         "layers": [{"core": l.core, **l.params} for l in net.layers],
         "files": [os.path.basename(p) for p in written] + ["import.json"],
     }
     write_atomic(os.path.join(args.output, "import.json"), json.dumps(manifest, indent=1) + "\n")
-    sys.stdout.write(f"{args.model}: {len(net.layers)} layers -> {args.output}/ "
-                     f"({', '.join(l.core for l in net.layers)})\n"
-                     f"pixels are x / 2^{net.input_bits}; scores are the float scores x 2^{net.score_bits}\n")
+    sys.stdout.write(
+        f"{args.model}: {len(net.layers)} layers -> {args.output}/ "
+        f"({', '.join(l.core for l in net.layers)})\n"
+        f"pixels are x / 2^{net.input_bits}; scores are the float scores x 2^{net.score_bits}\n"
+    )
     sets = " ".join(f"--set {name}={os.path.join(args.output, name)}.npy" for name in arrays)
     if text is not None:
         images = "" if "images" in arrays else " --set images=IMAGES.npy"
-        sys.stdout.write(f"run: acic run {os.path.join(args.output, args.program)}.aci {sets}{images} "
-                         f"--get scores=scores.npy\n")
+        sys.stdout.write(
+            f"run: acic run {os.path.join(args.output, args.program)}.aci {sets}{images} "
+            f"--get scores=scores.npy\n"
+        )
     return 0

@@ -39,31 +39,67 @@ TRACE_FORMATS = ("jsonl", "perfetto", "vcd")
 def add_run_parser(subparsers) -> argparse.ArgumentParser:
     c = subparsers.add_parser("run", help="simulate a program or an image on its board")
     c.add_argument("file", metavar="SOURCE.aci|IMAGE.acx")
-    c.add_argument("-D", dest="define", action="append", metavar="NAME=VALUE",
-                   help="override a const (sources only)")
+    c.add_argument(
+        "-D",
+        dest="define",
+        action="append",
+        metavar="NAME=VALUE",
+        help="override a const (sources only)",
+    )
     add_include(c)
     c.add_argument("--program", metavar="NAME", help="the program to run (sources only)")
     c.add_argument("--mode", choices=MODES, help="execution mode (default: the image's own)")
-    c.add_argument("--set", dest="set", action="append", default=[], metavar="BUF=FILE",
-                   help="initial contents of a buffer: a .npy array or raw bytes")
-    c.add_argument("--get", dest="get", action="append", default=[], metavar="BUF=FILE",
-                   help="write a buffer after the run: .npy (dtype and shape) or raw bytes")
+    c.add_argument(
+        "--set",
+        dest="set",
+        action="append",
+        default=[],
+        metavar="BUF=FILE",
+        help="initial contents of a buffer: a .npy array or raw bytes",
+    )
+    c.add_argument(
+        "--get",
+        dest="get",
+        action="append",
+        default=[],
+        metavar="BUF=FILE",
+        help="write a buffer after the run: .npy (dtype and shape) or raw bytes",
+    )
     c.add_argument("--trace", metavar="FILE", help="write the run's trace")
-    c.add_argument("--trace-format", choices=TRACE_FORMATS,
-                   help="jsonl (canonical), perfetto or vcd (default: from the extension: "
-                        ".json perfetto, .vcd vcd, else jsonl)")
-    c.add_argument("--timing-only", action="store_true", help="simulate time only, run no core models")
-    c.add_argument("--models", action="append", default=[], metavar="FILE.py|LIB.so",
-                   help="functional models of your own cores: a Python model file (python engine) or a C "
-                        "model library (firmware engine); repeatable (docs/models.md)")
+    c.add_argument(
+        "--trace-format",
+        choices=TRACE_FORMATS,
+        help="jsonl (canonical), perfetto or vcd (default: from the extension: "
+        ".json perfetto, .vcd vcd, else jsonl)",
+    )
+    c.add_argument(
+        "--timing-only", action="store_true", help="simulate time only, run no core models"
+    )
+    c.add_argument(
+        "--models",
+        action="append",
+        default=[],
+        metavar="FILE.py|LIB.so",
+        help="functional models of your own cores: a Python model file (python engine) or a C "
+        "model library (firmware engine); repeatable (docs/models.md)",
+    )
     c.add_argument("--json", action="store_true", help="print the result as JSON")
-    c.add_argument("--engine", choices=list(ENGINES), default="python",
-                   help="what runs the image: " + "; ".join(f"{e.name}: the {e.title}" for e in ENGINES.values())
-                        + " (default: python)")
+    c.add_argument(
+        "--engine",
+        choices=list(ENGINES),
+        default="python",
+        help="what runs the image: "
+        + "; ".join(f"{e.name}: the {e.title}" for e in ENGINES.values())
+        + " (default: python)",
+    )
     for e in ENGINES.values():
         for o in e.options:
-            c.add_argument(o.flag, dest=_option_dest(e.name, o.dest), metavar=o.metavar,
-                           help=f"(--engine {e.name}) {o.help}")
+            c.add_argument(
+                o.flag,
+                dest=_option_dest(e.name, o.dest),
+                metavar=o.metavar,
+                help=f"(--engine {e.name}) {o.help}",
+            )
     c.set_defaults(func=cmd_run)
     return c
 
@@ -81,7 +117,9 @@ def _engine_options(args) -> dict:
             if value is None:
                 continue
             if e.name != args.engine:
-                raise UsageError(f"{o.flag} is an option of --engine {e.name}, not of {args.engine}")
+                raise UsageError(
+                    f"{o.flag} is an option of --engine {e.name}, not of {args.engine}"
+                )
             out[o.dest] = value
     return out
 
@@ -112,32 +150,41 @@ def error_message(path: str, r) -> str:
     if not e.runtime:
         return f"{path}: invalid image: {e.name} (code {e.code}) at offset {e.offset}: {e.detail}"
     where = f" ({e.source})" if e.source else ""
-    return (f"{path}: run-time error {e.name} (code {e.code}) at offset {e.offset}{where}, "
-            f"t = {e.t} ns: {e.detail}")
+    return (
+        f"{path}: run-time error {e.name} (code {e.code}) at offset {e.offset}{where}, "
+        f"t = {e.t} ns: {e.detail}"
+    )
 
 
 def summary(path: str, r, engine: str = "python") -> str:
     """The text summary of a completed run (an aci.engine.RunResult)."""
     img = r.image
-    lines = [f"{path}: {r.mode} mode, {r.image_bytes:,}-byte image, {img.target.slots} slots, "
-             f"{len(img.cores)} core{'s' if len(img.cores) != 1 else ''}"
-             + ("" if engine == "python" else f", run by the {ENGINES[engine].title}"),
-             f"total       {format_ns(r.total_ns)} (image received at {format_ns(r.t0)}, "
-             f"last operation ended at {format_ns(r.t_end)})",
-             f"PR          {r.pr_count:,} reconfiguration{'s' if r.pr_count != 1 else ''}, "
-             f"{format_ns(r.pr_ns)} of ICAP time",
-             f"tasks       {r.tasks:,}",
-             f"{'slot':<6}{'busy':>16}{'reconfiguring':>16}{'idle':>16}{'operations':>12}"]
+    lines = [
+        f"{path}: {r.mode} mode, {r.image_bytes:,}-byte image, {img.target.slots} slots, "
+        f"{len(img.cores)} core{'s' if len(img.cores) != 1 else ''}"
+        + ("" if engine == "python" else f", run by the {ENGINES[engine].title}"),
+        f"total       {format_ns(r.total_ns)} (image received at {format_ns(r.t0)}, "
+        f"last operation ended at {format_ns(r.t_end)})",
+        f"PR          {r.pr_count:,} reconfiguration{'s' if r.pr_count != 1 else ''}, "
+        f"{format_ns(r.pr_ns)} of ICAP time",
+        f"tasks       {r.tasks:,}",
+        f"{'slot':<6}{'busy':>16}{'reconfiguring':>16}{'idle':>16}{'operations':>12}",
+    ]
     for s, u in enumerate(r.slots):
-        lines.append(f"{s:<6}{format_ns(u.busy_ns):>16}{format_ns(u.reconfiguring_ns):>16}"
-                     f"{format_ns(u.idle_ns):>16}{u.operations:>12,}")
+        lines.append(
+            f"{s:<6}{format_ns(u.busy_ns):>16}{format_ns(u.reconfiguring_ns):>16}"
+            f"{format_ns(u.idle_ns):>16}{u.operations:>12,}"
+        )
     return "\n".join(lines) + "\n"
 
 
 def _program(args) -> bytes:
     if args.file.endswith(".aci"):
         from .pipeline import compile_file
-        return compile_file(args.file, parse_defines(args.define), args.program, args.mode or "strict").data
+
+        return compile_file(
+            args.file, parse_defines(args.define), args.program, args.mode or "strict"
+        ).data
     if args.define or args.program:
         raise UsageError("-D and --program apply to a .aci source, not to an image")
     return read_input(args.file, "image")
@@ -146,17 +193,28 @@ def _program(args) -> bytes:
 def _warn(args, data: bytes, gets) -> None:
     """Warnings of a run that goes ahead: what the user asked may not mean what they think."""
     from . import format as F
+
     if gets and args.timing_only:
-        sys.stderr.write("acic: warning: --get under --timing-only: no core computes, so the buffers written "
-                         "hold what they held before the run (zeros, a `from` file or --set)\n")
-    if args.mode == "dataflow" and len(data) >= F.HEADER.size and data[:4] == F.MAGIC \
-            and not F.HEADER.unpack(data)["flags"] & 1:
-        sys.stderr.write(f"acic: warning: {args.file} was scheduled for strict mode (it has no waits): run in "
-                         "dataflow mode, its threads may race and its memory is not defined\n")
+        sys.stderr.write(
+            "acic: warning: --get under --timing-only: no core computes, so the buffers written "
+            "hold what they held before the run (zeros, a `from` file or --set)\n"
+        )
+    if (
+        args.mode == "dataflow"
+        and len(data) >= F.HEADER.size
+        and data[:4] == F.MAGIC
+        and not F.HEADER.unpack(data)["flags"] & 1
+    ):
+        sys.stderr.write(
+            f"acic: warning: {args.file} was scheduled for strict mode (it has no waits): run in "
+            "dataflow mode, its threads may race and its memory is not defined\n"
+        )
 
 
 def cmd_run(args) -> int:
-    engine = open_engine(args.engine, **_engine_options(args))  # a missing engine, before any compiling
+    engine = open_engine(
+        args.engine, **_engine_options(args)
+    )  # a missing engine, before any compiling
     try:
         return _run(args, engine)
     finally:
@@ -166,10 +224,13 @@ def cmd_run(args) -> int:
 def _run(args, engine) -> int:
     if args.models:
         if not hasattr(engine, "models"):
-            raise UsageError(f"--models: the {args.engine} engine runs no user models (python and firmware do)")
+            raise UsageError(
+                f"--models: the {args.engine} engine runs no user models (python and firmware do)"
+            )
         engine.models = tuple(args.models)
     from .board import DataError
     from .trace import JsonlWriter, to_perfetto, write_vcd
+
     sets, gets = _pairs(args.set, "--set"), _pairs(args.get, "--get")
     data = _program(args)
     _warn(args, data, gets)
@@ -190,9 +251,16 @@ def _run(args, engine) -> int:
         else:
             tracer = None
         try:
-            result = run_on(engine, data, args.mode, inputs={name: Path(p) for name, p in sets},
-                            outputs=[name for name, _ in gets], timing_only=args.timing_only,
-                            trace=tracer, progress=bar)
+            result = run_on(
+                engine,
+                data,
+                args.mode,
+                inputs={name: Path(p) for name, p in sets},
+                outputs=[name for name, _ in gets],
+                timing_only=args.timing_only,
+                trace=tracer,
+                progress=bar,
+            )
         except DataError as e:
             raise DataError(f"{args.file}: {e}", e.buffer) from None
         finally:
@@ -202,8 +270,12 @@ def _run(args, engine) -> int:
             json.dump(to_perfetto(events), trace_file.stream)
         elif fmt == "vcd":
             img = result.image
-            write_vcd(events, trace_file.stream, {c.name: c.id for c in img.cores} if img else None,
-                      img.target.slots if img else None)
+            write_vcd(
+                events,
+                trace_file.stream,
+                {c.name: c.id for c in img.cores} if img else None,
+                img.target.slots if img else None,
+            )
     except BaseException:
         if trace_file:
             trace_file.discard()

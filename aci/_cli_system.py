@@ -26,14 +26,32 @@ from ._cli_args import UsageError, parse_defines
 def add_plan_parser(subparsers) -> argparse.ArgumentParser:
     c = subparsers.add_parser("plan", help="choose how to run a network on several boards")
     c.add_argument("file", metavar="FILE.aci")
-    c.add_argument("--boards", required=True, metavar="N[,N...]",
-                   help="number of boards; several (comma-separated): the best plan for each, as a table")
-    c.add_argument("--batch", type=int, default=100, metavar="B", help="images per batch (default 100)")
-    c.add_argument("--batches", type=int, metavar="K", help="batches to simulate (default 24 per board)")
-    c.add_argument("--link-gbps", type=float, default=10.0, metavar="G", help="every link's rate (default 10)")
-    c.add_argument("--latency-us", type=float, default=20.0, metavar="U", help="every link's latency (default 20)")
+    c.add_argument(
+        "--boards",
+        required=True,
+        metavar="N[,N...]",
+        help="number of boards; several (comma-separated): the best plan for each, as a table",
+    )
+    c.add_argument(
+        "--batch", type=int, default=100, metavar="B", help="images per batch (default 100)"
+    )
+    c.add_argument(
+        "--batches", type=int, metavar="K", help="batches to simulate (default 24 per board)"
+    )
+    c.add_argument(
+        "--link-gbps", type=float, default=10.0, metavar="G", help="every link's rate (default 10)"
+    )
+    c.add_argument(
+        "--latency-us",
+        type=float,
+        default=20.0,
+        metavar="U",
+        help="every link's latency (default 20)",
+    )
     c.add_argument("--program", metavar="NAME")
-    c.add_argument("-D", dest="define", action="append", metavar="NAME=VALUE", help="override a const")
+    c.add_argument(
+        "-D", dest="define", action="append", metavar="NAME=VALUE", help="override a const"
+    )
     c.add_argument("--json", action="store_true", help="the plan and its alternatives as JSON")
     c.add_argument("--perfetto", metavar="OUT.json", help="write the chosen plan's simulated trace")
     c.set_defaults(func=cmd_plan)
@@ -42,51 +60,90 @@ def add_plan_parser(subparsers) -> argparse.ArgumentParser:
 
 def report(chosen, alternatives) -> dict:
     def stages(c):
-        return [{"windows": [p.first, p.last - 1], "boards": list(b), "run_ns": p.run_ns,
-                 "in_bytes_per_batch": p.in_bytes, "out_bytes_per_batch": p.out_bytes} for p, b in c.plan.stages]
-    return {"chosen": {"rule": chosen.rule, "stages": stages(chosen), **chosen.result.to_json()},
-            "alternatives": [{"plan": c.result.plan, "rule": c.rule, "images_per_s": round(c.result.images_per_s, 3),
-                              "total_ns": c.result.total_ns,
-                              "boards_used": sum(len(b) for _, b in c.plan.stages)} for c in alternatives]}
+        return [
+            {
+                "windows": [p.first, p.last - 1],
+                "boards": list(b),
+                "run_ns": p.run_ns,
+                "in_bytes_per_batch": p.in_bytes,
+                "out_bytes_per_batch": p.out_bytes,
+            }
+            for p, b in c.plan.stages
+        ]
+
+    return {
+        "chosen": {"rule": chosen.rule, "stages": stages(chosen), **chosen.result.to_json()},
+        "alternatives": [
+            {
+                "plan": c.result.plan,
+                "rule": c.rule,
+                "images_per_s": round(c.result.images_per_s, 3),
+                "total_ns": c.result.total_ns,
+                "boards_used": sum(len(b) for _, b in c.plan.stages),
+            }
+            for c in alternatives
+        ],
+    }
 
 
 def text(rep: dict) -> str:
     from .timing import format_ns
+
     ch = rep["chosen"]
-    lines = [f"plan: {ch['plan']} ({ch['rule']}): {ch['images']:,} images in {format_ns(ch['total_ns'])}, "
-             f"{ch['images_per_s']:,.1f} images/s"]
+    lines = [
+        f"plan: {ch['plan']} ({ch['rule']}): {ch['images']:,} images in {format_ns(ch['total_ns'])}, "
+        f"{ch['images_per_s']:,.1f} images/s"
+    ]
     for s in ch["stages"]:
-        lines.append(f"  windows {s['windows'][0]}..{s['windows'][1]} on {', '.join(s['boards'])}: "
-                     f"{format_ns(s['run_ns'])} per batch, {s['in_bytes_per_batch']:,} bytes in, "
-                     f"{s['out_bytes_per_batch']:,} bytes out")
+        lines.append(
+            f"  windows {s['windows'][0]}..{s['windows'][1]} on {', '.join(s['boards'])}: "
+            f"{format_ns(s['run_ns'])} per batch, {s['in_bytes_per_batch']:,} bytes in, "
+            f"{s['out_bytes_per_batch']:,} bytes out"
+        )
     lines.append("boards:")
     for b, u in ch["boards"].items():
-        lines.append(f"  {b}: {u['count']} runs, busy {format_ns(u['busy_ns'])} "
-                     f"({100 * u['busy_ns'] / ch['total_ns']:.1f}%)")
+        lines.append(
+            f"  {b}: {u['count']} runs, busy {format_ns(u['busy_ns'])} "
+            f"({100 * u['busy_ns'] / ch['total_ns']:.1f}%)"
+        )
     lines.append("links:")
     for k, u in ch["links"].items():
-        lines.append(f"  {k}: {u['count']} transfers, {u['nbytes']:,} bytes, busy {format_ns(u['busy_ns'])} "
-                     f"({100 * u['busy_ns'] / ch['total_ns']:.1f}%)")
+        lines.append(
+            f"  {k}: {u['count']} transfers, {u['nbytes']:,} bytes, busy {format_ns(u['busy_ns'])} "
+            f"({100 * u['busy_ns'] / ch['total_ns']:.1f}%)"
+        )
     lines.append("alternatives (images/s):")
     best = rep["alternatives"][0]["images_per_s"]
     for a in rep["alternatives"]:
-        lines.append(f"  {a['images_per_s']:>12,.1f}  {a['images_per_s'] / best:6.3f}  {a['plan']}  [{a['rule']}]")
+        lines.append(
+            f"  {a['images_per_s']:>12,.1f}  {a['images_per_s'] / best:6.3f}  {a['plan']}  [{a['rule']}]"
+        )
     return "\n".join(lines) + "\n"
 
 
 def sweep(args, by_boards: dict) -> int:
     """``--boards 1,2,4``: the best plan per number of boards (``acic explore`` over boards)."""
-    rows = [{"boards": n, "plan": c[0].result.plan, "rule": c[0].rule,
-             "images_per_s": round(c[0].result.images_per_s, 3), "total_ns": c[0].result.total_ns,
-             "candidates": len(c)} for n, c in by_boards.items()]
+    rows = [
+        {
+            "boards": n,
+            "plan": c[0].result.plan,
+            "rule": c[0].rule,
+            "images_per_s": round(c[0].result.images_per_s, 3),
+            "total_ns": c[0].result.total_ns,
+            "candidates": len(c),
+        }
+        for n, c in by_boards.items()
+    ]
     one = rows[0]["images_per_s"] / rows[0]["boards"]
     if args.json:
         sys.stdout.write(json.dumps({"file": args.file, "rows": rows}, indent=1) + "\n")
         return 0
     lines = [f"{'boards':>6}  {'images/s':>12}  {'per board':>10}  plan"]
     for r in rows:
-        lines.append(f"{r['boards']:>6}  {r['images_per_s']:>12,.1f}  {r['images_per_s'] / r['boards'] / one:>10.3f}  "
-                     f"{r['plan']}  [{r['rule']}, best of {r['candidates']}]")
+        lines.append(
+            f"{r['boards']:>6}  {r['images_per_s']:>12,.1f}  {r['images_per_s'] / r['boards'] / one:>10.3f}  "
+            f"{r['plan']}  [{r['rule']}, best of {r['candidates']}]"
+        )
     sys.stdout.write("\n".join(lines) + "\n")
     return 0
 
@@ -94,10 +151,13 @@ def sweep(args, by_boards: dict) -> int:
 def cmd_plan(args) -> int:
     from ._io import check_output, write_atomic
     from .system import System, candidates, network, simulate, to_perfetto
+
     try:
         counts = [int(n) for n in args.boards.split(",")]
     except ValueError:
-        raise UsageError(f"--boards expects a number or a comma-separated list, got `{args.boards}`") from None
+        raise UsageError(
+            f"--boards expects a number or a comma-separated list, got `{args.boards}`"
+        ) from None
     if min(counts) < 1 or args.batch < 1 or (args.batches is not None and args.batches < 1):
         raise UsageError("--boards, --batch and --batches must be at least 1")
     if len(counts) > 1 and args.perfetto:
@@ -111,6 +171,7 @@ def cmd_plan(args) -> int:
     def best(n):
         system = System.uniform(n, round(args.link_gbps * 1e9), round(args.latency_us * 1000))
         return candidates(net, system, args.batches or 24 * n)
+
     if len(counts) > 1:
         return sweep(args, {n: best(n) for n in counts})
     cands = best(counts[0])

@@ -100,6 +100,7 @@ def temporary_directory(prefix: str) -> Iterator[str]:
 
 def _rmtree(path: str) -> None:
     import shutil
+
     shutil.rmtree(path, ignore_errors=True)
 
 
@@ -120,6 +121,7 @@ def abandon() -> None:
 
 def _kill_descendants() -> None:
     import signal
+
     children: dict[int, list[int]] = {}
     try:
         entries = os.listdir("/proc")
@@ -150,6 +152,7 @@ def _unlink(path: str) -> None:
 
 
 # ---- outputs --------------------------------------------------------------------------
+
 
 def _target(path: str) -> tuple[str, os.stat_result | None]:
     """Where an output really goes (links followed) and what is there now."""
@@ -191,11 +194,17 @@ class PendingOutput:
                 fd = os.open(self.real, os.O_WRONLY)
             else:
                 directory = os.path.dirname(self.real)
-                fd, self.tmp = self._guard.enter_context(_registered(
-                    lambda: tempfile.mkstemp(prefix=".acic-", dir=directory), lambda made: _unlink(made[1])))
+                fd, self.tmp = self._guard.enter_context(
+                    _registered(
+                        lambda: tempfile.mkstemp(prefix=".acic-", dir=directory),
+                        lambda made: _unlink(made[1]),
+                    )
+                )
         except OSError as e:
             raise OutputError(f"cannot write {what} `{path}`: {e.strerror or e}") from None
-        self.stream = (os.fdopen(fd, "w", encoding="utf-8", newline="\n") if text else os.fdopen(fd, "wb"))
+        self.stream = (
+            os.fdopen(fd, "w", encoding="utf-8", newline="\n") if text else os.fdopen(fd, "wb")
+        )
 
     def commit(self) -> None:
         try:
@@ -209,7 +218,9 @@ class PendingOutput:
                 self.tmp = None
         except OSError as e:
             self.discard()
-            raise OutputError(f"cannot write {self.what} `{self.path}`: {e.strerror or e}") from None
+            raise OutputError(
+                f"cannot write {self.what} `{self.path}`: {e.strerror or e}"
+            ) from None
         finally:
             self._guard.close()
 
@@ -250,13 +261,16 @@ class ProgressBar:
 
     def __call__(self, done: int, total: int) -> None:
         import time
+
         now = time.monotonic()
         if not total or (now - self.last < 0.1 and done < total):
             return
         self.last = now
         filled = self.WIDTH * done // total
-        self.stream.write(f"\r[{'#' * filled}{' ' * (self.WIDTH - filled)}] {100 * done // total:3d}% "
-                          f"{done:,}/{total:,} {self.unit}")
+        self.stream.write(
+            f"\r[{'#' * filled}{' ' * (self.WIDTH - filled)}] {100 * done // total:3d}% "
+            f"{done:,}/{total:,} {self.unit}"
+        )
         self.stream.flush()
         self.shown = True
 

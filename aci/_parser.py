@@ -20,13 +20,18 @@ from .span import Span, span_of
 from .units import number_value
 
 
-
 @functools.lru_cache(maxsize=1)
 def parser() -> lark.Lark:
     # cache=True stores the built LALR tables in the temp directory, keyed by the
     # grammar's hash, so a command-line run skips table construction.
-    return lark.Lark(grammar_file().read_text(encoding="utf-8"), parser="lalr", lexer="contextual",
-                     propagate_positions=True, maybe_placeholders=True, cache=True)
+    return lark.Lark(
+        grammar_file().read_text(encoding="utf-8"),
+        parser="lalr",
+        lexer="contextual",
+        propagate_positions=True,
+        maybe_placeholders=True,
+        cache=True,
+    )
 
 
 # ---- literals -----------------------------------------------------------------
@@ -74,8 +79,9 @@ class _ToAst(Transformer_NonRecursive):  # long expressions nest deeply
 
     def quantity(self, meta, c):
         m = _QUANTITY.fullmatch(str(c[0]))
-        return ast.Quantity(value=number_value(m.group(1)), unit=m.group(2), text=str(c[0]),
-                            span=self._s(meta))
+        return ast.Quantity(
+            value=number_value(m.group(1)), unit=m.group(2), text=str(c[0]), span=self._s(meta)
+        )
 
     def true(self, meta, c):
         return ast.Bool(value=True, span=self._s(meta))
@@ -87,8 +93,9 @@ class _ToAst(Transformer_NonRecursive):  # long expressions nest deeply
         return ast.Name(name=str(c[0]), span=self._s(meta))
 
     def call(self, meta, c):
-        return ast.Call(func=self._id(c[0]), args=tuple(a for a in c[1:] if a is not None),
-                        span=self._s(meta))
+        return ast.Call(
+            func=self._id(c[0]), args=tuple(a for a in c[1:] if a is not None), span=self._s(meta)
+        )
 
     def index(self, meta, c):
         return ast.Index(base=c[0], index=c[1], span=self._s(meta))
@@ -108,6 +115,7 @@ class _ToAst(Transformer_NonRecursive):  # long expressions nest deeply
     def _bin(op):  # noqa: N805 - builds the methods below
         def method(self, meta, c):
             return ast.Binary(op=op, left=c[0], right=c[1], span=self._s(meta))
+
         return method
 
     add, sub, mul, div, mod = _bin("+"), _bin("-"), _bin("*"), _bin("/"), _bin("%")
@@ -149,15 +157,20 @@ class _ToAst(Transformer_NonRecursive):  # long expressions nest deeply
         return ast.CoreId(value=c[0], span=self._s(meta))
 
     def core_bitstream(self, meta, c):
-        return ast.CoreBitstream(size=c[0], region=self._id(c[1]) if c[1] is not None else None,
-                                 address=c[2], span=self._s(meta))
+        return ast.CoreBitstream(
+            size=c[0],
+            region=self._id(c[1]) if c[1] is not None else None,
+            address=c[2],
+            span=self._s(meta),
+        )
 
     def core_resources(self, meta, c):
         return ast.CoreResources(items=c[0], span=self._s(meta))
 
     def core_param(self, meta, c):
-        return ast.CoreParam(name=self._id(c[0]), type=self._id(c[1]), domain=c[2],
-                             span=self._s(meta))
+        return ast.CoreParam(
+            name=self._id(c[0]), type=self._id(c[1]), domain=c[2], span=self._s(meta)
+        )
 
     def domain_range(self, meta, c):
         return ast.DomainRange(lo=c[0], hi=c[1], span=self._s(meta))
@@ -191,17 +204,22 @@ class _ToAst(Transformer_NonRecursive):  # long expressions nest deeply
 
     def buffer_decl(self, meta, c):
         role, name, type_, region, address, init = c
-        return ast.Buffer(role=role or "scratch", name=self._id(name), type=type_,
-                          region=self._id(region) if region is not None else None,
-                          address=address,
-                          init_file=_unquote(str(init)) if init is not None else None,
-                          init_span=span_of(self.file, init) if init is not None else None,
-                          span=self._s(meta))
+        return ast.Buffer(
+            role=role or "scratch",
+            name=self._id(name),
+            type=type_,
+            region=self._id(region) if region is not None else None,
+            address=address,
+            init_file=_unquote(str(init)) if init is not None else None,
+            init_span=span_of(self.file, init) if init is not None else None,
+            span=self._s(meta),
+        )
 
     # -- programs
     def program_decl(self, meta, c):
-        return ast.Program(name=self._id(c[0]), target=self._id(c[1]), body=c[2],
-                           span=self._s(meta))
+        return ast.Program(
+            name=self._id(c[0]), target=self._id(c[1]), body=c[2], span=self._s(meta)
+        )
 
     def block(self, meta, c):
         return tuple(c)
@@ -240,8 +258,13 @@ class _ToAst(Transformer_NonRecursive):  # long expressions nest deeply
 
 # ---- errors in words -------------------------------------------------------------
 
-_REGEX_WORDS = {"PORT_IN": "`in`", "NAME": "a name", "NUMBER": "a number", "QUANTITY": "a number with a unit",
-                "STRING": "a string in quotes"}
+_REGEX_WORDS = {
+    "PORT_IN": "`in`",
+    "NAME": "a name",
+    "NUMBER": "a number",
+    "QUANTITY": "a number with a unit",
+    "STRING": "a string in quotes",
+}
 # When every member of a group is expected, the group's word replaces them.
 _GROUPS = [
     ("a declaration", {"IMPORT", "TARGET", "CORE", "CONST", "BUFFER", "PROGRAM"}),
@@ -276,8 +299,23 @@ def describe_expected(names) -> str:
             parts.append(word)
     # Optional operators after a complete expression are noise in a message about
     # what must come next; they are only listed when nothing else is expected.
-    noise = {"PLUS", "MINUS", "STAR", "SLASH", "PERCENT", "EQEQ", "NOTEQ", "LESSTHAN", "LE",
-             "MORETHAN", "GE", "QMARK", "OROR", "ANDAND", "LSQB"}
+    noise = {
+        "PLUS",
+        "MINUS",
+        "STAR",
+        "SLASH",
+        "PERCENT",
+        "EQEQ",
+        "NOTEQ",
+        "LESSTHAN",
+        "LE",
+        "MORETHAN",
+        "GE",
+        "QMARK",
+        "OROR",
+        "ANDAND",
+        "LSQB",
+    }
     if parts or names - noise:
         names -= noise
         parts = [p for p in parts if p not in ("an operator", "a comparison")]
@@ -316,24 +354,33 @@ _EXPRESSION_START = re.compile(r",|\{|\}|\(|\?|:|&&|\|\||\n\s*\n")
 
 def _chained(text: str, pos: int) -> bool:
     """Whether the comparison at ``pos`` follows another in the same expression."""
-    before = text[max(0, pos - 400):pos]
+    before = text[max(0, pos - 400) : pos]
     starts = [m.end() for m in _EXPRESSION_START.finditer(before)]
-    return bool(_COMPARISON.search(before[starts[-1] if starts else 0:]))
+    return bool(_COMPARISON.search(before[starts[-1] if starts else 0 :]))
 
 
 def _convert(e: lark.exceptions.LarkError, file: str, text: str) -> Diagnostic:
     if isinstance(e, lark.exceptions.UnexpectedCharacters):
         pos = e.pos_in_stream
         if text.startswith("/*", pos):
-            return error("E003", "unterminated comment: this `/*` has no `*/` before the end of the file",
-                         _point_span(file, text, pos, e.line, e.column, 2))
+            return error(
+                "E003",
+                "unterminated comment: this `/*` has no `*/` before the end of the file",
+                _point_span(file, text, pos, e.line, e.column, 2),
+            )
         if text.startswith("\ufeff", pos):
-            return error("E003", "a UTF-8 byte-order mark (U+FEFF): save the file as UTF-8 without one",
-                         _point_span(file, text, pos, e.line, e.column))
+            return error(
+                "E003",
+                "a UTF-8 byte-order mark (U+FEFF): save the file as UTF-8 without one",
+                _point_span(file, text, pos, e.line, e.column),
+            )
         ch = text[e.pos_in_stream] if e.pos_in_stream < len(text) else ""
         if ch.isdigit():
-            return error("E003", f"`{ch}` is not an ASCII digit: numbers are written with 0-9",
-                         _point_span(file, text, pos, e.line, e.column))
+            return error(
+                "E003",
+                f"`{ch}` is not an ASCII digit: numbers are written with 0-9",
+                _point_span(file, text, pos, e.line, e.column),
+            )
         shown = repr(ch)[1:-1] if not ch.isprintable() or ch.isspace() else ch
         msg = f"unexpected character `{shown}`"
         if e.allowed:
@@ -343,70 +390,115 @@ def _convert(e: lark.exceptions.LarkError, file: str, text: str) -> Diagnostic:
         tok = e.token
         expected = describe_expected(e.accepts or e.expected)
         if tok.type == "$END":
-            return error("E005", f"unexpected end of file, expected {expected}",
-                         _eof_span(file, text))
+            return error(
+                "E005", f"unexpected end of file, expected {expected}", _eof_span(file, text)
+            )
         span = span_of(file, tok)
-        if tok.type in ("EQEQ", "NOTEQ", "LESSTHAN", "LE", "MORETHAN", "GE") and _chained(text, tok.start_pos):
-            return error("E004", f"comparisons do not chain: `a < b {tok} c` means nothing; write "
-                         f"`a < b && b {tok} c`", span)
+        if tok.type in ("EQEQ", "NOTEQ", "LESSTHAN", "LE", "MORETHAN", "GE") and _chained(
+            text, tok.start_pos
+        ):
+            return error(
+                "E004",
+                f"comparisons do not chain: `a < b {tok} c` means nothing; write "
+                f"`a < b && b {tok} c`",
+                span,
+            )
         return error("E004", f"expected {expected}, found {_found(tok)}", span)
     if isinstance(e, lark.exceptions.UnexpectedEOF):
-        return error("E005", f"unexpected end of file, expected {describe_expected(e.expected)}",
-                     _eof_span(file, text))
+        return error(
+            "E005",
+            f"unexpected end of file, expected {describe_expected(e.expected)}",
+            _eof_span(file, text),
+        )
     raise e  # a Lark error that is not about the input is a bug in acic
 
 
 # ---- bounds, before the parser -------------------------------------------------------
 
 MAX_EXPR_OPERATORS = 10_000  # operators in one expression
-MAX_NESTING = 1024           # ( [ { open at once
-MAX_DIGITS = 256             # digits of one number literal
+MAX_NESTING = 1024  # ( [ { open at once
+MAX_DIGITS = 256  # digits of one number literal
 
-_TOKEN = re.compile(r'//[^\n]*|/\*.*?\*/|(?P<unclosed>/\*)|"(?:[^"\\\n]|\\.)*"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)'
-                    r'|(?P<num>0[xX][0-9A-Fa-f_]*|0[bB][01_]*|[0-9][0-9_]*(?:\.[0-9_]*)?)'
-                    r'|(?P<op>&&|\|\||==|!=|<=|>=|[-+*/%<>!?])|(?P<open>[(\[{])|(?P<close>[)\]}])|(?P<sep>,)'
-                    r'|\s+|.', re.S)
-_KEYWORDS = frozenset("import const target core buffer program window parsec thread loop repeat for task "
-                      "reconfigure param in out id bitstream resources cycles slots memory at size from on slot "
-                      "capacity input output".split())
+_TOKEN = re.compile(
+    r'//[^\n]*|/\*.*?\*/|(?P<unclosed>/\*)|"(?:[^"\\\n]|\\.)*"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)'
+    r"|(?P<num>0[xX][0-9A-Fa-f_]*|0[bB][01_]*|[0-9][0-9_]*(?:\.[0-9_]*)?)"
+    r"|(?P<op>&&|\|\||==|!=|<=|>=|[-+*/%<>!?])|(?P<open>[(\[{])|(?P<close>[)\]}])|(?P<sep>,)"
+    r"|\s+|.",
+    re.S,
+)
+_KEYWORDS = frozenset(
+    "import const target core buffer program window parsec thread loop repeat for task "
+    "reconfigure param in out id bitstream resources cycles slots memory at size from on slot "
+    "capacity input output".split()
+)
 
 
 def _bounds(text: str, file: str) -> list[Diagnostic]:
     """E006 (an expression or a literal too long) and E007 (nesting too deep), found
     by one pass of a regular expression before the parser, which would spend
     memory and time on them (a flat sum of a million terms)."""
+
     def at(pos: int, length: int = 1) -> Span:
         line = text.count("\n", 0, pos) + 1
         col = pos - (text.rfind("\n", 0, pos) + 1) + 1
         return Span(file, line, col, line, col + length, pos, pos + length)
+
     depth, ops, start = 0, 0, None
     for m in _TOKEN.finditer(text):
         kind = m.lastgroup
         if kind is None:
             continue
         if kind == "unclosed":
-            return [error("E003", "unterminated comment: this `/*` has no `*/` before the end of the file",
-                          at(m.start(), 2))]
+            return [
+                error(
+                    "E003",
+                    "unterminated comment: this `/*` has no `*/` before the end of the file",
+                    at(m.start(), 2),
+                )
+            ]
         if kind == "op":
             if start is None:
                 start = m.start()
             ops += 1
             if ops > MAX_EXPR_OPERATORS:
-                return [error("E006", f"this expression has more than {MAX_EXPR_OPERATORS:,} operators: split it "
-                              "(into consts, say)", at(start))]
+                return [
+                    error(
+                        "E006",
+                        f"this expression has more than {MAX_EXPR_OPERATORS:,} operators: split it "
+                        "(into consts, say)",
+                        at(start),
+                    )
+                ]
         elif kind == "num":
-            digits = len(m.group().replace("_", "")) - (2 if m.group()[:2].lower() in ("0x", "0b") else 0)
+            digits = len(m.group().replace("_", "")) - (
+                2 if m.group()[:2].lower() in ("0x", "0b") else 0
+            )
             if digits > MAX_DIGITS:
-                return [error("E006", f"a number of {digits} digits, over the limit of {MAX_DIGITS}",
-                              at(m.start(), len(m.group())))]
+                return [
+                    error(
+                        "E006",
+                        f"a number of {digits} digits, over the limit of {MAX_DIGITS}",
+                        at(m.start(), len(m.group())),
+                    )
+                ]
         elif kind == "open":
             depth += 1
             if depth > MAX_NESTING:
-                return [error("E007", f"parentheses, brackets and braces nest more than {MAX_NESTING} deep here",
-                              at(m.start()))]
+                return [
+                    error(
+                        "E007",
+                        f"parentheses, brackets and braces nest more than {MAX_NESTING} deep here",
+                        at(m.start()),
+                    )
+                ]
         elif kind == "close":
             depth = max(depth - 1, 0)
-        if kind in ("sep", "open", "close") and m.group() in ",{}" or kind == "name" and m.group() in _KEYWORDS:
+        if (
+            kind in ("sep", "open", "close")
+            and m.group() in ",{}"
+            or kind == "name"
+            and m.group() in _KEYWORDS
+        ):
             ops, start = 0, None
     return []
 

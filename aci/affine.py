@@ -16,6 +16,7 @@ import attrs
 @attrs.frozen
 class Var:
     """A loop or repeat variable: takes ``start, start+1, ..., start+count-1``."""
+
     name: str
     start: int
     count: int
@@ -34,8 +35,9 @@ class Affine:
 
     @staticmethod
     def of(const: int = 0, coeffs: Mapping[Var, int] | None = None) -> "Affine":
-        items = tuple(sorted(((v, c) for v, c in (coeffs or {}).items() if c),
-                             key=lambda vc: vc[0].uid))
+        items = tuple(
+            sorted(((v, c) for v, c in (coeffs or {}).items() if c), key=lambda vc: vc[0].uid)
+        )
         return Affine(int(const), items)
 
     @staticmethod

@@ -21,8 +21,26 @@ import re
 
 from . import format as F
 from .diagnostics import AciError
-from .image import (BufferSymbol, CoreInfo, Image, InitChunk, Loop, MemoryInfo, Parsec, Port, Reconf, Repeat,
-                    Source, Symbols, TargetInfo, Task, Thread, Wait, Window, children)
+from .image import (
+    BufferSymbol,
+    CoreInfo,
+    Image,
+    InitChunk,
+    Loop,
+    MemoryInfo,
+    Parsec,
+    Port,
+    Reconf,
+    Repeat,
+    Source,
+    Symbols,
+    TargetInfo,
+    Task,
+    Thread,
+    Wait,
+    Window,
+    children,
+)
 from .timing import Timing
 
 TIMING_FIELDS = [f.name for f in F.TARGET.fields if f.name.endswith(("_per_s", "_ns", "_hz"))]
@@ -36,6 +54,7 @@ class AsmError(AciError):
 
 # ---- printing -------------------------------------------------------------------
 
+
 def _src(node) -> str:
     return f" @{node.source.file}:{node.source.line}" if node.source else ""
 
@@ -47,8 +66,10 @@ def _port(p: Port) -> str:
 def instruction_text(node, params: tuple[int, ...] = ()) -> str:
     """One instruction's line, without indentation or braces."""
     if isinstance(node, Task):
-        text = (f"task slot={node.slot} core={node.core} cycles={node.cycles} "
-                f"params={node.param_offset}+{node.param_words} ports={','.join(_port(p) for p in node.ports)}")
+        text = (
+            f"task slot={node.slot} core={node.core} cycles={node.cycles} "
+            f"params={node.param_offset}+{node.param_words} ports={','.join(_port(p) for p in node.ports)}"
+        )
         if node.waits:
             text += " waits=" + ",".join(f"{w.slot}:{w.lag}" for w in node.waits)
         return text + _src(node)
@@ -61,27 +82,34 @@ def instruction_text(node, params: tuple[int, ...] = ()) -> str:
 
 def disassemble(img: Image) -> str:
     t = img.target
-    out = [f"; ACI image, format {F.VERSION_MAJOR}.{F.VERSION_MINOR}",
-           f".mode {'dataflow' if img.dataflow else 'strict'}",
-           ".target slots=%d " % t.slots + " ".join(f"{k}={getattr(t.timing, k)}" for k in TIMING_FIELDS)]
+    out = [
+        f"; ACI image, format {F.VERSION_MAJOR}.{F.VERSION_MINOR}",
+        f".mode {'dataflow' if img.dataflow else 'strict'}",
+        ".target slots=%d " % t.slots
+        + " ".join(f"{k}={getattr(t.timing, k)}" for k in TIMING_FIELDS),
+    ]
     for m in t.memories:
         out.append(f".memory {m.name} base=0x{m.base:x} size=0x{m.size:x}")
     for c in img.cores:
-        out.append(f".core id={c.id} name={c.name} ports={','.join(c.port_dirs)} params={c.param_words} "
-                   f"bitstream=0x{c.bitstream_addr:x}:{c.bitstream_size} "
-                   + " ".join(f"{k}={v}" for k, v in zip(("lut", "ff", "bram", "dsp"), c.resources)))
+        out.append(
+            f".core id={c.id} name={c.name} ports={','.join(c.port_dirs)} params={c.param_words} "
+            f"bitstream=0x{c.bitstream_addr:x}:{c.bitstream_size} "
+            + " ".join(f"{k}={v}" for k, v in zip(("lut", "ff", "bram", "dsp"), c.resources))
+        )
     for k in range(0, len(img.params), 16):
-        out.append(".params " + " ".join(str(w) for w in img.params[k:k + 16]))
+        out.append(".params " + " ".join(str(w) for w in img.params[k : k + 16]))
     if img.symbols is not None:
         out.append(".symbols")
         for i, f in enumerate(img.symbols.files):
             out.append(f".file {i} {json.dumps(f)}")
         for b in img.symbols.buffers:
-            out.append(f".buffer {b.name} elem={b.elem} role={b.role} memory={b.memory} address=0x{b.address:x} "
-                       f"size={b.size} shape={'x'.join(map(str, b.shape))}")
+            out.append(
+                f".buffer {b.name} elem={b.elem} role={b.role} memory={b.memory} address=0x{b.address:x} "
+                f"size={b.size} shape={'x'.join(map(str, b.shape))}"
+            )
     for c in img.init:
         out.append(f".init 0x{c.address:x}")
-        out.extend(f".bytes {c.data[k:k + 32].hex()}" for k in range(0, len(c.data), 32))
+        out.extend(f".bytes {c.data[k : k + 32].hex()}" for k in range(0, len(c.data), 32))
 
     def emit(node, depth):
         pad = "  " * depth
@@ -93,6 +121,7 @@ def disassemble(img: Image) -> str:
         for k in kids:
             emit(k, depth + 1)
         out.append(pad + "}")
+
     for node in img.body:
         emit(node, 0)
     return "\n".join(out) + "\n"
@@ -154,8 +183,12 @@ class _Reader:
         if words and words[-1].startswith("@") and words[-1] != "@":
             f, colon, ln = words[-1][1:].partition(":")
             if not colon:
-                self.fail(f"a source reference is @FILE:LINE, not `{words[-1]}`", self.col(words[-1]))
-            return words[:-1], Source(self.num(f, "a file index", 0, 0xFFFF), self.num(ln, "a line", 0, 0xFFFF_FFFF))
+                self.fail(
+                    f"a source reference is @FILE:LINE, not `{words[-1]}`", self.col(words[-1])
+                )
+            return words[:-1], Source(
+                self.num(f, "a file index", 0, 0xFFFF), self.num(ln, "a line", 0, 0xFFFF_FFFF)
+            )
         return words, None
 
 
@@ -188,24 +221,38 @@ def assemble(text: str, name: str = "<asm>") -> Image:
             f = r.fields(rest[1:], {"base", "size"}, {"base", "size"})
             memories.append(MemoryInfo(rest[0], r.num(f["base"], "base"), r.num(f["size"], "size")))
         elif head == ".core":
-            f = r.fields(rest, {"id", "name", "ports", "params", "bitstream", "lut", "ff", "bram", "dsp"},
-                         {"id", "name", "ports", "params", "bitstream"})
+            f = r.fields(
+                rest,
+                {"id", "name", "ports", "params", "bitstream", "lut", "ff", "bram", "dsp"},
+                {"id", "name", "ports", "params", "bitstream"},
+            )
             dirs = tuple(f["ports"].split(","))
             if any(d not in ("in", "out") for d in dirs):
                 r.fail("ports are a comma-separated list of `in` and `out`")
             addr, colon, size = f["bitstream"].partition(":")
             if not colon:
                 r.fail("bitstream=ADDRESS:SIZE")
-            cores.append(CoreInfo(r.num(f["id"], "id", 0, 255), f["name"], dirs, r.num(f["params"], "params", 0, 255),
-                                  r.num(size, "bitstream size", 0, 0xFFFF_FFFF), r.num(addr, "bitstream address"),
-                                  tuple(r.num(f.get(k, "0"), k, 0, 0xFFFF_FFFF) for k in ("lut", "ff", "bram", "dsp"))))
+            cores.append(
+                CoreInfo(
+                    r.num(f["id"], "id", 0, 255),
+                    f["name"],
+                    dirs,
+                    r.num(f["params"], "params", 0, 255),
+                    r.num(size, "bitstream size", 0, 0xFFFF_FFFF),
+                    r.num(addr, "bitstream address"),
+                    tuple(
+                        r.num(f.get(k, "0"), k, 0, 0xFFFF_FFFF)
+                        for k in ("lut", "ff", "bram", "dsp")
+                    ),
+                )
+            )
         elif head == ".params":
             params.extend(r.num(w, "a parameter word", 0, 0xFFFF_FFFF) for w in rest)
         elif head == ".symbols":
             symbols = True
         elif head == ".file":
             if len(rest) < 2 or symbols is None:
-                r.fail("`.file INDEX \"NAME\"` follows `.symbols`")
+                r.fail('`.file INDEX "NAME"` follows `.symbols`')
             if r.num(rest[0], "a file index") != len(files):
                 r.fail(f"expected file index {len(files)}")
             try:
@@ -215,13 +262,25 @@ def assemble(text: str, name: str = "<asm>") -> Image:
         elif head == ".buffer":
             if not rest or symbols is None:
                 r.fail("`.buffer NAME ...` follows `.symbols`")
-            f = r.fields(rest[1:], {"elem", "role", "memory", "address", "size", "shape"},
-                         {"elem", "role", "memory", "address", "size", "shape"})
+            f = r.fields(
+                rest[1:],
+                {"elem", "role", "memory", "address", "size", "shape"},
+                {"elem", "role", "memory", "address", "size", "shape"},
+            )
             if f["elem"] not in F.ELEMENT_TYPES or f["role"] not in F.ROLES:
                 r.fail("unknown element type or role")
             shape = tuple(r.num(d, "a dimension") for d in f["shape"].split("x"))
-            buffers.append(BufferSymbol(rest[0], f["elem"], f["role"], shape, r.num(f["memory"], "memory", 0, 255),
-                                        r.num(f["address"], "address"), r.num(f["size"], "size")))
+            buffers.append(
+                BufferSymbol(
+                    rest[0],
+                    f["elem"],
+                    f["role"],
+                    shape,
+                    r.num(f["memory"], "memory", 0, 255),
+                    r.num(f["address"], "address"),
+                    r.num(f["size"], "size"),
+                )
+            )
         elif head == ".init":
             if len(rest) != 1:
                 r.fail("`.init ADDRESS`, then its bytes on `.bytes HEX` lines")
@@ -236,12 +295,21 @@ def assemble(text: str, name: str = "<asm>") -> Image:
         else:
             r.fail(f"unknown directive `{head}`")
     if mode is None or target_fields is None:
-        raise AsmError(name, 1, 1, "an assembly file needs `.mode` and `.target` before its instructions")
+        raise AsmError(
+            name, 1, 1, "an assembly file needs `.mode` and `.target` before its instructions"
+        )
     slots = target_fields.pop("slots")
     target = TargetInfo(slots, Timing(**target_fields), tuple(memories))
     syms = Symbols(tuple(buffers), tuple(files)) if symbols else None
-    return Image(target, tuple(cores), tuple(params), tuple(body), mode == "dataflow", syms,
-                 init=tuple(InitChunk(a, bytes(d)) for a, d in init))
+    return Image(
+        target,
+        tuple(cores),
+        tuple(params),
+        tuple(body),
+        mode == "dataflow",
+        syms,
+        init=tuple(InitChunk(a, bytes(d)) for a, d in init),
+    )
 
 
 def _read_body(r: _Reader, allowed, depth: int, parent: str) -> list:
@@ -268,13 +336,17 @@ def _read_body(r: _Reader, allowed, depth: int, parent: str) -> list:
             r.fail(f"`{words[0]}` is not allowed in {parent}")
         insn = F.BY_NAME[op]
         if insn.container != opener:
-            r.fail(f"`{words[0]}` {'opens a block: end the line with `{`' if insn.container else 'takes no block'}")
+            r.fail(
+                f"`{words[0]}` {'opens a block: end the line with `{`' if insn.container else 'takes no block'}"
+            )
         args = words[1:]
         if op == "TASK":
             out.append(_task(r, args, src))
         elif op == "RECONF":
             f = r.fields(args, {"slot", "core"}, {"slot", "core"})
-            out.append(Reconf(r.num(f["slot"], "slot", 0, 255), r.num(f["core"], "core", 0, 255), src))
+            out.append(
+                Reconf(r.num(f["slot"], "slot", 0, 255), r.num(f["core"], "core", 0, 255), src)
+            )
         elif op in ("LOOP", "REPEAT"):
             if len(args) != 1:
                 r.fail(f"`{words[0]} COUNT {{`")
@@ -286,8 +358,13 @@ def _read_body(r: _Reader, allowed, depth: int, parent: str) -> list:
                 r.fail(f"`{words[0]}` takes no fields")
             kids = tuple(_read_body(r, insn.children, depth + 1, words[0]))
             if op == "WINDOW":
-                out.append(Window(tuple(k for k in kids if isinstance(k, Reconf)),
-                                  tuple(k for k in kids if isinstance(k, Parsec)), src))
+                out.append(
+                    Window(
+                        tuple(k for k in kids if isinstance(k, Reconf)),
+                        tuple(k for k in kids if isinstance(k, Parsec)),
+                        src,
+                    )
+                )
             elif op == "PARSEC":
                 out.append(Parsec(kids, src))
             else:
@@ -295,7 +372,11 @@ def _read_body(r: _Reader, allowed, depth: int, parent: str) -> list:
 
 
 def _task(r: _Reader, args, src) -> Task:
-    f = r.fields(args, {"slot", "core", "cycles", "params", "ports", "waits"}, {"slot", "core", "cycles", "params", "ports"})
+    f = r.fields(
+        args,
+        {"slot", "core", "cycles", "params", "ports", "waits"},
+        {"slot", "core", "cycles", "params", "ports"},
+    )
     off, plus, n = f["params"].partition("+")
     if not plus:
         r.fail("params=OFFSET+WORDS")
@@ -305,8 +386,13 @@ def _task(r: _Reader, args, src) -> Task:
         addr, colon, length = parts[0].partition(":")
         if not colon:
             r.fail(f"a port is ADDRESS:LENGTH[/STRIDE...], not `{p}`", r.col(p))
-        ports.append(Port(r.num(addr, "an address"), r.num(length, "a length", 0, 0xFFFF_FFFF),
-                          tuple(r.num(s, "a stride", -(1 << 63), (1 << 63) - 1) for s in parts[1:])))
+        ports.append(
+            Port(
+                r.num(addr, "an address"),
+                r.num(length, "a length", 0, 0xFFFF_FFFF),
+                tuple(r.num(s, "a stride", -(1 << 63), (1 << 63) - 1) for s in parts[1:]),
+            )
+        )
     if len({len(p.strides) for p in ports}) > 1:
         r.fail("every port of a task has the same number of strides")
     waits = []
@@ -316,12 +402,20 @@ def _task(r: _Reader, args, src) -> Task:
             if not colon:
                 r.fail(f"a wait is SLOT:LAG, not `{w}`", r.col(w))
             waits.append(Wait(r.num(s, "a slot", 0, 255), r.num(lag, "a lag", 0, 0xFFFF_FFFF)))
-    return Task(r.num(f["slot"], "slot", 0, 255), r.num(f["core"], "core", 0, 255), tuple(ports),
-                r.num(off, "a parameter offset", 0, 0xFFFF_FFFF), r.num(n, "a parameter count", 0, 0xFFFF),
-                r.num(f["cycles"], "cycles", 0, 0xFFFF_FFFF), tuple(waits), src)
+    return Task(
+        r.num(f["slot"], "slot", 0, 255),
+        r.num(f["core"], "core", 0, 255),
+        tuple(ports),
+        r.num(off, "a parameter offset", 0, 0xFFFF_FFFF),
+        r.num(n, "a parameter count", 0, 0xFFFF),
+        r.num(f["cycles"], "cycles", 0, 0xFFFF_FFFF),
+        tuple(waits),
+        src,
+    )
 
 
 # ---- annotated listing ------------------------------------------------------------
+
 
 def listing(data: bytes, img: Image, sources: dict[str, list[str]] | None = None) -> str:
     """Offset, bytes (up to 16 shown), instruction and source line of every instruction."""
@@ -329,9 +423,16 @@ def listing(data: bytes, img: Image, sources: dict[str, list[str]] | None = None
     out = []
 
     def emit(node, depth):
-        head = data[node.offset:node.offset + 8]
+        head = data[node.offset : node.offset + 8]
         length = int.from_bytes(head[4:8], "little")
-        shown = data[node.offset:node.offset + (length if not children(node) else 8 + F.BY_NAME[type(node).__name__.upper()].fields.size)]
+        shown = data[
+            node.offset : node.offset
+            + (
+                length
+                if not children(node)
+                else 8 + F.BY_NAME[type(node).__name__.upper()].fields.size
+            )
+        ]
         hexes = shown[:16].hex(" ") + (" ..." if len(shown) > 16 else "")
         line = f"{node.offset:08x}  {hexes:<52} {'  ' * depth}{instruction_text(node)}"
         if node.source and node.source.file < len(files):
@@ -344,6 +445,7 @@ def listing(data: bytes, img: Image, sources: dict[str, list[str]] | None = None
         out.append(line)
         for k in children(node):
             emit(k, depth + 1)
+
     for node in img.body:
         emit(node, 0)
     return "\n".join(out) + "\n"

@@ -24,6 +24,7 @@ class Ident:
 
 # ---- expressions ---------------------------------------------------------------
 
+
 @node
 class Number:
     value: Fraction
@@ -34,6 +35,7 @@ class Number:
 @node
 class Quantity:
     """A number with a unit, such as ``2.5 MB`` or ``150 MHz``."""
+
     value: Fraction
     unit: str
     text: str
@@ -102,6 +104,7 @@ Expr = Number | Quantity | Bool | Name | Index | Slice | Unary | Binary | Cond |
 
 # ---- declarations -------------------------------------------------------------
 
+
 @node
 class Import:
     path: str
@@ -161,6 +164,7 @@ class TensorType:
 @node
 class PortType:
     """``tensor`` or, when ``cond`` is given, ``tensor if cond else otherwise``."""
+
     tensor: TensorType
     cond: Expr | None
     otherwise: "PortType | None"
@@ -246,6 +250,7 @@ class Buffer:
 
 # ---- programs ---------------------------------------------------------------
 
+
 @node
 class Arg:
     name: Ident
@@ -289,6 +294,7 @@ class Repeat:
 @node
 class For:
     """Compile-time expansion: the body is written once per value of ``var``."""
+
     var: Ident
     lo: Expr
     hi: Expr
@@ -332,5 +338,6 @@ Decl = Import | Target | Core | Const | Buffer | Program
 @node
 class Module:
     """One parsed file."""
+
     path: str
     decls: tuple[Decl, ...]

@@ -29,7 +29,8 @@ from collections.abc import Callable
 
 import attrs
 
-from . import deps, program as P
+from . import deps
+from . import program as P
 from .affine import Affine, Var
 from .deps import count_operations
 from .diagnostics import SourceError
@@ -54,8 +55,11 @@ def _single_loop_window(w: P.Window) -> P.Loop | None:
 
 def _independent(loop: P.Loop) -> bool:
     """No iteration writes bytes that another iteration reads or writes."""
-    accesses = [(r.buffer.name, r.address(), r.length, p.direction == "out")
-                for t in P.walk_tasks(loop) for p, r in zip(t.core.ports, t.ports)]
+    accesses = [
+        (r.buffer.name, r.address(), r.length, p.direction == "out")
+        for t in P.walk_tasks(loop)
+        for p, r in zip(t.core.ports, t.ports)
+    ]
     return iterations_independent(accesses, loop.var, {n.var for n in _loops(loop)})
 
 
@@ -99,8 +103,13 @@ def split(w: P.Window, loop: P.Loop, k: int, uid: Callable[[], int]) -> P.Window
 
 def balance(prog: P.Program, cost: Callable[[P.Program], int]) -> P.Program:
     slots = prog.target.slots
-    counter = itertools.count(1 + max((v.uid for t in P.walk_tasks(prog)
-                                       for r in t.ports for v in r.offset.vars), default=0) + (1 << 20))
+    counter = itertools.count(
+        1
+        + max(
+            (v.uid for t in P.walk_tasks(prog) for r in t.ports for v in r.offset.vars), default=0
+        )
+        + (1 << 20)
+    )
     # the splittable windows, by position (top level, or inside the repeat)
     places = []
     for i, node in enumerate(prog.body):
@@ -114,7 +123,7 @@ def balance(prog: P.Program, cost: Callable[[P.Program], int]) -> P.Program:
 
     def build(counts: dict) -> P.Program:
         body = list(prog.body)
-        for (i, j, loop) in places:
+        for i, j, loop in places:
             k = counts[(i, j)]
             if k == 1:
                 continue
@@ -132,8 +141,10 @@ def balance(prog: P.Program, cost: Callable[[P.Program], int]) -> P.Program:
     keys = [(i, j) for i, j, _ in places]
     if math.prod(len(o) for o in options) <= EXHAUSTIVE:
         # few windows: try every combination (the first, all ones, wins ties)
-        scored = [(cost(build(dict(zip(keys, combo)))), n, combo)
-                  for n, combo in enumerate(itertools.product(*options))]
+        scored = [
+            (cost(build(dict(zip(keys, combo)))), n, combo)
+            for n, combo in enumerate(itertools.product(*options))
+        ]
         return build(dict(zip(keys, min(scored)[2])))
     # Otherwise start from the best uniform spread (every window on the same number
     # of slots) and improve one window at a time.
@@ -182,8 +193,11 @@ def estimate(prog: P.Program, mode: str) -> int:
         return simulate(img, 0, mode).t_end
 
     def upto(k: int) -> int:
-        body = tuple(attrs.evolve(n, count=min(n.count, k)) if isinstance(n, Repeat) else n for n in img.body)
+        body = tuple(
+            attrs.evolve(n, count=min(n.count, k)) if isinstance(n, Repeat) else n for n in img.body
+        )
         return simulate(attrs.evolve(img, body=body), 0, mode).t_end
+
     once, twice = upto(r), upto(2 * r)
     return twice + (max(counts) - 2 * r) * (twice - once) // r
 
@@ -194,7 +208,8 @@ def _first_iterations(prog: P.Program, n: int) -> P.Program:
     for node in prog.body:
         if isinstance(node, P.Repeat) and node.var.count > n:
             var = attrs.evolve(node.var, count=n)
-            node = attrs.evolve(node, var=var,
-                                windows=tuple(substitute(w, node.var, var) for w in node.windows))
+            node = attrs.evolve(
+                node, var=var, windows=tuple(substitute(w, node.var, var) for w in node.windows)
+            )
         body.append(node)
     return attrs.evolve(prog, body=tuple(body))

@@ -33,8 +33,14 @@ import numpy as np
 
 from . import format as F
 from ._io import write_atomic
-from .buffers import (ELEMENT_DTYPES, DataError, buffer_bytes, describe, expected_array,  # noqa: F401 (aci.board's API)
-                      read_buffer_file)
+from .buffers import (
+    ELEMENT_DTYPES,
+    DataError,
+    buffer_bytes,
+    describe,
+    expected_array,  # noqa: F401 (aci.board's API)
+    read_buffer_file,
+)
 from .image import BufferSymbol, Image, Loop, Repeat, Symbols, TargetInfo, Task, Window
 
 # Touched intervals of one memory region closer than this share one array: fewer,
@@ -52,7 +58,11 @@ def _port_spans(nodes, counts: tuple[int, ...]) -> Iterator[tuple[int, int]]:
         if isinstance(n, Task):
             for p in n.ports:
                 lo = p.address + sum(min(0, s * (c - 1)) for s, c in zip(p.strides, counts))
-                hi = p.address + sum(max(0, s * (c - 1)) for s, c in zip(p.strides, counts)) + p.length
+                hi = (
+                    p.address
+                    + sum(max(0, s * (c - 1)) for s, c in zip(p.strides, counts))
+                    + p.length
+                )
                 yield lo, hi
         elif isinstance(n, Loop):
             yield from _port_spans(n.body, counts + (n.count,))
@@ -77,7 +87,9 @@ def touched(img: Image) -> list[tuple[int, int]]:
 class Board:
     """Memory extents, named buffers and SYNC words of one simulated board."""
 
-    def __init__(self, target: TargetInfo, spans: Iterable[tuple[int, int]], symbols: Symbols | None = None):
+    def __init__(
+        self, target: TargetInfo, spans: Iterable[tuple[int, int]], symbols: Symbols | None = None
+    ):
         self.target = target
         self.symbols = symbols
         self.sync = {f.name: 0 for f in F.SYNC.fields}
@@ -132,7 +144,7 @@ class Board:
     def view(self, address: int, length: int) -> np.ndarray:
         """The ``length`` bytes at ``address`` as a writable uint8 view."""
         base, data = self._extent(address, address + length)
-        return data[address - base:address - base + length]
+        return data[address - base : address - base + length]
 
     def rows(self, address: int, stride: int, count: int, length: int) -> np.ndarray:
         """``count`` rows of ``length`` bytes, row i at ``address + i * stride``, as a
@@ -140,8 +152,10 @@ class Board:
         lo = address + min(0, stride * (count - 1))
         hi = address + max(0, stride * (count - 1)) + length
         base, data = self._extent(lo, hi)
-        first = data[lo - base:]
-        view = np.lib.stride_tricks.as_strided(first, shape=(count, length), strides=(abs(stride), 1))
+        first = data[lo - base :]
+        view = np.lib.stride_tricks.as_strided(
+            first, shape=(count, length), strides=(abs(stride), 1)
+        )
         return view[::-1] if stride < 0 else view
 
     def read(self, address: int, length: int) -> bytes:
@@ -156,7 +170,9 @@ class Board:
     def buffer(self, name: str) -> BufferSymbol:
         """The buffer called ``name``; DataError when the image has none."""
         if self.symbols is None:
-            raise DataError(f"buffer `{name}`: the image has no SYMBOLS section (it was stripped)", name)
+            raise DataError(
+                f"buffer `{name}`: the image has no SYMBOLS section (it was stripped)", name
+            )
         for b in self.symbols.buffers:
             if b.name == name:
                 return b
@@ -171,7 +187,9 @@ class Board:
     def load_file(self, name: str, path: str) -> None:
         """Write a buffer from a ``.npy`` file or a raw file of exactly its size."""
         b = self.buffer(name)
-        self.view(b.address, b.size)[:] = np.frombuffer(read_buffer_file(path, name, b.elem, b.shape), np.uint8)
+        self.view(b.address, b.size)[:] = np.frombuffer(
+            read_buffer_file(path, name, b.elem, b.shape), np.uint8
+        )
 
     def array(self, name: str) -> np.ndarray:
         """A copy of a buffer in its dtype and shape (bits: its 64-bit words)."""

@@ -26,9 +26,18 @@ from .program import tensor_bytes
 NPY_HEADER_MAX = 1 << 16  # a .npy file's header is at most this long, besides its data
 
 # Element types of SYMBOLS as numpy dtypes (little-endian, as the board stores them).
-ELEMENT_DTYPES = {"bits": np.dtype("<u8"), "i8": np.dtype("i1"), "u8": np.dtype("u1"),
-                  "i16": np.dtype("<i2"), "u16": np.dtype("<u2"), "i32": np.dtype("<i4"),
-                  "u32": np.dtype("<u4"), "i64": np.dtype("<i8"), "u64": np.dtype("<u8")}
+ELEMENT_DTYPES = {
+    "bits": np.dtype("<u8"),
+    "i8": np.dtype("i1"),
+    "u8": np.dtype("u1"),
+    "i16": np.dtype("<i2"),
+    "u16": np.dtype("<u2"),
+    "i32": np.dtype("<i4"),
+    "u32": np.dtype("<u4"),
+    "i64": np.dtype("<i8"),
+    "u64": np.dtype("<u8"),
+}
+
 
 class DataError(AciError):
     """A buffer name, value or file that does not fit the image; ``buffer`` names it,
@@ -60,8 +69,11 @@ def buffer_bytes(b: BufferSymbol, value) -> bytes:
         same_type = value.dtype.kind == dtype.kind and value.dtype.itemsize == dtype.itemsize
         if not same_type or value.shape != shape:
             what = "uint64 words" if b.elem == "bits" else str(dtype.newbyteorder("="))
-            raise DataError(f"buffer `{b.name}` is {describe(b)}: expected {what} of shape {shape}, "
-                            f"got {value.dtype} of shape {value.shape}", b.name)
+            raise DataError(
+                f"buffer `{b.name}` is {describe(b)}: expected {what} of shape {shape}, "
+                f"got {value.dtype} of shape {value.shape}",
+                b.name,
+            )
         return np.ascontiguousarray(value, dtype=dtype).tobytes()
     raw = bytes(value)
     if len(raw) != b.size:
@@ -81,17 +93,24 @@ def read_buffer_file(path: str, name: str, elem: str, shape: tuple[int, ...]) ->
             regular = stat.S_ISREG(os.fstat(f.fileno()).st_mode)
             if regular and os.fstat(f.fileno()).st_size > most:
                 n = os.fstat(f.fileno()).st_size
-                raise DataError(f"`{path}` holds {n} bytes, more than buffer `{name}` ({b.size} bytes) takes", name,
-                                f"it holds {n} bytes, more than buffer `{name}` ({b.size} bytes) takes")
+                raise DataError(
+                    f"`{path}` holds {n} bytes, more than buffer `{name}` ({b.size} bytes) takes",
+                    name,
+                    f"it holds {n} bytes, more than buffer `{name}` ({b.size} bytes) takes",
+                )
             if path.endswith(".npy"):
                 value = np.load(f if regular else io.BytesIO(f.read(most + 1)), allow_pickle=False)
             else:
                 value = f.read(b.size + 1)  # one byte more than fits: the size check below says so
     except OSError as e:
         why = f"cannot read it: {e.strerror or e}"
-        raise DataError(f"cannot read `{path}` for buffer `{name}`: {e.strerror or e}", name, why) from None
+        raise DataError(
+            f"cannot read `{path}` for buffer `{name}`: {e.strerror or e}", name, why
+        ) from None
     except (ValueError, EOFError) as e:
-        raise DataError(f"`{path}` is not a readable .npy file: {e}", name, f"not a readable .npy file: {e}") from None
+        raise DataError(
+            f"`{path}` is not a readable .npy file: {e}", name, f"not a readable .npy file: {e}"
+        ) from None
     if path.endswith(".npy") and not isinstance(value, np.ndarray):
         raise DataError(f"`{path}` is not a .npy array file", name, "not a .npy array file")
     try:

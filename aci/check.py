@@ -27,10 +27,11 @@ from typing import Iterable, Mapping
 
 import attrs
 
-from . import ast, program as P, timing, units
+from . import ast, timing, units
+from . import format as F
+from . import program as P
 from .affine import Affine, Var, describe
 from .diagnostics import Diagnostic, Note, SourceError, error, warning
-from . import format as F
 from .format import LIMITS
 from .overlap import MAYBE, IntervalIndex, meet
 from .parse import Loaded
@@ -60,6 +61,7 @@ BUFFER_ALIGN = 64  # placement aligns buffers to a cache line (fixed addresses n
 
 # ---- values ---------------------------------------------------------------------
 
+
 @attrs.frozen
 class Num:
     value: Fraction
@@ -74,6 +76,7 @@ class Flag:
 @attrs.frozen
 class Sym:
     """A value that depends on loop or repeat variables (always a count)."""
+
     aff: Affine
 
 
@@ -91,7 +94,13 @@ Value = Num | Flag | Sym | BufRef | _Poison
 
 
 def _show(v) -> str:
-    return str(v.value).lower() if isinstance(v, Flag) else _fmt(v.value) if isinstance(v, Num) else "?"
+    return (
+        str(v.value).lower()
+        if isinstance(v, Flag)
+        else _fmt(v.value)
+        if isinstance(v, Num)
+        else "?"
+    )
 
 
 def _show_param(core: P.Core, name: str, v: int) -> str:
@@ -105,6 +114,7 @@ def _fmt(v: Fraction) -> str:
 @attrs.frozen
 class Unit:
     """Everything a compilation unit declares, checked."""
+
     programs: dict[str, P.Program]
     targets: dict[str, P.Target]
     cores: dict[str, P.Core]
@@ -157,8 +167,12 @@ class _Checker:
             self.cores[name] = core
             if core is not None:
                 if core.id in ids:
-                    self.err("E011", f"core id {core.id} is used by `{ids[core.id].name.name}` and `{name}`",
-                             c.name.span, Note("first used here", ids[core.id].name.span))
+                    self.err(
+                        "E011",
+                        f"core id {core.id} is used by `{ids[core.id].name.name}` and `{name}`",
+                        c.name.span,
+                        Note("first used here", ids[core.id].name.span),
+                    )
                 else:
                     ids[core.id] = c
         for b in self.buffers.values():
@@ -171,16 +185,26 @@ class _Checker:
         if self.diags:
             unique = list(dict.fromkeys(self.diags))
             raise SourceError(unique)
-        consts = {k: int(v.value) for k, v in self.const_values.items()
-                  if isinstance(v, Num) and v.value.denominator == 1}
-        return Unit(programs, {k: v for k, v in self.targets.items() if v},
-                    {k: v for k, v in self.cores.items() if v}, consts,
-                    tuple(sorted(dict.fromkeys(self.warnings), key=Diagnostic.sort_key)))
+        consts = {
+            k: int(v.value)
+            for k, v in self.const_values.items()
+            if isinstance(v, Num) and v.value.denominator == 1
+        }
+        return Unit(
+            programs,
+            {k: v for k, v in self.targets.items() if v},
+            {k: v for k, v in self.cores.items() if v},
+            consts,
+            tuple(sorted(dict.fromkeys(self.warnings), key=Diagnostic.sort_key)),
+        )
 
     def collect(self) -> None:
         values: dict[str, ast.Const | ast.Buffer] = {}
-        kinds = [(ast.Core, self.core_asts, "core"), (ast.Target, self.target_asts, "target"),
-                 (ast.Program, self.program_asts, "program")]
+        kinds = [
+            (ast.Core, self.core_asts, "core"),
+            (ast.Target, self.target_asts, "target"),
+            (ast.Program, self.program_asts, "program"),
+        ]
         for module in self.loaded.modules:
             for d in module.decls:
                 if isinstance(d, (ast.Const, ast.Buffer)):
@@ -193,8 +217,12 @@ class _Checker:
     def _declare(self, table: dict, d, what: str) -> None:
         prev = table.get(d.name.name)
         if prev is not None:
-            self.err("E011", f"{what} `{d.name.name}` is declared twice", d.name.span,
-                     Note("first declared here", prev.name.span))
+            self.err(
+                "E011",
+                f"{what} `{d.name.name}` is declared twice",
+                d.name.span,
+                Note("first declared here", prev.name.span),
+            )
         else:
             table[d.name.name] = d
 
@@ -202,10 +230,13 @@ class _Checker:
         """``-D NAME=VALUE``: VALUE is one literal of the language (a number, a
         number with a unit, true or false), optionally negated."""
         from ._parser import literal
+
         for name, text in self.defines.items():
             if name not in self.consts:
                 known = ", ".join(sorted(self.consts)) or "none"
-                self.err("E013", f"-D {name}={text}: there is no const `{name}` (consts: {known})", None)
+                self.err(
+                    "E013", f"-D {name}={text}: there is no const `{name}` (consts: {known})", None
+                )
                 continue
             t = text.strip()
             if t in ("true", "false"):
@@ -214,8 +245,12 @@ class _Checker:
             neg = t.startswith("-")
             lit = literal(t[1:].lstrip() if neg else t)
             if lit is None:
-                self.err("E013", f"-D {name}={text}: not a value of the language (a number such as 1_000, 0x40 "
-                         "or 2.5, a number with a unit such as 64 KiB or 10 us, true or false)", None)
+                self.err(
+                    "E013",
+                    f"-D {name}={text}: not a value of the language (a number such as 1_000, 0x40 "
+                    "or 2.5, a number with a unit such as 64 KiB or 10 us, true or false)",
+                    None,
+                )
                 continue
             value, unit = lit
             v = Num(value) if unit is None else Num(*units.quantity(value, unit))
@@ -228,8 +263,12 @@ class _Checker:
         if name in self.overrides:
             v: Value = self.overrides[name]
         elif name in self.const_busy:
-            self.err("E021", f"const `{name}` is defined in terms of itself", use,
-                     Note(f"`{name}` is declared here", decl.span))
+            self.err(
+                "E021",
+                f"const `{name}` is defined in terms of itself",
+                use,
+                Note(f"`{name}` is declared here", decl.span),
+            )
             return POISON
         else:
             self.const_busy.add(name)
@@ -284,7 +323,11 @@ class _Checker:
             if isinstance(c, _Poison):
                 return POISON
             if not isinstance(c, Flag):
-                self.err("E025", "the condition of `? :` must be true or false, not a number", e.cond.span)
+                self.err(
+                    "E025",
+                    "the condition of `? :` must be true or false, not a number",
+                    e.cond.span,
+                )
                 return POISON
             return self.eval(e.then if c.value else e.else_, env)
         if isinstance(e, ast.Call):
@@ -293,8 +336,12 @@ class _Checker:
 
     def not_affine(self, e: ast.Expr, v: Sym, what: str) -> None:
         names = ", ".join(f"`{x.name}`" for x in v.aff.vars)
-        self.err("E050", f"{what} may not depend on loop variables ({names}): only sums of "
-                 "constant multiples of them are affine", e.span)
+        self.err(
+            "E050",
+            f"{what} may not depend on loop variables ({names}): only sums of "
+            "constant multiples of them are affine",
+            e.span,
+        )
 
     def unary(self, e: ast.Unary, v: Value) -> Value:
         if isinstance(v, _Poison):
@@ -328,17 +375,24 @@ class _Checker:
         assert isinstance(a, Num) and isinstance(b, Num)
         if e.op in ("+", "-", "==", "!=", "<", "<=", ">", ">="):
             if a.dim != b.dim:
-                self.err("E020", f"cannot combine {a.dim} and {b.dim} with `{e.op}`", e.span,
-                         Note(f"this is {units.EXAMPLE[a.dim]}", e.left.span),
-                         Note(f"this is {units.EXAMPLE[b.dim]}", e.right.span))
+                self.err(
+                    "E020",
+                    f"cannot combine {a.dim} and {b.dim} with `{e.op}`",
+                    e.span,
+                    Note(f"this is {units.EXAMPLE[a.dim]}", e.left.span),
+                    Note(f"this is {units.EXAMPLE[b.dim]}", e.right.span),
+                )
                 return POISON
             if e.op == "+":
                 return Num(a.value + b.value, a.dim)
             if e.op == "-":
                 return Num(a.value - b.value, a.dim)
             x, y = a.value, b.value
-            return Flag({"==": x == y, "!=": x != y, "<": x < y, "<=": x <= y, ">": x > y,
-                         ">=": x >= y}[e.op])
+            return Flag(
+                {"==": x == y, "!=": x != y, "<": x < y, "<=": x <= y, ">": x > y, ">=": x >= y}[
+                    e.op
+                ]
+            )
         if e.op == "*":
             dim = units.multiply(a.dim, b.dim)
             if dim is None:
@@ -349,13 +403,22 @@ class _Checker:
         if b.value == 0:
             self.err("E023", "division by zero", e.right.span)
             return POISON
-        dim = units.divide(a.dim, b.dim) if e.op == "/" else (a.dim if a.dim == b.dim or b.dim == units.COUNT else None)
+        dim = (
+            units.divide(a.dim, b.dim)
+            if e.op == "/"
+            else (a.dim if a.dim == b.dim or b.dim == units.COUNT else None)
+        )
         if dim is None:
             self.err("E020", f"cannot divide {a.dim} by {b.dim}", e.span)
             return POISON
         q = a.value / b.value
         if e.op == "/":
-            return Num(Fraction(math.floor(q)) if (a.value.denominator == 1 and b.value.denominator == 1) else q, dim)
+            return Num(
+                Fraction(math.floor(q))
+                if (a.value.denominator == 1 and b.value.denominator == 1)
+                else q,
+                dim,
+            )
         return Num(a.value - b.value * math.floor(q), dim)
 
     def binary_sym(self, e: ast.Binary, a: Value, b: Value) -> Value:
@@ -365,9 +428,12 @@ class _Checker:
             if v.dim != units.COUNT or v.value.denominator != 1:
                 return None
             return Affine.of(int(v.value))
+
         x, y = aff(a), aff(b)
         if x is None or y is None:
-            self.err("E020", "a loop variable can only be combined with plain whole numbers", e.span)
+            self.err(
+                "E020", "a loop variable can only be combined with plain whole numbers", e.span
+            )
             return POISON
         if e.op == "+":
             return Sym(x + y)
@@ -394,7 +460,11 @@ class _Checker:
         if any(isinstance(a, _Poison) for a in args):
             return POISON
         if (arity[f] and len(args) != arity[f]) or not args:
-            self.err("E025", f"`{f}` takes {arity[f] or 'one or more'} arguments, {len(args)} given", e.span)
+            self.err(
+                "E025",
+                f"`{f}` takes {arity[f] or 'one or more'} arguments, {len(args)} given",
+                e.span,
+            )
             return POISON
         for a, x in zip(args, e.args):
             if isinstance(a, Sym):
@@ -420,22 +490,29 @@ class _Checker:
             return POISON
         return Num(Fraction(math.ceil(args[0].value / args[1].value)), dim)
 
-    def want_int(self, e: ast.Expr, env: Mapping[str, Value], what: str,
-                 dims: Iterable[str] = (units.COUNT,)) -> int | None:
+    def want_int(
+        self, e: ast.Expr, env: Mapping[str, Value], what: str, dims: Iterable[str] = (units.COUNT,)
+    ) -> int | None:
         """A compile-time integer of one of ``dims`` (converted to its canonical unit)."""
         v = self.eval(e, env)
         return self.as_int(v, e, what, dims)
 
-    def as_int(self, v: Value, e: ast.Expr, what: str, dims: Iterable[str] = (units.COUNT,)) -> int | None:
+    def as_int(
+        self, v: Value, e: ast.Expr, what: str, dims: Iterable[str] = (units.COUNT,)
+    ) -> int | None:
         dims = tuple(dims)
         if isinstance(v, _Poison):
             return None
         if isinstance(v, Sym):
             names = ", ".join(f"`{x.name}`" for x in v.aff.vars)
-            self.err("E021", f"{what} must be a constant, but it uses the loop variable {names}", e.span)
+            self.err(
+                "E021", f"{what} must be a constant, but it uses the loop variable {names}", e.span
+            )
             return None
         if isinstance(v, BufRef):
-            self.err("E025", f"{what} must be a number, not the buffer `{v.buffer.name.name}`", e.span)
+            self.err(
+                "E025", f"{what} must be a number, not the buffer `{v.buffer.name.name}`", e.span
+            )
             return None
         if isinstance(v, Flag):
             self.err("E025", f"{what} must be a number, not {str(v.value).lower()}", e.span)
@@ -477,9 +554,16 @@ class _Checker:
 
     def check_target(self, t: ast.Target) -> P.Target | None:
         fields = {  # name -> (dimension, what the timing model calls it)
-            "icap": units.RATE, "pr_overhead": units.TIME, "dma": units.RATE,
-            "clock": units.FREQ, "task_overhead": units.TIME, "pf_write": units.TIME,
-            "link": units.RATE, "latency": units.TIME, "watchdog": units.TIME}
+            "icap": units.RATE,
+            "pr_overhead": units.TIME,
+            "dma": units.RATE,
+            "clock": units.FREQ,
+            "task_overhead": units.TIME,
+            "pf_write": units.TIME,
+            "link": units.RATE,
+            "latency": units.TIME,
+            "watchdog": units.TIME,
+        }
         optional = {"watchdog": 0}
         values: dict[str, int] = {}
         seen: dict[str, Span] = {}
@@ -490,12 +574,21 @@ class _Checker:
         for item in t.items:
             if isinstance(item, ast.TargetSlots):
                 if "slots" in seen:
-                    self.err("E026", "`slots` is given twice", item.span, Note("first given here", seen["slots"]))
+                    self.err(
+                        "E026",
+                        "`slots` is given twice",
+                        item.span,
+                        Note("first given here", seen["slots"]),
+                    )
                     continue
                 seen["slots"] = item.span
                 slots = self.want_int(item.count, {}, "the slot count")
                 if slots is not None and not 1 <= slots <= LIMITS["max_slots"]:
-                    self.err("E024", f"a target has 1 to {LIMITS['max_slots']} slots, not {slots}", item.count.span)
+                    self.err(
+                        "E024",
+                        f"a target has 1 to {LIMITS['max_slots']} slots, not {slots}",
+                        item.count.span,
+                    )
                     slots = None
                 capacity = self.resources(item.capacity or ())
             elif isinstance(item, ast.TargetMemory):
@@ -505,18 +598,31 @@ class _Checker:
                     self.err("E011", f"memory `{item.name.name}` is declared twice", item.name.span)
                 elif base is not None and size is not None:
                     if base < 0 or size <= 0 or base + size > 2**64:
-                        self.err("E024", f"memory `{item.name.name}` must lie within 64-bit addresses and have a positive size",
-                                 item.span)
+                        self.err(
+                            "E024",
+                            f"memory `{item.name.name}` must lie within 64-bit addresses and have a positive size",
+                            item.span,
+                        )
                     else:
                         memories.append(P.Memory(item.name.name, base, size, item.span))
             else:
                 name = item.name.name
                 if name not in fields:
-                    self.err("E027", f"unknown target field `{name}` (fields: slots, memory, "
-                             + ", ".join(fields) + ")", item.name.span)
+                    self.err(
+                        "E027",
+                        f"unknown target field `{name}` (fields: slots, memory, "
+                        + ", ".join(fields)
+                        + ")",
+                        item.name.span,
+                    )
                     continue
                 if name in seen:
-                    self.err("E026", f"`{name}` is given twice", item.name.span, Note("first given here", seen[name]))
+                    self.err(
+                        "E026",
+                        f"`{name}` is given twice",
+                        item.name.span,
+                        Note("first given here", seen[name]),
+                    )
                     continue
                 seen[name] = item.span
                 v = self.want_int(item.value, {}, f"`{name}`", (fields[name],))
@@ -534,20 +640,32 @@ class _Checker:
         self.memory_limits(t, memories)
         for name, v in values.items():
             if fields[name] == units.TIME and v > LIMITS["max_time_ns"]:
-                self.err("E024", f"`{name}` is {v} ns, over the image format's limit of {LIMITS['max_time_ns']} ns",
-                         seen[name])
+                self.err(
+                    "E024",
+                    f"`{name}` is {v} ns, over the image format's limit of {LIMITS['max_time_ns']} ns",
+                    seen[name],
+                )
                 ok = False
             per_s = v // 8 if name in ("icap", "dma") else v
             if fields[name] in (units.RATE, units.FREQ) and per_s > LIMITS["max_rate"]:
-                unit = "bytes/s" if name in ("icap", "dma") else "bits/s" if name == "link" else "Hz"
-                self.err("E024", f"`{name}` is {per_s} {unit}, over the image format's limit of {LIMITS['max_rate']}",
-                         seen[name])
+                unit = (
+                    "bytes/s" if name in ("icap", "dma") else "bits/s" if name == "link" else "Hz"
+                )
+                self.err(
+                    "E024",
+                    f"`{name}` is {per_s} {unit}, over the image format's limit of {LIMITS['max_rate']}",
+                    seen[name],
+                )
                 ok = False
         missing = [f for f in ["slots", *fields] if f not in seen and f not in optional]
         if not memories and not any(isinstance(i, ast.TargetMemory) for i in t.items):
             missing.append("memory")
         if missing:
-            self.err("E026", f"target `{t.name.name}` lacks " + ", ".join(f"`{m}`" for m in missing), t.name.span)
+            self.err(
+                "E026",
+                f"target `{t.name.name}` lacks " + ", ".join(f"`{m}`" for m in missing),
+                t.name.span,
+            )
             return None
         if not ok or slots is None or not memories or len(values) != len(fields):
             return None
@@ -555,36 +673,59 @@ class _Checker:
             if values[rate] % 8:
                 self.err("E022", f"`{rate}` must be a whole number of bytes per second", t.span)
                 return None
-        timing = P.Timing(icap_bytes_per_s=values["icap"] // 8, pr_overhead_ns=values["pr_overhead"],
-                          dma_bytes_per_s=values["dma"] // 8, clock_hz=values["clock"],
-                          task_overhead_ns=values["task_overhead"], pf_write_ns=values["pf_write"],
-                          link_bits_per_s=values["link"], link_latency_ns=values["latency"],
-                          watchdog_ns=values["watchdog"])
+        timing = P.Timing(
+            icap_bytes_per_s=values["icap"] // 8,
+            pr_overhead_ns=values["pr_overhead"],
+            dma_bytes_per_s=values["dma"] // 8,
+            clock_hz=values["clock"],
+            task_overhead_ns=values["task_overhead"],
+            pf_write_ns=values["pf_write"],
+            link_bits_per_s=values["link"],
+            link_latency_ns=values["latency"],
+            watchdog_ns=values["watchdog"],
+        )
         return P.Target(t.name.name, slots, capacity, tuple(memories), timing, t.span)
 
     def memory_limits(self, t: ast.Target, memories: list[P.Memory]) -> None:
         """E032 (too many regions), E033 (regions that overlap), E034 (a long name)."""
         limit = LIMITS["max_memories"]
         if len(memories) > limit:
-            self.err("E032", f"target `{t.name.name}` has {len(memories)} memory regions; an image holds at most "
-                     f"{limit}", memories[limit].span, Note(f"`{t.name.name}` is declared here", t.name.span))
+            self.err(
+                "E032",
+                f"target `{t.name.name}` has {len(memories)} memory regions; an image holds at most "
+                f"{limit}",
+                memories[limit].span,
+                Note(f"`{t.name.name}` is declared here", t.name.span),
+            )
         longest = _name_max(F.MEMORY)
         for k, m in enumerate(memories):
             if len(m.name.encode()) > longest:
-                self.err("E034", f"memory `{m.name}` has a name of {len(m.name.encode())} bytes; the image keeps "
-                         f"at most {longest}", m.span)
+                self.err(
+                    "E034",
+                    f"memory `{m.name}` has a name of {len(m.name.encode())} bytes; the image keeps "
+                    f"at most {longest}",
+                    m.span,
+                )
             for o in memories[:k]:
                 if m.base < o.end and o.base < m.end:
                     lo, hi = max(m.base, o.base), min(m.end, o.end)
-                    self.err("E033", f"memory `{m.name}` overlaps memory `{o.name}`: bytes 0x{lo:x} .. 0x{hi - 1:x}",
-                             m.span, Note(f"`{o.name}` is declared here", o.span))
+                    self.err(
+                        "E033",
+                        f"memory `{m.name}` overlaps memory `{o.name}`: bytes 0x{lo:x} .. 0x{hi - 1:x}",
+                        m.span,
+                        Note(f"`{o.name}` is declared here", o.span),
+                    )
                     break
 
     def resources(self, items: Iterable[ast.Resource]) -> dict[str, int]:
         out: dict[str, int] = {}
         for r in items:
             if r.name.name not in P.RESOURCES:
-                self.err("E027", f"unknown resource `{r.name.name}` (resources: {', '.join(P.RESOURCES)})", r.name.span)
+                self.err(
+                    "E027",
+                    f"unknown resource `{r.name.name}` (resources: {', '.join(P.RESOURCES)})",
+                    r.name.span,
+                )
                 continue
             if r.name.name in out:
                 self.err("E026", f"resource `{r.name.name}` is given twice", r.name.span)
@@ -605,15 +746,23 @@ class _Checker:
         for item in c.items:
             if isinstance(item, (ast.CoreId, ast.CoreBitstream, ast.CoreResources, ast.CoreCycles)):
                 if type(item) in once:
-                    self.err("E026", "this core item is given twice", item.span,
-                             Note("first given here", once[type(item)].span))
+                    self.err(
+                        "E026",
+                        "this core item is given twice",
+                        item.span,
+                        Note("first given here", once[type(item)].span),
+                    )
                     ok = False
                 once[type(item)] = item
                 continue
             name = item.name.name
             if name in names:
-                self.err("E011", f"`{name}` is declared twice in core `{c.name.name}`", item.name.span,
-                         Note("first declared here", names[name]))
+                self.err(
+                    "E011",
+                    f"`{name}` is declared twice in core `{c.name.name}`",
+                    item.name.span,
+                    Note("first declared here", names[name]),
+                )
                 ok = False
                 continue
             names[name] = item.name.span
@@ -624,13 +773,20 @@ class _Checker:
                     params.append(p)
             else:
                 ports.append(P.Port(name, item.direction, item.type, item.span))
-        for cls, word in ((ast.CoreId, "id"), (ast.CoreBitstream, "bitstream"), (ast.CoreCycles, "cycles")):
+        for cls, word in (
+            (ast.CoreId, "id"),
+            (ast.CoreBitstream, "bitstream"),
+            (ast.CoreCycles, "cycles"),
+        ):
             if cls not in once:
                 self.err("E026", f"core `{c.name.name}` lacks `{word}`", c.name.span)
                 ok = False
         if len(ports) > LIMITS["max_ports"] or len(params) > LIMITS["max_params"]:
-            self.err("E024", f"a core has at most {LIMITS['max_ports']} ports and {LIMITS['max_params']} parameters",
-                     c.name.span)
+            self.err(
+                "E024",
+                f"a core has at most {LIMITS['max_ports']} ports and {LIMITS['max_params']} parameters",
+                c.name.span,
+            )
             ok = False
         if not ports:
             self.err("E026", f"core `{c.name.name}` has no ports", c.name.span)
@@ -643,17 +799,28 @@ class _Checker:
         for e in exprs:
             for n in self.names_in(e):
                 if n.name not in known:
-                    self.err("E010", f"unknown name `{n.name}` (not a parameter of `{c.name.name}` or a const)", n.span)
+                    self.err(
+                        "E010",
+                        f"unknown name `{n.name}` (not a parameter of `{c.name.name}` or a const)",
+                        n.span,
+                    )
                     ok = False
         for p in ports:
             pt = p.type
             while pt is not None:
                 if pt.tensor.elem.name not in P.ELEMENT_BITS:
-                    self.err("E010", f"unknown element type `{pt.tensor.elem.name}` (types: "
-                             + ", ".join(P.ELEMENT_BITS) + ")", pt.tensor.elem.span)
+                    self.err(
+                        "E010",
+                        f"unknown element type `{pt.tensor.elem.name}` (types: "
+                        + ", ".join(P.ELEMENT_BITS)
+                        + ")",
+                        pt.tensor.elem.span,
+                    )
                     ok = False
                 pt = pt.otherwise
-        ident = self.want_int(once[ast.CoreId].value, {}, "a core id") if ast.CoreId in once else None
+        ident = (
+            self.want_int(once[ast.CoreId].value, {}, "a core id") if ast.CoreId in once else None
+        )
         if ident is not None and not 0 <= ident < 256:
             self.err("E024", f"a core id is 0 .. 255, not {ident}", once[ast.CoreId].value.span)
             ident = None
@@ -665,8 +832,12 @@ class _Checker:
                 self.err("E024", "a bitstream size must be positive", bs.size.span)
                 size = None
             elif size is not None and size > _field_max(F.CORE, "bitstream_size"):
-                self.err("E024", f"a bitstream of {size} bytes is over the image format's limit of "
-                         f"{_field_max(F.CORE, 'bitstream_size')} bytes", bs.size.span)
+                self.err(
+                    "E024",
+                    f"a bitstream of {size} bytes is over the image format's limit of "
+                    f"{_field_max(F.CORE, 'bitstream_size')} bytes",
+                    bs.size.span,
+                )
                 size = None
             if bs.address is not None:
                 addr = self.want_int(bs.address, {}, "a bitstream address")
@@ -675,13 +846,27 @@ class _Checker:
         res = self.resources(once[ast.CoreResources].items) if ast.CoreResources in once else {}
         for r in once[ast.CoreResources].items if ast.CoreResources in once else ():
             if r.name.name in res and res[r.name.name] > _field_max(F.CORE, r.name.name):
-                self.err("E024", f"{res[r.name.name]} {r.name.name.upper()} is over the image format's limit of "
-                         f"{_field_max(F.CORE, r.name.name)}", r.value.span)
+                self.err(
+                    "E024",
+                    f"{res[r.name.name]} {r.name.name.upper()} is over the image format's limit of "
+                    f"{_field_max(F.CORE, r.name.name)}",
+                    r.value.span,
+                )
                 ok = False
         if not ok or ident is None or size is None:
             return None
-        return P.Core(c.name.name, ident, size, bs.region.name if bs.region else None, addr, res,
-                      tuple(params), tuple(ports), once[ast.CoreCycles].value, c.span)
+        return P.Core(
+            c.name.name,
+            ident,
+            size,
+            bs.region.name if bs.region else None,
+            addr,
+            res,
+            tuple(params),
+            tuple(ports),
+            once[ast.CoreCycles].value,
+            c.span,
+        )
 
     def port_type_exprs(self, pt: ast.PortType):
         while pt is not None:
@@ -693,7 +878,11 @@ class _Checker:
     def check_param(self, p: ast.CoreParam) -> P.Param | None:
         t = p.type.name
         if t not in P.PARAM_TYPES:
-            self.err("E027", f"unknown parameter type `{t}` (types: {', '.join(P.PARAM_TYPES)})", p.type.span)
+            self.err(
+                "E027",
+                f"unknown parameter type `{t}` (types: {', '.join(P.PARAM_TYPES)})",
+                p.type.span,
+            )
             return None
         tlo, thi = P.PARAM_TYPES[t]
         if p.domain is None:
@@ -707,10 +896,16 @@ class _Checker:
             if lo is None or hi is None:
                 return None
             if lo > hi:
-                self.err("E031", f"the range {lo} .. {hi} of `{p.name.name}` is empty", p.domain.span)
+                self.err(
+                    "E031", f"the range {lo} .. {hi} of `{p.name.name}` is empty", p.domain.span
+                )
                 return None
             if lo < tlo or hi > thi:
-                self.err("E031", f"the range {lo} .. {hi} does not fit `{t}` ({tlo} .. {thi})", p.domain.span)
+                self.err(
+                    "E031",
+                    f"the range {lo} .. {hi} does not fit `{t}` ({tlo} .. {thi})",
+                    p.domain.span,
+                )
                 return None
             return P.Param(p.name.name, t, lo, hi, None, p.span)
         vals: list[int] = []
@@ -730,8 +925,11 @@ class _Checker:
     def check_buffer_decl(self, b: ast.Buffer) -> tuple[str, tuple[int, ...]] | None:
         ok = True
         if b.type.elem.name not in P.ELEMENT_BITS:
-            self.err("E010", f"unknown element type `{b.type.elem.name}` (types: {', '.join(P.ELEMENT_BITS)})",
-                     b.type.elem.span)
+            self.err(
+                "E010",
+                f"unknown element type `{b.type.elem.name}` (types: {', '.join(P.ELEMENT_BITS)})",
+                b.type.elem.span,
+            )
             ok = False
         shape = []
         for d in b.type.dims:
@@ -746,12 +944,20 @@ class _Checker:
             ok = False
         for d, v in zip(b.type.dims, shape):
             if v is not None and v > _field_max(F.BUFFER, "dim0"):
-                self.err("E024", f"a dimension of {v} is over the image format's limit of "
-                         f"{_field_max(F.BUFFER, 'dim0')}", d.span)
+                self.err(
+                    "E024",
+                    f"a dimension of {v} is over the image format's limit of "
+                    f"{_field_max(F.BUFFER, 'dim0')}",
+                    d.span,
+                )
                 ok = False
         if len(b.name.name.encode()) > _name_max(F.BUFFER):
-            self.err("E034", f"buffer `{b.name.name}` has a name of {len(b.name.name.encode())} bytes; the image "
-                     f"keeps at most {_name_max(F.BUFFER)}", b.name.span)
+            self.err(
+                "E034",
+                f"buffer `{b.name.name}` has a name of {len(b.name.name.encode())} bytes; the image "
+                f"keeps at most {_name_max(F.BUFFER)}",
+                b.name.span,
+            )
             ok = False
         if not ok:
             return None
@@ -792,11 +998,20 @@ class _ProgramChecker:
         if len(self.c.diags) > before:
             return None
         used = {core.name for core in cores}
-        return P.Program(self.p.name.name, self.target, cores, tuple(self.buffers.values()),
-                         tuple(b for b in bitstreams if b.core in used), tuple(body),
-                         {k: int(v.value) for k, v in self.c.const_values.items()
-                          if isinstance(v, Num) and v.value.denominator == 1},
-                         self.p.span)
+        return P.Program(
+            self.p.name.name,
+            self.target,
+            cores,
+            tuple(self.buffers.values()),
+            tuple(b for b in bitstreams if b.core in used),
+            tuple(body),
+            {
+                k: int(v.value)
+                for k, v in self.c.const_values.items()
+                if isinstance(v, Num) and v.value.denominator == 1
+            },
+            self.p.span,
+        )
 
     # ---- limits of the image format -----------------------------------------
 
@@ -809,8 +1024,12 @@ class _ProgramChecker:
         counts its loop once per slot, and a task counts a wait per other slot."""
         name = self.p.name
         if not cores:
-            self.err("E082", f"program `{name.name}` runs no task and loads no core: an image needs at least one "
-                     "core", name.span)
+            self.err(
+                "E082",
+                f"program `{name.name}` runs no task and loads no core: an image needs at least one "
+                "core",
+                name.span,
+            )
             return
         slots = self.target.slots
         insn = F.INSN_HEADER.size
@@ -823,18 +1042,31 @@ class _ProgramChecker:
             files.add(n.span.file)
             if isinstance(n, P.Task):
                 totals["params"] += 4 * len(n.params)
-                return mult, insn + F.BY_NAME["TASK"].fields.size + len(n.ports) * (
-                    F.PORT.size + 8 * levels) + waits, 1
+                return (
+                    mult,
+                    insn
+                    + F.BY_NAME["TASK"].fields.size
+                    + len(n.ports) * (F.PORT.size + 8 * levels)
+                    + waits,
+                    1,
+                )
             inner = [node(b, levels + 1, mult * n.var.count) for b in n.body]  # a Loop
-            return (sum(x[0] for x in inner), insn + F.BY_NAME["LOOP"].fields.size + sum(x[1] for x in inner),
-                    1 + sum(x[2] for x in inner))
+            return (
+                sum(x[0] for x in inner),
+                insn + F.BY_NAME["LOOP"].fields.size + sum(x[1] for x in inner),
+                1 + sum(x[2] for x in inner),
+            )
 
         def window(w: P.Window, levels: int, mult: int) -> tuple[int, int, int]:
             files.add(w.span.file)
             ops, size, count = 0, insn, 1
             tasks = [t for p in w.parsecs for t in P.walk_tasks(p)]
-            split = (len(w.parsecs) == 1 and len(w.parsecs[0].threads) == 1
-                     and len(w.parsecs[0].threads[0].body) == 1 and isinstance(w.parsecs[0].threads[0].body[0], P.Loop))
+            split = (
+                len(w.parsecs) == 1
+                and len(w.parsecs[0].threads) == 1
+                and len(w.parsecs[0].threads[0].body) == 1
+                and isinstance(w.parsecs[0].threads[0].body[0], P.Loop)
+            )
             copies = slots if split else 1
             reconfs = len(w.reconfigure) + min(slots, len(tasks) * copies)
             ops += mult * reconfs
@@ -863,21 +1095,41 @@ class _ProgramChecker:
             totals["bytes"] += sizes[0] + sum(x[1] for x in parts)
             totals["insns"] += sizes[1] + sum(x[2] for x in parts)
         if totals["ops"] > LIMITS["max_operations"]:
-            self.err("E084", f"program `{name.name}` may run {totals['ops']} operations (tasks and reconfigurations, "
-                     f"loops unrolled), over the image format's limit of {LIMITS['max_operations']}", name.span)
-        size = (F.HEADER.size + 6 * F.SECTION_ENTRY.size + F.TARGET.size + len(self.target.memories) * F.MEMORY.size
-                + F.CORES.size + len(cores) * F.CORE.size + F.SYNC.size + totals["params"] + totals["bytes"]
-                + F.SYMBOLS.size + len(self.buffers) * F.BUFFER.size + len(files) * F.FILE.size
-                + totals["insns"] * F.LINE.size + 6 * 7)
+            self.err(
+                "E084",
+                f"program `{name.name}` may run {totals['ops']} operations (tasks and reconfigurations, "
+                f"loops unrolled), over the image format's limit of {LIMITS['max_operations']}",
+                name.span,
+            )
+        size = (
+            F.HEADER.size
+            + 6 * F.SECTION_ENTRY.size
+            + F.TARGET.size
+            + len(self.target.memories) * F.MEMORY.size
+            + F.CORES.size
+            + len(cores) * F.CORE.size
+            + F.SYNC.size
+            + totals["params"]
+            + totals["bytes"]
+            + F.SYMBOLS.size
+            + len(self.buffers) * F.BUFFER.size
+            + len(files) * F.FILE.size
+            + totals["insns"] * F.LINE.size
+            + 6 * 7
+        )
         what = None
         if size > LIMITS["max_image_bytes"]:
             what = f"its image may take {size} bytes, over the image format's limit of {LIMITS['max_image_bytes']}"
         elif len(self.buffers) > _field_max(F.SYMBOLS, "buffer_count"):
-            what = (f"its image would name {len(self.buffers)} buffers, over the image format's limit of "
-                    f"{_field_max(F.SYMBOLS, 'buffer_count')}")
+            what = (
+                f"its image would name {len(self.buffers)} buffers, over the image format's limit of "
+                f"{_field_max(F.SYMBOLS, 'buffer_count')}"
+            )
         elif len(files) > _field_max(F.SYMBOLS, "file_count"):
-            what = (f"its image would name {len(files)} source files, over the image format's limit of "
-                    f"{_field_max(F.SYMBOLS, 'file_count')}")
+            what = (
+                f"its image would name {len(files)} source files, over the image format's limit of "
+                f"{_field_max(F.SYMBOLS, 'file_count')}"
+            )
         if what:
             self.err("E085", f"program `{name.name}` is too large: {what}", name.span)
 
@@ -893,8 +1145,22 @@ class _ProgramChecker:
             region = self._region(b.region, f"buffer `{b.name.name}`")
             if region is None:
                 continue
-            addr = self.c.want_int(b.address, {}, "a buffer address") if b.address is not None else None
-            items.append((b.name.name, "buffer", region, P.tensor_bytes(*elem_shape), addr, b.span, (b, elem_shape)))
+            addr = (
+                self.c.want_int(b.address, {}, "a buffer address")
+                if b.address is not None
+                else None
+            )
+            items.append(
+                (
+                    b.name.name,
+                    "buffer",
+                    region,
+                    P.tensor_bytes(*elem_shape),
+                    addr,
+                    b.span,
+                    (b, elem_shape),
+                )
+            )
         for core in self.c.cores.values():
             if core is None:
                 continue
@@ -903,7 +1169,17 @@ class _ProgramChecker:
             region = self._region(bs.region, f"the bitstream of `{core.name}`")
             if region is None:
                 continue
-            items.append((core.name, "bitstream", region, core.bitstream_size, core.bitstream_address, bs.span, core))
+            items.append(
+                (
+                    core.name,
+                    "bitstream",
+                    region,
+                    core.bitstream_size,
+                    core.bitstream_address,
+                    bs.span,
+                    core,
+                )
+            )
         placed: list[tuple[int, int, str, Span]] = []  # (start, end, what, span)
         addresses: dict[tuple[str, str], tuple[int, str]] = {}
         for name, kind, region, size, addr, span, decl in items:
@@ -914,14 +1190,23 @@ class _ProgramChecker:
                 self.err("E072", f"{what} is at 0x{addr:x}, not a multiple of 8", span)
                 continue
             if addr < region.base or addr + size > region.end:
-                self.err("E070", f"{what} ({size} bytes at 0x{addr:x}) lies outside memory `{region.name}` "
-                         f"(0x{region.base:x} .. 0x{region.end:x})", span, Note(f"`{region.name}` is declared here", region.span))
+                self.err(
+                    "E070",
+                    f"{what} ({size} bytes at 0x{addr:x}) lies outside memory `{region.name}` "
+                    f"(0x{region.base:x} .. 0x{region.end:x})",
+                    span,
+                    Note(f"`{region.name}` is declared here", region.span),
+                )
                 continue
             for s, e, w, sp in placed:
                 if addr < e and s < addr + size:
                     lo, hi = max(s, addr), min(e, addr + size)
-                    self.err("E071", f"{what} overlaps {w}: bytes 0x{lo:x} .. 0x{hi - 1:x} ({hi - lo} bytes)",
-                             span, Note(f"{w} is placed here", sp))
+                    self.err(
+                        "E071",
+                        f"{what} overlaps {w}: bytes 0x{lo:x} .. 0x{hi - 1:x} ({hi - lo} bytes)",
+                        span,
+                        Note(f"{w} is placed here", sp),
+                    )
                     break
             placed.append((addr, addr + size, what, span))
             addresses[(kind, name)] = (addr, region.name)
@@ -931,11 +1216,18 @@ class _ProgramChecker:
             what = f"buffer `{name}`" if kind == "buffer" else f"the bitstream of `{name}`"
             a = self._first_fit(region, size, placed)
             if a is None:
-                used = sum(min(e, region.end) - max(s, region.base) for s, e, _, _ in placed
-                           if s < region.end and e > region.base)
-                self.err("E070", f"{what} ({size} bytes) does not fit in memory `{region.name}` "
-                         f"({region.size} bytes, {used} already used)", span,
-                         Note(f"`{region.name}` is declared here", region.span))
+                used = sum(
+                    min(e, region.end) - max(s, region.base)
+                    for s, e, _, _ in placed
+                    if s < region.end and e > region.base
+                )
+                self.err(
+                    "E070",
+                    f"{what} ({size} bytes) does not fit in memory `{region.name}` "
+                    f"({region.size} bytes, {used} already used)",
+                    span,
+                    Note(f"`{region.name}` is declared here", region.span),
+                )
                 continue
             placed.append((a, a + size, what, span))
             addresses[(kind, name)] = (a, region.name)
@@ -947,8 +1239,18 @@ class _ProgramChecker:
             if kind == "buffer":
                 b, (elem, shape) = decl
                 init = self._init_file(b, elem, shape)
-                self.buffers[name] = P.Buffer(name, b.role, elem, shape, rname, a, init and init[0], b.span,
-                                              addr is not None, init and init[1])
+                self.buffers[name] = P.Buffer(
+                    name,
+                    b.role,
+                    elem,
+                    shape,
+                    rname,
+                    a,
+                    init and init[0],
+                    b.span,
+                    addr is not None,
+                    init and init[1],
+                )
             else:
                 bitstreams.append(P.Bitstream(name, rname, a, size))
         return bitstreams
@@ -959,8 +1261,11 @@ class _ProgramChecker:
         m = self.target.memory(ident.name)
         if m is None:
             known = ", ".join(x.name for x in self.target.memories)
-            self.err("E010", f"target `{self.target.name}` has no memory `{ident.name}` for {what} (memories: {known})",
-                     ident.span)
+            self.err(
+                "E010",
+                f"target `{self.target.name}` has no memory `{ident.name}` for {what} (memories: {known})",
+                ident.span,
+            )
         return m
 
     @staticmethod
@@ -973,7 +1278,9 @@ class _ProgramChecker:
                 a = -(-e // BUFFER_ALIGN) * BUFFER_ALIGN
         return a if a + size <= region.end else None
 
-    def _init_file(self, b: ast.Buffer, elem: str, shape: tuple[int, ...]) -> tuple[str, bytes] | None:
+    def _init_file(
+        self, b: ast.Buffer, elem: str, shape: tuple[int, ...]
+    ) -> tuple[str, bytes] | None:
         """The resolved path and the bytes of `from "FILE"`: a .npy array of the
         buffer's element type and shape, or raw bytes of its size (as ``--set``)."""
         if b.init_file is None:
@@ -983,6 +1290,7 @@ class _ProgramChecker:
             self.err("E073", f"cannot read `{b.init_file}`: it is a directory", b.init_span)
             return None
         from .buffers import DataError, read_buffer_file  # numpy, only for programs that need it
+
         try:
             return str(path), read_buffer_file(str(path), b.name.name, elem, shape)
         except DataError as e:
@@ -998,9 +1306,15 @@ class _ProgramChecker:
         "parsec": (ast.Thread,),
         "thread": (ast.Loop, ast.Task),
     }
-    WHERE = {ast.Window: "a program or `repeat`", ast.Repeat: "a program",
-             ast.Reconfigure: "a `window`", ast.Parsec: "a `window`", ast.Thread: "a `parsec`",
-             ast.Loop: "a `thread` or `loop`", ast.Task: "a `thread` or `loop`"}
+    WHERE = {
+        ast.Window: "a program or `repeat`",
+        ast.Repeat: "a program",
+        ast.Reconfigure: "a `window`",
+        ast.Parsec: "a `window`",
+        ast.Thread: "a `parsec`",
+        ast.Loop: "a `thread` or `loop`",
+        ast.Task: "a `thread` or `loop`",
+    }
 
     def _size(self, body, env, limit: int = MAX_STATEMENTS + 1) -> int:
         """The statements ``body`` elaborates to, `for` ranges evaluated at the
@@ -1014,7 +1328,9 @@ class _ProgramChecker:
                 hi = self.c.want_int(s.hi, env, "")
                 del self.c.diags[mark:]
                 if lo is not None and hi is not None and hi > lo:
-                    total += (hi - lo) * self._size(s.body, {**env, s.var.name: Num(Fraction(lo))}, limit)
+                    total += (hi - lo) * self._size(
+                        s.body, {**env, s.var.name: Num(Fraction(lo))}, limit
+                    )
             elif hasattr(s, "body") and isinstance(s.body, tuple):
                 total += self._size(s.body, env, limit)
             if total >= limit:
@@ -1028,8 +1344,12 @@ class _ProgramChecker:
         if c.statements <= MAX_STATEMENTS:
             return True
         if c.statements == MAX_STATEMENTS + 1:
-            self.err("E088", f"this program elaborates more than {MAX_STATEMENTS:,} statements (`for` iterations "
-                     "included); here it stops", span)
+            self.err(
+                "E088",
+                f"this program elaborates more than {MAX_STATEMENTS:,} statements (`for` iterations "
+                "included); here it stops",
+                span,
+            )
         return False
 
     def stmts(self, body, ctx: str, env: dict, depth: int, repeat: Var | None = None) -> list:
@@ -1048,7 +1368,11 @@ class _ProgramChecker:
                     continue
                 if isinstance(s, ast.Thread) and ctx == "window":
                     extra = " (wrap the threads in `parsec { ... }`)"
-                self.err("E090", f"`{word}` is not allowed here: it belongs in {self.WHERE[type(s)]}{extra}", s.span)
+                self.err(
+                    "E090",
+                    f"`{word}` is not allowed here: it belongs in {self.WHERE[type(s)]}{extra}",
+                    s.span,
+                )
                 continue
             if isinstance(s, ast.Window):
                 out.append(self.window(s, env, repeat))
@@ -1101,7 +1425,9 @@ class _ProgramChecker:
         for v in range(r[0], r[0] + r[1]):
             if not self.tick(s.span):
                 break
-            out.extend(self.stmts(s.body, ctx, {**env, s.var.name: Num(Fraction(v))}, depth, repeat))
+            out.extend(
+                self.stmts(s.body, ctx, {**env, s.var.name: Num(Fraction(v))}, depth, repeat)
+            )
         return out
 
     def repeat(self, s: ast.Repeat, env) -> P.Repeat | None:
@@ -1120,14 +1446,20 @@ class _ProgramChecker:
         if r is None:
             return None
         var = Var(s.var.name, r[0], r[1], "loop", next(self.c.var_uid))
-        body = self.stmts(s.body, "thread", {**env, s.var.name: Sym(Affine.var(var))}, depth + 1, repeat)
+        body = self.stmts(
+            s.body, "thread", {**env, s.var.name: Sym(Affine.var(var))}, depth + 1, repeat
+        )
         return P.Loop(var, tuple(body), s.span)
 
     def slot(self, e: ast.Expr, env) -> int | None:
         v = self.c.want_int(e, env, "a slot")
         if v is not None and not 0 <= v < self.target.slots:
-            self.err("E062", f"slot {v} does not exist: target `{self.target.name}` has slots 0 .. {self.target.slots - 1}",
-                     e.span, Note(f"`{self.target.name}` is declared here", self.target.span))
+            self.err(
+                "E062",
+                f"slot {v} does not exist: target `{self.target.name}` has slots 0 .. {self.target.slots - 1}",
+                e.span,
+                Note(f"`{self.target.name}` is declared here", self.target.span),
+            )
             return None
         return v
 
@@ -1151,22 +1483,40 @@ class _ProgramChecker:
             for r in P.RESOURCES:
                 need, have = core.resources.get(r, 0), self.target.capacity.get(r)
                 if have is not None and need > have:
-                    self.err("E030", f"core `{core.name}` needs {need} {r.upper()} but a slot of `{self.target.name}` "
-                             f"offers {have}", ident.span, Note(f"`{core.name}` is declared here", core.span),
-                             Note(f"`{self.target.name}` is declared here", self.target.span))
+                    self.err(
+                        "E030",
+                        f"core `{core.name}` needs {need} {r.upper()} but a slot of `{self.target.name}` "
+                        f"offers {have}",
+                        ident.span,
+                        Note(f"`{core.name}` is declared here", core.span),
+                        Note(f"`{self.target.name}` is declared here", self.target.span),
+                    )
         if core.name not in self.used_cores:
             if len(self.used_cores) == LIMITS["max_cores"]:
-                self.err("E083", f"program `{self.p.name.name}` uses more than {LIMITS['max_cores']} cores, the "
-                         f"image format's limit: `{core.name}` is one more", ident.span)
+                self.err(
+                    "E083",
+                    f"program `{self.p.name.name}` uses more than {LIMITS['max_cores']} cores, the "
+                    f"image format's limit: `{core.name}` is one more",
+                    ident.span,
+                )
             if len(core.name.encode()) > _name_max(F.CORE):
-                self.err("E034", f"core `{core.name}` has a name of {len(core.name.encode())} bytes; the image keeps "
-                         f"at most {_name_max(F.CORE)}", ident.span, Note(f"`{core.name}` is declared here", core.span))
+                self.err(
+                    "E034",
+                    f"core `{core.name}` has a name of {len(core.name.encode())} bytes; the image keeps "
+                    f"at most {_name_max(F.CORE)}",
+                    ident.span,
+                    Note(f"`{core.name}` is declared here", core.span),
+                )
             pr = timing.pr_ns(self.target.timing, core.bitstream_size)
             if pr > LIMITS["max_time_ns"]:
-                self.err("E087", f"reconfiguring a slot with `{core.name}` ({core.bitstream_size} bytes at "
-                         f"{self.target.timing.icap_bytes_per_s} bytes/s) takes {pr} ns, over the image format's "
-                         f"limit of {LIMITS['max_time_ns']} ns", ident.span,
-                         Note(f"`{core.name}` is declared here", core.span))
+                self.err(
+                    "E087",
+                    f"reconfiguring a slot with `{core.name}` ({core.bitstream_size} bytes at "
+                    f"{self.target.timing.icap_bytes_per_s} bytes/s) takes {pr} ns, over the image format's "
+                    f"limit of {LIMITS['max_time_ns']} ns",
+                    ident.span,
+                    Note(f"`{core.name}` is declared here", core.span),
+                )
         self.used_cores[core.name] = core
         return core
 
@@ -1180,10 +1530,15 @@ class _ProgramChecker:
             if slot is None:
                 return
             if slot in holder and holder[slot][0].name != core.name:
-                self.err("E063", f"slot {slot} is asked to hold `{core.name}` and `{holder[slot][0].name}` in one window",
-                         span, Note(f"`{holder[slot][0].name}` is asked for here", holder[slot][1]))
+                self.err(
+                    "E063",
+                    f"slot {slot} is asked to hold `{core.name}` and `{holder[slot][0].name}` in one window",
+                    span,
+                    Note(f"`{holder[slot][0].name}` is asked for here", holder[slot][1]),
+                )
             else:
                 holder.setdefault(slot, (core, span))
+
         for r in recs:
             claim(r.slot, r.core, r.span)
         for t in (t for p in parsecs for t in P.walk_tasks(p)):
@@ -1193,8 +1548,12 @@ class _ProgramChecker:
     def parsec(self, s: ast.Parsec, env, repeat) -> P.Parsec:
         threads = tuple(self.stmts(s.body, "parsec", env, 0, repeat))
         if len(threads) > self.target.slots:
-            self.err("E061", f"this parsec has {len(threads)} threads but target `{self.target.name}` has "
-                     f"{self.target.slots} slots", s.span)
+            self.err(
+                "E061",
+                f"this parsec has {len(threads)} threads but target `{self.target.name}` has "
+                f"{self.target.slots} slots",
+                s.span,
+            )
             return P.Parsec(threads, s.span)  # pairwise slot and race checks would only add noise
         owner: dict[int, tuple[P.Thread, Span]] = {}
         for th in threads:
@@ -1204,8 +1563,12 @@ class _ProgramChecker:
                     slots.setdefault(t.slot, t.span)
             for slot, span in slots.items():
                 if slot in owner and owner[slot][0] is not th:
-                    self.err("E060", f"two threads of one parsec use slot {slot}", span,
-                             Note("the other thread uses it here", owner[slot][1]))
+                    self.err(
+                        "E060",
+                        f"two threads of one parsec use slot {slot}",
+                        span,
+                        Note("the other thread uses it here", owner[slot][1]),
+                    )
                 else:
                     owner.setdefault(slot, (th, span))
         self.races(threads)
@@ -1223,7 +1586,11 @@ class _ProgramChecker:
         if isinstance(node, P.Loop):
             return attrs.evolve(node, body=tuple(self._pin(b, slot) for b in node.body))
         if node.slot is not None and node.slot != slot:
-            self.err("E065", f"this task names slot {node.slot} but its thread is on slot {slot}", node.span)
+            self.err(
+                "E065",
+                f"this task names slot {node.slot} but its thread is on slot {slot}",
+                node.span,
+            )
         return attrs.evolve(node, slot=slot)
 
     # ---- tasks --------------------------------------------------------------
@@ -1237,13 +1604,22 @@ class _ProgramChecker:
         for a in s.args:
             n = a.name.name
             if n in given:
-                self.err("E046", f"`{n}` is given twice", a.name.span, Note("first given here", given[n].name.span))
+                self.err(
+                    "E046",
+                    f"`{n}` is given twice",
+                    a.name.span,
+                    Note("first given here", given[n].name.span),
+                )
                 continue
             if core.param(n) is None and core.port(n) is None:
-                self.err("E041", f"core `{core.name}` has no parameter or port `{n}` (parameters: "
-                         f"{', '.join(p.name for p in core.params) or 'none'}; ports: "
-                         f"{', '.join(p.name for p in core.ports)})", a.name.span,
-                         Note(f"`{core.name}` is declared here", core.span))
+                self.err(
+                    "E041",
+                    f"core `{core.name}` has no parameter or port `{n}` (parameters: "
+                    f"{', '.join(p.name for p in core.params) or 'none'}; ports: "
+                    f"{', '.join(p.name for p in core.ports)})",
+                    a.name.span,
+                    Note(f"`{core.name}` is declared here", core.span),
+                )
                 continue
             given[n] = a
         ok = True
@@ -1251,8 +1627,12 @@ class _ProgramChecker:
         for p in core.params:
             a = given.get(p.name)
             if a is None:
-                self.err("E040", f"task `{core.name}` lacks parameter `{p.name}` ({p.type}, {p.domain_str()})",
-                         s.span, Note("declared here", p.span))
+                self.err(
+                    "E040",
+                    f"task `{core.name}` lacks parameter `{p.name}` ({p.type}, {p.domain_str()})",
+                    s.span,
+                    Note("declared here", p.span),
+                )
                 ok = False
                 continue
             v = self.param_value(p, a, env)
@@ -1260,13 +1640,20 @@ class _ProgramChecker:
                 ok = False
             else:
                 values[p.name] = v
-        penv = {k: (Flag(bool(v)) if core.param(k).type == "bool" else Num(Fraction(v))) for k, v in values.items()}
+        penv = {
+            k: (Flag(bool(v)) if core.param(k).type == "bool" else Num(Fraction(v)))
+            for k, v in values.items()
+        }
         regions, types = [], []
         for port in core.ports:
             a = given.get(port.name)
             if a is None:
-                self.err("E045", f"port `{port.name}` of `{core.name}` is not bound", s.span,
-                         Note("declared here", port.span))
+                self.err(
+                    "E045",
+                    f"port `{port.name}` of `{core.name}` is not bound",
+                    s.span,
+                    Note("declared here", port.span),
+                )
                 ok = False
                 continue
             region = self.region(a.value, env)
@@ -1284,32 +1671,61 @@ class _ProgramChecker:
         if cycles is None:
             return None
         if not 0 <= cycles <= LIMITS["max_cycles"]:
-            self.err("E024", f"`{core.name}` takes {cycles} cycles for these parameters, outside 0 .. {LIMITS['max_cycles']}",
-                     s.span, Note("the cycle expression", core.cycles.span))
+            self.err(
+                "E024",
+                f"`{core.name}` takes {cycles} cycles for these parameters, outside 0 .. {LIMITS['max_cycles']}",
+                s.span,
+                Note("the cycle expression", core.cycles.span),
+            )
             return None
         for port, region, a in zip(core.ports, regions, (given[p.name] for p in core.ports)):
             if region.length > _field_max(F.PORT, "length"):
-                self.err("E024", f"port `{port.name}` is bound to {region.length} bytes, over the image format's "
-                         f"limit of {_field_max(F.PORT, 'length')} bytes for one port", a.value.span)
+                self.err(
+                    "E024",
+                    f"port `{port.name}` is bound to {region.length} bytes, over the image format's "
+                    f"limit of {_field_max(F.PORT, 'length')} bytes for one port",
+                    a.value.span,
+                )
                 return None
             bad = [(v, c) for v, c in region.offset.coeffs if not STRIDE_MIN <= c <= STRIDE_MAX]
             if bad:
-                self.err("E024", f"port `{port.name}` moves by {bad[0][1]} bytes per step of `{bad[0][0].name}`, "
-                         "beyond the image format's 64-bit signed strides", a.value.span)
+                self.err(
+                    "E024",
+                    f"port `{port.name}` moves by {bad[0][1]} bytes per step of `{bad[0][0].name}`, "
+                    "beyond the image format's 64-bit signed strides",
+                    a.value.span,
+                )
                 return None
-        read, written = timing.port_bytes((r.length for r in regions), (p.direction for p in core.ports))
+        read, written = timing.port_bytes(
+            (r.length for r in regions), (p.direction for p in core.ports)
+        )
         dur = timing.task_ns(self.target.timing, len(core.params), cycles, read, written)
         if dur > LIMITS["max_time_ns"]:
-            self.err("E086", f"this task of `{core.name}` takes {dur} ns, over the image format's limit of "
-                     f"{LIMITS['max_time_ns']} ns", s.span)
+            self.err(
+                "E086",
+                f"this task of `{core.name}` takes {dur} ns, over the image format's limit of "
+                f"{LIMITS['max_time_ns']} ns",
+                s.span,
+            )
             return None
         watchdog = self.target.timing.watchdog_ns
         if watchdog and dur > watchdog:
-            self.c.warn("W001", f"this task of `{core.name}` takes {dur} ns, longer than the watchdog of "
-                        f"`{self.target.name}` ({watchdog} ns): a run stops here with `watchdog`", s.span,
-                        Note(f"`{self.target.name}` is declared here", self.target.span))
-        return P.Task(core, slot, tuple((p.name, values[p.name]) for p in core.params), tuple(regions),
-                      tuple(types), cycles, s.span)
+            self.c.warn(
+                "W001",
+                f"this task of `{core.name}` takes {dur} ns, longer than the watchdog of "
+                f"`{self.target.name}` ({watchdog} ns): a run stops here with `watchdog`",
+                s.span,
+                Note(f"`{self.target.name}` is declared here", self.target.span),
+            )
+        return P.Task(
+            core,
+            slot,
+            tuple((p.name, values[p.name]) for p in core.params),
+            tuple(regions),
+            tuple(types),
+            cycles,
+            s.span,
+        )
 
     def param_value(self, p: P.Param, a: ast.Arg, env) -> int | None:
         v = self.c.eval(a.value, env)
@@ -1317,24 +1733,38 @@ class _ProgramChecker:
             return None
         if p.type == "bool":
             if not isinstance(v, Flag):
-                self.err("E042", f"parameter `{p.name}` is a bool: give `true` or `false`", a.value.span,
-                         Note("declared here", p.span))
+                self.err(
+                    "E042",
+                    f"parameter `{p.name}` is a bool: give `true` or `false`",
+                    a.value.span,
+                    Note("declared here", p.span),
+                )
                 return None
             return int(v.value)
         if isinstance(v, Flag):
-            self.err("E042", f"parameter `{p.name}` is {p.type}: give a number, not {str(v.value).lower()}",
-                     a.value.span, Note("declared here", p.span))
+            self.err(
+                "E042",
+                f"parameter `{p.name}` is {p.type}: give a number, not {str(v.value).lower()}",
+                a.value.span,
+                Note("declared here", p.span),
+            )
             return None
         x = self.c.as_int(v, a.value, f"parameter `{p.name}`")
         if x is None:
             return None
         if not p.allows(x):
-            self.err("E043", f"parameter `{p.name}` is {x}, outside its domain {p.domain_str()}", a.value.span,
-                     Note("declared here", p.span))
+            self.err(
+                "E043",
+                f"parameter `{p.name}` is {x}, outside its domain {p.domain_str()}",
+                a.value.span,
+                Note("declared here", p.span),
+            )
             return None
         return x
 
-    def port_shape(self, core: P.Core, port: P.Port, penv, task_span: Span) -> tuple[str, tuple[int, ...]] | None:
+    def port_shape(
+        self, core: P.Core, port: P.Port, penv, task_span: Span
+    ) -> tuple[str, tuple[int, ...]] | None:
         pt = port.type
         while pt.cond is not None:
             c = self.c.want_flag(pt.cond, penv)
@@ -1350,8 +1780,12 @@ class _ProgramChecker:
                 return None
             if v < 1:
                 shown = ", ".join(f"{k} = {_show(x)}" for k, x in penv.items())
-                self.err("E024", f"port `{port.name}` of `{core.name}` would have a dimension of {v} for {shown}",
-                         task_span, Note("the dimension is declared here", d.span))
+                self.err(
+                    "E024",
+                    f"port `{port.name}` of `{core.name}` would have a dimension of {v} for {shown}",
+                    task_span,
+                    Note("the dimension is declared here", d.span),
+                )
                 return None
             dims.append(v)
         return pt.tensor.elem.name, tuple(dims)
@@ -1363,21 +1797,39 @@ class _ProgramChecker:
         params = ", ".join(f"{k} = {_show_param(core, k, v)}" for k, v in values.items())
         shown = f" for {params}" if params else ""
         if b.elem != elem:
-            self.err("E048", f"port `{port.name}` of `{core.name}` takes {elem} elements but buffer `{b.name}` holds {b.elem}",
-                     a.value.span, Note(f"`{b.name}` is declared here", b.span), Note("the port is declared here", port.span))
+            self.err(
+                "E048",
+                f"port `{port.name}` of `{core.name}` takes {elem} elements but buffer `{b.name}` holds {b.elem}",
+                a.value.span,
+                Note(f"`{b.name}` is declared here", b.span),
+                Note("the port is declared here", port.span),
+            )
             return False
         if region.length != want:
-            self.err("E047", f"port `{port.name}` of `{core.name}` expects {want} bytes ({P.type_str(elem, shape)}{shown}) "
-                     f"but this region is {region.length} bytes", a.value.span,
-                     Note("the port is declared here", port.span), Note(f"`{b.name}` is declared here", b.span))
+            self.err(
+                "E047",
+                f"port `{port.name}` of `{core.name}` expects {want} bytes ({P.type_str(elem, shape)}{shown}) "
+                f"but this region is {region.length} bytes",
+                a.value.span,
+                Note("the port is declared here", port.span),
+                Note(f"`{b.name}` is declared here", b.span),
+            )
             return False
         if b.role == "input" and port.direction == "out":
-            self.err("E053", f"`{b.name}` is an input buffer (written by the host) but port `{port.name}` writes it",
-                     a.value.span, Note(f"`{b.name}` is declared here", b.span))
+            self.err(
+                "E053",
+                f"`{b.name}` is an input buffer (written by the host) but port `{port.name}` writes it",
+                a.value.span,
+                Note(f"`{b.name}` is declared here", b.span),
+            )
             return False
         if b.role == "output" and port.direction == "in":
-            self.err("E053", f"`{b.name}` is an output buffer (only written by the board) but port `{port.name}` reads it",
-                     a.value.span, Note(f"`{b.name}` is declared here", b.span))
+            self.err(
+                "E053",
+                f"`{b.name}` is an output buffer (only written by the board) but port `{port.name}` reads it",
+                a.value.span,
+                Note(f"`{b.name}` is declared here", b.span),
+            )
             return False
         return True
 
@@ -1403,10 +1855,17 @@ class _ProgramChecker:
         sliced = None
         for k, s in enumerate(subs):
             if sliced is not None:
-                self.err("E052", "a slice must be the last subscript", s.span, Note("the slice", sliced.span))
+                self.err(
+                    "E052",
+                    "a slice must be the last subscript",
+                    s.span,
+                    Note("the slice", sliced.span),
+                )
                 return None
             if not dims:
-                self.err("E052", f"too many subscripts: `{b.name}` has {len(b.shape)} dimensions", s.span)
+                self.err(
+                    "E052", f"too many subscripts: `{b.name}` has {len(b.shape)} dimensions", s.span
+                )
                 return None
             stride = math.prod(dims[1:])
             if isinstance(s, ast.Index):
@@ -1421,7 +1880,11 @@ class _ProgramChecker:
                     return None
                 n = hi - lo
                 if not n.is_const or n.const < 1:
-                    self.err("E052", f"a slice must have a constant, positive length; this one is {n}", s.span)
+                    self.err(
+                        "E052",
+                        f"a slice must have a constant, positive length; this one is {n}",
+                        s.span,
+                    )
                     return None
                 if not self.bounds(lo, 0, dims[0] - n.const, s.lo, b, k, "slice"):
                     return None
@@ -1431,8 +1894,12 @@ class _ProgramChecker:
         if b.elem == "bits":
             bad = offset.const % 64 or any(c % 64 for _, c in offset.coeffs)
             if bad:
-                self.err("E052", f"this region of the bits buffer `{b.name}` starts at bit offset {offset}, "
-                         "which is not always a multiple of 64 (a 64-bit word)", e.span)
+                self.err(
+                    "E052",
+                    f"this region of the bits buffer `{b.name}` starts at bit offset {offset}, "
+                    "which is not always a multiple of 64 (a 64-bit word)",
+                    e.span,
+                )
                 return None
             byte_offset = offset.divide_exact(8)
         else:
@@ -1446,15 +1913,21 @@ class _ProgramChecker:
         x = self.c.as_int(v, e, "an index")
         return None if x is None else Affine.of(x)
 
-    def bounds(self, idx: Affine, lo: int, hi: int, e: ast.Expr, b: P.Buffer, dim: int, what: str) -> bool:
+    def bounds(
+        self, idx: Affine, lo: int, hi: int, e: ast.Expr, b: P.Buffer, dim: int, what: str
+    ) -> bool:
         (mn, at_mn), (mx, at_mx) = idx.extremes()
         for val, at, bad in ((mn, at_mn, mn < lo), (mx, at_mx, mx > hi)):
             if bad:
                 when = f" on iteration {describe(at)}" if at else ""
                 rng = f"{lo} .. {hi}" if what == "index" else f"starts {lo} .. {hi}"
-                self.err("E051", f"{what} of dimension {dim} of `{b.name}` is {val}{when}, outside {rng} "
-                         f"(`{b.name}` is {P.type_str(b.elem, b.shape)})", e.span,
-                         Note(f"`{b.name}` is declared here", b.span))
+                self.err(
+                    "E051",
+                    f"{what} of dimension {dim} of `{b.name}` is {val}{when}, outside {rng} "
+                    f"(`{b.name}` is {P.type_str(b.elem, b.shape)})",
+                    e.span,
+                    Note(f"`{b.name}` is declared here", b.span),
+                )
                 return False
         return True
 
@@ -1494,6 +1967,7 @@ class _ProgramChecker:
             for port, region in zip(node.core.ports, node.ports):
                 (lo, _), (hi, _) = region.offset.extremes()
                 out.append((node, port, region, loops, lo, hi + region.length))
+
         for n in th.body:
             walk(n, ())
         return out
@@ -1526,10 +2000,14 @@ class _ProgramChecker:
             verb_b = "writes" if port_b.direction == "out" else "reads"
             it_a = f" (iteration {describe(at_a)})" if at_a else ""
             it_b = f" (iteration {describe(at_b)})" if at_b else ""
-            self.err("E064", f"race: `{task_b.core.name}`{it_b} {verb_b} bytes {lo} .. {hi - 1} of `{reg_a.buffer.name}` "
-                     f"through `{port_b.name}`, which `{task_a.core.name}`{it_a} in another thread of this parsec "
-                     f"{verb_a} through `{port_a.name}`", reg_b.span,
-                     Note(f"`{task_a.core.name}` {verb_a} them here", reg_a.span))
+            self.err(
+                "E064",
+                f"race: `{task_b.core.name}`{it_b} {verb_b} bytes {lo} .. {hi - 1} of `{reg_a.buffer.name}` "
+                f"through `{port_b.name}`, which `{task_a.core.name}`{it_a} in another thread of this parsec "
+                f"{verb_a} through `{port_a.name}`",
+                reg_b.span,
+                Note(f"`{task_a.core.name}` {verb_a} them here", reg_a.span),
+            )
             return True
         return False
 

@@ -56,6 +56,7 @@ def load_and_check(path: str, defines: dict[str, str]):
     """(unit, sources); raises SourceError carrying the sources it read."""
     from .check import check
     from .parse import load
+
     sources: dict[str, str] = {}
     try:
         loaded = load(path)
@@ -81,10 +82,12 @@ def _sources_of(e: SourceError) -> dict[str, str]:
 
 # ---- commands ----------------------------------------------------------------
 
+
 def cmd_check(args) -> int:
     """Every file is checked on its own; each clean one gets its ok line (text) and
     every file its entry (JSON), whatever the others hold."""
     from .diagnostics import Diagnostic, to_json
+
     defines = parse_defines(args.define)
     all_diags, sources, results = [], {}, []
     for path in args.files:
@@ -102,7 +105,9 @@ def cmd_check(args) -> int:
     all_diags.sort(key=Diagnostic.sort_key)
     failed = any(d.severity == "error" for d in all_diags)
     if args.format == "json":
-        print(json.dumps({"diagnostics": [to_json(d) for d in all_diags], "files": results}, indent=2))
+        print(
+            json.dumps({"diagnostics": [to_json(d) for d in all_diags], "files": results}, indent=2)
+        )
     else:
         if all_diags:
             sys.stderr.write(render_text(all_diags, sources, _colour(sys.stderr)))
@@ -118,18 +123,26 @@ def cmd_check(args) -> int:
 
 def _image_json(img) -> dict:
     import attrs
-    return attrs.asdict(img, filter=lambda a, v: a.name not in ("sync",),
-                        value_serializer=lambda _, a, v: v.hex() if isinstance(v, bytes) else v)
+
+    return attrs.asdict(
+        img,
+        filter=lambda a, v: a.name not in ("sync",),
+        value_serializer=lambda _, a, v: v.hex() if isinstance(v, bytes) else v,
+    )
 
 
 def cmd_compile(args) -> int:
     from .pipeline import compile_file
-    c = compile_file(args.file, parse_defines(args.define), args.program, args.mode, symbols=not args.strip)
+
+    c = compile_file(
+        args.file, parse_defines(args.define), args.program, args.mode, symbols=not args.strip
+    )
     report_warnings(c.warnings, c.sources)
     if args.emit == "image":
         out = c.data
     elif args.emit == "asm":
         from .asm import disassemble
+
         out = disassemble(c.image)
     else:
         out = json.dumps(_image_json(c.image), indent=1) + "\n"
@@ -145,6 +158,7 @@ def cmd_compile(args) -> int:
 
 def _read_image(path: str):
     from .decode import decode
+
     return decode(read_input(path, "image"))
 
 
@@ -152,6 +166,7 @@ def cmd_asm(args) -> int:
     from .asm import assemble
     from .decode import decode
     from .encode import encode
+
     text = read_input(args.file, "assembly file").decode("utf-8", errors="replace")
     img = assemble(text, args.file)
     try:
@@ -165,12 +180,14 @@ def cmd_asm(args) -> int:
 
 def cmd_disasm(args) -> int:
     from .asm import disassemble, listing
+
     data = read_input(args.image, "image")
     from .decode import decode
+
     img = decode(data)
     if args.annotate:
         sources = {}
-        for f in (img.symbols.files if img.symbols else ()):
+        for f in img.symbols.files if img.symbols else ():
             try:
                 with open(f, encoding="utf-8") as fh:
                     sources[f] = fh.read().split("\n")
@@ -193,6 +210,7 @@ def cmd_schedule(args) -> int:
     from .decode import decode
     from .pipeline import compile_file
     from .run import run_image
+
     c = compile_file(args.file, parse_defines(args.define), args.program, args.mode)
     events: list[dict] = []
     result = run_image(c.data, args.mode, timing_only=True, trace=events.append)
@@ -214,25 +232,35 @@ class _Parser(argparse.ArgumentParser):
 
 def build_parser() -> argparse.ArgumentParser:
     from . import __version__
+
     p = _Parser(prog="acic", description="The toolchain for ACI programs.")
-    p.add_argument("--version", action="version", version=f"acic {__version__}",
-                   help="print acic's version and exit")
+    p.add_argument(
+        "--version",
+        action="version",
+        version=f"acic {__version__}",
+        help="print acic's version and exit",
+    )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
 
     c = sub.add_parser("check", help="check .aci files and report every error")
     c.add_argument("files", nargs="+", metavar="FILE")
-    c.add_argument("-D", dest="define", action="append", metavar="NAME=VALUE",
-                   help="override a const")
+    c.add_argument(
+        "-D", dest="define", action="append", metavar="NAME=VALUE", help="override a const"
+    )
     add_include(c)
     c.add_argument("--format", choices=["text", "json"], default="text")
     c.set_defaults(func=cmd_check)
 
     c = sub.add_parser("compile", help="compile a program to an ACI image")
     c.add_argument("file", metavar="FILE.aci")
-    c.add_argument("-o", "--output", metavar="OUT", help="output file (default: FILE.acx; `-` for stdout)")
+    c.add_argument(
+        "-o", "--output", metavar="OUT", help="output file (default: FILE.acx; `-` for stdout)"
+    )
     c.add_argument("--program", metavar="NAME")
-    c.add_argument("-D", dest="define", action="append", metavar="NAME=VALUE", help="override a const")
+    c.add_argument(
+        "-D", dest="define", action="append", metavar="NAME=VALUE", help="override a const"
+    )
     add_include(c)
     c.add_argument("--mode", choices=MODES, default="strict")
     c.add_argument("--emit", choices=["image", "asm", "json"], default="image")
@@ -242,7 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     c = sub.add_parser("schedule", help="schedule a program and report its timing")
     c.add_argument("file", metavar="FILE.aci")
     c.add_argument("--program", metavar="NAME")
-    c.add_argument("-D", dest="define", action="append", metavar="NAME=VALUE", help="override a const")
+    c.add_argument(
+        "-D", dest="define", action="append", metavar="NAME=VALUE", help="override a const"
+    )
     add_include(c)
     c.add_argument("--mode", choices=MODES, default="strict")
     c.add_argument("--json", action="store_true", help="the report as JSON")
@@ -268,8 +298,10 @@ def build_parser() -> argparse.ArgumentParser:
     add_explore_parser(sub)
     add_import_parser(sub)
     from ._cli_system import add_plan_parser
+
     add_plan_parser(sub)
     from ._cli_board import add_board_parsers
+
     add_board_parsers(sub)
     return p
 
@@ -278,6 +310,7 @@ def _with_deep_stack(fn, *args):
     """Run fn in a thread with a large stack and recursion limit: the checker walks
     expressions recursively, and generated sources can nest thousands deep."""
     import threading
+
     result: dict = {}
 
     def target():
@@ -285,6 +318,7 @@ def _with_deep_stack(fn, *args):
             result["value"] = fn(*args)
         except BaseException as e:  # re-raised in the calling thread
             result["error"] = e
+
     old_limit, old_size = sys.getrecursionlimit(), threading.stack_size()
     sys.setrecursionlimit(max(old_limit, 50_000))
     threading.stack_size(512 * 1024 * 1024)
@@ -310,11 +344,13 @@ def _on_sigterm(signum, frame):
 
 def _in_main_thread() -> bool:
     import threading
+
     return threading.current_thread() is threading.main_thread()
 
 
 def main(argv: list[str] | None = None) -> int:
     import signal
+
     parser = build_parser()
     handles_signals = _in_main_thread()  # signal handlers can only be set there
     if handles_signals:
@@ -332,7 +368,9 @@ def _interrupted(e: KeyboardInterrupt, handles_signals: bool) -> int:
     """SIGINT or SIGTERM: undo what is in progress (temporary files, child processes),
     say so, and exit as a shell expects (128 + the signal's number)."""
     import signal
+
     from ._io import abandon
+
     if handles_signals:  # a second signal must not cut the clean-up short
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -348,12 +386,15 @@ def _interrupted(e: KeyboardInterrupt, handles_signals: bool) -> int:
 
 def _main(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     from .parse import set_include_dirs
+
     try:
         args = parser.parse_args(argv)
         set_include_dirs(getattr(args, "include", None))
         return _with_deep_stack(args.func, args)
     except RecursionError:
-        sys.stderr.write("acic: error: the input nests too deeply to process (over 50,000 levels)\n")
+        sys.stderr.write(
+            "acic: error: the input nests too deeply to process (over 50,000 levels)\n"
+        )
         return EXIT_ERRORS
     except UsageError as e:
         sys.stderr.write(f"acic: error: {e}\n{parser.format_usage()}")
@@ -371,6 +412,8 @@ def _main(parser: argparse.ArgumentParser, argv: list[str] | None) -> int:
     except Exception as e:  # a bug in acic: say so plainly, without a traceback
         if os.environ.get("ACIC_DEBUG"):
             raise
-        sys.stderr.write(f"acic: internal error: {type(e).__name__}: {e}\n"
-                         "This is a bug in acic; set ACIC_DEBUG=1 for a traceback.\n")
+        sys.stderr.write(
+            f"acic: internal error: {type(e).__name__}: {e}\n"
+            "This is a bug in acic; set ACIC_DEBUG=1 for a traceback.\n"
+        )
         return EXIT_INTERNAL

@@ -21,7 +21,7 @@ from . import protocol as P
 from .diagnostics import AciError
 from .resources import firmware_program
 
-KEYS_ENV = "ACIC_KEY"          # NAME of the client's key pair (NAME.key, NAME.key_secret)
+KEYS_ENV = "ACIC_KEY"  # NAME of the client's key pair (NAME.key, NAME.key_secret)
 BOARD_KEY_ENV = "ACIC_BOARD_KEY"  # the board's public key file
 
 
@@ -59,6 +59,7 @@ def _key_of(path: Path) -> bytes:
 def keygen(name: str | Path) -> tuple[Path, Path]:
     """Write NAME.key and NAME.key_secret (0600, created exclusively); their paths."""
     import zmq
+
     public, secret = zmq.curve_keypair()
     pub_path, sec_path = Path(f"{name}.key"), Path(f"{name}.key_secret")
     for p in (pub_path, sec_path):
@@ -66,7 +67,9 @@ def keygen(name: str | Path) -> tuple[Path, Path]:
             raise DaemonError(f"{p} exists: acic keygen never overwrites a key")
     try:
         # O_EXCL: never through an existing file or link; mode 0600 from the start.
-        fd = os.open(sec_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+        fd = os.open(
+            sec_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600
+        )
     except OSError as e:
         raise DaemonError(f"cannot create {sec_path}: {e.strerror}") from None
     try:
@@ -75,12 +78,18 @@ def keygen(name: str | Path) -> tuple[Path, Path]:
     finally:
         os.close(fd)
     try:
-        fd = os.open(pub_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+        fd = os.open(
+            pub_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644
+        )
     except OSError as e:
         os.unlink(sec_path)
         raise DaemonError(f"cannot create {pub_path}: {e.strerror}") from None
     with os.fdopen(fd, "wb") as f:
-        f.write(b"# CURVE public key (Z85): list it in a board's authorised-keys file\n" + public + b"\n")
+        f.write(
+            b"# CURVE public key (Z85): list it in a board's authorised-keys file\n"
+            + public
+            + b"\n"
+        )
     return pub_path, sec_path
 
 
@@ -91,6 +100,7 @@ def read_public(path: str | Path) -> bytes:
 def read_pair(name: str | Path) -> tuple[bytes, bytes]:
     """A key pair by NAME (NAME.key_secret; the public key is derived from it)."""
     import zmq
+
     sec_path = Path(f"{name}.key_secret")
     if not sec_path.exists() and Path(name).exists():
         sec_path = Path(name)
@@ -100,13 +110,24 @@ def read_pair(name: str | Path) -> tuple[bytes, bytes]:
 
 # ---- one request ------------------------------------------------------------------------
 
-def request(url: str, name: str, *, board_key: bytes | None, keys: tuple[bytes, bytes] | None,
-            timeout: float = 5.0, epoch: int = 0, payload: bytes = b"", **fields) -> P.Msg:
+
+def request(
+    url: str,
+    name: str,
+    *,
+    board_key: bytes | None,
+    keys: tuple[bytes, bytes] | None,
+    timeout: float = 5.0,
+    epoch: int = 0,
+    payload: bytes = b"",
+    **fields,
+) -> P.Msg:
     """Send one request, return its reply (an ERROR reply raises ProtocolError).
     ``board_key`` None and ``keys`` None: no CURVE (only a --insecure-loopback daemon
     answers). DaemonError when nothing answers within ``timeout`` seconds -- which is
     also how a board refuses a key it does not know (CURVE refuses silently)."""
     import zmq
+
     s = zmq.Context.instance().socket(zmq.DEALER)
     s.linger = 0
     if board_key is not None:
@@ -130,10 +151,13 @@ def request(url: str, name: str, *, board_key: bytes | None, keys: tuple[bytes, 
         raise DaemonError(f"{url}: {e}") from None
     finally:
         s.close(0)
-    raise DaemonError(f"{url}: no answer in {timeout:g} s (no board there, or it does not authorise this key)")
+    raise DaemonError(
+        f"{url}: no answer in {timeout:g} s (no board there, or it does not authorise this key)"
+    )
 
 
 # ---- the board's target ------------------------------------------------------------------
+
 
 def target_description(path: str | Path) -> bytes:
     """The daemon's --target file for a board: TARGET_DESC (its name) and a TARGET
@@ -145,6 +169,7 @@ def target_description(path: str | Path) -> bytes:
     from .encode import encode_target
     from .image import MemoryInfo, TargetInfo
     from .parse import load
+
     head, sep, pick = str(path).rpartition(":")
     if not (sep and head.endswith(".aci")):
         head, pick = str(path), ""
@@ -153,14 +178,18 @@ def target_description(path: str | Path) -> bytes:
         targets = check(load(p)).targets
         if pick:
             if pick not in targets:
-                raise DaemonError(f"{p} declares no target `{pick}` (it has: {', '.join(sorted(targets)) or 'none'})")
+                raise DaemonError(
+                    f"{p} declares no target `{pick}` (it has: {', '.join(sorted(targets)) or 'none'})"
+                )
             name = pick
         elif len(targets) == 1:
             name = next(iter(targets))
         else:
             raise DaemonError(f"{p} declares {len(targets)} targets: name one as {p}:NAME")
         t = targets[name]
-        info = TargetInfo(t.slots, t.timing, tuple(MemoryInfo(m.name, m.base, m.size) for m in t.memories))
+        info = TargetInfo(
+            t.slots, t.timing, tuple(MemoryInfo(m.name, m.base, m.size) for m in t.memories)
+        )
     else:
         try:
             info = decode(p.read_bytes()).target

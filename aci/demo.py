@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+
 import numpy as np
 
 from .cores import bnndata
@@ -32,7 +33,9 @@ def main(argv=None) -> int:
     data = bnndata.generate(args.seed, n)
     inputs = {k: v for k, v in data.items()}
     expected = bnndata.forward(data)
-    print(f"BNN demo: {n} generated images (seed {args.seed}), {PROGRAM.name} with IMAGES={n} BATCH={n}")
+    print(
+        f"BNN demo: {n} generated images (seed {args.seed}), {PROGRAM.name} with IMAGES={n} BATCH={n}"
+    )
     ok = True
     for mode in ("strict", "dataflow"):
         c = compile_file(str(PROGRAM), {"IMAGES": str(n), "BATCH": str(n)}, mode=mode)
@@ -43,9 +46,11 @@ def main(argv=None) -> int:
         scores = r.board.array("scores").reshape(n, 10)
         same = np.array_equal(scores, expected)
         ok &= same
-        print(f"  {mode:8} classes {scores.argmax(axis=1).tolist()}  simulated {fmt_ns(r.total_ns)}, "
-              f"{r.pr_count} PRs, {r.tasks} tasks, {len(c.data)}-byte image; "
-              f"scores {'match' if same else 'DIFFER FROM'} the reference")
+        print(
+            f"  {mode:8} classes {scores.argmax(axis=1).tolist()}  simulated {fmt_ns(r.total_ns)}, "
+            f"{r.pr_count} PRs, {r.tasks} tasks, {len(c.data)}-byte image; "
+            f"scores {'match' if same else 'DIFFER FROM'} the reference"
+        )
     return 0 if ok else 1
 
 

@@ -100,8 +100,15 @@ def waits(prog: P.Program, exact: bool | None = None) -> dict[int, tuple[tuple[i
         out = []
         for port, r in zip(t.core.ports, t.ports):
             if r.buffer.name in written:
-                out.append((memory[r.buffer.name], r.offset.const, r.offset.coeffs, r.length,
-                            port.direction == "out"))
+                out.append(
+                    (
+                        memory[r.buffer.name],
+                        r.offset.const,
+                        r.offset.coeffs,
+                        r.length,
+                        port.direction == "out",
+                    )
+                )
         return out
 
     def count(var: Var) -> int:
@@ -160,7 +167,9 @@ def waits(prog: P.Program, exact: bool | None = None) -> dict[int, tuple[tuple[i
     if not exact:
         _doubtful_pairs(prog, best)
     limit = LIMITS["max_wait_lag"]
-    return {k: tuple(sorted((s, min(lag, limit)) for s, lag in v.items())) for k, v in best.items() if v}
+    return {
+        k: tuple(sorted((s, min(lag, limit)) for s, lag in v.items())) for k, v in best.items() if v
+    }
 
 
 def _levels(prog: P.Program) -> dict[int, tuple[tuple[Var, ...], int]]:
@@ -184,12 +193,15 @@ def _levels(prog: P.Program) -> dict[int, tuple[tuple[Var, ...], int]]:
         else:
             for b in node.body:
                 walk(b, levels)
+
     for n in prog.body:
         walk(n, ())
     return out
 
 
-def _depends(a, alen: int, b, blen: int, shared: tuple[Var, ...], a_first: bool) -> tuple[bool, bool]:
+def _depends(
+    a, alen: int, b, blen: int, shared: tuple[Var, ...], a_first: bool
+) -> tuple[bool, bool]:
     """(whether some instance of b may depend on an earlier instance of a, whether such
     a pair can lie farther apart than the sample sees).
 
@@ -203,8 +215,9 @@ def _depends(a, alen: int, b, blen: int, shared: tuple[Var, ...], a_first: bool)
     sees, is the one waited for), else when b's iteration can be ``SAMPLE`` or more
     ahead of a's. Otherwise any dependency counts as far (the conservative answer).
     """
-    may = (any(meet(a, alen, b, blen, same=shared[:j], later=v) for j, v in enumerate(shared))
-           or (a_first and meet(a, alen, b, blen, same=shared)))
+    may = any(meet(a, alen, b, blen, same=shared[:j], later=v) for j, v in enumerate(shared)) or (
+        a_first and meet(a, alen, b, blen, same=shared)
+    )
     if not may:
         return False, False
     if len(shared) != 1 or a.coeff(shared[0]) != b.coeff(shared[0]):
@@ -231,7 +244,9 @@ def _doubtful_pairs(prog: P.Program, best: dict[int, dict[int, int]]) -> None:
         return  # a slot serves its own operations in order
     where = _levels(prog)
     ports = []  # per task in walk order: [(address, length, writes, hull lo, hull hi)]
-    hulls: dict[int, tuple[list, list]] = {s: ([], []) for s in slots}  # slot -> (writing ports, all)
+    hulls: dict[int, tuple[list, list]] = {
+        s: ([], []) for s in slots
+    }  # slot -> (writing ports, all)
     for ti, t in enumerate(tasks):
         mine = []
         for k, (p, r) in enumerate(zip(t.core.ports, t.ports)):

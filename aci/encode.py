@@ -10,8 +10,20 @@ in the stage that built it).
 from __future__ import annotations
 
 from . import format as F
-from .image import (CoreInfo, Image, InitChunk, Loop, Parsec, Reconf, Repeat, Symbols,
-                    TargetInfo, Task, Thread, Window)
+from .image import (
+    CoreInfo,
+    Image,
+    InitChunk,
+    Loop,
+    Parsec,
+    Reconf,
+    Repeat,
+    Symbols,
+    TargetInfo,
+    Task,
+    Thread,
+    Window,
+)
 
 SECTION_ALIGN = 8
 
@@ -25,12 +37,19 @@ def _name(s: str, size: int) -> bytes:
 
 def encode_target(t: TargetInfo) -> bytes:
     tm = t.timing
-    out = F.TARGET.pack(slots=t.slots, memory_count=len(t.memories),
-                        icap_bytes_per_s=tm.icap_bytes_per_s, pr_overhead_ns=tm.pr_overhead_ns,
-                        dma_bytes_per_s=tm.dma_bytes_per_s, clock_hz=tm.clock_hz,
-                        task_overhead_ns=tm.task_overhead_ns, pf_write_ns=tm.pf_write_ns,
-                        link_bits_per_s=tm.link_bits_per_s, link_latency_ns=tm.link_latency_ns,
-                        watchdog_ns=tm.watchdog_ns)
+    out = F.TARGET.pack(
+        slots=t.slots,
+        memory_count=len(t.memories),
+        icap_bytes_per_s=tm.icap_bytes_per_s,
+        pr_overhead_ns=tm.pr_overhead_ns,
+        dma_bytes_per_s=tm.dma_bytes_per_s,
+        clock_hz=tm.clock_hz,
+        task_overhead_ns=tm.task_overhead_ns,
+        pf_write_ns=tm.pf_write_ns,
+        link_bits_per_s=tm.link_bits_per_s,
+        link_latency_ns=tm.link_latency_ns,
+        watchdog_ns=tm.watchdog_ns,
+    )
     for m in t.memories:
         out += F.MEMORY.pack(name=_name(m.name, 16), base=m.base, size=m.size)
     return out
@@ -41,10 +60,19 @@ def encode_cores(cores: tuple[CoreInfo, ...]) -> bytes:
     for c in cores:
         dirs = sum(1 << k for k, d in enumerate(c.port_dirs) if d == "out")
         lut, ff, bram, dsp = c.resources
-        out += F.CORE.pack(id=c.id, port_count=len(c.port_dirs), param_words=c.param_words,
-                           port_dirs=dirs, bitstream_size=c.bitstream_size,
-                           bitstream_addr=c.bitstream_addr, lut=lut, ff=ff, bram=bram, dsp=dsp,
-                           name=_name(c.name, 16))
+        out += F.CORE.pack(
+            id=c.id,
+            port_count=len(c.port_dirs),
+            param_words=c.param_words,
+            port_dirs=dirs,
+            bitstream_size=c.bitstream_size,
+            bitstream_addr=c.bitstream_addr,
+            lut=lut,
+            ff=ff,
+            bram=bram,
+            dsp=dsp,
+            name=_name(c.name, 16),
+        )
     return out
 
 
@@ -76,25 +104,39 @@ class _Compute:
             self.out += F.BY_NAME["RECONF"].fields.pack(slot=node.slot, core=node.core)
             return
         name, fields, kids = {
-            Repeat: ("REPEAT", lambda: F.BY_NAME["REPEAT"].fields.pack(count=node.count), lambda: node.windows),
+            Repeat: (
+                "REPEAT",
+                lambda: F.BY_NAME["REPEAT"].fields.pack(count=node.count),
+                lambda: node.windows,
+            ),
             Window: ("WINDOW", lambda: b"", lambda: node.reconfs + node.parsecs),
             Parsec: ("PARSEC", lambda: b"", lambda: node.threads),
             Thread: ("THREAD", lambda: b"", lambda: node.body),
-            Loop: ("LOOP", lambda: F.BY_NAME["LOOP"].fields.pack(count=node.count), lambda: node.body),
+            Loop: (
+                "LOOP",
+                lambda: F.BY_NAME["LOOP"].fields.pack(count=node.count),
+                lambda: node.body,
+            ),
         }[type(node)]
         self.out += b"\0" * 8
         self.out += fields()
         for k in kids():
             self.emit(k)
-        self.out[start:start + 8] = _header(name, len(self.out) - start)
+        self.out[start : start + 8] = _header(name, len(self.out) - start)
 
     @staticmethod
     def task_bytes(t: Task) -> bytes:
         nstr = len(t.ports[0].strides) if t.ports else 0
-        body = F.BY_NAME["TASK"].fields.pack(slot=t.slot, core=t.core, port_count=len(t.ports),
-                                            stride_count=nstr, wait_count=len(t.waits),
-                                            param_words=t.param_words, param_offset=t.param_offset,
-                                            cycles=t.cycles)
+        body = F.BY_NAME["TASK"].fields.pack(
+            slot=t.slot,
+            core=t.core,
+            port_count=len(t.ports),
+            stride_count=nstr,
+            wait_count=len(t.waits),
+            param_words=t.param_words,
+            param_offset=t.param_offset,
+            cycles=t.cycles,
+        )
         for p in t.ports:
             if len(p.strides) != nstr:
                 raise ValueError("every port of a task has one stride per counted level")
@@ -106,11 +148,21 @@ class _Compute:
 
 
 def encode_symbols(s: Symbols, lines: list[tuple[int, int, int]]) -> bytes:
-    out = F.SYMBOLS.pack(buffer_count=len(s.buffers), file_count=len(s.files), line_count=len(lines))
+    out = F.SYMBOLS.pack(
+        buffer_count=len(s.buffers), file_count=len(s.files), line_count=len(lines)
+    )
     for b in s.buffers:
         dims = {f"dim{i}": d for i, d in enumerate(b.shape)}
-        out += F.BUFFER.pack(name=_name(b.name, 32), elem=F.ELEMENT_TYPES[b.elem], role=F.ROLES[b.role],
-                             ndims=len(b.shape), memory=b.memory, address=b.address, size=b.size, **dims)
+        out += F.BUFFER.pack(
+            name=_name(b.name, 32),
+            elem=F.ELEMENT_TYPES[b.elem],
+            role=F.ROLES[b.role],
+            ndims=len(b.shape),
+            memory=b.memory,
+            address=b.address,
+            size=b.size,
+            **dims,
+        )
     for f in s.files:
         out += F.FILE.pack(name=_name(f, 128))
     for off, file, line in lines:
@@ -131,8 +183,12 @@ def _align(n: int) -> int:
 
 
 def encode(img: Image) -> bytes:
-    fixed = [("TARGET", encode_target(img.target)), ("CORES", encode_cores(img.cores)),
-             ("SYNC", F.SYNC.pack()), ("PARAM", encode_params(img.params))]
+    fixed = [
+        ("TARGET", encode_target(img.target)),
+        ("CORES", encode_cores(img.cores)),
+        ("SYNC", F.SYNC.pack()),
+        ("PARAM", encode_params(img.params)),
+    ]
     nsec = len(fixed) + 1 + (img.symbols is not None) + bool(img.init)
     pos = _align(F.HEADER.size + nsec * F.SECTION_ENTRY.size)
     placed = []
@@ -155,16 +211,24 @@ def encode(img: Image) -> bytes:
         pos += len(data)
     total = pos
     out = bytearray(total)
-    table = b"".join(F.SECTION_ENTRY.pack(kind=F.SECTION_KINDS[k], offset=o, length=len(d))
-                     for k, o, d in placed)
-    out[F.HEADER.size:F.HEADER.size + len(table)] = table
+    table = b"".join(
+        F.SECTION_ENTRY.pack(kind=F.SECTION_KINDS[k], offset=o, length=len(d)) for k, o, d in placed
+    )
+    out[F.HEADER.size : F.HEADER.size + len(table)] = table
     for _, o, d in placed:
-        out[o:o + len(d)] = d
+        out[o : o + len(d)] = d
     if total > F.LIMITS["max_image_bytes"]:
         raise ValueError(f"the image would be {total} bytes, over the format's limit")
-    head = F.HEADER.pack(magic=F.MAGIC, major=F.VERSION_MAJOR, minor=F.VERSION_MINOR, length=total,
-                         crc32=0, flags=int(img.dataflow), section_count=len(placed))
-    out[:F.HEADER.size] = head
+    head = F.HEADER.pack(
+        magic=F.MAGIC,
+        major=F.VERSION_MAJOR,
+        minor=F.VERSION_MINOR,
+        length=total,
+        crc32=0,
+        flags=int(img.dataflow),
+        section_count=len(placed),
+    )
+    out[: F.HEADER.size] = head
     crc = F.image_crc(out)
     out[12:16] = crc.to_bytes(4, "little")
     return bytes(out)

@@ -39,13 +39,16 @@ from typing import TYPE_CHECKING, Any, ClassVar, Protocol
 
 import attrs
 
-from .format import ERROR_BY_NAME, MODES as _FORMAT_MODES
+from .format import ERROR_BY_NAME
+from .format import MODES as _FORMAT_MODES
 
 if TYPE_CHECKING:
     from .board import Board
     from .image import Image
 
-MODES = tuple(_FORMAT_MODES)  # the names of aci.format.MODES (one definition, with the firmware's numbers)
+MODES = tuple(
+    _FORMAT_MODES
+)  # the names of aci.format.MODES (one definition, with the firmware's numbers)
 
 Trace = Callable[[dict], None]
 Progress = Callable[[int, int], None]
@@ -53,9 +56,11 @@ Progress = Callable[[int, int], None]
 
 # ---- results ----------------------------------------------------------------------
 
+
 @attrs.frozen
 class SlotUse:
     """How one slot spent the run, from t0 to the end of the last operation."""
+
     busy_ns: int
     reconfiguring_ns: int
     idle_ns: int
@@ -65,6 +70,7 @@ class SlotUse:
 @attrs.frozen
 class RunError:
     """Why a run stopped: a refused image or a run-time error."""
+
     code: int
     name: str
     offset: int  # byte offset of the offending field or instruction
@@ -100,8 +106,14 @@ class RunResult:
 
     def to_json(self) -> dict:
         return {
-            "mode": self.mode, "image_bytes": self.image_bytes, "t0": self.t0, "t_end": self.t_end,
-            "total_ns": self.total_ns, "pr_count": self.pr_count, "pr_ns": self.pr_ns, "tasks": self.tasks,
+            "mode": self.mode,
+            "image_bytes": self.image_bytes,
+            "t0": self.t0,
+            "t_end": self.t_end,
+            "total_ns": self.total_ns,
+            "pr_count": self.pr_count,
+            "pr_ns": self.pr_ns,
+            "tasks": self.tasks,
             "operations": self.operations,
             "slots": [attrs.asdict(s) for s in self.slots],
             "error": None if self.error is None else attrs.asdict(self.error),
@@ -109,6 +121,7 @@ class RunResult:
 
 
 # ---- the interface ----------------------------------------------------------------
+
 
 class Engine(Protocol):
     """One session of an engine: load an image, set buffers, run, get buffers."""
@@ -123,8 +136,15 @@ class Engine(Protocol):
         bytes (its size) or a :class:`pathlib.Path` of a ``.npy`` or raw file.
         DataError when it does not fit, here or at the latest from ``run``."""
 
-    def run(self, mode: str | None = None, *, outputs: Iterable[str] = (), timing_only: bool = False,
-            trace: Trace | None = None, progress: Progress | None = None) -> RunResult:
+    def run(
+        self,
+        mode: str | None = None,
+        *,
+        outputs: Iterable[str] = (),
+        timing_only: bool = False,
+        trace: Trace | None = None,
+        progress: Progress | None = None,
+    ) -> RunResult:
         """Validate and run the loaded image; ``mode`` None runs it in its own mode.
         ``outputs``: the buffers the caller will ``get`` (checked before the run)."""
 
@@ -157,15 +177,32 @@ class OneShotEngine:
     def set(self, buffer: str, value: Any) -> None:
         self.inputs[buffer] = value
 
-    def run(self, mode: str | None = None, *, outputs: Iterable[str] = (), timing_only: bool = False,
-            trace: Trace | None = None, progress: Progress | None = None) -> RunResult:
+    def run(
+        self,
+        mode: str | None = None,
+        *,
+        outputs: Iterable[str] = (),
+        timing_only: bool = False,
+        trace: Trace | None = None,
+        progress: Progress | None = None,
+    ) -> RunResult:
         if self.data is None:
             raise ValueError(f"{self.name} engine: run before load")
-        self.result = self.run_image(self.data, mode, self.inputs, list(outputs), timing_only, trace, progress)
+        self.result = self.run_image(
+            self.data, mode, self.inputs, list(outputs), timing_only, trace, progress
+        )
         return self.result
 
-    def run_image(self, data: bytes, mode: str | None, inputs: Mapping[str, Any], outputs: list[str],
-                  timing_only: bool, trace: Trace | None, progress: Progress | None) -> RunResult:
+    def run_image(
+        self,
+        data: bytes,
+        mode: str | None,
+        inputs: Mapping[str, Any],
+        outputs: list[str],
+        timing_only: bool,
+        trace: Trace | None,
+        progress: Progress | None,
+    ) -> RunResult:
         raise NotImplementedError
 
     def get(self, buffer: str) -> Any:
@@ -179,10 +216,12 @@ class OneShotEngine:
 
 # ---- the registry -----------------------------------------------------------------
 
+
 @attrs.frozen
 class Option:
     """A command-line option of one engine: ``acic run --engine NAME FLAG VALUE``
     passes ``VALUE`` to the engine's class as the keyword ``dest``."""
+
     flag: str  # "--firmware-sim"
     dest: str  # "sim"
     help: str
@@ -195,23 +234,64 @@ class EngineEntry:
     title: str  # how a summary names it: "run by the <title>"
     target: str  # "module:Class", imported on use
     options: tuple[Option, ...] = ()
-    needs_board: bool = False  # runs on a board somewhere else (a daemon and keys), not on this machine alone
+    needs_board: bool = (
+        False  # runs on a board somewhere else (a daemon and keys), not on this machine alone
+    )
 
 
-ENGINES: dict[str, EngineEntry] = {e.name: e for e in (
-    EngineEntry("python", "Python reference interpreter", "aci.run:PythonEngine"),
-    EngineEntry("firmware", "C firmware on its simulated board", "aci.firmware_sim:FirmwareEngine", (
-        Option("--firmware-sim", "sim", "the acifw-sim to run (default: $ACIC_FIRMWARE_SIM, else "
-               "firmware/build/acifw-sim of this checkout, else acifw-sim on PATH)", "PATH"),)),
-    EngineEntry("remote", "board daemon at --board", "aci.remote.engine:RemoteEngine", (
-        Option("--board", "board", "the board daemon's address, tcp://HOST:PORT", "URL"),
-        Option("--board-key", "board_key", "the board's public key file (default: $ACIC_BOARD_KEY)", "FILE"),
-        Option("--key", "key", "this host's key pair, NAME.key and NAME.key_secret (default: $ACIC_KEY)", "NAME"),
-        Option("--board-timeout", "timeout", "seconds to wait for a reply before asking again (default 2)",
-               "SECONDS"),
-        Option("--board-patience", "patience", "seconds without any answer before giving up (default 30)",
-               "SECONDS")), needs_board=True),
-)}
+ENGINES: dict[str, EngineEntry] = {
+    e.name: e
+    for e in (
+        EngineEntry("python", "Python reference interpreter", "aci.run:PythonEngine"),
+        EngineEntry(
+            "firmware",
+            "C firmware on its simulated board",
+            "aci.firmware_sim:FirmwareEngine",
+            (
+                Option(
+                    "--firmware-sim",
+                    "sim",
+                    "the acifw-sim to run (default: $ACIC_FIRMWARE_SIM, else "
+                    "firmware/build/acifw-sim of this checkout, else acifw-sim on PATH)",
+                    "PATH",
+                ),
+            ),
+        ),
+        EngineEntry(
+            "remote",
+            "board daemon at --board",
+            "aci.remote.engine:RemoteEngine",
+            (
+                Option("--board", "board", "the board daemon's address, tcp://HOST:PORT", "URL"),
+                Option(
+                    "--board-key",
+                    "board_key",
+                    "the board's public key file (default: $ACIC_BOARD_KEY)",
+                    "FILE",
+                ),
+                Option(
+                    "--key",
+                    "key",
+                    "this host's key pair, NAME.key and NAME.key_secret (default: $ACIC_KEY)",
+                    "NAME",
+                ),
+                Option(
+                    "--board-timeout",
+                    "timeout",
+                    "seconds to wait for a reply before asking again (default 2)",
+                    "SECONDS",
+                ),
+                Option(
+                    "--board-patience",
+                    "patience",
+                    "seconds without any answer before giving up (default 30)",
+                    "SECONDS",
+                ),
+            ),
+            needs_board=True,
+        ),
+    )
+}
 
 
 def engine_class(name: str) -> type:
@@ -229,11 +309,20 @@ def open_engine(name: str, **options: Any) -> Engine:
     return engine_class(name)(**options)
 
 
-def run_on(engine: Engine, data: bytes, mode: str | None = None, inputs: Mapping[str, Any] | None = None,
-           outputs: Iterable[str] = (), timing_only: bool = False, trace: Trace | None = None,
-           progress: Progress | None = None) -> RunResult:
+def run_on(
+    engine: Engine,
+    data: bytes,
+    mode: str | None = None,
+    inputs: Mapping[str, Any] | None = None,
+    outputs: Iterable[str] = (),
+    timing_only: bool = False,
+    trace: Trace | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
     """Load, set and run in one call (the shape of :func:`aci.run.run_image`)."""
     engine.load(data)
     for name, value in (inputs or {}).items():
         engine.set(name, value)
-    return engine.run(mode, outputs=outputs, timing_only=timing_only, trace=trace, progress=progress)
+    return engine.run(
+        mode, outputs=outputs, timing_only=timing_only, trace=trace, progress=progress
+    )

@@ -43,7 +43,6 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from ._io import write_atomic
-from .units import number_value
 from .check import check
 from .decode import decode
 from .diagnostics import AciError, SourceError
@@ -52,6 +51,7 @@ from .machine import simulate
 from .parse import load
 from .pipeline import compile_file, pick_program
 from .timing import format_ns
+from .units import number_value
 
 MODES = tuple(_FORMAT_MODES)
 PLOT_FORMATS = ("png", "svg")
@@ -76,7 +76,9 @@ def combinations(defines_spec: Iterable[str]) -> list[dict[str, int]]:
         if not eq or not name.isidentifier() or not text:
             raise SpecSyntaxError(f"-D expects NAME=V1,V2,..., got `{item}`")
         if name in names:
-            raise ExploreError(f"-D {name} is given twice; list its values in one -D {name}=V1,V2,...")
+            raise ExploreError(
+                f"-D {name} is given twice; list its values in one -D {name}=V1,V2,..."
+            )
         vals = []
         for v in text.split(","):
             try:
@@ -114,7 +116,13 @@ def _first_line(e: SourceError) -> str:
 
 def _run_one(path: str, defines: dict[str, int], program: str | None, mode: str) -> Row:
     """One combination: compile, simulate timing-only, and measure (a row)."""
-    row: Row = {"defines": dict(defines), "program": program, "mode": mode, "ok": False, "error": None}
+    row: Row = {
+        "defines": dict(defines),
+        "program": program,
+        "mode": mode,
+        "ok": False,
+        "error": None,
+    }
     start = time.perf_counter()
     try:
         c = compile_file(path, {k: str(v) for k, v in defines.items()}, program, mode)
@@ -132,16 +140,32 @@ def _run_one(path: str, defines: dict[str, int], program: str | None, mode: str)
     images = c.checked.consts.get("IMAGES")
     total = tl.t_end + img.target.timing.link_latency_ns
     span = tl.t_end - tl.t0
-    row.update(ok=True, image_bytes=len(c.data), compile_s=round(compile_s, 4), images=images, total_ns=total,
-               ns_per_image=total / images if images else None, t0_ns=tl.t0, t_end_ns=tl.t_end, prs=tl.prs,
-               pr_ns=tl.pr_ns, tasks=tl.tasks, slot_busy_ns=list(tl.busy),
-               utilisation=sum(tl.busy) / (len(tl.busy) * span) if span else 0.0)
+    row.update(
+        ok=True,
+        image_bytes=len(c.data),
+        compile_s=round(compile_s, 4),
+        images=images,
+        total_ns=total,
+        ns_per_image=total / images if images else None,
+        t0_ns=tl.t0,
+        t_end_ns=tl.t_end,
+        prs=tl.prs,
+        pr_ns=tl.pr_ns,
+        tasks=tl.tasks,
+        slot_busy_ns=list(tl.busy),
+        utilisation=sum(tl.busy) / (len(tl.busy) * span) if span else 0.0,
+    )
     return row
 
 
-def explore(path: str, sweeps: Sequence[dict[str, int]], modes: Sequence[str] = ("strict",),
-            programs: Sequence[str | None] = (None,), jobs: int | None = None,
-            progress: Progress | None = None) -> list[Row]:
+def explore(
+    path: str,
+    sweeps: Sequence[dict[str, int]],
+    modes: Sequence[str] = ("strict",),
+    programs: Sequence[str | None] = (None,),
+    jobs: int | None = None,
+    progress: Progress | None = None,
+) -> list[Row]:
     sweeps = list(sweeps) or [{}]
     for m in modes:
         if m not in MODES:
@@ -174,20 +198,32 @@ def table(rows: Sequence[Row]) -> str:
     names = _names(rows)
     show_program = len({r["program"] for r in rows if r["program"]}) > 1
     per_image = any(r.get("images") for r in rows)
-    head = names + (["program"] if show_program else []) + ["mode", "total"] + (["per image"] if per_image else []) \
+    head = (
+        names
+        + (["program"] if show_program else [])
+        + ["mode", "total"]
+        + (["per image"] if per_image else [])
         + ["PRs", "PR time", "util", "image"]
+    )
     lines = []
     for r in rows:
-        cells = [f"{r['defines'][n]:,}" for n in names] + ([r["program"] or "-"] if show_program else []) \
+        cells = (
+            [f"{r['defines'][n]:,}" for n in names]
+            + ([r["program"] or "-"] if show_program else [])
             + [r["mode"]]
+        )
         if not r["ok"]:
             lines.append((cells, r["error"]))
             continue
         cells += [format_ns(r["total_ns"])]
         if per_image:
             cells += [format_ns(round(r["ns_per_image"])) if r["ns_per_image"] is not None else "-"]
-        cells += [f"{r['prs']:,}", format_ns(r["pr_ns"]), f"{100 * r['utilisation']:.1f}%",
-                  f"{r['image_bytes']:,} B"]
+        cells += [
+            f"{r['prs']:,}",
+            format_ns(r["pr_ns"]),
+            f"{100 * r['utilisation']:.1f}%",
+            f"{r['image_bytes']:,} B",
+        ]
         lines.append((cells, None))
     width = [len(h) for h in head]
     for cells, _ in lines:
@@ -196,13 +232,17 @@ def table(rows: Sequence[Row]) -> str:
     text_cols = len(names) + show_program + 1  # consts, program, mode: left-aligned
 
     def fmt(cells: list[str]) -> str:
-        return "  ".join(c.ljust(width[i]) if i < text_cols else c.rjust(width[i])
-                         for i, c in enumerate(cells)).rstrip()
+        return "  ".join(
+            c.ljust(width[i]) if i < text_cols else c.rjust(width[i]) for i, c in enumerate(cells)
+        ).rstrip()
 
     out = [fmt(head)]
     for cells, err in lines:
-        out.append(fmt(cells) if err is None else
-                   "  ".join(c.ljust(width[i]) for i, c in enumerate(cells)) + f"  failed: {err}")
+        out.append(
+            fmt(cells)
+            if err is None
+            else "  ".join(c.ljust(width[i]) for i, c in enumerate(cells)) + f"  failed: {err}"
+        )
     return "\n".join(out) + "\n"
 
 
@@ -226,13 +266,20 @@ def plot(rows: Sequence[Row], path: str, title: str = "") -> None:
         curves.setdefault(key, []).append((r["defines"][x], r["total_ns"] / 1e9))
 
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(8, 5))
     for key, points in curves.items():
         points.sort()
-        ax.plot([p[0] for p in points], [p[1] for p in points], marker="o", markersize=3, label=", ".join(key))
+        ax.plot(
+            [p[0] for p in points],
+            [p[1] for p in points],
+            marker="o",
+            markersize=3,
+            label=", ".join(key),
+        )
     xs = [r["defines"][x] for r in ok]
     ys = [r["total_ns"] for r in ok]
     # A log axis only where the values span decades: a sweep of 1..500 reads best that way.

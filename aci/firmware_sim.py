@@ -47,11 +47,11 @@ from ._io import temporary_directory
 from .board import Board, load_inputs
 from .decode import ImageError, decode
 from .diagnostics import AciError
-from .format import ERROR_BY_NAME, SYNC
 from .engine import MODES, OneShotEngine, Progress, RunError, RunResult, SlotUse, Trace
+from .format import ERROR_BY_NAME, SYNC
 from .image import Image, Task, children
-from .resources import firmware_program
 from .models import c_libraries
+from .resources import firmware_program
 
 # acifw-sim accepts this many --set/--get/--save requests (MAX_REQUESTS in sim/main.c).
 _MAX_REQUESTS = 64
@@ -63,7 +63,9 @@ class FirmwareError(AciError):
 
 def simulator() -> Path:
     """The acifw-sim to run; FirmwareError when there is none."""
-    return firmware_program("acifw-sim", "ACIC_FIRMWARE_SIM", "the firmware simulator", FirmwareError)
+    return firmware_program(
+        "acifw-sim", "ACIC_FIRMWARE_SIM", "the firmware simulator", FirmwareError
+    )
 
 
 def _sources(img: Image) -> dict[int, str]:
@@ -83,7 +85,10 @@ def _sources(img: Image) -> dict[int, str]:
 
 def _doc(code: int) -> str:
     """The description of an error code, without aci.format's "run time: " prefix."""
-    doc = next((e.doc for e in ERROR_BY_NAME.values() if e.code == code), "an error code acic does not know")
+    doc = next(
+        (e.doc for e in ERROR_BY_NAME.values() if e.code == code),
+        "an error code acic does not know",
+    )
     return doc.split(": ", 1)[1] if doc.startswith("run time") else doc
 
 
@@ -97,10 +102,18 @@ def _refusal(data: bytes, code: int, offset: int) -> str:
     return _doc(code)
 
 
-def run_image_firmware(data: bytes, mode: str | None = None, inputs: Mapping | None = None,
-                       outputs: Iterable[str] = (), timing_only: bool = False, trace: Trace | None = None,
-                       progress: Progress | None = None, exe: Path | None = None,
-                       prefix: Sequence[str] = (), models: Iterable = ()) -> RunResult:
+def run_image_firmware(
+    data: bytes,
+    mode: str | None = None,
+    inputs: Mapping | None = None,
+    outputs: Iterable[str] = (),
+    timing_only: bool = False,
+    trace: Trace | None = None,
+    progress: Progress | None = None,
+    exe: Path | None = None,
+    prefix: Sequence[str] = (),
+    models: Iterable = (),
+) -> RunResult:
     """Validate and run one image on the firmware's simulated board; see the module docstring.
 
     ``progress`` is accepted for the Python engine's signature and not called: the
@@ -125,8 +138,16 @@ def run_image_firmware(data: bytes, mode: str | None = None, inputs: Mapping | N
     with temporary_directory(prefix="acic-fw-") as d:
         d = Path(d)
         (d / "image.acx").write_bytes(data)
-        args = [*prefix, str(exe), str(d / "image.acx"), "--json", "--trace", str(d / "trace.jsonl"),
-                "--sync", str(d / "sync.bin")]
+        args = [
+            *prefix,
+            str(exe),
+            str(d / "image.acx"),
+            "--json",
+            "--trace",
+            str(d / "trace.jsonl"),
+            "--sync",
+            str(d / "sync.bin"),
+        ]
         if mode:
             args += ["--mode", mode]
         if timing_only:
@@ -152,13 +173,19 @@ def run_image_firmware(data: bytes, mode: str | None = None, inputs: Mapping | N
         try:
             p = subprocess.run(args, capture_output=True, text=True)
         except OSError as e:
-            raise FirmwareError(f"cannot run the firmware simulator `{exe}`: {e.strerror or e}") from None
+            raise FirmwareError(
+                f"cannot run the firmware simulator `{exe}`: {e.strerror or e}"
+            ) from None
         try:
             res = json.loads(p.stdout) if p.returncode in (0, 1) else None
         except ValueError:
             res = None
         if res is None or "total_ns" not in res:
-            why = p.stderr.strip().splitlines()[-1] if p.stderr.strip() else f"exit status {p.returncode}"
+            why = (
+                p.stderr.strip().splitlines()[-1]
+                if p.stderr.strip()
+                else f"exit status {p.returncode}"
+            )
             raise FirmwareError(f"the firmware simulator failed: {why}")
         with open(d / "trace.jsonl", encoding="utf-8") as f:
             use = SlotTally(img, trace)
@@ -202,8 +229,9 @@ class SlotTally:
                 self.pr_ns += span
 
 
-def firmware_result(data: bytes, img: Image | None, board: Board | None, res: dict, sync: dict,
-                    use: SlotTally) -> RunResult:
+def firmware_result(
+    data: bytes, img: Image | None, board: Board | None, res: dict, sync: dict, use: SlotTally
+) -> RunResult:
     """The RunResult of a run of the C firmware (here or on a remote board): ``res``
     is its summary (the fields of ``acifw-sim --json``), ``sync`` its SYNC words,
     ``use`` its per-slot times; ``board`` holds the final memory."""
@@ -214,15 +242,40 @@ def firmware_result(data: bytes, img: Image | None, board: Board | None, res: di
         code, offset = e["code"], e["offset"]
         runtime = code >= ERROR_BY_NAME["wrong_core"].code
         detail = (e.get("detail") or _doc(code)) if runtime else _refusal(data, code, offset)
-        error = RunError(code, e["name"], offset, e["t"], detail,
-                         _sources(img).get(offset) if runtime and img is not None else None)
+        error = RunError(
+            code,
+            e["name"],
+            offset,
+            e["t"],
+            detail,
+            _sources(img).get(offset) if runtime and img is not None else None,
+        )
     refused = error is not None and not error.runtime
     span = res["t_end"] - res["t0"]
-    slot_use = () if refused else tuple(
-        SlotUse(b, r, span - b - r, sync[f"slot_done{s}"]) for s, (b, r) in enumerate(zip(use.busy, use.reconf)))
-    return RunResult(mode, res["image_bytes"], res["t0"], res["t_end"], res["total_ns"], res["prs"], use.pr_ns,
-                     res["tasks"], res["operations"], slot_use, error, dict(sync),
-                     None if refused else board, None if refused else img)
+    slot_use = (
+        ()
+        if refused
+        else tuple(
+            SlotUse(b, r, span - b - r, sync[f"slot_done{s}"])
+            for s, (b, r) in enumerate(zip(use.busy, use.reconf))
+        )
+    )
+    return RunResult(
+        mode,
+        res["image_bytes"],
+        res["t0"],
+        res["t_end"],
+        res["total_ns"],
+        res["prs"],
+        use.pr_ns,
+        res["tasks"],
+        res["operations"],
+        slot_use,
+        error,
+        dict(sync),
+        None if refused else board,
+        None if refused else img,
+    )
 
 
 class FirmwareEngine(OneShotEngine):
@@ -230,6 +283,7 @@ class FirmwareEngine(OneShotEngine):
     simulator (default: :func:`simulator`, found when the engine is opened, so that a
     missing one is reported before anything is compiled); ``prefix``: a program to
     run it through (``("qemu-aarch64",)``)."""
+
     name: ClassVar[str] = "firmware"
 
     def __init__(self, sim: str | os.PathLike | None = None, prefix: Sequence[str] = ()):
@@ -239,7 +293,25 @@ class FirmwareEngine(OneShotEngine):
         self.exe = Path(sim) if sim is not None else simulator()
         self.prefix = tuple(prefix)
 
-    def run_image(self, data: bytes, mode: str | None, inputs: Mapping[str, Any], outputs: list[str],
-                  timing_only: bool, trace: Trace | None, progress: Progress | None) -> RunResult:
-        return run_image_firmware(data, mode, inputs, outputs, timing_only, trace, progress, self.exe, self.prefix,
-                                  self.models)
+    def run_image(
+        self,
+        data: bytes,
+        mode: str | None,
+        inputs: Mapping[str, Any],
+        outputs: list[str],
+        timing_only: bool,
+        trace: Trace | None,
+        progress: Progress | None,
+    ) -> RunResult:
+        return run_image_firmware(
+            data,
+            mode,
+            inputs,
+            outputs,
+            timing_only,
+            trace,
+            progress,
+            self.exe,
+            self.prefix,
+            self.models,
+        )

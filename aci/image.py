@@ -138,6 +138,7 @@ class Symbols:
 @attrs.frozen
 class InitChunk:
     """Initial bytes of board memory at ``address`` (the INIT section)."""
+
     address: int
     data: bytes = attrs.field(repr=lambda d: f"<{len(d)} bytes>")
 

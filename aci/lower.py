@@ -12,7 +12,8 @@ bug in the caller) for a dataflow image of a program without its waits.
 
 from __future__ import annotations
 
-from . import image as I, program as P
+from . import image as I
+from . import program as P
 
 
 def _word(v: int) -> int:
@@ -48,26 +49,44 @@ class _Lowering:
         waits = ()
         if self.dataflow:
             if t.waits is None:
-                raise ValueError(f"lower: a dataflow image of `{self.prog.name}` needs its waits "
-                                 "(aci.waits.waits) first")
+                raise ValueError(
+                    f"lower: a dataflow image of `{self.prog.name}` needs its waits "
+                    "(aci.waits.waits) first"
+                )
             waits = tuple(I.Wait(s, lag) for s, lag in t.waits)
-        return I.Task(t.slot, t.core.id, tuple(ports), self.block(words), len(words), t.cycles, waits,
-                      self.source(t.span))
+        return I.Task(
+            t.slot,
+            t.core.id,
+            tuple(ports),
+            self.block(words),
+            len(words),
+            t.cycles,
+            waits,
+            self.source(t.span),
+        )
 
     def body(self, node, levels):
         if isinstance(node, P.Task):
             return self.task(node, levels)
         if isinstance(node, P.Loop):
             lv = levels + (node.var,)
-            return I.Loop(node.var.count, tuple(self.body(b, lv) for b in node.body), self.source(node.span))
+            return I.Loop(
+                node.var.count, tuple(self.body(b, lv) for b in node.body), self.source(node.span)
+            )
         raise AssertionError(node)
 
     def window(self, w: P.Window, levels) -> I.Window:
         recs = tuple(I.Reconf(r.slot, r.core.id, self.source(r.span)) for r in w.reconfigure)
         parsecs = tuple(
-            I.Parsec(tuple(I.Thread(tuple(self.body(b, levels) for b in th.body), self.source(th.span))
-                           for th in p.threads), self.source(p.span))
-            for p in w.parsecs)
+            I.Parsec(
+                tuple(
+                    I.Thread(tuple(self.body(b, levels) for b in th.body), self.source(th.span))
+                    for th in p.threads
+                ),
+                self.source(p.span),
+            )
+            for p in w.parsecs
+        )
         return I.Window(recs, parsecs, self.source(w.span))
 
     def run(self, symbols: bool) -> I.Image:
@@ -77,28 +96,49 @@ class _Lowering:
             if isinstance(node, P.Window):
                 body.append(self.window(node, ()))
             else:
-                body.append(I.Repeat(node.var.count, tuple(self.window(w, (node.var,)) for w in node.windows),
-                                     self.source(node.span)))
+                body.append(
+                    I.Repeat(
+                        node.var.count,
+                        tuple(self.window(w, (node.var,)) for w in node.windows),
+                        self.source(node.span),
+                    )
+                )
         t = prog.target
-        target = I.TargetInfo(t.slots, t.timing, tuple(I.MemoryInfo(m.name, m.base, m.size) for m in t.memories))
+        target = I.TargetInfo(
+            t.slots, t.timing, tuple(I.MemoryInfo(m.name, m.base, m.size) for m in t.memories)
+        )
         bits = {b.core: b for b in prog.bitstreams}
-        cores = tuple(I.CoreInfo(c.id, c.name, tuple(p.direction for p in c.ports), len(c.params),
-                                 c.bitstream_size, bits[c.name].address,
-                                 tuple(c.resources.get(r, 0) for r in P.RESOURCES))
-                      for c in prog.cores)
+        cores = tuple(
+            I.CoreInfo(
+                c.id,
+                c.name,
+                tuple(p.direction for p in c.ports),
+                len(c.params),
+                c.bitstream_size,
+                bits[c.name].address,
+                tuple(c.resources.get(r, 0) for r in P.RESOURCES),
+            )
+            for c in prog.cores
+        )
         syms = None
         if symbols:
             mem_index = {m.name: k for k, m in enumerate(t.memories)}
-            bufs = tuple(I.BufferSymbol(b.name, b.elem, b.role, b.shape, mem_index[b.region], b.address, b.size)
-                         for b in prog.buffers)
+            bufs = tuple(
+                I.BufferSymbol(
+                    b.name, b.elem, b.role, b.shape, mem_index[b.region], b.address, b.size
+                )
+                for b in prog.buffers
+            )
             syms = I.Symbols(bufs, tuple(self.files))
-        init = tuple(I.InitChunk(b.address, b.init) for b in sorted(prog.buffers, key=lambda b: b.address)
-                     if b.init is not None)
-        return I.Image(target, cores, tuple(self.params), tuple(body), self.dataflow, syms, init=init)
+        init = tuple(
+            I.InitChunk(b.address, b.init)
+            for b in sorted(prog.buffers, key=lambda b: b.address)
+            if b.init is not None
+        )
+        return I.Image(
+            target, cores, tuple(self.params), tuple(body), self.dataflow, syms, init=init
+        )
 
 
 def lower(prog: P.Program, mode: str = "strict", symbols: bool = True) -> I.Image:
     return _Lowering(prog, mode == "dataflow").run(symbols)
-
-
-

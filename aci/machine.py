@@ -45,10 +45,43 @@ class Timeline:
 
 
 class _Op:
-    __slots__ = ("p", "slot", "kind", "dur", "pc", "core", "name", "needs", "window", "parsec", "thread",
-                 "nth", "task", "idx", "held", "end")
+    __slots__ = (
+        "p",
+        "slot",
+        "kind",
+        "dur",
+        "pc",
+        "core",
+        "name",
+        "needs",
+        "window",
+        "parsec",
+        "thread",
+        "nth",
+        "task",
+        "idx",
+        "held",
+        "end",
+    )
 
-    def __init__(self, p, slot, kind, dur, pc, core, name, needs, window, parsec, thread, nth, task, idx, held):
+    def __init__(
+        self,
+        p,
+        slot,
+        kind,
+        dur,
+        pc,
+        core,
+        name,
+        needs,
+        window,
+        parsec,
+        thread,
+        nth,
+        task,
+        idx,
+        held,
+    ):
         self.p, self.slot, self.kind, self.dur, self.pc = p, slot, kind, dur, pc
         self.core, self.name, self.needs = core, name, needs
         self.window, self.parsec, self.thread, self.nth = window, parsec, thread, nth
@@ -57,6 +90,7 @@ class _Op:
 
 class _Window:
     """A window instance (strict mode): its pc and what of it is left to complete."""
+
     __slots__ = ("pc", "left", "reconfs_left", "parsec_left", "thread_done", "begin")
 
     def __init__(self, node: Window, counts: "_Counts"):
@@ -167,8 +201,23 @@ class _Walk:
             if r.slot == s:
                 kind = SKIP if self.held == r.core else PR
                 self.held = r.core
-                yield _Op(self.p, s, kind, sim.pr_dur[r.core], r.offset, r.core, sim.names[r.core], (), w, -1, -1,
-                          0, None, None, None)
+                yield _Op(
+                    self.p,
+                    s,
+                    kind,
+                    sim.pr_dur[r.core],
+                    r.offset,
+                    r.core,
+                    sim.names[r.core],
+                    (),
+                    w,
+                    -1,
+                    -1,
+                    0,
+                    None,
+                    None,
+                    None,
+                )
             self.p += 1
             self.before[r.slot] += 1
         thread_id = 0
@@ -188,11 +237,32 @@ class _Walk:
                     self._skip(n)
                     continue
                 before = self.before
-                needs = () if sim.strict else tuple(
-                    (x.slot, before[x.slot] - x.lag) for x in n.waits
-                    if before[x.slot] - x.lag > 0 and x.slot != s)
-                yield _Op(self.p, s, TASK, sim.task_dur(n), n.offset, n.core, sim.names[n.core], needs, w, parsec,
-                          thread, self.p - first, n, tuple(self.idx) if sim.want_ports else None, self.held)
+                needs = (
+                    ()
+                    if sim.strict
+                    else tuple(
+                        (x.slot, before[x.slot] - x.lag)
+                        for x in n.waits
+                        if before[x.slot] - x.lag > 0 and x.slot != s
+                    )
+                )
+                yield _Op(
+                    self.p,
+                    s,
+                    TASK,
+                    sim.task_dur(n),
+                    n.offset,
+                    n.core,
+                    sim.names[n.core],
+                    needs,
+                    w,
+                    parsec,
+                    thread,
+                    self.p - first,
+                    n,
+                    tuple(self.idx) if sim.want_ports else None,
+                    self.held,
+                )
                 self.p += 1
                 before[s] += 1
             elif sim.counts.count(n)[s]:
@@ -225,7 +295,9 @@ class _Program:
         if d is None:
             c = self._cores[t.core]
             i, o = timing.port_bytes([x.length for x in t.ports], c.port_dirs)
-            d = self._durs[id(t)] = timing.task_ns(self.img.target.timing, t.param_words, t.cycles, i, o)
+            d = self._durs[id(t)] = timing.task_ns(
+                self.img.target.timing, t.param_words, t.cycles, i, o
+            )
         return d
 
     def window(self, inst: int, node: Window) -> _Window:
@@ -246,8 +318,14 @@ class _Program:
                     inst += 1
 
 
-def simulate(img: Image, image_bytes: int, mode: str, emit: Callable[[dict], None] | None = None,
-             no_model: Callable | None = None, params: Callable | None = None) -> Timeline:
+def simulate(
+    img: Image,
+    image_bytes: int,
+    mode: str,
+    emit: Callable[[dict], None] | None = None,
+    no_model: Callable | None = None,
+    params: Callable | None = None,
+) -> Timeline:
     tm = img.target.timing
     t0 = timing.image_transfer_ns(tm, image_bytes)
     strict = mode == "strict"
@@ -273,10 +351,23 @@ def simulate(img: Image, image_bytes: int, mode: str, emit: Callable[[dict], Non
         if op.held != op.core:
             if op.held is None:
                 return "wrong_core", t, message("wrong_core_empty", core=op.name, slot=op.slot)
-            return "wrong_core", t, message("wrong_core", core=op.name, slot=op.slot, held=img.core(op.held).name,
-                                            held_id=op.held)
+            return (
+                "wrong_core",
+                t,
+                message(
+                    "wrong_core",
+                    core=op.name,
+                    slot=op.slot,
+                    held=img.core(op.held).name,
+                    held_id=op.held,
+                ),
+            )
         if watchdog and op.dur > watchdog:
-            return "watchdog", t + watchdog, message("watchdog", duration_ns=op.dur, watchdog_ns=watchdog)
+            return (
+                "watchdog",
+                t + watchdog,
+                message("watchdog", duration_ns=op.dur, watchdog_ns=watchdog),
+            )
         why = no_model(op.task) if no_model else None
         if why:
             return "no_model", t, why
@@ -342,14 +433,27 @@ def simulate(img: Image, image_bytes: int, mode: str, emit: Callable[[dict], Non
                 bad = verdict(best)
                 if bad is not None:
                     error = bad + (best.task,)
-                    pending = {"ev": "error", "t": bad[1], "code": ERROR_BY_NAME[bad[0]].code, "name": bad[0],
-                               "pc": best.pc}
+                    pending = {
+                        "ev": "error",
+                        "t": bad[1],
+                        "code": ERROR_BY_NAME[bad[0]].code,
+                        "name": bad[0],
+                        "pc": best.pc,
+                    }
                     break
                 busy[s] += best.dur
                 if emit:
-                    emit({"ev": "task_start", "t": t, "slot": s, "core": best.name, "pc": best.pc,
-                          "ports": [[address(x, best), x.length] for x in best.task.ports],
-                          "params": list(params(best.task))})
+                    emit(
+                        {
+                            "ev": "task_start",
+                            "t": t,
+                            "slot": s,
+                            "core": best.name,
+                            "pc": best.pc,
+                            "ports": [[address(x, best), x.length] for x in best.task.ports],
+                            "params": list(params(best.task)),
+                        }
+                    )
             else:
                 icap_free = False
                 prs += 1
@@ -374,8 +478,15 @@ def simulate(img: Image, image_bytes: int, mode: str, emit: Callable[[dict], Non
             else:
                 tasks += 1
             if emit:
-                emit({"ev": "pr_end" if op.kind == PR else "task_end", "t": t, "slot": op.slot, "core": op.name,
-                      "pc": op.pc})
+                emit(
+                    {
+                        "ev": "pr_end" if op.kind == PR else "task_end",
+                        "t": t,
+                        "slot": op.slot,
+                        "core": op.name,
+                        "pc": op.pc,
+                    }
+                )
             _complete(op, done)
             t_end = t
         if strict and error is None:

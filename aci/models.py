@@ -46,29 +46,47 @@ def register(model: CoreModel) -> CoreModel:
     """Register ``model`` for the core called ``model.name`` (while a model file is
     being loaded; outside ``load``, pass models to the engine directly)."""
     if _registering is None:
-        raise ModelError("aci.models.register: models are registered while `load` imports a model file; "
-                         "to use a model in this process, pass it in `models=[...]`")
+        raise ModelError(
+            "aci.models.register: models are registered while `load` imports a model file; "
+            "to use a model in this process, pass it in `models=[...]`"
+        )
     _registering[model.name] = model
     return model
 
 
-def core(name: str, ports: Mapping[str, str] | Sequence[tuple[str, str]], params: Sequence[str] = (),
-         lengths: Callable[[Mapping[str, int]], Sequence[int]] | None = None):
+def core(
+    name: str,
+    ports: Mapping[str, str] | Sequence[tuple[str, str]],
+    params: Sequence[str] = (),
+    lengths: Callable[[Mapping[str, int]], Sequence[int]] | None = None,
+):
     """Decorator: ``fn(params, inputs, slot) -> outputs`` is the model of core ``name``.
 
     ``ports``: port name -> ``"in"``/``"out"``, in the core's declared order;
     ``params``: parameter names in declared order; ``lengths(params)``: the bytes of
     each port for these parameters (raise ValueError for parameters the core does
     not accept), or None to take whatever lengths the task binds."""
-    port_list = tuple(ports.items()) if isinstance(ports, Mapping) else tuple(tuple(p) for p in ports)
+    port_list = (
+        tuple(ports.items()) if isinstance(ports, Mapping) else tuple(tuple(p) for p in ports)
+    )
     if not name or any(d not in ("in", "out") for _, d in port_list) or not port_list:
-        raise ModelError(f"model `{name}`: ports are (name, \"in\" | \"out\") pairs, at least one")
+        raise ModelError(f'model `{name}`: ports are (name, "in" | "out") pairs, at least one')
 
     def decorate(fn):
         origin = getattr(fn, "__code__", None)
-        register(CoreModel(name, None, port_list, tuple(params), fn, lengths,
-                           origin.co_filename if origin else "<model>"))
+        register(
+            CoreModel(
+                name,
+                None,
+                port_list,
+                tuple(params),
+                fn,
+                lengths,
+                origin.co_filename if origin else "<model>",
+            )
+        )
         return fn
+
     return decorate
 
 
@@ -76,7 +94,9 @@ def _import(path: str) -> dict[str, CoreModel]:
     global _registering
     if not os.path.isfile(path):
         raise ModelError(f"cannot read model file `{path}`: no such file")
-    spec = importlib.util.spec_from_file_location(f"aci_user_models_{abs(hash(os.path.abspath(path)))}", path)
+    spec = importlib.util.spec_from_file_location(
+        f"aci_user_models_{abs(hash(os.path.abspath(path)))}", path
+    )
     module = importlib.util.module_from_spec(spec)
     outer, _registering = _registering, {}
     try:
@@ -87,14 +107,20 @@ def _import(path: str) -> dict[str, CoreModel]:
         raise
     except Exception as e:  # the user's code: say where it failed, in one line
         here = os.path.realpath(path)
-        frames = [f for f in traceback.extract_tb(e.__traceback__) if os.path.realpath(f.filename) == here]
+        frames = [
+            f for f in traceback.extract_tb(e.__traceback__) if os.path.realpath(f.filename) == here
+        ]
         where = f"{path}:{frames[-1].lineno}" if frames else path
-        raise ModelError(f"{where}: loading the model file failed: {type(e).__name__}: {e}") from None
+        raise ModelError(
+            f"{where}: loading the model file failed: {type(e).__name__}: {e}"
+        ) from None
     finally:
         _registering = outer
     if not found:
-        raise ModelError(f"{path}: the file registers no model (decorate a function with "
-                         "`@aci.models.core(NAME, ports=...)`)")
+        raise ModelError(
+            f"{path}: the file registers no model (decorate a function with "
+            "`@aci.models.core(NAME, ports=...)`)"
+        )
     return found
 
 
@@ -111,4 +137,8 @@ def load(paths: Iterable) -> dict[str, CoreModel]:
 
 def c_libraries(paths: Iterable) -> list[str]:
     """The C model libraries among ``paths`` (every path not ending in ``.py``)."""
-    return [os.fspath(p) for p in paths if not isinstance(p, CoreModel) and not os.fspath(p).endswith(".py")]
+    return [
+        os.fspath(p)
+        for p in paths
+        if not isinstance(p, CoreModel) and not os.fspath(p).endswith(".py")
+    ]

@@ -57,7 +57,7 @@ class IntervalIndex:
             size *= 2
         self.size = size
         tree = [_NONE] * (2 * size)
-        tree[size:size + n] = [x[1] for x in items]
+        tree[size : size + n] = [x[1] for x in items]
         for k in range(size - 1, 0, -1):
             a, b = tree[2 * k], tree[2 * k + 1]
             tree[k] = a if a > b else b
@@ -98,7 +98,9 @@ class LastAccess:
 
     def __init__(self):
         self.state: dict[tuple[int, int], Any] = {}
-        self.starts: dict[int, list[int]] = {}  # length -> sorted starts of the ranges of that length
+        self.starts: dict[
+            int, list[int]
+        ] = {}  # length -> sorted starts of the ranges of that length
 
     def get(self, key: tuple[int, int]):
         return self.state.get(key)
@@ -124,7 +126,6 @@ class LastAccess:
                 yield state[(s, s + length)]
 
 
-
 # ---- the overlap oracle ------------------------------------------------------------
 
 BUDGET = 1 << 14  # search nodes before the conservative answer
@@ -146,6 +147,7 @@ MAYBE = _Maybe()
 class Meet(NamedTuple):
     """Two regions meet: bytes ``lo .. hi - 1`` are in both, with the variables'
     values on each side (only the variables each offset uses)."""
+
     lo: int
     hi: int
     at_a: dict
@@ -156,8 +158,17 @@ class _GiveUp(Exception):
     pass
 
 
-def meet(a: Affine, a_len: int, b: Affine, b_len: int, *, same: Iterable[Var] = (),
-         later: Var | None = None, gap: int = 1, budget: int = BUDGET) -> Meet | _Maybe | None:
+def meet(
+    a: Affine,
+    a_len: int,
+    b: Affine,
+    b_len: int,
+    *,
+    same: Iterable[Var] = (),
+    later: Var | None = None,
+    gap: int = 1,
+    budget: int = BUDGET,
+) -> Meet | _Maybe | None:
     """A :class:`Meet` (a witness), None (they never meet) or :data:`MAYBE`.
 
     ``same``: variables with one value on both sides. ``later``: a variable whose

@@ -32,7 +32,6 @@ from ._parser import parse_text
 from .diagnostics import Diagnostic, Note, SourceError, error
 from .span import Span
 
-
 MAX_SOURCE_BYTES = 1 << 20  # one source file; a larger one is E006
 
 _include: list[Path] = []
@@ -46,6 +45,7 @@ def set_include_dirs(dirs) -> None:
 def search_path() -> list[Path]:
     """Where an import not found beside its importer is looked up, in order."""
     from .resources import library_dir
+
     env = [Path(d) for d in os.environ.get("ACIC_PATH", "").split(os.pathsep) if d]
     return [*_include, *env, library_dir()]
 
@@ -73,8 +73,10 @@ def _line_col(data: bytes, pos: int) -> tuple[int, int]:
 
 def read_source(path: Path, name: str, where: Span | None) -> str:
     """The text of a source file, or SourceError E001/E002/E006."""
+
     def fail(code: str, why: str):
         raise SourceError([error(code, f"cannot read `{name}`: {why}", where)])
+
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # a FIFO nobody writes must not block
     except IsADirectoryError:
@@ -90,7 +92,10 @@ def read_source(path: Path, name: str, where: Span | None) -> str:
         if not stat.S_ISREG(st.st_mode):
             fail("E001", "it is not a regular file (a device, a FIFO or a socket)")
         if st.st_size > MAX_SOURCE_BYTES:
-            fail("E006", f"it holds {st.st_size} bytes, over the limit of {MAX_SOURCE_BYTES} bytes for a source file")
+            fail(
+                "E006",
+                f"it holds {st.st_size} bytes, over the limit of {MAX_SOURCE_BYTES} bytes for a source file",
+            )
         chunks, size = [], 0
         while size <= MAX_SOURCE_BYTES:
             try:
@@ -112,9 +117,15 @@ def read_source(path: Path, name: str, where: Span | None) -> str:
     except UnicodeDecodeError as e:
         line, col = _line_col(data, e.start)
         span = Span(name, line, col, line, col + 1, e.start, e.start + 1)
-        raise SourceError([error(
-            "E002", f"`{name}` is not UTF-8 text: byte 0x{data[e.start]:02x} at offset {e.start}",
-            span)])
+        raise SourceError(
+            [
+                error(
+                    "E002",
+                    f"`{name}` is not UTF-8 text: byte 0x{data[e.start]:02x} at offset {e.start}",
+                    span,
+                )
+            ]
+        )
 
 
 def load_text(text: str, name: str, base_dir: Path | None = None) -> Loaded:
@@ -143,7 +154,9 @@ class _Loader:
             raise SourceError(self.diags)
         return Loaded(tuple(self.modules), self.sources)
 
-    def visit(self, path: Path, name: str, where: Span | None, stack: list[tuple[Path, Span | None]]):
+    def visit(
+        self, path: Path, name: str, where: Span | None, stack: list[tuple[Path, Span | None]]
+    ):
         try:
             text = read_source(path, name, where)
         except SourceError as e:
@@ -168,25 +181,45 @@ class _Loader:
     def _import(self, imp: ast.Import, importer: Path, stack):
         try:
             target = self._find(imp.path, importer)
-        except (OSError, ValueError, RuntimeError) as e:  # a NUL byte, a path too long, a symlink loop
-            self.diags.append(error("E001", f"cannot read `{imp.path}`: {getattr(e, 'strerror', None) or e}",
-                                    imp.span))
+        except (
+            OSError,
+            ValueError,
+            RuntimeError,
+        ) as e:  # a NUL byte, a path too long, a symlink loop
+            self.diags.append(
+                error(
+                    "E001",
+                    f"cannot read `{imp.path}`: {getattr(e, 'strerror', None) or e}",
+                    imp.span,
+                )
+            )
             return
         on_stack = [p for p, _ in stack]
         if target in on_stack:
-            chain = on_stack[on_stack.index(target):]
+            chain = on_stack[on_stack.index(target) :]
             names = [self.done[p] for p in chain] + [self.done[target]]
-            notes = [Note(f"`{self.done[p]}` is imported here", w)
-                     for p, w in stack[on_stack.index(target) + 1:] if w is not None]
-            self.diags.append(error("E012", "import cycle: " + " -> ".join(names), imp.span, *notes))
+            notes = [
+                Note(f"`{self.done[p]}` is imported here", w)
+                for p, w in stack[on_stack.index(target) + 1 :]
+                if w is not None
+            ]
+            self.diags.append(
+                error("E012", "import cycle: " + " -> ".join(names), imp.span, *notes)
+            )
             return
         if target in self.done:
             return
         if not os.path.lexists(target) and not Path(imp.path).is_absolute():
             places = ", ".join(f"`{display_name(d)}`" for d in search_path())
-            self.diags.append(error("E001", f"cannot find `{imp.path}`: it is neither beside "
-                                    f"`{self.done.get(importer, display_name(importer))}` nor in the search path "
-                                    f"({places}; add directories with -I or ACIC_PATH)", imp.span))
+            self.diags.append(
+                error(
+                    "E001",
+                    f"cannot find `{imp.path}`: it is neither beside "
+                    f"`{self.done.get(importer, display_name(importer))}` nor in the search path "
+                    f"({places}; add directories with -I or ACIC_PATH)",
+                    imp.span,
+                )
+            )
             return
         self.visit(target, display_name(target), imp.span, stack)
 

@@ -89,24 +89,40 @@ def pick_program(unit: Unit, name: str | None, path: str) -> P.Program:
         if len(unit.programs) == 1:
             return next(iter(unit.programs.values()))
         which = ", ".join(sorted(unit.programs)) or "none"
-        raise SourceError([error("E091", f"`{path}` has {len(unit.programs)} programs ({which}); "
-                                 "choose one with --program" if unit.programs else f"`{path}` declares no program",
-                                 None)])
+        raise SourceError(
+            [
+                error(
+                    "E091",
+                    f"`{path}` has {len(unit.programs)} programs ({which}); "
+                    "choose one with --program"
+                    if unit.programs
+                    else f"`{path}` declares no program",
+                    None,
+                )
+            ]
+        )
     if name not in unit.programs:
         which = ", ".join(sorted(unit.programs)) or "none"
-        raise SourceError([error("E091", f"no program `{name}` in `{path}` (programs: {which})", None)])
+        raise SourceError(
+            [error("E091", f"no program `{name}` in `{path}` (programs: {which})", None)]
+        )
     return unit.programs[name]
 
 
-def compile_file(path: str, defines=None, program: str | None = None, mode: str = "strict",
-                 symbols: bool = True) -> Compiled:
+def compile_file(
+    path: str, defines=None, program: str | None = None, mode: str = "strict", symbols: bool = True
+) -> Compiled:
     loaded = load(path)  # 1
     try:
         unit = check(loaded, defines)  # 2 and 3
         prog = pick_program(unit, program, path)
-        scheduled = schedule(balance(pipelining(prog, mode), lambda p: estimate(p, mode)), mode)  # 4, 5, 6
+        scheduled = schedule(
+            balance(pipelining(prog, mode), lambda p: estimate(p, mode)), mode
+        )  # 4, 5, 6
     except SourceError as e:
         e.sources = loaded.sources
         raise
-    img = lower(waits(scheduled) if mode == "dataflow" else scheduled, mode, symbols=symbols)  # 6, 7
+    img = lower(
+        waits(scheduled) if mode == "dataflow" else scheduled, mode, symbols=symbols
+    )  # 6, 7
     return Compiled(prog, scheduled, img, encode(img), loaded.sources, unit.warnings)  # 8

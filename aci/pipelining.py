@@ -48,8 +48,12 @@ ALIGN = 64  # copies start on a cache line, like every placed buffer
 def pipelining(prog: P.Program, mode: str) -> P.Program:
     if mode != "dataflow":
         return prog
-    uid = itertools.count(1 + max((v.uid for t in P.walk_tasks(prog) for r in t.ports for v in r.offset.vars),
-                                  default=0))
+    uid = itertools.count(
+        1
+        + max(
+            (v.uid for t in P.walk_tasks(prog) for r in t.ports for v in r.offset.vars), default=0
+        )
+    )
     moved: dict[str, P.Buffer] = {}
     taken: list = []  # (region, lo, hi) of every block of copies
     body = []
@@ -79,8 +83,13 @@ def _rebind(node, moved):
         return attrs.evolve(node, body=tuple(_rebind(b, moved) for b in node.body))
     if not any(r.buffer.name in moved for r in node.ports):
         return node
-    return attrs.evolve(node, ports=tuple(attrs.evolve(r, buffer=moved[r.buffer.name]) if r.buffer.name in moved
-                                          else r for r in node.ports))
+    return attrs.evolve(
+        node,
+        ports=tuple(
+            attrs.evolve(r, buffer=moved[r.buffer.name]) if r.buffer.name in moved else r
+            for r in node.ports
+        ),
+    )
 
 
 def loop_of(w: P.Window) -> P.Loop | None:
@@ -126,13 +135,20 @@ def _group(prog: P.Program, rep: P.Repeat, moved: dict, taken: list, uid) -> lis
     if any(name in moved for name in private):
         return None  # renamed by an earlier repeat already
     inner = {v for t in P.walk_tasks(rep) for r in t.ports for v in r.offset.vars} - {b}
-    shared = [(r.buffer.name, r.address(), r.length, p.direction == "out")
-              for t in P.walk_tasks(rep) for p, r in zip(t.core.ports, t.ports)
-              if r.buffer.name in written and r.buffer.name not in private]
+    shared = [
+        (r.buffer.name, r.address(), r.length, p.direction == "out")
+        for t in P.walk_tasks(rep)
+        for p, r in zip(t.core.ports, t.ports)
+        if r.buffer.name in written and r.buffer.name not in private
+    ]
     if not iterations_independent(shared, b, inner):
         return None
     merged = _merged_strides(rep, private)
-    stride = merged if merged is not None else {name: -(-buf.size // 8) * 8 for name, buf in private.items()}
+    stride = (
+        merged
+        if merged is not None
+        else {name: -(-buf.size // 8) * 8 for name, buf in private.items()}
+    )
     groups = -(-n // kmax)
     k = n // groups
     blocks = _place(prog, private, stride, k, moved, taken)
@@ -150,19 +166,40 @@ def _group(prog: P.Program, rep: P.Repeat, moved: dict, taken: list, uid) -> lis
         first = Var(b.name, 0, 1, b.kind, uid())
         out.append(_groups(rep, first, Affine.of(b.start), left, k, merged, stride, uid))
     var = Var(b.name, 0, groups, b.kind, uid())
-    out.append(_groups(rep, var, Affine.of(b.start + left) + Affine.var(var).scale(k), k, k, merged, stride, uid))
+    out.append(
+        _groups(
+            rep,
+            var,
+            Affine.of(b.start + left) + Affine.var(var).scale(k),
+            k,
+            k,
+            merged,
+            stride,
+            uid,
+        )
+    )
     return out
 
 
-def _groups(rep: P.Repeat, var: Var, base: Affine, size: int, k: int, merged, stride: dict, uid) -> P.Repeat:
+def _groups(
+    rep: P.Repeat, var: Var, base: Affine, size: int, k: int, merged, stride: dict, uid
+) -> P.Repeat:
     """A repeat over ``var`` of groups of ``size`` iterations, the first iteration of
     each at ``base``; iteration j of a group uses copy j of each private buffer (the
     declared buffer is copy ``k - 1``)."""
     if merged is not None:
         windows = tuple(_merge(w, rep.var, base, size, k, stride, uid) for w in rep.windows)
     else:
-        windows = tuple(_substitute(w, {rep.var: base + Affine.of(j)}, {x: (j - (k - 1)) * stride[x] for x in stride},
-                                    uid) for w in rep.windows for j in range(size))
+        windows = tuple(
+            _substitute(
+                w,
+                {rep.var: base + Affine.of(j)},
+                {x: (j - (k - 1)) * stride[x] for x in stride},
+                uid,
+            )
+            for w in rep.windows
+            for j in range(size)
+        )
     return P.Repeat(var, windows, rep.span)
 
 
@@ -178,8 +215,11 @@ def _private(rep: P.Repeat, buf: P.Buffer) -> bool:
     values = {rep.var: rep.var.start}
 
     def task(t: P.Task) -> bool:
-        mine = [(p.direction == "out", r.offset.at(values), r.length)
-                for p, r in zip(t.core.ports, t.ports) if r.buffer.name == buf.name]
+        mine = [
+            (p.direction == "out", r.offset.at(values), r.length)
+            for p, r in zip(t.core.ports, t.ports)
+            if r.buffer.name == buf.name
+        ]
         for w, lo, length in mine:
             if not w:
                 k = bisect.bisect_right(covered, (lo, float("inf"))) - 1
@@ -198,6 +238,7 @@ def _private(rep: P.Repeat, buf: P.Buffer) -> bool:
             if not all(walk(x) for x in node.body):
                 return False
         return True
+
     return all(walk(x) for w in rep.windows for p in w.parsecs for th in p.threads for x in th.body)
 
 
@@ -227,7 +268,11 @@ def _merged_strides(rep: P.Repeat, private: dict) -> dict | None:
             for r in t.ports:
                 span = r.offset.coeff(i) * count
                 if r.buffer.name in private:
-                    if stride.setdefault(r.buffer.name, span) != span or span < r.buffer.size or span % 8:
+                    if (
+                        stride.setdefault(r.buffer.name, span) != span
+                        or span < r.buffer.size
+                        or span % 8
+                    ):
                         return None
                 elif r.offset.coeff(rep.var) != span:
                     return None
@@ -243,27 +288,53 @@ def _merge(w: P.Window, b: Var, base: Affine, size: int, k: int, stride: dict, u
     values = {b: base, i: Affine.of(i.start) + Affine.var(wide)}
 
     def task(t: P.Task) -> P.Task:
-        ports = tuple(attrs.evolve(r, offset=r.offset.substitute(values) - Affine.of((k - 1) * stride[r.buffer.name])
-                                   if r.buffer.name in stride else r.offset.substitute(values)) for r in t.ports)
+        ports = tuple(
+            attrs.evolve(
+                r,
+                offset=r.offset.substitute(values) - Affine.of((k - 1) * stride[r.buffer.name])
+                if r.buffer.name in stride
+                else r.offset.substitute(values),
+            )
+            for r in t.ports
+        )
         return attrs.evolve(t, ports=ports)
+
     th = w.parsecs[0].threads[0]
     body = (P.Loop(wide, tuple(_map(x, task) for x in loop.body), loop.span),)
-    return attrs.evolve(w, parsecs=(attrs.evolve(w.parsecs[0], threads=(attrs.evolve(th, body=body),)),))
+    return attrs.evolve(
+        w, parsecs=(attrs.evolve(w.parsecs[0], threads=(attrs.evolve(th, body=body),)),)
+    )
 
 
 def _substitute(w: P.Window, values: dict, shift: dict, uid) -> P.Window:
     """A copy of a window: ``values`` substituted in every region, private buffers
     shifted by ``shift`` bytes, every loop with a variable of its own."""
+
     def node(x, values):
         if isinstance(x, P.Task):
-            return attrs.evolve(x, ports=tuple(
-                attrs.evolve(r, offset=r.offset.substitute(values) + Affine.of(shift.get(r.buffer.name, 0)))
-                for r in x.ports))
+            return attrs.evolve(
+                x,
+                ports=tuple(
+                    attrs.evolve(
+                        r,
+                        offset=r.offset.substitute(values) + Affine.of(shift.get(r.buffer.name, 0)),
+                    )
+                    for r in x.ports
+                ),
+            )
         fresh = attrs.evolve(x.var, uid=uid())
         inner = {**values, x.var: Affine.var(fresh)}
         return attrs.evolve(x, var=fresh, body=tuple(node(y, inner) for y in x.body))
-    parsecs = tuple(attrs.evolve(p, threads=tuple(attrs.evolve(th, body=tuple(node(x, values) for x in th.body))
-                                                  for th in p.threads)) for p in w.parsecs)
+
+    parsecs = tuple(
+        attrs.evolve(
+            p,
+            threads=tuple(
+                attrs.evolve(th, body=tuple(node(x, values) for x in th.body)) for th in p.threads
+            ),
+        )
+        for p in w.parsecs
+    )
     return attrs.evolve(w, parsecs=parsecs)
 
 
@@ -273,7 +344,9 @@ def _map(node, f):
     return attrs.evolve(node, body=tuple(_map(x, f) for x in node.body))
 
 
-def _place(prog: P.Program, private: dict, stride: dict, k: int, moved: dict, taken: list) -> dict | None:
+def _place(
+    prog: P.Program, private: dict, stride: dict, k: int, moved: dict, taken: list
+) -> dict | None:
     """First-fit addresses for each private buffer's K copies, in its own memory, or
     None when they do not all fit (``taken``: copies of earlier repeats)."""
     used: dict[str, list] = {}

@@ -18,11 +18,26 @@ from .affine import Affine, Var
 from .span import Span
 from .timing import Timing
 
-ELEMENT_BITS = {"bits": 1, "i8": 8, "u8": 8, "i16": 16, "u16": 16, "i32": 32, "u32": 32,
-                "i64": 64, "u64": 64}
-PARAM_TYPES = {"bool": (0, 1), "u8": (0, 2**8 - 1), "u16": (0, 2**16 - 1),
-               "u32": (0, 2**32 - 1), "i8": (-2**7, 2**7 - 1), "i16": (-2**15, 2**15 - 1),
-               "i32": (-2**31, 2**31 - 1)}
+ELEMENT_BITS = {
+    "bits": 1,
+    "i8": 8,
+    "u8": 8,
+    "i16": 16,
+    "u16": 16,
+    "i32": 32,
+    "u32": 32,
+    "i64": 64,
+    "u64": 64,
+}
+PARAM_TYPES = {
+    "bool": (0, 1),
+    "u8": (0, 2**8 - 1),
+    "u16": (0, 2**16 - 1),
+    "u32": (0, 2**32 - 1),
+    "i8": (-(2**7), 2**7 - 1),
+    "i16": (-(2**15), 2**15 - 1),
+    "i32": (-(2**31), 2**31 - 1),
+}
 RESOURCES = ("lut", "ff", "bram", "dsp")
 
 
@@ -120,7 +135,9 @@ class Buffer:
     init_file: str | None  # the file of `from "FILE"`, resolved
     span: Span
     fixed: bool = False  # placed by `at ADDR` in the source (the compiler may not move it)
-    init: bytes | None = attrs.field(default=None, eq=False, repr=False)  # its bytes, as the board stores them
+    init: bytes | None = attrs.field(
+        default=None, eq=False, repr=False
+    )  # its bytes, as the board stores them
 
     @property
     def size(self) -> int:
@@ -138,6 +155,7 @@ class Bitstream:
 @attrs.frozen
 class Region:
     """``length`` bytes of ``buffer`` starting at byte ``offset`` (affine) of it."""
+
     buffer: Buffer
     offset: Affine
     length: int
@@ -225,10 +243,17 @@ def walk_tasks(node):
     if isinstance(node, Task):
         yield node
         return
-    for child in (node.body if isinstance(node, (Loop, Thread, Program)) else
-                  node.threads if isinstance(node, Parsec) else
-                  node.parsecs if isinstance(node, Window) else
-                  node.windows if isinstance(node, Repeat) else ()):
+    for child in (
+        node.body
+        if isinstance(node, (Loop, Thread, Program))
+        else node.threads
+        if isinstance(node, Parsec)
+        else node.parsecs
+        if isinstance(node, Window)
+        else node.windows
+        if isinstance(node, Repeat)
+        else ()
+    ):
         yield from walk_tasks(child)
 
 

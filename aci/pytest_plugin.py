@@ -29,8 +29,10 @@ def aci_run(request):
         try:
             return run_program(str(full), **options)
         except SourceError as e:
-            pytest.fail(f"{full} does not compile:\n{render_text(e.diagnostics, getattr(e, 'sources', {}) or {})}",
-                        pytrace=False)
+            pytest.fail(
+                f"{full} does not compile:\n{render_text(e.diagnostics, getattr(e, 'sources', {}) or {})}",
+                pytrace=False,
+            )
 
     return run
 

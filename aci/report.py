@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections import defaultdict
 
 from . import timing, trace
-from .overlap import LastAccess
 from .image import Image, Loop, Reconf, Repeat, Task, Thread, Window, children
+from .overlap import LastAccess
 
 
 def _owners(img: Image) -> dict[int, tuple[int, int]]:
@@ -32,6 +32,7 @@ def _owners(img: Image) -> dict[int, tuple[int, int]]:
             thread = node.offset
         for k in children(node):
             walk(k, window, thread)
+
     for n in img.body:
         walk(n, -1, -1)
     return out
@@ -44,11 +45,24 @@ def _ops(img: Image):
 
     def walk(node):
         if isinstance(node, Reconf):
-            yield "pr", node.slot, timing.pr_ns(tm, cores[node.core].bitstream_size), (), node.offset, node.core
+            yield (
+                "pr",
+                node.slot,
+                timing.pr_ns(tm, cores[node.core].bitstream_size),
+                (),
+                node.offset,
+                node.core,
+            )
         elif isinstance(node, Task):
             i, o = timing.port_bytes([p.length for p in node.ports], cores[node.core].port_dirs)
-            yield ("task", node.slot, timing.task_ns(tm, node.param_words, node.cycles, i, o), node.waits,
-                   node.offset, node.core)
+            yield (
+                "task",
+                node.slot,
+                timing.task_ns(tm, node.param_words, node.cycles, i, o),
+                node.waits,
+                node.offset,
+                node.core,
+            )
         elif isinstance(node, (Loop, Repeat)):
             kids = children(node)
             for _ in range(node.count):
@@ -57,6 +71,7 @@ def _ops(img: Image):
         else:
             for k in children(node):
                 yield from walk(k)
+
     for n in img.body:
         yield from walk(n)
 
@@ -78,7 +93,9 @@ def lower_bound(img: Image) -> dict:
     pr = {c.id: timing.pr_ns(tm, c.bitstream_size) for c in img.cores}
     used: set[int] = set()
     work = longest = 0
-    writers = LastAccess()  # (lo, hi) written -> [program position of the last writer, its chain end]
+    writers = (
+        LastAccess()
+    )  # (lo, hi) written -> [program position of the last writer, its chain end]
     seq = 0
     for core, dur, ports in _task_instances(img):
         used.add(core)
@@ -102,8 +119,14 @@ def lower_bound(img: Image) -> dict:
         seq += 1
     icap = sum(pr[c] for c in used)
     spread = -(-(work + icap) // img.target.slots)
-    return {"work_over_slots_ns": spread, "icap_busy_ns": icap, "longest_chain_ns": longest,
-            "bound_ns": max(spread, icap, longest), "cores": len(used), "mapping": mapping_bound(img)}
+    return {
+        "work_over_slots_ns": spread,
+        "icap_busy_ns": icap,
+        "longest_chain_ns": longest,
+        "bound_ns": max(spread, icap, longest),
+        "cores": len(used),
+        "mapping": mapping_bound(img),
+    }
 
 
 def _task_instances(img: Image):
@@ -136,6 +159,7 @@ def _task_instances(img: Image):
         elif not isinstance(node, Reconf):
             for k in children(node):
                 yield from walk(k)
+
     for n in img.body:
         yield from walk(n)
 
@@ -173,7 +197,12 @@ def mapping_bound(img: Image) -> dict:
             longest = max(longest, end)
     spread = -(-work // slots)
     bound = max(spread, icap, longest)
-    return {"work_over_slots_ns": spread, "icap_busy_ns": icap, "longest_chain_ns": longest, "bound_ns": bound}
+    return {
+        "work_over_slots_ns": spread,
+        "icap_busy_ns": icap,
+        "longest_chain_ns": longest,
+        "bound_ns": bound,
+    }
 
 
 def _operations(events: list[dict]) -> list[dict]:
@@ -214,8 +243,19 @@ def build(img: Image, run, events: list[dict]) -> dict:
         if ev not in ("task_start", "task_end", "pr_start", "pr_end"):
             continue
         wpc, tpc = owners.get(e["pc"], (-1, -1))
-        w = windows.setdefault(wpc, {"pc": wpc, "prs": 0, "pr_ns": 0, "tasks": 0, "start": None, "end": None,
-                                     "threads": {}, "first_prs": []})
+        w = windows.setdefault(
+            wpc,
+            {
+                "pc": wpc,
+                "prs": 0,
+                "pr_ns": 0,
+                "tasks": 0,
+                "start": None,
+                "end": None,
+                "threads": {},
+                "first_prs": [],
+            },
+        )
         t = e["t"]
         if ev.endswith("_start"):
             w["start"] = t if w["start"] is None else min(w["start"], t)
@@ -232,7 +272,9 @@ def build(img: Image, run, events: list[dict]) -> dict:
                     w["pr_ns"] += t - p["start"]
                     break
         elif ev.startswith("task"):
-            th = w["threads"].setdefault(tpc, {"pc": tpc, "slots": set(), "start": None, "end": None, "tasks": 0})
+            th = w["threads"].setdefault(
+                tpc, {"pc": tpc, "slots": set(), "start": None, "end": None, "tasks": 0}
+            )
             th["slots"].add(e["slot"])
             if ev == "task_start":
                 w["tasks"] += 1
@@ -254,17 +296,35 @@ def build(img: Image, run, events: list[dict]) -> dict:
         path_summary[k]["ns"] += s["end"] - s["start"]
     bound = lower_bound(img)
     return {
-        "mode": run.mode, "total_ns": run.total_ns, "t0": run.t0, "t_end": run.t_end,
-        "pr_count": run.pr_count, "pr_ns": run.pr_ns, "tasks": run.tasks,
-        "slots": [{"slot": s, "busy_ns": u.busy_ns, "reconfiguring_ns": u.reconfiguring_ns, "idle_ns": u.idle_ns}
-                  for s, u in enumerate(run.slots)],
+        "mode": run.mode,
+        "total_ns": run.total_ns,
+        "t0": run.t0,
+        "t_end": run.t_end,
+        "pr_count": run.pr_count,
+        "pr_ns": run.pr_ns,
+        "tasks": run.tasks,
+        "slots": [
+            {
+                "slot": s,
+                "busy_ns": u.busy_ns,
+                "reconfiguring_ns": u.reconfiguring_ns,
+                "idle_ns": u.idle_ns,
+            }
+            for s, u in enumerate(run.slots)
+        ],
         "windows": sorted(windows.values(), key=lambda w: w["pc"]),
         "window_instances": instances,
-        "critical_path": {"operations": len(path), "ns": sum(s["end"] - s["start"] for s in path),
-                          "by_kind": dict(path_summary), "first": path[:10], "last": path[-10:]},
+        "critical_path": {
+            "operations": len(path),
+            "ns": sum(s["end"] - s["start"] for s in path),
+            "by_kind": dict(path_summary),
+            "first": path[:10],
+            "last": path[-10:],
+        },
         "lower_bound": bound,
-        "error": None if run.error is None else {"code": run.error.code, "name": run.error.name,
-                                                 "offset": run.error.offset},
+        "error": None
+        if run.error is None
+        else {"code": run.error.code, "name": run.error.name, "offset": run.error.offset},
     }
 
 
@@ -276,31 +336,45 @@ def fmt_ns(ns: int) -> str:
 
 
 def text(r: dict, max_windows: int = 12) -> str:
-    out = [f"mode {r['mode']}: total {fmt_ns(r['total_ns'])} ({r['total_ns']} ns), "
-           f"{r['tasks']} tasks, {r['pr_count']} PRs taking {fmt_ns(r['pr_ns'])}"]
+    out = [
+        f"mode {r['mode']}: total {fmt_ns(r['total_ns'])} ({r['total_ns']} ns), "
+        f"{r['tasks']} tasks, {r['pr_count']} PRs taking {fmt_ns(r['pr_ns'])}"
+    ]
     lb = r["lower_bound"]
     ran = r["t_end"] - r["t0"]
-    out.append(f"lower bound, any mapping {fmt_ns(lb['bound_ns'])} (work and {lb['cores']} PRs/slots "
-               f"{fmt_ns(lb['work_over_slots_ns'])}, ICAP {fmt_ns(lb['icap_busy_ns'])}, chain "
-               f"{fmt_ns(lb['longest_chain_ns'])}); run/bound {ran and ran / max(lb['bound_ns'], 1):.3f}")
+    out.append(
+        f"lower bound, any mapping {fmt_ns(lb['bound_ns'])} (work and {lb['cores']} PRs/slots "
+        f"{fmt_ns(lb['work_over_slots_ns'])}, ICAP {fmt_ns(lb['icap_busy_ns'])}, chain "
+        f"{fmt_ns(lb['longest_chain_ns'])}); run/bound {ran and ran / max(lb['bound_ns'], 1):.3f}"
+    )
     mb = lb["mapping"]
-    out.append(f"lower bound, this mapping {fmt_ns(mb['bound_ns'])} (work/slots {fmt_ns(mb['work_over_slots_ns'])}, "
-               f"ICAP {fmt_ns(mb['icap_busy_ns'])}, chain {fmt_ns(mb['longest_chain_ns'])}); "
-               f"run/bound {ran and ran / max(mb['bound_ns'], 1):.3f}")
+    out.append(
+        f"lower bound, this mapping {fmt_ns(mb['bound_ns'])} (work/slots {fmt_ns(mb['work_over_slots_ns'])}, "
+        f"ICAP {fmt_ns(mb['icap_busy_ns'])}, chain {fmt_ns(mb['longest_chain_ns'])}); "
+        f"run/bound {ran and ran / max(mb['bound_ns'], 1):.3f}"
+    )
     out.append("")
     out.append("slot  busy            reconfiguring   idle")
     for s in r["slots"]:
-        out.append(f"{s['slot']:>4}  {fmt_ns(s['busy_ns']):<15} {fmt_ns(s['reconfiguring_ns']):<15} {fmt_ns(s['idle_ns'])}")
+        out.append(
+            f"{s['slot']:>4}  {fmt_ns(s['busy_ns']):<15} {fmt_ns(s['reconfiguring_ns']):<15} {fmt_ns(s['idle_ns'])}"
+        )
     out.append("")
     for w in r["windows"][:max_windows]:
         span = f"{fmt_ns(w['start'] or 0)} .. {fmt_ns(w['end'] or 0)}"
-        out.append(f"window @0x{w['pc']:x}: {span}, {w['prs']} PRs ({fmt_ns(w['pr_ns'])} in the first {len(w['first_prs'])}), "
-                   f"{w['tasks']} tasks")
+        out.append(
+            f"window @0x{w['pc']:x}: {span}, {w['prs']} PRs ({fmt_ns(w['pr_ns'])} in the first {len(w['first_prs'])}), "
+            f"{w['tasks']} tasks"
+        )
         for p in w["first_prs"][:8]:
-            out.append(f"    PR slot {p['slot']} <- {p['core']}: {fmt_ns(p['start'])} .. {fmt_ns(p.get('end', p['start']))}")
+            out.append(
+                f"    PR slot {p['slot']} <- {p['core']}: {fmt_ns(p['start'])} .. {fmt_ns(p.get('end', p['start']))}"
+            )
         for th in w["threads"]:
-            out.append(f"    thread @0x{th['pc']:x} on slot {','.join(map(str, th['slots']))}: "
-                       f"{th['tasks']} tasks, {fmt_ns(th['start'] or 0)} .. {fmt_ns(th['end'] or 0)}")
+            out.append(
+                f"    thread @0x{th['pc']:x} on slot {','.join(map(str, th['slots']))}: "
+                f"{th['tasks']} tasks, {fmt_ns(th['start'] or 0)} .. {fmt_ns(th['end'] or 0)}"
+            )
     if len(r["windows"]) > max_windows:
         out.append(f"... {len(r['windows']) - max_windows} more windows (--json has them all)")
     cp = r["critical_path"]
@@ -309,7 +383,9 @@ def text(r: dict, max_windows: int = 12) -> str:
     for k, v in sorted(cp["by_kind"].items(), key=lambda kv: -kv[1]["ns"]):
         out.append(f"    {k}: {v['count']} x, {fmt_ns(v['ns'])}")
     if r["error"]:
-        out.append(f"error: {r['error']['name']} (code {r['error']['code']}) at offset {r['error']['offset']}")
+        out.append(
+            f"error: {r['error']['name']} (code {r['error']['code']}) at offset {r['error']['offset']}"
+        )
     return "\n".join(out) + "\n"
 
 
@@ -317,6 +393,7 @@ def gantt(events: list[dict], slots: int, path: str, title: str = "") -> None:
     """Slots (and the ICAP) against time; PRs hatched, tasks coloured by core;
     window boundaries (strict mode) as vertical lines."""
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.patches import Patch
@@ -331,17 +408,23 @@ def gantt(events: list[dict], slots: int, path: str, title: str = "") -> None:
     colours = {c: plt.cm.tab10(i % 10) for i, c in enumerate(cores)}
     fig, ax = plt.subplots(figsize=(12, 1 + 0.6 * (slots + 1)))
     for (row, core, kind), spans in bars.items():
-        ax.broken_barh(spans, (row - 0.4, 0.8), facecolors=colours[core],
-                       hatch="///" if kind == "pr" else None, edgecolor="black" if kind == "pr" else "none",
-                       linewidth=0.3)
+        ax.broken_barh(
+            spans,
+            (row - 0.4, 0.8),
+            facecolors=colours[core],
+            hatch="///" if kind == "pr" else None,
+            edgecolor="black" if kind == "pr" else "none",
+            linewidth=0.3,
+        )
     for e in events:
         if e.get("ev") == "window_start":
             ax.axvline(e["t"] / 1e6, color="grey", linewidth=0.4, linestyle=":")
     ax.set_yticks(range(slots + 1), [f"slot {s}" for s in range(slots)] + ["ICAP"])
     ax.set_xlabel("simulated time (ms)")
     ax.set_title(title)
-    handles = [Patch(facecolor=colours[c], label=c) for c in cores] + [Patch(facecolor="white", hatch="///",
-                                                                           edgecolor="black", label="PR")]
+    handles = [Patch(facecolor=colours[c], label=c) for c in cores] + [
+        Patch(facecolor="white", hatch="///", edgecolor="black", label="PR")
+    ]
     ax.legend(handles=handles, loc="upper right", fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=120)

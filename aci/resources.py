@@ -31,8 +31,10 @@ def _directory(name: str) -> Path:
     for d in (_PACKAGE / name, _PACKAGE.parent / name):
         if d.is_dir():
             return d
-    raise FileNotFoundError(f"acic is installed without its `{name}` directory (looked in "
-                            f"{_PACKAGE / name} and {_PACKAGE.parent / name}); reinstall it")
+    raise FileNotFoundError(
+        f"acic is installed without its `{name}` directory (looked in "
+        f"{_PACKAGE / name} and {_PACKAGE.parent / name}); reinstall it"
+    )
 
 
 def grammar_file() -> Path:
@@ -58,4 +60,6 @@ def firmware_program(name: str, env: str, what: str, error: type[Exception]) -> 
     found = shutil.which(name)
     if found:
         return Path(found)
-    raise error(f"{what} is not built: run `make -C firmware` in the acic checkout (or set {env} to an {name})")
+    raise error(
+        f"{what} is not built: run `make -C firmware` in the acic checkout (or set {env} to an {name})"
+    )

@@ -44,38 +44,50 @@ import numpy as np
 from . import timing
 from .affine import Affine, Var
 from .board import Board, BoardFault, load_inputs
-from .cores import CoreModel, model as core_model
+from .cores import CoreModel
+from .cores import model as core_model
 from .decode import ImageError, decode
 from .engine import MODES, OneShotEngine, Progress, RunError, RunResult, SlotUse, Trace
 from .format import ERROR_BY_NAME, SYNC, SYNC_STATUS, message
 from .image import Image, Repeat, Task, Window
 from .machine import simulate
+from .models import ModelError
+from .models import load as load_models
 from .overlap import meet
-from .models import ModelError, load as load_models
 
 # ---- the image, prepared for execution ---------------------------------------------
 # Everything that does not depend on the iteration (durations, core names, models,
 # watchdog verdicts) is computed once per instruction here, not once per operation.
 
+
 class _Task:
     __slots__ = ("slot", "core", "name", "pc", "words", "ports", "model", "why", "source")
 
-    def __init__(self, t: Task, img: Image, files: tuple[str, ...], models: Mapping[str, CoreModel]):
+    def __init__(
+        self, t: Task, img: Image, files: tuple[str, ...], models: Mapping[str, CoreModel]
+    ):
         core = img.core(t.core)
         self.slot, self.core, self.name, self.pc = t.slot, t.core, core.name, t.offset
         lengths = [p.length for p in t.ports]
-        self.words = img.params[t.param_offset:t.param_offset + t.param_words]
+        self.words = img.params[t.param_offset : t.param_offset + t.param_words]
         # (address at the first iteration, length, strides, is an output)
-        self.ports = tuple((p.address, p.length, p.strides, d == "out") for p, d in zip(t.ports, core.port_dirs))
+        self.ports = tuple(
+            (p.address, p.length, p.strides, d == "out") for p, d in zip(t.ports, core.port_dirs)
+        )
         self.model: CoreModel | None = models.get(core.name) or core_model(t.core)
         if self.model is None:
             self.why = message("no_model", core_id=t.core, core=core.name)
         elif self.model.mismatch(core.port_dirs, self.words, lengths) is not None:
-            self.why = message("no_model_mismatch", core=core.name, params=self.words, lengths=lengths)
+            self.why = message(
+                "no_model_mismatch", core=core.name, params=self.words, lengths=lengths
+            )
         else:
             self.why = None
-        self.source = None if t.source is None or t.source.file >= len(files) else \
-            f"{files[t.source.file]}:{t.source.line}"
+        self.source = (
+            None
+            if t.source is None or t.source.file >= len(files)
+            else f"{files[t.source.file]}:{t.source.line}"
+        )
 
 
 class _Loop:
@@ -90,7 +102,11 @@ class _Window:
     __slots__ = ("pc", "reconfs", "parsecs")
 
     def __init__(self, pc: int, reconfs: tuple, parsecs: tuple):
-        self.pc, self.reconfs, self.parsecs = pc, reconfs, parsecs  # reconfs: how many; parsecs: thread bodies
+        self.pc, self.reconfs, self.parsecs = (
+            pc,
+            reconfs,
+            parsecs,
+        )  # reconfs: how many; parsecs: thread bodies
 
 
 class _Repeat:
@@ -144,7 +160,10 @@ def _prepare(img: Image, models: Mapping[str, CoreModel]) -> tuple[tuple, int]:
 
 # ---- batching a loop ----------------------------------------------------------------
 
-def _meet(x: int, s: int, length_a: int, y: int, t: int, length_b: int, n: int, later: bool) -> bool:
+
+def _meet(
+    x: int, s: int, length_a: int, y: int, t: int, length_b: int, n: int, later: bool
+) -> bool:
     """Whether bytes [x + s*i, +length_a) and [y + t*k, +length_b) intersect for some
     i, k in 0 .. n-1 with i > k (``later``) or i != k: the overlap oracle
     (``aci.overlap.meet``); where it gives up, True (the loop runs unbatched, which is
@@ -171,7 +190,7 @@ def _loop_is_separable(progressions: list[list[tuple[int, int, int, bool]]], n: 
         for a in pj:
             if a[3] and any(_meet(a[0], a[1], a[2], b[0], b[1], b[2], n, later=False) for b in pj):
                 return False
-        for pk in progressions[j + 1:]:
+        for pk in progressions[j + 1 :]:
             for a in pj:
                 for b in pk:
                     if (a[3] or b[3]) and _meet(a[0], a[1], a[2], b[0], b[1], b[2], n, later=True):
@@ -180,6 +199,7 @@ def _loop_is_separable(progressions: list[list[tuple[int, int, int, bool]]], n: 
 
 
 # ---- the engine -------------------------------------------------------------------------
+
 
 class _Effects:
     """The functional effects of a run that the machine found free of errors: every
@@ -292,17 +312,30 @@ def _model_run(t: _Task, inputs: dict) -> Mapping[str, np.ndarray]:
         return t.model.run(t.words, inputs, t.slot)
     except Exception as e:
         where = f" ({t.source})" if t.source else ""
-        raise ModelError(f"the model of core `{t.name}` ({t.model.origin}) failed on the task at offset "
-                         f"{t.pc}{where}: {type(e).__name__}: {e}") from None
+        raise ModelError(
+            f"the model of core `{t.name}` ({t.model.origin}) failed on the task at offset "
+            f"{t.pc}{where}: {type(e).__name__}: {e}"
+        ) from None
 
 
-def _rows(t: _Task, results: Mapping[str, np.ndarray], name: str, n: int, length: int) -> np.ndarray:
+def _rows(
+    t: _Task, results: Mapping[str, np.ndarray], name: str, n: int, length: int
+) -> np.ndarray:
     """A model's output port as (n, length) bytes; a broken shipped model is a bug, a
     broken user's model the user's error."""
     y = results.get(name)
-    if not isinstance(y, np.ndarray) or y.dtype != np.uint8 or y.ndim != 2 or y.shape[1] != length \
-            or y.shape[0] not in (1, n):
-        got = "nothing" if y is None else f"{getattr(y, 'dtype', type(y).__name__)} {getattr(y, 'shape', '')}"
+    if (
+        not isinstance(y, np.ndarray)
+        or y.dtype != np.uint8
+        or y.ndim != 2
+        or y.shape[1] != length
+        or y.shape[0] not in (1, n)
+    ):
+        got = (
+            "nothing"
+            if y is None
+            else f"{getattr(y, 'dtype', type(y).__name__)} {getattr(y, 'shape', '')}"
+        )
         message = f"model `{t.name}` gave {got} for port `{name}`, not uint8 ({n}, {length})"
         if t.model.origin is not None:
             raise ModelError(f"{message} ({t.model.origin}; docs/models.md)")
@@ -312,9 +345,17 @@ def _rows(t: _Task, results: Mapping[str, np.ndarray], name: str, n: int, length
 
 # ---- entry point ----------------------------------------------------------------------
 
-def run_image(data: bytes, mode: str | None = None, inputs: Mapping | None = None, outputs: Iterable[str] = (),
-              timing_only: bool = False, trace: Trace | None = None,
-              progress: Progress | None = None, models: Iterable = ()) -> RunResult:
+
+def run_image(
+    data: bytes,
+    mode: str | None = None,
+    inputs: Mapping | None = None,
+    outputs: Iterable[str] = (),
+    timing_only: bool = False,
+    trace: Trace | None = None,
+    progress: Progress | None = None,
+    models: Iterable = (),
+) -> RunResult:
     """Validate and run one image; see the module docstring."""
     if mode not in (None, *MODES):
         raise ValueError(f"mode must be one of {MODES} or None, not {mode!r}")
@@ -331,8 +372,22 @@ def run_image(data: bytes, mode: str | None = None, inputs: Mapping | None = Non
             trace({"ev": "image", "t": 0, "bytes": len(data), "mode": mode})
             trace({"ev": "error", "t": 0, "code": e.code, "name": e.name, "pc": e.offset})
         sync.update(status=SYNC_STATUS["error"], error_code=e.code, error_offset=e.offset)
-        return RunResult(mode, len(data), 0, 0, 0, 0, 0, 0, 0, (), RunError(e.code, e.name, e.offset, 0, e.detail),
-                         sync, None, None)
+        return RunResult(
+            mode,
+            len(data),
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            0,
+            (),
+            RunError(e.code, e.name, e.offset, 0, e.detail),
+            sync,
+            None,
+            None,
+        )
     mode = mode or ("dataflow" if img.dataflow else "strict")
     board = Board.for_image(img)
     load_inputs(board, inputs, outputs)
@@ -344,35 +399,73 @@ def run_image(data: bytes, mode: str | None = None, inputs: Mapping | None = Non
         trace({"ev": "image", "t": t0, "bytes": len(data), "mode": mode})
     # Timing and run-time errors come from the machine; functional effects follow
     # in program order once the run is known to succeed (docs/execution.md).
-    tl = simulate(img, len(data), mode, emit=trace,
-                  no_model=(lambda t: prepared[t.offset].why) if not timing_only else None,
-                  params=lambda t: prepared[t.offset].words)
+    tl = simulate(
+        img,
+        len(data),
+        mode,
+        emit=trace,
+        no_model=(lambda t: prepared[t.offset].why) if not timing_only else None,
+        params=lambda t: prepared[t.offset].words,
+    )
     error = None
     if tl.error is not None:
         name, t_err, detail, task = tl.error
-        error = RunError(ERROR_BY_NAME[name].code, name, task.offset, t_err, detail, prepared[task.offset].source)
+        error = RunError(
+            ERROR_BY_NAME[name].code, name, task.offset, t_err, detail, prepared[task.offset].source
+        )
     elif not timing_only:
         _Effects(board, progress, total_ops).run(body)
     total = error.t if error else tl.t_end + timing.completion_ns(img.target.timing)
     if error is None and trace:
         trace({"ev": "done", "t": total, "tasks": tl.tasks, "prs": tl.prs})
     span = tl.t_end - tl.t0
-    slots = tuple(SlotUse(tl.busy[s], tl.reconfiguring[s], span - tl.busy[s] - tl.reconfiguring[s], tl.done[s])
-                  for s in range(img.target.slots))
-    sync.update(status=SYNC_STATUS["error" if error else "done"], error_code=error.code if error else 0,
-                error_offset=error.offset if error else 0, progress=tl.tasks,
-                **{f"slot_done{s}": tl.done[s] for s in range(img.target.slots)})
+    slots = tuple(
+        SlotUse(
+            tl.busy[s], tl.reconfiguring[s], span - tl.busy[s] - tl.reconfiguring[s], tl.done[s]
+        )
+        for s in range(img.target.slots)
+    )
+    sync.update(
+        status=SYNC_STATUS["error" if error else "done"],
+        error_code=error.code if error else 0,
+        error_offset=error.offset if error else 0,
+        progress=tl.tasks,
+        **{f"slot_done{s}": tl.done[s] for s in range(img.target.slots)},
+    )
     board.sync.update(sync)
-    return RunResult(mode, len(data), tl.t0, tl.t_end, total, tl.prs, tl.pr_ns, tl.tasks, sum(tl.done), slots,
-                     error, dict(board.sync), board, img)
+    return RunResult(
+        mode,
+        len(data),
+        tl.t0,
+        tl.t_end,
+        total,
+        tl.prs,
+        tl.pr_ns,
+        tl.tasks,
+        sum(tl.done),
+        slots,
+        error,
+        dict(board.sync),
+        board,
+        img,
+    )
 
 
 class PythonEngine(OneShotEngine):
     """The reference interpreter as an :class:`aci.engine.Engine` (``--engine python``)."""
+
     name: ClassVar[str] = "python"
 
-    def run_image(self, data: bytes, mode: str | None, inputs: Mapping[str, Any], outputs: list[str],
-                  timing_only: bool, trace: Trace | None, progress: Progress | None) -> RunResult:
+    def run_image(
+        self,
+        data: bytes,
+        mode: str | None,
+        inputs: Mapping[str, Any],
+        outputs: list[str],
+        timing_only: bool,
+        trace: Trace | None,
+        progress: Progress | None,
+    ) -> RunResult:
         return run_image(data, mode, inputs, outputs, timing_only, trace, progress, self.models)
 
 

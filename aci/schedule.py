@@ -76,19 +76,28 @@ def _window(prog: P.Program, w: P.Window, entries: list[State], diags) -> tuple[
                 c = task.core
                 if c.name not in chosen:
                     free = [s for s in range(slots) if owned.get(s, k) == k]
-                    ranked = ([s for s in free if s in mapping and mapping[s].name == c.name]
-                              + [s for s in free if s not in mapping and prefer.get(s) == c.name]
-                              + [s for s in free if s not in mapping and s not in prefer]
-                              + [s for s in free if s not in mapping])
+                    ranked = (
+                        [s for s in free if s in mapping and mapping[s].name == c.name]
+                        + [s for s in free if s not in mapping and prefer.get(s) == c.name]
+                        + [s for s in free if s not in mapping and s not in prefer]
+                        + [s for s in free if s not in mapping]
+                    )
                     if not ranked:
-                        diags.append(error("E067", f"no slot is left for `{c.name}`: this window already uses "
-                                           f"all {slots} slots of `{prog.target.name}` for other cores", task.span))
+                        diags.append(
+                            error(
+                                "E067",
+                                f"no slot is left for `{c.name}`: this window already uses "
+                                f"all {slots} slots of `{prog.target.name}` for other cores",
+                                task.span,
+                            )
+                        )
                         chosen[c.name] = 0
                         return attrs.evolve(task, slot=0)
                     chosen[c.name] = ranked[0]
                     mapping[ranked[0]] = c
                     owned[ranked[0]] = k
                 return attrs.evolve(task, slot=chosen[c.name])
+
             threads.append(_map_tasks(th, assign))
         parsecs.append(attrs.evolve(p, threads=tuple(threads)))
     for t in (t for p in parsecs for t in P.walk_tasks(p)):

@@ -27,11 +27,19 @@ class Span:
 
     def to(self, other: "Span") -> "Span":
         """The span from the start of ``self`` to the end of ``other``."""
-        return Span(self.file, self.line, self.column, other.end_line, other.end_column,
-                    self.start, other.end)
+        return Span(
+            self.file,
+            self.line,
+            self.column,
+            other.end_line,
+            other.end_column,
+            self.start,
+            other.end,
+        )
 
 
 def span_of(file: str, meta) -> Span:
     """The span of a Lark tree (its ``meta``) or token."""
-    return Span(file, meta.line, meta.column, meta.end_line, meta.end_column,
-                meta.start_pos, meta.end_pos)
+    return Span(
+        file, meta.line, meta.column, meta.end_line, meta.end_column, meta.start_pos, meta.end_pos
+    )

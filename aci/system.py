@@ -48,6 +48,7 @@ class PlanError(AciError):
 @attrs.frozen
 class Link:
     """A link between two ends (board names or ``"host"``), full duplex."""
+
     a: str
     b: str
     bits_per_s: int
@@ -82,6 +83,7 @@ class System:
 @attrs.frozen
 class Part:
     """Windows ``first .. last-1`` of the network as one single-board image."""
+
     first: int
     last: int
     image: Image = attrs.field(repr=False)
@@ -98,6 +100,7 @@ class Part:
 @attrs.frozen
 class Network:
     """A single-board program cut at its windows, one batch per run."""
+
     path: str
     batch: int
     image: Image = attrs.field(repr=False)
@@ -110,7 +113,11 @@ class Network:
 
     def crossing(self, cut: int) -> int:
         """Bytes per batch crossing a cut before window ``cut`` (0 and len: host data)."""
-        before = set().union(*self.writes[:cut]) if cut else set(self.per_batch) & set().union(*self.reads)
+        before = (
+            set().union(*self.writes[:cut])
+            if cut
+            else set(self.per_batch) & set().union(*self.reads)
+        )
         after = set().union(*self.reads[cut:]) if cut < len(self.windows) else set(self.per_batch)
         if cut == 0:
             after &= self.per_batch
@@ -119,12 +126,15 @@ class Network:
     def part(self, first: int, last: int) -> Part:
         p = self._parts.get((first, last))
         if p is None:
-            img = attrs.evolve(self.image, body=(Repeat(1, self.windows[first:last]),), symbols=None)
+            img = attrs.evolve(
+                self.image, body=(Repeat(1, self.windows[first:last]),), symbols=None
+            )
             data = encode(img)
             tl = simulate_board(img, len(data), "strict")
             run = tl.t_end - tl.t0 + timing.completion_ns(img.target.timing)
-            p = self._parts[(first, last)] = Part(first, last, img, data, run, self.crossing(first),
-                                                  self.crossing(last))
+            p = self._parts[(first, last)] = Part(
+                first, last, img, data, run, self.crossing(first), self.crossing(last)
+            )
         return p
 
 
@@ -143,7 +153,9 @@ def _tasks(node) -> Iterable[Task]:
         yield from _tasks(child)
 
 
-def network(path: str, batch: int, defines: dict | None = None, program: str | None = None) -> Network:
+def network(
+    path: str, batch: int, defines: dict | None = None, program: str | None = None
+) -> Network:
     """Compile ``path`` with IMAGES = BATCH = ``batch``; SourceError as compile_file."""
     d = dict(defines or {}, IMAGES=str(batch), BATCH=str(batch))
     c = compile_file(path, d, program)
@@ -151,8 +163,10 @@ def network(path: str, batch: int, defines: dict | None = None, program: str | N
     body = c.image.body
     windows = tuple(w for n in body for w in ((n,) if isinstance(n, Window) else n.windows))
     if any(isinstance(n, Repeat) and n.count != 1 for n in body):
-        raise PlanError(f"{path}: with IMAGES = BATCH = {batch} its repeat runs more than once; "
-                        "the network must run one batch per run (a repeat over IMAGES / BATCH)")
+        raise PlanError(
+            f"{path}: with IMAGES = BATCH = {batch} its repeat runs more than once; "
+            "the network must run one batch per run (a repeat over IMAGES / BATCH)"
+        )
     buffers = c.checked.buffers
     reads, writes = [], []
     for w in windows:
@@ -170,6 +184,7 @@ def network(path: str, batch: int, defines: dict | None = None, program: str | N
 
 
 # ---- plans ----------------------------------------------------------------------------
+
 
 @attrs.frozen
 class Step:
@@ -201,16 +216,26 @@ class Plan:
         raise KeyError(board)
 
 
-def pipeline(net: Network, system: System, batches: int, cuts: tuple[int, ...], replicas: tuple[int, ...],
-             name: str = "") -> Plan:
+def pipeline(
+    net: Network,
+    system: System,
+    batches: int,
+    cuts: tuple[int, ...],
+    replicas: tuple[int, ...],
+    name: str = "",
+) -> Plan:
     """Stages between ``cuts`` (window indices), stage s on ``replicas[s]`` boards (in
     the system's order); batch k of stage s runs on its replica k mod replicas[s]."""
     bounds = (0, *cuts, len(net.windows))
     if len(replicas) != len(bounds) - 1 or sum(replicas) > len(system.boards) or min(replicas) < 1:
-        raise PlanError(f"{len(bounds) - 1} stages on replicas {replicas} do not fit {len(system.boards)} boards")
+        raise PlanError(
+            f"{len(bounds) - 1} stages on replicas {replicas} do not fit {len(system.boards)} boards"
+        )
     free = iter(system.boards)
-    stages = tuple((net.part(a, b), tuple(next(free) for _ in range(r)))
-                   for (a, b), r in zip(itertools.pairwise(bounds), replicas))
+    stages = tuple(
+        (net.part(a, b), tuple(next(free) for _ in range(r)))
+        for (a, b), r in zip(itertools.pairwise(bounds), replicas)
+    )
     steps: list[Step] = []
     loaded = {}
     for part, boards in stages:
@@ -243,6 +268,7 @@ def describe(stages) -> str:
 
 # ---- the simulator -----------------------------------------------------------------
 
+
 @attrs.frozen
 class Use:
     busy_ns: int
@@ -263,10 +289,14 @@ class Result:
         return self.images * 1e9 / self.total_ns if self.total_ns else 0.0
 
     def to_json(self) -> dict:
-        return {"plan": self.plan, "total_ns": self.total_ns, "images": self.images,
-                "images_per_s": round(self.images_per_s, 3),
-                "boards": {k: attrs.asdict(v) for k, v in self.boards.items()},
-                "links": {k: attrs.asdict(v) for k, v in self.links.items()}}
+        return {
+            "plan": self.plan,
+            "total_ns": self.total_ns,
+            "images": self.images,
+            "images_per_s": round(self.images_per_s, 3),
+            "boards": {k: attrs.asdict(v) for k, v in self.boards.items()},
+            "links": {k: attrs.asdict(v) for k, v in self.links.items()},
+        }
 
 
 def simulate(plan: Plan, emit: Callable[[dict], None] | None = None) -> Result:
@@ -282,7 +312,10 @@ def simulate(plan: Plan, emit: Callable[[dict], None] | None = None) -> Result:
         if st.kind == "run":
             key, dur = st.src, plan.part_of(st.src).run_ns
         else:
-            key, dur = f"{st.src}->{st.dst}", plan.system.link(st.src, st.dst).transfer_ns(st.nbytes)
+            key, dur = (
+                f"{st.src}->{st.dst}",
+                plan.system.link(st.src, st.dst).transfer_ns(st.nbytes),
+            )
         start = max([free.get(key, 0)] + [end[d] for d in st.deps])
         stop = start + dur
         end.append(stop)
@@ -303,8 +336,13 @@ def simulate(plan: Plan, emit: Callable[[dict], None] | None = None) -> Result:
     if emit:
         for _, _, e in sorted(events, key=lambda x: (x[0], x[2]["ev"].endswith("start"), x[1])):
             emit(e)
-    return Result(plan.name, max(end, default=0), plan.images, {k: Use(*v) for k, v in boards.items()},
-                  {k: Use(*v) for k, v in sorted(links.items())})
+    return Result(
+        plan.name,
+        max(end, default=0),
+        plan.images,
+        {k: Use(*v) for k, v in boards.items()},
+        {k: Use(*v) for k, v in sorted(links.items())},
+    )
 
 
 def to_perfetto(events: Iterable[dict]) -> dict:
@@ -324,17 +362,29 @@ def to_perfetto(events: Iterable[dict]) -> dict:
         name = f"batch {e['batch']}" if e["ev"] == "run_end" else f"{e['what']} {e['batch']}"
         if e.get("what") == "load":
             name = "load image"
-        out.append({"pid": 1, "tid": tid, "ph": "X", "ts": s["t"] / 1000, "dur": (e["t"] - s["t"]) / 1000,
-                    "name": name, "cat": "run" if "board" in e else "link",
-                    "args": {k: v for k, v in e.items() if k not in ("ev", "t")}})
+        out.append(
+            {
+                "pid": 1,
+                "tid": tid,
+                "ph": "X",
+                "ts": s["t"] / 1000,
+                "dur": (e["t"] - s["t"]) / 1000,
+                "name": name,
+                "cat": "run" if "board" in e else "link",
+                "args": {k: v for k, v in e.items() if k not in ("ev", "t")},
+            }
+        )
     meta = [{"pid": 1, "tid": 0, "ph": "M", "name": "process_name", "args": {"name": "ACI system"}}]
     for name, tid in sorted(tracks.items(), key=lambda x: ("->" in x[0], x[0])):
-        meta.append({"pid": 1, "tid": tid, "ph": "M", "name": "thread_name", "args": {"name": name}})
+        meta.append(
+            {"pid": 1, "tid": tid, "ph": "M", "name": "thread_name", "args": {"name": name}}
+        )
     out.sort(key=lambda x: (x["ts"], x["tid"]))
     return {"traceEvents": meta + out, "displayTimeUnit": "ns"}
 
 
 # ---- the planner -----------------------------------------------------------------
+
 
 @attrs.frozen
 class Candidate:
@@ -355,8 +405,11 @@ def candidates(net: Network, system: System, batches: int) -> list[Candidate]:
                 if sum(reps) > n or (stages == 1 and reps[0] != n):
                     continue
                 p = pipeline(net, system, batches, cuts, reps)
-                rule = "data-parallel" if stages == 1 else (
-                    "smallest-output split" if cuts == (smallest,) else "split")
+                rule = (
+                    "data-parallel"
+                    if stages == 1
+                    else ("smallest-output split" if cuts == (smallest,) else "split")
+                )
                 out.append(Candidate(p, simulate(p), rule))
     out.sort(key=lambda c: (-c.result.images_per_s, sum(len(b) for _, b in c.plan.stages)))
     return out

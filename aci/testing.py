@@ -34,8 +34,8 @@ from collections.abc import Iterable, Mapping
 import attrs
 import numpy as np
 
-from .pipeline import compile_file
 from .engine import RunError, RunResult
+from .pipeline import compile_file
 from .run import run_image
 from .timing import format_ns
 from .trace import spans
@@ -46,6 +46,7 @@ __all__ = ["Op", "Result", "assert_refused", "run_program"]
 @attrs.frozen
 class Op:
     """One performed operation: a task or a reconfiguration, with its times."""
+
     kind: str  # "task" or "pr"
     core: str
     slot: int
@@ -74,9 +75,20 @@ class Result:
         self.path = path
         self.run = run
         self.events = events
-        self.ops = [Op(s["kind"], s["core"], s["slot"], s["start"], s["end"], s["pc"],
-                       tuple(tuple(p) for p in s.get("ports", ())), tuple(s.get("params", ())))
-                    for s in spans(events) if s["kind"] != "window"]
+        self.ops = [
+            Op(
+                s["kind"],
+                s["core"],
+                s["slot"],
+                s["start"],
+                s["end"],
+                s["pc"],
+                tuple(tuple(p) for p in s.get("ports", ())),
+                tuple(s.get("params", ())),
+            )
+            for s in spans(events)
+            if s["kind"] != "window"
+        ]
 
     @property
     def total_ns(self) -> int:
@@ -103,7 +115,11 @@ class Result:
         return self._select("pr", core, slot)
 
     def _select(self, kind: str, core: str | None, slot: int | None) -> list[Op]:
-        return [o for o in self.ops if o.kind == kind and core in (None, o.core) and slot in (None, o.slot)]
+        return [
+            o
+            for o in self.ops
+            if o.kind == kind and core in (None, o.core) and slot in (None, o.slot)
+        ]
 
     def buffer(self, name: str) -> np.ndarray:
         """A buffer's contents after the run, in its dtype and shape (bits: uint64 words)."""
@@ -118,21 +134,26 @@ class Result:
         e = self.error
         if e is not None:
             where = f" ({e.source})" if e.source else ""
-            raise AssertionError(f"{self.path}: run stopped by {e.name} (code {e.code}) at pc {e.offset}{where}, "
-                                 f"t = {format_ns(e.t)}: {e.detail}")
+            raise AssertionError(
+                f"{self.path}: run stopped by {e.name} (code {e.code}) at pc {e.offset}{where}, "
+                f"t = {format_ns(e.t)}: {e.detail}"
+            )
 
     def assert_total_under(self, ns: int) -> None:
         """The whole run, as the host sees it, takes less than ``ns``."""
         if not self.total_ns < ns:
-            raise AssertionError(f"{self.path}: the run takes {format_ns(self.total_ns)} ({self.total_ns} ns), "
-                                 f"not under {format_ns(ns)} ({ns} ns)")
+            raise AssertionError(
+                f"{self.path}: the run takes {format_ns(self.total_ns)} ({self.total_ns} ns), "
+                f"not under {format_ns(ns)} ({ns} ns)"
+            )
 
     @staticmethod
     def assert_before(a: Op, b: Op) -> None:
         """``a`` ends no later than ``b`` starts."""
         if a.end > b.start:
-            raise AssertionError(f"expected {a} to end before {b} starts; it ends "
-                                 f"{format_ns(a.end - b.start)} after")
+            raise AssertionError(
+                f"expected {a} to end before {b} starts; it ends {format_ns(a.end - b.start)} after"
+            )
 
     @staticmethod
     def assert_concurrent(a: Op, b: Op) -> None:
@@ -154,31 +175,61 @@ class Result:
                 raise AssertionError(f"{a} overlaps {b}")
 
 
-def run_program(path: str, defines: Mapping[str, object] | None = None, program: str | None = None,
-                mode: str = "strict", inputs: Mapping[str, np.ndarray] | None = None,
-                timing_only: bool = False, models: Iterable = ()) -> Result:
+def run_program(
+    path: str,
+    defines: Mapping[str, object] | None = None,
+    program: str | None = None,
+    mode: str = "strict",
+    inputs: Mapping[str, np.ndarray] | None = None,
+    timing_only: bool = False,
+    models: Iterable = (),
+) -> Result:
     """Compile ``path`` in ``mode``, run it with ``inputs`` and ``models`` and return the Result."""
-    compiled = compile_file(str(path), {k: str(v) for k, v in (defines or {}).items()}, program, mode)
+    compiled = compile_file(
+        str(path), {k: str(v) for k, v in (defines or {}).items()}, program, mode
+    )
     events: list[dict] = []
-    run = run_image(compiled.data, mode, inputs=inputs, timing_only=timing_only, trace=events.append,
-                    models=models)
+    run = run_image(
+        compiled.data,
+        mode,
+        inputs=inputs,
+        timing_only=timing_only,
+        trace=events.append,
+        models=models,
+    )
     return Result(str(path), run, events)
 
 
-def assert_refused(path: str, code: str, line: int | None = None, column: int | None = None,
-                   defines: Mapping[str, object] | None = None, program: str | None = None,
-                   mode: str = "strict"):
+def assert_refused(
+    path: str,
+    code: str,
+    line: int | None = None,
+    column: int | None = None,
+    defines: Mapping[str, object] | None = None,
+    program: str | None = None,
+    mode: str = "strict",
+):
     """The diagnostic of ``code`` (at ``line``:``column`` when given) that compiling
     ``path`` reports; AssertionError when there is none."""
     from .diagnostics import SourceError
+
     try:
         compile_file(str(path), {k: str(v) for k, v in (defines or {}).items()}, program, mode)
     except SourceError as e:
         for d in e.diagnostics:
-            if d.code == code and (line is None or (d.span is not None and d.span.line == line)) \
-                    and (column is None or (d.span is not None and d.span.column == column)):
+            if (
+                d.code == code
+                and (line is None or (d.span is not None and d.span.line == line))
+                and (column is None or (d.span is not None and d.span.column == column))
+            ):
                 return d
-        got = "; ".join(f"{d.code} at {d.span or 'no location'}: {d.message}" for d in e.diagnostics)
-        where = "" if line is None else f" at line {line}" + ("" if column is None else f", column {column}")
+        got = "; ".join(
+            f"{d.code} at {d.span or 'no location'}: {d.message}" for d in e.diagnostics
+        )
+        where = (
+            ""
+            if line is None
+            else f" at line {line}" + ("" if column is None else f", column {column}")
+        )
         raise AssertionError(f"{path}: expected {code}{where}, got {got}") from None
     raise AssertionError(f"{path}: expected {code}, but the program compiles")

@@ -22,6 +22,7 @@ NS_PER_S = 10**9
 @attrs.frozen
 class Timing:
     """The timing parameters of docs/machine.md, in integer canonical units."""
+
     icap_bytes_per_s: int
     pr_overhead_ns: int
     dma_bytes_per_s: int
@@ -37,8 +38,20 @@ def muldiv_ceil(a: int, b: int, c: int) -> int:
     """ceil(a * b / c), exactly (the C firmware does the same in 128 bits)."""
     return -(-(a * b) // c)
 
-__all__ = ["NS_PER_S", "completion_ns", "compute_ns", "dma_ns", "format_ns", "image_transfer_ns", "muldiv_ceil",
-           "param_write_ns", "port_bytes", "pr_ns", "task_ns"]
+
+__all__ = [
+    "NS_PER_S",
+    "completion_ns",
+    "compute_ns",
+    "dma_ns",
+    "format_ns",
+    "image_transfer_ns",
+    "muldiv_ceil",
+    "param_write_ns",
+    "port_bytes",
+    "pr_ns",
+    "task_ns",
+]
 
 
 def image_transfer_ns(t: Timing, image_bytes: int) -> int:
@@ -80,8 +93,11 @@ def port_bytes(lengths: Iterable[int], directions: Iterable[str]) -> tuple[int, 
 def task_ns(t: Timing, param_words: int, cycles: int, in_bytes: int, out_bytes: int) -> int:
     """Duration of one task: the fixed overhead and the PF writes, then input DMA,
     computation and output DMA overlapped (the longest of the three counts)."""
-    return (t.task_overhead_ns + param_write_ns(t, param_words)
-            + max(dma_ns(t, in_bytes), compute_ns(t, cycles), dma_ns(t, out_bytes)))
+    return (
+        t.task_overhead_ns
+        + param_write_ns(t, param_words)
+        + max(dma_ns(t, in_bytes), compute_ns(t, cycles), dma_ns(t, out_bytes))
+    )
 
 
 def completion_ns(t: Timing) -> int:

@@ -111,44 +111,142 @@ def to_perfetto(events: Iterable[Mapping]) -> dict:
         common = {"pid": _PID, "ts": _us(s["start"])}
         if s["kind"] == "window":
             name = f"window @{s['pc']}"
-            timed.append((s["start"], 0, {**common, "ph": "b", "cat": "window", "name": name, "id": n,
-                                          "tid": _WINDOWS_TID, "args": {"pc": s["pc"]}}))
-            timed.append((s["end"], 0, {"pid": _PID, "ts": _us(s["end"]), "ph": "e", "cat": "window",
-                                        "name": name, "id": n, "tid": _WINDOWS_TID}))
+            timed.append(
+                (
+                    s["start"],
+                    0,
+                    {
+                        **common,
+                        "ph": "b",
+                        "cat": "window",
+                        "name": name,
+                        "id": n,
+                        "tid": _WINDOWS_TID,
+                        "args": {"pc": s["pc"]},
+                    },
+                )
+            )
+            timed.append(
+                (
+                    s["end"],
+                    0,
+                    {
+                        "pid": _PID,
+                        "ts": _us(s["end"]),
+                        "ph": "e",
+                        "cat": "window",
+                        "name": name,
+                        "id": n,
+                        "tid": _WINDOWS_TID,
+                    },
+                )
+            )
             continue
         slots.add(s["slot"])
         dur = _us(s["end"] - s["start"])
         if s["kind"] == "task":
-            timed.append((s["start"], 1, {**common, "ph": "X", "dur": dur, "cat": "task", "name": s["core"],
-                                          "tid": s["slot"], "args": {"pc": s["pc"], "ports": s["ports"],
-                                                                     "params": s["params"]}}))
+            timed.append(
+                (
+                    s["start"],
+                    1,
+                    {
+                        **common,
+                        "ph": "X",
+                        "dur": dur,
+                        "cat": "task",
+                        "name": s["core"],
+                        "tid": s["slot"],
+                        "args": {"pc": s["pc"], "ports": s["ports"], "params": s["params"]},
+                    },
+                )
+            )
         else:
-            timed.append((s["start"], 1, {**common, "ph": "X", "dur": dur, "cat": "pr",
-                                          "name": f"PR {s['core']}", "tid": s["slot"], "args": {"pc": s["pc"]}}))
-            timed.append((s["start"], 1, {**common, "ph": "X", "dur": dur, "cat": "pr",
-                                          "name": f"slot {s['slot']} <- {s['core']}", "tid": _ICAP_TID,
-                                          "args": {"pc": s["pc"]}}))
+            timed.append(
+                (
+                    s["start"],
+                    1,
+                    {
+                        **common,
+                        "ph": "X",
+                        "dur": dur,
+                        "cat": "pr",
+                        "name": f"PR {s['core']}",
+                        "tid": s["slot"],
+                        "args": {"pc": s["pc"]},
+                    },
+                )
+            )
+            timed.append(
+                (
+                    s["start"],
+                    1,
+                    {
+                        **common,
+                        "ph": "X",
+                        "dur": dur,
+                        "cat": "pr",
+                        "name": f"slot {s['slot']} <- {s['core']}",
+                        "tid": _ICAP_TID,
+                        "args": {"pc": s["pc"]},
+                    },
+                )
+            )
     for e in events:
         if e["ev"] in ("image", "done", "error"):
-            args = {k: e[k] for k in sorted(e) if k not in ("ev", "t")}  # key order: the event's, sorted
+            args = {
+                k: e[k] for k in sorted(e) if k not in ("ev", "t")
+            }  # key order: the event's, sorted
             name = f"error {e['name']}" if e["ev"] == "error" else e["ev"]
-            timed.append((e["t"], 2, {"pid": _PID, "tid": _HOST_TID, "ts": _us(e["t"]), "ph": "i", "s": "g",
-                                      "cat": "host", "name": name, "args": args}))
+            timed.append(
+                (
+                    e["t"],
+                    2,
+                    {
+                        "pid": _PID,
+                        "tid": _HOST_TID,
+                        "ts": _us(e["t"]),
+                        "ph": "i",
+                        "s": "g",
+                        "cat": "host",
+                        "name": name,
+                        "args": args,
+                    },
+                )
+            )
     tracks = [(s, f"slot {s}") for s in sorted(slots)] + [
-        (_ICAP_TID, "ICAP"), (_WINDOWS_TID, "windows"), (_HOST_TID, "host")]
-    meta = [{"pid": _PID, "tid": 0, "ph": "M", "name": "process_name", "args": {"name": "ACI board"}}]
+        (_ICAP_TID, "ICAP"),
+        (_WINDOWS_TID, "windows"),
+        (_HOST_TID, "host"),
+    ]
+    meta = [
+        {"pid": _PID, "tid": 0, "ph": "M", "name": "process_name", "args": {"name": "ACI board"}}
+    ]
     for order, (tid, name) in enumerate(tracks):
-        meta.append({"pid": _PID, "tid": tid, "ph": "M", "name": "thread_name", "args": {"name": name}})
-        meta.append({"pid": _PID, "tid": tid, "ph": "M", "name": "thread_sort_index",
-                     "args": {"sort_index": order}})
+        meta.append(
+            {"pid": _PID, "tid": tid, "ph": "M", "name": "thread_name", "args": {"name": name}}
+        )
+        meta.append(
+            {
+                "pid": _PID,
+                "tid": tid,
+                "ph": "M",
+                "name": "thread_sort_index",
+                "args": {"sort_index": order},
+            }
+        )
     timed.sort(key=lambda x: (x[0], x[1]))  # stable: issue order among equal keys
     return {"traceEvents": meta + [e for _, _, e in timed], "displayTimeUnit": "ns"}
 
 
 # ---- VCD -----------------------------------------------------------------------
 
-def write_vcd(events: Iterable[Mapping], stream: IO[str], core_ids: Mapping[str, int] | None = None,
-              slots: int | None = None) -> None:
+
+def write_vcd(
+    events: Iterable[Mapping],
+    stream: IO[str],
+    core_ids: Mapping[str, int] | None = None,
+    slots: int | None = None,
+) -> None:
     """Write the trace as a VCD waveform.
 
     Signals (scope ``aci``): ``slotN`` (8 bits) is the id of the core computing a task

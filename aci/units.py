@@ -13,18 +13,38 @@ COUNT, BYTES, TIME, RATE, FREQ = "count", "bytes", "time", "rate", "frequency"
 
 # unit -> (dimension, factor to the canonical unit)
 UNITS: dict[str, tuple[str, int]] = {
-    "B": (BYTES, 1), "KB": (BYTES, 10**3), "MB": (BYTES, 10**6), "GB": (BYTES, 10**9),
-    "KiB": (BYTES, 2**10), "MiB": (BYTES, 2**20), "GiB": (BYTES, 2**30),
-    "ns": (TIME, 1), "us": (TIME, 10**3), "ms": (TIME, 10**6), "s": (TIME, 10**9),
-    "b/s": (RATE, 1), "Kb/s": (RATE, 10**3), "Mb/s": (RATE, 10**6), "Gb/s": (RATE, 10**9),
-    "B/s": (RATE, 8), "KB/s": (RATE, 8 * 10**3), "MB/s": (RATE, 8 * 10**6),
+    "B": (BYTES, 1),
+    "KB": (BYTES, 10**3),
+    "MB": (BYTES, 10**6),
+    "GB": (BYTES, 10**9),
+    "KiB": (BYTES, 2**10),
+    "MiB": (BYTES, 2**20),
+    "GiB": (BYTES, 2**30),
+    "ns": (TIME, 1),
+    "us": (TIME, 10**3),
+    "ms": (TIME, 10**6),
+    "s": (TIME, 10**9),
+    "b/s": (RATE, 1),
+    "Kb/s": (RATE, 10**3),
+    "Mb/s": (RATE, 10**6),
+    "Gb/s": (RATE, 10**9),
+    "B/s": (RATE, 8),
+    "KB/s": (RATE, 8 * 10**3),
+    "MB/s": (RATE, 8 * 10**6),
     "GB/s": (RATE, 8 * 10**9),
-    "Hz": (FREQ, 1), "kHz": (FREQ, 10**3), "MHz": (FREQ, 10**6), "GHz": (FREQ, 10**9),
+    "Hz": (FREQ, 1),
+    "kHz": (FREQ, 10**3),
+    "MHz": (FREQ, 10**6),
+    "GHz": (FREQ, 10**9),
 }
 
-EXAMPLE = {COUNT: "a plain number", BYTES: "a size such as `2 MB`",
-           TIME: "a time such as `50 us`", RATE: "a rate such as `400 MB/s`",
-           FREQ: "a frequency such as `150 MHz`"}
+EXAMPLE = {
+    COUNT: "a plain number",
+    BYTES: "a size such as `2 MB`",
+    TIME: "a time such as `50 us`",
+    RATE: "a rate such as `400 MB/s`",
+    FREQ: "a frequency such as `150 MHz`",
+}
 
 
 def quantity(value: Fraction, unit: str) -> tuple[Fraction, str]:

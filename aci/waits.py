@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import attrs
 
-from . import deps, program as P
+from . import deps
+from . import program as P
 
 
 def waits(prog: P.Program, exact: bool | None = None) -> P.Program:
@@ -32,11 +33,25 @@ def waits(prog: P.Program, exact: bool | None = None) -> P.Program:
         return attrs.evolve(node, body=tuple(body(b) for b in node.body))
 
     def window(w: P.Window) -> P.Window:
-        return attrs.evolve(w, parsecs=tuple(
-            attrs.evolve(p, threads=tuple(attrs.evolve(th, body=tuple(body(b) for b in th.body))
-                                          for th in p.threads))
-            for p in w.parsecs))
+        return attrs.evolve(
+            w,
+            parsecs=tuple(
+                attrs.evolve(
+                    p,
+                    threads=tuple(
+                        attrs.evolve(th, body=tuple(body(b) for b in th.body)) for th in p.threads
+                    ),
+                )
+                for p in w.parsecs
+            ),
+        )
 
-    return attrs.evolve(prog, body=tuple(
-        window(n) if isinstance(n, P.Window) else attrs.evolve(n, windows=tuple(window(w) for w in n.windows))
-        for n in prog.body))
+    return attrs.evolve(
+        prog,
+        body=tuple(
+            window(n)
+            if isinstance(n, P.Window)
+            else attrs.evolve(n, windows=tuple(window(w) for w in n.windows))
+            for n in prog.body
+        ),
+    )

@@ -69,7 +69,9 @@ _CONV_CACHE: dict = {}
 _FC_CACHE: dict = {}
 
 
-def blas_bin_conv(params: Mapping[str, int], inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def blas_bin_conv(
+    params: Mapping[str, int], inputs: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """BIN_CONV as ±1 float32 matrix products (shared w and t, x per image)."""
     n_in, n_out, size, pool = (params[k] for k in ("n_in", "n_out", "size", "pool"))
     wm = _blas_weights(inputs["w"], n_out * n_in * 9, n_out, _CONV_CACHE)
@@ -96,7 +98,9 @@ def blas_bin_conv(params: Mapping[str, int], inputs: Mapping[str, np.ndarray]) -
     return {"y": np.concatenate(out)}
 
 
-def blas_bin_fc(params: Mapping[str, int], inputs: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+def blas_bin_fc(
+    params: Mapping[str, int], inputs: Mapping[str, np.ndarray]
+) -> dict[str, np.ndarray]:
     """BIN_FC as a ±1 float32 matrix product (shared w and t, x per image)."""
     n_in, n_out, last = params["n_in"], params["n_out"], params["last"]
     wm = _blas_weights(inputs["w"], n_out * n_in, n_out, _FC_CACHE)
@@ -152,9 +156,13 @@ def measure(name: str, data: Mapping[str, np.ndarray], batch: int, seconds: floa
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=16, help="images per invocation (default 16)")
-    parser.add_argument("--seconds", type=float, default=3.0, help="time per measurement (default 3)")
+    parser.add_argument(
+        "--seconds", type=float, default=3.0, help="time per measurement (default 3)"
+    )
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--compare", action="store_true", help="time both formulations at batch 1 and 16")
+    parser.add_argument(
+        "--compare", action="store_true", help="time both formulations at batch 1 and 16"
+    )
     args = parser.parse_args(argv)
     if args.batch < 1:
         parser.error("--batch must be at least 1")
@@ -165,7 +173,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.compare:
         expected = bnndata.forward(data)
         for name, models in FORMULATIONS.items():
-            scores = bnndata.layer_outputs(data, models=models)[-1].view("<i4").reshape(expected.shape)
+            scores = (
+                bnndata.layer_outputs(data, models=models)[-1].view("<i4").reshape(expected.shape)
+            )
             if not np.array_equal(scores, expected):
                 raise SystemExit(f"formulation {name} disagrees with the models")
         result["compare"] = [

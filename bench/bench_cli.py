@@ -47,7 +47,11 @@ def best_of(argv: list[str], env: dict) -> dict:
     timed(argv, env)  # warm-up: bytecode, parser tables
     runs = [timed(argv, env) for _ in range(RUNS)]
     wall, cpu = min(runs)
-    return {"wall_s": [round(w, 4) for w, _ in runs], "best_s": round(wall, 4), "cpu_s": round(cpu, 4)}
+    return {
+        "wall_s": [round(w, 4) for w, _ in runs],
+        "best_s": round(wall, 4),
+        "cpu_s": round(cpu, 4),
+    }
 
 
 def main() -> None:
@@ -56,23 +60,43 @@ def main() -> None:
     defines = [a for k, v in DEFINES.items() for a in ("-D", f"{k}={v}")]
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "x.acx"
-        command = best_of([str(acic), "compile", str(ROOT / PROGRAM), *defines, "-o", str(out)], env)
+        command = best_of(
+            [str(acic), "compile", str(ROOT / PROGRAM), *defines, "-o", str(out)], env
+        )
         floor = best_of([sys.executable, "-c", "pass"], env)
-        probe = ("import sys; from aci.cli import main; main(sys.argv[1:]); "
-                 f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))")
-        p = subprocess.run([sys.executable, "-c", probe, "compile", str(ROOT / PROGRAM), *defines, "-o", str(out)],
-                           check=True, capture_output=True, text=True, env=env)
+        probe = (
+            "import sys; from aci.cli import main; main(sys.argv[1:]); "
+            f"print(' '.join(m for m in {HEAVY!r} if m in sys.modules))"
+        )
+        p = subprocess.run(
+            [sys.executable, "-c", probe, "compile", str(ROOT / PROGRAM), *defines, "-o", str(out)],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
+        )
         imported = p.stdout.split()
     sys.path.insert(0, str(ROOT))
     from aci.pipeline import compile_file
+
     in_process = float("inf")
     for _ in range(RUNS):
         start = time.perf_counter()
         compile_file(str(ROOT / PROGRAM), DEFINES)
         in_process = min(in_process, time.perf_counter() - start)
-    print(json.dumps({"command": f"acic compile {PROGRAM} -D BATCH=25 -o x.acx", "runs": RUNS, **command,
-                      "python_floor_s": floor["best_s"], "python_floor_cpu_s": floor["cpu_s"],
-                      "in_process_s": round(in_process, 4), "heavy_imports": imported}))
+    print(
+        json.dumps(
+            {
+                "command": f"acic compile {PROGRAM} -D BATCH=25 -o x.acx",
+                "runs": RUNS,
+                **command,
+                "python_floor_s": floor["best_s"],
+                "python_floor_cpu_s": floor["cpu_s"],
+                "in_process_s": round(in_process, 4),
+                "heavy_imports": imported,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,12 @@ sys.path.insert(0, str(ROOT))
 from aci.image import Loop, Repeat, Task, children  # noqa: E402
 from aci.pipeline import compile_file  # noqa: E402
 
-CASES = [("programs/bnn_static.aci", {}), ("programs/bnn_pr.aci", {"BATCH": "1"}),
-         ("programs/bnn_pr.aci", {"BATCH": "25"}), ("programs/bnn_pr.aci", {"BATCH": "300"})]
+CASES = [
+    ("programs/bnn_static.aci", {}),
+    ("programs/bnn_pr.aci", {"BATCH": "1"}),
+    ("programs/bnn_pr.aci", {"BATCH": "25"}),
+    ("programs/bnn_pr.aci", {"BATCH": "300"}),
+]
 
 
 def executed_tasks(nodes, mult=1) -> int:
@@ -45,10 +49,20 @@ def main():
         tasks = executed_tasks(c.image.body)
         tm = c.image.target.timing
         transfer_ns = tm.link_latency_ns + -(-len(c.data) * 8 * 10**9 // tm.link_bits_per_s)
-        print(json.dumps({"program": path, "defines": defines, "image_bytes": len(c.data), "tasks": tasks,
-                          "bytes_per_task": round(len(c.data) / tasks, 4), "compile_s": round(best, 4),
-                          "transfer_s": transfer_ns / 1e9,
-                          "create_and_transfer_vs_seed": round((best + transfer_ns / 1e9) / 1.33, 4)}))
+        print(
+            json.dumps(
+                {
+                    "program": path,
+                    "defines": defines,
+                    "image_bytes": len(c.data),
+                    "tasks": tasks,
+                    "bytes_per_task": round(len(c.data) / tasks, 4),
+                    "compile_s": round(best, 4),
+                    "transfer_s": transfer_ns / 1e9,
+                    "create_and_transfer_vs_seed": round((best + transfer_ns / 1e9) / 1.33, 4),
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

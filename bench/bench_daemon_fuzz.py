@@ -24,12 +24,23 @@ from bench_firmware import ROOT, fuzz  # noqa: E402  (one parser of libFuzzer's 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seconds", type=int, default=420, help="fuzzing time (default 420)")
-    ap.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="fuzzing processes (default: cores)")
+    ap.add_argument(
+        "--jobs", type=int, default=os.cpu_count() or 1, help="fuzzing processes (default: cores)"
+    )
     args = ap.parse_args()
     subprocess.run(["make", "-C", str(ROOT), "firmware"], check=True, capture_output=True)
     r = fuzz(args.seconds, args.jobs, "fuzz-daemon")
-    print(json.dumps({"executions": r["fuzz_executions"], "crashes": r["fuzz_crashes"], "seconds": args.seconds,
-                      "jobs": args.jobs, "per_s": r["fuzz_executions"] / args.seconds}))
+    print(
+        json.dumps(
+            {
+                "executions": r["fuzz_executions"],
+                "crashes": r["fuzz_crashes"],
+                "seconds": args.seconds,
+                "jobs": args.jobs,
+                "per_s": r["fuzz_executions"] / args.seconds,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

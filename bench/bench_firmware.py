@@ -39,8 +39,22 @@ sys.path.insert(0, str(ROOT))
 
 from aci.cores import bnndata  # noqa: E402
 from aci.encode import encode  # noqa: E402
-from aci.image import (BufferSymbol, CoreInfo, Image, Loop, MemoryInfo, Parsec, Port, Reconf, Source,  # noqa: E402
-                       Symbols, TargetInfo, Task, Thread, Window)
+from aci.image import (
+    BufferSymbol,
+    CoreInfo,
+    Image,
+    Loop,
+    MemoryInfo,
+    Parsec,
+    Port,
+    Reconf,
+    Source,  # noqa: E402
+    Symbols,
+    TargetInfo,
+    Task,
+    Thread,
+    Window,
+)
 from aci.pipeline import compile_file  # noqa: E402
 from aci.timing import Timing  # noqa: E402
 
@@ -53,26 +67,55 @@ def callgrind(function: str, *args) -> tuple[int, dict]:
     """Instructions executed inside `function` (callees included), and acifw-null's JSON."""
     with tempfile.TemporaryDirectory() as d:
         out = Path(d) / "cg.out"
-        p = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}",
-                            f"--toggle-collect={function}", str(NULL), *map(str, args)],
-                           capture_output=True, text=True, check=True)
+        p = subprocess.run(
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={out}",
+                f"--toggle-collect={function}",
+                str(NULL),
+                *map(str, args),
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         instructions = int(re.search(r"Collected : (\d+)", p.stderr).group(1))
     return instructions, json.loads(p.stdout)
 
 
 def synthetic(tasks: int) -> bytes:
     """A large image: `tasks` TEST tasks with source lines, four per loop body."""
-    timing = Timing(357_000_000, 50_000, 1_200_000_000, 150_000_000, 2_000, 10, 10_000_000_000, 20_000, 0)
+    timing = Timing(
+        357_000_000, 50_000, 1_200_000_000, 150_000_000, 2_000, 10, 10_000_000_000, 20_000, 0
+    )
     test = CoreInfo(200, "TEST", ("in", "out"), 2, 4096, 0xF_0000)
     body = []
     for k in range(tasks // 4):
-        ts = tuple(Task(k % 4, 200, (Port(0x1000 + 64 * j, 64, (64,)), Port(0x9000 + 64 * j, 64, (64,))), 0, 2,
-                        100, (), Source(0, k + 1)) for j in range(4))
+        ts = tuple(
+            Task(
+                k % 4,
+                200,
+                (Port(0x1000 + 64 * j, 64, (64,)), Port(0x9000 + 64 * j, 64, (64,))),
+                0,
+                2,
+                100,
+                (),
+                Source(0, k + 1),
+            )
+            for j in range(4)
+        )
         body.append(Loop(4, ts, Source(0, k + 1)))
     threads = tuple(Thread(tuple(b for k, b in enumerate(body) if k % 4 == s)) for s in range(4))
     win = Window(tuple(Reconf(s, 200) for s in range(4)), (Parsec(threads),))
-    img = Image(TargetInfo(4, timing, (MemoryInfo("ddr", 0, 1 << 20),)), (test,), (64, 1), (win,), True,
-                Symbols((BufferSymbol("mem", "u8", "scratch", (65536,), 0, 0, 65536),), ("synthetic.aci",)))
+    img = Image(
+        TargetInfo(4, timing, (MemoryInfo("ddr", 0, 1 << 20),)),
+        (test,),
+        (64, 1),
+        (win,),
+        True,
+        Symbols((BufferSymbol("mem", "u8", "scratch", (65536,), 0, 0, 65536),), ("synthetic.aci",)),
+    )
     return encode(img)
 
 
@@ -81,7 +124,9 @@ def bnn_images_per_s(images: int) -> float:
     expect = bnndata.forward(data)
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
-        image = compile_file(str(ROOT / "programs" / "bnn_static.aci"), {"IMAGES": str(images)}).data
+        image = compile_file(
+            str(ROOT / "programs" / "bnn_static.aci"), {"IMAGES": str(images)}
+        ).data
         (d / "bnn.acx").write_bytes(image)
         args = [str(SIM), str(d / "bnn.acx"), "--get", f"scores={d / 'scores'}"]
         for name, value in data.items():
@@ -97,22 +142,49 @@ def bnn_images_per_s(images: int) -> float:
 
 def fuzz(seconds: int, jobs: int, target: str = "fuzz") -> dict:
     """`make -C firmware TARGET` (fuzz: the firmware; fuzz-daemon: the board daemon)."""
-    p = subprocess.run(["make", "-C", str(ROOT / "firmware"), target, f"FUZZ_SECONDS={seconds}",
-                        f"FUZZ_JOBS={jobs}"], capture_output=True, text=True)
+    p = subprocess.run(
+        [
+            "make",
+            "-C",
+            str(ROOT / "firmware"),
+            target,
+            f"FUZZ_SECONDS={seconds}",
+            f"FUZZ_JOBS={jobs}",
+        ],
+        capture_output=True,
+        text=True,
+    )
     text = p.stdout + p.stderr
     single = re.findall(r"stat::number_of_executed_units: (\d+)", text)
     forked = re.findall(r"^#(\d+): cov", text, re.M)
     executions = int(single[-1]) if single else int(forked[-1]) if forked else 0
-    crashes = len(re.findall(r"deadly signal|ERROR: (AddressSanitizer|UndefinedBehaviorSanitizer|libFuzzer)", text))
-    return {"fuzz_executions": executions, "fuzz_crashes": crashes if p.returncode == 0 else max(crashes, 1),
-            "fuzz_seconds": seconds, "fuzz_jobs": jobs}
+    crashes = len(
+        re.findall(
+            r"deadly signal|ERROR: (AddressSanitizer|UndefinedBehaviorSanitizer|libFuzzer)", text
+        )
+    )
+    return {
+        "fuzz_executions": executions,
+        "fuzz_crashes": crashes if p.returncode == 0 else max(crashes, 1),
+        "fuzz_seconds": seconds,
+        "fuzz_jobs": jobs,
+    }
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--images", type=int, default=500, help="images for the BNN speed run (default 500)")
-    ap.add_argument("--fuzz-seconds", type=int, default=1200, help="fuzzing time (default 1200; 0: none)")
-    ap.add_argument("--fuzz-jobs", type=int, default=os.cpu_count() or 1, help="fuzzing processes (default: cores)")
+    ap.add_argument(
+        "--images", type=int, default=500, help="images for the BNN speed run (default 500)"
+    )
+    ap.add_argument(
+        "--fuzz-seconds", type=int, default=1200, help="fuzzing time (default 1200; 0: none)"
+    )
+    ap.add_argument(
+        "--fuzz-jobs",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="fuzzing processes (default: cores)",
+    )
     args = ap.parse_args()
     subprocess.run(["make", "-C", str(ROOT / "firmware"), "-s"], check=True)
     out = {"per_task": {}, "per_byte": {}, "prepare_per_byte": {}}
@@ -121,9 +193,13 @@ def main():
         for name, defines in RUNS:
             for mode in ("strict", "dataflow"):
                 path = d / f"{name}-{mode}.acx"
-                path.write_bytes(compile_file(str(ROOT / "programs" / f"{name}.aci"), defines, mode=mode).data)
+                path.write_bytes(
+                    compile_file(str(ROOT / "programs" / f"{name}.aci"), defines, mode=mode).data
+                )
                 n, res = callgrind("aci_run", path, "--mode", mode)
-                out["per_task"][f"{name} {mode} ({res['tasks']} tasks)"] = round(n / res["tasks"], 1)
+                out["per_task"][f"{name} {mode} ({res['tasks']} tasks)"] = round(
+                    n / res["tasks"], 1
+                )
             n, res = callgrind("aci_validate", path, "--validate-only")
             out["per_byte"][f"{name} ({res['bytes']} bytes)"] = round(n / res["bytes"], 2)
             n, res = callgrind("aci_prepare", path)
@@ -131,7 +207,9 @@ def main():
         big = d / "synthetic.acx"
         big.write_bytes(synthetic(4000))
         n, res = callgrind("aci_validate", big, "--validate-only")
-        out["per_byte"][f"synthetic, 4000 tasks with lines ({res['bytes']} bytes)"] = round(n / res["bytes"], 2)
+        out["per_byte"][f"synthetic, 4000 tasks with lines ({res['bytes']} bytes)"] = round(
+            n / res["bytes"], 2
+        )
         run, res = callgrind("aci_run", big)
         out["per_task"][f"synthetic dataflow ({res['tasks']} tasks)"] = round(run / res["tasks"], 1)
         prep, res = callgrind("aci_prepare", big)

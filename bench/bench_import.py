@@ -42,8 +42,10 @@ def random_formats(networks: int, tmp: Path) -> dict:
         helpers.write_bnnfpga(tmp / "p.zip", rng)
         pix, x = helpers.pixels(rng, 2)
         net = bnnfpga.read_params(str(tmp / "p.zip"))
-        same = np.array_equal(helpers.run_network(net, x),
-                              reference.bnnfpga_scores(tmp / "p.zip", pix) * 2**net.score_bits)
+        same = np.array_equal(
+            helpers.run_network(net, x),
+            reference.bnnfpga_scores(tmp / "p.zip", pix) * 2**net.score_bits,
+        )
         out["bnn-fpga"][0] += same
         out["bnn-fpga"][1] += 1
         arrays = helpers.binarynet_arrays(rng)
@@ -58,11 +60,22 @@ def random_formats(networks: int, tmp: Path) -> dict:
 def qonnx_same(tmp: Path) -> bool:
     qonnx_models.from_binarynet(digits.load_model(), digits.POOL, tmp / "digits.onnx")
     a, b = binarynet.read(str(digits.MODEL)), qonnx.read(str(tmp / "digits.onnx"))
-    same = all(la.core == lb.core and la.params == lb.params and np.array_equal(la.weights, lb.weights)
-               and np.array_equal(la.thresholds, lb.thresholds) for la, lb in zip(a.layers, b.layers, strict=True))
-    texts = [program_text(n, "digits", str(tmp), images=360, batch=40).split("\n", 1)[1] for n in (a, b)]
-    return bool(same and len(a.layers) == len(b.layers) and texts[0] == texts[1]
-                and (a.input_bits, a.score_bits) == (b.input_bits, b.score_bits))
+    same = all(
+        la.core == lb.core
+        and la.params == lb.params
+        and np.array_equal(la.weights, lb.weights)
+        and np.array_equal(la.thresholds, lb.thresholds)
+        for la, lb in zip(a.layers, b.layers, strict=True)
+    )
+    texts = [
+        program_text(n, "digits", str(tmp), images=360, batch=40).split("\n", 1)[1] for n in (a, b)
+    ]
+    return bool(
+        same
+        and len(a.layers) == len(b.layers)
+        and texts[0] == texts[1]
+        and (a.input_bits, a.score_bits) == (b.input_bits, b.score_bits)
+    )
 
 
 def main(argv=None) -> int:
@@ -75,9 +88,15 @@ def main(argv=None) -> int:
         demo = digits.run_demo(tmp / "digits", quiet=True)
         demo_s = time.perf_counter() - start
         result = {
-            "digits": {"images": demo["images"], "float": demo["float"], "score_bits": demo["score_bits"],
-                       "engines": {e: {"accuracy": demo[e][0], "exact": demo[e][1]} for e in digits.engines()},
-                       "wall_s": demo_s},
+            "digits": {
+                "images": demo["images"],
+                "float": demo["float"],
+                "score_bits": demo["score_bits"],
+                "engines": {
+                    e: {"accuracy": demo[e][0], "exact": demo[e][1]} for e in digits.engines()
+                },
+                "wall_s": demo_s,
+            },
             "random": random_formats(args.networks, tmp),
             "qonnx_same": qonnx_same(tmp),
         }

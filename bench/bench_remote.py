@@ -83,14 +83,23 @@ def create_and_transfer(daemon: Daemon, keys: Keys, n: int = 20) -> dict:
     def transfer(image):
         with Board(daemon.url, keys.board[0], keys.host) as b:
             assert b.load(image) is None
+
     create = best_time(lambda: compile_file(src, {"BATCH": "25"}, mode="dataflow"), n)
     send = best_time(lambda: transfer(data), n)
     both = best_time(lambda: transfer(compile_file(src, {"BATCH": "25"}, mode="dataflow").data), n)
     strict = compile_file(src, {"BATCH": "25"}, mode="strict").data
-    both_strict = best_time(lambda: transfer(compile_file(src, {"BATCH": "25"}, mode="strict").data), n)
-    return {"create_transfer_s": both, "create_s": create, "transfer_s": send, "bnn_image_bytes": len(data),
-            "create_transfer_vs_seed": both / SEED_CREATE_S, "create_transfer_strict_s": both_strict,
-            "bnn_strict_image_bytes": len(strict)}
+    both_strict = best_time(
+        lambda: transfer(compile_file(src, {"BATCH": "25"}, mode="strict").data), n
+    )
+    return {
+        "create_transfer_s": both,
+        "create_s": create,
+        "transfer_s": send,
+        "bnn_image_bytes": len(data),
+        "create_transfer_vs_seed": both / SEED_CREATE_S,
+        "create_transfer_strict_s": both_strict,
+        "bnn_strict_image_bytes": len(strict),
+    }
 
 
 def status_round_trip(board: Board, n: int = 2000) -> float:
@@ -104,8 +113,11 @@ def status_round_trip(board: Board, n: int = 2000) -> float:
 def inputs_for(data: bytes) -> dict:
     img = decode(data)
     rng = np.random.default_rng(7)
-    return {b.name: rng.integers(0, 256, b.size, dtype=np.uint8).tobytes()
-            for b in img.symbols.buffers if b.role == "input"}
+    return {
+        b.name: rng.integers(0, 256, b.size, dtype=np.uint8).tobytes()
+        for b in img.symbols.buffers
+        if b.role == "input"
+    }
 
 
 def per_run(board: Board, n: int = 200) -> dict:
@@ -113,8 +125,12 @@ def per_run(board: Board, n: int = 200) -> dict:
     inputs = inputs_for(data)
     lines = []
     run_image_remote(board, data, inputs=inputs, trace=lines.append)
-    remote = median_time(lambda: run_image_remote(board, data, inputs=inputs, trace=lines.append), n)
-    local = median_time(lambda: run_image_firmware(data, inputs=inputs, trace=lines.append), max(20, n // 5))
+    remote = median_time(
+        lambda: run_image_remote(board, data, inputs=inputs, trace=lines.append), n
+    )
+    local = median_time(
+        lambda: run_image_firmware(data, inputs=inputs, trace=lines.append), max(20, n // 5)
+    )
     # RUN alone: its round trip less the board's own time for the run.
     board.load(data)
     walls, trips = [], []
@@ -123,9 +139,12 @@ def per_run(board: Board, n: int = 200) -> dict:
         res, _ = board.run()
         trips.append(time.perf_counter() - t)
         walls.append(res["wall_ns"] / 1e9)
-    return {"remote_run_s": remote, "local_run_s": local,
-            "run_round_trip_s": statistics.median(trips),
-            "protocol_per_run_s": statistics.median(t - w for t, w in zip(trips, walls))}
+    return {
+        "remote_run_s": remote,
+        "local_run_s": local,
+        "run_round_trip_s": statistics.median(trips),
+        "protocol_per_run_s": statistics.median(t - w for t, w in zip(trips, walls)),
+    }
 
 
 def load_throughput(board: Board, tasks: int) -> dict:
@@ -158,9 +177,20 @@ def bnn_throughput(board: Board, images: int) -> dict:
 
     out = {"bnn_images": images}
     for name, engine in (
-            ("local", lambda: run_image_firmware(data, inputs=inputs, outputs=["scores"]).board.array("scores")),
-            ("remote", lambda: run_image_remote(board, data, inputs=inputs, outputs=["scores"]).board.array("scores")),
-            ("session", session)):
+        (
+            "local",
+            lambda: run_image_firmware(data, inputs=inputs, outputs=["scores"]).board.array(
+                "scores"
+            ),
+        ),
+        (
+            "remote",
+            lambda: run_image_remote(board, data, inputs=inputs, outputs=["scores"]).board.array(
+                "scores"
+            ),
+        ),
+        ("session", session),
+    ):
         assert (engine() == expect).all(), f"{name}: scores differ from the reference"
         out[f"bnn_{name}_images_per_s"] = images / median_time(engine, 3)
     out["bnn_remote_vs_local"] = out["bnn_remote_images_per_s"] / out["bnn_local_images_per_s"]
@@ -170,10 +200,18 @@ def bnn_throughput(board: Board, images: int) -> dict:
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--campaign-runs", type=int, default=1000, help="runs of the fault campaign (default 1000)")
-    ap.add_argument("--load-tasks", type=int, default=100_000,
-                    help="tasks of the synthetic image whose LOAD is timed (default 100000: a few MB)")
-    ap.add_argument("--images", type=int, default=100, help="images of the functional BNN run (default 100)")
+    ap.add_argument(
+        "--campaign-runs", type=int, default=1000, help="runs of the fault campaign (default 1000)"
+    )
+    ap.add_argument(
+        "--load-tasks",
+        type=int,
+        default=100_000,
+        help="tasks of the synthetic image whose LOAD is timed (default 100000: a few MB)",
+    )
+    ap.add_argument(
+        "--images", type=int, default=100, help="images of the functional BNN run (default 100)"
+    )
     args = ap.parse_args()
     out = {"protocol": f"{P.VERSION_MAJOR}.{P.VERSION_MINOR}"}
     with tempfile.TemporaryDirectory() as d:
@@ -188,9 +226,13 @@ def main():
                 out.update(bnn_throughput(board, args.images))
         (d / "campaign").mkdir()
         with Daemon(keys, d / "campaign") as daemon:
-            data = compile_file(str(ROOT / "programs" / "examples" / "pipeline.aci"), mode="dataflow").data
+            data = compile_file(
+                str(ROOT / "programs" / "examples" / "pipeline.aci"), mode="dataflow"
+            ).data
             c = campaign(daemon, keys, data, inputs_for(data), args.campaign_runs, seed=1)
-        out["campaign"] = {k: v for k, v in attrs.asdict(c).items() if k != "errors"} | {"first_errors": c.errors[:3]}
+        out["campaign"] = {k: v for k, v in attrs.asdict(c).items() if k != "errors"} | {
+            "first_errors": c.errors[:3]
+        }
     print(json.dumps(out, indent=1))
 
 

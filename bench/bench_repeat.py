@@ -49,8 +49,13 @@ def simulate_total(images: int, batch: int, mode: str) -> dict:
     img = decode(c.data)
     tl = simulate(img, len(c.data), mode)
     latency = img.target.timing.link_latency_ns
-    return {"image_bytes": len(c.data), "t0_ns": tl.t0, "total_ns": tl.t_end + latency,
-            "link_ns": tl.t0 + latency, "prs": tl.prs}
+    return {
+        "image_bytes": len(c.data),
+        "t0_ns": tl.t0,
+        "total_ns": tl.t_end + latency,
+        "link_ns": tl.t0 + latency,
+        "prs": tl.prs,
+    }
 
 
 def one(args) -> dict:
@@ -60,12 +65,26 @@ def one(args) -> dict:
     per = simulate_total(batch, batch, mode)
     host_total = n * per["total_ns"]
     return {
-        "batch": batch, "mode": mode, "batches": n, "images": n * batch,
-        "repeat": {"image_bytes": rep["image_bytes"], "bytes_sent": rep["image_bytes"], "total_ns": rep["total_ns"],
-                   "link_ns": rep["link_ns"], "prs": rep["prs"], "s_per_10000": rep["total_ns"] * 1e-5 / (n * batch)},
-        "host": {"image_bytes": per["image_bytes"], "bytes_sent": n * per["image_bytes"], "total_ns": host_total,
-                 "link_ns": n * per["link_ns"], "prs": n * per["prs"],
-                 "s_per_10000": host_total * 1e-5 / (n * batch)},
+        "batch": batch,
+        "mode": mode,
+        "batches": n,
+        "images": n * batch,
+        "repeat": {
+            "image_bytes": rep["image_bytes"],
+            "bytes_sent": rep["image_bytes"],
+            "total_ns": rep["total_ns"],
+            "link_ns": rep["link_ns"],
+            "prs": rep["prs"],
+            "s_per_10000": rep["total_ns"] * 1e-5 / (n * batch),
+        },
+        "host": {
+            "image_bytes": per["image_bytes"],
+            "bytes_sent": n * per["image_bytes"],
+            "total_ns": host_total,
+            "link_ns": n * per["link_ns"],
+            "prs": n * per["prs"],
+            "s_per_10000": host_total * 1e-5 / (n * batch),
+        },
         "host_over_repeat": host_total / rep["total_ns"],
     }
 

@@ -51,10 +51,17 @@ def timing_only() -> dict:
         result = run_image(c.data, timing_only=True)
         wall = time.perf_counter() - start
         best = wall if best is None else min(best, wall)
-    return {"program": "bnn_pr.aci -D BATCH=1", "images": 10_000, "operations": result.operations,
-            "tasks": result.tasks, "prs": result.pr_count, "wall_s": round(best, 3),
-            "simulated_total_ns": result.total_ns, "simulated_total_s": result.total_ns / 1e9,
-            "operations_per_s": round(result.operations / best)}
+    return {
+        "program": "bnn_pr.aci -D BATCH=1",
+        "images": 10_000,
+        "operations": result.operations,
+        "tasks": result.tasks,
+        "prs": result.pr_count,
+        "wall_s": round(best, 3),
+        "simulated_total_ns": result.total_ns,
+        "simulated_total_s": result.total_ns / 1e9,
+        "operations_per_s": round(result.operations / best),
+    }
 
 
 def functional(program: str, images: int, batch: int, workdir: Path) -> dict:
@@ -67,8 +74,19 @@ def functional(program: str, images: int, batch: int, workdir: Path) -> dict:
     scores = workdir / "scores.npy"
     parser = argparse.ArgumentParser()
     add_run_parser(parser.add_subparsers())
-    args = parser.parse_args(["run", str(ROOT / f"programs/{program}"), "-D", f"IMAGES={images}", "-D",
-                              f"BATCH={batch}", *sets, "--get", f"scores={scores}"])
+    args = parser.parse_args(
+        [
+            "run",
+            str(ROOT / f"programs/{program}"),
+            "-D",
+            f"IMAGES={images}",
+            "-D",
+            f"BATCH={batch}",
+            *sets,
+            "--get",
+            f"scores={scores}",
+        ]
+    )
     best = None
     for _ in range(REPEATS):
         start = time.perf_counter()
@@ -78,8 +96,12 @@ def functional(program: str, images: int, batch: int, workdir: Path) -> dict:
         best = wall if best is None else min(best, wall)
         assert code == 0
         assert (np.load(scores) == bnndata.forward(data)).all()
-    return {"program": f"{program} -D IMAGES={images} -D BATCH={batch}", "images": images,
-            "wall_s": round(best, 3), "images_per_s": round(images / best, 1)}
+    return {
+        "program": f"{program} -D IMAGES={images} -D BATCH={batch}",
+        "images": images,
+        "wall_s": round(best, 3),
+        "images_per_s": round(images / best, 1),
+    }
 
 
 def _child(args: list[str], d: Path) -> tuple[float, int]:
@@ -97,25 +119,40 @@ def _child(args: list[str], d: Path) -> tuple[float, int]:
 def declared(d: Path) -> list[dict]:
     from tests.firmware.harness import SIM
     from tests.run.test_cost import empty_loops, stops_after_two
-    cases = [("2^26 + 2 declared, wrong_core after 2", stops_after_two("dataflow")),
-             ("2 nested empty loops of 2^24", empty_loops(2, "dataflow")),
-             ("4 nested empty loops of 2^24", empty_loops(4, "dataflow"))]
+
+    cases = [
+        ("2^26 + 2 declared, wrong_core after 2", stops_after_two("dataflow")),
+        ("2 nested empty loops of 2^24", empty_loops(2, "dataflow")),
+        ("4 nested empty loops of 2^24", empty_loops(4, "dataflow")),
+    ]
     rows = []
     for name, data in cases:
         path = d / "declared.acx"
         path.write_bytes(data)
         py_s, py_kib = _child([sys.executable, "-m", "aci", "run", str(path)], d)
         c_s, c_kib = _child([str(SIM), str(path)], d)
-        rows.append({"image": name, "python_s": py_s, "python_kib": py_kib, "firmware_s": c_s, "firmware_kib": c_kib})
+        rows.append(
+            {
+                "image": name,
+                "python_s": py_s,
+                "python_kib": py_kib,
+                "firmware_s": c_s,
+                "firmware_kib": c_kib,
+            }
+        )
     return rows
 
 
 def main() -> None:
     with tempfile.TemporaryDirectory() as d:
-        out = {"timing_only": timing_only(),
-               "functional": [functional("bnn_static.aci", 32, 32, Path(d)),
-                              functional("bnn_pr.aci", 32, 32, Path(d))],
-               "declared": declared(Path(d))}
+        out = {
+            "timing_only": timing_only(),
+            "functional": [
+                functional("bnn_static.aci", 32, 32, Path(d)),
+                functional("bnn_pr.aci", 32, 32, Path(d)),
+            ],
+            "declared": declared(Path(d)),
+        }
     print(json.dumps(out, indent=1))
 
 

@@ -47,8 +47,20 @@ from aci.pipeline import compile_file  # noqa: E402
 
 REPEATS = 3
 SERIES = [  # name, mode, threads, sizes, the smallest size the fit uses
-    ("strict, 1 thread", "strict", 1, [10, 30, 100, 300, 1_000, 3_000, 10_000, 30_000, 100_000], 1_000),
-    ("dataflow, 1 thread", "dataflow", 1, [10, 30, 100, 300, 1_000, 3_000, 10_000, 30_000, 100_000], 1_000),
+    (
+        "strict, 1 thread",
+        "strict",
+        1,
+        [10, 30, 100, 300, 1_000, 3_000, 10_000, 30_000, 100_000],
+        1_000,
+    ),
+    (
+        "dataflow, 1 thread",
+        "dataflow",
+        1,
+        [10, 30, 100, 300, 1_000, 3_000, 10_000, 30_000, 100_000],
+        1_000,
+    ),
     ("strict, 4 threads", "strict", 4, [20, 40, 100, 400, 1_000, 3_000, 10_000], 1_000),
 ]
 
@@ -59,8 +71,8 @@ def source(n: int, threads: int) -> str:
     assert per * threads == n
     inner = max(d for d in range(1, min(per, 100) + 1) if per % d == 0)
     k = f"s * {per} + i * {inner} + j"
-    return f"""import "{ROOT / 'programs/targets/zcu102.aci'}"
-import "{ROOT / 'programs/cores/test.aci'}"
+    return f"""import "{ROOT / "programs/targets/zcu102.aci"}"
+import "{ROOT / "programs/cores/test.aci"}"
 
 input  buffer src : u8[{n}][64] in ddr
 output buffer dst : u8[{n}][64] in ddr
@@ -101,21 +113,37 @@ def slope(points: list[tuple[int, float]], fit_from: int) -> float:
 
 def draw(series: list[dict], path: Path) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.6))
     for s in series:
         ns = [p["tasks"] for p in s["points"]]
-        left.plot(ns, [p["compile_s"] for p in s["points"]], marker="o", markersize=3,
-                  label=f"{s['name']} (exponent {s['exponent_time']:.2f})")
-        right.plot(ns, [p["image_bytes"] for p in s["points"]], marker="o", markersize=3,
-                   label=f"{s['name']} (exponent {s['exponent_bytes']:.2f})")
+        left.plot(
+            ns,
+            [p["compile_s"] for p in s["points"]],
+            marker="o",
+            markersize=3,
+            label=f"{s['name']} (exponent {s['exponent_time']:.2f})",
+        )
+        right.plot(
+            ns,
+            [p["image_bytes"] for p in s["points"]],
+            marker="o",
+            markersize=3,
+            label=f"{s['name']} (exponent {s['exponent_bytes']:.2f})",
+        )
     top = max(p["tasks"] for s in series for p in s["points"])
     first = series[0]["points"]
     anchor = next(p for p in first if p["tasks"] >= series[0]["fit_from_tasks"])
-    ref = [(anchor["tasks"], anchor["compile_s"]), (top, anchor["compile_s"] * top / anchor["tasks"])]
-    left.plot([r[0] for r in ref], [r[1] for r in ref], "k--", linewidth=0.8, label="linear (slope 1)")
+    ref = [
+        (anchor["tasks"], anchor["compile_s"]),
+        (top, anchor["compile_s"] * top / anchor["tasks"]),
+    ]
+    left.plot(
+        [r[0] for r in ref], [r[1] for r in ref], "k--", linewidth=0.8, label="linear (slope 1)"
+    )
     for ax, label in ((left, "compile time (s, best of 3)"), (right, "image size (bytes)")):
         ax.set_xscale("log")
         ax.set_yscale("log")
@@ -142,21 +170,49 @@ def main(argv=None) -> None:
                 path = Path(tmp) / f"scaling_{threads}_{n}.aci"
                 path.write_text(source(n, threads))
                 nbytes, best = measure(path, mode)
-                points.append({"tasks": n, "image_bytes": nbytes, "compile_s": round(best, 4),
-                               "bytes_per_task": round(nbytes / n, 2), "us_per_task": round(1e6 * best / n, 1)})
+                points.append(
+                    {
+                        "tasks": n,
+                        "image_bytes": nbytes,
+                        "compile_s": round(best, 4),
+                        "bytes_per_task": round(nbytes / n, 2),
+                        "us_per_task": round(1e6 * best / n, 1),
+                    }
+                )
             last, prev = points[-1], points[-2]
-            series.append({
-                "name": name, "mode": mode, "threads": threads, "points": points, "fit_from_tasks": fit_from,
-                "exponent_time": slope([(p["tasks"], p["compile_s"]) for p in points], fit_from),
-                "exponent_bytes": slope([(p["tasks"], p["image_bytes"]) for p in points], fit_from),
-                "local_exponent": (math.log(last["compile_s"] / prev["compile_s"])
-                                   / math.log(last["tasks"] / prev["tasks"])),
-            })
+            series.append(
+                {
+                    "name": name,
+                    "mode": mode,
+                    "threads": threads,
+                    "points": points,
+                    "fit_from_tasks": fit_from,
+                    "exponent_time": slope(
+                        [(p["tasks"], p["compile_s"]) for p in points], fit_from
+                    ),
+                    "exponent_bytes": slope(
+                        [(p["tasks"], p["image_bytes"]) for p in points], fit_from
+                    ),
+                    "local_exponent": (
+                        math.log(last["compile_s"] / prev["compile_s"])
+                        / math.log(last["tasks"] / prev["tasks"])
+                    ),
+                }
+            )
     out = Path(args.out)
     draw(series, out)
-    print(json.dumps({"repeats": REPEATS, "series": series,
-                      "plot": str(out.resolve().relative_to(ROOT)) if out.resolve().is_relative_to(ROOT) else str(out)},
-                     indent=1))
+    print(
+        json.dumps(
+            {
+                "repeats": REPEATS,
+                "series": series,
+                "plot": str(out.resolve().relative_to(ROOT))
+                if out.resolve().is_relative_to(ROOT)
+                else str(out),
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -64,13 +64,21 @@ def one(args) -> dict:
     assert img.target.slots == slots
     tl = simulate(img, len(c.data), mode)
     total = tl.t_end + img.target.timing.link_latency_ns
-    return {"program": program, "slots": slots, "batch": batch, "mode": mode, "images": images,
-            "s_per_10000": total * 1e-5 / images, "prs": tl.prs,
-            "utilisation": sum(tl.busy) / (slots * (tl.t_end - tl.t0))}
+    return {
+        "program": program,
+        "slots": slots,
+        "batch": batch,
+        "mode": mode,
+        "images": images,
+        "s_per_10000": total * 1e-5 / images,
+        "prs": tl.prs,
+        "utilisation": sum(tl.busy) / (slots * (tl.t_end - tl.t0)),
+    }
 
 
 def draw(rows: list[dict], static: dict, path: Path) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import FuncFormatter
@@ -81,11 +89,27 @@ def draw(rows: list[dict], static: dict, path: Path) -> None:
     batches = sorted({r["batch"] for r in rows})
     for mode in ("strict", "dataflow"):
         for batch, style in zip(batches, styles):
-            pts = sorted((r["slots"], r["s_per_10000"]) for r in rows if r["mode"] == mode and r["batch"] == batch)
-            ax.plot([p[0] for p in pts], [p[1] for p in pts], linestyle=style, marker="o", markersize=3,
-                    color=colours[mode], label=f"PR, {batch} images per batch, {mode}")
-        ax.axhline(static[mode], color=colours[mode], linewidth=0.6, alpha=0.6,
-                   label=f"static architecture (3 slots), {mode}: {static[mode]:.1f} s")
+            pts = sorted(
+                (r["slots"], r["s_per_10000"])
+                for r in rows
+                if r["mode"] == mode and r["batch"] == batch
+            )
+            ax.plot(
+                [p[0] for p in pts],
+                [p[1] for p in pts],
+                linestyle=style,
+                marker="o",
+                markersize=3,
+                color=colours[mode],
+                label=f"PR, {batch} images per batch, {mode}",
+            )
+        ax.axhline(
+            static[mode],
+            color=colours[mode],
+            linewidth=0.6,
+            alpha=0.6,
+            label=f"static architecture (3 slots), {mode}: {static[mode]:.1f} s",
+        )
     slots = sorted({r["slots"] for r in rows})
     ax.set_xscale("log", base=2)
     ax.set_xticks(slots, [str(s) for s in slots])
@@ -116,7 +140,12 @@ def main(argv=None) -> None:
     batches = [int(b) for b in args.batches.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         dirs = {n: str(board(Path(tmp), n)) for n in sorted(set(slot_counts) | {4})}
-        work = [(dirs[n], "bnn_pr.aci", n, b, m) for b in batches for n in slot_counts for m in ("strict", "dataflow")]
+        work = [
+            (dirs[n], "bnn_pr.aci", n, b, m)
+            for b in batches
+            for n in slot_counts
+            for m in ("strict", "dataflow")
+        ]
         work += [(dirs[4], "bnn_static.aci", 4, 10_000, m) for m in ("strict", "dataflow")]
         with ProcessPoolExecutor(args.jobs) as pool:
             rows = list(pool.map(one, work))
@@ -127,9 +156,20 @@ def main(argv=None) -> None:
         r["speedup_over_fewest_slots"] = base[(r["batch"], r["mode"])] / r["s_per_10000"]
     out = Path(args.out)
     draw(pr, static, out)
-    print(json.dumps({"program": "bnn_pr.aci", "fewest_slots": min(slot_counts), "static": static, "rows": pr,
-                      "plot": str(out.resolve().relative_to(ROOT)) if out.resolve().is_relative_to(ROOT) else str(out)},
-                     indent=1))
+    print(
+        json.dumps(
+            {
+                "program": "bnn_pr.aci",
+                "fewest_slots": min(slot_counts),
+                "static": static,
+                "rows": pr,
+                "plot": str(out.resolve().relative_to(ROOT))
+                if out.resolve().is_relative_to(ROOT)
+                else str(out),
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

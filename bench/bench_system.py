@@ -32,7 +32,9 @@ sys.path.insert(0, str(ROOT))
 from aci.system import System, candidates, network, pipeline, simulate  # noqa: E402
 
 BATCH, SCALING_BATCHES, SPLIT_BATCHES = 100, 840, 240
-SEED_SPLIT_GAIN = 1.40  # BNNsplit: the split over one board, and the replicated split over two boards
+SEED_SPLIT_GAIN = (
+    1.40  # BNNsplit: the split over one board, and the replicated split over two boards
+)
 
 
 def measure() -> dict:
@@ -50,36 +52,73 @@ def measure() -> dict:
     split = []
     for n in (2, 3):
         system = System.uniform(n)
-        rows = {"data-parallel": simulate(pipeline(net, system, SPLIT_BATCHES, (), (n,))),
-                "split: conv, classifier": simulate(pipeline(net, system, SPLIT_BATCHES, (cut,), (1, 1)))}
+        rows = {
+            "data-parallel": simulate(pipeline(net, system, SPLIT_BATCHES, (), (n,))),
+            "split: conv, classifier": simulate(
+                pipeline(net, system, SPLIT_BATCHES, (cut,), (1, 1))
+            ),
+        }
         if n == 3:
-            rows["split: conv x2, classifier"] = simulate(pipeline(net, system, SPLIT_BATCHES, (cut,), (2, 1)))
+            rows["split: conv x2, classifier"] = simulate(
+                pipeline(net, system, SPLIT_BATCHES, (cut,), (2, 1))
+            )
         cands = candidates(net, system, SPLIT_BATCHES)
         best = cands[0]
         rows["planner: " + best.result.plan] = best.result
-        split.append({
-            "boards": n,
-            "rows": [{"plan": k, "images_per_s": v.images_per_s, "over_one_board": v.images_per_s / one_split}
-                     for k, v in rows.items()],
-            "planner": best.result.plan, "planner_rule": best.rule,
-            "candidates": len(cands),
-            "planner_not_worse": all(best.result.images_per_s >= v.images_per_s for v in rows.values()),
-        })
-    return {"batch": BATCH, "cut": cut, "crossing_bytes": [net.crossing(c) for c in range(len(net.windows) + 1)],
-            "run_ns": {"whole": net.part(0, len(net.windows)).run_ns, "conv": net.part(0, cut).run_ns,
-                       "classifier": net.part(cut, len(net.windows)).run_ns},
-            "one_board_images_per_s": one, "scaling_batches": SCALING_BATCHES, "scaling": scaling,
-            "split_batches": SPLIT_BATCHES, "one_board_split_images_per_s": one_split, "split": split,
-            "seed_split_gain": SEED_SPLIT_GAIN, "wall_s": time.perf_counter() - start}
+        split.append(
+            {
+                "boards": n,
+                "rows": [
+                    {
+                        "plan": k,
+                        "images_per_s": v.images_per_s,
+                        "over_one_board": v.images_per_s / one_split,
+                    }
+                    for k, v in rows.items()
+                ],
+                "planner": best.result.plan,
+                "planner_rule": best.rule,
+                "candidates": len(cands),
+                "planner_not_worse": all(
+                    best.result.images_per_s >= v.images_per_s for v in rows.values()
+                ),
+            }
+        )
+    return {
+        "batch": BATCH,
+        "cut": cut,
+        "crossing_bytes": [net.crossing(c) for c in range(len(net.windows) + 1)],
+        "run_ns": {
+            "whole": net.part(0, len(net.windows)).run_ns,
+            "conv": net.part(0, cut).run_ns,
+            "classifier": net.part(cut, len(net.windows)).run_ns,
+        },
+        "one_board_images_per_s": one,
+        "scaling_batches": SCALING_BATCHES,
+        "scaling": scaling,
+        "split_batches": SPLIT_BATCHES,
+        "one_board_split_images_per_s": one_split,
+        "split": split,
+        "seed_split_gain": SEED_SPLIT_GAIN,
+        "wall_s": time.perf_counter() - start,
+    }
 
 
 def plot(d: dict, out_dir: Path) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
     ns = [r["boards"] for r in d["scaling"]]
     fig, ax = plt.subplots(figsize=(6, 4.2))
-    ax.plot(ns, [n * d["one_board_images_per_s"] for n in ns], "--", color="grey", label="N x one board (linear)")
+    ax.plot(
+        ns,
+        [n * d["one_board_images_per_s"] for n in ns],
+        "--",
+        color="grey",
+        label="N x one board (linear)",
+    )
     ax.plot(ns, [r["images_per_s"] for r in d["scaling"]], "o-", label="data-parallel, simulated")
     ax.set_xlabel("boards")
     ax.set_ylabel("images/s")

@@ -41,21 +41,36 @@ def python(data: bytes, mode: str) -> dict:
         result = run_image(data, mode, timing_only=True)
         wall = time.perf_counter() - start
         best = wall if best is None else min(best, wall)
-    return {"wall_s": best, "tasks": result.tasks, "operations": result.operations, "total_ns": result.total_ns,
-            "tasks_per_s": result.tasks / best, "operations_per_s": result.operations / best}
+    return {
+        "wall_s": best,
+        "tasks": result.tasks,
+        "operations": result.operations,
+        "total_ns": result.total_ns,
+        "tasks_per_s": result.tasks / best,
+        "operations_per_s": result.operations / best,
+    }
 
 
 def c(sim: Path, image: Path, mode: str) -> dict:
     best, out = None, None
     for _ in range(C_REPEATS):
         start = time.perf_counter()
-        proc = subprocess.run([str(sim), str(image), "--timing-only", "--mode", mode, "--json"],
-                              capture_output=True, text=True, check=True)
+        proc = subprocess.run(
+            [str(sim), str(image), "--timing-only", "--mode", mode, "--json"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
         wall = time.perf_counter() - start
         best = wall if best is None else min(best, wall)
         out = json.loads(proc.stdout)
-    return {"wall_s": best, "tasks": out["tasks"], "operations": out.get("operations"), "total_ns": out["total_ns"],
-            "tasks_per_s": out["tasks"] / best}
+    return {
+        "wall_s": best,
+        "tasks": out["tasks"],
+        "operations": out.get("operations"),
+        "total_ns": out["total_ns"],
+        "tasks_per_s": out["tasks"] / best,
+    }
 
 
 def main(argv=None) -> None:
@@ -76,9 +91,17 @@ def main(argv=None) -> None:
                 row["agree"] = row["c"]["total_ns"] == row["python"]["total_ns"]
                 row["c_over_python"] = row["python"]["wall_s"] / row["c"]["wall_s"]
             rows.append(row)
-    print(json.dumps({"program": "bnn_pr.aci -D BATCH=1", "sim": str(sim),
-                      "c_missing": None if sim.is_file() else f"{sim} is not built (make -C firmware)",
-                      "rows": rows}, indent=1))
+    print(
+        json.dumps(
+            {
+                "program": "bnn_pr.aci -D BATCH=1",
+                "sim": str(sim),
+                "c_missing": None if sim.is_file() else f"{sim} is not built (make -C firmware)",
+                "rows": rows,
+            },
+            indent=1,
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -25,6 +25,7 @@ def _with_example_models(engine):
     with its models, each engine taking the kind it runs (docs/models.md), so that
     every shipped program runs functionally on every engine."""
     from tests.firmware.harness import C_MODELS, PY_MODELS
+
     engine.models = (*PY_MODELS, *C_MODELS)
     return engine
 
@@ -38,10 +39,12 @@ def _firmware(build: str):
     @contextmanager
     def opened(tmp_path_factory):
         from tests.firmware.harness import BUILD, make
+
         make()  # a no-op when the build is current
         engine = _with_example_models(open_engine("firmware", sim=BUILD / build))
         yield engine
         engine.close()
+
     return opened
 
 
@@ -56,10 +59,12 @@ ENGINES = {
 def engines(tmp_path_factory):
     """name -> its session, opened on first use and closed when the tests end."""
     with ExitStack() as stack:
+
         class Sessions(dict):
             def __missing__(self, name):
                 self[name] = stack.enter_context(ENGINES[name](tmp_path_factory))
                 return self[name]
+
         yield Sessions()
 
 

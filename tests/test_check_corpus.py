@@ -56,9 +56,14 @@ _ERRORS = re.compile(rf"^(?:(?:error|warning)\[{_CODE}\]\s*)+$")
 _ONE_ERROR = re.compile(rf"(?:error|warning)\[({_CODE})\]")
 _EXPECT = re.compile(rf"^expect:\s*(?:error|warning)\[({_CODE})\]\s+at\s+(?:none|(\d+):(\d+))\s*$")
 _DEFINE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=\S+$")
-_LOOKS_LIKE = re.compile(r"(?:error|warning)\s*\[|^\s*errors?\s*[:(]|^\s*expect\s*:|^\s*defines?\s*:|"
-                         r"^\s*compile\s*:|not-a-test|\bE\d+\]", re.IGNORECASE)
-_COMPILE_ARGS = re.compile(r"^(?:\s*(?:--program\s+[A-Za-z_][A-Za-z0-9_]*|--mode\s+(?:strict|dataflow)))*\s*$")
+_LOOKS_LIKE = re.compile(
+    r"(?:error|warning)\s*\[|^\s*errors?\s*[:(]|^\s*expect\s*:|^\s*defines?\s*:|"
+    r"^\s*compile\s*:|not-a-test|\bE\d+\]",
+    re.IGNORECASE,
+)
+_COMPILE_ARGS = re.compile(
+    r"^(?:\s*(?:--program\s+[A-Za-z_][A-Za-z0-9_]*|--mode\s+(?:strict|dataflow)))*\s*$"
+)
 _IMPORT = re.compile(r'^\s*import\s+"([^"\\]*)"')
 
 
@@ -86,7 +91,7 @@ def split_comment(line: str, in_block: bool) -> tuple[str, str | None, bool]:
             elif ch == '"':
                 in_string = False
         elif line.startswith("//", i):
-            return "".join(code), line[i + 2:], False
+            return "".join(code), line[i + 2 :], False
         elif line.startswith("/*", i):
             in_block = True
             i += 2
@@ -128,8 +133,10 @@ class Annotations:
             if body.startswith("expect:"):
                 m = _EXPECT.match(body)
                 if not m or has_code:
-                    raise AnnotationError(f"{where}: cannot parse `// {body}` (want `// expect: "
-                                          "error[ENNN] at LINE:COLUMN` or `at none` on a line of its own)")
+                    raise AnnotationError(
+                        f"{where}: cannot parse `// {body}` (want `// expect: "
+                        "error[ENNN] at LINE:COLUMN` or `at none` on a line of its own)"
+                    )
                 if m.group(2) is None:
                     self.errors.append((m.group(1), None, None, None))
                 else:
@@ -137,15 +144,19 @@ class Annotations:
             elif body.startswith("defines:"):
                 if not header or self.defines:
                     raise AnnotationError(f"{where}: `// defines:` belongs once in the header")
-                items = body[len("defines:"):].split()
+                items = body[len("defines:") :].split()
                 if not items or not all(_DEFINE.match(i) for i in items):
-                    raise AnnotationError(f"{where}: cannot parse `// {body}` (want NAME=VALUE ...)")
+                    raise AnnotationError(
+                        f"{where}: cannot parse `// {body}` (want NAME=VALUE ...)"
+                    )
                 self.defines = items
             elif body.startswith("compile:"):
-                args = body[len("compile:"):]
+                args = body[len("compile:") :]
                 if not header or self.compile is not None or not _COMPILE_ARGS.match(args):
-                    raise AnnotationError(f"{where}: cannot parse `// {body}` (want `// compile:` in the "
-                                          "header, optionally with --program NAME and --mode MODE)")
+                    raise AnnotationError(
+                        f"{where}: cannot parse `// {body}` (want `// compile:` in the "
+                        "header, optionally with --program NAME and --mode MODE)"
+                    )
                 self.compile = args.split()
             elif re.match(r"^not-a-test(?::.*)?$", body):
                 if not header:
@@ -153,8 +164,10 @@ class Annotations:
                 self.helper = True
             elif _ERRORS.match(body):
                 if not has_code:
-                    raise AnnotationError(f"{where}: `// {body}` on a line without code; use "
-                                          "`// expect: error[ENNN] at LINE:COLUMN`")
+                    raise AnnotationError(
+                        f"{where}: `// {body}` on a line without code; use "
+                        "`// expect: error[ENNN] at LINE:COLUMN`"
+                    )
                 for c in _ONE_ERROR.findall(body):
                     self.errors.append((c, path, n, None))
             elif _LOOKS_LIKE.search(body):
@@ -208,6 +221,7 @@ def _expectations(path: Path):
 
 # ---- running the checker ----------------------------------------------------------
 
+
 def run_check(paths: list[Path], defines: list[str], capsys) -> tuple[int, list[dict], str]:
     argv = ["check", "--format", "json"]
     for d in defines:
@@ -226,9 +240,15 @@ def run_compile(path: Path, defines: list[str], args: list[str]) -> tuple[int, l
     """`acic compile` up to the image, in-process; the diagnostics as JSON dicts."""
     from aci.diagnostics import SourceError, to_json
     from aci.pipeline import compile_file
+
     opts = dict(zip(args[::2], args[1::2]))
     try:
-        compile_file(str(path), cli.parse_defines(defines), opts.get("--program"), opts.get("--mode", "strict"))
+        compile_file(
+            str(path),
+            cli.parse_defines(defines),
+            opts.get("--program"),
+            opts.get("--mode", "strict"),
+        )
     except SourceError as e:
         return 1, [to_json(d) for d in e.diagnostics]
     return 0, []
@@ -251,14 +271,19 @@ def check_location(d: dict) -> None:
         assert p.is_file(), f"{d['code']} points at `{s['file']}`, which is not a file"
         lines = p.read_bytes().split(b"\n")
         line, col = s["line"], s["column"]
-        assert 1 <= line <= len(lines), f"{d['code']} at line {line}, but {p.name} has {len(lines)} lines"
+        assert 1 <= line <= len(lines), (
+            f"{d['code']} at line {line}, but {p.name} has {len(lines)} lines"
+        )
         width = len(lines[line - 1].decode("utf-8", errors="replace"))
-        assert 1 <= col <= width + 1, f"{d['code']} at {line}:{col}, but that line has {width} characters"
+        assert 1 <= col <= width + 1, (
+            f"{d['code']} at {line}:{col}, but that line has {width} characters"
+        )
 
 
 @pytest.fixture(scope="module")
 def terminal_names() -> set[str]:
     from aci._parser import parser
+
     return {t.name for t in parser().terminals} | {"$END"}
 
 
@@ -281,7 +306,11 @@ def match(expected: list, diags: list[dict]) -> tuple[list, list]:
     for exp in sorted(expected, key=lambda e: e[3] is None):
         code, path, line, col = exp
         for i, (c, p, ln, cl) in enumerate(remaining):
-            if c == code and p == path and (path is None or (ln == line and (col is None or cl == col))):
+            if (
+                c == code
+                and p == path
+                and (path is None or (ln == line and (col is None or cl == col)))
+            ):
                 del remaining[i]
                 break
         else:
@@ -325,14 +354,21 @@ def test_corpus_file(path: Path, capsys, terminal_names):
         check_location(d)
         check_words(d, terminal_names)
     # Sorted by position: located diagnostics of one file never go backwards.
-    keys = [(0, "", 0, 0) if d.get("file") is None else (1, d["file"], d["line"], d["column"]) for d in diags]
+    keys = [
+        (0, "", 0, 0) if d.get("file") is None else (1, d["file"], d["line"], d["column"])
+        for d in diags
+    ]
     assert keys == sorted(keys), "diagnostics are not sorted by position"
     missing, unexpected = match(expected, diags)
     if missing or unexpected:
-        detail = "\n".join(f"  got {d['code']} at {d.get('file')}:{d.get('line')}:{d.get('column')}: {d['message']}"
-                           for d in diags)
-        pytest.fail(f"{path.name}:\n{show(missing, 'missing')}\n{show(unexpected, 'unexpected')}\n"
-                    f"all diagnostics:\n{detail or '  none'}")
+        detail = "\n".join(
+            f"  got {d['code']} at {d.get('file')}:{d.get('line')}:{d.get('column')}: {d['message']}"
+            for d in diags
+        )
+        pytest.fail(
+            f"{path.name}:\n{show(missing, 'missing')}\n{show(unexpected, 'unexpected')}\n"
+            f"all diagnostics:\n{detail or '  none'}"
+        )
     assert rc == (1 if any(e[0].startswith("E") for e in expected) else 0)
 
 
@@ -375,8 +411,11 @@ def test_annotation_parser_rejects_bad_annotations(tmp_path):
         with pytest.raises(AnnotationError):
             Annotations(p)
     ok = tmp_path / "fine.aci"
-    ok.write_text('// defines: N=2 M=0x10\n// expect: error[E013] at none\n'
-                  'import "x.aci"   // error[E001] error[E010]\nconst S = "// error[E9]"\n', encoding="utf-8")
+    ok.write_text(
+        "// defines: N=2 M=0x10\n// expect: error[E013] at none\n"
+        'import "x.aci"   // error[E001] error[E010]\nconst S = "// error[E9]"\n',
+        encoding="utf-8",
+    )
     a = Annotations(ok)
     assert a.defines == ["N=2", "M=0x10"]
     assert [e[0] for e in a.errors] == ["E013", "E001", "E010"]
@@ -398,6 +437,7 @@ def test_matching_is_strict(tmp_path, capsys):
 
 
 # ---- E001, E002 and the command line ------------------------------------------------
+
 
 def test_e001_missing_file(tmp_path, capsys):
     rc, diags, _ = run_check([tmp_path / "nope.aci"], [], capsys)
@@ -457,11 +497,15 @@ def _board_with(tmp_path: Path, name: str, text: str) -> Path:
 
 def test_long_expressions(tmp_path, capsys):
     """A generated file may hold long sums: they check like short ones."""
-    p = _board_with(tmp_path, "long.aci", "const A = " + " + ".join(["1"] * 2000) + "\n"
-                    "const B = " + " * ".join(["1"] * 1000) + "\n"
-                    "const C = " + "(" * 1000 + "1" + ")" * 1000 + "\n"
-                    "buffer a : i32[A / 250]\n"
-                    "program p on board { window { parsec { thread { task ADD(a: a, b: a, c: a, n: 8 * B * C) } } } }\n")
+    p = _board_with(
+        tmp_path,
+        "long.aci",
+        "const A = " + " + ".join(["1"] * 2000) + "\n"
+        "const B = " + " * ".join(["1"] * 1000) + "\n"
+        "const C = " + "(" * 1000 + "1" + ")" * 1000 + "\n"
+        "buffer a : i32[A / 250]\n"
+        "program p on board { window { parsec { thread { task ADD(a: a, b: a, c: a, n: 8 * B * C) } } } }\n",
+    )
     rc, diags, _ = run_check([p], [], capsys)
     assert (rc, diags) == (0, [])
 
@@ -483,29 +527,45 @@ def test_deep_nesting_is_not_a_crash(tmp_path, capsys):
 def test_e073_npy_files(tmp_path, capsys):
     """`from` a .npy file: its data bytes count; an empty or broken one is E073."""
     import numpy as np
+
     np.save(tmp_path / "good.npy", np.arange(8, dtype=np.uint8))
     (tmp_path / "empty.npy").write_bytes(b"")
     (tmp_path / "broken.npy").write_bytes(b"\x93NUMPY\x01\x00")
-    ok = _board_with(tmp_path, "ok.aci", 'buffer a : u8[8] from "good.npy"\nprogram p on board { window { reconfigure slot 0 <- ADD } }\n')
+    ok = _board_with(
+        tmp_path,
+        "ok.aci",
+        'buffer a : u8[8] from "good.npy"\nprogram p on board { window { reconfigure slot 0 <- ADD } }\n',
+    )
     assert run_check([ok], [], capsys)[:2] == (0, [])
-    bad = _board_with(tmp_path, "bad.aci", 'buffer a : u8[8] from "empty.npy"\n'
-                      'buffer b : u8[8] from "broken.npy"\nbuffer c : u8[4] from "good.npy"\n'
-                      'program p on board { window { reconfigure slot 0 <- ADD } }\n')
+    bad = _board_with(
+        tmp_path,
+        "bad.aci",
+        'buffer a : u8[8] from "empty.npy"\n'
+        'buffer b : u8[8] from "broken.npy"\nbuffer c : u8[4] from "good.npy"\n'
+        "program p on board { window { reconfigure slot 0 <- ADD } }\n",
+    )
     rc, diags, _ = run_check([bad], [], capsys)
-    assert rc == 1 and [(d["code"], d["line"]) for d in diags] == [("E073", 2), ("E073", 3), ("E073", 4)]
+    assert rc == 1 and [(d["code"], d["line"]) for d in diags] == [
+        ("E073", 2),
+        ("E073", 3),
+        ("E073", 4),
+    ]
 
 
 def test_many_threads_are_checked_quickly(tmp_path):
     """A parsec with thousands of threads (a `for` over a slot count that is far too
     large) is reported at once (E061), not after an hour of pairwise race checks."""
     p = tmp_path / "threads.aci"
-    p.write_text(f'import "{CHECK_DIR / "inc" / "board.aci"}"\n'
-                 "buffer a : i32[4096][8]\n"
-                 "program p on board {\n"
-                 "    window { parsec {\n"
-                 "        for s in 0 .. 4096 { thread { task ADD(a: a[s], b: a[s], c: a[s], n: 8) } }\n"
-                 "    } }\n"
-                 "}\n", encoding="utf-8")
+    p.write_text(
+        f'import "{CHECK_DIR / "inc" / "board.aci"}"\n'
+        "buffer a : i32[4096][8]\n"
+        "program p on board {\n"
+        "    window { parsec {\n"
+        "        for s in 0 .. 4096 { thread { task ADD(a: a[s], b: a[s], c: a[s], n: 8) } }\n"
+        "    } }\n"
+        "}\n",
+        encoding="utf-8",
+    )
     try:
         r = _run("check", "--format", "json", str(p), timeout=20)
     except subprocess.TimeoutExpired:
@@ -515,7 +575,11 @@ def test_many_threads_are_checked_quickly(tmp_path):
 
 
 def test_errors_of_several_files_are_all_reported(capsys):
-    files = [CHECK_DIR / "ok_units.aci", CHECK_DIR / "e047_port_size.aci", CHECK_DIR / "e023_division_by_zero.aci"]
+    files = [
+        CHECK_DIR / "ok_units.aci",
+        CHECK_DIR / "e047_port_size.aci",
+        CHECK_DIR / "e023_division_by_zero.aci",
+    ]
     rc, diags, _ = run_check(files, [], capsys)
     assert rc == 1
     assert Counter(d["code"] for d in diags) == Counter({"E047": 2, "E023": 4})
@@ -525,8 +589,11 @@ def test_e073_directory_message(tmp_path, capsys):
     """`from "dir"` names a directory: the message must say so, not give its size."""
     (tmp_path / "data").mkdir()
     p = tmp_path / "d.aci"
-    p.write_text((CHECK_DIR / "inc" / "board.aci").read_text(encoding="utf-8")
-                 + 'buffer d : i8[16] from "data"\nprogram p on board { window { reconfigure slot 0 <- ADD } }\n', encoding="utf-8")
+    p.write_text(
+        (CHECK_DIR / "inc" / "board.aci").read_text(encoding="utf-8")
+        + 'buffer d : i8[16] from "data"\nprogram p on board { window { reconfigure slot 0 <- ADD } }\n',
+        encoding="utf-8",
+    )
     rc, diags, _ = run_check([p], [], capsys)
     assert [d["code"] for d in diags] == ["E073"]
     assert "directory" in diags[0]["message"], diags[0]["message"]
@@ -539,7 +606,9 @@ def _acic() -> str:
 
 def _run(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if k != "ACIC_DEBUG"}
-    return subprocess.run([_acic(), *args], capture_output=True, text=True, cwd=REPO, env=env, timeout=timeout)
+    return subprocess.run(
+        [_acic(), *args], capture_output=True, text=True, cwd=REPO, env=env, timeout=timeout
+    )
 
 
 def test_exit_status_errors():
@@ -563,27 +632,34 @@ def test_exit_status_clean():
 
 
 def test_exit_status_clean_with_defines_json():
-    r = _run("check", "--format", "json", "-D", "N=4", "-D", "LAYERS=0x2", "tests/check/ok_defines.aci")
+    r = _run(
+        "check", "--format", "json", "-D", "N=4", "-D", "LAYERS=0x2", "tests/check/ok_defines.aci"
+    )
     assert r.returncode == 0, r.stderr
     out = json.loads(r.stdout)
     assert out["diagnostics"] == [] and out["files"][0]["programs"] == ["p"]
 
 
 def test_exit_status_compile_errors():
-    r = _run("compile", "tests/check/e091_program_not_found.aci", "--program", "nope", "-o", os.devnull)
+    r = _run(
+        "compile", "tests/check/e091_program_not_found.aci", "--program", "nope", "-o", os.devnull
+    )
     assert r.returncode == 1, r.stderr
     assert "error[E091]" in r.stderr and "nope" in r.stderr and "Traceback" not in r.stderr
 
 
-@pytest.mark.parametrize("args", [
-    ["check", "--bogus", "tests/check/ok_units.aci"],
-    ["check"],
-    ["frobnicate", "tests/check/ok_units.aci"],
-    ["check", "--format", "xml", "tests/check/ok_units.aci"],
-    ["check", "-D", "NOEQUALS", "tests/check/ok_units.aci"],
-    ["check", "-D", "1X=3", "tests/check/ok_units.aci"],
-    [],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["check", "--bogus", "tests/check/ok_units.aci"],
+        ["check"],
+        ["frobnicate", "tests/check/ok_units.aci"],
+        ["check", "--format", "xml", "tests/check/ok_units.aci"],
+        ["check", "-D", "NOEQUALS", "tests/check/ok_units.aci"],
+        ["check", "-D", "1X=3", "tests/check/ok_units.aci"],
+        [],
+    ],
+)
 def test_exit_status_usage(args):
     r = _run(*args)
     assert r.returncode == 2, (r.returncode, r.stderr)
@@ -595,11 +671,14 @@ def test_exit_status_usage(args):
 PROGRAM_FILES = all_aci(PROGRAMS)
 
 
-@pytest.mark.parametrize("path", PROGRAM_FILES, ids=[str(p.relative_to(PROGRAMS)) for p in PROGRAM_FILES])
+@pytest.mark.parametrize(
+    "path", PROGRAM_FILES, ids=[str(p.relative_to(PROGRAMS)) for p in PROGRAM_FILES]
+)
 def test_program_checks_clean(path: Path, capsys):
     rc, diags, _ = run_check([path], [], capsys)
     assert rc == 0 and not diags, "\n".join(
-        f"{d['code']} {d.get('file')}:{d.get('line')}: {d['message']}" for d in diags)
+        f"{d['code']} {d.get('file')}:{d.get('line')}: {d['message']}" for d in diags
+    )
 
 
 def test_docs_list_every_code():

@@ -52,14 +52,20 @@ class CoreModel:
         """The parameter words as a name -> value mapping."""
         return dict(zip(self.params, words, strict=True))
 
-    def mismatch(self, directions: Sequence[str], words: Sequence[int], lengths: Sequence[int]) -> str | None:
+    def mismatch(
+        self, directions: Sequence[str], words: Sequence[int], lengths: Sequence[int]
+    ) -> str | None:
         """Why a task with these port directions, parameter words and port lengths
         cannot run on this model; None when it can."""
         if tuple(directions) != self.directions:
-            return (f"core {self.name} has ports {', '.join(f'{d} {n}' for n, d in self.ports)}; "
-                    f"the image declares {', '.join(directions)}")
+            return (
+                f"core {self.name} has ports {', '.join(f'{d} {n}' for n, d in self.ports)}; "
+                f"the image declares {', '.join(directions)}"
+            )
         if len(words) != len(self.params):
-            return f"core {self.name} takes {len(self.params)} parameters, the task has {len(words)}"
+            return (
+                f"core {self.name} takes {len(self.params)} parameters, the task has {len(words)}"
+            )
         if self.lengths is None:
             return None
         try:
@@ -67,11 +73,15 @@ class CoreModel:
         except ValueError as e:
             return str(e)
         if want != tuple(lengths):
-            return (f"core {self.name} with {self.bind(words)} has ports of {list(want)} bytes; "
-                    f"the task binds {list(lengths)}")
+            return (
+                f"core {self.name} with {self.bind(words)} has ports of {list(want)} bytes; "
+                f"the task binds {list(lengths)}"
+            )
         return None
 
-    def run(self, words: Sequence[int], inputs: Mapping[str, np.ndarray], slot: int) -> dict[str, np.ndarray]:
+    def run(
+        self, words: Sequence[int], inputs: Mapping[str, np.ndarray], slot: int
+    ) -> dict[str, np.ndarray]:
         return self.compute(self.bind(words), inputs, slot)
 
 
@@ -85,17 +95,32 @@ def _bnn(name: str, ident: int) -> CoreModel:
     # The BNN cores compute the same thing on every slot. Their parameters, in
     # order, are the numpy models' (tests/cores/test_shapes.py holds both, and the
     # ports, to programs/cores/bnn.aci).
-    return CoreModel(name, ident, (("x", "in"), ("w", "in"), ("t", "in"), ("y", "out")), bnn.PARAMS[name],
-                     lambda p, inputs, slot: fn(p, inputs), lengths)
+    return CoreModel(
+        name,
+        ident,
+        (("x", "in"), ("w", "in"), ("t", "in"), ("y", "out")),
+        bnn.PARAMS[name],
+        lambda p, inputs, slot: fn(p, inputs),
+        lengths,
+    )
 
 
-MODELS: dict[int, CoreModel] = {m.id: m for m in (
-    _bnn("FP_CONV", 1),
-    _bnn("BIN_CONV", 2),
-    _bnn("BIN_FC", 3),
-    CoreModel(test_core.NAME, test_core.ID, test_core.PORTS, test_core.PARAMS, test_core.compute,
-              test_core.port_lengths),
-)}
+MODELS: dict[int, CoreModel] = {
+    m.id: m
+    for m in (
+        _bnn("FP_CONV", 1),
+        _bnn("BIN_CONV", 2),
+        _bnn("BIN_FC", 3),
+        CoreModel(
+            test_core.NAME,
+            test_core.ID,
+            test_core.PORTS,
+            test_core.PARAMS,
+            test_core.compute,
+            test_core.port_lengths,
+        ),
+    )
+}
 
 
 def model(core_id: int) -> CoreModel | None:

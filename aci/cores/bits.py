@@ -44,8 +44,7 @@ def _as_bits(values: np.ndarray) -> np.ndarray:
     negative = values == -1
     if not np.all(negative | (values == 1)):
         raise ValueError(
-            "pack_bits takes ±1 values, or a bool array of bits (True means −1); "
-            "got other numbers"
+            "pack_bits takes ±1 values, or a bool array of bits (True means −1); got other numbers"
         )
     return negative
 
@@ -87,9 +86,7 @@ def unpack_bits(words, count: int, *, signs: bool = True) -> np.ndarray:
     if w.ndim == 0:
         raise ValueError("unpack_bits needs an array of words")
     if w.shape[-1] < words_for(count):
-        raise ValueError(
-            f"{w.shape[-1]} words cannot hold a bits tensor of {count} elements"
-        )
+        raise ValueError(f"{w.shape[-1]} words cannot hold a bits tensor of {count} elements")
     bits = np.unpackbits(words_as_bytes(w), axis=-1, count=count, bitorder="little")
     if not signs:
         return bits.view(np.bool_)
@@ -100,9 +97,7 @@ def bytes_as_words(data) -> np.ndarray:
     """View a ``uint8`` array of shape ``(..., 8*n)`` as ``(..., n)`` ABI words."""
     b = np.ascontiguousarray(data, dtype=np.uint8)
     if b.ndim == 0 or b.shape[-1] % 8:
-        raise ValueError(
-            f"a byte array of shape {b.shape} is not a whole number of 64-bit words"
-        )
+        raise ValueError(f"a byte array of shape {b.shape} is not a whole number of 64-bit words")
     return b.view(WORD)
 
 

@@ -164,8 +164,7 @@ def _invocations(
     unknown = [name for name in inputs if name not in in_bytes]
     if missing or unknown:
         raise ValueError(
-            f"{core}: input ports must be {sorted(in_bytes)}; "
-            f"missing {missing}, unknown {unknown}"
+            f"{core}: input ports must be {sorted(in_bytes)}; missing {missing}, unknown {unknown}"
         )
     rows = {}
     for name, size in in_bytes.items():
@@ -177,8 +176,7 @@ def _invocations(
                 else type(a).__name__
             )
             raise ValueError(
-                f"{core}: input {name!r} must be a uint8 array of shape (N, {size}), "
-                f"got a {got}"
+                f"{core}: input {name!r} must be a uint8 array of shape (N, {size}), got a {got}"
             )
         if a.shape[1] != size:
             raise ValueError(
@@ -189,9 +187,7 @@ def _invocations(
     n = max(rows.values())
     bad = {name: r for name, r in rows.items() if r not in (1, n)}
     if bad:
-        raise ValueError(
-            f"{core}: every input must have N={n} rows or 1 (shared); got {bad}"
-        )
+        raise ValueError(f"{core}: every input must have N={n} rows or 1 (shared); got {bad}")
     # Rows must be contiguous for the byte -> word/int16 views below.
     return p, n, {name: np.ascontiguousarray(inputs[name]) for name in in_bytes}, out_bytes
 
@@ -215,7 +211,9 @@ def _take(a: np.ndarray, rows: slice) -> np.ndarray:
 _CACHE: OrderedDict[tuple, object] = OrderedDict()
 
 
-def _prepared(kind: str, shape: tuple[int, ...], w: np.ndarray, build: Callable[[np.ndarray], object]):
+def _prepared(
+    kind: str, shape: tuple[int, ...], w: np.ndarray, build: Callable[[np.ndarray], object]
+):
     """``build(w)``, computed once per distinct (kind, shape, weight bytes)."""
     key = (kind, shape, w.tobytes())
     value = _CACHE.get(key)
@@ -279,7 +277,9 @@ def fp_conv(params: Mapping[str, int], inputs: Mapping[str, np.ndarray]) -> dict
             "FP_CONV",
             (n_out,),
             w,
-            lambda w: unpack_bits(bytes_as_words(w), n_out * k).reshape(n_out, k).astype(np.float32),
+            lambda w: (
+                unpack_bits(bytes_as_words(w), n_out * k).reshape(n_out, k).astype(np.float32)
+            ),
         )
         x = _take(ports["x"], rows)
         m = x.shape[0]
@@ -394,7 +394,9 @@ def bin_fc(params: Mapping[str, int], inputs: Mapping[str, np.ndarray]) -> dict[
     return {"y": y}
 
 
-MODELS: dict[str, Callable[[Mapping[str, int], Mapping[str, np.ndarray]], dict[str, np.ndarray]]] = {
+MODELS: dict[
+    str, Callable[[Mapping[str, int], Mapping[str, np.ndarray]], dict[str, np.ndarray]]
+] = {
     "FP_CONV": fp_conv,
     "BIN_CONV": bin_conv,
     "BIN_FC": bin_fc,

@@ -89,7 +89,13 @@ class Layer:
 
 def _conv(name: str, n_in: int, n_out: int, size: int, pool: int) -> Layer:
     i = name[1:]
-    return Layer(name, "BIN_CONV", {"n_in": n_in, "n_out": n_out, "size": size, "pool": pool}, f"w{i}", f"t{i}")
+    return Layer(
+        name,
+        "BIN_CONV",
+        {"n_in": n_in, "n_out": n_out, "size": size, "pool": pool},
+        f"w{i}",
+        f"t{i}",
+    )
 
 
 def _fc(name: str, n_in: int, n_out: int, last: int) -> Layer:

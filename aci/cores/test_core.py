@@ -30,11 +30,15 @@ def port_lengths(params: Mapping[str, int]) -> tuple[int, int]:
     return n, n
 
 
-def compute(params: Mapping[str, int], inputs: Mapping[str, np.ndarray], slot: int) -> dict[str, np.ndarray]:
+def compute(
+    params: Mapping[str, int], inputs: Mapping[str, np.ndarray], slot: int
+) -> dict[str, np.ndarray]:
     n = port_lengths(params)[0]
     a = inputs["a"]
     if a.dtype != np.uint8 or a.ndim != 2 or a.shape[1] != n:
-        raise ValueError(f"TEST: input `a` must be uint8 of shape (N, {n}), got {a.dtype} {a.shape}")
+        raise ValueError(
+            f"TEST: input `a` must be uint8 of shape (N, {n}), got {a.dtype} {a.shape}"
+        )
     # Sums stay below 5*255 + 65535 + 3*15 + 2^20, far inside int64; the mod is exact.
     offset = (params["salt"] + 3 * slot + np.arange(n, dtype=np.int64)) % 256
     y = (5 * a.astype(np.int64) + offset) % 256

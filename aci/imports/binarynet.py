@@ -26,8 +26,18 @@ from fractions import Fraction
 
 import numpy as np
 
-from .network import (ARCHIVE_ERRORS, FP_CHANNELS, FP_SIZE, CoreLayer, ModelError, Network, fold_layer, fraction,
-                      last_layer, sign_weights)
+from .network import (
+    ARCHIVE_ERRORS,
+    FP_CHANNELS,
+    FP_SIZE,
+    CoreLayer,
+    ModelError,
+    Network,
+    fold_layer,
+    fraction,
+    last_layer,
+    sign_weights,
+)
 
 PER_LAYER = ("W", "b", "beta", "gamma", "mean", "inv_std")
 
@@ -42,16 +52,20 @@ def load_npz(path: str) -> list[np.ndarray]:
         raise ModelError(f"{path}: not a readable .npz file: {e}") from None
     want = [f"arr_{i}" for i in range(len(names))]
     if sorted(names) != sorted(want):
-        raise ModelError(f"{path}: expected arrays arr_0 .. arr_{len(names) - 1} (np.savez of the "
-                         f"parameter list), got {', '.join(sorted(names)[:4])}")
+        raise ModelError(
+            f"{path}: expected arrays arr_0 .. arr_{len(names) - 1} (np.savez of the "
+            f"parameter list), got {', '.join(sorted(names)[:4])}"
+        )
     return [arrays[n] for n in want]
 
 
 def read(path: str, pool: Sequence[int] | None = None, input_bits: int = 7) -> Network:
     arrays = load_npz(path)
     if not arrays or len(arrays) % len(PER_LAYER):
-        raise ModelError(f"{path}: holds {len(arrays)} arrays; BinaryNet layers have six each "
-                         f"({', '.join(PER_LAYER)})")
+        raise ModelError(
+            f"{path}: holds {len(arrays)} arrays; BinaryNet layers have six each "
+            f"({', '.join(PER_LAYER)})"
+        )
     groups = [arrays[i : i + 6] for i in range(0, len(arrays), 6)]
     kinds = []
     for l, g in enumerate(groups):
@@ -61,8 +75,10 @@ def read(path: str, pool: Sequence[int] | None = None, input_bits: int = 7) -> N
         elif w.ndim == 2:
             kinds.append("dense")
         else:
-            raise ModelError(f"{path}: layer {l} (arr_{6 * l}): W of shape {w.shape} is neither a 3x3 "
-                             "convolution (n_out, n_in, 3, 3) nor a dense layer (n_in, n_out)")
+            raise ModelError(
+                f"{path}: layer {l} (arr_{6 * l}): W of shape {w.shape} is neither a 3x3 "
+                "convolution (n_out, n_in, 3, 3) nor a dense layer (n_in, n_out)"
+            )
     pooled = _pools(path, groups, kinds, pool)
     layers = []
     size, e = FP_SIZE, 0
@@ -72,11 +88,17 @@ def read(path: str, pool: Sequence[int] | None = None, input_bits: int = 7) -> N
         n_out = w.shape[0] if kind == "conv" else w.shape[1]
         for name, a in zip(PER_LAYER[1:], g[1:], strict=True):
             if a.shape != (n_out,):
-                raise ModelError(f"{where}: {name} has shape {a.shape}, the layer has {n_out} outputs")
+                raise ModelError(
+                    f"{where}: {name} has shape {a.shape}, the layer has {n_out} outputs"
+                )
         signs = sign_weights(w, f"{path}: arr_{6 * l}")
         b, beta, gamma, mean, inv_std = (
-            [fraction(v, f"{path}: arr_{6 * l + j + 1}[{o}] ({PER_LAYER[j + 1]})") for o, v in enumerate(a)]
-            for j, a in enumerate(g[1:]))
+            [
+                fraction(v, f"{path}: arr_{6 * l + j + 1}[{o}] ({PER_LAYER[j + 1]})")
+                for o, v in enumerate(a)
+            ]
+            for j, a in enumerate(g[1:])
+        )
         k = [gm * s for gm, s in zip(gamma, inv_std, strict=True)]
         h = [kv * (bv - mv) + be for kv, bv, mv, be in zip(k, b, mean, beta, strict=True)]
         if kind == "conv":
@@ -84,16 +106,32 @@ def read(path: str, pool: Sequence[int] | None = None, input_bits: int = 7) -> N
             n_in = w.shape[1]
             if l == 0:
                 if n_in != FP_CHANNELS:
-                    raise ModelError(f"{where}: the first layer takes {FP_CHANNELS} channels, W has {n_in}")
+                    raise ModelError(
+                        f"{where}: the first layer takes {FP_CHANNELS} channels, W has {n_in}"
+                    )
                 if l in pooled:
-                    raise ModelError(f"{where}: FP_CONV does not pool; the first layer cannot be pooled")
+                    raise ModelError(
+                        f"{where}: FP_CONV does not pool; the first layer cannot be pooled"
+                    )
                 scale = Fraction(1, 2**input_bits)
-                layers.append(fold_layer("FP_CONV", {"n_out": n_out}, ours, [kv * scale for kv in k], h,
-                                         27 * 128, where))
+                layers.append(
+                    fold_layer(
+                        "FP_CONV",
+                        {"n_out": n_out},
+                        ours,
+                        [kv * scale for kv in k],
+                        h,
+                        27 * 128,
+                        where,
+                    )
+                )
             else:
                 params = {"n_in": n_in, "n_out": n_out, "size": size, "pool": int(l in pooled)}
-                layers.append(fold_layer("BIN_CONV", params, ours, k, h, 9 * n_in, where,
-                                         pool_first=l in pooled))
+                layers.append(
+                    fold_layer(
+                        "BIN_CONV", params, ours, k, h, 9 * n_in, where, pool_first=l in pooled
+                    )
+                )
                 size = size // 2 if l in pooled else size
         else:
             if l in pooled:
@@ -113,7 +151,9 @@ def _pools(path: str, groups, kinds, pool: Sequence[int] | None) -> set[int]:
     if pool is not None:
         bad = [p for p in pool if not 0 <= p < len(groups)]
         if bad:
-            raise ModelError(f"{path}: --pool names layer {bad[0]}; the file has layers 0..{len(groups) - 1}")
+            raise ModelError(
+                f"{path}: --pool names layer {bad[0]}; the file has layers 0..{len(groups) - 1}"
+            )
         return set(pool)
     convs = [l for l, kind in enumerate(kinds) if kind == "conv"]
     dense = [l for l, kind in enumerate(kinds) if kind == "dense"]
@@ -125,6 +165,8 @@ def _pools(path: str, groups, kinds, pool: Sequence[int] | None) -> set[int]:
         side = FP_SIZE >> len(candidate)
         if channels * side * side == n_in:
             return candidate
-    raise ModelError(f"{path}: where the max-pools are is not in the file and cannot be inferred "
-                     f"(layer {dense[0]} takes {n_in} inputs from {channels} channels, "
-                     f"{math.sqrt(n_in / channels):g} pixels square): give the pooled layers with --pool")
+    raise ModelError(
+        f"{path}: where the max-pools are is not in the file and cannot be inferred "
+        f"(layer {dense[0]} takes {n_in} inputs from {channels} channels, "
+        f"{math.sqrt(n_in / channels):g} pixels square): give the pooled layers with --pool"
+    )

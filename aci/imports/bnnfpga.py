@@ -29,8 +29,19 @@ from fractions import Fraction
 
 import numpy as np
 
-from .network import (ARCHIVE_ERRORS, FP_CHANNELS, FP_SIZE, CoreLayer, ModelError, Network, fold_layer, fraction,
-                      i8_images, last_layer, sign_weights)
+from .network import (
+    ARCHIVE_ERRORS,
+    FP_CHANNELS,
+    FP_SIZE,
+    CoreLayer,
+    ModelError,
+    Network,
+    fold_layer,
+    fraction,
+    i8_images,
+    last_layer,
+    sign_weights,
+)
 
 LAYERS = 9
 CONV_LAYERS = 6
@@ -48,14 +59,18 @@ def _arrays(path: str) -> list[np.ndarray]:
             missing = [n for n in want if n not in names]
             if missing or len(names) != len(want):
                 extra = sorted(names - set(want))
-                raise ModelError(f"{path}: a bnn-fpga parameter archive holds arr_0 .. arr_{3 * LAYERS - 1}"
-                                 + (f"; missing {', '.join(missing[:3])}" if missing else "")
-                                 + (f"; unexpected {', '.join(extra[:3])}" if extra else ""))
+                raise ModelError(
+                    f"{path}: a bnn-fpga parameter archive holds arr_0 .. arr_{3 * LAYERS - 1}"
+                    + (f"; missing {', '.join(missing[:3])}" if missing else "")
+                    + (f"; unexpected {', '.join(extra[:3])}" if extra else "")
+                )
             out = []
             for n in want:
                 raw = z.read(n)
                 if len(raw) % 4 or not raw:
-                    raise ModelError(f"{path}: {n} has {len(raw)} bytes, not a whole number of float32")
+                    raise ModelError(
+                        f"{path}: {n} has {len(raw)} bytes, not a whole number of float32"
+                    )
                 out.append(np.frombuffer(raw, "<f4").astype(np.float64))
             return out
     except ARCHIVE_ERRORS as e:
@@ -77,8 +92,10 @@ def read_params(path: str, input_bits: int = 7) -> Network:
         per_out = 9 * n_in if conv else n_in
         if w.size != n_out * per_out:
             shape = f"({n_out}, {n_in}, 3, 3)" if conv else f"({n_in}, {n_out})"
-            raise ModelError(f"{where}: weights hold {w.size} values; layer {l - 1 if l else 'input'} gives "
-                             f"{n_in} {'channels' if conv else 'inputs'} and k {n_out} outputs, so {shape}")
+            raise ModelError(
+                f"{where}: weights hold {w.size} values; layer {l - 1 if l else 'input'} gives "
+                f"{n_in} {'channels' if conv else 'inputs'} and k {n_out} outputs, so {shape}"
+            )
         signs = sign_weights(w, f"{path}: arr_{3 * l}")
         kf = [fraction(v, f"{path}: arr_{3 * l + 1}[{o}]") for o, v in enumerate(k)]
         hf = [fraction(v, f"{path}: arr_{3 * l + 2}[{o}]") for o, v in enumerate(h)]
@@ -87,9 +104,20 @@ def read_params(path: str, input_bits: int = 7) -> Network:
             if l == 0:
                 if n_in != FP_CHANNELS:
                     raise ModelError(f"{where}: the first layer takes {FP_CHANNELS} channels")
-                scale = Fraction(1, 2**input_bits)  # the sum over i8 pixels x is 2^E times the float sum
-                layers.append(fold_layer("FP_CONV", {"n_out": n_out}, ours, [kv * scale for kv in kf], hf,
-                                         27 * 128, where))
+                scale = Fraction(
+                    1, 2**input_bits
+                )  # the sum over i8 pixels x is 2^E times the float sum
+                layers.append(
+                    fold_layer(
+                        "FP_CONV",
+                        {"n_out": n_out},
+                        ours,
+                        [kv * scale for kv in kf],
+                        hf,
+                        27 * 128,
+                        where,
+                    )
+                )
             else:
                 params = {"n_in": n_in, "n_out": n_out, "size": SIZES[l], "pool": int(POOLED[l])}
                 layers.append(fold_layer("BIN_CONV", params, ours, kf, hf, 9 * n_in, where))
@@ -121,7 +149,9 @@ def read_images(path: str, input_bits: int = 7, count: int | None = None) -> np.
         with zipfile.ZipFile(path) as z:
             names = z.namelist()
             if len(names) != 1:
-                raise ModelError(f"{path}: a bnn-fpga input archive holds one array, this one {len(names)}")
+                raise ModelError(
+                    f"{path}: a bnn-fpga input archive holds one array, this one {len(names)}"
+                )
             raw = z.read(names[0])
     except ARCHIVE_ERRORS as e:
         raise ModelError(f"{path}: not a readable zip archive: {e}") from None
@@ -143,6 +173,13 @@ def read_images(path: str, input_bits: int = 7, count: int | None = None) -> np.
     outside = (fixed < -limit) | (fixed >= limit)
     if outside.any():
         i = tuple(int(v) for v in np.argwhere(outside)[0])
-        raise ModelError(f"{where} {list(i)} = {float(pixels[i])!r} is outside bnn-fpga's input range -2 .. 2")
-    return i8_images(fixed / 2.0**PIXEL_FRACTION_BITS, input_bits, f"{path}: image", pixels,
-                     " (bnn-fpga's ap_fixed<20,2> makes it {!r})")
+        raise ModelError(
+            f"{where} {list(i)} = {float(pixels[i])!r} is outside bnn-fpga's input range -2 .. 2"
+        )
+    return i8_images(
+        fixed / 2.0**PIXEL_FRACTION_BITS,
+        input_bits,
+        f"{path}: image",
+        pixels,
+        " (bnn-fpga's ap_fixed<20,2> makes it {!r})",
+    )

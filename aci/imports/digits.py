@@ -30,8 +30,14 @@ HELD_OUT = 360
 FP_SIZE = 32
 INPUT_BITS = 7
 # (kind, n_out, pooled) per layer; the first takes the 3x32x32 image.
-LAYERS = (("conv", 16, False), ("conv", 32, True), ("conv", 32, True), ("conv", 32, True),
-          ("dense", 64, False), ("dense", 10, False))
+LAYERS = (
+    ("conv", 16, False),
+    ("conv", 32, True),
+    ("conv", 32, True),
+    ("conv", 32, True),
+    ("dense", 64, False),
+    ("dense", 10, False),
+)
 POOL = tuple(i for i, (_, _, pooled) in enumerate(LAYERS) if pooled)
 
 
@@ -41,11 +47,12 @@ def dataset() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         from sklearn.datasets import load_digits
     except ImportError:
         from ..diagnostics import AciError
+
         raise AciError("the digits need scikit-learn: pip install -e '.[import]'") from None
     d = load_digits()
-    x = (15 * d.images.astype(np.int64) - 120).astype(np.int8)            # (N, 8, 8)
-    x = np.repeat(np.repeat(x, 4, axis=1), 4, axis=2)                      # (N, 32, 32)
-    x = np.repeat(x[:, None], 3, axis=1)                                   # (N, 3, 32, 32)
+    x = (15 * d.images.astype(np.int64) - 120).astype(np.int8)  # (N, 8, 8)
+    x = np.repeat(np.repeat(x, 4, axis=1), 4, axis=2)  # (N, 32, 32)
+    x = np.repeat(x[:, None], 3, axis=1)  # (N, 3, 32, 32)
     y = d.target.astype(np.int64)
     order = np.random.Generator(np.random.PCG64(0)).permutation(len(y))
     test, train = order[:HELD_OUT], order[HELD_OUT:]
@@ -54,13 +61,16 @@ def dataset() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
 
 # ---------------------------------------------------------------- float network
 
+
 def im2col(x: np.ndarray) -> np.ndarray:
     """(B, C, H, W) -> (B·H·W, C·9): the 3x3 windows with zero padding, columns in
     (channel, dy, dx) order."""
     b, c, hgt, wid = x.shape
     xp = np.zeros((b, c, hgt + 2, wid + 2), x.dtype)
     xp[:, :, 1:-1, 1:-1] = x
-    cols = np.stack([xp[:, :, dy : dy + hgt, dx : dx + wid] for dy in range(3) for dx in range(3)], axis=2)
+    cols = np.stack(
+        [xp[:, :, dy : dy + hgt, dx : dx + wid] for dy in range(3) for dx in range(3)], axis=2
+    )
     return cols.transpose(0, 3, 4, 1, 2).reshape(b * hgt * wid, c * 9)
 
 
@@ -72,8 +82,10 @@ def conv(x: np.ndarray, v: np.ndarray) -> np.ndarray:
 
 
 def maxpool(x: np.ndarray) -> np.ndarray:
-    return np.maximum(np.maximum(x[:, :, 0::2, 0::2], x[:, :, 0::2, 1::2]),
-                      np.maximum(x[:, :, 1::2, 0::2], x[:, :, 1::2, 1::2]))
+    return np.maximum(
+        np.maximum(x[:, :, 0::2, 0::2], x[:, :, 0::2, 1::2]),
+        np.maximum(x[:, :, 1::2, 0::2], x[:, :, 1::2, 1::2]),
+    )
 
 
 def sign(x: np.ndarray) -> np.ndarray:
@@ -85,7 +97,9 @@ def float_scores(arrays: list[np.ndarray], images: np.ndarray, pool=POOL) -> np.
     a = images.astype(np.float64) / 2**INPUT_BITS
     layers = len(arrays) // 6
     for l in range(layers):
-        w, b, beta, gamma, mean, inv_std = (np.asarray(x, np.float64) for x in arrays[6 * l : 6 * l + 6])
+        w, b, beta, gamma, mean, inv_std = (
+            np.asarray(x, np.float64) for x in arrays[6 * l : 6 * l + 6]
+        )
         if w.ndim == 4:
             s = conv(a, sign(w)[:, :, ::-1, ::-1])
             if l in pool:
@@ -94,22 +108,27 @@ def float_scores(arrays: list[np.ndarray], images: np.ndarray, pool=POOL) -> np.
         else:
             s = a.reshape(a.shape[0], -1) @ sign(w)
             shape = (1, -1)
-        y = (s + b.reshape(shape) - mean.reshape(shape)) * (gamma * inv_std).reshape(shape) + beta.reshape(shape)
+        y = (s + b.reshape(shape) - mean.reshape(shape)) * (gamma * inv_std).reshape(
+            shape
+        ) + beta.reshape(shape)
         a = y if l == layers - 1 else sign(y)
     return a
 
 
 def load_model(path: Path = MODEL) -> list[np.ndarray]:
     from .binarynet import load_npz
+
     return load_npz(str(path))
 
 
 # ---------------------------------------------------------------- the demo
 
+
 def engines() -> tuple[str, ...]:
     """Every engine of ``acic run --engine`` (aci.engine's registry) that runs on this
     machine alone (a remote engine needs a board daemon and keys)."""
     from ..engine import ENGINES
+
     return tuple(name for name, e in ENGINES.items() if not e.needs_board)
 
 
@@ -123,6 +142,7 @@ def run_demo(out: Path, names: tuple[str, ...] | None = None, quiet: bool = Fals
     import json
 
     from ..cli import main
+
     out.mkdir(parents=True, exist_ok=True)
     _, _, images, labels = dataset()
     np.save(out / "heldout.npy", images.astype(np.float32) / 2**INPUT_BITS)
@@ -134,18 +154,44 @@ def run_demo(out: Path, names: tuple[str, ...] | None = None, quiet: bool = Fals
         if code:
             raise RuntimeError(f"acic {' '.join(argv)} exited with {code}")
 
-    acic("import", "binarynet", str(MODEL), "-o", str(out), "--program", "digits",
-         "--inputs", str(out / "heldout.npy"), "--batch", "40")
+    acic(
+        "import",
+        "binarynet",
+        str(MODEL),
+        "-o",
+        str(out),
+        "--program",
+        "digits",
+        "--inputs",
+        str(out / "heldout.npy"),
+        "--batch",
+        "40",
+    )
     manifest = json.loads((out / "import.json").read_text())
     acic("compile", str(out / "digits.aci"), "--mode", "dataflow", "-o", str(out / "digits.acx"))
     reference = float_scores(load_model(), images)
-    result = {"float": float((reference.argmax(axis=1) == labels).mean()), "score_bits": manifest["score_bits"],
-              "images": len(labels)}
-    sets = [a for name in manifest["files"] if name.endswith(".npy") and name != "heldout.npy"
-            for a in ("--set", f"{name[:-4]}={out / name}")]
+    result = {
+        "float": float((reference.argmax(axis=1) == labels).mean()),
+        "score_bits": manifest["score_bits"],
+        "images": len(labels),
+    }
+    sets = [
+        a
+        for name in manifest["files"]
+        if name.endswith(".npy") and name != "heldout.npy"
+        for a in ("--set", f"{name[:-4]}={out / name}")
+    ]
     for engine in names or engines():
         scores_file = out / f"scores-{engine}.npy"
-        acic("run", str(out / "digits.acx"), "--engine", engine, *sets, "--get", f"scores={scores_file}")
+        acic(
+            "run",
+            str(out / "digits.acx"),
+            "--engine",
+            engine,
+            *sets,
+            "--get",
+            f"scores={scores_file}",
+        )
         scores = np.load(scores_file)
         exact = bool(np.array_equal(scores, reference * 2 ** manifest["score_bits"]))
         result[engine] = (float((scores.argmax(axis=1) == labels).mean()), exact)
@@ -154,14 +200,26 @@ def run_demo(out: Path, names: tuple[str, ...] | None = None, quiet: bool = Fals
 
 def main(argv=None) -> int:
     import argparse
-    ap = argparse.ArgumentParser(prog="python -m aci.imports.digits",
-                                 description="classify the held-out digits on the simulated board")
-    ap.add_argument("--out", default="build/digits", help="directory for the imported files (default build/digits)")
+
+    ap = argparse.ArgumentParser(
+        prog="python -m aci.imports.digits",
+        description="classify the held-out digits on the simulated board",
+    )
+    ap.add_argument(
+        "--out",
+        default="build/digits",
+        help="directory for the imported files (default build/digits)",
+    )
     args = ap.parse_args(argv)
-    print(f"digits demo: {HELD_OUT} held-out handwritten digits (scikit-learn), {MODEL.name} imported "
-          "with `acic import binarynet`, compiled, run on each engine")
+    print(
+        f"digits demo: {HELD_OUT} held-out handwritten digits (scikit-learn), {MODEL.name} imported "
+        "with `acic import binarynet`, compiled, run on each engine"
+    )
     if not MODEL.exists():
-        print(f"the digits demo needs {MODEL} (in the repository, not in an installed wheel)", file=sys.stderr)
+        print(
+            f"the digits demo needs {MODEL} (in the repository, not in an installed wheel)",
+            file=sys.stderr,
+        )
         return 1
     try:
         r = run_demo(Path(args.out))
@@ -173,8 +231,10 @@ def main(argv=None) -> int:
     for engine in engines():
         acc, exact = r[engine]
         ok &= exact
-        print(f"  acic, {engine:8} engine accuracy {acc:.2%}; scores "
-              f"{'equal' if exact else 'DIFFER FROM'} the float reference's x 2^{r['score_bits']}")
+        print(
+            f"  acic, {engine:8} engine accuracy {acc:.2%}; scores "
+            f"{'equal' if exact else 'DIFFER FROM'} the float reference's x 2^{r['score_bits']}"
+        )
     return 0 if ok else 1
 
 

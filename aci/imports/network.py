@@ -33,8 +33,19 @@ from ..cores.bits import pack_bits
 from ..diagnostics import AciError
 from ..resources import library_dir
 
-__all__ = ["CoreLayer", "ModelError", "Network", "fraction", "i8_images", "last_layer",
-           "sign_weights", "threshold", "threshold_root", "write_npy", "program_text"]
+__all__ = [
+    "CoreLayer",
+    "ModelError",
+    "Network",
+    "fraction",
+    "i8_images",
+    "last_layer",
+    "sign_weights",
+    "threshold",
+    "threshold_root",
+    "write_npy",
+    "program_text",
+]
 
 FP_CHANNELS, FP_SIZE = 3, 32
 CONV_SIZES = (8, 16, 32)
@@ -50,7 +61,15 @@ class ModelError(AciError):
 
 # What reading a damaged zip archive (or .npz) raises, besides BadZipFile: truncated or
 # corrupt members, unknown compression methods, bad headers.
-ARCHIVE_ERRORS = (OSError, EOFError, ValueError, KeyError, NotImplementedError, zipfile.BadZipFile, zlib.error)
+ARCHIVE_ERRORS = (
+    OSError,
+    EOFError,
+    ValueError,
+    KeyError,
+    NotImplementedError,
+    zipfile.BadZipFile,
+    zlib.error,
+)
 
 
 def fraction(value, where: str) -> Fraction:
@@ -71,8 +90,9 @@ def sign_weights(w: np.ndarray, where: str) -> np.ndarray:
     return np.where(w >= 0, 1, -1).astype(np.int8)
 
 
-def threshold(k: Fraction, h: Fraction, bound: int, where: str,
-              pool_first: bool = False) -> tuple[int, bool]:
+def threshold(
+    k: Fraction, h: Fraction, bound: int, where: str, pool_first: bool = False
+) -> tuple[int, bool]:
     """``(t, flip)`` such that, for every integer sum ``|s| <= bound``,
     ``s·k + h >= 0`` iff ``(−s if flip else s) >= t``; ``t`` within
     ``−bound .. bound + 1`` (clamping there is exact: no sum lies beyond).
@@ -91,29 +111,41 @@ def threshold(k: Fraction, h: Fraction, bound: int, where: str,
             raise ModelError(
                 f"{where}: k = {float(k)} < 0 on a layer whose max-pool comes before its "
                 "batch norm: the output is +1 only when all four pooled sums pass, which "
-                "the cores' pool (+1 when any of the four is +1) cannot express")
+                "the cores' pool (+1 when any of the four is +1) cannot express"
+            )
         # s <= −h/k  <=>  −s >= ceil(h/k) for integer s
         t, flip = math.ceil(h / k), True
     return min(max(t, -bound), bound + 1), flip
 
 
-def threshold_root(k: Fraction, h: Fraction, c: Fraction, v: Fraction, bound: int, where: str,
-                   pool_first: bool = False) -> tuple[int, bool]:
+def threshold_root(
+    k: Fraction,
+    h: Fraction,
+    c: Fraction,
+    v: Fraction,
+    bound: int,
+    where: str,
+    pool_first: bool = False,
+) -> tuple[int, bool]:
     """:func:`threshold` for an output that is +1 iff ``s·k + h >= c·sqrt(v)`` (``v > 0``,
     a batch norm's ``sqrt(var + eps)``): decided exactly for each sum by comparing
     squares, without computing the root."""
+
     def passes(a: Fraction) -> bool:  # a >= c·sqrt(v)
         if c <= 0:
             return a >= 0 or a * a <= c * c * v
         return a >= 0 and a * a >= c * c * v
+
     if bound + 1 > I16_MAX:
         raise ModelError(f"{where}: sums reach {bound}, beyond the cores' i16 thresholds")
     if k == 0:
         return (-bound if passes(h) else bound + 1), False
     flip = k < 0
     if flip and pool_first:
-        raise ModelError(f"{where}: k < 0 on a layer whose max-pool comes before its batch norm (see "
-                         "docs/import.md): the cores' pool cannot express it")
+        raise ModelError(
+            f"{where}: k < 0 on a layer whose max-pool comes before its batch norm (see "
+            "docs/import.md): the cores' pool cannot express it"
+        )
     lo, hi = -bound, bound + 1  # the least compared sum that passes lies in lo..hi (hi: none)
     while lo < hi:
         mid = (lo + hi) // 2
@@ -144,13 +176,19 @@ def last_layer(k: Sequence[Fraction], h: Sequence[Fraction], where: str) -> tupl
                 raise ModelError(
                     f"{where}: the scores are s·k + h with k and h int16; {finest} needs them scaled "
                     f"by 2^{e}, and then {name}[{o}] = {float(v)} becomes {float(scaled):.0f}, outside "
-                    "the cores' i16 range; acic does not round")
+                    "the cores' i16 range; acic does not round"
+                )
             pairs[o, j] = int(scaled)
     return pairs, e
 
 
-def i8_images(pixels: np.ndarray, input_bits: int, where: str, original: np.ndarray | None = None,
-              note: str = "") -> np.ndarray:
+def i8_images(
+    pixels: np.ndarray,
+    input_bits: int,
+    where: str,
+    original: np.ndarray | None = None,
+    note: str = "",
+) -> np.ndarray:
     """Float pixels that are exactly ``x / 2**input_bits`` with ``x`` in −128..127,
     as int8 ``x``; anything else is refused with its position (and its value in
     ``original``, when the pixels were derived from it)."""
@@ -162,7 +200,8 @@ def i8_images(pixels: np.ndarray, input_bits: int, where: str, original: np.ndar
         shown = float((p if original is None else original)[i])
         raise ModelError(
             f"{where}: pixel {list(i)} = {shown!r}{note.format(float(p[i]))} is not x / 2^{input_bits} "
-            "for an integer x in -128..127 (FP_CONV takes i8 pixels); acic does not round it")
+            "for an integer x in -128..127 (FP_CONV takes i8 pixels); acic does not round it"
+        )
     return x.astype(np.int8)
 
 
@@ -191,9 +230,17 @@ class CoreLayer:
         return (p["n_out"],)
 
 
-def fold_layer(core: str, params: dict[str, int], w: np.ndarray, k: Sequence[Fraction],
-               h: Sequence[Fraction], bound: int, where: str, pool_first: bool = False,
-               roots: Sequence[tuple[Fraction, Fraction]] | None = None) -> CoreLayer:
+def fold_layer(
+    core: str,
+    params: dict[str, int],
+    w: np.ndarray,
+    k: Sequence[Fraction],
+    h: Sequence[Fraction],
+    bound: int,
+    where: str,
+    pool_first: bool = False,
+    roots: Sequence[tuple[Fraction, Fraction]] | None = None,
+) -> CoreLayer:
     """A thresholded layer from its ±1 weights and per-output ``(k, h)``: each output
     whose comparison flips gets its weights negated. With ``roots``, output ``o`` is +1
     iff ``s·k + h >= c·sqrt(v)`` for ``(c, v) = roots[o]`` (:func:`threshold_root`)."""
@@ -224,7 +271,9 @@ class Network:
             raise ModelError(f"{self.source}: no layers")
         first = self.layers[0]
         if first.core != "FP_CONV":
-            raise ModelError(f"{first.where}: the first layer must run on FP_CONV (3x32x32 i8 input)")
+            raise ModelError(
+                f"{first.where}: the first layer must run on FP_CONV (3x32x32 i8 input)"
+            )
         if not self.layers[-1].params.get("last"):
             raise ModelError(f"{self.layers[-1].where}: the last layer must be BIN_FC with last")
         shape: tuple[int, ...] = (FP_CHANNELS, FP_SIZE, FP_SIZE)
@@ -236,17 +285,23 @@ class Network:
                 _range(layer, "n_out", MAX_FP_OUT)
             elif layer.core == "BIN_CONV":
                 if len(shape) != 3 or shape[0] != p["n_in"] or shape[1] != p["size"]:
-                    raise ModelError(f"{layer.where}: takes bits[{p['n_in']}][{p['size']}][{p['size']}], "
-                                     f"the layer before gives {list(shape)}")
+                    raise ModelError(
+                        f"{layer.where}: takes bits[{p['n_in']}][{p['size']}][{p['size']}], "
+                        f"the layer before gives {list(shape)}"
+                    )
                 if p["size"] not in CONV_SIZES:
-                    raise ModelError(f"{layer.where}: BIN_CONV runs {', '.join(map(str, CONV_SIZES))}"
-                                     f"-pixel maps, not {p['size']}")
+                    raise ModelError(
+                        f"{layer.where}: BIN_CONV runs {', '.join(map(str, CONV_SIZES))}"
+                        f"-pixel maps, not {p['size']}"
+                    )
                 _range(layer, "n_in", MAX_CONV)
                 _range(layer, "n_out", MAX_CONV)
             else:
                 if math.prod(shape) != p["n_in"]:
-                    raise ModelError(f"{layer.where}: takes {p['n_in']} inputs, the layer before "
-                                     f"gives {math.prod(shape)}")
+                    raise ModelError(
+                        f"{layer.where}: takes {p['n_in']} inputs, the layer before "
+                        f"gives {math.prod(shape)}"
+                    )
                 if p["last"] and i != len(self.layers) - 1:
                     raise ModelError(f"{layer.where}: only the last layer computes scores")
                 _range(layer, "n_in", MAX_FC_IN)
@@ -277,6 +332,7 @@ def write_npy(arrays: dict[str, np.ndarray], directory: str) -> list[str]:
     import io
 
     from .._io import write_atomic
+
     paths = []
     for name, a in arrays.items():
         buf = io.BytesIO()
@@ -290,6 +346,7 @@ def write_npy(arrays: dict[str, np.ndarray], directory: str) -> list[str]:
 def target_name(path: str) -> str:
     """The name of the (first) target a .aci file declares."""
     from .._io import read_input
+
     text = read_input(path, "target file").decode("utf-8", errors="replace")
     for line in text.splitlines():
         m = re.match(r"\s*target\s+([A-Za-z_]\w*)", line.split("//")[0])
@@ -302,8 +359,14 @@ def _dims(shape: Iterable[int]) -> str:
     return "".join(f"[{d}]" for d in shape)
 
 
-def program_text(net: Network, name: str, out_dir: str, target: str | None = None,
-                 images: int = 1, batch: int = 1) -> str:
+def program_text(
+    net: Network,
+    name: str,
+    out_dir: str,
+    target: str | None = None,
+    images: int = 1,
+    batch: int = 1,
+) -> str:
     """A ``.aci`` program that classifies ``IMAGES`` images in batches of ``BATCH``:
     one window per run of layers on the same core (the mapping left to acic, like
     programs/bnn_auto.aci); its buffers are named as ``buffers()`` and ``images``,
@@ -312,16 +375,18 @@ def program_text(net: Network, name: str, out_dir: str, target: str | None = Non
         raise ModelError(f"BATCH ({batch}) must divide IMAGES ({images}), both at least 1")
     target = target or str(library_dir() / "targets" / "zcu102.aci")
     rel = lambda p: os.path.relpath(os.path.abspath(p), os.path.abspath(out_dir))  # noqa: E731
-    lines = [f"// Generated by `acic import` from {net.source}: {len(net.layers)} layers on the",
-             "// three BNN cores. Pixels are x / 2^%d; scores are the float scores x 2^%d."
-             % (net.input_bits, net.score_bits),
-             f'import "{rel(target)}"',
-             f'import "{rel(library_dir() / "cores" / "bnn.aci")}"',
-             "",
-             f"const IMAGES = {images}",
-             f"const BATCH = {batch}",
-             "",
-             f"input buffer images : i8[IMAGES][{FP_CHANNELS}][{FP_SIZE}][{FP_SIZE}] in ddr"]
+    lines = [
+        f"// Generated by `acic import` from {net.source}: {len(net.layers)} layers on the",
+        "// three BNN cores. Pixels are x / 2^%d; scores are the float scores x 2^%d."
+        % (net.input_bits, net.score_bits),
+        f'import "{rel(target)}"',
+        f'import "{rel(library_dir() / "cores" / "bnn.aci")}"',
+        "",
+        f"const IMAGES = {images}",
+        f"const BATCH = {batch}",
+        "",
+        f"input buffer images : i8[IMAGES][{FP_CHANNELS}][{FP_SIZE}][{FP_SIZE}] in ddr",
+    ]
     for i, layer in enumerate(net.layers):
         lines.append(f"input buffer w{i} : bits{_dims(layer.weights.shape)} in ddr")
         lines.append(f"input buffer t{i} : i16{_dims(layer.thresholds.shape)} in ddr")
@@ -334,8 +399,11 @@ def program_text(net: Network, name: str, out_dir: str, target: str | None = Non
         if math.prod(shape) % 64:
             shape = (64 * -(-math.prod(shape) // 64),)  # each image's map starts on a word
         lines.append(f"buffer fm{i} : bits[BATCH]{_dims(shape)} in ddr")
-    lines += ["", f"program {name} on {target_name(target)} {{",
-              "    repeat b in 0 .. IMAGES / BATCH {"]
+    lines += [
+        "",
+        f"program {name} on {target_name(target)} {{",
+        "    repeat b in 0 .. IMAGES / BATCH {",
+    ]
     groups: list[list[int]] = []
     for i, layer in enumerate(net.layers):
         if groups and net.layers[groups[-1][-1]].core == layer.core:
@@ -348,9 +416,13 @@ def program_text(net: Network, name: str, out_dir: str, target: str | None = Non
             layer = net.layers[i]
             x = "images[b * BATCH + i]" if i == 0 else f"fm{i - 1}[i]"
             y = "scores[b * BATCH + i]" if i == len(net.layers) - 1 else f"fm{i}[i]"
-            params = ", ".join(f"{k}: {('true' if v else 'false') if k in ('pool', 'last') else v}"
-                               for k, v in layer.params.items())
-            lines.append(f"                task {layer.core}(x: {x}, w: w{i}, t: t{i}, y: {y}, {params})")
+            params = ", ".join(
+                f"{k}: {('true' if v else 'false') if k in ('pool', 'last') else v}"
+                for k, v in layer.params.items()
+            )
+            lines.append(
+                f"                task {layer.core}(x: {x}, w: w{i}, t: t{i}, y: {y}, {params})"
+            )
         lines += ["            }", "        } } }"]
     lines += ["    }", "}", ""]
     return "\n".join(lines)

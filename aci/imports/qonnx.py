@@ -27,8 +27,16 @@ from fractions import Fraction
 
 import numpy as np
 
-from .network import (FP_CHANNELS, FP_SIZE, CoreLayer, ModelError, Network, fold_layer, fraction,
-                      last_layer)
+from .network import (
+    FP_CHANNELS,
+    FP_SIZE,
+    CoreLayer,
+    ModelError,
+    Network,
+    fold_layer,
+    fraction,
+    last_layer,
+)
 
 AFFINE = ("Add", "Sub", "Mul", "Div")
 
@@ -54,6 +62,7 @@ class _Layer:
 def read(path: str, input_bits: int = 7) -> Network:
     import onnx
     from onnx import numpy_helper
+
     try:
         model = onnx.load(path)
     except Exception as e:  # onnx raises DecodeError, OSError and others for a bad file
@@ -73,16 +82,23 @@ def read(path: str, input_bits: int = 7) -> Network:
     for n in g.node:
         if n.op_type in ("BipolarQuant", "Identity") and all(i in consts for i in n.input):
             x = consts[n.input[0]]
-            consts[n.output[0]] = (np.where(x >= 0, 1.0, -1.0) * consts[n.input[1]]
-                                   if n.op_type == "BipolarQuant" else x)
+            consts[n.output[0]] = (
+                np.where(x >= 0, 1.0, -1.0) * consts[n.input[1]]
+                if n.op_type == "BipolarQuant"
+                else x
+            )
     inputs = [i for i in g.input if i.name not in consts]
     if len(inputs) != 1 or len(g.output) != 1:
-        raise ModelError(f"{path}: the model must have one data input and one output, "
-                         f"it has {len(inputs)} and {len(g.output)}")
+        raise ModelError(
+            f"{path}: the model must have one data input and one output, "
+            f"it has {len(inputs)} and {len(g.output)}"
+        )
     dims = [d.dim_value for d in inputs[0].type.tensor_type.shape.dim]
     if dims[1:] != [FP_CHANNELS, FP_SIZE, FP_SIZE]:
-        raise ModelError(f"{path}: input `{inputs[0].name}` has shape {dims}; FP_CONV takes "
-                         f"(N, {FP_CHANNELS}, {FP_SIZE}, {FP_SIZE})")
+        raise ModelError(
+            f"{path}: input `{inputs[0].name}` has shape {dims}; FP_CONV takes "
+            f"(N, {FP_CHANNELS}, {FP_SIZE}, {FP_SIZE})"
+        )
     consumers: dict[str, list] = {}
     for n in g.node:
         if n.output and n.output[0] in consts:
@@ -115,8 +131,10 @@ def read(path: str, input_bits: int = 7) -> Network:
         seen.add(tensor)
         users = consumers.get(tensor, [])
         if len(users) != 1:
-            raise ModelError(f"{path}: tensor `{tensor}` feeds {len(users)} nodes; acic takes one chain "
-                             "of layers")
+            raise ModelError(
+                f"{path}: tensor `{tensor}` feeds {len(users)} nodes; acic takes one chain "
+                "of layers"
+            )
         n = users[0]
         if n.input[0] != tensor:
             raise ModelError(f"{where(n)}: the data must be its first input")
@@ -124,43 +142,69 @@ def read(path: str, input_bits: int = 7) -> Network:
         if op == "Quant" and not layers:
             scale, zero, bits = (const(n, i) for i in (1, 2, 3))
             e = -math.log2(float(scale)) if scale.size == 1 and float(scale) > 0 else None
-            if (e is None or e != int(e) or not 0 <= e <= 24 or zero.size != 1 or bits.size != 1
-                    or float(zero) != 0 or float(bits) != 8 or not a.get("signed", 1)
-                    or a.get("narrow", 0)):
-                errors.append(f"{where(n)}: the input quantiser must be 8-bit signed, zero point 0, "
-                              "scale 2^-E with E in 0..24 (the i8 pixels of FP_CONV)")
+            if (
+                e is None
+                or e != int(e)
+                or not 0 <= e <= 24
+                or zero.size != 1
+                or bits.size != 1
+                or float(zero) != 0
+                or float(bits) != 8
+                or not a.get("signed", 1)
+                or a.get("narrow", 0)
+            ):
+                errors.append(
+                    f"{where(n)}: the input quantiser must be 8-bit signed, zero point 0, "
+                    "scale 2^-E with E in 0..24 (the i8 pixels of FP_CONV)"
+                )
             else:
                 input_bits = int(e)
                 act_scale = Fraction(1, 2**input_bits)
         elif op in ("Conv", "MatMul", "Gemm"):
             if layer is not None and not layer.done:
-                raise ModelError(f"{where(n)}: the layer before (from `{layer.node.name}`) has no "
-                                 "BipolarQuant or MultiThreshold")
+                raise ModelError(
+                    f"{where(n)}: the layer before (from `{layer.node.name}`) has no "
+                    "BipolarQuant or MultiThreshold"
+                )
             w = const(n, 1)
             if op == "Gemm":
                 if a.get("transA", 0) or a.get("alpha", 1.0) != 1.0 or a.get("beta", 1.0) != 1.0:
-                    errors.append(f"{where(n)}: Gemm with transA, alpha or beta is not a dense layer the "
-                                  "cores run")
+                    errors.append(
+                        f"{where(n)}: Gemm with transA, alpha or beta is not a dense layer the "
+                        "cores run"
+                    )
                 w = w if a.get("transB", 0) else w.T
             elif op == "MatMul":
                 w = w.T
             if op == "Conv":
-                if (w.ndim != 4 or list(a.get("kernel_shape", w.shape[2:])) != [3, 3]
-                        or list(a.get("pads", [0] * 4)) != [1, 1, 1, 1]
-                        or list(a.get("strides", [1, 1])) != [1, 1] or a.get("group", 1) != 1
-                        or list(a.get("dilations", [1, 1])) != [1, 1]):
-                    errors.append(f"{where(n)}: kernel {list(w.shape[2:])}, pads {list(a.get('pads', []))}, "
-                                  f"strides {list(a.get('strides', [1, 1]))}, group {a.get('group', 1)}: "
-                                  "the cores run 3x3 kernels, padding 1, stride 1, one group")
+                if (
+                    w.ndim != 4
+                    or list(a.get("kernel_shape", w.shape[2:])) != [3, 3]
+                    or list(a.get("pads", [0] * 4)) != [1, 1, 1, 1]
+                    or list(a.get("strides", [1, 1])) != [1, 1]
+                    or a.get("group", 1) != 1
+                    or list(a.get("dilations", [1, 1])) != [1, 1]
+                ):
+                    errors.append(
+                        f"{where(n)}: kernel {list(w.shape[2:])}, pads {list(a.get('pads', []))}, "
+                        f"strides {list(a.get('strides', [1, 1]))}, group {a.get('group', 1)}: "
+                        "the cores run 3x3 kernels, padding 1, stride 1, one group"
+                    )
                 if flat:
                     errors.append(f"{where(n)}: a convolution after a dense layer")
             elif w.ndim != 2:
                 errors.append(f"{where(n)}: weights of shape {list(w.shape)}")
             magnitude = np.abs(w).reshape(w.shape[0], -1)
             if not (magnitude == magnitude[:, :1]).all() or not (magnitude[:, 0] > 0).all():
-                o = int(np.flatnonzero(~(magnitude == magnitude[:, :1]).all(axis=1) | (magnitude[:, 0] <= 0))[0])
-                errors.append(f"{where(n)}: output {o}'s weights are not ±c for one c > 0 (binary weights, "
-                              "e.g. from BipolarQuant)")
+                o = int(
+                    np.flatnonzero(
+                        ~(magnitude == magnitude[:, :1]).all(axis=1) | (magnitude[:, 0] <= 0)
+                    )[0]
+                )
+                errors.append(
+                    f"{where(n)}: output {o}'s weights are not ±c for one c > 0 (binary weights, "
+                    "e.g. from BipolarQuant)"
+                )
                 magnitude = np.ones_like(magnitude)
             signs = np.where(w >= 0, 1, -1).astype(np.int8)
             k = [act_scale * fraction(m, f"{where(n)}: weight scale") for m in magnitude[:, 0]]
@@ -170,7 +214,9 @@ def read(path: str, input_bits: int = 7) -> Network:
                 _affine(layer, "Add", _per_channel(const(n, 2), layer.n_out, where(n)))
         elif op in AFFINE:
             if layer is None or layer.done:
-                raise ModelError(f"{where(n)}: {op} of a constant only between a layer's sum and its threshold")
+                raise ModelError(
+                    f"{where(n)}: {op} of a constant only between a layer's sum and its threshold"
+                )
             c = _per_channel(const(n, 1), layer.n_out, where(n))
             if op == "Div" and any(v == 0 for v in c):
                 errors.append(f"{where(n)}: division by zero")
@@ -178,20 +224,34 @@ def read(path: str, input_bits: int = 7) -> Network:
                 _affine(layer, op, c)
         elif op == "BatchNormalization":
             if layer is None or layer.done:
-                raise ModelError(f"{where(n)}: a batch norm only between a layer's sum and its threshold")
-            gamma, beta, mean, var = (_per_channel(const(n, i), layer.n_out, where(n)) for i in (1, 2, 3, 4))
+                raise ModelError(
+                    f"{where(n)}: a batch norm only between a layer's sum and its threshold"
+                )
+            gamma, beta, mean, var = (
+                _per_channel(const(n, i), layer.n_out, where(n)) for i in (1, 2, 3, 4)
+            )
             eps = fraction(a.get("epsilon", 1e-5), f"{where(n)}: epsilon")
             bad = [o for o, v in enumerate(var) if v + eps <= 0]
             if layer.v is not None or a.get("training_mode", 0) or bad:
-                errors.append(f"{where(n)}: " + ("a second batch norm in one layer" if layer.v is not None else
-                                                "training mode" if a.get("training_mode", 0) else
-                                                f"var + epsilon <= 0 for output {bad[0]}"))
+                errors.append(
+                    f"{where(n)}: "
+                    + (
+                        "a second batch norm in one layer"
+                        if layer.v is not None
+                        else "training mode"
+                        if a.get("training_mode", 0)
+                        else f"var + epsilon <= 0 for output {bad[0]}"
+                    )
+                )
             else:
                 _affine(layer, "Sub", mean)
                 layer.g, layer.v, layer.b = gamma, [v + eps for v in var], beta
         elif op == "MaxPool":
-            if (list(a.get("kernel_shape", [])) != [2, 2] or list(a.get("strides", [1, 1])) != [2, 2]
-                    or any(a.get("pads", [0] * 4))):
+            if (
+                list(a.get("kernel_shape", [])) != [2, 2]
+                or list(a.get("strides", [1, 1])) != [2, 2]
+                or any(a.get("pads", [0] * 4))
+            ):
                 errors.append(f"{where(n)}: the cores pool 2x2 with stride 2 and no padding")
             if layer is None or layer.kind != "conv" or layer.index == 0 or layer.pooled:
                 errors.append(f"{where(n)}: only a BIN_CONV layer (not the first) pools, once")
@@ -201,9 +261,15 @@ def read(path: str, input_bits: int = 7) -> Network:
                 layer.pooled = layer.pool_first = True
         elif op in ("Flatten", "Reshape"):
             shape = [int(v) for v in const(n, 1)] if op == "Reshape" else None
-            if (op == "Flatten" and a.get("axis", 1) != 1
-                    or op == "Reshape" and (len(shape) != 2 or shape[0] not in (-1, 0, 1) and shape[1] != -1)):
-                errors.append(f"{where(n)}: only a flattening to (N, features) may sit between layers")
+            if (
+                op == "Flatten"
+                and a.get("axis", 1) != 1
+                or op == "Reshape"
+                and (len(shape) != 2 or shape[0] not in (-1, 0, 1) and shape[1] != -1)
+            ):
+                errors.append(
+                    f"{where(n)}: only a flattening to (N, features) may sit between layers"
+                )
             flat = True
         elif op in ("BipolarQuant", "MultiThreshold"):
             if layer is None or layer.done:
@@ -214,12 +280,21 @@ def read(path: str, input_bits: int = 7) -> Network:
             else:
                 thr = const(n, 1)
                 s = np.array(a.get("out_scale", 1.0) / 2)
-                if thr.ndim != 2 or thr.shape[1] != 1 or thr.shape[0] not in (1, layer.n_out) \
-                        or a.get("out_bias", 0.0) != -a.get("out_scale", 1.0) / 2:
-                    errors.append(f"{where(n)}: a binary MultiThreshold has one threshold per channel and "
-                                  "out_bias = -out_scale / 2 (outputs ±a)")
+                if (
+                    thr.ndim != 2
+                    or thr.shape[1] != 1
+                    or thr.shape[0] not in (1, layer.n_out)
+                    or a.get("out_bias", 0.0) != -a.get("out_scale", 1.0) / 2
+                ):
+                    errors.append(
+                        f"{where(n)}: a binary MultiThreshold has one threshold per channel and "
+                        "out_bias = -out_scale / 2 (outputs ±a)"
+                    )
                     thr = np.zeros((1, 1))
-                theta = [fraction(v, f"{where(n)}: threshold") for v in np.broadcast_to(thr[:, 0], (layer.n_out,))]
+                theta = [
+                    fraction(v, f"{where(n)}: threshold")
+                    for v in np.broadcast_to(thr[:, 0], (layer.n_out,))
+                ]
             if s.size != 1 or float(s) <= 0:
                 errors.append(f"{where(n)}: the activations' scale must be one positive number")
                 s = np.array(1.0)
@@ -237,7 +312,9 @@ def read(path: str, input_bits: int = 7) -> Network:
     if layer is None:
         raise ModelError(f"{path}: no layers")
     if layer.done or layer.kind != "dense":
-        errors.append(f"{path}: the graph must end with a dense layer's scores (no threshold after it)")
+        errors.append(
+            f"{path}: the graph must end with a dense layer's scores (no threshold after it)"
+        )
     if errors:
         raise ModelError("\n".join(errors))
     return _network(path, layers, input_bits)
@@ -246,7 +323,9 @@ def read(path: str, input_bits: int = 7) -> Network:
 def _per_channel(c: np.ndarray, n_out: int, where: str) -> list[Fraction]:
     flat = c.reshape(-1)
     if flat.size not in (1, n_out) or c.ndim > 1 and max(c.shape) != flat.size:
-        raise ModelError(f"{where}: constant of shape {list(c.shape)}: one value, or one per channel ({n_out})")
+        raise ModelError(
+            f"{where}: constant of shape {list(c.shape)}: one value, or one per channel ({n_out})"
+        )
     return [fraction(v, where) for v in np.broadcast_to(flat, (n_out,))]
 
 
@@ -280,25 +359,63 @@ def _network(path: str, layers: list[_Layer], input_bits: int) -> Network:
         where = f"{path}: layer {i} (from node `{lay.node.name}`)"
         if lay.kind == "conv":
             if i == 0:
-                out.append(fold_layer("FP_CONV", {"n_out": lay.n_out}, lay.w, lay.k, lay.h, 27 * 128, where,
-                                      roots=lay.roots))
+                out.append(
+                    fold_layer(
+                        "FP_CONV",
+                        {"n_out": lay.n_out},
+                        lay.w,
+                        lay.k,
+                        lay.h,
+                        27 * 128,
+                        where,
+                        roots=lay.roots,
+                    )
+                )
             else:
-                params = {"n_in": lay.w.shape[1], "n_out": lay.n_out, "size": size, "pool": int(lay.pooled)}
-                out.append(fold_layer("BIN_CONV", params, lay.w, lay.k, lay.h, 9 * lay.w.shape[1], where,
-                                      lay.pool_first, lay.roots))
+                params = {
+                    "n_in": lay.w.shape[1],
+                    "n_out": lay.n_out,
+                    "size": size,
+                    "pool": int(lay.pooled),
+                }
+                out.append(
+                    fold_layer(
+                        "BIN_CONV",
+                        params,
+                        lay.w,
+                        lay.k,
+                        lay.h,
+                        9 * lay.w.shape[1],
+                        where,
+                        lay.pool_first,
+                        lay.roots,
+                    )
+                )
                 size = size // 2 if lay.pooled else size
             n_in = lay.n_out * size * size
         else:
             params = {"n_in": lay.w.shape[1], "n_out": lay.n_out, "last": int(i == len(layers) - 1)}
             if params["last"]:
                 if lay.v is not None:
-                    raise ModelError(f"{where}: the scores pass through a batch norm's square root: not "
-                                     "s·k + h with int16 k and h; fold it into Mul and Add")
+                    raise ModelError(
+                        f"{where}: the scores pass through a batch norm's square root: not "
+                        "s·k + h with int16 k and h; fold it into Mul and Add"
+                    )
                 pairs, score_bits = last_layer(lay.k, lay.h, where)
                 out.append(CoreLayer("BIN_FC", params, lay.w, pairs, where))
             else:
-                out.append(fold_layer("BIN_FC", params, lay.w, lay.k, lay.h, params["n_in"], where,
-                                      roots=lay.roots))
+                out.append(
+                    fold_layer(
+                        "BIN_FC",
+                        params,
+                        lay.w,
+                        lay.k,
+                        lay.h,
+                        params["n_in"],
+                        where,
+                        roots=lay.roots,
+                    )
+                )
             n_in = lay.n_out
     del n_in
     net = Network(out, input_bits, score_bits, path)

@@ -61,7 +61,11 @@ MAX_RESTARTS = 5
 # How long the host waits before it asks a board busy with another host's run again.
 BUSY_WAIT = 0.05
 
-RUN_MODE = {None: P.RUN_MODES["image"], "strict": P.RUN_MODES["strict"], "dataflow": P.RUN_MODES["dataflow"]}
+RUN_MODE = {
+    None: P.RUN_MODES["image"],
+    "strict": P.RUN_MODES["strict"],
+    "dataflow": P.RUN_MODES["dataflow"],
+}
 _STATE = {v: k for k, v in P.RUN_STATES.items()}
 
 
@@ -82,15 +86,22 @@ class _Timeout(Exception):
 
 
 class Board:
-    def __init__(self, url: str, server_key: bytes, client_keys: tuple[bytes, bytes],
-                 timeout: float = 2.0, patience: float = 30.0, client: str = "acic",
-                 context: zmq.Context | None = None):
+    def __init__(
+        self,
+        url: str,
+        server_key: bytes,
+        client_keys: tuple[bytes, bytes],
+        timeout: float = 2.0,
+        patience: float = 30.0,
+        client: str = "acic",
+        context: zmq.Context | None = None,
+    ):
         self.url = url
         self.timeout, self.patience = timeout, patience
         self.hello: dict | None = None
-        self.epoch = 0      # 0: not known yet
-        self.restarts = 0   # board restarts (or resets) this session recovered from
-        self.resent = 0     # requests sent again after a timeout
+        self.epoch = 0  # 0: not known yet
+        self.restarts = 0  # board restarts (or resets) this session recovered from
+        self.resent = 0  # requests sent again after a timeout
         self._server_key, self._client_keys, self._client = server_key, client_keys, client
         self._ctx = context or zmq.Context.instance()
         self._sock: zmq.Socket | None = None
@@ -138,8 +149,15 @@ class Board:
 
     # ---- one request and its retries --------------------------------------------------
 
-    def _exchange(self, name: str, what: str, payload: bytes = b"", resend: bool = True,
-                  earlier: set[int] | frozenset = frozenset(), **fields) -> P.Msg:
+    def _exchange(
+        self,
+        name: str,
+        what: str,
+        payload: bytes = b"",
+        resend: bool = True,
+        earlier: set[int] | frozenset = frozenset(),
+        **fields,
+    ) -> P.Msg:
         """Send one request and return its reply, sending it again (same id) after
         each ``timeout`` without one (``resend``; else _Timeout). _Restarted when
         the board's epoch changed; _Busy when it runs something else; RemoteError
@@ -152,7 +170,9 @@ class Board:
         rid = self._rid
         if isinstance(earlier, set):
             earlier.add(rid)
-        message = P.pack(name, rid, self.epoch if name not in ("HELLO", "STATUS") else 0, payload, **fields)
+        message = P.pack(
+            name, rid, self.epoch if name not in ("HELLO", "STATUS") else 0, payload, **fields
+        )
         give_up = time.monotonic() + self.patience
         wait_until = 0.0
         while True:
@@ -182,7 +202,9 @@ class Board:
                 continue  # a late or duplicated reply to an earlier request
             if reply.name == "ERROR":
                 err = P.error_of(reply)
-                if err.name == "stale_epoch" or (self.epoch and reply.epoch != self.epoch and name != "STATUS"):
+                if err.name == "stale_epoch" or (
+                    self.epoch and reply.epoch != self.epoch and name != "STATUS"
+                ):
                     raise _Restarted()
                 if err.name == "busy":
                     raise _Busy()
@@ -197,7 +219,9 @@ class Board:
                 raise RemoteError(f"board {self.url}: answered {what} with {reply.name}")
             return reply
 
-    def _call(self, name: str, what: str, payload: bytes = b"", journal: bool = False, **fields) -> P.Msg:
+    def _call(
+        self, name: str, what: str, payload: bytes = b"", journal: bool = False, **fields
+    ) -> P.Msg:
         """_exchange, restoring the session each time the board restarted, and asking
         again (a new id) while the board is busy with another run."""
         restarts = 0
@@ -208,13 +232,17 @@ class Board:
             except _Restarted:
                 restarts += 1
                 if restarts > MAX_RESTARTS:
-                    raise RemoteError(f"board {self.url}: restarted {MAX_RESTARTS} times during {what}") from None
+                    raise RemoteError(
+                        f"board {self.url}: restarted {MAX_RESTARTS} times during {what}"
+                    ) from None
                 self._restore()
                 continue
             except _Busy:
                 if time.monotonic() > give_up:
-                    raise RemoteError(f"board {self.url}: busy with another run for {self.patience:g} s; "
-                                      f"{what} was not done") from None
+                    raise RemoteError(
+                        f"board {self.url}: busy with another run for {self.patience:g} s; "
+                        f"{what} was not done"
+                    ) from None
                 time.sleep(BUSY_WAIT)
                 continue
             if journal:
@@ -238,28 +266,42 @@ class Board:
             except _Busy:
                 time.sleep(BUSY_WAIT)
             except RemoteError as e:
-                raise RemoteError(f"{e}; the board had restarted and lost this session's image, inputs "
-                                  "and runs") from None
-        raise RemoteError(f"board {self.url}: restarted {MAX_RESTARTS} times while the session was "
-                          "restored; the image and its inputs are lost")
+                raise RemoteError(
+                    f"{e}; the board had restarted and lost this session's image, inputs and runs"
+                ) from None
+        raise RemoteError(
+            f"board {self.url}: restarted {MAX_RESTARTS} times while the session was "
+            "restored; the image and its inputs are lost"
+        )
 
     # ---- the calls ----------------------------------------------------------------------
 
     def _hello(self) -> None:
         self.epoch = 0
         try:
-            r = self._exchange("HELLO", "HELLO", major=P.VERSION_MAJOR, minor=P.VERSION_MINOR,
-                               image_major=F.VERSION_MAJOR, image_minor=F.VERSION_MINOR, client=self._client)
+            r = self._exchange(
+                "HELLO",
+                "HELLO",
+                major=P.VERSION_MAJOR,
+                minor=P.VERSION_MINOR,
+                image_major=F.VERSION_MAJOR,
+                image_minor=F.VERSION_MINOR,
+                client=self._client,
+            )
         except RemoteError as e:
             if getattr(e, "protocol", None) is None and self.hello is None:
-                raise RemoteError(f"{e} (is the board running there, its public key the one given, "
-                                  "and this host's key in its authorised keys? CURVE refuses "
-                                  "a wrong key without an answer)") from None
+                raise RemoteError(
+                    f"{e} (is the board running there, its public key the one given, "
+                    "and this host's key in its authorised keys? CURVE refuses "
+                    "a wrong key without an answer)"
+                ) from None
             raise
         f = r.fields
         if f["image_major"] != F.VERSION_MAJOR:
-            raise RemoteError(f"board {self.url}: runs image format {f['image_major']}.{f['image_minor']}, "
-                              f"this acic writes {F.VERSION_MAJOR}.{F.VERSION_MINOR}")
+            raise RemoteError(
+                f"board {self.url}: runs image format {f['image_major']}.{f['image_minor']}, "
+                f"this acic writes {F.VERSION_MAJOR}.{F.VERSION_MINOR}"
+            )
         self.hello = {**f, "target_section": r.payload}
         self.epoch = r.epoch
         # Sequence numbers belong to the board's epoch, not to a session: a new run's
@@ -279,8 +321,11 @@ class Board:
         image = bytes(image)
         if self.hello is None:
             self._hello()
-        fields = dict(image_bytes=len(image), image_crc32=zlib.crc32(image),
-                      check_target=1 if self.hello["target"] else 0)
+        fields = dict(
+            image_bytes=len(image),
+            image_crc32=zlib.crc32(image),
+            check_target=1 if self.hello["target"] else 0,
+        )
         self._journal.clear()
         try:
             self._call("LOAD", f"loading a {len(image):,}-byte image", image, **fields)
@@ -295,24 +340,40 @@ class Board:
     def write(self, data: bytes, address: int = 0, symbol: str = "") -> None:
         data = bytes(data)
         for k in range(0, len(data), self._max_data):
-            piece = data[k:k + self._max_data]
-            self._call("WRITE", f"writing {len(piece):,} bytes at {_where(address + k, symbol)}", piece,
-                       journal=True, address=address + k, length=len(piece), symbol=symbol)
+            piece = data[k : k + self._max_data]
+            self._call(
+                "WRITE",
+                f"writing {len(piece):,} bytes at {_where(address + k, symbol)}",
+                piece,
+                journal=True,
+                address=address + k,
+                length=len(piece),
+                symbol=symbol,
+            )
 
     def read(self, length: int, address: int = 0, symbol: str = "") -> bytes:
         out = bytearray()
         for k in range(0, length, self._max_data):
             n = min(self._max_data, length - k)
-            r = self._call("READ", f"reading {n:,} bytes at {_where(address + k, symbol)}",
-                           address=address + k, length=n, symbol=symbol)
+            r = self._call(
+                "READ",
+                f"reading {n:,} bytes at {_where(address + k, symbol)}",
+                address=address + k,
+                length=n,
+                symbol=symbol,
+            )
             if len(r.payload) != n:
                 raise RemoteError(f"board {self.url}: sent {len(r.payload)} bytes for {n} read")
             out += r.payload
         return bytes(out)
 
-    def run(self, mode: str | None = None, timing_only: bool = False, trace: bool = False) -> tuple[dict, bytes]:
+    def run(
+        self, mode: str | None = None, timing_only: bool = False, trace: bool = False
+    ) -> tuple[dict, bytes]:
         """One run to its end: the RUN_RESULT fields, and the trace (b"" without ``trace``)."""
-        flags = (P.RUN_FLAGS["timing_only"] if timing_only else 0) | (P.RUN_FLAGS["trace"] if trace else 0)
+        flags = (P.RUN_FLAGS["timing_only"] if timing_only else 0) | (
+            P.RUN_FLAGS["trace"] if trace else 0
+        )
         fields = {"mode": RUN_MODE[mode], "flags": flags}
         for _ in range(MAX_RESTARTS + 1):
             try:
@@ -323,7 +384,9 @@ class Board:
                 continue
             self._journal.append(("RUN", fields, b""))
             return result, text
-        raise RemoteError(f"board {self.url}: restarted {MAX_RESTARTS} times during a run; the run was lost")
+        raise RemoteError(
+            f"board {self.url}: restarted {MAX_RESTARTS} times during a run; the run was lost"
+        )
 
     def _run_to_end(self, fields: dict, what: str) -> dict:
         """RUN with a new sequence number, asked again (same number, new request id)
@@ -337,11 +400,15 @@ class Board:
         asked: set[int] = set()  # request ids of this sequence number: any answer will do
         while True:
             try:
-                r = self._exchange("RUN", what, resend=False, earlier=asked, seq=seq, wait_ms=hold, **fields)
+                r = self._exchange(
+                    "RUN", what, resend=False, earlier=asked, seq=seq, wait_ms=hold, **fields
+                )
             except (_Timeout, _Busy) as e:
                 if time.monotonic() > give_up:
-                    raise RemoteError(f"board {self.url}: no answer for {self.patience:g} s to {what}; "
-                                      "the run's result was lost") from None
+                    raise RemoteError(
+                        f"board {self.url}: no answer for {self.patience:g} s to {what}; "
+                        "the run's result was lost"
+                    ) from None
                 if isinstance(e, _Busy):
                     time.sleep(BUSY_WAIT)
                 continue
@@ -370,23 +437,34 @@ class Board:
                 raise RemoteError(f"board {self.url}: run {seq} in unknown state {f['state']}")
             image = self._journal[0][1] if self._journal else None
             if image is not None and f["image_crc32"] != image["image_crc32"]:
-                raise RemoteError(f"board {self.url}: run {seq} ran another image "
-                                  f"(CRC {f['image_crc32']:08x}); its result is not this session's")
+                raise RemoteError(
+                    f"board {self.url}: run {seq} ran another image "
+                    f"(CRC {f['image_crc32']:08x}); its result is not this session's"
+                )
             return f
 
     def _trace(self, result: dict) -> bytes:
         state = result["trace_state"]
         if state == P.TRACE_STATES["too_large"]:
-            raise RemoteError(f"board {self.url}: the run's trace ({result['trace_bytes']:,} bytes) is larger "
-                              f"than the board keeps ({self.hello['max_trace_bytes']:,})")
+            raise RemoteError(
+                f"board {self.url}: the run's trace ({result['trace_bytes']:,} bytes) is larger "
+                f"than the board keeps ({self.hello['max_trace_bytes']:,})"
+            )
         out = bytearray()
         total = result["trace_bytes"]
         while len(out) < total:
             n = min(self._max_data, total - len(out))
-            r = self._exchange("TRACE", f"reading the trace of run {result['seq']}", seq=result["seq"],
-                               offset=len(out), length=n)
+            r = self._exchange(
+                "TRACE",
+                f"reading the trace of run {result['seq']}",
+                seq=result["seq"],
+                offset=len(out),
+                length=n,
+            )
             if r.fields["offset"] != len(out) or not r.payload:
-                raise RemoteError(f"board {self.url}: sent trace bytes at {r.fields['offset']} for {len(out)}")
+                raise RemoteError(
+                    f"board {self.url}: sent trace bytes at {r.fields['offset']} for {len(out)}"
+                )
             out += r.payload
         return bytes(out)
 

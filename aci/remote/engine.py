@@ -33,7 +33,8 @@ from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
 from .. import protocol as P
-from ..board import Board as Memory, load_inputs
+from ..board import Board as Memory
+from ..board import load_inputs
 from ..daemon import BOARD_KEY_ENV, KEYS_ENV, read_pair, read_public
 from ..decode import ImageError, decode
 from ..engine import MODES, OneShotEngine, Progress, RunResult, Trace
@@ -49,9 +50,16 @@ def error_name(code: int) -> str:
     return ERROR_BY_CODE[code].name if code in ERROR_BY_CODE else "internal"
 
 
-def run_image_remote(board: Board, data: bytes, mode: str | None = None, inputs: Mapping | None = None,
-                     outputs: Iterable[str] = (), timing_only: bool = False, trace: Trace | None = None,
-                     progress: Progress | None = None) -> RunResult:
+def run_image_remote(
+    board: Board,
+    data: bytes,
+    mode: str | None = None,
+    inputs: Mapping | None = None,
+    outputs: Iterable[str] = (),
+    timing_only: bool = False,
+    trace: Trace | None = None,
+    progress: Progress | None = None,
+) -> RunResult:
     """Validate and run one image on a remote board; see the module docstring."""
     del progress
     if mode not in (None, *MODES):
@@ -77,8 +85,10 @@ def run_image_remote(board: Board, data: bytes, mode: str | None = None, inputs:
     res, text = board.run(mode, timing_only, trace=trace is not None)
     sync = P.sync_of(res)
     if (sync["doorbell"], sync["ack"]) != (res["seq"], res["seq"]):
-        raise RemoteError(f"board {board.url}: run {res['seq']} left doorbell {sync['doorbell']} and ack "
-                          f"{sync['ack']} in SYNC; its result is not this run's")
+        raise RemoteError(
+            f"board {board.url}: run {res['seq']} left doorbell {sync['doorbell']} and ack "
+            f"{sync['ack']} in SYNC; its result is not this run's"
+        )
     # On the wire the doorbell is the run's sequence number in the board's epoch; as a
     # local engine's, the result counts runs of this image: the one run, 1.
     sync.update(doorbell=1, ack=1)
@@ -95,26 +105,53 @@ def run_image_remote(board: Board, data: bytes, mode: str | None = None, inputs:
             memory.write(lo, board.read(hi - lo, lo))
     memory.sync.update(sync)
     summary = {
-        "error": None if res["error_code"] == 0 else {
-            "code": res["error_code"], "name": error_name(res["error_code"]), "offset": res["error_offset"],
-            "t": res["error_t"]},
-        "mode": _MODE_NAMES[res["mode"]], "image_bytes": len(data), "t0": res["t0"], "t_end": res["t_end"],
-        "total_ns": res["total_ns"], "prs": res["prs"], "tasks": res["tasks"], "operations": res["operations"],
+        "error": None
+        if res["error_code"] == 0
+        else {
+            "code": res["error_code"],
+            "name": error_name(res["error_code"]),
+            "offset": res["error_offset"],
+            "t": res["error_t"],
+        },
+        "mode": _MODE_NAMES[res["mode"]],
+        "image_bytes": len(data),
+        "t0": res["t0"],
+        "t_end": res["t_end"],
+        "total_ns": res["total_ns"],
+        "prs": res["prs"],
+        "tasks": res["tasks"],
+        "operations": res["operations"],
     }
     return firmware_result(data, img, memory, summary, sync, use)
 
 
-def _refusal(data: bytes, mode: str | None, code: int, offset: int, trace: Trace | None) -> RunResult:
+def _refusal(
+    data: bytes, mode: str | None, code: int, offset: int, trace: Trace | None
+) -> RunResult:
     """The result of an image the board's validator refused (as run_image gives it)."""
     mode = mode or "strict"
     name = error_name(code)
     if trace:
         trace({"ev": "image", "t": 0, "bytes": len(data), "mode": mode})
         trace({"ev": "error", "t": 0, "code": code, "name": name, "pc": offset})
-    sync = {f.name: 0 for f in SYNC.fields} | {"doorbell": 1, "ack": 1, "status": SYNC_STATUS["error"],
-                                                 "error_code": code, "error_offset": offset}
-    summary = {"error": {"code": code, "name": name, "offset": offset, "t": 0}, "mode": mode,
-               "image_bytes": len(data), "t0": 0, "t_end": 0, "total_ns": 0, "prs": 0, "tasks": 0, "operations": 0}
+    sync = {f.name: 0 for f in SYNC.fields} | {
+        "doorbell": 1,
+        "ack": 1,
+        "status": SYNC_STATUS["error"],
+        "error_code": code,
+        "error_offset": offset,
+    }
+    summary = {
+        "error": {"code": code, "name": name, "offset": offset, "t": 0},
+        "mode": mode,
+        "image_bytes": len(data),
+        "t0": 0,
+        "t_end": 0,
+        "total_ns": 0,
+        "prs": 0,
+        "tasks": 0,
+        "operations": 0,
+    }
     return firmware_result(data, None, None, summary, sync, SlotTally(None, None))
 
 
@@ -124,19 +161,29 @@ class RemoteEngine(OneShotEngine):
     pair ``key`` (``NAME`` for ``NAME.key`` and ``NAME.key_secret``, as ``acic keygen``
     writes them). One session (:class:`aci.remote.client.Board`) serves every run of
     the engine; it is opened at the first run and closed by ``close``."""
+
     name: ClassVar[str] = "remote"
 
-    def __init__(self, board: str | None = None, board_key: str | None = None, key: str | None = None,
-                 timeout: str | float | None = None, patience: str | float | None = None):
+    def __init__(
+        self,
+        board: str | None = None,
+        board_key: str | None = None,
+        key: str | None = None,
+        timeout: str | float | None = None,
+        patience: str | float | None = None,
+    ):
         from ..cli import UsageError
+
         super().__init__()
         board_key = board_key or os.environ.get(BOARD_KEY_ENV)
         key = key or os.environ.get(KEYS_ENV)
         if not board:
             raise UsageError("--engine remote needs --board tcp://HOST:PORT")
         if not board_key or not key:
-            raise UsageError(f"--engine remote needs --board-key FILE (the board's public key; or ${BOARD_KEY_ENV}) "
-                             f"and --key NAME (this host's key pair; or ${KEYS_ENV})")
+            raise UsageError(
+                f"--engine remote needs --board-key FILE (the board's public key; or ${BOARD_KEY_ENV}) "
+                f"and --key NAME (this host's key pair; or ${KEYS_ENV})"
+            )
         self.url = board
         self.server_key = read_public(board_key)
         self.client_keys = read_pair(key)
@@ -144,11 +191,23 @@ class RemoteEngine(OneShotEngine):
         self.patience = _seconds(patience, "--board-patience", 30.0)
         self.session: Board | None = None
 
-    def run_image(self, data: bytes, mode: str | None, inputs: Mapping[str, Any], outputs: list[str],
-                  timing_only: bool, trace: Trace | None, progress: Progress | None) -> RunResult:
+    def run_image(
+        self,
+        data: bytes,
+        mode: str | None,
+        inputs: Mapping[str, Any],
+        outputs: list[str],
+        timing_only: bool,
+        trace: Trace | None,
+        progress: Progress | None,
+    ) -> RunResult:
         if self.session is None:
-            self.session = Board(self.url, self.server_key, self.client_keys, self.timeout, self.patience).connect()
-        return run_image_remote(self.session, data, mode, inputs, outputs, timing_only, trace, progress)
+            self.session = Board(
+                self.url, self.server_key, self.client_keys, self.timeout, self.patience
+            ).connect()
+        return run_image_remote(
+            self.session, data, mode, inputs, outputs, timing_only, trace, progress
+        )
 
     def close(self) -> None:
         super().close()
@@ -166,5 +225,6 @@ def _seconds(value, flag: str, default: float) -> float:
         s = -1.0
     if not 0 < s < 1e6:
         from ..cli import UsageError
+
         raise UsageError(f"{flag} takes a number of seconds, not `{value}`")
     return s

@@ -41,7 +41,7 @@ import zmq
 @attrs.frozen
 class Action:
     kind: str = "forward"  # forward, drop, duplicate, delay, cut
-    seconds: float = 0.0   # delay
+    seconds: float = 0.0  # delay
 
 
 FORWARD = Action()
@@ -65,6 +65,7 @@ def no_faults(direction: str, frames: Sequence[bytes]) -> Action:
 class RandomFaults:
     """Each message independently: dropped, duplicated, delayed (uniformly up to
     ``max_delay`` seconds) or the connections cut, with these probabilities."""
+
     seed: int = 0
     drop: float = 0.0
     duplicate: float = 0.0
@@ -92,8 +93,14 @@ _TICK = 0.01
 
 
 class FaultProxy:
-    def __init__(self, upstream: str, upstream_key: bytes, client_keys: tuple[bytes, bytes],
-                 faults: Faults | None = None, host: str = "127.0.0.1"):
+    def __init__(
+        self,
+        upstream: str,
+        upstream_key: bytes,
+        client_keys: tuple[bytes, bytes],
+        faults: Faults | None = None,
+        host: str = "127.0.0.1",
+    ):
         self.upstream, self.upstream_key, self.client_keys = upstream, upstream_key, client_keys
         self.faults: Faults = faults or no_faults
         self.public_key, self._secret_key = zmq.curve_keypair()
@@ -217,7 +224,10 @@ class FaultProxy:
             return
         if action.kind == "delay":
             self._serial += 1
-            heapq.heappush(self._held, (time.monotonic() + action.seconds, self._serial, direction, ident, frames))
+            heapq.heappush(
+                self._held,
+                (time.monotonic() + action.seconds, self._serial, direction, ident, frames),
+            )
             return
         self._deliver(direction, ident, frames)
         if action.kind == "duplicate":

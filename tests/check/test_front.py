@@ -29,18 +29,28 @@ def _cap():
 
 
 def acic(*args, cwd=None, env=None, timeout=60) -> subprocess.CompletedProcess:
-    return subprocess.run([*ACIC, *map(str, args)], capture_output=True, text=True, cwd=cwd, timeout=timeout,
-                          env={**os.environ, **(env or {})}, preexec_fn=_cap)
+    return subprocess.run(
+        [*ACIC, *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+        preexec_fn=_cap,
+    )
 
 
 def _ok_program(tmp_path: Path, name: str = "p.aci", extra: str = "") -> Path:
     p = tmp_path / name
-    p.write_text(f'import "{BOARD}"\n{extra}buffer s : i32[8]\nbuffer d : i32[8]\n'
-                 "program p on board { window { parsec { thread { task ADD(a: s, b: s, c: d, n: 8) } } } }\n")
+    p.write_text(
+        f'import "{BOARD}"\n{extra}buffer s : i32[8]\nbuffer d : i32[8]\n'
+        "program p on board { window { parsec { thread { task ADD(a: s, b: s, c: d, n: 8) } } } }\n"
+    )
     return p
 
 
 # ---- bounded inputs ---------------------------------------------------------------
+
 
 def test_devices_fifos_and_symlink_loops_end_at_once(tmp_path):
     fifo = tmp_path / "fifo"
@@ -51,7 +61,11 @@ def test_devices_fifos_and_symlink_loops_end_at_once(tmp_path):
     src.write_text(f'import "/dev/zero"\nimport "{fifo}"\nimport "loop.aci"\n')
     r = acic("check", src, timeout=30)
     assert r.returncode == 1, r.stderr
-    assert r.stderr.count("error[E001]") == 3 and "imports.aci:2:1" in r.stderr and "imports.aci:3:1" in r.stderr
+    assert (
+        r.stderr.count("error[E001]") == 3
+        and "imports.aci:2:1" in r.stderr
+        and "imports.aci:3:1" in r.stderr
+    )
     r = acic("check", "/dev/zero", timeout=30)
     assert r.returncode == 1 and "error[E001]" in r.stderr and "not a regular file" in r.stderr
 
@@ -65,16 +79,23 @@ def test_huge_files_are_refused_before_reading(tmp_path):
     one_line.write_text("const A = " + "1+" * 25_000_000 + "1\n")
     for path in (big, one_line):
         r = acic("check", path, timeout=30)
-        assert r.returncode == 1 and "error[E006]" in r.stderr and "over the limit of 1048576 bytes" in r.stderr
+        assert (
+            r.returncode == 1
+            and "error[E006]" in r.stderr
+            and "over the limit of 1048576 bytes" in r.stderr
+        )
 
 
-@pytest.mark.parametrize("text, code, line, column", [
-    ("const A = " + "9" * 5000 + "\n", "E006", 1, 11),
-    ("const A = 1\nconst B = " + " + ".join(["A"] * 10_002) + "\n", "E006", 2, 13),
-    ("const A = 1\n\nconst B = " + "(" * 2000 + "1" + ")" * 2000 + "\n", "E007", 3, 1035),
-    ("const A = ６４\n", "E003", 1, 11),
-    ("const A = ٦٤\n", "E003", 1, 11),
-])
+@pytest.mark.parametrize(
+    "text, code, line, column",
+    [
+        ("const A = " + "9" * 5000 + "\n", "E006", 1, 11),
+        ("const A = 1\nconst B = " + " + ".join(["A"] * 10_002) + "\n", "E006", 2, 13),
+        ("const A = 1\n\nconst B = " + "(" * 2000 + "1" + ")" * 2000 + "\n", "E007", 3, 1035),
+        ("const A = ６４\n", "E003", 1, 11),
+        ("const A = ٦٤\n", "E003", 1, 11),
+    ],
+)
 def test_bounds_are_located(tmp_path, text, code, line, column):
     p = tmp_path / "x.aci"
     p.write_text(text, encoding="utf-8")
@@ -93,6 +114,7 @@ def test_set_from_a_device_is_bounded(tmp_path):
 
 # ---- the search path --------------------------------------------------------------
 
+
 def test_imports_search_include_dirs_env_and_the_library(tmp_path):
     lib, other = tmp_path / "lib", tmp_path / "other"
     (lib / "cores").mkdir(parents=True)
@@ -101,8 +123,10 @@ def test_imports_search_include_dirs_env_and_the_library(tmp_path):
     (other / "theirs.aci").write_text("const THEIRS = 4\n")
     user = tmp_path / "work" / "user.aci"
     user.parent.mkdir()
-    user.write_text('import "cores/mine.aci"\nimport "theirs.aci"\nimport "targets/zcu102.aci"\n'
-                    'import "cores/bnn.aci"\nconst X = MINE + THEIRS\n')
+    user.write_text(
+        'import "cores/mine.aci"\nimport "theirs.aci"\nimport "targets/zcu102.aci"\n'
+        'import "cores/bnn.aci"\nconst X = MINE + THEIRS\n'
+    )
     r = acic("check", "-I", lib, user, cwd="/", env={"ACIC_PATH": str(other)})
     assert r.returncode == 0, r.stderr
     r = acic("check", user, cwd="/", env={"ACIC_PATH": f"{lib}{os.pathsep}{other}"})
@@ -125,10 +149,24 @@ def test_a_file_beside_the_importer_wins(tmp_path):
 
 # ---- -D ---------------------------------------------------------------------------
 
-@pytest.mark.parametrize("value, ok", [
-    ("true", True), ("64KiB", True), ("64 KiB", True), ("-3", True), ("0x40", True), ("2.5", True),
-    ("1e3", False), ("1_e2", False), ("６４", False), ("٦٤", False), ("9" * 300, False), ("3 apples", False),
-])
+
+@pytest.mark.parametrize(
+    "value, ok",
+    [
+        ("true", True),
+        ("64KiB", True),
+        ("64 KiB", True),
+        ("-3", True),
+        ("0x40", True),
+        ("2.5", True),
+        ("1e3", False),
+        ("1_e2", False),
+        ("６４", False),
+        ("٦٤", False),
+        ("9" * 300, False),
+        ("3 apples", False),
+    ],
+)
 def test_defines_take_the_language_literals(tmp_path, value, ok):
     p = tmp_path / "d.aci"
     p.write_text("const V = 1\n")
@@ -139,6 +177,7 @@ def test_defines_take_the_language_literals(tmp_path, value, ok):
 
 
 # ---- several files, warnings ------------------------------------------------------
+
 
 def test_every_clean_file_gets_its_ok_line_and_json_entry(tmp_path):
     good = _ok_program(tmp_path, "good.aci")
@@ -152,7 +191,10 @@ def test_every_clean_file_gets_its_ok_line_and_json_entry(tmp_path):
     r = acic("check", "--format", "json", good, bad, also)
     out = json.loads(r.stdout)
     assert [(f["file"], f["ok"], f["programs"]) for f in out["files"]] == [
-        (str(good), True, ["p"]), (str(bad), False, []), (str(also), True, ["p"])]
+        (str(good), True, ["p"]),
+        (str(bad), False, []),
+        (str(also), True, ["p"]),
+    ]
     assert [d["code"] for d in out["files"][1]["diagnostics"]] == ["E010"]
     assert [d["code"] for d in out["diagnostics"]] == ["E010"]
 
@@ -180,6 +222,7 @@ def test_run_warns_of_get_without_data_and_of_a_strict_image_in_dataflow(tmp_pat
 
 
 # ---- aci.testing ------------------------------------------------------------------
+
 
 def test_assert_refused(tmp_path):
     racy = ROOT / "tests" / "check" / "e064_race_in_repeat.aci"

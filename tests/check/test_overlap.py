@@ -10,13 +10,18 @@ from __future__ import annotations
 
 import itertools
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from aci.affine import Affine, Var
 from aci.overlap import MAYBE, Meet, meet
 
-VARS = [Var(n, s, c, "loop", u) for u, (n, s, c) in enumerate(
-    [("i", 0, 3), ("j", 2, 4), ("k", -1, 2), ("r", 0, 5), ("q", 1, 1)])]
+VARS = [
+    Var(n, s, c, "loop", u)
+    for u, (n, s, c) in enumerate(
+        [("i", 0, 3), ("j", 2, 4), ("k", -1, 2), ("r", 0, 5), ("q", 1, 1)]
+    )
+]
 
 
 def _brute(a, la, b, lb, same, later, gap):
@@ -48,9 +53,15 @@ def forms(draw):
 
 
 @settings(max_examples=400, deadline=None)
-@given(forms(), st.integers(1, 12), forms(), st.integers(1, 12),
-       st.lists(st.sampled_from(VARS), max_size=2, unique=True),
-       st.one_of(st.none(), st.sampled_from(VARS)), st.integers(1, 4))
+@given(
+    forms(),
+    st.integers(1, 12),
+    forms(),
+    st.integers(1, 12),
+    st.lists(st.sampled_from(VARS), max_size=2, unique=True),
+    st.one_of(st.none(), st.sampled_from(VARS)),
+    st.integers(1, 4),
+)
 def test_meet_is_exact(a, la, b, lb, same, later, gap):
     same = [v for v in same if v is not later]
     got = meet(a, la, b, lb, same=same, later=later, gap=gap)
@@ -98,5 +109,8 @@ def test_docs_state_the_budget():
     from pathlib import Path
 
     from aci.overlap import BUDGET
-    docs = (Path(__file__).resolve().parents[2] / "docs" / "language.md").read_text(encoding="utf-8")
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "language.md").read_text(
+        encoding="utf-8"
+    )
     assert f"more than {BUDGET:,} steps" in docs

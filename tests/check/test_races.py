@@ -13,7 +13,8 @@ import random
 import textwrap
 
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aci.check import _ProgramChecker, check
 from aci.diagnostics import SourceError
@@ -131,7 +132,9 @@ def _program(rng: random.Random) -> str:
     return HEAD + f"program rp on t4 {{\n{body}\n}}\n"
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.integers(0, 1 << 32))
 def test_races_match_every_pair(tmp_path, monkeypatch, seed):
     path = tmp_path / "r.aci"
@@ -160,7 +163,9 @@ def test_many_tasks_one_race(tmp_path):
     per = 150
     body = "\n".join(
         f"thread on slot {s} {{ for i in 0 .. {per} {{ task COPY(x: q[{s * per} + i .. {s * per} + i + 1], "
-        f"y: p[{s * per} + i .. {s * per} + i + 1], n: 1) }} }}" for s in range(4))
+        f"y: p[{s * per} + i .. {s * per} + i + 1], n: 1) }} }}"
+        for s in range(4)
+    )
     text = HEAD.replace("u8[512]", "u8[4096]") + textwrap.dedent(f"""
         program big on t4 {{ window {{ parsec {{
         {body}
@@ -169,11 +174,17 @@ def test_many_tasks_one_race(tmp_path):
     path = tmp_path / "big.aci"
     path.write_text(text)
     assert _diagnostics(path) == []
-    racy = text.replace(f"y: p[{3 * per} + i .. {3 * per} + i + 1]", f"y: p[{3 * per - 1} .. {3 * per}]")
+    racy = text.replace(
+        f"y: p[{3 * per} + i .. {3 * per} + i + 1]", f"y: p[{3 * per - 1} .. {3 * per}]"
+    )
     path.write_text(racy)
     got = _diagnostics(path)
     assert got == _diagnostics(path, pytest.MonkeyPatch(), pairwise=True)
-    assert len(got) == 1 and "E064" in got[0] and f"bytes {3 * per - 1} .. {3 * per - 1} of `p`" in got[0]
+    assert (
+        len(got) == 1
+        and "E064" in got[0]
+        and f"bytes {3 * per - 1} .. {3 * per - 1} of `p`" in got[0]
+    )
 
 
 # ---- the index itself ---------------------------------------------------------------
@@ -182,8 +193,10 @@ _bound = st.integers(-(1 << 65), 1 << 65) | st.integers(-50, 50)
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(_bound, st.integers(0, 40)), max_size=40),
-       st.lists(st.tuples(_bound, st.integers(0, 40)), min_size=1, max_size=10))
+@given(
+    st.lists(st.tuples(_bound, st.integers(0, 40)), max_size=40),
+    st.lists(st.tuples(_bound, st.integers(0, 40)), min_size=1, max_size=10),
+)
 def test_interval_index_matches_brute_force(items, queries):
     ivs = [(lo, lo + n, k) for k, (lo, n) in enumerate(items)]
     index = IntervalIndex(ivs)
@@ -195,8 +208,10 @@ def test_interval_index_matches_brute_force(items, queries):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.tuples(st.integers(-40, 40), st.integers(0, 12)), max_size=40),
-       st.lists(st.tuples(st.integers(-50, 50), st.integers(0, 20)), min_size=1, max_size=10))
+@given(
+    st.lists(st.tuples(st.integers(-40, 40), st.integers(0, 12)), max_size=40),
+    st.lists(st.tuples(st.integers(-50, 50), st.integers(0, 20)), min_size=1, max_size=10),
+)
 def test_last_access_matches_brute_force(items, queries):
     ranges = LastAccess()
     for lo, n in items:
@@ -205,4 +220,6 @@ def test_last_access_matches_brute_force(items, queries):
     keys = {(lo, lo + n) for lo, n in items}
     for lo, n in queries:
         hi = lo + n
-        assert sorted(ranges.overlapping(lo, hi)) == sorted(k for k in keys if k[0] < hi and k[1] > lo)
+        assert sorted(ranges.overlapping(lo, hi)) == sorted(
+            k for k in keys if k[0] < hi and k[1] > lo
+        )

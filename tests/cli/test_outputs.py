@@ -22,8 +22,13 @@ BNN_PR = ROOT / "programs/bnn_pr.aci"
 
 
 def acic(*argv, **kw) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "aci", *map(str, argv)], capture_output=True, text=True,
-                          timeout=120, **kw)
+    return subprocess.run(
+        [sys.executable, "-m", "aci", *map(str, argv)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        **kw,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -38,6 +43,7 @@ def leftovers(directory: Path) -> list[str]:
 
 
 # ---- devices, FIFOs, links ---------------------------------------------------------------
+
 
 def test_a_character_device_is_written_in_place(tmp_path):
     null = tmp_path / "null"
@@ -96,6 +102,7 @@ def test_a_link_to_itself_is_an_error(tmp_path):
 
 # ---- an output that is an input -----------------------------------------------------------
 
+
 @pytest.mark.parametrize("how", ["same", "symlink", "hardlink"])
 def test_compile_refuses_to_overwrite_its_source(tmp_path, how):
     src = tmp_path / "p.aci"
@@ -116,8 +123,11 @@ def test_an_imported_file_is_an_input_too(tmp_path):
     target.write_text((ROOT / "programs/targets/zcu102.aci").read_text())
     before = target.read_bytes()
     src = tmp_path / "p.aci"
-    src.write_text(HELLO.read_text().replace('"../targets/zcu102.aci"', '"zcu102.aci"')
-                   .replace('"../', f'"{HELLO.parent.parent}/'))
+    src.write_text(
+        HELLO.read_text()
+        .replace('"../targets/zcu102.aci"', '"zcu102.aci"')
+        .replace('"../', f'"{HELLO.parent.parent}/')
+    )
     r = acic("compile", src, "-o", target)
     assert r.returncode == 1 and "input" in r.stderr
     assert target.read_bytes() == before
@@ -134,6 +144,7 @@ def test_run_refuses_a_trace_or_get_over_its_image(tmp_path, image):
 
 
 # ---- interruptions ------------------------------------------------------------------------
+
 
 def descendants(pid: int) -> set[int]:
     parents: dict[int, list[int]] = {}
@@ -170,9 +181,23 @@ def wait_for(condition, seconds: float = 60.0) -> None:
 @pytest.mark.parametrize("sig, code", [(signal.SIGINT, 130), (signal.SIGTERM, 143)])
 def test_an_interrupted_trace_leaves_no_temporary_file(tmp_path, sig, code):
     """The 10,000-image run streams its trace into a temporary file beside the output."""
-    p = subprocess.Popen([sys.executable, "-m", "aci", "run", BNN_PR, "-D", "BATCH=1", "--timing-only",
-                          "--trace", tmp_path / "run.jsonl"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                         text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aci",
+            "run",
+            BNN_PR,
+            "-D",
+            "BATCH=1",
+            "--timing-only",
+            "--trace",
+            tmp_path / "run.jsonl",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_for(lambda: leftovers(tmp_path) or p.poll() is not None)
         assert p.poll() is None, "the run ended before it could be interrupted"
@@ -180,15 +205,32 @@ def test_an_interrupted_trace_leaves_no_temporary_file(tmp_path, sig, code):
         _, err = p.communicate(timeout=60)
     finally:
         p.kill()
-    assert p.returncode == code and ("terminated" if sig == signal.SIGTERM else "interrupted") in err
+    assert (
+        p.returncode == code and ("terminated" if sig == signal.SIGTERM else "interrupted") in err
+    )
     assert "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
 
 
 def test_a_terminated_sweep_leaves_no_child_process(tmp_path):
-    p = subprocess.Popen([sys.executable, "-m", "aci", "explore", BNN_PR, "-D", "BATCH=1,2,3,4,5,6,7,8",
-                          "--jobs", "2", "--plot", tmp_path / "sweep.png"],
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "aci",
+            "explore",
+            BNN_PR,
+            "-D",
+            "BATCH=1,2,3,4,5,6,7,8",
+            "--jobs",
+            "2",
+            "--plot",
+            tmp_path / "sweep.png",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         wait_for(lambda: len(descendants(p.pid)) >= 2 or p.poll() is not None)
         children = descendants(p.pid)

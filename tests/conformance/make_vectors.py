@@ -26,14 +26,41 @@ sys.path.insert(0, str(HERE.parent.parent))
 
 from aci import format as F  # noqa: E402
 from aci.encode import encode  # noqa: E402
-from aci.image import (BufferSymbol, CoreInfo, Image, InitChunk, Loop, MemoryInfo, Parsec, Port, Reconf,  # noqa: E402
-                       Repeat, Source, Symbols, TargetInfo, Task, Thread, Wait, Window)
+from aci.image import (
+    BufferSymbol,
+    CoreInfo,
+    Image,
+    InitChunk,
+    Loop,
+    MemoryInfo,
+    Parsec,
+    Port,
+    Reconf,  # noqa: E402
+    Repeat,
+    Source,
+    Symbols,
+    TargetInfo,
+    Task,
+    Thread,
+    Wait,
+    Window,
+)
 from aci.timing import Timing, pr_ns  # noqa: E402
 
-TIMING = Timing(icap_bytes_per_s=357_000_000, pr_overhead_ns=50_000, dma_bytes_per_s=1_200_000_000,
-                clock_hz=150_000_000, task_overhead_ns=2_000, pf_write_ns=10, link_bits_per_s=10_000_000_000,
-                link_latency_ns=20_000, watchdog_ns=0)
-TARGET = TargetInfo(4, TIMING, (MemoryInfo("ddr", 0, 1 << 20), MemoryInfo("ocm", 0xFFFC_0000, 0x4_0000)))
+TIMING = Timing(
+    icap_bytes_per_s=357_000_000,
+    pr_overhead_ns=50_000,
+    dma_bytes_per_s=1_200_000_000,
+    clock_hz=150_000_000,
+    task_overhead_ns=2_000,
+    pf_write_ns=10,
+    link_bits_per_s=10_000_000_000,
+    link_latency_ns=20_000,
+    watchdog_ns=0,
+)
+TARGET = TargetInfo(
+    4, TIMING, (MemoryInfo("ddr", 0, 1 << 20), MemoryInfo("ocm", 0xFFFC_0000, 0x4_0000))
+)
 TEST = CoreInfo(200, "TEST", ("in", "out"), 2, 4096, 0xF_0000, (1000, 1000, 2, 0))
 OTHER = CoreInfo(7, "OTHER", ("in", "in", "out"), 1, 4096, 0xF_1000)
 
@@ -47,14 +74,42 @@ def task(slot=0, core=200, ports=None, off=0, words=2, cycles=100, waits=(), str
 
 def base(**kw) -> Image:
     """A small valid image: REPEAT > WINDOW (RECONF) > PARSEC > 2 THREADs > LOOP > TASK."""
-    t0 = Task(0, 200, (Port(0x1000, 256, (1024, 256)), Port(0x8000, 256, (1024, 256))), 0, 2, 100,
-              (Wait(1, 0),), Source(0, 7))
-    t1 = Task(1, 200, (Port(0x2000, 256, (0,)), Port(0x9000, 256, (0,))), 2, 2, 100, (), Source(0, 9))
-    win = Window((Reconf(0, 200, Source(0, 4)), Reconf(1, 200, Source(0, 5))),
-                 (Parsec((Thread((Loop(4, (t0,), Source(0, 6)),), Source(0, 6)),
-                          Thread((t1,), Source(0, 8))), Source(0, 5)),), Source(0, 3))
-    img = Image(TARGET, (TEST,), (16, 1, 256, 2), (Repeat(2, (win,), Source(0, 2)),), True,
-                Symbols((BufferSymbol("src", "u8", "input", (4, 1024), 0, 0x1000, 4096),), ("example.aci",)))
+    t0 = Task(
+        0,
+        200,
+        (Port(0x1000, 256, (1024, 256)), Port(0x8000, 256, (1024, 256))),
+        0,
+        2,
+        100,
+        (Wait(1, 0),),
+        Source(0, 7),
+    )
+    t1 = Task(
+        1, 200, (Port(0x2000, 256, (0,)), Port(0x9000, 256, (0,))), 2, 2, 100, (), Source(0, 9)
+    )
+    win = Window(
+        (Reconf(0, 200, Source(0, 4)), Reconf(1, 200, Source(0, 5))),
+        (
+            Parsec(
+                (
+                    Thread((Loop(4, (t0,), Source(0, 6)),), Source(0, 6)),
+                    Thread((t1,), Source(0, 8)),
+                ),
+                Source(0, 5),
+            ),
+        ),
+        Source(0, 3),
+    )
+    img = Image(
+        TARGET,
+        (TEST,),
+        (16, 1, 256, 2),
+        (Repeat(2, (win,), Source(0, 2)),),
+        True,
+        Symbols(
+            (BufferSymbol("src", "u8", "input", (4, 1024), 0, 0x1000, 4096),), ("example.aci",)
+        ),
+    )
     return attrs.evolve(img, **kw)
 
 
@@ -69,12 +124,16 @@ def with_task(img: Image, t: Task) -> Image:
     loop = attrs.evolve(th0.body[0], body=(t,))
     th0 = attrs.evolve(th0, body=(loop,))
     par = attrs.evolve(win.parsecs[0], threads=(th0,) + win.parsecs[0].threads[1:])
-    return attrs.evolve(img, body=(attrs.evolve(rep, windows=(attrs.evolve(win, parsecs=(par,)),)),))
+    return attrs.evolve(
+        img, body=(attrs.evolve(rep, windows=(attrs.evolve(win, parsecs=(par,)),)),)
+    )
 
 
 def with_window(img: Image, **kw) -> Image:
     rep = img.body[0]
-    return attrs.evolve(img, body=(attrs.evolve(rep, windows=(attrs.evolve(rep.windows[0], **kw),)),))
+    return attrs.evolve(
+        img, body=(attrs.evolve(rep, windows=(attrs.evolve(rep.windows[0], **kw),)),)
+    )
 
 
 def fix(data: bytearray) -> bytes:
@@ -96,7 +155,7 @@ def sections(data: bytes) -> dict[str, tuple[int, int, int]]:
 
 def patch(data: bytes, offset: int, value: bytes, refix: bool = True) -> bytes:
     d = bytearray(data)
-    d[offset:offset + len(value)] = value
+    d[offset : offset + len(value)] = value
     return fix(d) if refix else bytes(d)
 
 
@@ -127,8 +186,18 @@ def vectors() -> dict[str, tuple[bytes, str | None]]:
     add("valid_strict_no_symbols", encode(base(dataflow=False, symbols=None)), None)
     add("valid_empty_compute", encode(base(body=())), None)
     add("valid_window_no_parsec", encode(with_window(base(), parsecs=())), None)
-    add("valid_negative_stride", encode(with_task(base(), task(ports=(Port(0x4000, 256, (-1024, -256)),
-                                                                      Port(0x8000, 256, (0, 0))), strides=2))), None)
+    add(
+        "valid_negative_stride",
+        encode(
+            with_task(
+                base(),
+                task(
+                    ports=(Port(0x4000, 256, (-1024, -256)), Port(0x8000, 256, (0, 0))), strides=2
+                ),
+            )
+        ),
+        None,
+    )
     # ---- header
     add("magic", patch(good, 0, b"ACIY"), "bad_magic")
     add("magic_zero", patch(good, 0, b"\0\0\0\0"), "bad_magic")
@@ -138,8 +207,16 @@ def vectors() -> dict[str, tuple[bytes, str | None]]:
     add("length_field_long", patch(good, 8, u32(len(good) + 1), refix=False), "bad_length")
     add("shorter_than_header", good[:20], "bad_length")
     add("empty", b"", "bad_length")
-    add("crc", patch(good, 12, u32(int.from_bytes(good[12:16], "little") ^ 1), refix=False), "bad_crc")
-    add("crc_body_byte", patch(good, len(good) - 1, bytes([good[-1] ^ 0x55]), refix=False), "bad_crc")
+    add(
+        "crc",
+        patch(good, 12, u32(int.from_bytes(good[12:16], "little") ^ 1), refix=False),
+        "bad_crc",
+    )
+    add(
+        "crc_body_byte",
+        patch(good, len(good) - 1, bytes([good[-1] ^ 0x55]), refix=False),
+        "bad_crc",
+    )
     add("flags_unknown", patch(good, 16, u32(2)), "reserved_nonzero")
     add("header_reserved", patch(good, 22, u16(1)), "reserved_nonzero")
     # ---- section table
@@ -154,47 +231,135 @@ def vectors() -> dict[str, tuple[bytes, str | None]]:
     add("section_past_end", patch(good, at + 8, u32(len(good))), "section_bounds")
     add("section_into_header", patch(good, at + 4, u32(8)), "section_bounds")
     t_off, t_len, t_at = secs["TARGET"]
-    add("sections_overlap", patch(good, sections(good)["CORES"][2] + 4, u32(t_off + 8)), "section_overlap")
-    add("truncated_image", fix(bytearray(good[:len(good) - 40])), "section_bounds")
+    add(
+        "sections_overlap",
+        patch(good, sections(good)["CORES"][2] + 4, u32(t_off + 8)),
+        "section_overlap",
+    )
+    add("truncated_image", fix(bytearray(good[: len(good) - 40])), "section_bounds")
     # ---- sections
     add("target_size", patch(good, t_at + 8, u32(t_len - 8)), "section_size")
     add("target_slots_zero", encode(base(target=attrs.evolve(TARGET, slots=0))), "bad_target")
     add("target_slots_17", encode(base(target=attrs.evolve(TARGET, slots=17))), "bad_target")
-    add("target_clock_zero", encode(base(target=attrs.evolve(TARGET, timing=attrs.evolve(TIMING, clock_hz=0)))), "bad_target")
-    add("target_icap_zero", encode(base(target=attrs.evolve(TARGET, timing=attrs.evolve(TIMING, icap_bytes_per_s=0)))), "bad_target")
-    add("target_latency_huge", encode(base(target=attrs.evolve(TARGET, timing=attrs.evolve(TIMING, link_latency_ns=1 << 41)))), "bad_target")
-    add("target_memories_overlap", encode(base(target=attrs.evolve(TARGET, memories=TARGET.memories + (MemoryInfo("x", 0x100, 16),)))), "bad_target")
-    add("target_memory_empty", encode(base(target=attrs.evolve(TARGET, memories=(MemoryInfo("ddr", 0, 0),)))), "bad_target")
-    add("target_memory_wraps", encode(base(target=attrs.evolve(TARGET, memories=(MemoryInfo("ddr", (1 << 64) - 16, 32),)))), "bad_target")
-    add("target_memory_name", encode(base(target=attrs.evolve(TARGET, memories=(MemoryInfo("", 0, 1 << 20),)))), "bad_target")
+    add(
+        "target_clock_zero",
+        encode(base(target=attrs.evolve(TARGET, timing=attrs.evolve(TIMING, clock_hz=0)))),
+        "bad_target",
+    )
+    add(
+        "target_icap_zero",
+        encode(base(target=attrs.evolve(TARGET, timing=attrs.evolve(TIMING, icap_bytes_per_s=0)))),
+        "bad_target",
+    )
+    add(
+        "target_latency_huge",
+        encode(
+            base(target=attrs.evolve(TARGET, timing=attrs.evolve(TIMING, link_latency_ns=1 << 41)))
+        ),
+        "bad_target",
+    )
+    add(
+        "target_memories_overlap",
+        encode(
+            base(
+                target=attrs.evolve(
+                    TARGET, memories=TARGET.memories + (MemoryInfo("x", 0x100, 16),)
+                )
+            )
+        ),
+        "bad_target",
+    )
+    add(
+        "target_memory_empty",
+        encode(base(target=attrs.evolve(TARGET, memories=(MemoryInfo("ddr", 0, 0),)))),
+        "bad_target",
+    )
+    add(
+        "target_memory_wraps",
+        encode(
+            base(target=attrs.evolve(TARGET, memories=(MemoryInfo("ddr", (1 << 64) - 16, 32),)))
+        ),
+        "bad_target",
+    )
+    add(
+        "target_memory_name",
+        encode(base(target=attrs.evolve(TARGET, memories=(MemoryInfo("", 0, 1 << 20),)))),
+        "bad_target",
+    )
     add("target_no_memories", encode(base(target=attrs.evolve(TARGET, memories=()))), "bad_target")
     add("target_reserved", patch(good, t_off + 2, u16(1)), "reserved_nonzero")
     add("cores_zero", encode(base(cores=())), "bad_core")
     add("cores_duplicate_id", encode(base(cores=(TEST, TEST))), "bad_core")
     add("core_no_ports", encode(base(cores=(attrs.evolve(TEST, port_dirs=()),))), "bad_core")
-    add("core_too_many_ports", encode(base(cores=(attrs.evolve(TEST, port_dirs=("in",) * 9),))), "bad_core")
-    add("core_too_many_params", encode(base(cores=(attrs.evolve(TEST, param_words=17),))), "bad_core")
-    add("core_bitstream_outside", encode(base(cores=(attrs.evolve(TEST, bitstream_addr=(1 << 20) - 100),))), "bad_core")
-    add("core_bitstream_empty", encode(base(cores=(attrs.evolve(TEST, bitstream_size=0),))), "bad_core")
+    add(
+        "core_too_many_ports",
+        encode(base(cores=(attrs.evolve(TEST, port_dirs=("in",) * 9),))),
+        "bad_core",
+    )
+    add(
+        "core_too_many_params",
+        encode(base(cores=(attrs.evolve(TEST, param_words=17),))),
+        "bad_core",
+    )
+    add(
+        "core_bitstream_outside",
+        encode(base(cores=(attrs.evolve(TEST, bitstream_addr=(1 << 20) - 100),))),
+        "bad_core",
+    )
+    add(
+        "core_bitstream_empty",
+        encode(base(cores=(attrs.evolve(TEST, bitstream_size=0),))),
+        "bad_core",
+    )
     add("core_name_empty", encode(base(cores=(attrs.evolve(TEST, name=""),))), "bad_core")
     cores_off = secs["CORES"][0]
     add("core_port_dirs_extra", patch(good, cores_off + 8 + 3, bytes([0b110])), "bad_core")
     add("cores_size", patch(good, secs["CORES"][2] + 8, u32(secs["CORES"][1] - 4)), "section_size")
     add("sync_size", patch(good, secs["SYNC"][2] + 8, u32(F.SYNC.size - 8)), "section_size")
-    add("param_not_words", patch(good, secs["PARAM"][2] + 8, u32(secs["PARAM"][1] - 2)), "section_size")
-    add("symbols_buffer_outside", encode(base(symbols=Symbols((BufferSymbol("b", "u8", "input", (8,), 0, 1 << 20, 8),), ("x",)))), "bad_symbols")
-    add("symbols_bad_elem", patch(good, secs["SYMBOLS"][0] + F.SYMBOLS.size + 32, bytes([99])), "bad_symbols")
-    add("symbols_memory_index", encode(base(symbols=Symbols((BufferSymbol("b", "u8", "input", (8,), 5, 0, 8),), ("x",)))), "bad_symbols")
-    add("symbols_size", patch(good, secs["SYMBOLS"][2] + 8, u32(secs["SYMBOLS"][1] - 12)), "section_size")
+    add(
+        "param_not_words",
+        patch(good, secs["PARAM"][2] + 8, u32(secs["PARAM"][1] - 2)),
+        "section_size",
+    )
+    add(
+        "symbols_buffer_outside",
+        encode(
+            base(symbols=Symbols((BufferSymbol("b", "u8", "input", (8,), 0, 1 << 20, 8),), ("x",)))
+        ),
+        "bad_symbols",
+    )
+    add(
+        "symbols_bad_elem",
+        patch(good, secs["SYMBOLS"][0] + F.SYMBOLS.size + 32, bytes([99])),
+        "bad_symbols",
+    )
+    add(
+        "symbols_memory_index",
+        encode(base(symbols=Symbols((BufferSymbol("b", "u8", "input", (8,), 5, 0, 8),), ("x",)))),
+        "bad_symbols",
+    )
+    add(
+        "symbols_size",
+        patch(good, secs["SYMBOLS"][2] + 8, u32(secs["SYMBOLS"][1] - 12)),
+        "section_size",
+    )
     # ---- instructions
     add("opcode_unknown", patch(good, c, bytes([99])), "bad_opcode")
     add("opcode_zero", patch(good, c, bytes([0])), "bad_opcode")
     add("insn_flags", patch(good, c + 1, bytes([1])), "reserved_nonzero")
-    add("insn_length_past_compute", patch(good, c + 4, u32(secs["COMPUTE"][1] + 8)), "bad_insn_length")
+    add(
+        "insn_length_past_compute",
+        patch(good, c + 4, u32(secs["COMPUTE"][1] + 8)),
+        "bad_insn_length",
+    )
     add("insn_length_too_small", patch(good, c + 4, u32(4)), "bad_insn_length")
     add("insn_header_cut", _append_compute(b"\x01\0\0\0"), "bad_insn_length")
     add("task_at_top_level", encode(base(body=(first_task(base()),))), "bad_nesting")
-    add("task_in_parsec", encode(with_window(base(), parsecs=(Parsec((first_task(base()),)),))), "bad_nesting")
+    add(
+        "task_in_parsec",
+        encode(with_window(base(), parsecs=(Parsec((first_task(base()),)),))),
+        "bad_nesting",
+    )
     add("thread_in_window", encode(with_window(base(), parsecs=(Thread(()),))), "bad_nesting")
     add("window_in_window", encode(with_window(base(), parsecs=(Window((), ()),))), "bad_nesting")
     add("repeat_in_repeat", encode(base(body=(Repeat(2, (Repeat(2, ()),)),))), "bad_nesting")
@@ -202,43 +367,140 @@ def vectors() -> dict[str, tuple[bytes, str | None]]:
     deep = task(strides=5)
     for _ in range(5):
         deep = Loop(2, (deep,))
-    add("loops_too_deep", encode(base(body=(Repeat(1, (Window((Reconf(0, 200),), (Parsec((Thread((deep,)),)),)),)),))),
-        "too_deep")
+    add(
+        "loops_too_deep",
+        encode(
+            base(body=(Repeat(1, (Window((Reconf(0, 200),), (Parsec((Thread((deep,)),)),)),)),))
+        ),
+        "too_deep",
+    )
     add("loop_count_zero", encode(_loop_count(0)), "bad_count")
     add("loop_count_over_limit", encode(_loop_count(F.LIMITS["max_loop_count"] + 1)), "bad_count")
-    add("repeat_count_zero", encode(base(body=(attrs.evolve(base().body[0], count=0),))), "bad_count")
-    add("repeat_count_over_limit", encode(base(body=(attrs.evolve(base().body[0], count=F.LIMITS["max_repeat_count"] + 1),))), "bad_count")
+    add(
+        "repeat_count_zero",
+        encode(base(body=(attrs.evolve(base().body[0], count=0),))),
+        "bad_count",
+    )
+    add(
+        "repeat_count_over_limit",
+        encode(base(body=(attrs.evolve(base().body[0], count=F.LIMITS["max_repeat_count"] + 1),))),
+        "bad_count",
+    )
     add("too_many_operations", encode(_many_operations()), "bad_count")
     add("task_slot_out_of_range", encode(with_task(base(), task(slot=4, strides=2))), "bad_slot")
-    add("reconf_slot_out_of_range", encode(with_window(base(), reconfs=(Reconf(9, 200),))), "bad_slot")
+    add(
+        "reconf_slot_out_of_range",
+        encode(with_window(base(), reconfs=(Reconf(9, 200),))),
+        "bad_slot",
+    )
     add("task_unknown_core", encode(with_task(base(), task(core=5, strides=2))), "unknown_core")
     add("reconf_unknown_core", encode(with_window(base(), reconfs=(Reconf(0, 5),))), "unknown_core")
-    add("task_too_few_ports", encode(with_task(base(), task(ports=(Port(0x1000, 256, (0, 0)),), strides=2))), "bad_ports")
+    add(
+        "task_too_few_ports",
+        encode(with_task(base(), task(ports=(Port(0x1000, 256, (0, 0)),), strides=2))),
+        "bad_ports",
+    )
     add("task_param_words", encode(with_task(base(), task(words=1, strides=2))), "bad_ports")
     add("task_strides_missing", encode(with_task(base(), task(strides=1))), "bad_strides")
     add("task_strides_extra", encode(with_task(base(), task(strides=3))), "bad_strides")
-    add("region_outside_memory", encode(with_task(base(), task(ports=(Port(0x20_0000, 16, (0, 0)), Port(0x8000, 256, (0, 0))), strides=2))), "bad_region")
-    add("region_leaves_after_strides", encode(with_task(base(), task(ports=(Port(0xF_F000, 256, (0, 2048)), Port(0x8000, 256, (0, 0))), strides=2))), "bad_region")
-    add("region_leaves_after_repeat", encode(with_task(base(), task(ports=(Port(0xF_FE00, 256, (4096, 0)), Port(0x8000, 256, (0, 0))), strides=2))), "bad_region")
-    add("region_negative_stride", encode(with_task(base(), task(ports=(Port(0x100, 256, (0, -1024)), Port(0x8000, 256, (0, 0))), strides=2))), "bad_region")
-    two = attrs.evolve(TARGET, memories=(MemoryInfo("a", 0, 0x8_0000), MemoryInfo("b", 0x8_0000, 0x8_0000)))
+    add(
+        "region_outside_memory",
+        encode(
+            with_task(
+                base(),
+                task(ports=(Port(0x20_0000, 16, (0, 0)), Port(0x8000, 256, (0, 0))), strides=2),
+            )
+        ),
+        "bad_region",
+    )
+    add(
+        "region_leaves_after_strides",
+        encode(
+            with_task(
+                base(),
+                task(ports=(Port(0xF_F000, 256, (0, 2048)), Port(0x8000, 256, (0, 0))), strides=2),
+            )
+        ),
+        "bad_region",
+    )
+    add(
+        "region_leaves_after_repeat",
+        encode(
+            with_task(
+                base(),
+                task(ports=(Port(0xF_FE00, 256, (4096, 0)), Port(0x8000, 256, (0, 0))), strides=2),
+            )
+        ),
+        "bad_region",
+    )
+    add(
+        "region_negative_stride",
+        encode(
+            with_task(
+                base(),
+                task(ports=(Port(0x100, 256, (0, -1024)), Port(0x8000, 256, (0, 0))), strides=2),
+            )
+        ),
+        "bad_region",
+    )
+    two = attrs.evolve(
+        TARGET, memories=(MemoryInfo("a", 0, 0x8_0000), MemoryInfo("b", 0x8_0000, 0x8_0000))
+    )
     spanning = Task(0, 200, (Port(0x7_FF00, 512, ()), Port(0, 16, ())), 0, 2, 1)
-    add("region_spans_two_memories", encode(Image(two, (TEST,), (1, 2), (_single(spanning),))), "bad_region")
-    add("region_empty", encode(with_task(base(), task(ports=(Port(0x1000, 0, (0, 0)), Port(0x8000, 256, (0, 0))), strides=2))), "bad_region")
+    add(
+        "region_spans_two_memories",
+        encode(Image(two, (TEST,), (1, 2), (_single(spanning),))),
+        "bad_region",
+    )
+    add(
+        "region_empty",
+        encode(
+            with_task(
+                base(), task(ports=(Port(0x1000, 0, (0, 0)), Port(0x8000, 256, (0, 0))), strides=2)
+            )
+        ),
+        "bad_region",
+    )
     add("param_block_past_section", encode(with_task(base(), task(off=3, strides=2))), "bad_params")
-    add("wait_slot_out_of_range", encode(with_task(base(), task(waits=(Wait(4, 0),), strides=2))), "bad_wait")
-    add("wait_lag_over_limit", encode(with_task(base(), task(waits=(Wait(1, 256),), strides=2))), "bad_wait")
-    add("too_many_waits", encode(with_task(base(), task(waits=(Wait(1, 0),) * 17, strides=2))), "bad_wait")
-    add("parsec_slot_conflict", encode(with_task(base(), task(slot=1, strides=2))), "parsec_slot_conflict")
+    add(
+        "wait_slot_out_of_range",
+        encode(with_task(base(), task(waits=(Wait(4, 0),), strides=2))),
+        "bad_wait",
+    )
+    add(
+        "wait_lag_over_limit",
+        encode(with_task(base(), task(waits=(Wait(1, 256),), strides=2))),
+        "bad_wait",
+    )
+    add(
+        "too_many_waits",
+        encode(with_task(base(), task(waits=(Wait(1, 0),) * 17, strides=2))),
+        "bad_wait",
+    )
+    add(
+        "parsec_slot_conflict",
+        encode(with_task(base(), task(slot=1, strides=2))),
+        "parsec_slot_conflict",
+    )
     slow = attrs.evolve(TARGET, timing=attrs.evolve(TIMING, clock_hz=1))
-    add("task_duration_huge", encode(Image(slow, (TEST,), (1, 2), (_single(task(strides=0, cycles=(1 << 32) - 1)),))),
-        "bad_cycles")
+    add(
+        "task_duration_huge",
+        encode(Image(slow, (TEST,), (1, 2), (_single(task(strides=0, cycles=(1 << 32) - 1)),))),
+        "bad_cycles",
+    )
     add("task_reserved", patch(good, _first_task_offset(good) + 13, bytes([1])), "reserved_nonzero")
     add("task_length_mismatch", _task_length_plus(good, 8), "bad_insn_length")
-    add("port_reserved", patch(good, _first_task_offset(good) + 24 + 12, bytes([1])), "reserved_nonzero")
+    add(
+        "port_reserved",
+        patch(good, _first_task_offset(good) + 24 + 12, bytes([1])),
+        "reserved_nonzero",
+    )
     # ---- INIT: the initial memory the board writes when it accepts the image
-    init = (InitChunk(0x1000, bytes(range(1, 256)) + b"\x07"), InitChunk(0x1100, b"\x2a" * 13),
-            InitChunk(0xFFFC_0000, b"\x01\x02\x03"))
+    init = (
+        InitChunk(0x1000, bytes(range(1, 256)) + b"\x07"),
+        InitChunk(0x1100, b"\x2a" * 13),
+        InitChunk(0xFFFC_0000, b"\x01\x02\x03"),
+    )
     with_init = encode(base(init=init))
     add("valid_init", with_init, None)
     i_off = sections(with_init)["INIT"][0]
@@ -247,9 +509,21 @@ def vectors() -> dict[str, tuple[bytes, str | None]]:
     add("init_reserved", patch(with_init, i_off + 4, u32(1)), "reserved_nonzero")
     add("init_chunk_reserved", patch(with_init, first + 12, u32(1)), "reserved_nonzero")
     add("init_chunk_empty", encode(base(init=(InitChunk(0x1000, b""),))), "bad_init")
-    add("init_outside_memory", encode(base(init=(InitChunk((1 << 20) - 4, b"12345678"),))), "bad_init")
-    add("init_overlap", encode(base(init=(InitChunk(0x1000, b"abcdefgh"), InitChunk(0x1004, b"x")))), "bad_init")
-    add("init_out_of_order", encode(base(init=(InitChunk(0x2000, b"a"), InitChunk(0x1000, b"b")))), "bad_init")
+    add(
+        "init_outside_memory",
+        encode(base(init=(InitChunk((1 << 20) - 4, b"12345678"),))),
+        "bad_init",
+    )
+    add(
+        "init_overlap",
+        encode(base(init=(InitChunk(0x1000, b"abcdefgh"), InitChunk(0x1004, b"x")))),
+        "bad_init",
+    )
+    add(
+        "init_out_of_order",
+        encode(base(init=(InitChunk(0x2000, b"a"), InitChunk(0x1000, b"b")))),
+        "bad_init",
+    )
     add("init_padding", patch(with_init, second + F.INIT_CHUNK.size + 13, b"\x01"), "bad_init")
     add("init_count_high", patch(with_init, i_off, u32(4)), "bad_init")
     add("init_count_low", patch(with_init, i_off, u32(2)), "bad_init")
@@ -287,57 +561,124 @@ def limit_vectors() -> dict[str, tuple[bytes, str | None]]:
     v["limit_repeat_count_at"] = (encode(_flat(L["max_repeat_count"], 1)), None)
     # rates and clocks: 1 .. max_rate
     top = L["max_rate"]
-    v["limit_rates_at"] = (encode(base(target=_timing(icap_bytes_per_s=top, dma_bytes_per_s=top, clock_hz=top,
-                                                      link_bits_per_s=top))), None)
+    v["limit_rates_at"] = (
+        encode(
+            base(
+                target=_timing(
+                    icap_bytes_per_s=top, dma_bytes_per_s=top, clock_hz=top, link_bits_per_s=top
+                )
+            )
+        ),
+        None,
+    )
     v["limit_clock_over"] = (encode(base(target=_timing(clock_hz=top + 1))), "bad_target")
     v["limit_dma_rate_over"] = (encode(base(target=_timing(dma_bytes_per_s=top + 1))), "bad_target")
-    v["limit_link_rate_over"] = (encode(base(target=_timing(link_bits_per_s=top + 1))), "bad_target")
+    v["limit_link_rate_over"] = (
+        encode(base(target=_timing(link_bits_per_s=top + 1))),
+        "bad_target",
+    )
     # time fields: at most max_time_ns
     most = L["max_time_ns"]
-    v["limit_time_fields_at"] = (encode(base(target=_timing(watchdog_ns=most, link_latency_ns=most))), None)
+    v["limit_time_fields_at"] = (
+        encode(base(target=_timing(watchdog_ns=most, link_latency_ns=most))),
+        None,
+    )
     v["limit_watchdog_over"] = (encode(base(target=_timing(watchdog_ns=most + 1))), "bad_target")
     v["limit_pf_write_over"] = (encode(base(target=_timing(pf_write_ns=most + 1))), "bad_target")
     # one reconfiguration: pr_overhead_ns + the bitstream through the ICAP
     bits = pr_ns(TIMING, TEST.bitstream_size) - TIMING.pr_overhead_ns
     v["limit_reconf_at"] = (encode(base(target=_timing(pr_overhead_ns=most - bits))), None)
-    v["limit_reconf_over"] = (encode(base(target=_timing(pr_overhead_ns=most - bits + 1))), "bad_core")
+    v["limit_reconf_over"] = (
+        encode(base(target=_timing(pr_overhead_ns=most - bits + 1))),
+        "bad_core",
+    )
     # one task: overhead + parameter writes + its cycles at 1 kHz (1 ms each)
     slow = dict(clock_hz=1000, task_overhead_ns=most - 2 * TIMING.pf_write_ns - 10**12)
-    one = Image(_timing(**slow), (TEST,), (1, 2), (Window((Reconf(0, 200),), (Parsec((Thread((task(strides=0, cycles=10**6),)),)),)),))
+    one = Image(
+        _timing(**slow),
+        (TEST,),
+        (1, 2),
+        (Window((Reconf(0, 200),), (Parsec((Thread((task(strides=0, cycles=10**6),)),)),)),),
+    )
     v["limit_task_at"] = (encode(one), None)
-    v["limit_task_over"] = (encode(attrs.evolve(one, target=_timing(**{**slow, "task_overhead_ns": slow["task_overhead_ns"] + 1}))),
-                            "bad_cycles")
+    v["limit_task_over"] = (
+        encode(
+            attrs.evolve(
+                one, target=_timing(**{**slow, "task_overhead_ns": slow["task_overhead_ns"] + 1})
+            )
+        ),
+        "bad_cycles",
+    )
     # slots, memories, cores
     slots = L["max_slots"]
     wide = attrs.evolve(TARGET, slots=slots)
-    last = Window((Reconf(slots - 1, 200),), (Parsec((Thread((task(slot=slots - 1, strides=0),)),)),))
+    last = Window(
+        (Reconf(slots - 1, 200),), (Parsec((Thread((task(slot=slots - 1, strides=0),)),)),)
+    )
     v["limit_slots_at"] = (encode(Image(wide, (TEST,), (1, 2), (last,))), None)
     mems = tuple(MemoryInfo(f"m{k}", k << 20, 1 << 20) for k in range(L["max_memories"]))
     v["limit_memories_at"] = (encode(base(target=attrs.evolve(TARGET, memories=mems))), None)
-    v["limit_memories_over"] = (encode(base(target=attrs.evolve(TARGET, memories=mems + (MemoryInfo("more", 1 << 30, 16),)))),
-                                "bad_target")
-    many = tuple(attrs.evolve(TEST, id=k, name=f"C{k}", bitstream_addr=0x8_0000 + 4096 * k) for k in range(L["max_cores"] - 1))
+    v["limit_memories_over"] = (
+        encode(
+            base(target=attrs.evolve(TARGET, memories=mems + (MemoryInfo("more", 1 << 30, 16),)))
+        ),
+        "bad_target",
+    )
+    many = tuple(
+        attrs.evolve(TEST, id=k, name=f"C{k}", bitstream_addr=0x8_0000 + 4096 * k)
+        for k in range(L["max_cores"] - 1)
+    )
     v["limit_cores_at"] = (encode(base(cores=many + (TEST,))), None)
-    v["limit_cores_over"] = (encode(base(cores=many + (TEST, attrs.evolve(TEST, id=201, name="ONE_MORE")))), "bad_core")
+    v["limit_cores_over"] = (
+        encode(base(cores=many + (TEST, attrs.evolve(TEST, id=201, name="ONE_MORE")))),
+        "bad_core",
+    )
     # ports, parameter words, waits and lags of one task
     ports, params = L["max_ports"], L["max_params"]
     full = CoreInfo(9, "FULL", ("in",) * (ports - 1) + ("out",), params, 4096, 0xF_2000)
-    t = Task(0, 9, tuple(Port(0x1000 * (k + 1), 64, ()) for k in range(ports)), 0, params, 100,
-             (Wait(1, L["max_wait_lag"]),) * L["max_waits"])
-    v["limit_task_records_at"] = (encode(Image(TARGET, (full,), tuple(range(params)),
-                                               (Window((Reconf(0, 9),), (Parsec((Thread((t,)),)),)),), True)), None)
+    t = Task(
+        0,
+        9,
+        tuple(Port(0x1000 * (k + 1), 64, ()) for k in range(ports)),
+        0,
+        params,
+        100,
+        (Wait(1, L["max_wait_lag"]),) * L["max_waits"],
+    )
+    v["limit_task_records_at"] = (
+        encode(
+            Image(
+                TARGET,
+                (full,),
+                tuple(range(params)),
+                (Window((Reconf(0, 9),), (Parsec((Thread((t,)),)),)),),
+                True,
+            )
+        ),
+        None,
+    )
     # loops nested max_loop_depth deep (inside the REPEAT)
     deep = task(strides=L["max_loop_depth"] + 1)
     for _ in range(L["max_loop_depth"]):
         deep = Loop(2, (deep,))
-    v["limit_loop_depth_at"] = (encode(base(body=(Repeat(1, (Window((Reconf(0, 200),), (Parsec((Thread((deep,)),)),)),)),))),
-                                None)
+    v["limit_loop_depth_at"] = (
+        encode(
+            base(body=(Repeat(1, (Window((Reconf(0, 200),), (Parsec((Thread((deep,)),)),)),)),))
+        ),
+        None,
+    )
     # dimensions of a buffer
     dims = BufferSymbol("b", "u8", "input", (2,) * L["max_dims"], 0, 0x1000, 2 ** L["max_dims"])
     at_dims = encode(base(symbols=Symbols((dims,), ("x",))))
     v["limit_dims_at"] = (at_dims, None)
-    v["limit_dims_over"] = (patch(at_dims, sections(at_dims)["SYMBOLS"][0] + F.SYMBOLS.size + F.BUFFER.at("ndims"),
-                                  bytes([L["max_dims"] + 1])), "bad_symbols")
+    v["limit_dims_over"] = (
+        patch(
+            at_dims,
+            sections(at_dims)["SYMBOLS"][0] + F.SYMBOLS.size + F.BUFFER.at("ndims"),
+            bytes([L["max_dims"] + 1]),
+        ),
+        "bad_symbols",
+    )
     return v
 
 
@@ -347,8 +688,10 @@ def _drop_section(data: bytes, kind: str) -> bytes:
     d = bytearray(data)
     n = len(secs)
     keep = [(k, o, ln) for k, (o, ln, _) in secs if k != kind]
-    table = b"".join(F.SECTION_ENTRY.pack(kind=F.SECTION_KINDS[k], offset=o, length=ln) for k, o, ln in keep)
-    d[24:24 + 12 * n] = table + b"\0" * 12
+    table = b"".join(
+        F.SECTION_ENTRY.pack(kind=F.SECTION_KINDS[k], offset=o, length=ln) for k, o, ln in keep
+    )
+    d[24 : 24 + 12 * n] = table + b"\0" * 12
     d[20:22] = u16(n - 1)
     return fix(d)
 
@@ -364,8 +707,8 @@ def _append_compute(extra: bytes) -> bytes:
     raw = bytearray(encode(img))
     s = sections(bytes(raw))
     off, ln, at = s["COMPUTE"]
-    raw[off + ln:off + ln] = extra
-    raw[at + 8:at + 12] = u32(ln + len(extra))
+    raw[off + ln : off + ln] = extra
+    raw[at + 8 : at + 12] = u32(ln + len(extra))
     return fix(raw)
 
 
@@ -374,10 +717,10 @@ def _reconf_after_parsec() -> bytes:
     c = compute_offset(bytes(raw))
     # REPEAT header+fields (16) then WINDOW header (8): its first child is a RECONF (16 bytes)
     w = c + 16 + 8
-    first = bytes(raw[w:w + 16])
-    par_len = int.from_bytes(raw[w + 32 + 4:w + 32 + 8], "little")
-    parsec = bytes(raw[w + 32:w + 32 + par_len])
-    raw[w:w + 32 + par_len] = bytes(raw[w + 16:w + 32]) + parsec + first
+    first = bytes(raw[w : w + 16])
+    par_len = int.from_bytes(raw[w + 32 + 4 : w + 32 + 8], "little")
+    parsec = bytes(raw[w + 32 : w + 32 + par_len])
+    raw[w : w + 32 + par_len] = bytes(raw[w + 16 : w + 32]) + parsec + first
     return fix(raw)
 
 
@@ -388,7 +731,9 @@ def _loop_count(n: int) -> Image:
     win = rep.windows[0]
     th0 = attrs.evolve(win.parsecs[0].threads[0], body=(attrs.evolve(loop, count=n),))
     par = attrs.evolve(win.parsecs[0], threads=(th0,) + win.parsecs[0].threads[1:])
-    return attrs.evolve(img, body=(attrs.evolve(rep, windows=(attrs.evolve(win, parsecs=(par,)),)),))
+    return attrs.evolve(
+        img, body=(attrs.evolve(rep, windows=(attrs.evolve(win, parsecs=(par,)),)),)
+    )
 
 
 def _many_operations() -> Image:
@@ -406,7 +751,7 @@ def _first_task_offset(data: bytes) -> int:
 def _task_length_plus(data: bytes, extra: int) -> bytes:
     """Claim a TASK is longer than its counts make (the extra bytes taken from its wait)."""
     t = _first_task_offset(data)
-    ln = int.from_bytes(data[t + 4:t + 8], "little")
+    ln = int.from_bytes(data[t + 4 : t + 8], "little")
     return patch(data, t + 4, u32(ln - extra))
 
 
@@ -421,8 +766,11 @@ def write(directory: Path = HERE) -> dict:
         sub = "valid" if err is None else "invalid"
         path = directory / sub / f"{name}.acx"
         path.write_bytes(data)
-        manifest[f"{sub}/{name}.acx"] = ({"valid": True} if err is None else
-                                         {"valid": False, "error": err, "code": F.ERROR_BY_NAME[err].code})
+        manifest[f"{sub}/{name}.acx"] = (
+            {"valid": True}
+            if err is None
+            else {"valid": False, "error": err, "code": F.ERROR_BY_NAME[err].code}
+        )
         if name in VALIDATE_ONLY:
             manifest[f"{sub}/{name}.acx"]["validate_only"] = True
     (directory / "manifest.json").write_text(json.dumps(manifest, indent=1, sort_keys=True) + "\n")

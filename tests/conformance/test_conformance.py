@@ -11,8 +11,8 @@ import pytest
 
 from aci.engine import MODES, run_on
 from aci.format import LIMITS
-
-from tests.firmware.harness import ASAN, SIM, c_validate, make, py_verdict as verdict
+from tests.firmware.harness import ASAN, SIM, c_validate, make
+from tests.firmware.harness import py_verdict as verdict
 
 CONFORMANCE = Path(__file__).resolve().parent
 MANIFEST = json.loads((CONFORMANCE / "manifest.json").read_text())
@@ -30,7 +30,10 @@ def test_vector(engine, reference, name):
         if expect["valid"]:
             assert r.error is None
         else:
-            assert (r.error.name, r.error.code) == (expect["error"], expect["code"]) and not r.error.runtime
+            assert (r.error.name, r.error.code) == (
+                expect["error"],
+                expect["code"],
+            ) and not r.error.runtime
             assert (r.error.code, r.error.offset) == verdict(data)
         if engine is not reference:
             expected = []

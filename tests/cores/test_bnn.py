@@ -211,7 +211,12 @@ def test_network_scores_match_reference(data, reference_run):
 
 def test_network_table_matches_reference_table():
     for layer, (core, params, w, t) in zip(bnndata.LAYERS, ref.NETWORK, strict=True):
-        assert (layer.core, dict(layer.params), layer.weights, layer.thresholds) == (core, params, w, t)
+        assert (layer.core, dict(layer.params), layer.weights, layer.thresholds) == (
+            core,
+            params,
+            w,
+            t,
+        )
 
 
 def test_reference_layers_agree_on_real_shapes(data, fast_outputs):
@@ -224,7 +229,9 @@ def test_reference_layers_agree_on_real_shapes(data, fast_outputs):
             "w": bnndata.port(data[layer.weights]),
             "t": bnndata.port(data[layer.thresholds]),
         }
-        assert np.array_equal(ref.MODELS[layer.core](layer.params, inputs)["y"], fast_outputs[index])
+        assert np.array_equal(
+            ref.MODELS[layer.core](layer.params, inputs)["y"], fast_outputs[index]
+        )
 
 
 def test_activations_are_balanced(data, fast_outputs):
@@ -296,10 +303,19 @@ def invocation(draw, core):
     elif core == "BIN_CONV":
         pool = draw(st.integers(0, 1))
         size = 2 * draw(st.integers(1, 4)) if pool else draw(st.integers(1, 7))
-        params = {"n_in": draw(st.integers(1, 70)), "n_out": draw(st.integers(1, 12)), "size": size, "pool": pool}
+        params = {
+            "n_in": draw(st.integers(1, 70)),
+            "n_out": draw(st.integers(1, 12)),
+            "size": size,
+            "pool": pool,
+        }
         t_range = 9 * params["n_in"] + 2
     else:
-        params = {"n_in": draw(st.integers(1, 200)), "n_out": draw(st.integers(1, 20)), "last": draw(st.integers(0, 1))}
+        params = {
+            "n_in": draw(st.integers(1, 200)),
+            "n_out": draw(st.integers(1, 20)),
+            "last": draw(st.integers(0, 1)),
+        }
         t_range = params["n_in"] + 2
     n = draw(st.integers(1, 3))
     in_bytes, _ = bnn.port_bytes(core, params)
@@ -341,7 +357,10 @@ LAYER_CASES = {
 def random_inputs(core, n, seed):
     rng = np.random.default_rng(seed)
     in_bytes, _ = bnn.port_bytes(core, LAYER_CASES[core])
-    inputs = {name: rng.integers(0, 256, size=(n, size), dtype=np.uint8) for name, size in in_bytes.items()}
+    inputs = {
+        name: rng.integers(0, 256, size=(n, size), dtype=np.uint8)
+        for name, size in in_bytes.items()
+    }
     inputs["t"] = rng.integers(-20, 21, size=(n, in_bytes["t"] // 2)).astype("<i2").view(np.uint8)
     return inputs
 

@@ -25,11 +25,22 @@ from aci.cores import MODELS
 from aci.encode import encode
 from aci.firmware_sim import run_image_firmware
 from aci.format import message
-from aci.image import CoreInfo, Image, MemoryInfo, Parsec, Port, Reconf, TargetInfo, Task, Thread, Window
+from aci.image import (
+    CoreInfo,
+    Image,
+    MemoryInfo,
+    Parsec,
+    Port,
+    Reconf,
+    TargetInfo,
+    Task,
+    Thread,
+    Window,
+)
 from aci.parse import load
 from aci.program import tensor_bytes
-from aci.timing import Timing
 from aci.run import run_image
+from aci.timing import Timing
 
 ROOT = Path(__file__).resolve().parents[2]
 CORE_FILES = sorted((ROOT / "programs" / "cores").glob("*.aci"))
@@ -62,6 +73,7 @@ def test_declarations_agree(name):
 
 # ---- the .aci port types, evaluated ---------------------------------------------------
 
+
 def value(e: ast.Expr, env: dict[str, int]):
     """A core's port-type expression at one point (the forms the shipped cores use)."""
     if isinstance(e, ast.Number):
@@ -77,8 +89,19 @@ def value(e: ast.Expr, env: dict[str, int]):
         return -v if e.op == "-" else not v
     if isinstance(e, ast.Binary):
         a, b = value(e.left, env), value(e.right, env)
-        ops = {"+": a + b, "-": a - b, "*": a * b, "==": a == b, "!=": a != b, "<": a < b, "<=": a <= b,
-               ">": a > b, ">=": a >= b, "&&": a and b, "||": a or b}
+        ops = {
+            "+": a + b,
+            "-": a - b,
+            "*": a * b,
+            "==": a == b,
+            "!=": a != b,
+            "<": a < b,
+            "<=": a <= b,
+            ">": a > b,
+            ">=": a >= b,
+            "&&": a and b,
+            "||": a or b,
+        }
         if e.op == "/":
             return Fraction(a) / b
         if e.op == "%":
@@ -106,12 +129,18 @@ def samples(p, small: bool) -> list[int]:
         return sorted(p.values)
     if small:
         return sorted({p.lo, min(p.hi, p.lo + 2)})
-    return sorted({p.lo, p.lo + 1, (p.lo + p.hi) // 3, (p.lo + p.hi) // 2 + 1, p.hi - 1, p.hi} & set(range(p.lo, p.hi + 1)))
+    return sorted(
+        {p.lo, p.lo + 1, (p.lo + p.hi) // 3, (p.lo + p.hi) // 2 + 1, p.hi - 1, p.hi}
+        & set(range(p.lo, p.hi + 1))
+    )
 
 
 def grid(core, small: bool = False) -> list[dict[str, int]]:
     names = [p.name for p in core.params]
-    return [dict(zip(names, point)) for point in itertools.product(*(samples(p, small) for p in core.params))]
+    return [
+        dict(zip(names, point))
+        for point in itertools.product(*(samples(p, small) for p in core.params))
+    ]
 
 
 @pytest.mark.parametrize("name", MODELLED)
@@ -125,14 +154,24 @@ def test_port_lengths_agree_over_a_grid(name):
 
 # ---- both engines' models take exactly those lengths ---------------------------------
 
-TIMING = Timing(icap_bytes_per_s=400_000_000, pr_overhead_ns=1000, dma_bytes_per_s=1_000_000_000,
-                clock_hz=100_000_000, task_overhead_ns=100, pf_write_ns=10, link_bits_per_s=10_000_000_000,
-                link_latency_ns=1000, watchdog_ns=0)
+TIMING = Timing(
+    icap_bytes_per_s=400_000_000,
+    pr_overhead_ns=1000,
+    dma_bytes_per_s=1_000_000_000,
+    clock_hz=100_000_000,
+    task_overhead_ns=100,
+    pf_write_ns=10,
+    link_bits_per_s=10_000_000_000,
+    link_latency_ns=1000,
+    watchdog_ns=0,
+)
 
 
 def image(core, points: list[dict[str, int]], longer: bool = False) -> bytes:
     """One thread on slot 0: the core's tasks, one per point, each port in its own bytes."""
-    info = CoreInfo(core.id, core.name, tuple(p.direction for p in core.ports), len(core.params), 4096, 0)
+    info = CoreInfo(
+        core.id, core.name, tuple(p.direction for p in core.ports), len(core.params), 4096, 0
+    )
     tasks, params, at = [], [], 4096
     for env in points:
         lengths = list(port_bytes(core, env))
@@ -163,6 +202,10 @@ def test_both_engines_take_exactly_these_lengths(name):
     assert c.error.detail == py.error.detail
     lengths = list(port_bytes(core, points[0]))
     lengths[0] += 8
-    assert py.error.detail == message("no_model_mismatch", core=core.name,
-                                      params=[points[0][p.name] for p in core.params], lengths=lengths)
+    assert py.error.detail == message(
+        "no_model_mismatch",
+        core=core.name,
+        params=[points[0][p.name] for p in core.params],
+        lengths=lengths,
+    )
     assert attrs.evolve(c.error, detail="") == attrs.evolve(py.error, detail="")

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 import zmq
 
-from aci import daemon as D, protocol as P
+from aci import daemon as D
+from aci import protocol as P
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware" / "build"
 
@@ -22,7 +23,9 @@ class Daemon:
     """One acifw-board process; ``request`` sends one message with a key pair and
     returns the decoded reply (or None after ``timeout``)."""
 
-    def __init__(self, keys: Path, *extra: str, binary: str = "acifw-board", insecure: bool = False):
+    def __init__(
+        self, keys: Path, *extra: str, binary: str = "acifw-board", insecure: bool = False
+    ):
         args = [str(FIRMWARE / binary), "--bind", "tcp://127.0.0.1:0", *extra]
         record = os.environ.get("ACIC_DAEMON_RECORD")  # firmware/Makefile's fuzz-daemon seeds
         if record:
@@ -32,7 +35,9 @@ class Daemon:
         else:
             args += ["--key", str(keys / "board"), "--authorized-keys", str(keys / "authorized")]
         self.log = keys / f"daemon-{time.monotonic_ns()}.log"
-        self.proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=open(self.log, "w"), text=True)
+        self.proc = subprocess.Popen(
+            args, stdout=subprocess.PIPE, stderr=open(self.log, "w"), text=True
+        )
         line = self.proc.stdout.readline()
         assert line.startswith("listening tcp://127.0.0.1:"), (line, self.log.read_text())
         self.url = line.split()[1]
@@ -68,7 +73,9 @@ class Daemon:
         self.ids += 1
         return self.ids
 
-    def request(self, name, payload=b"", rid=None, epoch=None, timeout=5.0, sock=None, **fields) -> P.Msg:
+    def request(
+        self, name, payload=b"", rid=None, epoch=None, timeout=5.0, sock=None, **fields
+    ) -> P.Msg:
         rid = rid or self.next_id()
         epoch = self.epoch if epoch is None else epoch
         msg = self.raw(P.pack(name, rid, epoch, payload, **fields), timeout, sock)
@@ -77,13 +84,22 @@ class Daemon:
         return msg
 
     def hello(self) -> P.Msg:
-        r = self.request("HELLO", epoch=0, major=P.VERSION_MAJOR, minor=P.VERSION_MINOR, image_major=1, client="tests")
+        r = self.request(
+            "HELLO",
+            epoch=0,
+            major=P.VERSION_MAJOR,
+            minor=P.VERSION_MINOR,
+            image_major=1,
+            client="tests",
+        )
         assert r.name == "HELLO_REPLY", r
         self.epoch = r.epoch
         return r
 
     def load(self, image: bytes, **fields) -> P.Msg:
-        return self.request("LOAD", image, image_bytes=len(image), image_crc32=zlib.crc32(image), **fields)
+        return self.request(
+            "LOAD", image, image_bytes=len(image), image_crc32=zlib.crc32(image), **fields
+        )
 
     def status(self) -> dict:
         r = self.request("STATUS", epoch=0)
@@ -109,7 +125,9 @@ def keys(tmp_path_factory) -> Path:
     d = tmp_path_factory.mktemp("keys")
     for name in ("board", "host", "stranger"):
         D.keygen(d / name)
-    (d / "authorized").write_bytes(b"# the hosts this board admits\n" + D.read_public(d / "host.key") + b"  host\n")
+    (d / "authorized").write_bytes(
+        b"# the hosts this board admits\n" + D.read_public(d / "host.key") + b"  host\n"
+    )
     return d
 
 
@@ -125,6 +143,7 @@ def start(keys):
         if hello:
             d.hello()
         return d
+
     yield go
     for d in daemons:
         assert d.stop() == 0, d.log.read_text()
@@ -132,7 +151,17 @@ def start(keys):
 
 def compile_program(tmp_path: Path, source: str, *defines: str, mode: str = "strict") -> bytes:
     out = tmp_path / f"{Path(source).stem}-{mode}.acx"
-    args = [sys.executable, "-m", "aci", "compile", source, *defines,
-            "--mode", mode, "-o", str(out)]
+    args = [
+        sys.executable,
+        "-m",
+        "aci",
+        "compile",
+        source,
+        *defines,
+        "--mode",
+        mode,
+        "-o",
+        str(out),
+    ]
     subprocess.run(args, check=True, capture_output=True)
     return out.read_bytes()

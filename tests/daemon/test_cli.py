@@ -11,15 +11,22 @@ from pathlib import Path
 
 import pytest
 
-from aci import daemon as D, protocol as P
+from aci import daemon as D
+from aci import protocol as P
 
 ROOT = Path(__file__).resolve().parents[2]
 ACIC = [sys.executable, "-m", "aci"]
 
 
 def acic(*args, env=None, cwd=None, timeout=60):
-    return subprocess.run([*ACIC, *map(str, args)], capture_output=True, text=True, timeout=timeout, cwd=cwd,
-                          env={**os.environ, **(env or {})})
+    return subprocess.run(
+        [*ACIC, *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+    )
 
 
 def test_keygen_writes_a_secret_that_is_never_readable_by_others(tmp_path):
@@ -54,24 +61,64 @@ def test_board_serve_and_status(tmp_path):
     for name in ("board", "host", "stranger"):
         assert acic("keygen", tmp_path / name).returncode == 0
     (tmp_path / "auth").write_bytes(D.read_public(tmp_path / "host.key") + b"\n")
-    proc = subprocess.Popen([*ACIC, "board", "serve", "--bind", "tcp://127.0.0.1:0", "--key", tmp_path / "board",
-                             "--authorized-keys", tmp_path / "auth", "--target",
-                             ROOT / "programs" / "targets" / "zcu102.aci", "--pace", "0.5"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [
+            *ACIC,
+            "board",
+            "serve",
+            "--bind",
+            "tcp://127.0.0.1:0",
+            "--key",
+            tmp_path / "board",
+            "--authorized-keys",
+            tmp_path / "auth",
+            "--target",
+            ROOT / "programs" / "targets" / "zcu102.aci",
+            "--pace",
+            "0.5",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         line = proc.stdout.readline()
         assert line.startswith("listening tcp://127.0.0.1:"), proc.stderr.read()
         url = line.split()[1]
-        p = acic("board", "status", url, env={D.KEYS_ENV: str(tmp_path / "host"),
-                                              D.BOARD_KEY_ENV: str(tmp_path / "board.key")})
+        p = acic(
+            "board",
+            "status",
+            url,
+            env={D.KEYS_ENV: str(tmp_path / "host"), D.BOARD_KEY_ENV: str(tmp_path / "board.key")},
+        )
         assert p.returncode == 0, p.stderr
-        assert f"board {url}: {P.FIRMWARE_VERSION}, protocol 1.0, image format 1.0, target zcu102" in p.stdout
+        assert (
+            f"board {url}: {P.FIRMWARE_VERSION}, protocol 1.0, image format 1.0, target zcu102"
+            in p.stdout
+        )
         assert "state empty" in p.stdout
-        p = acic("board", "status", url, "--key", tmp_path / "host", "--board-key", tmp_path / "board.key")
+        p = acic(
+            "board",
+            "status",
+            url,
+            "--key",
+            tmp_path / "host",
+            "--board-key",
+            tmp_path / "board.key",
+        )
         assert p.returncode == 0
         t = time.monotonic()
-        p = acic("board", "status", url, "--key", tmp_path / "stranger", "--board-key", tmp_path / "board.key",
-                 "--timeout", "1")
+        p = acic(
+            "board",
+            "status",
+            url,
+            "--key",
+            tmp_path / "stranger",
+            "--board-key",
+            tmp_path / "board.key",
+            "--timeout",
+            "1",
+        )
         assert p.returncode == 1 and "no answer in 1 s" in p.stderr and "Traceback" not in p.stderr
         p = acic("board", "status", url)
         assert p.returncode == 1 and D.KEYS_ENV in p.stderr

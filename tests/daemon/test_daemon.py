@@ -60,7 +60,12 @@ def test_version_mismatches_are_named(start):
     bad = bytearray(P.pack("HELLO", 7, 0, major=2, image_major=1))
     bad[4:8] = struct.pack("<HH", 2, 3)
     e = _err(d.raw(bytes(bad)))
-    assert e.name == "protocol_mismatch" and "2.3" in e.detail and "1.0" in e.detail and e.request_id == 7
+    assert (
+        e.name == "protocol_mismatch"
+        and "2.3" in e.detail
+        and "1.0" in e.detail
+        and e.request_id == 7
+    )
     e = _err(d.request("HELLO", epoch=0, major=1, image_major=9))
     assert e.name == "image_mismatch" and "format 9.0" in e.detail
 
@@ -74,7 +79,10 @@ def test_image_and_target_mismatches_are_named(start, hello_image, tmp_path):
     img = decode(hello_image)
     target = tmp_path / "t.target"
     import attrs
-    target.write_bytes(b"bigboard".ljust(16, b"\0") + encode_target(attrs.evolve(img.target, slots=6)))
+
+    target.write_bytes(
+        b"bigboard".ljust(16, b"\0") + encode_target(attrs.evolve(img.target, slots=6))
+    )
     d = start("--target", str(target))
     e = _err(d.load(hello_image, check_target=1))
     assert e.name == "target_mismatch"
@@ -90,7 +98,11 @@ def test_a_refused_image_names_the_validators_code_and_changes_nothing(start, he
     broken = bytearray(hello_image)
     broken[-1] ^= 0xFF  # the image's own CRC no longer matches
     e = _err(d.load(bytes(broken)))
-    assert (e.name, e.image_error, e.image_offset) == ("image_refused", 4, 12) and "bad_crc" in e.detail
+    assert (e.name, e.image_error, e.image_offset) == (
+        "image_refused",
+        4,
+        12,
+    ) and "bad_crc" in e.detail
     after = d.status()
     assert {**after, "uptime_ns": 0} == {**before, "uptime_ns": 0}
     assert after["image_crc32"] == zlib.crc32(hello_image)
@@ -99,8 +111,18 @@ def test_a_refused_image_names_the_validators_code_and_changes_nothing(start, he
 def _sim(tmp_path, image: bytes, *args) -> tuple[dict, bytes]:
     path = tmp_path / "sim.acx"
     path.write_bytes(image)
-    p = subprocess.run([str(FIRMWARE / "acifw-sim"), str(path), "--json", "--trace", str(tmp_path / "sim.jsonl"),
-                        *args], capture_output=True, text=True)
+    p = subprocess.run(
+        [
+            str(FIRMWARE / "acifw-sim"),
+            str(path),
+            "--json",
+            "--trace",
+            str(tmp_path / "sim.jsonl"),
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode in (0, 1), p.stderr
     return json.loads(p.stdout), (tmp_path / "sim.jsonl").read_bytes()
 
@@ -168,7 +190,10 @@ def test_retries_are_answered_from_memory_never_redone(start, hello_image):
     assert e.name == "stale_request"
     # a delayed old HELLO does not lower the floor again
     assert d.request("HELLO", rid=first - 10, epoch=0, major=1, image_major=1).name == "HELLO_REPLY"
-    assert _err(d.request("WRITE", b"\x03" * 16, rid=first - 4, symbol="src", length=16)).name == "stale_request"
+    assert (
+        _err(d.request("WRITE", b"\x03" * 16, rid=first - 4, symbol="src", length=16)).name
+        == "stale_request"
+    )
     # another request under a used id is not answered with that id's reply
     e = _err(d.request("WRITE", b"\x04" * 16, rid=first, symbol="src", length=16))
     assert e.name == "stale_request" and "used for another request" in e.detail
@@ -188,8 +213,15 @@ def test_retries_are_answered_from_memory_never_redone(start, hello_image):
 def test_epochs_fence_off_requests_for_an_earlier_life(start, hello_image):
     d = start()
     old = d.epoch
-    e = _err(d.request("LOAD", hello_image, epoch=old + 1, image_bytes=len(hello_image),
-                       image_crc32=zlib.crc32(hello_image)))
+    e = _err(
+        d.request(
+            "LOAD",
+            hello_image,
+            epoch=old + 1,
+            image_bytes=len(hello_image),
+            image_crc32=zlib.crc32(hello_image),
+        )
+    )
     assert e.name == "stale_epoch" and d.status()["state"] == P.BOARD_STATES["empty"]
     assert _err(d.request("RUN", epoch=0, seq=1)).name == "stale_epoch"  # mutating requests need it
     assert d.load(hello_image).name == "LOAD_REPLY"
@@ -260,8 +292,15 @@ def test_malformed_and_oversize_messages_are_refused_without_a_crash(start, hell
     d = start("--max-message", "65536", binary=binary)
     assert d.load(hello_image).name == "LOAD_REPLY"
     before = d.status()
-    cases = [b"", b"x", b"ACIP", P.pack("STATUS", 1)[:31], P.pack("STATUS", 1) + b"\0",
-             bytes(range(256)) * 3, P.pack("STATUS", 1)[:8] + b"\x42\x00" + P.pack("STATUS", 1)[10:]]
+    cases = [
+        b"",
+        b"x",
+        b"ACIP",
+        P.pack("STATUS", 1)[:31],
+        P.pack("STATUS", 1) + b"\0",
+        bytes(range(256)) * 3,
+        P.pack("STATUS", 1)[:8] + b"\x42\x00" + P.pack("STATUS", 1)[10:],
+    ]
     for data in cases:
         assert d.raw(data).name == "ERROR"
     # every byte of a WRITE's header and fields flipped (but its minor version and id): each refused
@@ -269,14 +308,23 @@ def test_malformed_and_oversize_messages_are_refused_without_a_crash(start, hell
     for i in [*range(6), *range(8, 16), *range(24, n - 4)]:
         bad = bytearray(P.pack("WRITE", d.next_id(), d.epoch, b"abcd", symbol="src", length=4))
         bad[i] ^= 0x5A
-        expect = "WRITE_REPLY" if i == 32 else "ERROR"  # the address's low byte: offset 90, a valid WRITE
+        expect = (
+            "WRITE_REPLY" if i == 32 else "ERROR"
+        )  # the address's low byte: offset 90, a valid WRITE
         assert d.raw(bytes(bad)).name == expect, i
     # several frames in one message
     s = d.socket()
     s.send_multipart([P.pack("STATUS", 9), b"more"])
     assert s.poll(5000) and P.error_of(P.unpack(s.recv())).name == "malformed"
     # an oversize message: dropped unread, its connection closed, nothing changed
-    big = P.pack("LOAD", d.next_id(), d.epoch, b"\0" * 70000, image_bytes=70000, image_crc32=zlib.crc32(b"\0" * 70000))
+    big = P.pack(
+        "LOAD",
+        d.next_id(),
+        d.epoch,
+        b"\0" * 70000,
+        image_bytes=70000,
+        image_crc32=zlib.crc32(b"\0" * 70000),
+    )
     assert d.raw(big, timeout=1.0, sock=s) is None
     s.close(0)
     assert d.alive()
@@ -284,22 +332,30 @@ def test_malformed_and_oversize_messages_are_refused_without_a_crash(start, hell
     assert d.request("READ", symbol="src", length=4).payload == b"\0" * 4
 
 
-def test_unauthorised_clients_are_refused_within_a_second_and_change_nothing(start, keys, hello_image):
+def test_unauthorised_clients_are_refused_within_a_second_and_change_nothing(
+    start, keys, hello_image
+):
     from aci import daemon as D
+
     d = start()
     assert d.load(hello_image).name == "LOAD_REPLY"
     before = d.status()
     stranger = D.read_pair(keys / "stranger")
     # an unknown key: the ZAP handler says 400; no key at all (NULL mechanism): the
     # handshake fails. Either way the client's socket is told within a second.
-    for who, failure in ((stranger, zmq.EVENT_HANDSHAKE_FAILED_AUTH), (None, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL)):
+    for who, failure in (
+        (stranger, zmq.EVENT_HANDSHAKE_FAILED_AUTH),
+        (None, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL),
+    ):
         s = d.socket(keys=who, connect=False)
         monitor = s.get_monitor_socket()
         t = time.monotonic()
         s.connect(d.url)
         s.send(P.pack("RESET", 1, d.epoch))
         events = []
-        while time.monotonic() - t < 1.0 and monitor.poll(max(1, int((1.0 - (time.monotonic() - t)) * 1000))):
+        while time.monotonic() - t < 1.0 and monitor.poll(
+            max(1, int((1.0 - (time.monotonic() - t)) * 1000))
+        ):
             events.append(recv_monitor_message(monitor)["event"])
             if failure in events:
                 break
@@ -308,7 +364,7 @@ def test_unauthorised_clients_are_refused_within_a_second_and_change_nothing(sta
         s.disable_monitor()
         s.close(0)
     # a plaintext TCP client: the board closes the connection within a second
-    host, port = d.url[len("tcp://"):].rsplit(":", 1)
+    host, port = d.url[len("tcp://") :].rsplit(":", 1)
     with socket.create_connection((host, int(port)), timeout=5) as c:
         c.sendall(P.pack("RESET", 1, d.epoch))
         c.settimeout(1.5)
@@ -323,16 +379,26 @@ def test_unauthorised_clients_are_refused_within_a_second_and_change_nothing(sta
     after = d.status()
     assert after["epoch"] == before["epoch"] and after["image_crc32"] == before["image_crc32"]
     assert after["state"] == P.BOARD_STATES["loaded"]
-    assert f"refused client {D.read_public(keys / 'stranger.key').decode()}: its key is not authorised" \
+    assert (
+        f"refused client {D.read_public(keys / 'stranger.key').decode()}: its key is not authorised"
         in d.log.read_text()
+    )
 
 
 def test_insecure_mode_binds_only_the_loopback_address(keys):
-    p = subprocess.run([str(FIRMWARE / "acifw-board"), "--insecure-loopback", "--bind", "tcp://0.0.0.0:0"],
-                       capture_output=True, text=True, timeout=10)
+    p = subprocess.run(
+        [str(FIRMWARE / "acifw-board"), "--insecure-loopback", "--bind", "tcp://0.0.0.0:0"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
     assert p.returncode == 2 and "127.0.0.1" in p.stderr
-    p = subprocess.run([str(FIRMWARE / "acifw-board"), "--bind", "tcp://127.0.0.1:0"],
-                       capture_output=True, text=True, timeout=10)
+    p = subprocess.run(
+        [str(FIRMWARE / "acifw-board"), "--bind", "tcp://127.0.0.1:0"],
+        capture_output=True,
+        text=True,
+        timeout=10,
+    )
     assert p.returncode == 2 and "--key" in p.stderr
 
 
@@ -349,19 +415,32 @@ def test_crashing_fuzz_sessions_stay_fixed(tmp_path):
     state of the board (its epochs are the harness's: 2, then 3 after the RESET)."""
     image = compile_program(tmp_path, HELLO)
     made = b""
-    for who, msg in ((0, P.pack("HELLO", 1, 0, major=1, image_major=1)), (1, image[:40]),
-                     (0, P.pack("LOAD", 2, 2, image, image_bytes=len(image), image_crc32=zlib.crc32(image))),
-                     (2, P.pack("WRITE", 3, 2, b"\1" * 8, symbol="src", length=8)),
-                     (0, P.pack("RUN", 4, 2, seq=1, wait_ms=100, flags=2)),
-                     (0, P.pack("TRACE", 5, 2, seq=1, length=9, offset=3)),
-                     (3, P.pack("READ", 6, 2, symbol="dst", length=16)),
-                     (0, P.pack("RESET", 7, 2)), (0, P.pack("RUN", 8, 3, seq=2)), (1, b"\xff" * 64)):
+    for who, msg in (
+        (0, P.pack("HELLO", 1, 0, major=1, image_major=1)),
+        (1, image[:40]),
+        (0, P.pack("LOAD", 2, 2, image, image_bytes=len(image), image_crc32=zlib.crc32(image))),
+        (2, P.pack("WRITE", 3, 2, b"\1" * 8, symbol="src", length=8)),
+        (0, P.pack("RUN", 4, 2, seq=1, wait_ms=100, flags=2)),
+        (0, P.pack("TRACE", 5, 2, seq=1, length=9, offset=3)),
+        (3, P.pack("READ", 6, 2, symbol="dst", length=16)),
+        (0, P.pack("RESET", 7, 2)),
+        (0, P.pack("RUN", 8, 3, seq=2)),
+        (1, b"\xff" * 64),
+    ):
         made += bytes([who]) + len(msg).to_bytes(4, "little") + msg
     (tmp_path / "session").write_bytes(made)
-    subprocess.run(["make", "-s", "-C", str(ROOT / "firmware"), "fuzz-daemon-build"], check=True,
-                   capture_output=True, timeout=600)
+    subprocess.run(
+        ["make", "-s", "-C", str(ROOT / "firmware"), "fuzz-daemon-build"],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     inputs = [tmp_path / "session", *sorted((ROOT / "tests" / "regression").glob("daemon-fuzz-*"))]
-    p = subprocess.run([str(FIRMWARE / "acifw-board-fuzz"), *map(str, inputs)], capture_output=True, text=True,
-                       timeout=600)
+    p = subprocess.run(
+        [str(FIRMWARE / "acifw-board-fuzz"), *map(str, inputs)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert p.returncode == 0, p.stderr[-3000:]
     assert p.stderr.count("Running: ") == len(inputs)

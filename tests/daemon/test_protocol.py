@@ -5,7 +5,8 @@ import zlib
 
 import pytest
 
-from aci import _generate, protocol as P
+from aci import _generate
+from aci import protocol as P
 
 
 def _sample(m: P.Message) -> tuple[dict, bytes]:
@@ -77,7 +78,10 @@ def test_field_rules_are_named():
     assert _err(P.pack("RUN", 1, 1, seq=1, flags=4)) == "malformed"
     assert _err(P.pack("RUN", 1, 1, seq=1, wait_ms=P.LIMITS["max_wait_ms"] + 1)) == "too_large"
     assert _err(P.pack("LOAD", 1, 1, b"img", image_bytes=3, image_crc32=1)) == "bad_crc"
-    assert _err(P.pack("LOAD", 1, 1, b"img", image_bytes=4, image_crc32=zlib.crc32(b"img"))) == "malformed"
+    assert (
+        _err(P.pack("LOAD", 1, 1, b"img", image_bytes=4, image_crc32=zlib.crc32(b"img")))
+        == "malformed"
+    )
     assert _err(P.pack("WRITE", 1, 1, b"", length=0)) == "malformed"
     bad_name = P.pack("WRITE", 1, 1, b"x", length=1, symbol=b"a\x01")
     assert _err(bad_name) == "malformed"
@@ -88,7 +92,9 @@ def test_field_rules_are_named():
     run[P.HEADER.size + P.BY_NAME["RUN"].fields.at("reserved")] = 1
     assert _err(bytes(run)) == "malformed"
     status = P.pack("STATUS", 1)
-    assert _err(status[:12] + struct.pack("<I", len(status) + 1) + status[16:] + b"\0") == "malformed"
+    assert (
+        _err(status[:12] + struct.pack("<I", len(status) + 1) + status[16:] + b"\0") == "malformed"
+    )
 
 
 def test_error_replies_carry_their_code_and_detail():

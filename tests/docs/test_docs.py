@@ -12,7 +12,9 @@ import aci
 from aci.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[2]
-CLI_DOC = (ROOT / "docs" / "cli.md").read_text(encoding="utf-8").replace("\\|", "|")  # table cells escape |
+CLI_DOC = (
+    (ROOT / "docs" / "cli.md").read_text(encoding="utf-8").replace("\\|", "|")
+)  # table cells escape |
 
 
 def commands() -> dict[str, argparse.ArgumentParser]:
@@ -62,7 +64,9 @@ def test_version(capsys):
 
 
 def tracked_text_files():
-    names = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    names = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
     for name in names:
         path = ROOT / name
         if path.suffix in (".acx", ".bin", ".npy", ".png", ".svg") or not path.is_file():
@@ -74,22 +78,39 @@ def tracked_text_files():
 
 
 # Built from pieces so that this file does not match itself.
-OUTSIDE = re.compile("|".join([r"\.\./" + "shared", "/work/" + "shared", r"\bspec/[A-Z]+\.md",
-                               r"(?<![\w/])" + "MACHINE" + r"\.md", r"(?<![\w/])" + "BNN" + r"\.md",
-                               r"(?<![\w/])" + "LANGUAGE" + r"\.md", r"(?<![\w/])" + "STYLE" + r"\.md",
-                               r"\bseeds/"]))
+OUTSIDE = re.compile(
+    "|".join(
+        [
+            r"\.\./" + "shared",
+            "/work/" + "shared",
+            r"\bspec/[A-Z]+\.md",
+            r"(?<![\w/])" + "MACHINE" + r"\.md",
+            r"(?<![\w/])" + "BNN" + r"\.md",
+            r"(?<![\w/])" + "LANGUAGE" + r"\.md",
+            r"(?<![\w/])" + "STYLE" + r"\.md",
+            r"\bseeds/",
+        ]
+    )
+)
 DOC_REF = re.compile(r"\bdocs/([\w-]+\.md)")
 
 
 def test_nothing_refers_outside_the_repository():
-    bad = [f"{name}:{text.count(chr(10), 0, m.start()) + 1}: {m.group(0)}"
-           for name, text in tracked_text_files() for m in OUTSIDE.finditer(text)]
+    bad = [
+        f"{name}:{text.count(chr(10), 0, m.start()) + 1}: {m.group(0)}"
+        for name, text in tracked_text_files()
+        for m in OUTSIDE.finditer(text)
+    ]
     assert not bad, "references to files outside the repository:\n" + "\n".join(bad)
 
 
 def test_every_docs_page_named_exists():
-    bad = [f"{name}: docs/{m.group(1)}" for name, text in tracked_text_files()
-           for m in DOC_REF.finditer(text) if not (ROOT / "docs" / m.group(1)).is_file()]
+    bad = [
+        f"{name}: docs/{m.group(1)}"
+        for name, text in tracked_text_files()
+        for m in DOC_REF.finditer(text)
+        if not (ROOT / "docs" / m.group(1)).is_file()
+    ]
     assert not bad, "references to pages docs/ does not have:\n" + "\n".join(bad)
 
 

@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from aci import cli, explore as X
-from aci._cli_explore import MODES as CLI_MODES, add_explore_parser
+from aci import cli
+from aci import explore as X
+from aci._cli_explore import MODES as CLI_MODES
+from aci._cli_explore import add_explore_parser
 from aci.diagnostics import SourceError
 from aci.pipeline import compile_file
 
@@ -38,15 +40,22 @@ def acic(monkeypatch, capsys):
         code = cli.main([str(a) for a in argv])
         out, err = capsys.readouterr()
         return code, out, err
+
     return run
 
 
 # ---- combinations -------------------------------------------------------------------
 
+
 def test_combinations_order_first_slowest():
     assert X.combinations(["A=1,2", "B=10,20,30"]) == [
-        {"A": 1, "B": 10}, {"A": 1, "B": 20}, {"A": 1, "B": 30},
-        {"A": 2, "B": 10}, {"A": 2, "B": 20}, {"A": 2, "B": 30}]
+        {"A": 1, "B": 10},
+        {"A": 1, "B": 20},
+        {"A": 1, "B": 30},
+        {"A": 2, "B": 10},
+        {"A": 2, "B": 20},
+        {"A": 2, "B": 30},
+    ]
 
 
 def test_combinations_fixed_value_and_number_syntax():
@@ -74,13 +83,22 @@ def test_modes_agree():
 
 # ---- explore ------------------------------------------------------------------------
 
+
 def test_rows_match_a_direct_simulation():
-    rows = X.explore(BNN_PR, X.combinations(["BATCH=1,4", "IMAGES=8"]), ["strict", "dataflow"], jobs=1)
+    rows = X.explore(
+        BNN_PR, X.combinations(["BATCH=1,4", "IMAGES=8"]), ["strict", "dataflow"], jobs=1
+    )
     assert [(r["defines"]["BATCH"], r["mode"]) for r in rows] == [
-        (1, "strict"), (1, "dataflow"), (4, "strict"), (4, "dataflow")]
+        (1, "strict"),
+        (1, "dataflow"),
+        (4, "strict"),
+        (4, "dataflow"),
+    ]
     for r in rows:
         assert r["ok"] and r["error"] is None and r["program"] == "bnn_pr" and r["images"] == 8
-        c = compile_file(BNN_PR, {"BATCH": str(r["defines"]["BATCH"]), "IMAGES": "8"}, mode=r["mode"])
+        c = compile_file(
+            BNN_PR, {"BATCH": str(r["defines"]["BATCH"]), "IMAGES": "8"}, mode=r["mode"]
+        )
         assert r["image_bytes"] == len(c.data)
         assert r["tasks"] == 8 * 9
         assert r["ns_per_image"] == r["total_ns"] / 8
@@ -102,7 +120,12 @@ def test_parallel_equals_serial():
 
 def test_progress_reports_every_combination():
     seen = []
-    X.explore(PARALLEL, X.combinations(["BATCHES=1,2,3"]), jobs=1, progress=lambda d, t: seen.append((d, t)))
+    X.explore(
+        PARALLEL,
+        X.combinations(["BATCHES=1,2,3"]),
+        jobs=1,
+        progress=lambda d, t: seen.append((d, t)),
+    )
     assert seen == [(1, 3), (2, 3), (3, 3)]
 
 
@@ -126,13 +149,31 @@ def test_unknown_program_propagates():
 
 # ---- table and plot -----------------------------------------------------------------
 
+
 def test_table():
-    rows = X.explore(BNN_PR, X.combinations(["BATCH=2,4", "IMAGES=8"]), ["strict", "dataflow"], jobs=1)
+    rows = X.explore(
+        BNN_PR, X.combinations(["BATCH=2,4", "IMAGES=8"]), ["strict", "dataflow"], jobs=1
+    )
     lines = X.table(rows).splitlines()
-    assert lines[0].split() == ["BATCH", "IMAGES", "mode", "total", "per", "image", "PRs", "PR", "time", "util",
-                                "image"]
+    assert lines[0].split() == [
+        "BATCH",
+        "IMAGES",
+        "mode",
+        "total",
+        "per",
+        "image",
+        "PRs",
+        "PR",
+        "time",
+        "util",
+        "image",
+    ]
     assert len(lines) == 5
-    assert lines[1].split()[:3] == ["2", "8", "strict"] and lines[4].split()[:3] == ["4", "8", "dataflow"]
+    assert lines[1].split()[:3] == ["2", "8", "strict"] and lines[4].split()[:3] == [
+        "4",
+        "8",
+        "dataflow",
+    ]
     assert all(line.rstrip().endswith(" B") and "%" in line for line in lines[1:])
 
 
@@ -145,7 +186,9 @@ def test_table_failed_row_and_no_images():
 
 @pytest.mark.parametrize("ext", ["png", "svg"])
 def test_plot(tmp_path, ext):
-    rows = X.explore(PARALLEL, X.combinations(["PART=1024,65536", "BATCHES=1,2"]), ["strict", "dataflow"], jobs=1)
+    rows = X.explore(
+        PARALLEL, X.combinations(["PART=1024,65536", "BATCHES=1,2"]), ["strict", "dataflow"], jobs=1
+    )
     out = tmp_path / f"sweep.{ext}"
     X.plot(rows, str(out), "parallel")
     data = out.read_bytes()
@@ -165,9 +208,20 @@ def test_plot_refuses():
 
 # ---- the command --------------------------------------------------------------------
 
+
 def test_cli_table(acic):
-    code, out, err = acic("explore", BNN_PR, "-D", "BATCH=1,5", "-D", "IMAGES=20", "--mode", "strict,dataflow",
-                          "--jobs", "2")
+    code, out, err = acic(
+        "explore",
+        BNN_PR,
+        "-D",
+        "BATCH=1,5",
+        "-D",
+        "IMAGES=20",
+        "--mode",
+        "strict,dataflow",
+        "--jobs",
+        "2",
+    )
     assert code == 0 and err == ""
     lines = out.splitlines()
     assert lines[0].startswith("BATCH  IMAGES  mode") and len(lines) == 5
@@ -179,7 +233,13 @@ def test_cli_json(acic):
     doc = json.loads(out)
     assert doc["file"] == HELLO
     (row,) = doc["rows"]
-    assert row["ok"] and row["mode"] == "dataflow" and row["prs"] == 1 and row["tasks"] == 1 and row["defines"] == {}
+    assert (
+        row["ok"]
+        and row["mode"] == "dataflow"
+        and row["prs"] == 1
+        and row["tasks"] == 1
+        and row["defines"] == {}
+    )
 
 
 def test_cli_plot(acic, tmp_path):
@@ -195,21 +255,33 @@ def test_cli_failed_combination_exit_1(acic):
     assert "1 of 2 combinations failed" in err
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["-D", "SLOTS=1,x"], "`x` is not an integer"),
-    (["-D", "NOPE=1,2"], "there is no const `NOPE`"),
-    (["--program", "nope"], "no program `nope`"),
-    (["-D", "SLOTS=4", "--plot", "/nonexistent-dir/f.png"], "no directory"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["-D", "SLOTS=1,x"], "`x` is not an integer"),
+        (["-D", "NOPE=1,2"], "there is no const `NOPE`"),
+        (["--program", "nope"], "no program `nope`"),
+        (["-D", "SLOTS=4", "--plot", "/nonexistent-dir/f.png"], "no directory"),
+    ],
+)
 def test_cli_bad_input_exit_1(acic, argv, message):
     code, out, err = acic("explore", PARALLEL, *argv)
     assert code == 1 and out == "" and message in err
 
 
-@pytest.mark.parametrize("argv", [
-    ["-D", "SLOTS"], ["--mode", "fast"], ["--mode", "strict,"], ["--jobs", "0"], ["--jobs", "two"],
-    ["-D", "SLOTS=4", "--plot", "f.pdf"], ["--plot", "f.png"], ["--bogus"],
-])
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["-D", "SLOTS"],
+        ["--mode", "fast"],
+        ["--mode", "strict,"],
+        ["--jobs", "0"],
+        ["--jobs", "two"],
+        ["-D", "SLOTS=4", "--plot", "f.pdf"],
+        ["--plot", "f.png"],
+        ["--bogus"],
+    ],
+)
 def test_cli_bad_flags_exit_2(acic, argv):
     code, out, err = acic("explore", PARALLEL, *argv)
     assert code == 2 and out == "" and "acic: error:" in err

@@ -35,14 +35,19 @@ CONFORMANCE = ROOT / "tests" / "conformance"
 # The example's models of a user's own core (programs/examples/custom_core.aci), found by
 # core name: every run gets them, so that every shipped program runs functionally.
 PY_MODELS = sorted((ROOT / "programs" / "examples" / "models").glob("*.py"))
-C_MODELS = sorted(BUILD / "models" / f"{p.stem}.so" for p in (ROOT / "programs" / "examples" / "models").glob("*.c"))
+C_MODELS = sorted(
+    BUILD / "models" / f"{p.stem}.so"
+    for p in (ROOT / "programs" / "examples" / "models").glob("*.c")
+)
 MANIFEST = json.loads((CONFORMANCE / "manifest.json").read_text())
 VECTORS = sorted(MANIFEST)
 
 
 def make(*targets: str) -> None:
     """Build firmware targets (a no-op when they are current)."""
-    r = subprocess.run(["make", "-C", str(FIRMWARE), "-s", *targets], capture_output=True, text=True)
+    r = subprocess.run(
+        ["make", "-C", str(FIRMWARE), "-s", *targets], capture_output=True, text=True
+    )
     assert r.returncode == 0, f"make {' '.join(targets)} failed:\n{r.stdout}\n{r.stderr}"
 
 
@@ -65,11 +70,22 @@ def py_verdict(data: bytes) -> tuple[int, int] | None:
     return None
 
 
-def py_run(data: bytes, mode: str | None = None, inputs: dict | None = None, timing_only: bool = False,
-           ranges=()) -> Run:
+def py_run(
+    data: bytes,
+    mode: str | None = None,
+    inputs: dict | None = None,
+    timing_only: bool = False,
+    ranges=(),
+) -> Run:
     lines: list[str] = []
-    r = run_image(data, mode=mode, inputs=inputs, timing_only=timing_only,
-                  trace=lambda e: lines.append(dumps(e) + "\n"), models=PY_MODELS)
+    r = run_image(
+        data,
+        mode=mode,
+        inputs=inputs,
+        timing_only=timing_only,
+        trace=lambda e: lines.append(dumps(e) + "\n"),
+        models=PY_MODELS,
+    )
     memory = {}
     if r.ok and r.board is not None:
         memory = {(a, n): r.board.read(a, n) for a, n in ranges}
@@ -78,13 +94,29 @@ def py_run(data: bytes, mode: str | None = None, inputs: dict | None = None, tim
     return Run(err, "".join(lines), sync, memory)
 
 
-def c_run(exe: Path, data: bytes, mode: str | None = None, inputs: dict | None = None, timing_only: bool = False,
-          ranges=(), prefix=(), extra=()) -> Run:
+def c_run(
+    exe: Path,
+    data: bytes,
+    mode: str | None = None,
+    inputs: dict | None = None,
+    timing_only: bool = False,
+    ranges=(),
+    prefix=(),
+    extra=(),
+) -> Run:
     """Run an image on a firmware build; ``inputs`` maps buffer names to bytes."""
     with tempfile.TemporaryDirectory() as d:
         d = Path(d)
         (d / "image.acx").write_bytes(data)
-        args = [*prefix, str(exe), str(d / "image.acx"), "--json", "--trace", str(d / "trace.jsonl"), *extra]
+        args = [
+            *prefix,
+            str(exe),
+            str(d / "image.acx"),
+            "--json",
+            "--trace",
+            str(d / "trace.jsonl"),
+            *extra,
+        ]
         if mode:
             args += ["--mode", mode]
         if timing_only:
@@ -104,7 +136,9 @@ def c_run(exe: Path, data: bytes, mode: str | None = None, inputs: dict | None =
         memory = {}
         if p.returncode == 0:
             memory = {rng: (d / f"out{k}").read_bytes() for k, rng in enumerate(ranges)}
-        return Run(err, (d / "trace.jsonl").read_text(), res["sync"], memory, p.returncode, p.stderr)
+        return Run(
+            err, (d / "trace.jsonl").read_text(), res["sync"], memory, p.returncode, p.stderr
+        )
 
 
 def c_validate(exe: Path, data: bytes, prefix=()) -> tuple[tuple[int, int] | None, int | None]:
@@ -113,8 +147,12 @@ def c_validate(exe: Path, data: bytes, prefix=()) -> tuple[tuple[int, int] | Non
     with tempfile.TemporaryDirectory() as d:
         path = Path(d) / "image.acx"
         path.write_bytes(data)
-        p = subprocess.run([*prefix, str(exe), str(path), "--json", "--validate-only"], capture_output=True, text=True,
-                           timeout=600)
+        p = subprocess.run(
+            [*prefix, str(exe), str(path), "--json", "--validate-only"],
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert p.returncode in (0, 1), f"{exe} exited {p.returncode}:\n{p.stderr}"
         res = json.loads(p.stdout)
         if res["error"] is None:

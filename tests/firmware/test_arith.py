@@ -3,12 +3,28 @@ acifw-muldiv) agrees with Python's exact integers, saturating at 2^64 - 1."""
 
 import subprocess
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from .harness import MULDIV
 
 U64 = 2**64 - 1
-EDGES = [0, 1, 2, 3, 10**9, 2**31, 2**32 - 1, 2**32, 2**32 + 1, 2**40, 2**48 - 1, 2**63, U64 - 1, U64]
+EDGES = [
+    0,
+    1,
+    2,
+    3,
+    10**9,
+    2**31,
+    2**32 - 1,
+    2**32,
+    2**32 + 1,
+    2**40,
+    2**48 - 1,
+    2**63,
+    U64 - 1,
+    U64,
+]
 values = st.sampled_from(EDGES) | st.integers(0, U64) | st.integers(0, 2**40)
 
 
@@ -18,7 +34,9 @@ def expect(a: int, b: int, c: int) -> int:
 
 def c_muldiv(triples) -> list[int]:
     text = "".join(f"{a} {b} {c}\n" for a, b, c in triples)
-    out = subprocess.run([str(MULDIV)], input=text, capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [str(MULDIV)], input=text, capture_output=True, text=True, check=True
+    ).stdout
     return [int(x) for x in out.split()]
 
 

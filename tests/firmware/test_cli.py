@@ -13,7 +13,9 @@ from aci.pipeline import compile_file
 from . import images as I
 from .harness import CONFORMANCE, MANIFEST, ROOT, SIM, py_run, py_verdict
 
-HELLO = compile_file(str(ROOT / "programs" / "examples" / "hello.aci")).data  # TEST(a: src, y: dst, n: 4096, salt: 1)
+HELLO = compile_file(
+    str(ROOT / "programs" / "examples" / "hello.aci")
+).data  # TEST(a: src, y: dst, n: 4096, salt: 1)
 SRC, DST = 0x0, 0x1000  # hello's buffers, by its SYMBOLS
 
 
@@ -28,22 +30,25 @@ def hello(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("args, message", [
-    ((), "no image given"),
-    (("{img}", "--frob"), "unknown option --frob"),
-    (("{img}", "--mode", "fast"), "--mode is strict or dataflow"),
-    (("{img}", "--mode"), "--mode needs a value"),
-    (("{img}", "--set", "nothing"), "malformed value"),
-    (("{img}", "--save", "0x10=out"), "malformed value"),
-    (("{img}", "--save", "0x10:0=out"), "malformed value"),
-    (("{img}", "--load", "-5=x"), "malformed value"),
-    (("{img}", "{img}"), "unexpected argument"),
-    (("{img}", "--set", "nope={img}"), "no buffer `nope`"),
-    (("{img}", "--dump", "sram={img}"), "no memory region `sram`"),
-    (("{img}", "--set", "src={img}"), "`src` holds 4096 bytes"),
-    (("{img}", "--load", "0x100000000={img}"), "outside every memory region"),
-    (("/nonexistent.acx",), "cannot read /nonexistent.acx"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((), "no image given"),
+        (("{img}", "--frob"), "unknown option --frob"),
+        (("{img}", "--mode", "fast"), "--mode is strict or dataflow"),
+        (("{img}", "--mode"), "--mode needs a value"),
+        (("{img}", "--set", "nothing"), "malformed value"),
+        (("{img}", "--save", "0x10=out"), "malformed value"),
+        (("{img}", "--save", "0x10:0=out"), "malformed value"),
+        (("{img}", "--load", "-5=x"), "malformed value"),
+        (("{img}", "{img}"), "unexpected argument"),
+        (("{img}", "--set", "nope={img}"), "no buffer `nope`"),
+        (("{img}", "--dump", "sram={img}"), "no memory region `sram`"),
+        (("{img}", "--set", "src={img}"), "`src` holds 4096 bytes"),
+        (("{img}", "--load", "0x100000000={img}"), "outside every memory region"),
+        (("/nonexistent.acx",), "cannot read /nonexistent.acx"),
+    ],
+)
 def test_usage_errors(hello, args, message):
     r = sim(*(a.replace("{img}", str(hello)) for a in args))
     assert r.returncode == 2
@@ -63,10 +68,20 @@ def test_invalid_image(tmp_path):
 def test_set_get_and_sync(hello, tmp_path):
     a = np.random.default_rng(1).integers(0, 256, 4096, dtype=np.uint8)
     (tmp_path / "a").write_bytes(a.tobytes())
-    r = sim(hello, "--set", f"src={tmp_path / 'a'}", "--get", f"dst={tmp_path / 'y'}", "--sync", tmp_path / "sync")
+    r = sim(
+        hello,
+        "--set",
+        f"src={tmp_path / 'a'}",
+        "--get",
+        f"dst={tmp_path / 'y'}",
+        "--sync",
+        tmp_path / "sync",
+    )
     assert r.returncode == 0, r.stderr
     k = np.arange(4096)
-    assert (np.frombuffer((tmp_path / "y").read_bytes(), np.uint8) == (5 * a.astype(int) + 1 + k) % 256).all()
+    assert (
+        np.frombuffer((tmp_path / "y").read_bytes(), np.uint8) == (5 * a.astype(int) + 1 + k) % 256
+    ).all()
     py = py_run(HELLO, inputs={"src": a.tobytes()})
     assert (tmp_path / "sync").read_bytes() == F.SYNC.pack(**{**py.sync, "reserved": 0})
 
@@ -76,14 +91,24 @@ def test_load_save_mem_dump(hello, tmp_path):
     (tmp_path / "a").write_bytes(a)
     r = sim(hello, "--load", f"{SRC}={tmp_path / 'a'}", "--save", f"{DST}:4096={tmp_path / 'y1'}")
     assert r.returncode == 0, r.stderr
-    r = sim(hello, "--mem", f"ddr={tmp_path / 'a'}", "--dump", f"ddr={tmp_path / 'all'}", "--get",
-            f"dst={tmp_path / 'y2'}")
+    r = sim(
+        hello,
+        "--mem",
+        f"ddr={tmp_path / 'a'}",
+        "--dump",
+        f"ddr={tmp_path / 'all'}",
+        "--get",
+        f"dst={tmp_path / 'y2'}",
+    )
     assert r.returncode == 0, r.stderr
     y = (tmp_path / "y1").read_bytes()
-    assert y == (tmp_path / "y2").read_bytes() == py_run(HELLO, inputs={"src": a}, ranges=[(DST, 4096)]).memory[
-        (DST, 4096)]
+    assert (
+        y
+        == (tmp_path / "y2").read_bytes()
+        == py_run(HELLO, inputs={"src": a}, ranges=[(DST, 4096)]).memory[(DST, 4096)]
+    )
     dump = (tmp_path / "all").read_bytes()
-    assert dump[:4096] == a and dump[DST:DST + 4096] == y
+    assert dump[:4096] == a and dump[DST : DST + 4096] == y
 
 
 def test_runtime_error(tmp_path):

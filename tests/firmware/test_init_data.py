@@ -38,13 +38,16 @@ def program(tmp_path) -> Path:
     (tmp_path / "src.bin").write_bytes(SRC)
     np.save(tmp_path / "w.npy", np.arange(-24, 24, dtype=np.int16).reshape(4, 12))
     p = tmp_path / "init.aci"
-    p.write_text(f'import "{LIB}/targets/zcu102.aci"\nimport "{LIB}/cores/test.aci"\n'
-                 'input  buffer src : u8[4096] in ddr from "src.bin"\n'
-                 'buffer w : i16[4][12] in ocm from "w.npy"\n'
-                 'output buffer dst : u8[4096] in ddr\n'
-                 'program p on zcu102 {\n'
-                 '    window { parsec { thread { task TEST(a: src, y: dst, n: 4096, salt: 1) } } }\n'
-                 '}\n', encoding="utf-8")
+    p.write_text(
+        f'import "{LIB}/targets/zcu102.aci"\nimport "{LIB}/cores/test.aci"\n'
+        'input  buffer src : u8[4096] in ddr from "src.bin"\n'
+        'buffer w : i16[4][12] in ocm from "w.npy"\n'
+        "output buffer dst : u8[4096] in ddr\n"
+        "program p on zcu102 {\n"
+        "    window { parsec { thread { task TEST(a: src, y: dst, n: 4096, salt: 1) } } }\n"
+        "}\n",
+        encoding="utf-8",
+    )
     return p
 
 
@@ -74,7 +77,9 @@ def test_the_firmware_loads_init_itself(program):
     """acifw-sim with no input from the host: the bytes come from the image alone."""
     data = compile_file(str(program), symbols=False).data  # stripped: no buffer names at all
     img = decode(data)
-    dst = next(c for c in decode(compile_file(str(program)).data).symbols.buffers if c.name == "dst")
+    dst = next(
+        c for c in decode(compile_file(str(program)).data).symbols.buffers if c.name == "dst"
+    )
     src = img.init[0]
     run = c_run(SIM, data, ranges=[(src.address, 4096), (dst.address, 4096)])
     assert run.error is None
@@ -94,12 +99,18 @@ def test_aci_testing_starts_from_the_files(program):
 def test_acic_run_on_an_image_and_with_set(program, tmp_path, engine):
     acic = str(Path(sys.executable).parent / "acic")
     image = tmp_path / "p.acx"
-    subprocess.run([acic, "compile", str(program), "-o", str(image)], check=True, capture_output=True)
+    subprocess.run(
+        [acic, "compile", str(program), "-o", str(image)], check=True, capture_output=True
+    )
     (tmp_path / "other.bin").write_bytes(OVERRIDE)
     for extra, source in (([], SRC), (["--set", f"src={tmp_path / 'other.bin'}"], OVERRIDE)):
         out = tmp_path / "dst.bin"
-        p = subprocess.run([acic, "run", str(image), "--engine", engine, "--get", f"dst={out}", *extra],
-                           capture_output=True, text=True, cwd=tmp_path.parent)
+        p = subprocess.run(
+            [acic, "run", str(image), "--engine", engine, "--get", f"dst={out}", *extra],
+            capture_output=True,
+            text=True,
+            cwd=tmp_path.parent,
+        )
         assert p.returncode == 0, p.stderr
         assert out.read_bytes() in expected(source)
 

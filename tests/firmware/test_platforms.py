@@ -12,8 +12,20 @@ from aci.cores import bnndata
 from aci.decode import decode
 from aci.pipeline import compile_file
 
-from .harness import CONFORMANCE, CROSS, FIRMWARE, MANIFEST, ROOT, VECTORS, c_run, c_validate, first_difference, make, \
-    py_run, py_verdict
+from .harness import (
+    CONFORMANCE,
+    CROSS,
+    FIRMWARE,
+    MANIFEST,
+    ROOT,
+    VECTORS,
+    c_run,
+    c_validate,
+    first_difference,
+    make,
+    py_run,
+    py_verdict,
+)
 
 QEMU = ("qemu-aarch64",)
 
@@ -28,7 +40,9 @@ def test_conformance_on_aarch64(cross):
     for name in VECTORS:
         data = (CONFORMANCE / name).read_bytes()
         if MANIFEST[name].get("validate_only"):
-            assert c_validate(cross, data, prefix=QEMU)[0] is None and py_verdict(data) is None, name
+            assert c_validate(cross, data, prefix=QEMU)[0] is None and py_verdict(data) is None, (
+                name
+            )
             continue
         c = c_run(cross, data, timing_only=True, prefix=QEMU)
         assert c.error == py_verdict(data), name
@@ -39,8 +53,9 @@ def test_conformance_on_aarch64(cross):
 
 @pytest.mark.parametrize("program", ["bnn_static", "bnn_pr"])
 def test_bnn_on_aarch64(cross, program):
-    data = compile_file(str(ROOT / "programs" / f"{program}.aci"), {"IMAGES": "4", "BATCH": "4"},
-                        mode="dataflow").data
+    data = compile_file(
+        str(ROOT / "programs" / f"{program}.aci"), {"IMAGES": "4", "BATCH": "4"}, mode="dataflow"
+    ).data
     gen = bnndata.generate(5, 4)
     names = {b.name: (b.address, b.size) for b in decode(data).symbols.buffers}
     inputs = {k: np.ascontiguousarray(v).tobytes() for k, v in gen.items()}

@@ -13,32 +13,52 @@ its operations in program order in both).
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, find, given, settings, strategies as st
+from hypothesis import HealthCheck, find, given, settings
+from hypothesis import strategies as st
 
 from aci.encode import encode
-from aci.image import (BufferSymbol, CoreInfo, Image, Loop, MemoryInfo, Parsec, Port, Reconf, Repeat, Symbols,
-                       TargetInfo, Task, Thread, Wait, Window)
+from aci.image import (
+    BufferSymbol,
+    CoreInfo,
+    Image,
+    Loop,
+    MemoryInfo,
+    Parsec,
+    Port,
+    Reconf,
+    Repeat,
+    Symbols,
+    TargetInfo,
+    Task,
+    Thread,
+    Wait,
+    Window,
+)
 from aci.timing import Timing
 
 from .harness import ASAN, SIM, c_run, extents, first_difference, py_run
 
 TEST = CoreInfo(200, "TEST", ("in", "out"), 2, 4096, 0xF0000)
-TEST2 = CoreInfo(201, "TE\"ST\\2", ("in", "out"), 2, 8192, 0xF8000)  # no model; a name JSON must escape
+TEST2 = CoreInfo(
+    201, 'TE"ST\\2', ("in", "out"), 2, 8192, 0xF8000
+)  # no model; a name JSON must escape
 AREA = 0x10000  # the shared input, then one area per slot
 INPUT = BufferSymbol("input", "u8", "input", (AREA,), 0, 0, AREA)
 
 
 @st.composite
 def timings(draw):
-    return Timing(icap_bytes_per_s=draw(st.sampled_from([10**8, 10**9, 3 * 10**9])),
-                  pr_overhead_ns=draw(st.sampled_from([0, 50, 1000])),
-                  dma_bytes_per_s=draw(st.sampled_from([10**8, 10**9, 7 * 10**8])),
-                  clock_hz=draw(st.sampled_from([10**8, 10**9, 333_333_333])),
-                  task_overhead_ns=draw(st.sampled_from([0, 10, 2000])),
-                  pf_write_ns=draw(st.sampled_from([0, 1, 10])),
-                  link_bits_per_s=draw(st.sampled_from([8 * 10**9, 10**10])),
-                  link_latency_ns=draw(st.sampled_from([0, 1000, 20_000])),
-                  watchdog_ns=draw(st.sampled_from([0] * 6 + [500, 5000] * 2)))
+    return Timing(
+        icap_bytes_per_s=draw(st.sampled_from([10**8, 10**9, 3 * 10**9])),
+        pr_overhead_ns=draw(st.sampled_from([0, 50, 1000])),
+        dma_bytes_per_s=draw(st.sampled_from([10**8, 10**9, 7 * 10**8])),
+        clock_hz=draw(st.sampled_from([10**8, 10**9, 333_333_333])),
+        task_overhead_ns=draw(st.sampled_from([0, 10, 2000])),
+        pf_write_ns=draw(st.sampled_from([0, 1, 10])),
+        link_bits_per_s=draw(st.sampled_from([8 * 10**9, 10**10])),
+        link_latency_ns=draw(st.sampled_from([0, 1000, 20_000])),
+        watchdog_ns=draw(st.sampled_from([0] * 6 + [500, 5000] * 2)),
+    )
 
 
 @st.composite
@@ -54,11 +74,16 @@ def programs(draw):
         a = draw(st.sampled_from([0x8000, own])) + 16 * draw(st.integers(0, 64))
         y = own + 16 * draw(st.integers(0, 64))
         stride = st.sampled_from([0, n, -n, 256, -256, 64])
-        ports = (Port(a, n, tuple(draw(stride) for _ in levels)), Port(y, n, tuple(draw(stride) for _ in levels)))
+        ports = (
+            Port(a, n, tuple(draw(stride) for _ in levels)),
+            Port(y, n, tuple(draw(stride) for _ in levels)),
+        )
         words = [n if draw(st.integers(0, 30)) else n + 1, draw(st.integers(0, 2**16 - 1))]
         params.extend(words)
-        waits = tuple(Wait(draw(st.integers(0, slots - 1)), draw(st.integers(0, 4)))
-                      for _ in range(draw(st.integers(0, 3))))
+        waits = tuple(
+            Wait(draw(st.integers(0, slots - 1)), draw(st.integers(0, 4)))
+            for _ in range(draw(st.integers(0, 3)))
+        )
         return Task(slot, core, ports, len(params) - 2, 2, draw(st.integers(0, 5000)), waits)
 
     def body(slot_choices, levels, depth):
@@ -72,8 +97,10 @@ def programs(draw):
         return items
 
     def window(levels):
-        reconfs = tuple(Reconf(draw(st.integers(0, slots - 1)), draw(st.sampled_from([200] * 5 + [201])))
-                        for _ in range(draw(st.integers(0, slots))))
+        reconfs = tuple(
+            Reconf(draw(st.integers(0, slots - 1)), draw(st.sampled_from([200] * 5 + [201])))
+            for _ in range(draw(st.integers(0, slots)))
+        )
         parsecs = []
         for _ in range(draw(st.integers(0, 2))):
             free = draw(st.permutations(range(slots)))
@@ -91,13 +118,24 @@ def programs(draw):
     for _ in range(draw(st.integers(1, 3))):
         if draw(st.booleans()):
             count = draw(st.integers(1, 3))
-            top.append(Repeat(count, tuple(window((count,)) for _ in range(draw(st.integers(1, 2))))))
+            top.append(
+                Repeat(count, tuple(window((count,)) for _ in range(draw(st.integers(1, 2)))))
+            )
         else:
             top.append(window(()))
     memory = MemoryInfo("ddr", 0, 1 << 20)
     target = TargetInfo(slots, draw(timings()), (memory,))
-    img = Image(target, (TEST, TEST2), tuple(params), tuple(top), draw(st.booleans()), Symbols((INPUT,), ("r.aci",)))
-    initial = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).integers(0, 256, AREA, dtype=np.uint8)
+    img = Image(
+        target,
+        (TEST, TEST2),
+        tuple(params),
+        tuple(top),
+        draw(st.booleans()),
+        Symbols((INPUT,), ("r.aci",)),
+    )
+    initial = np.random.default_rng(draw(st.integers(0, 2**32 - 1))).integers(
+        0, 256, AREA, dtype=np.uint8
+    )
     return encode(img), initial.tobytes()
 
 
@@ -116,15 +154,23 @@ def test_random_program(program):
             assert c.memory == py.memory
 
 
-@pytest.mark.filterwarnings("ignore::hypothesis.errors.HypothesisWarning")  # find() reprs what it found
+@pytest.mark.filterwarnings(
+    "ignore::hypothesis.errors.HypothesisWarning"
+)  # find() reprs what it found
 @pytest.mark.parametrize("outcome", [None, 40, 41, 42])
 def test_generator_reaches_the_corners(outcome):
     """The strategy makes runs that complete and runs that stop on each run-time error.
     Each outcome is searched for on its own (``find`` stops at the first hit), so the
     test does not hang on how often a fixed number of draws happens to hit it."""
+
     def ends_so(program) -> bool:
         r = py_run(program[0], "strict", {"input": program[1]})
         return (None if r.error is None else r.error[0]) == outcome
 
-    find(programs(), ends_so, settings=settings(max_examples=2000, database=None, deadline=None,
-                                                suppress_health_check=list(HealthCheck)))
+    find(
+        programs(),
+        ends_so,
+        settings=settings(
+            max_examples=2000, database=None, deadline=None, suppress_health_check=list(HealthCheck)
+        ),
+    )

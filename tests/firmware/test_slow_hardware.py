@@ -34,8 +34,22 @@ def images(tmp_path_factory):
 
 def run(exe: Path, image: Path, mode: str, *extra: str):
     trace = image.parent / f"{image.stem}-{mode}-{'_'.join(extra).replace(':', '-')}.jsonl"
-    p = subprocess.run([str(exe), str(image), "--timing-only", "--json", "--mode", mode, "--trace", str(trace), *extra],
-                       capture_output=True, text=True, timeout=300)
+    p = subprocess.run(
+        [
+            str(exe),
+            str(image),
+            "--timing-only",
+            "--json",
+            "--mode",
+            mode,
+            "--trace",
+            str(trace),
+            *extra,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     events = [json.loads(line) for line in trace.read_text().splitlines()]
     return p, json.loads(p.stdout), events
 
@@ -63,7 +77,13 @@ def test_hung_slot_stops_the_run_with_watchdog(images, name, mode, exe):
     assert p.returncode == 1
     assert "run-time error: watchdog" in p.stderr
     words = message("watchdog_hung", slot=1, hang_ns=10_000_000_000)
-    assert hung["error"] == {"code": WATCHDOG, "name": "watchdog", "offset": first["pc"], "t": at, "detail": words}
+    assert hung["error"] == {
+        "code": WATCHDOG,
+        "name": "watchdog",
+        "offset": first["pc"],
+        "t": at,
+        "detail": words,
+    }
     assert p.stderr.endswith(f": {words}\n")
     assert hung["sync"]["status"] == 3 and hung["sync"]["error_code"] == WATCHDOG
     assert hung["sync"]["slot_done1"] == 0  # it never counts as done
@@ -71,6 +91,8 @@ def test_hung_slot_stops_the_run_with_watchdog(images, name, mode, exe):
     assert [e for e in trace if e["t"] < at] == [e for e in trace0 if e["t"] < at]
     assert not [e for e in trace if e["t"] >= at and e["ev"] in ("pr_start", "task_start")]
     errors = [e for e in trace if e["ev"] == "error"]
-    assert errors == [{"ev": "error", "code": WATCHDOG, "name": "watchdog", "pc": first["pc"], "t": at}]
+    assert errors == [
+        {"ev": "error", "code": WATCHDOG, "name": "watchdog", "pc": first["pc"], "t": at}
+    ]
     # A hung task still counts among the tasks the run started.
     assert hung["tasks"] == hung["sync"]["progress"] + (first["ev"] == "task_end")

@@ -10,7 +10,8 @@ import subprocess
 
 import attrs
 import pytest
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aci import format as F
 from aci.encode import encode
@@ -32,7 +33,9 @@ def c_verdict(exe, data: bytes, tmp_path) -> tuple[int, int] | None:
             return None
         name, offset = p.stderr.split("invalid image: ")[1].split(" at offset ")
         return F.ERROR_BY_NAME[name].code, int(offset)
-    p = subprocess.run([str(exe), str(path), "--validate-only", "--json"], capture_output=True, text=True)
+    p = subprocess.run(
+        [str(exe), str(path), "--validate-only", "--json"], capture_output=True, text=True
+    )
     assert p.returncode in (0, 1), p.stderr
     err = json.loads(p.stdout)["error"]
     return None if err is None else (err["code"], err["offset"])
@@ -57,7 +60,7 @@ def corruptions(draw):
         elif kind < 8:
             data[at] ^= 1 << draw(st.integers(0, 7))
         elif kind == 8:
-            del data[at:at + draw(st.sampled_from([1, 4, 8, 16]))]
+            del data[at : at + draw(st.sampled_from([1, 4, 8, 16]))]
         else:
             data[at:at] = bytes(draw(st.sampled_from([1, 4, 8])))
     return fixed(data) if draw(st.integers(0, 9)) else bytes(data)
@@ -72,27 +75,49 @@ def test_corrupted_images(tmp_path_factory, data):
 
 # ---- SYMBOLS: repeated keys, line tables, file names ------------------------------
 
+
 def symbols_image(buffers=1, lines=None, file_name="prog.aci", repeat_name=None) -> bytes:
     """An image with `buffers` SYMBOLS buffers and many instructions with source lines;
     `lines` rewrites the line records' offsets afterwards (by index into the
     instruction offsets, or a raw offset as ('raw', x))."""
-    tasks = [attrs.evolve(I.task(0, 0x1000 + 256 * k, 0x8000 + 256 * k), source=Source(0, k + 1))
-             for k in range(90)]
+    tasks = [
+        attrs.evolve(I.task(0, 0x1000 + 256 * k, 0x8000 + 256 * k), source=Source(0, k + 1))
+        for k in range(90)
+    ]
     body = (I.window([(0, 200)], I.parsec(tasks)),)
-    bufs = tuple(BufferSymbol(repeat_name if repeat_name and k in (70, 80) else f"b{k}", "u8", "scratch", (16,), 0,
-                              16 * k, 16) for k in range(buffers))
-    img = I.Image(I.TargetInfo(4, I.TIMING, (I.MEMORY,)), (I.TEST,), (100, 0), body, False,
-                  Symbols(bufs, (file_name,)))
+    bufs = tuple(
+        BufferSymbol(
+            repeat_name if repeat_name and k in (70, 80) else f"b{k}",
+            "u8",
+            "scratch",
+            (16,),
+            0,
+            16 * k,
+            16,
+        )
+        for k in range(buffers)
+    )
+    img = I.Image(
+        I.TargetInfo(4, I.TIMING, (I.MEMORY,)),
+        (I.TEST,),
+        (100, 0),
+        body,
+        False,
+        Symbols(bufs, (file_name,)),
+    )
     data = bytearray(encode(img))
     if lines is not None:
         sym = _section(data, "SYMBOLS")
-        nb, nf, nl = int.from_bytes(data[sym:sym + 2], "little"), int.from_bytes(data[sym + 2:sym + 4], "little"), \
-            int.from_bytes(data[sym + 4:sym + 8], "little")
+        nb, nf, nl = (
+            int.from_bytes(data[sym : sym + 2], "little"),
+            int.from_bytes(data[sym + 2 : sym + 4], "little"),
+            int.from_bytes(data[sym + 4 : sym + 8], "little"),
+        )
         at = sym + 8 + nb * F.BUFFER.size + nf * F.FILE.size
-        offsets = [int.from_bytes(data[at + 12 * k:at + 12 * k + 4], "little") for k in range(nl)]
+        offsets = [int.from_bytes(data[at + 12 * k : at + 12 * k + 4], "little") for k in range(nl)]
         for k, which in enumerate(lines):
             x = which[1] if isinstance(which, tuple) else offsets[which]
-            data[at + 12 * k:at + 12 * k + 4] = x.to_bytes(4, "little")
+            data[at + 12 * k : at + 12 * k + 4] = x.to_bytes(4, "little")
     return fixed(data)
 
 
@@ -124,15 +149,21 @@ CASES = {
 def _patch_file(data: bytes, raw: bytes) -> bytes:
     d = bytearray(data)
     sym = _section(d, "SYMBOLS")
-    nb = int.from_bytes(d[sym:sym + 2], "little")
+    nb = int.from_bytes(d[sym : sym + 2], "little")
     at = sym + 8 + nb * F.BUFFER.size
-    d[at:at + 128] = raw.ljust(128, b"\0")
+    d[at : at + 128] = raw.ljust(128, b"\0")
     return fixed(d)
 
 
 BASE = CASES["sorted"]
-for name, raw in {"file_surrogate": b"\xed\xa0\x80", "file_overlong": b"\xc0\xaf", "file_too_big": b"\xf4\x90\x80\x80",
-                  "file_truncated": b"ab\xe2\x82", "file_pad": b"ab\0c", "file_4byte_ok": b"\xf0\x9f\x98\x80"}.items():
+for name, raw in {
+    "file_surrogate": b"\xed\xa0\x80",
+    "file_overlong": b"\xc0\xaf",
+    "file_too_big": b"\xf4\x90\x80\x80",
+    "file_truncated": b"ab\xe2\x82",
+    "file_pad": b"ab\0c",
+    "file_4byte_ok": b"\xf0\x9f\x98\x80",
+}.items():
     CASES[name] = _patch_file(BASE, raw)
 
 
@@ -145,7 +176,23 @@ def test_symbols(case, exe, tmp_path):
 
 def test_symbols_cases_cover_both_verdicts():
     verdicts = {name: py_verdict(data) for name, data in CASES.items()}
-    assert verdicts["sorted"] is None and verdicts["reversed"] is None and verdicts["file_4byte_ok"] is None
-    for name in ("shuffled_repeat", "repeat_first_two", "stray_inside_task", "stray_unsorted", "stray_past_end",
-                 "buffer_names_repeat", "file_surrogate", "file_overlong", "file_too_big", "file_pad"):
-        assert verdicts[name] is not None and verdicts[name][0] == F.ERROR_BY_NAME["bad_symbols"].code, name
+    assert (
+        verdicts["sorted"] is None
+        and verdicts["reversed"] is None
+        and verdicts["file_4byte_ok"] is None
+    )
+    for name in (
+        "shuffled_repeat",
+        "repeat_first_two",
+        "stray_inside_task",
+        "stray_unsorted",
+        "stray_past_end",
+        "buffer_names_repeat",
+        "file_surrogate",
+        "file_overlong",
+        "file_too_big",
+        "file_pad",
+    ):
+        assert (
+            verdicts[name] is not None and verdicts[name][0] == F.ERROR_BY_NAME["bad_symbols"].code
+        ), name

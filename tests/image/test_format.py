@@ -1,28 +1,46 @@
 """The image format: generated files, conformance vectors, round trips, determinism."""
 
 import json
-import re
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from aci import _generate, format as F
+from aci import _generate
+from aci import format as F
 from aci.asm import AsmError, assemble, disassemble
 from aci.decode import ImageError, decode
 from aci.encode import encode
-from aci.image import (CoreInfo, Image, Loop, MemoryInfo, Parsec, Port, Reconf, Repeat, Source, Symbols,
-                       TargetInfo, Task, Thread, Wait, Window)
+from aci.image import (
+    CoreInfo,
+    Image,
+    Loop,
+    MemoryInfo,
+    Parsec,
+    Port,
+    Reconf,
+    Repeat,
+    Source,
+    Symbols,
+    TargetInfo,
+    Task,
+    Thread,
+    Wait,
+    Window,
+)
 from aci.pipeline import compile_file
 from aci.timing import Timing
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "tests" / "conformance"
-PROGRAMS = sorted(p for p in (ROOT / "programs").rglob("*.aci")
-                  if re.search(r"^program ", p.read_text(), re.M))
+PROGRAMS = sorted(
+    p for p in (ROOT / "programs").rglob("*.aci") if re.search(r"^program ", p.read_text(), re.M)
+)
 MANIFEST = json.loads((CONF / "manifest.json").read_text())
 
 
@@ -33,6 +51,7 @@ def test_generated_files_are_current():
 def test_conformance_vectors_are_current(tmp_path):
     sys.path.insert(0, str(CONF))
     import make_vectors
+
     fresh = make_vectors.write(tmp_path)
     assert fresh == MANIFEST
     for name in fresh:
@@ -77,7 +96,9 @@ def test_every_refusal_is_documented_with_its_code():
     rules in docs/format.md; each limit a rule names is one of LIMITS."""
     decode_src = (ROOT / "aci" / "decode.py").read_text()
     c_src = (ROOT / "firmware" / "src" / "validate.c").read_text()
-    used = set(re.findall(r'_fail\("(\w+)"', decode_src)) | set(re.findall(r'_time\(.*"(\w+)"\)$', decode_src, re.M))
+    used = set(re.findall(r'_fail\("(\w+)"', decode_src)) | set(
+        re.findall(r'_time\(.*"(\w+)"\)$', decode_src, re.M)
+    )
     used |= {m.lower() for m in re.findall(r"fail\(&?v, ACI_ERR_(\w+)", c_src)} - {"internal"}
     doc = (ROOT / "docs" / "format.md").read_text()
     image_codes = {e.name for e in F.ERRORS if e.kind == "image"}
@@ -107,7 +128,9 @@ def test_conformance_vector(name):
 @pytest.mark.parametrize("path", PROGRAMS, ids=lambda p: p.name)
 @pytest.mark.parametrize("mode", ["strict", "dataflow"])
 def test_program_round_trips(path, mode):
-    c = compile_file(str(path), {"IMAGES": "8", "BATCH": "4"} if "bnn" in path.name else None, mode=mode)
+    c = compile_file(
+        str(path), {"IMAGES": "8", "BATCH": "4"} if "bnn" in path.name else None, mode=mode
+    )
     img = decode(c.data)
     assert img == c.image
     text = disassemble(img)
@@ -121,8 +144,23 @@ def test_same_bytes_under_different_hash_seeds(tmp_path):
     for seed in ("0", "1", "12345"):
         out = tmp_path / f"{seed}.acx"
         env = {**os.environ, "PYTHONHASHSEED": seed}
-        subprocess.run([sys.executable, "-m", "aci", "compile", "programs/bnn_pr.aci", "-D", "BATCH=20",
-                        "-o", str(out)], cwd=ROOT, env=env, check=True, capture_output=True)
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "aci",
+                "compile",
+                "programs/bnn_pr.aci",
+                "-D",
+                "BATCH=20",
+                "-o",
+                str(out),
+            ],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
         outs.append(out.read_bytes())
     assert outs[0] == outs[1] == outs[2]
 
@@ -148,7 +186,9 @@ def test_any_truncation_is_refused(n):
 
 # ---- random instruction-level programs ------------------------------------------------
 
-TIMING = Timing(357_000_000, 50_000, 1_200_000_000, 150_000_000, 2_000, 10, 10_000_000_000, 20_000, 0)
+TIMING = Timing(
+    357_000_000, 50_000, 1_200_000_000, 150_000_000, 2_000, 10, 10_000_000_000, 20_000, 0
+)
 MEM = 1 << 20
 
 
@@ -156,21 +196,49 @@ MEM = 1 << 20
 def images(draw):
     slots = draw(st.integers(1, 8))
     ncores = draw(st.integers(1, 3))
-    cores = tuple(CoreInfo(10 + k, f"C{k}", tuple(draw(st.lists(st.sampled_from(["in", "out"]), min_size=1, max_size=3))),
-                           draw(st.integers(0, 3)), 4096, 0xF_0000 + 0x1000 * k) for k in range(ncores))
+    cores = tuple(
+        CoreInfo(
+            10 + k,
+            f"C{k}",
+            tuple(draw(st.lists(st.sampled_from(["in", "out"]), min_size=1, max_size=3))),
+            draw(st.integers(0, 3)),
+            4096,
+            0xF_0000 + 0x1000 * k,
+        )
+        for k in range(ncores)
+    )
     params = tuple(draw(st.lists(st.integers(0, 2**32 - 1), min_size=4, max_size=12)))
     with_symbols = draw(st.booleans())  # source lines live in SYMBOLS
-    sources = st.none() | st.builds(Source, st.just(0), st.integers(1, 999)) if with_symbols else st.none()
+    sources = (
+        st.none() | st.builds(Source, st.just(0), st.integers(1, 999))
+        if with_symbols
+        else st.none()
+    )
 
     def task(levels):
         c = draw(st.sampled_from(cores))
-        ports = tuple(Port(draw(st.integers(0, 0x1000)) * 16, draw(st.integers(1, 256)),
-                           tuple(draw(st.integers(0, 64)) * 16 for _ in levels)) for _ in c.port_dirs)
-        waits = tuple(Wait(draw(st.integers(0, slots - 1)), draw(st.integers(0, 255)))
-                      for _ in range(draw(st.integers(0, 2))))
-        return Task(draw(st.integers(0, slots - 1)), c.id, ports, draw(st.integers(0, len(params) - c.param_words)),
-                    c.param_words, draw(st.integers(0, 10**6)), waits,
-                    draw(sources))
+        ports = tuple(
+            Port(
+                draw(st.integers(0, 0x1000)) * 16,
+                draw(st.integers(1, 256)),
+                tuple(draw(st.integers(0, 64)) * 16 for _ in levels),
+            )
+            for _ in c.port_dirs
+        )
+        waits = tuple(
+            Wait(draw(st.integers(0, slots - 1)), draw(st.integers(0, 255)))
+            for _ in range(draw(st.integers(0, 2)))
+        )
+        return Task(
+            draw(st.integers(0, slots - 1)),
+            c.id,
+            ports,
+            draw(st.integers(0, len(params) - c.param_words)),
+            c.param_words,
+            draw(st.integers(0, 10**6)),
+            waits,
+            draw(sources),
+        )
 
     def body(levels, depth):
         items = []
@@ -183,8 +251,10 @@ def images(draw):
         return items
 
     def window(levels):
-        recs = tuple(Reconf(draw(st.integers(0, slots - 1)), draw(st.sampled_from(cores)).id)
-                     for _ in range(draw(st.integers(0, 2))))
+        recs = tuple(
+            Reconf(draw(st.integers(0, slots - 1)), draw(st.sampled_from(cores)).id)
+            for _ in range(draw(st.integers(0, 2)))
+        )
         pars = []
         for _ in range(draw(st.integers(0, 2))):
             threads = []
@@ -206,12 +276,19 @@ def images(draw):
         else:
             top.append(window(()))
     syms = Symbols((), ("f.aci",)) if with_symbols else None
-    return Image(TargetInfo(slots, TIMING, (MemoryInfo("ddr", 0, MEM),)), cores, params, tuple(top),
-                 draw(st.booleans()), syms)
+    return Image(
+        TargetInfo(slots, TIMING, (MemoryInfo("ddr", 0, MEM),)),
+        cores,
+        params,
+        tuple(top),
+        draw(st.booleans()),
+        syms,
+    )
 
 
 def _on_slot(node, slot):
     import attrs
+
     if isinstance(node, Task):
         return attrs.evolve(node, slot=slot)
     return attrs.evolve(node, body=tuple(_on_slot(b, slot) for b in node.body))
@@ -226,14 +303,33 @@ def test_random_images_round_trip(img):
     assert encode(assemble(disassemble(back))) == data
 
 
-@pytest.mark.parametrize("text,where", [
-    ("", 1),
-    (".mode strict\n.target slots=4\n", 2),
-    (".mode fast\n", 1),
-    (".mode strict\n.target slots=4 " + " ".join(f"{k}=1" for k in
-     ["icap_bytes_per_s", "pr_overhead_ns", "dma_bytes_per_s", "clock_hz", "task_overhead_ns", "pf_write_ns",
-      "link_bits_per_s", "link_latency_ns", "watchdog_ns"]) + "\nwindow {\n  frob\n}\n", 4),
-])
+@pytest.mark.parametrize(
+    "text,where",
+    [
+        ("", 1),
+        (".mode strict\n.target slots=4\n", 2),
+        (".mode fast\n", 1),
+        (
+            ".mode strict\n.target slots=4 "
+            + " ".join(
+                f"{k}=1"
+                for k in [
+                    "icap_bytes_per_s",
+                    "pr_overhead_ns",
+                    "dma_bytes_per_s",
+                    "clock_hz",
+                    "task_overhead_ns",
+                    "pf_write_ns",
+                    "link_bits_per_s",
+                    "link_latency_ns",
+                    "watchdog_ns",
+                ]
+            )
+            + "\nwindow {\n  frob\n}\n",
+            4,
+        ),
+    ],
+)
 def test_assembler_errors_have_a_line(text, where):
     with pytest.raises(AsmError) as e:
         assemble(text, "t.acs")
@@ -250,6 +346,12 @@ def test_every_run_time_error_has_its_words():
         owners.add(e.name)
         fields = set(re.findall(r"\{(\w+)\}", text))
         assert fields <= set(F.MESSAGE_FIELDS), key
-        filled = F.message(key, **{f: [1, 2] if F.MESSAGE_FIELDS[f] == "ints" else 7 for f in fields})
-        assert "{" not in filled and "1, 2" in filled or "ints" not in {F.MESSAGE_FIELDS[f] for f in fields}
+        filled = F.message(
+            key, **{f: [1, 2] if F.MESSAGE_FIELDS[f] == "ints" else 7 for f in fields}
+        )
+        assert (
+            "{" not in filled
+            and "1, 2" in filled
+            or "ints" not in {F.MESSAGE_FIELDS[f] for f in fields}
+        )
     assert owners == {e.name for e in F.ERRORS if e.kind == "run"}

@@ -66,7 +66,9 @@ def write_inputs(path, pix):
         z.writestr("cifar10_test_inputs.bin", np.asarray(pix, "<f4").tobytes())
 
 
-def binarynet_arrays(rng, channels=(4, 8, 8, 8), pooled=(1, 2, 3), dense=(32, 10), flip_pooled=False):
+def binarynet_arrays(
+    rng, channels=(4, 8, 8, 8), pooled=(1, 2, 3), dense=(32, 10), flip_pooled=False
+):
     arrays = []
     n_in, side = 3, 32
     for layer, c in enumerate(channels):
@@ -80,9 +82,14 @@ def binarynet_arrays(rng, channels=(4, 8, 8, 8), pooled=(1, 2, 3), dense=(32, 10
         w = rng.normal(0, 1, (n_in, d)).astype(np.float32)
         if i == len(dense) - 1:
             gamma = (rng.integers(1, 32, d) * rng.choice([-1, 1], d) / GRID).astype(np.float32)
-            arrays += [w, (rng.integers(-40, 40, d) / GRID).astype(np.float32),
-                       (rng.integers(-90, 90, d) / GRID).astype(np.float32), gamma,
-                       (rng.integers(-40, 40, d) / GRID).astype(np.float32), np.full(d, 0.5, np.float32)]
+            arrays += [
+                w,
+                (rng.integers(-40, 40, d) / GRID).astype(np.float32),
+                (rng.integers(-90, 90, d) / GRID).astype(np.float32),
+                gamma,
+                (rng.integers(-40, 40, d) / GRID).astype(np.float32),
+                np.full(d, 0.5, np.float32),
+            ]
         else:
             arrays += _bn(rng, w, d, n_in, negative=True)
         n_in = d

@@ -23,18 +23,28 @@ class Graph:
     def node(self, op, inputs, domain="", **attrs):
         self.count += 1
         out = f"t{self.count}"
-        self.nodes.append(helper.make_node(op, inputs, [out], name=f"{op}_{self.count}", domain=domain, **attrs))
+        self.nodes.append(
+            helper.make_node(op, inputs, [out], name=f"{op}_{self.count}", domain=domain, **attrs)
+        )
         return out
 
     def save(self, path, x, y, batch=1):
         graph = helper.make_graph(
-            self.nodes, "bnn", [helper.make_tensor_value_info(x, TensorProto.FLOAT, [batch, 3, 32, 32])],
-            [helper.make_tensor_value_info(y, TensorProto.FLOAT, None)], self.inits)
-        model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(QONNX, 1)])
+            self.nodes,
+            "bnn",
+            [helper.make_tensor_value_info(x, TensorProto.FLOAT, [batch, 3, 32, 32])],
+            [helper.make_tensor_value_info(y, TensorProto.FLOAT, None)],
+            self.inits,
+        )
+        model = helper.make_model(
+            graph, opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid(QONNX, 1)]
+        )
         onnx.save(model, str(path))
 
 
-def from_binarynet(arrays, pooled, path, quant_input=True, threshold="bipolar", batch=1, variances=None):
+def from_binarynet(
+    arrays, pooled, path, quant_input=True, threshold="bipolar", batch=1, variances=None
+):
     """The BinaryNet network (six arrays per layer) as a QONNX graph: kernels flipped
     back to ONNX's cross-correlation; each batch norm as Add(b), Sub(mean),
     Mul(inv_std), Mul(gamma), Add(beta); the sign a BipolarQuant (or a
@@ -45,8 +55,14 @@ def from_binarynet(arrays, pooled, path, quant_input=True, threshold="bipolar", 
     x = "image"
     t = x
     if quant_input:
-        t = g.node("Quant", [t, g.const(2.0**-7), g.const(0.0), g.const(8.0)], QONNX,
-                   signed=1, narrow=0, rounding_mode="ROUND")
+        t = g.node(
+            "Quant",
+            [t, g.const(2.0**-7), g.const(0.0), g.const(8.0)],
+            QONNX,
+            signed=1,
+            narrow=0,
+            rounding_mode="ROUND",
+        )
     layers = len(arrays) // 6
     for layer in range(layers):
         w, b, beta, gamma, mean, inv_std = arrays[6 * layer : 6 * layer + 6]
@@ -65,15 +81,31 @@ def from_binarynet(arrays, pooled, path, quant_input=True, threshold="bipolar", 
         if variances is not None and layer < layers - 1:
             var, eps = variances[layer]
             t = g.node("Add", [t, g.const(b.reshape(shape))])
-            t = g.node("BatchNormalization", [t, *(g.const(c) for c in (gamma, beta, mean, var))], epsilon=eps)
+            t = g.node(
+                "BatchNormalization",
+                [t, *(g.const(c) for c in (gamma, beta, mean, var))],
+                epsilon=eps,
+            )
         else:
-            for op, c in (("Add", b), ("Sub", mean), ("Mul", inv_std), ("Mul", gamma), ("Add", beta)):
+            for op, c in (
+                ("Add", b),
+                ("Sub", mean),
+                ("Mul", inv_std),
+                ("Mul", gamma),
+                ("Add", beta),
+            ):
                 t = g.node(op, [t, g.const(c.reshape(shape))])
         if layer < layers - 1:
             if threshold == "bipolar":
                 t = g.node("BipolarQuant", [t, g.const(1.0)], QONNX)
             else:
-                t = g.node("MultiThreshold", [t, g.const(np.zeros((1, 1)))], QONNX,
-                           out_dtype="BIPOLAR", out_scale=2.0, out_bias=-1.0)
+                t = g.node(
+                    "MultiThreshold",
+                    [t, g.const(np.zeros((1, 1)))],
+                    QONNX,
+                    out_dtype="BIPOLAR",
+                    out_scale=2.0,
+                    out_bias=-1.0,
+                )
     g.save(path, x, t, batch)
     return g

@@ -5,7 +5,6 @@ both engines."""
 from __future__ import annotations
 
 import numpy as np
-
 import pytest
 
 from aci.cli import main
@@ -19,9 +18,28 @@ def imported(tmp_path_factory):
     out = tmp_path_factory.mktemp("digits")
     _, _, images, labels = digits.dataset()
     np.save(out / "heldout.npy", images.astype(np.float32) / 128)
-    assert main(["import", "binarynet", str(digits.MODEL), "-o", str(out), "--program", "digits",
-                 "--inputs", str(out / "heldout.npy"), "--batch", "40"]) == 0
-    assert main(["compile", str(out / "digits.aci"), "--mode", "dataflow", "-o", str(out / "d.acx")]) == 0
+    assert (
+        main(
+            [
+                "import",
+                "binarynet",
+                str(digits.MODEL),
+                "-o",
+                str(out),
+                "--program",
+                "digits",
+                "--inputs",
+                str(out / "heldout.npy"),
+                "--batch",
+                "40",
+            ]
+        )
+        == 0
+    )
+    assert (
+        main(["compile", str(out / "digits.aci"), "--mode", "dataflow", "-o", str(out / "d.acx")])
+        == 0
+    )
     inputs = {p.stem: np.load(p) for p in out.glob("*.npy") if p.stem != "heldout"}
     reference = digits.float_scores(digits.load_model(), images)
     return (out / "d.acx").read_bytes(), inputs, reference, labels
@@ -43,8 +61,21 @@ def test_dataset_split_and_scaling_are_fixed():
     assert xtr.shape == (1437, 3, 32, 32) and xte.shape == (360, 3, 32, 32) and xte.dtype == np.int8
     assert set(np.unique(xte)) <= set(range(-120, 121, 15))
     assert np.array_equal(xte[:, 0], xte[:, 2])  # every channel the same
-    assert np.array_equal(xte[:, :, ::4, ::4].repeat(4, axis=2).repeat(4, axis=3), xte)  # 4x4 blocks
-    assert np.bincount(np.concatenate([ytr, yte])).tolist() == [178, 182, 177, 183, 181, 182, 181, 179, 174, 180]
+    assert np.array_equal(
+        xte[:, :, ::4, ::4].repeat(4, axis=2).repeat(4, axis=3), xte
+    )  # 4x4 blocks
+    assert np.bincount(np.concatenate([ytr, yte])).tolist() == [
+        178,
+        182,
+        177,
+        183,
+        181,
+        182,
+        181,
+        179,
+        174,
+        180,
+    ]
 
 
 def test_committed_model_shape():
@@ -63,5 +94,10 @@ def test_the_demo_runs_on_the_engines_of_this_machine():
     """`make demo` runs the digits on every engine that needs no board daemon."""
     from aci.engine import ENGINES
     from aci.imports import digits
-    assert set(digits.engines()) == {n for n, e in ENGINES.items() if not e.needs_board} >= {"python", "firmware"}
+
+    assert (
+        set(digits.engines())
+        == {n for n, e in ENGINES.items() if not e.needs_board}
+        >= {"python", "firmware"}
+    )
     assert "remote" not in digits.engines()

@@ -98,13 +98,19 @@ def test_values_the_cores_cannot_hold_are_refused(tmp_path):
     with zipfile.ZipFile(tmp_path / "bad.zip", "w") as z:
         for i, a in enumerate(arrays):
             z.writestr(f"arr_{i}", a.astype("<f4").tobytes())
-    with pytest.raises(ModelError, match=r"layer 8 .*h\[3\] = 0.333.* needs them scaled by 2\^25, and then .* outside the cores. i16 range"):
+    with pytest.raises(
+        ModelError,
+        match=r"layer 8 .*h\[3\] = 0.333.* needs them scaled by 2\^25, and then .* outside the cores. i16 range",
+    ):
         bnnfpga.read_params(str(tmp_path / "bad.zip"))
     # a pixel off the i8 / 128 grid
     pix, _ = pixels(rng, 2)
     pix[1, 2, 3, 4] = 0.3
     write_inputs(tmp_path / "in.zip", pix)
-    with pytest.raises(ModelError, match=r"pixel \[1, 2, 3, 4\] = 0.30000001192092896 \(bnn-fpga.s ap_fixed<20,2> makes it 0.29999923.*\) is not x / 2\^7"):
+    with pytest.raises(
+        ModelError,
+        match=r"pixel \[1, 2, 3, 4\] = 0.30000001192092896 \(bnn-fpga.s ap_fixed<20,2> makes it 0.29999923.*\) is not x / 2\^7",
+    ):
         bnnfpga.read_images(str(tmp_path / "in.zip"))
     # a pixel bnn-fpga's own 2^-18 rounding puts on the grid is taken as bnn-fpga sees it
     pix[1, 2, 3, 4] = 0.25 + 2.0**-20
@@ -142,7 +148,9 @@ def test_cifar_sized_archive_through_its_generated_program(tmp_path):
     """bnn-fpga's own network shape (128 .. 512 channels, 8192 -> 1024 -> 1024 -> 10):
     the generated program compiles and its run equals the float network."""
     rng = np.random.Generator(np.random.PCG64(3))
-    write_bnnfpga(tmp_path / "p.zip", rng, channels=(128, 128, 256, 256, 512, 512), dense=(1024, 1024, 10))
+    write_bnnfpga(
+        tmp_path / "p.zip", rng, channels=(128, 128, 256, 256, 512, 512), dense=(1024, 1024, 10)
+    )
     pix, x = pixels(rng, 1)
     net = bnnfpga.read_params(str(tmp_path / "p.zip"))
     (tmp_path / "cifar.aci").write_text(program_text(net, "cifar", str(tmp_path)))
@@ -150,7 +158,9 @@ def test_cifar_sized_archive_through_its_generated_program(tmp_path):
     engine = open_engine("python")
     r = run_on(engine, data, inputs={**net.buffers(), "images": x}, outputs=["scores"])
     assert r.ok, r.error
-    assert np.array_equal(engine.get("scores"), ref.bnnfpga_scores(tmp_path / "p.zip", pix) * 2**net.score_bits)
+    assert np.array_equal(
+        engine.get("scores"), ref.bnnfpga_scores(tmp_path / "p.zip", pix) * 2**net.score_bits
+    )
 
 
 @pytest.mark.parametrize("fmt", ["bnn-fpga", "binarynet"])

@@ -19,14 +19,16 @@ from aci.imports.network import ModelError, program_text, threshold_root
 
 from . import reference as ref
 from .helpers import binarynet_arrays, pixels, run_network
-from .qonnx_models import Graph, QONNX, from_binarynet
+from .qonnx_models import QONNX, Graph, from_binarynet
 
 
 def same_network(a, b):
     assert len(a.layers) == len(b.layers)
     for la, lb in zip(a.layers, b.layers, strict=True):
         assert (la.core, la.params) == (lb.core, lb.params)
-        assert np.array_equal(la.weights, lb.weights) and np.array_equal(la.thresholds, lb.thresholds)
+        assert np.array_equal(la.weights, lb.weights) and np.array_equal(
+            la.thresholds, lb.thresholds
+        )
     assert (a.input_bits, a.score_bits) == (b.input_bits, b.score_bits)
 
 
@@ -36,8 +38,10 @@ def test_digits_network_through_qonnx_equals_the_native_path(tmp_path):
     native = binarynet.read(str(digits.MODEL))
     imported = qonnx.read(str(tmp_path / "digits.onnx"))
     same_network(imported, native)
-    texts = [program_text(n, "digits", str(tmp_path), images=360, batch=40).split("\n", 1)[1]
-             for n in (native, imported)]
+    texts = [
+        program_text(n, "digits", str(tmp_path), images=360, batch=40).split("\n", 1)[1]
+        for n in (native, imported)
+    ]
     assert texts[0] == texts[1]
 
 
@@ -64,7 +68,7 @@ def test_batch_normalization_nodes_are_exact(tmp_path):
         n = arrays[6 * layer + 1].size
         var = rng.uniform(0.2, 30, n).astype(np.float32)
         variances.append((var, 1e-4))
-        arrays[6 * layer + 5] = (1 / np.sqrt(var.astype(np.float64) + np.float64(np.float32(1e-4))))
+        arrays[6 * layer + 5] = 1 / np.sqrt(var.astype(np.float64) + np.float64(np.float32(1e-4)))
     from_binarynet(arrays, (1, 2, 3), tmp_path / "bn.onnx", variances=variances, batch=2)
     net = qonnx.read(str(tmp_path / "bn.onnx"))
     pix, x = pixels(rng, 2)
@@ -83,7 +87,13 @@ def test_threshold_root_on_every_sum():
         v = Fraction(int(rng.integers(1, 50)), int(rng.choice([1, 4, 9])))
         t, flip = threshold_root(k, h, c, v, 20, "x")
         for s in range(-20, 21):
-            assert (float(s * k + h) >= float(c) * math.sqrt(v)) == ((-s if flip else s) >= t), (k, h, c, v, s)
+            assert (float(s * k + h) >= float(c) * math.sqrt(v)) == ((-s if flip else s) >= t), (
+                k,
+                h,
+                c,
+                v,
+                s,
+            )
 
 
 def _npz(tmp_path, arrays):
@@ -93,10 +103,16 @@ def _npz(tmp_path, arrays):
 
 def test_layers_that_do_not_fit_are_each_named(tmp_path):
     g = Graph()
-    t = g.node("Conv", ["image", g.const(np.ones((4, 3, 5, 5)))], kernel_shape=[5, 5], pads=[2, 2, 2, 2])
+    t = g.node(
+        "Conv", ["image", g.const(np.ones((4, 3, 5, 5)))], kernel_shape=[5, 5], pads=[2, 2, 2, 2]
+    )
     t = g.node("BipolarQuant", [t, g.const(1.0)], QONNX)
-    t = g.node("Conv", [t, g.const(np.full((4, 4, 3, 3), 0.5) * np.array([1, -1, 1, 2]).reshape(1, 4, 1, 1))],
-               kernel_shape=[3, 3], pads=[1, 1, 1, 1])
+    t = g.node(
+        "Conv",
+        [t, g.const(np.full((4, 4, 3, 3), 0.5) * np.array([1, -1, 1, 2]).reshape(1, 4, 1, 1))],
+        kernel_shape=[3, 3],
+        pads=[1, 1, 1, 1],
+    )
     t = g.node("Relu", [t])
     t = g.node("BipolarQuant", [t, g.const(1.0)], QONNX)
     t = g.node("Flatten", [t], axis=1)

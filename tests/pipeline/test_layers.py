@@ -15,22 +15,80 @@ ROOT = Path(__file__).resolve().parents[2] / "aci"
 LAYERS = [
     # 0. facts and helpers every stage shares: formats, units, the timing record
     # and formulas, spans and diagnostics, affine offsets and overlaps, files
-    ["span", "format", "units", "timing", "affine", "overlap", "resources", "diagnostics", "_io", "protocol"],
+    [
+        "span",
+        "format",
+        "units",
+        "timing",
+        "affine",
+        "overlap",
+        "resources",
+        "diagnostics",
+        "_io",
+        "protocol",
+    ],
     # 1. the representations passed between stages
     ["ast", "program", "image", "buffers"],
     # 2. the compiler's stages in pipeline order (aci.pipeline), then the image's
     #    other readers; ordered: each imports only modules before it
-    ["_parser", "parse", "check", "pipelining", "schedule", "deps", "waits", "lower", "encode", "decode", "asm", "machine"],
+    [
+        "_parser",
+        "parse",
+        "check",
+        "pipelining",
+        "schedule",
+        "deps",
+        "waits",
+        "lower",
+        "encode",
+        "decode",
+        "asm",
+        "machine",
+    ],
     # 3. the balancer: its cost model runs schedule, waits, lower and the machine
     ["balance"],
     # 4. the engines, the board and its core models, traces and reports, the board
     #    daemon; the importers of trained networks (to programs and parameter files)
-    ["cores", "cores.bits", "cores.bnn", "cores.bnndata", "cores.test_core", "models", "board", "engine", "run",
-     "firmware_sim", "trace", "report", "daemon",
-     "imports", "imports.network", "imports.binarynet", "imports.bnnfpga", "imports.qonnx"],
+    [
+        "cores",
+        "cores.bits",
+        "cores.bnn",
+        "cores.bnndata",
+        "cores.test_core",
+        "models",
+        "board",
+        "engine",
+        "run",
+        "firmware_sim",
+        "trace",
+        "report",
+        "daemon",
+        "imports",
+        "imports.network",
+        "imports.binarynet",
+        "imports.bnnfpga",
+        "imports.qonnx",
+    ],
     # 5. what drives the rest: the pipeline, the command line, tests, tools
-    ["pipeline", "system", "testing", "pytest_plugin", "explore", "demo", "imports.digits", "_generate", "_cli_args",
-     "_cli_run", "_cli_explore", "_cli_import", "_cli_board", "_cli_system", "cli", "__main__", ""],
+    [
+        "pipeline",
+        "system",
+        "testing",
+        "pytest_plugin",
+        "explore",
+        "demo",
+        "imports.digits",
+        "_generate",
+        "_cli_args",
+        "_cli_run",
+        "_cli_explore",
+        "_cli_import",
+        "_cli_board",
+        "_cli_system",
+        "cli",
+        "__main__",
+        "",
+    ],
 ]
 ORDERED = 2
 
@@ -54,7 +112,9 @@ def imports(name: str, path: Path, known) -> set[str]:
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ImportFrom):
             if node.level:
-                base = package[:len(package) - (node.level - 1)] + (node.module.split(".") if node.module else [])
+                base = package[: len(package) - (node.level - 1)] + (
+                    node.module.split(".") if node.module else []
+                )
             elif node.module and (node.module == "aci" or node.module.startswith("aci.")):
                 base = node.module.split(".")[1:]
             else:
@@ -79,12 +139,16 @@ def test_layers_name_modules():
 
 
 def test_no_import_goes_up():
-    layer = {m: len(LAYERS) - 1 for m in modules()} | {m: k for k, mods in enumerate(LAYERS) for m in mods}
+    layer = {m: len(LAYERS) - 1 for m in modules()} | {
+        m: k for k, mods in enumerate(LAYERS) for m in mods
+    }
     order = {m: k for k, m in enumerate(LAYERS[ORDERED])}
     bad = []
     for name, deps in graph().items():
         for dep in deps:
-            if layer[dep] > layer[name] or (layer[dep] == layer[name] == ORDERED and order[dep] > order[name]):
+            if layer[dep] > layer[name] or (
+                layer[dep] == layer[name] == ORDERED and order[dep] > order[name]
+            ):
                 bad.append(f"aci.{name} imports aci.{dep}")
     assert not bad, bad
 
@@ -96,10 +160,11 @@ def test_no_cycles():
     def visit(m: str, path: list[str]) -> None:
         state[m] = 1
         for d in sorted(g[m]):
-            assert state.get(d) != 1, "import cycle: " + " -> ".join(path[path.index(d):] + [m, d])
+            assert state.get(d) != 1, "import cycle: " + " -> ".join(path[path.index(d) :] + [m, d])
             if d not in state:
                 visit(d, path + [m])
         state[m] = 2
+
     for m in sorted(g):
         if m not in state:
             visit(m, [])
@@ -108,5 +173,9 @@ def test_no_cycles():
 def test_the_graph_is_read():
     """The checks above see real edges (a guard against a parser that finds none)."""
     g = graph()
-    assert {"program", "diagnostics"} <= g["check"] and "waits" in g["pipeline"] and "check" in g["pipeline"]
+    assert (
+        {"program", "diagnostics"} <= g["check"]
+        and "waits" in g["pipeline"]
+        and "check" in g["pipeline"]
+    )
     assert "cores.bits" in g["cores.bnn"] and "deps" in g["waits"]

@@ -14,8 +14,13 @@ from aci.program import walk_tasks
 ROOT = Path(__file__).resolve().parents[2]
 # One of each kind: one task, a pipeline over slots, a repeat, the balancer's choice
 # (bnn_auto leaves its slots to the compiler), the full BNN with PR.
-PROGRAMS = {"hello": None, "pipeline": None, "parallel": None,
-            "bnn_auto": {"IMAGES": "8", "BATCH": "4"}, "bnn_pr": {"IMAGES": "8", "BATCH": "4"}}
+PROGRAMS = {
+    "hello": None,
+    "pipeline": None,
+    "parallel": None,
+    "bnn_auto": {"IMAGES": "8", "BATCH": "4"},
+    "bnn_pr": {"IMAGES": "8", "BATCH": "4"},
+}
 
 
 def path_of(name: str) -> str:
@@ -49,9 +54,21 @@ def test_dataflow_needs_waits():
 
 
 def test_stages_are_listed_with_their_modules():
-    assert [s.name for s in aci.STAGES] == ["load", "check", "place", "pipelining", "balance", "schedule", "waits", "lower",
-                                            "encode"]
+    assert [s.name for s in aci.STAGES] == [
+        "load",
+        "check",
+        "place",
+        "pipelining",
+        "balance",
+        "schedule",
+        "waits",
+        "lower",
+        "encode",
+    ]
     for s in aci.STAGES:
         module = importlib.import_module(s.module)
         assert getattr(aci, s.function) is getattr(module, s.function)
-        assert module.__doc__.startswith(f'Stage {aci.STAGES.index(s) + 1}, {s.name}') or s.name == "place"
+        assert (
+            module.__doc__.startswith(f"Stage {aci.STAGES.index(s) + 1}, {s.name}")
+            or s.name == "place"
+        )

@@ -11,12 +11,16 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 BNN = ROOT / "programs" / "bnn_pr.aci"
 HEAVY = ("numpy", "matplotlib", "vcd", "hypothesis")
-PROBE = ("import sys\nfrom aci.cli import main\ncode = main(sys.argv[1:])\n"
-         f"print(code, *[m for m in {HEAVY!r} if m in sys.modules])\n")
+PROBE = (
+    "import sys\nfrom aci.cli import main\ncode = main(sys.argv[1:])\n"
+    f"print(code, *[m for m in {HEAVY!r} if m in sys.modules])\n"
+)
 
 
 def imported(*argv) -> list[str]:
-    p = subprocess.run([sys.executable, "-c", PROBE, *map(str, argv)], capture_output=True, text=True, cwd=ROOT)
+    p = subprocess.run(
+        [sys.executable, "-c", PROBE, *map(str, argv)], capture_output=True, text=True, cwd=ROOT
+    )
     assert p.returncode == 0, p.stderr
     code, *heavy = p.stdout.split("\n")[-2].split()
     assert code == "0", p.stderr

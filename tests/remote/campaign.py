@@ -45,7 +45,9 @@ class Outcome:
     lost: int = 0
     wrong: int = 0
     duplicated: int = 0
-    started: int = 0  # runs the daemon's log shows started (a run killed with the daemon is started again)
+    started: int = (
+        0  # runs the daemon's log shows started (a run killed with the daemon is started again)
+    )
     kills: int = 0
     restarts_seen: int = 0
     resent: int = 0
@@ -55,7 +57,11 @@ class Outcome:
 
 
 def fingerprint(result, lines: list[str]) -> tuple:
-    memory = tuple(result.board.read(lo, hi - lo) for lo, hi in result.board.extents) if result.board else ()
+    memory = (
+        tuple(result.board.read(lo, hi - lo) for lo, hi in result.board.extents)
+        if result.board
+        else ()
+    )
     return result.to_json(), result.sync, "".join(lines), memory
 
 
@@ -82,12 +88,25 @@ class Killer(threading.Thread):
             self.daemon_.start()
 
 
-def campaign(daemon: Daemon, keys: Keys, data: bytes, inputs: dict, runs: int, seed: int = 1,
-             drop: float = 0.01, duplicate: float = 0.01, delay: float = 0.02, cut: float = 0.002,
-             kill_mean_s: float = 1.0, timeout: float = 0.25) -> Outcome:
+def campaign(
+    daemon: Daemon,
+    keys: Keys,
+    data: bytes,
+    inputs: dict,
+    runs: int,
+    seed: int = 1,
+    drop: float = 0.01,
+    duplicate: float = 0.01,
+    delay: float = 0.02,
+    cut: float = 0.002,
+    kill_mean_s: float = 1.0,
+    timeout: float = 0.25,
+) -> Outcome:
     expect = run_once(run_image_firmware, data, inputs)
     out = Outcome()
-    faults = RandomFaults(seed, drop=drop, duplicate=duplicate, delay=delay, cut=cut, max_delay=timeout / 2)
+    faults = RandomFaults(
+        seed, drop=drop, duplicate=duplicate, delay=delay, cut=cut, max_delay=timeout / 2
+    )
     t0 = time.monotonic()
     with FaultProxy(daemon.url, keys.board[0], keys.proxy, faults) as proxy:
         board = Board(proxy.endpoint, proxy.public_key, keys.host, timeout=timeout, patience=30)
@@ -127,4 +146,3 @@ def started_runs(log: str) -> Counter:
     """(sequence number, epoch) -> how often the daemon's log shows that run started
     (its lines ``acifw-board: run SEQ started in epoch EPOCH ...``)."""
     return Counter(m.groups() for m in re.finditer(r"run (\d+) started in epoch ([0-9a-f]+)", log))
-

@@ -31,6 +31,7 @@ def fresh_daemon(keys, tmp_path):
         d = Daemon(keys, tmp_path / f"d{len(daemons)}", **options)
         daemons.append(d)
         return d.start()
+
     yield start
     for d in daemons:
         d.stop()

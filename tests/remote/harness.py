@@ -40,7 +40,9 @@ class Keys:
         for name in ("board", "host", "proxy", "observer"):
             keygen(directory / name)
             pairs[name] = read_pair(directory / name)
-        (directory / "authorized").write_bytes(b"".join(pairs[k][0] + b"\n" for k in ("host", "proxy", "observer")))
+        (directory / "authorized").write_bytes(
+            b"".join(pairs[k][0] + b"\n" for k in ("host", "proxy", "observer"))
+        )
         return cls(directory, pairs["board"], pairs["host"], pairs["proxy"], pairs["observer"])
 
 
@@ -57,10 +59,17 @@ class Daemon:
         return f"tcp://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
-        return [str(daemon_binary()), "--bind", f"tcp://127.0.0.1:{self.port or '*'}",
-                "--key", str(self.keys.directory / "board"),
-                "--authorized-keys", str(self.keys.directory / "authorized"),
-                *(["--pace", f"{self.pace:.6g}"] if self.pace else []), *self.extra]
+        return [
+            str(daemon_binary()),
+            "--bind",
+            f"tcp://127.0.0.1:{self.port or '*'}",
+            "--key",
+            str(self.keys.directory / "board"),
+            "--authorized-keys",
+            str(self.keys.directory / "authorized"),
+            *(["--pace", f"{self.pace:.6g}"] if self.pace else []),
+            *self.extra,
+        ]
 
     def start(self) -> Daemon:
         self.directory.mkdir(parents=True, exist_ok=True)
@@ -68,7 +77,9 @@ class Daemon:
         self._log = open(log, "w")
         deadline = time.monotonic() + 10
         while True:
-            self.proc = subprocess.Popen(self.command(), stdout=subprocess.PIPE, stderr=self._log, text=True)
+            self.proc = subprocess.Popen(
+                self.command(), stdout=subprocess.PIPE, stderr=self._log, text=True
+            )
             line = self.proc.stdout.readline()
             if line.strip():
                 break
@@ -146,4 +157,3 @@ class Daemon:
 
     def __exit__(self, *exc) -> None:
         self.stop()
-

@@ -18,13 +18,14 @@ from aci.trace import dumps
 from ..firmware.harness import C_MODELS, PY_MODELS, first_difference
 from ..run.test_differential import IMAGES, MODES, PROGRAMS, SEED, compiled, inputs_for
 
-
 MODELS = (*PY_MODELS, *C_MODELS)
 
 
 def traced(engine, data, mode, inputs, timing_only):
     lines = []
-    r = engine(data, mode, inputs, timing_only=timing_only, trace=lambda e: lines.append(dumps(e) + "\n"))
+    r = engine(
+        data, mode, inputs, timing_only=timing_only, trace=lambda e: lines.append(dumps(e) + "\n")
+    )
     return r, "".join(lines)
 
 
@@ -38,9 +39,16 @@ def test_program(board, path, mode):
     data = compiled(path, mode)
     for timing_only in (False, True):
         inputs = None if timing_only else inputs_for(data)
-        remote, trace = traced(lambda *a, **k: run_image_remote(board, *a, **k), data, mode, inputs, timing_only)
-        for engine in (run_image_firmware, run_image):  # with the example's models, as the daemon has them
-            local, expect = traced(lambda *a, **k: engine(*a, **k, models=MODELS), data, mode, inputs, timing_only)
+        remote, trace = traced(
+            lambda *a, **k: run_image_remote(board, *a, **k), data, mode, inputs, timing_only
+        )
+        for engine in (
+            run_image_firmware,
+            run_image,
+        ):  # with the example's models, as the daemon has them
+            local, expect = traced(
+                lambda *a, **k: engine(*a, **k, models=MODELS), data, mode, inputs, timing_only
+            )
             assert trace == expect, first_difference(expect, trace)
             assert remote.to_json() == local.to_json()
             assert remote.sync == local.sync
@@ -57,7 +65,9 @@ def test_bnn_scores(board, path):
 def test_refused_image(board):
     data = bytearray(compile_file(str(PROGRAMS[0])).data)
     data[0] ^= 1
-    remote, trace = traced(lambda *a, **k: run_image_remote(board, *a, **k), bytes(data), None, None, False)
+    remote, trace = traced(
+        lambda *a, **k: run_image_remote(board, *a, **k), bytes(data), None, None, False
+    )
     local, expect = traced(run_image_firmware, bytes(data), None, None, False)
     assert remote.error == local.error and remote.error.name == "bad_magic"
     assert trace == expect and remote.to_json() == local.to_json() and remote.board is None
@@ -72,5 +82,8 @@ def test_image_stays_loaded_between_runs_and_runs_afresh(board):
     second = run_image_remote(board, data, inputs=inputs)
     assert memory(first) == memory(second) and first.to_json() == second.to_json()
     img = decode(data)
-    assert any(np.frombuffer(first.board.read(b.address, b.size), np.uint8).any()
-               for b in img.symbols.buffers if b.role == "output")
+    assert any(
+        np.frombuffer(first.board.read(b.address, b.size), np.uint8).any()
+        for b in img.symbols.buffers
+        if b.role == "output"
+    )

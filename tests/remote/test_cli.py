@@ -17,13 +17,26 @@ PIPELINE = ROOT / "programs" / "examples" / "pipeline.aci"
 
 
 def acic(*args, env=None):
-    return subprocess.run([sys.executable, "-m", "aci", *map(str, args)], capture_output=True, text=True,
-                          env={**os.environ, **(env or {})}, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "aci", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
 
 
 def remote_args(daemon, keys):
-    return ["--engine", "remote", "--board", daemon.url, "--board-key", keys.directory / "board.key",
-            "--key", keys.directory / "host"]
+    return [
+        "--engine",
+        "remote",
+        "--board",
+        daemon.url,
+        "--board-key",
+        keys.directory / "board.key",
+        "--key",
+        keys.directory / "host",
+    ]
 
 
 @pytest.fixture
@@ -35,56 +48,120 @@ def inputs(tmp_path):
 
 def test_same_outputs_as_the_local_engine(daemon, keys, tmp_path):
     outs = {}
-    for name, engine in (("local", ["--engine", "firmware"]), ("remote", remote_args(daemon, keys))):
+    for name, engine in (
+        ("local", ["--engine", "firmware"]),
+        ("remote", remote_args(daemon, keys)),
+    ):
         d = tmp_path / name
         d.mkdir()
-        p = acic("run", PIPELINE, *engine, "--mode", "dataflow", "--trace", d / "run.jsonl",
-                 "--get", f"out={d / 'out.npy'}", "--get", f"out={d / 'out.raw'}")
+        p = acic(
+            "run",
+            PIPELINE,
+            *engine,
+            "--mode",
+            "dataflow",
+            "--trace",
+            d / "run.jsonl",
+            "--get",
+            f"out={d / 'out.npy'}",
+            "--get",
+            f"out={d / 'out.raw'}",
+        )
         assert p.returncode == 0, p.stderr
-        outs[name] = (p.stdout, *((d / f).read_bytes() for f in ("run.jsonl", "out.npy", "out.raw")))
+        outs[name] = (
+            p.stdout,
+            *((d / f).read_bytes() for f in ("run.jsonl", "out.npy", "out.raw")),
+        )
         j = acic("run", PIPELINE, *engine, "--json", "--timing-only")
         assert j.returncode == 0, j.stderr
         outs[name] += (json.loads(j.stdout),)
     local, remote = outs["local"], outs["remote"]
-    assert remote[0].replace("board daemon at --board", "C firmware on its simulated board") == local[0]
+    assert (
+        remote[0].replace("board daemon at --board", "C firmware on its simulated board")
+        == local[0]
+    )
     assert remote[1:4] == local[1:4]
     assert {**remote[4], "engine": "firmware"} == local[4]
 
 
 def test_keys_from_the_environment(daemon, keys):
-    env = {"ACIC_BOARD_KEY": str(keys.directory / "board.key"), "ACIC_KEY": str(keys.directory / "host")}
+    env = {
+        "ACIC_BOARD_KEY": str(keys.directory / "board.key"),
+        "ACIC_KEY": str(keys.directory / "host"),
+    }
     p = acic("run", PIPELINE, "--engine", "remote", "--board", daemon.url, "--timing-only", env=env)
     assert p.returncode == 0, p.stderr
     assert "run by the board daemon" in p.stdout
 
 
-@pytest.mark.parametrize("args, message", [
-    ((), "--engine remote needs --board"),
-    (("--board", "tcp://127.0.0.1:1"), "needs --board-key FILE"),
-    (("--board", "tcp://127.0.0.1:1", "--board-key", "{keys}/board.key", "--key", "{keys}/host",
-      "--board-timeout", "soon"), "--board-timeout takes a number of seconds"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        ((), "--engine remote needs --board"),
+        (("--board", "tcp://127.0.0.1:1"), "needs --board-key FILE"),
+        (
+            (
+                "--board",
+                "tcp://127.0.0.1:1",
+                "--board-key",
+                "{keys}/board.key",
+                "--key",
+                "{keys}/host",
+                "--board-timeout",
+                "soon",
+            ),
+            "--board-timeout takes a number of seconds",
+        ),
+    ],
+)
 def test_usage_errors(keys, args, message):
     args = [str(a).replace("{keys}", str(keys.directory)) for a in args]
-    p = acic("run", PIPELINE, "--engine", "remote", *args, env={"ACIC_BOARD_KEY": "", "ACIC_KEY": ""})
+    p = acic(
+        "run", PIPELINE, "--engine", "remote", *args, env={"ACIC_BOARD_KEY": "", "ACIC_KEY": ""}
+    )
     assert p.returncode == 2 and message in p.stderr and "Traceback" not in p.stderr
 
 
 def test_no_board_there(keys, tmp_path):
     """Nothing listens at the address: exit 1, one line naming the board."""
     import socket
+
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     url = f"tcp://127.0.0.1:{port}"
-    p = acic("run", PIPELINE, "--engine", "remote", "--board", url, "--board-key", keys.directory / "board.key",
-             "--key", keys.directory / "host", "--board-timeout", "0.2", "--board-patience", "1")
+    p = acic(
+        "run",
+        PIPELINE,
+        "--engine",
+        "remote",
+        "--board",
+        url,
+        "--board-key",
+        keys.directory / "board.key",
+        "--key",
+        keys.directory / "host",
+        "--board-timeout",
+        "0.2",
+        "--board-patience",
+        "1",
+    )
     assert p.returncode == 1 and "Traceback" not in p.stderr
     assert p.stderr.count("\n") == 1 and url in p.stderr and "no answer" in p.stderr
 
 
 def test_bad_key_file(daemon, tmp_path):
     (tmp_path / "board.key").write_text("not a key\n")
-    p = acic("run", PIPELINE, "--engine", "remote", "--board", daemon.url, "--board-key", tmp_path / "board.key",
-             "--key", tmp_path / "nobody")
+    p = acic(
+        "run",
+        PIPELINE,
+        "--engine",
+        "remote",
+        "--board",
+        daemon.url,
+        "--board-key",
+        tmp_path / "board.key",
+        "--key",
+        tmp_path / "nobody",
+    )
     assert p.returncode == 1 and "board.key" in p.stderr and "Traceback" not in p.stderr

@@ -47,7 +47,9 @@ class Background(threading.Thread):
 
     def run(self):
         try:
-            self.result = run_once(lambda d, **kw: run_image_remote(self.board, d, **kw), self.data, self.inputs)
+            self.result = run_once(
+                lambda d, **kw: run_image_remote(self.board, d, **kw), self.data, self.inputs
+            )
         except Exception as e:  # noqa: BLE001 - handed to the test thread, which asserts on it
             self.error = e
 
@@ -77,7 +79,9 @@ def test_daemon_killed_mid_run_and_restarted(image, keys, fresh_daemon):
         assert board.restarts == 1 and d.status()["epoch"] != first["epoch"]
     # The run killed in the first life, the same run again in the second; nothing else.
     started = started_runs(d.log())
-    assert sorted(e for _, e in started) == sorted({f"{first['epoch']:016x}", f"{d.status()['epoch']:016x}"})
+    assert sorted(e for _, e in started) == sorted(
+        {f"{first['epoch']:016x}", f"{d.status()['epoch']:016x}"}
+    )
     assert set(started.values()) == {1}
 
 
@@ -105,10 +109,13 @@ def test_every_other_message_faulted(image, keys, daemon, fault):
         if count[direction] % 2:
             return FORWARD
         return {"drop": DROP, "duplicate": DUPLICATE, "delay": delay(0.4)}[fault]
+
     before = started_runs(daemon.log())
     with FaultProxy(daemon.url, keys.board[0], keys.proxy, every_other) as proxy:
         with Board(proxy.endpoint, proxy.public_key, keys.host, timeout=0.25, patience=20) as board:
-            assert run_once(lambda d, **kw: run_image_remote(board, d, **kw), data, inputs) == expect
+            assert (
+                run_once(lambda d, **kw: run_image_remote(board, d, **kw), data, inputs) == expect
+            )
             assert (board.resent > 0) == (fault != "duplicate")
         assert proxy.counts[fault] >= 5
     assert list((started_runs(daemon.log()) - before).values()) == [1]
@@ -121,7 +128,10 @@ def test_random_faults(image, keys, daemon):
     with FaultProxy(daemon.url, keys.board[0], keys.proxy, faults) as proxy:
         with Board(proxy.endpoint, proxy.public_key, keys.host, timeout=0.2, patience=20) as board:
             for _ in range(8):
-                assert run_once(lambda d, **kw: run_image_remote(board, d, **kw), data, inputs) == expect
+                assert (
+                    run_once(lambda d, **kw: run_image_remote(board, d, **kw), data, inputs)
+                    == expect
+                )
         assert proxy.counts["drop"] and proxy.counts["duplicate"] and proxy.counts["delay"]
     started = started_runs(daemon.log()) - before
     assert len(started) == 8 and set(started.values()) == {1}
@@ -169,6 +179,7 @@ def test_board_gone_is_a_clear_error(image, keys, fresh_daemon):
 
 def test_unauthorised_key_is_a_clear_error(keys, daemon):
     import zmq
+
     stranger = zmq.curve_keypair()
     t = time.monotonic()
     with pytest.raises(RemoteError) as e:
@@ -182,7 +193,19 @@ def test_campaign_slice(image, keys, fresh_daemon):
     gives the fault-free result or says it was lost; none is wrong or run twice."""
     data, inputs, _ = image
     d = fresh_daemon()
-    out = campaign(d, keys, data, inputs, runs=40, seed=5, drop=0.03, duplicate=0.03, delay=0.05, cut=0.01,
-                   kill_mean_s=0.5, timeout=0.2)
+    out = campaign(
+        d,
+        keys,
+        data,
+        inputs,
+        runs=40,
+        seed=5,
+        drop=0.03,
+        duplicate=0.03,
+        delay=0.05,
+        cut=0.01,
+        kill_mean_s=0.5,
+        timeout=0.2,
+    )
     assert out.wrong == 0 and out.duplicated == 0 and out.lost == 0, out
     assert out.ok == 40 and out.kills > 0 and out.started >= 40

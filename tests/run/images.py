@@ -16,16 +16,39 @@ from pathlib import Path
 import attrs
 
 from aci.encode import encode
-from aci.image import (BufferSymbol, CoreInfo, Image, Loop, MemoryInfo, Parsec, Port, Reconf, Repeat, Symbols,
-                       TargetInfo, Task, Thread, Wait, Window)
+from aci.image import (
+    BufferSymbol,
+    CoreInfo,
+    Image,
+    Loop,
+    MemoryInfo,
+    Parsec,
+    Port,
+    Reconf,
+    Repeat,
+    Symbols,
+    TargetInfo,
+    Task,
+    Thread,
+    Wait,
+    Window,
+)
 from aci.timing import Timing
 
 ROOT = Path(__file__).resolve().parents[2]
 PROGRAMS = ROOT / "programs"
 
-TIMING = Timing(icap_bytes_per_s=10**9, pr_overhead_ns=100, dma_bytes_per_s=10**9, clock_hz=10**9,
-                task_overhead_ns=10, pf_write_ns=1, link_bits_per_s=8 * 10**9, link_latency_ns=1000,
-                watchdog_ns=0)
+TIMING = Timing(
+    icap_bytes_per_s=10**9,
+    pr_overhead_ns=100,
+    dma_bytes_per_s=10**9,
+    clock_hz=10**9,
+    task_overhead_ns=10,
+    pf_write_ns=1,
+    link_bits_per_s=8 * 10**9,
+    link_latency_ns=1000,
+    watchdog_ns=0,
+)
 MEMORY = MemoryInfo("ddr", 0, 1 << 20)
 TEST = CoreInfo(200, "TEST", ("in", "out"), 2, 1000, 0xF0000)
 OTHER = CoreInfo(7, "OTHER", ("in", "out"), 2, 2000, 0xE0000)  # a core without a model
@@ -37,14 +60,30 @@ def task_ns(cycles: int = 0, n: int = 100) -> int:
     return 10 + 2 + max(n, cycles)
 
 
-def task(slot: int, a: int, y: int, n: int = 100, cycles: int = 0, core: int = 200, waits=(),
-         strides=(), params: int = 0) -> Task:
+def task(
+    slot: int,
+    a: int,
+    y: int,
+    n: int = 100,
+    cycles: int = 0,
+    core: int = 200,
+    waits=(),
+    strides=(),
+    params: int = 0,
+) -> Task:
     """A TEST-shaped task reading n bytes at ``a`` and writing n bytes at ``y``;
     ``strides`` gives (stride of a, stride of y) per enclosing counted level."""
     sa = tuple(s[0] for s in strides)
     sy = tuple(s[1] for s in strides)
-    return Task(slot, core, (Port(a, n, sa), Port(y, n, sy)), params, 2, cycles,
-                tuple(Wait(s, lag) for s, lag in waits))
+    return Task(
+        slot,
+        core,
+        (Port(a, n, sa), Port(y, n, sy)),
+        params,
+        2,
+        cycles,
+        tuple(Wait(s, lag) for s, lag in waits),
+    )
 
 
 def thread(*body) -> Thread:
@@ -71,12 +110,27 @@ def repeat(count: int, *windows) -> Repeat:
 MEM = BufferSymbol("mem", "u8", "scratch", (65536,), 0, 0, 65536)
 
 
-def image(*body, params=(100, 0), dataflow: bool = False, watchdog: int = 0, slots: int = 4,
-          cores=(TEST, OTHER), symbols: bool = True) -> bytes:
+def image(
+    *body,
+    params=(100, 0),
+    dataflow: bool = False,
+    watchdog: int = 0,
+    slots: int = 4,
+    cores=(TEST, OTHER),
+    symbols: bool = True,
+) -> bytes:
     """The bytes of an image with the round target above."""
     target = TargetInfo(slots, attrs.evolve(TIMING, watchdog_ns=watchdog), (MEMORY,))
-    return encode(Image(target, tuple(cores), tuple(params), tuple(body), dataflow,
-                        Symbols((MEM,)) if symbols else None))
+    return encode(
+        Image(
+            target,
+            tuple(cores),
+            tuple(params),
+            tuple(body),
+            dataflow,
+            Symbols((MEM,)) if symbols else None,
+        )
+    )
 
 
 def t0(data: bytes) -> int:

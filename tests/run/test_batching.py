@@ -16,11 +16,23 @@ from .images import image, loop, parsec, repeat, task, thread, window
 
 
 @settings(max_examples=400, deadline=None)
-@given(x=st.integers(0, 60), s=st.integers(-12, 12), la=st.integers(1, 9), y=st.integers(0, 60),
-       t=st.integers(-12, 12), lb=st.integers(1, 9), n=st.integers(1, 7), later=st.booleans())
+@given(
+    x=st.integers(0, 60),
+    s=st.integers(-12, 12),
+    la=st.integers(1, 9),
+    y=st.integers(0, 60),
+    t=st.integers(-12, 12),
+    lb=st.integers(1, 9),
+    n=st.integers(1, 7),
+    later=st.booleans(),
+)
 def test_meet_is_exact(x, s, la, y, t, lb, n, later):
-    brute = any(x + s * i < y + t * k + lb and y + t * k < x + s * i + la
-                for i in range(n) for k in range(n) if (i > k if later else i != k))
+    brute = any(
+        x + s * i < y + t * k + lb and y + t * k < x + s * i + la
+        for i in range(n)
+        for k in range(n)
+        if (i > k if later else i != k)
+    )
     assert _meet(x, s, la, y, t, lb, n, later) == brute
 
 
@@ -38,11 +50,12 @@ def sequential(data: bytes, mem: np.ndarray) -> np.ndarray:
     def walk(nodes, idx):
         for n in nodes:
             if isinstance(n, Task):
-                n_bytes, salt = img.params[n.param_offset:n.param_offset + 2]
+                n_bytes, salt = img.params[n.param_offset : n.param_offset + 2]
                 a, y = (p.address + sum(s * i for s, i in zip(p.strides, idx)) for p in n.ports)
-                src = mem[a:a + n_bytes].copy()
-                mem[y:y + n_bytes] = (5 * src.astype(np.int64) + salt + 3 * n.slot
-                                      + np.arange(n_bytes)) % 256
+                src = mem[a : a + n_bytes].copy()
+                mem[y : y + n_bytes] = (
+                    5 * src.astype(np.int64) + salt + 3 * n.slot + np.arange(n_bytes)
+                ) % 256
             elif isinstance(n, Loop):
                 for i in range(n.count):
                     walk(n.body, idx + (i,))
@@ -67,10 +80,21 @@ def programs(draw):
 
     def a_task(levels: int) -> Task:
         params.extend([16, draw(st.integers(0, 255))])
-        strides = tuple((draw(st.integers(-3, 3)) * 16 + draw(st.sampled_from([0, 0, 8])),
-                         draw(st.integers(-3, 3)) * 16) for _ in range(levels))
-        return task(draw(st.integers(0, 1)), 1000 + 8 * draw(st.integers(0, 12)),
-                    1000 + 8 * draw(st.integers(0, 12)), n=16, strides=strides, params=len(params) - 2)
+        strides = tuple(
+            (
+                draw(st.integers(-3, 3)) * 16 + draw(st.sampled_from([0, 0, 8])),
+                draw(st.integers(-3, 3)) * 16,
+            )
+            for _ in range(levels)
+        )
+        return task(
+            draw(st.integers(0, 1)),
+            1000 + 8 * draw(st.integers(0, 12)),
+            1000 + 8 * draw(st.integers(0, 12)),
+            n=16,
+            strides=strides,
+            params=len(params) - 2,
+        )
 
     outer = int(in_repeat)
     body = []
@@ -99,13 +123,29 @@ def test_random_programs_match_program_order(data, seed):
 def test_independent_multi_task_loop_is_batched(monkeypatch):
     # Two stages per iteration on private slices: task 0 for all iterations, then task 1.
     from aci import run as run_module
+
     verdicts = []
     original = run_module._Effects.run_batched
-    monkeypatch.setattr(run_module._Effects, "run_batched",
-                        lambda self, lp: verdicts.append(original(self, lp)) or verdicts[-1])
-    data = image(window([(0, 200), (1, 200)], parsec(thread(loop(
-        5, task(0, 0, 4000, strides=((100, 100),)), task(1, 4000, 8000, strides=((100, 100),), params=2))))),
-        params=(100, 1, 100, 2))
+    monkeypatch.setattr(
+        run_module._Effects,
+        "run_batched",
+        lambda self, lp: verdicts.append(original(self, lp)) or verdicts[-1],
+    )
+    data = image(
+        window(
+            [(0, 200), (1, 200)],
+            parsec(
+                thread(
+                    loop(
+                        5,
+                        task(0, 0, 4000, strides=((100, 100),)),
+                        task(1, 4000, 8000, strides=((100, 100),), params=2),
+                    )
+                )
+            ),
+        ),
+        params=(100, 1, 100, 2),
+    )
     mem = np.random.default_rng(5).integers(0, 256, 65536, dtype=np.uint8)
     r = run_image(data, inputs={"mem": mem})
     assert verdicts == [True]

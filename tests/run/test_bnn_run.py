@@ -4,7 +4,6 @@ mode is fast."""
 
 from __future__ import annotations
 
-
 import numpy as np
 import pytest
 
@@ -33,12 +32,15 @@ def waits_of(nodes):
         yield from n.waits if isinstance(n, Task) else waits_of(children(n))
 
 
-@pytest.mark.parametrize("program, defines", [
-    ("bnn_static", {"IMAGES": "4", "BATCH": "4"}),
-    ("bnn_static", {"IMAGES": "4", "BATCH": "2"}),
-    ("bnn_pr", {"IMAGES": "8", "BATCH": "4"}),
-    ("bnn_pr", {"IMAGES": "8", "BATCH": "8"}),  # two images per thread: batched loops
-])
+@pytest.mark.parametrize(
+    "program, defines",
+    [
+        ("bnn_static", {"IMAGES": "4", "BATCH": "4"}),
+        ("bnn_static", {"IMAGES": "4", "BATCH": "2"}),
+        ("bnn_pr", {"IMAGES": "8", "BATCH": "4"}),
+        ("bnn_pr", {"IMAGES": "8", "BATCH": "8"}),  # two images per thread: batched loops
+    ],
+)
 def test_scores_match_the_reference(network, program, defines):
     data, scores = network
     n = int(defines["IMAGES"])
@@ -61,6 +63,8 @@ def test_scores_match_the_reference(network, program, defines):
 
 def test_full_pr_run_timing_only():
     c = compile_file(str(PROGRAMS / "bnn_pr.aci"), {"BATCH": "1"})
-    r = run_image(c.data, timing_only=True)  # its speed is a target of bench/bench_run.py, not a test
+    r = run_image(
+        c.data, timing_only=True
+    )  # its speed is a target of bench/bench_run.py, not a test
     assert r.ok and r.tasks == 90_000 and r.pr_count == 120_000 and r.operations == 210_000
     assert r.board.allocated == 0

@@ -12,10 +12,14 @@ from aci.pipeline import compile_file
 
 from .images import PROGRAMS, TIMING
 
-BUFFERS = (BufferSymbol("x", "i16", "input", (2, 3), 0, 0x100, 12),
-           BufferSymbol("w", "bits", "input", (10, 10), 0, 0x200, 16),
-           BufferSymbol("far", "u8", "output", (4,), 1, 0x4000_0000, 4))
-TARGET = TargetInfo(1, TIMING, (MemoryInfo("ddr", 0, 1 << 31), MemoryInfo("ocm", 0x4000_0000, 4096)))
+BUFFERS = (
+    BufferSymbol("x", "i16", "input", (2, 3), 0, 0x100, 12),
+    BufferSymbol("w", "bits", "input", (10, 10), 0, 0x200, 16),
+    BufferSymbol("far", "u8", "output", (4,), 1, 0x4000_0000, 4),
+)
+TARGET = TargetInfo(
+    1, TIMING, (MemoryInfo("ddr", 0, 1 << 31), MemoryInfo("ocm", 0x4000_0000, 4096))
+)
 
 
 @pytest.fixture
@@ -67,13 +71,16 @@ def test_load_and_read_arrays(board):
     assert board.array("far").tobytes() == b"abcd"
 
 
-@pytest.mark.parametrize("name, value, message", [
-    ("x", np.zeros((2, 3), np.float32), "expected int16 of shape (2, 3), got float32"),
-    ("x", np.zeros((3, 2), np.int16), "got int16 of shape (3, 2)"),
-    ("w", np.zeros((10, 10), np.uint64), "expected uint64 words of shape (2,)"),
-    ("x", b"\0" * 11, "i16[2][3] (12 bytes); got 11 bytes"),
-    ("nope", b"", "no buffer `nope` in the image (buffers: x, w, far)"),
-])
+@pytest.mark.parametrize(
+    "name, value, message",
+    [
+        ("x", np.zeros((2, 3), np.float32), "expected int16 of shape (2, 3), got float32"),
+        ("x", np.zeros((3, 2), np.int16), "got int16 of shape (3, 2)"),
+        ("w", np.zeros((10, 10), np.uint64), "expected uint64 words of shape (2,)"),
+        ("x", b"\0" * 11, "i16[2][3] (12 bytes); got 11 bytes"),
+        ("nope", b"", "no buffer `nope` in the image (buffers: x, w, far)"),
+    ],
+)
 def test_load_errors(board, name, value, message):
     with pytest.raises(DataError) as e:
         board.load(name, value)

@@ -39,13 +39,16 @@ def acic(monkeypatch, capsys):
         code = cli.main([str(a) for a in argv])
         out, err = capsys.readouterr()
         return code, out, err
+
     return run
 
 
 def test_summary(acic):
     code, out, err = acic("run", HELLO)
     assert code == 0 and err == ""
-    assert "strict mode" in out and "PR          1 reconfiguration" in out and "tasks       1" in out
+    assert (
+        "strict mode" in out and "PR          1 reconfiguration" in out and "tasks       1" in out
+    )
     assert "ms" in out and "slot" in out
 
 
@@ -58,7 +61,9 @@ def test_json(acic, tmp_path):
     result = json.loads(out)
     assert result["mode"] == "dataflow" and result["pr_count"] == 1 and result["tasks"] == 1
     assert result["total_ns"] > result["t0"] > 0 and result["error"] is None
-    assert len(result["slots"]) == 4 and {"busy_ns", "reconfiguring_ns", "idle_ns"} <= set(result["slots"][0])
+    assert len(result["slots"]) == 4 and {"busy_ns", "reconfiguring_ns", "idle_ns"} <= set(
+        result["slots"][0]
+    )
 
 
 @pytest.mark.parametrize("suffix", [".npy", ".bin"])
@@ -70,8 +75,16 @@ def test_set_get_round_trip(acic, tmp_path, suffix):
     else:
         inp.write_bytes(src.tobytes())
     out = tmp_path / f"dst{suffix}"
-    code, _, err = acic("run", HELLO, "--set", f"src={inp}", "--get", f"dst={out}", "--get",
-                        f"src={tmp_path / 'again.npy'}")
+    code, _, err = acic(
+        "run",
+        HELLO,
+        "--set",
+        f"src={inp}",
+        "--get",
+        f"dst={out}",
+        "--get",
+        f"src={tmp_path / 'again.npy'}",
+    )
     assert code == 0, err
     dst = np.load(out) if suffix == ".npy" else np.frombuffer(out.read_bytes(), np.uint8)
     # hello: TEST(n 4096, salt 1) on slot 0
@@ -80,11 +93,14 @@ def test_set_get_round_trip(acic, tmp_path, suffix):
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".acic")) == []
 
 
-@pytest.mark.parametrize("fmt, check", [
-    ("jsonl", lambda text: read_jsonl(text)[-1]["ev"] == "done"),
-    ("perfetto", lambda text: "traceEvents" in json.loads(text)),
-    ("vcd", lambda text: "$timescale 1 ns $end" in text),
-])
+@pytest.mark.parametrize(
+    "fmt, check",
+    [
+        ("jsonl", lambda text: read_jsonl(text)[-1]["ev"] == "done"),
+        ("perfetto", lambda text: "traceEvents" in json.loads(text)),
+        ("vcd", lambda text: "$timescale 1 ns $end" in text),
+    ],
+)
 def test_trace_formats(acic, tmp_path, fmt, check):
     path = tmp_path / "trace.out"
     code, _, err = acic("run", HELLO, "--trace", path, "--trace-format", fmt)
@@ -141,15 +157,21 @@ def test_run_time_error_names_the_source_line(acic, tmp_path):
     expect_error(acic("run", path), "hello.aci:12", "wrong_core", "t = ")
 
 
-@pytest.mark.parametrize("make, fragments", [
-    (lambda d: ["--set", f"nope={d / 'x.npy'}"], ["no buffer `nope`", "buffers: src, dst"]),
-    (lambda d: ["--set", f"src={d / 'missing.npy'}"], ["cannot read", "missing.npy", "`src`"]),
-    (lambda d: ["--set", f"src={d / 'f.npy'}"], ["f.npy", "buffer `src` is u8[4096]", "float64"]),
-    (lambda d: ["--set", f"src={d / 'short.bin'}"], ["short.bin", "got 3 bytes"]),
-    (lambda d: ["--get", f"nope={d / 'o.npy'}"], ["no buffer `nope`"]),
-    (lambda d: ["--get", f"dst={d / 'no' / 'o.npy'}"], ["no directory"]),
-    (lambda d: ["--trace", str(d / "no" / "t.jsonl")], ["cannot write trace"]),
-])
+@pytest.mark.parametrize(
+    "make, fragments",
+    [
+        (lambda d: ["--set", f"nope={d / 'x.npy'}"], ["no buffer `nope`", "buffers: src, dst"]),
+        (lambda d: ["--set", f"src={d / 'missing.npy'}"], ["cannot read", "missing.npy", "`src`"]),
+        (
+            lambda d: ["--set", f"src={d / 'f.npy'}"],
+            ["f.npy", "buffer `src` is u8[4096]", "float64"],
+        ),
+        (lambda d: ["--set", f"src={d / 'short.bin'}"], ["short.bin", "got 3 bytes"]),
+        (lambda d: ["--get", f"nope={d / 'o.npy'}"], ["no buffer `nope`"]),
+        (lambda d: ["--get", f"dst={d / 'no' / 'o.npy'}"], ["no directory"]),
+        (lambda d: ["--trace", str(d / "no" / "t.jsonl")], ["cannot write trace"]),
+    ],
+)
 def test_input_errors(acic, tmp_path, make, fragments):
     np.save(tmp_path / "f.npy", np.zeros(4096))
     (tmp_path / "short.bin").write_bytes(b"abc")
@@ -176,13 +198,24 @@ def test_source_error_is_rendered(acic, tmp_path):
 
 
 def test_defines_and_program(acic):
-    code, out, _ = acic("run", PROGRAMS / "bnn_pr.aci", "-D", "IMAGES=8", "-D", "BATCH=4", "--program",
-                        "bnn_pr", "--timing-only", "--json")
+    code, out, _ = acic(
+        "run",
+        PROGRAMS / "bnn_pr.aci",
+        "-D",
+        "IMAGES=8",
+        "-D",
+        "BATCH=4",
+        "--program",
+        "bnn_pr",
+        "--timing-only",
+        "--json",
+    )
     assert code == 0 and json.loads(out)["tasks"] == 8 * 9
 
 
 def test_progress_bar():
     from aci._io import ProgressBar
+
     out = io.StringIO()
     bar = ProgressBar(out, "operations")
     bar(50, 200)

@@ -32,7 +32,12 @@ def test_test_core_rejects_bad_input():
 
 
 def test_registry():
-    assert {i: m.name for i, m in MODELS.items()} == {1: "FP_CONV", 2: "BIN_CONV", 3: "BIN_FC", 200: "TEST"}
+    assert {i: m.name for i, m in MODELS.items()} == {
+        1: "FP_CONV",
+        2: "BIN_CONV",
+        3: "BIN_FC",
+        200: "TEST",
+    }
     assert model(99) is None
     conv = model(2)
     assert [p for p, _ in conv.ports] == ["x", "w", "t", "y"]

@@ -20,9 +20,19 @@ BIG = 1 << 24
 
 def stops_after_two(mode: str) -> bytes:
     """Two TEST tasks run, then OTHER's task finds TEST in the slot: 2^26 + 2 declared."""
-    return image(window([(0, 200)], parsec(thread(
-        task(0, 0, 100), task(0, 0, 200),
-        loop(BIG, loop(4, task(0, 0, 300, core=7, strides=((0, 0), (0, 0)))))))), dataflow=mode == "dataflow")
+    return image(
+        window(
+            [(0, 200)],
+            parsec(
+                thread(
+                    task(0, 0, 100),
+                    task(0, 0, 200),
+                    loop(BIG, loop(4, task(0, 0, 300, core=7, strides=((0, 0), (0, 0))))),
+                )
+            ),
+        ),
+        dataflow=mode == "dataflow",
+    )
 
 
 def empty_loops(depth: int, mode: str) -> bytes:
@@ -30,8 +40,10 @@ def empty_loops(depth: int, mode: str) -> bytes:
     body = loop(BIG)
     for _ in range(depth - 1):
         body = loop(BIG, body)
-    return image(window([(0, 200)], parsec(thread(task(0, 0, 100), body, task(0, 0, 200)))),
-                 dataflow=mode == "dataflow")
+    return image(
+        window([(0, 200)], parsec(thread(task(0, 0, 100), body, task(0, 0, 200)))),
+        dataflow=mode == "dataflow",
+    )
 
 
 def run_in_child(make: str) -> dict:

@@ -14,11 +14,12 @@ from aci.decode import decode
 from aci.engine import MODES, run_on
 from aci.pipeline import compile_file
 from aci.trace import dumps
-
 from tests.firmware import images as I
 from tests.firmware.harness import ROOT, extents, first_difference
 
-PROGRAMS = sorted(p for p in (ROOT / "programs").rglob("*.aci") if re.search(r"^program ", p.read_text(), re.M))
+PROGRAMS = sorted(
+    p for p in (ROOT / "programs").rglob("*.aci") if re.search(r"^program ", p.read_text(), re.M)
+)
 SEED = 20240611
 IMAGES = 4
 
@@ -43,7 +44,15 @@ def outcome(engine, data, mode, inputs=None, timing_only=False, outputs=(), rang
     """What a run leaves: its result, its canonical trace text, the named buffers
     (through ``get``) and raw memory ranges."""
     lines = []
-    r = run_on(engine, data, mode, inputs, outputs, timing_only, trace=lambda e: lines.append(dumps(e) + "\n"))
+    r = run_on(
+        engine,
+        data,
+        mode,
+        inputs,
+        outputs,
+        timing_only,
+        trace=lambda e: lines.append(dumps(e) + "\n"),
+    )
     buffers = {name: engine.get(name).tobytes() for name in outputs} if r.ok else {}
     memory = {(a, n): r.board.read(a, n) for a, n in ranges} if r.ok else {}
     return r, "".join(lines), buffers, memory
@@ -96,31 +105,65 @@ CASES = {
     # the slot holds no core
     "wrong_core_none": I.image(I.window((), I.parsec([I.task(0, A, B)]))),
     # the slot holds another core, while another slot computes a long task
-    "wrong_core_other": I.image(I.window([(0, 200), (1, 201)],
-                                         I.parsec([I.task(0, A, B, cycles=5000)], [I.task(1, A, B + 0x400)]))),
+    "wrong_core_other": I.image(
+        I.window(
+            [(0, 200), (1, 201)],
+            I.parsec([I.task(0, A, B, cycles=5000)], [I.task(1, A, B + 0x400)]),
+        )
+    ),
     # the watchdog's time lies after running operations end: their end events come first
-    "watchdog_ahead": I.image(I.window([(0, 200), (1, 200)],
-                                       I.parsec([I.task(0, A, B, cycles=300)], [I.task(1, A, B + 0x400, cycles=900)])),
-                              watchdog=500),
+    "watchdog_ahead": I.image(
+        I.window(
+            [(0, 200), (1, 200)],
+            I.parsec([I.task(0, A, B, cycles=300)], [I.task(1, A, B + 0x400, cycles=900)]),
+        ),
+        watchdog=500,
+    ),
     # no model for the core (a functional run only)
     "no_model": I.image(I.window([(0, 201)], I.parsec([I.task(0, A, B, core=201)]))),
     # the parameters do not fit the model (n != port length)
     "model_mismatch": I.image(I.window([(0, 200)], I.parsec([I.task(0, A, B)])), params=(99, 0)),
     # skipped reconfigurations, repeated windows, windows without operations
-    "skips_and_empty": I.image(I.repeat(3, I.window([(0, 200), (1, 200)], I.parsec([I.task(0, A, B, strides=[(0, 0)])])),
-                                        I.window(), I.window([(1, 200)])), I.window()),
+    "skips_and_empty": I.image(
+        I.repeat(
+            3,
+            I.window([(0, 200), (1, 200)], I.parsec([I.task(0, A, B, strides=[(0, 0)])])),
+            I.window(),
+            I.window([(1, 200)]),
+        ),
+        I.window(),
+    ),
     # a window of skipped reconfigurations only, then a dataflow wait on it
-    "only_skips": I.image(I.window([(0, 200)]), I.window([(0, 200)]),
-                          I.window((), I.parsec([I.task(0, A, B, waits=[(0, 0), (1, 0)])])), dataflow=True),
+    "only_skips": I.image(
+        I.window([(0, 200)]),
+        I.window([(0, 200)]),
+        I.window((), I.parsec([I.task(0, A, B, waits=[(0, 0), (1, 0)])])),
+        dataflow=True,
+    ),
     # a thread over two slots, loops with strides, waits with lags
-    "thread_two_slots": I.image(I.window([(0, 200), (2, 200)], I.parsec(
-        [I.loop(3, I.task(0, A, B, strides=[(0, 256)]), I.task(2, B, B + 0x2000, strides=[(256, 256)],
-                                                                   waits=[(0, 0)]))],
-        [I.task(1, A, 0x20000)]), I.parsec([I.task(0, 0x20000, 0x30000, waits=[(2, 1), (1, 0)])])),
-        params=(100, 7)),
+    "thread_two_slots": I.image(
+        I.window(
+            [(0, 200), (2, 200)],
+            I.parsec(
+                [
+                    I.loop(
+                        3,
+                        I.task(0, A, B, strides=[(0, 256)]),
+                        I.task(2, B, B + 0x2000, strides=[(256, 256)], waits=[(0, 0)]),
+                    )
+                ],
+                [I.task(1, A, 0x20000)],
+            ),
+            I.parsec([I.task(0, 0x20000, 0x30000, waits=[(2, 1), (1, 0)])]),
+        ),
+        params=(100, 7),
+    ),
     # the ICAP serves ready reconfigurations in program order, across windows (dataflow prefetch)
-    "icap_order": I.image(I.window([(0, 200), (1, 201), (2, 200)], I.parsec([I.task(0, A, B, cycles=4000)])),
-                          I.window([(0, 201), (3, 200)], I.parsec([I.task(3, A, B + 0x400)])), dataflow=True),
+    "icap_order": I.image(
+        I.window([(0, 200), (1, 201), (2, 200)], I.parsec([I.task(0, A, B, cycles=4000)])),
+        I.window([(0, 201), (3, 200)], I.parsec([I.task(3, A, B + 0x400)])),
+        dataflow=True,
+    ),
 }
 
 
@@ -132,8 +175,10 @@ def test_case(other_engine, reference, case, timing_only, mode):
     data = CASES[case]
     ranges = extents(data)
     inputs = {"mem": bytes(range(256)) * 256}
-    assert_same(outcome(other_engine, data, mode, inputs, timing_only, ranges=ranges),
-                outcome(reference, data, mode, inputs, timing_only, ranges=ranges))
+    assert_same(
+        outcome(other_engine, data, mode, inputs, timing_only, ranges=ranges),
+        outcome(reference, data, mode, inputs, timing_only, ranges=ranges),
+    )
 
 
 def test_cases_reach_every_runtime_error(reference):

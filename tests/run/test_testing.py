@@ -36,7 +36,9 @@ def test_assertion_messages():
     r = run_program(PIPELINE)
     a, b = r.tasks(slot=0)[:2]
     r.assert_before(a, b)
-    with pytest.raises(AssertionError, match=r"expected task TEST on slot 0 \(pc \d+, .* ms\) to end before"):
+    with pytest.raises(
+        AssertionError, match=r"expected task TEST on slot 0 \(pc \d+, .* ms\) to end before"
+    ):
         r.assert_before(b, a)
     with pytest.raises(AssertionError, match="to overlap in time"):
         r.assert_concurrent(a, b)
@@ -51,20 +53,30 @@ def test_assertion_messages():
 def test_run_errors_are_results(tmp_path):
     src = tmp_path / "p.aci"
     # A task longer than the watchdog: the target says 1 us.
-    target = (PROGRAMS / "targets/zcu102.aci").read_text().replace("latency 20 us", "latency 20 us  watchdog 1 us")
+    target = (
+        (PROGRAMS / "targets/zcu102.aci")
+        .read_text()
+        .replace("latency 20 us", "latency 20 us  watchdog 1 us")
+    )
     (tmp_path / "board.aci").write_text(target)
-    src.write_text(f'import "board.aci"\nimport "{PROGRAMS / "cores/test.aci"}"\n'
-                   "input buffer a : u8[4096] in ddr\noutput buffer b : u8[4096] in ddr\n"
-                   "program p on zcu102 { window { parsec { thread { task TEST(a: a, y: b, n: 4096, salt: 0) } } } }\n")
+    src.write_text(
+        f'import "board.aci"\nimport "{PROGRAMS / "cores/test.aci"}"\n'
+        "input buffer a : u8[4096] in ddr\noutput buffer b : u8[4096] in ddr\n"
+        "program p on zcu102 { window { parsec { thread { task TEST(a: a, y: b, n: 4096, salt: 0) } } } }\n"
+    )
     r = run_program(str(src))
     assert r.error is not None and r.error.name == "watchdog"
-    with pytest.raises(AssertionError, match=r"run stopped by watchdog \(code 41\) at pc \d+ \(.*p.aci:5\)"):
+    with pytest.raises(
+        AssertionError, match=r"run stopped by watchdog \(code 41\) at pc \d+ \(.*p.aci:5\)"
+    ):
         r.assert_ok()
 
 
 def test_fixture_in_process(aci_run):  # noqa: F811
     data = np.full((4, 65536), 9, np.uint8)
-    r = aci_run("../../programs/examples/pipeline.aci", inputs={"data": data}, defines={"CHUNKS": 4})
+    r = aci_run(
+        "../../programs/examples/pipeline.aci", inputs={"data": data}, defines={"CHUNKS": 4}
+    )
     assert r.buffer("data")[3, 0] == 9
 
 
@@ -89,9 +101,23 @@ def pytester_like(tmp_path):
 
     def run(source: str):
         (tmp_path / "tests" / "test_user.py").write_text(source)
-        return subprocess.run([sys.executable, "-m", "pytest", *load, "-q", "-p", "no:cacheprovider",
-                               "tests/test_user.py"],
-                              cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        return subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                *load,
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "tests/test_user.py",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
     return run
 
 

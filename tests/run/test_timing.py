@@ -7,20 +7,26 @@ import pytest
 
 from aci import timing
 from aci.pipeline import compile_file
-from aci.timing import Timing
 from aci.run import run_image
+from aci.timing import Timing
 
 from .images import PROGRAMS
-
 
 
 def ceil_div(a: int, b: int) -> int:
     return -(-a // b)
 
 
-T = Timing(icap_bytes_per_s=357_000_000, pr_overhead_ns=50_000, dma_bytes_per_s=1_200_000_000,
-           clock_hz=150_000_000, task_overhead_ns=2_000, pf_write_ns=10, link_bits_per_s=10**10,
-           link_latency_ns=20_000)
+T = Timing(
+    icap_bytes_per_s=357_000_000,
+    pr_overhead_ns=50_000,
+    dma_bytes_per_s=1_200_000_000,
+    clock_hz=150_000_000,
+    task_overhead_ns=2_000,
+    pf_write_ns=10,
+    link_bits_per_s=10**10,
+    link_latency_ns=20_000,
+)
 
 
 def test_formulas():
@@ -44,8 +50,10 @@ def test_exact_ceiling_with_huge_numbers():
     assert timing.pr_ns(t, 2**60 + 1) != int((2**60 + 1) * 10**9 / 3)
 
 
-@pytest.mark.parametrize("ns, text", [(950, "950 ns"), (9514, "9.514 us"), (2_901_330, "2.901 ms"),
-                                      (899_505_464_250, "899.505 s")])
+@pytest.mark.parametrize(
+    "ns, text",
+    [(950, "950 ns"), (9514, "9.514 us"), (2_901_330, "2.901 ms"), (899_505_464_250, "899.505 s")],
+)
 def test_format_ns(ns, text):
     assert timing.format_ns(ns) == text
 
@@ -62,7 +70,11 @@ def durations(c):
 def test_task(tm, n: int, cycles: int) -> int:
     """TEST task: 2 parameter words, n bytes in, n bytes out."""
     dma = ceil_div(n * 10**9, tm.dma_bytes_per_s)
-    return tm.task_overhead_ns + 2 * tm.pf_write_ns + max(dma, ceil_div(cycles * 10**9, tm.clock_hz), dma)
+    return (
+        tm.task_overhead_ns
+        + 2 * tm.pf_write_ns
+        + max(dma, ceil_div(cycles * 10**9, tm.clock_hz), dma)
+    )
 
 
 test_task.__test__ = False  # a helper, not a test
@@ -104,19 +116,25 @@ def test_parallel_repeat():
 
 
 def write_program(tmp_path, body: str, buffers: str) -> str:
-    src = (f'import "{PROGRAMS / "targets/zcu102.aci"}"\n'
-           f'import "{PROGRAMS / "cores/test.aci"}"\n{buffers}\nprogram p on zcu102 {{\n{body}\n}}\n')
+    src = (
+        f'import "{PROGRAMS / "targets/zcu102.aci"}"\n'
+        f'import "{PROGRAMS / "cores/test.aci"}"\n{buffers}\nprogram p on zcu102 {{\n{body}\n}}\n'
+    )
     path = tmp_path / "p.aci"
     path.write_text(src)
     return str(path)
 
 
 def test_two_tasks_one_thread(tmp_path):
-    path = write_program(tmp_path, """
+    path = write_program(
+        tmp_path,
+        """
         window { parsec { thread {
             task TEST(a: a, y: b, n: 1000, salt: 3)
             task TEST(a: b, y: c, n: 1000, salt: 4)
-        } } }""", "input buffer a : u8[1000] in ddr\nbuffer b : u8[1000] in ddr\noutput buffer c : u8[1000] in ddr")
+        } } }""",
+        "input buffer a : u8[1000] in ddr\nbuffer b : u8[1000] in ddr\noutput buffer c : u8[1000] in ddr",
+    )
     c = compile_file(path)
     tm, pr, t0 = durations(c)
     r = run_image(c.data)
@@ -126,12 +144,15 @@ def test_two_tasks_one_thread(tmp_path):
 def test_two_windows_two_slots(tmp_path):
     # Strict: the second window begins when the first has finished, so its PR does
     # not overlap the first window's task; dataflow prefetches it.
-    path = write_program(tmp_path, """
+    path = write_program(
+        tmp_path,
+        """
         window { parsec { thread on slot 0 { task TEST(a: a, y: b, n: 100000, salt: 1) } } }
         window { reconfigure slot 1 <- TEST
                  parsec { thread on slot 1 { task TEST(a: d, y: c, n: 1000, salt: 2) } } }""",
-                          "input buffer a : u8[100000] in ddr\noutput buffer b : u8[100000] in ddr\n"
-                          "input buffer d : u8[1000] in ddr\noutput buffer c : u8[1000] in ddr")
+        "input buffer a : u8[100000] in ddr\noutput buffer b : u8[100000] in ddr\n"
+        "input buffer d : u8[1000] in ddr\noutput buffer c : u8[1000] in ddr",
+    )
     c = compile_file(path)
     tm, pr, t0 = durations(c)
     big, small = test_task(tm, 100000, 100000 // 4 + 100), test_task(tm, 1000, 1000 // 4 + 100)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+
 import pytest
 from vcd.reader import TokenKind, tokenize
 
@@ -15,10 +16,12 @@ from .images import PROGRAMS, image, parsec, task, thread, window
 
 FIELDS = {
     "image": {"ev", "t", "bytes", "mode"},
-    "pr_start": {"ev", "t", "slot", "core", "pc"}, "pr_end": {"ev", "t", "slot", "core", "pc"},
+    "pr_start": {"ev", "t", "slot", "core", "pc"},
+    "pr_end": {"ev", "t", "slot", "core", "pc"},
     "task_start": {"ev", "t", "slot", "core", "pc", "ports", "params"},
     "task_end": {"ev", "t", "slot", "core", "pc"},
-    "window_start": {"ev", "t", "pc"}, "window_end": {"ev", "t", "pc"},
+    "window_start": {"ev", "t", "pc"},
+    "window_end": {"ev", "t", "pc"},
     "error": {"ev", "t", "code", "name", "pc"},
     "done": {"ev", "t", "tasks", "prs"},
 }
@@ -50,7 +53,9 @@ def test_lines_are_canonical(pipeline_events):
         assert line == json.dumps(event, sort_keys=True, separators=(",", ":"))
         assert " " not in line
         assert set(event) == FIELDS[event["ev"]]
-        assert all(only_ints(v) for k, v in event.items() if k not in ("ev", "core", "mode", "name"))
+        assert all(
+            only_ints(v) for k, v in event.items() if k not in ("ev", "core", "mode", "name")
+        )
     assert T.read_jsonl(text) == [json.loads(x) for x in lines]
 
 
@@ -110,9 +115,23 @@ def test_spans_pair_starts_and_ends(pipeline_events):
     spans = T.spans(T.read_jsonl(text))
     assert sum(s["kind"] == "task" for s in spans) == 8
     assert sum(s["kind"] == "pr" for s in spans) == 2
-    assert sum(s["kind"] == "window" for s in spans) == 0  # dataflow: windows are no run-time events
+    assert (
+        sum(s["kind"] == "window" for s in spans) == 0
+    )  # dataflow: windows are no run-time events
     with pytest.raises(ValueError, match="has no task_end"):
-        T.spans([{"ev": "task_start", "t": 0, "slot": 0, "core": "X", "pc": 8, "ports": [], "params": []}])
+        T.spans(
+            [
+                {
+                    "ev": "task_start",
+                    "t": 0,
+                    "slot": 0,
+                    "core": "X",
+                    "pc": 8,
+                    "ports": [],
+                    "params": [],
+                }
+            ]
+        )
 
 
 def test_perfetto(pipeline_events):
@@ -136,7 +155,9 @@ def test_perfetto(pipeline_events):
 def test_vcd(pipeline_events):
     c, r, text = pipeline_events
     out = io.StringIO()
-    T.write_vcd(T.read_jsonl(text), out, {k.name: k.id for k in c.image.cores}, c.image.target.slots)
+    T.write_vcd(
+        T.read_jsonl(text), out, {k.name: k.id for k in c.image.cores}, c.image.target.slots
+    )
     vcd = out.getvalue()
     tokens = list(tokenize(io.BytesIO(vcd.encode())))
     scale = next(t for t in tokens if t.kind is TokenKind.TIMESCALE).timescale

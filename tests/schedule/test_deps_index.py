@@ -16,7 +16,8 @@ from __future__ import annotations
 import random
 from pathlib import Path
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from aci import deps
 from aci import program as P
@@ -27,9 +28,12 @@ from aci.schedule import schedule
 
 from .test_schedule import PRELUDE
 
-HEAD = PRELUDE + '''buffer b : u8[8192]
+HEAD = (
+    PRELUDE
+    + """buffer b : u8[8192]
 buffer c : u8[8192]
-'''
+"""
+)
 
 
 class _PairwiseMemory:
@@ -66,8 +70,12 @@ def _pairwise_doubtful(prog, best):
     """Every pair of tasks on different slots, every pair of their ports."""
     tasks = list(P.walk_tasks(prog))
     where = deps._levels(prog)
-    ports = {id(t): [(r.address(), r.length, p.direction == "out") for p, r in zip(t.core.ports, t.ports)]
-             for t in tasks}
+    ports = {
+        id(t): [
+            (r.address(), r.length, p.direction == "out") for p, r in zip(t.core.ports, t.ports)
+        ]
+        for t in tasks
+    }
     for b in tasks:
         for a in tasks:
             if a.slot == b.slot:
@@ -147,7 +155,9 @@ def _waits(prog, monkeypatch, limit, reference):
         monkeypatch.undo()
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(st.integers(0, 1 << 32))
 def test_waits_match_pairwise(tmp_path, monkeypatch, seed):
     path = tmp_path / "d.aci"
@@ -168,6 +178,7 @@ def test_random_programs_get_waits():
     got, differ = 0, 0
     mp = pytest.MonkeyPatch()
     import tempfile
+
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "d.aci"
         for seed in range(60):

@@ -10,7 +10,8 @@ import sys
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from aci import program as P
 from aci.check import check
@@ -22,14 +23,16 @@ from aci.pipeline import compile_file
 from aci.pipelining import pipelining
 from aci.report import lower_bound
 from aci.run import run_image
-
 from tests.firmware.harness import extents
 from tests.run.test_differential import assert_same, outcome
+
 from .test_schedule import PRELUDE, ROOT, _instances
 
 pl = sys.modules["aci.pipelining"]  # the module (``aci.pipelining`` names the stage's function)
 REPS = 6
-HEAD = PRELUDE + f'''input buffer x : u8[{REPS}][4][64] in ddr
+HEAD = (
+    PRELUDE
+    + f"""input buffer x : u8[{REPS}][4][64] in ddr
 buffer s1 : u8[4][64] in ddr
 buffer s2 : u8[4][64] in ddr
 output buffer o : u8[{REPS}][4][64] in ddr
@@ -40,7 +43,8 @@ target one {{
     dma 1200 MB/s  clock 150 MHz  task_overhead 2 us  pf_write 10 ns
     link 10 Gb/s  latency 20 us
 }}
-'''
+"""
+)
 NAMES = ("x", "s1", "s2", "o")
 
 
@@ -62,20 +66,30 @@ def programs(draw):
     for w in range(stages):
         slot = f"on slot {draw(st.integers(0, 3))} " if named else ""
         task = f"task TEST(a: {reads[w]}, y: {chain[w + 1]}, n: 64, salt: {w})"
-        windows.append(f"window {{ parsec {{ thread {slot}{{ loop i in 0 .. {n} {{ {task} }} }} }} }}")
+        windows.append(
+            f"window {{ parsec {{ thread {slot}{{ loop i in 0 .. {n} {{ {task} }} }} }} }}"
+        )
     reps = draw(st.integers(2, REPS))
-    return f"program p on {'zcu102' if named else 'one'} {{ repeat r in 0 .. {reps} {{\n" + "\n".join(windows) + "\n} }\n"
+    return (
+        f"program p on {'zcu102' if named else 'one'} {{ repeat r in 0 .. {reps} {{\n"
+        + "\n".join(windows)
+        + "\n} }\n"
+    )
 
 
 def run(path, mode):
     c = compile_file(str(path), mode=mode)
     rng = np.random.default_rng(3)
-    r = run_image(c.data, inputs={"x": rng.integers(0, 256, (REPS, 4, 64), dtype=np.uint8)}, outputs=NAMES)
+    r = run_image(
+        c.data, inputs={"x": rng.integers(0, 256, (REPS, 4, 64), dtype=np.uint8)}, outputs=NAMES
+    )
     assert r.ok, r.error
     return c, r
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(programs(), st.sampled_from([pl.GROUP_OPS, 8]))
 def test_pipelined_programs_compute_what_the_program_does(tmp_path, monkeypatch, text, group_ops):
     # 8 operations per group at most: several groups, and iterations left over
@@ -110,7 +124,10 @@ def test_pipelined_programs_compute_what_the_program_does(tmp_path, monkeypatch,
     for y in range(len(inst)):
         for x in range(y):
             if inst[x][0] != inst[y][0] and any(
-                    a < d and c_ < b and (aw or cw) for a, b, aw in inst[x][1] for c_, d, cw in inst[y][1]):
+                a < d and c_ < b and (aw or cw)
+                for a, b, aw in inst[x][1]
+                for c_, d, cw in inst[y][1]
+            ):
                 assert times[x][1] <= times[y][0], (x, y, text)
     # no run beats the bound for every mapping
     assert lower_bound(decode(c.data))["bound_ns"] <= r.t_end - r.t0
@@ -156,10 +173,18 @@ def test_fewer_copies_than_iterations_leave_a_first_group(tmp_path, monkeypatch)
 
 
 def test_repeats_that_must_stay_as_written(tmp_path):
-    carried = CHAIN.replace("y: o[r][i]", "y: o[0][i]")  # every iteration writes the same output rows
-    exposed = CHAIN.replace("a: x[r][i], y: s1[i]", "a: s1[i], y: s1[i]")  # carried from the last iteration
+    carried = CHAIN.replace(
+        "y: o[r][i]", "y: o[0][i]"
+    )  # every iteration writes the same output rows
+    exposed = CHAIN.replace(
+        "a: x[r][i], y: s1[i]", "a: s1[i], y: s1[i]"
+    )  # carried from the last iteration
     fixed = CHAIN.replace("s1", "s3")
-    for text, head in ((carried, ""), (exposed, ""), (fixed, "buffer s3 : u8[4][64] in ddr at 0x4000_0000\n")):
+    for text, head in (
+        (carried, ""),
+        (exposed, ""),
+        (fixed, "buffer s3 : u8[4][64] in ddr at 0x4000_0000\n"),
+    ):
         prog = checked(tmp_path, head + text)
         assert pipelining(prog, "dataflow") is prog, text
 
@@ -168,7 +193,9 @@ def test_bnn_pr_gets_faster_with_the_same_scores():
     data = bnndata.generate(11, 8)
     got = {}
     for mode in ("strict", "dataflow"):
-        c = compile_file(str(ROOT / "programs/bnn_pr.aci"), {"IMAGES": "8", "BATCH": "2"}, mode=mode)
+        c = compile_file(
+            str(ROOT / "programs/bnn_pr.aci"), {"IMAGES": "8", "BATCH": "2"}, mode=mode
+        )
         r = run_image(c.data, inputs=data, outputs=["scores"])
         assert r.ok
         got[mode] = (r.board.array("scores").copy(), r.pr_count, r.total_ns)
@@ -179,18 +206,38 @@ def test_bnn_pr_gets_faster_with_the_same_scores():
     assert isinstance(c.scheduled.body[0], P.Repeat)
 
 
-@pytest.mark.parametrize("program, ops", [("bnn_pr", 12 + 9), ("bnn_auto", 9)])  # per batch: PR requests, tasks
+@pytest.mark.parametrize(
+    "program, ops", [("bnn_pr", 12 + 9), ("bnn_auto", 9)]
+)  # per batch: PR requests, tasks
 def test_every_engine_agrees_on_a_pipelined_run(other_engine, reference, program, ops, monkeypatch):
     """Seven images one per batch, three batches per group at most: three groups of
     two after the one batch left over; every engine's trace, SYNC words and memory
     equal the reference interpreter's."""
     monkeypatch.setattr(pl, "GROUP_OPS", 3 * ops)
-    c = compile_file(str(ROOT / f"programs/{program}.aci"), {"IMAGES": "7", "BATCH": "1"}, mode="dataflow")
+    c = compile_file(
+        str(ROOT / f"programs/{program}.aci"), {"IMAGES": "7", "BATCH": "1"}, mode="dataflow"
+    )
     assert [n.var.count for n in c.scheduled.body] == [1, 3]
     inputs = {k: np.ascontiguousarray(v).tobytes() for k, v in bnndata.generate(5, 7).items()}
     for timing_only in (True, False):
         ranges = () if timing_only else extents(c.data)
-        ref = outcome(reference, c.data, "dataflow", None if timing_only else inputs, timing_only, ranges=ranges)
+        ref = outcome(
+            reference,
+            c.data,
+            "dataflow",
+            None if timing_only else inputs,
+            timing_only,
+            ranges=ranges,
+        )
         assert ref[0].error is None
-        assert_same(outcome(other_engine, c.data, "dataflow", None if timing_only else inputs, timing_only,
-                            ranges=ranges), ref)
+        assert_same(
+            outcome(
+                other_engine,
+                c.data,
+                "dataflow",
+                None if timing_only else inputs,
+                timing_only,
+                ranges=ranges,
+            ),
+            ref,
+        )

@@ -10,12 +10,30 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def test_schedule_json_and_gantt(tmp_path, capsys):
     png = tmp_path / "g.png"
-    assert main(["schedule", str(ROOT / "programs/bnn_pr.aci"), "-D", "IMAGES=16", "-D", "BATCH=8",
-                 "--mode", "dataflow", "--json", "--gantt", str(png)]) == 0
+    assert (
+        main(
+            [
+                "schedule",
+                str(ROOT / "programs/bnn_pr.aci"),
+                "-D",
+                "IMAGES=16",
+                "-D",
+                "BATCH=8",
+                "--mode",
+                "dataflow",
+                "--json",
+                "--gantt",
+                str(png),
+            ]
+        )
+        == 0
+    )
     r = json.loads(capsys.readouterr().out)
     # software pipelining groups the two batches: each slot takes each core once
     assert r["pr_count"] == 12 and r["tasks"] == 16 * 9 and r["total_ns"] > 0
-    assert len(r["slots"]) == 4 and len(r["windows"]) == 6  # each window once per batch of the group
+    assert (
+        len(r["slots"]) == 4 and len(r["windows"]) == 6
+    )  # each window once per batch of the group
     lb = r["lower_bound"]
     assert lb["bound_ns"] <= lb["mapping"]["bound_ns"] <= r["t_end"] - r["t0"]
     assert r["critical_path"]["operations"] > 0

@@ -8,7 +8,8 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from hypothesis import HealthCheck, assume, given, settings, strategies as st
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from aci import deps, timing
 from aci.check import check
@@ -33,9 +34,12 @@ core OTHER {{
     cycles n + 100
 }}
 '''
-HEAD = PRELUDE + '''buffer b : u8[64][256] in ddr
+HEAD = (
+    PRELUDE
+    + """buffer b : u8[64][256] in ddr
 buffer c : u8[64][256] in ddr
-'''
+"""
+)
 
 
 def build(tmp_path, body: str, mode="strict", name="p.aci"):
@@ -78,18 +82,22 @@ def reconfs(img):
             out.append((n.slot, n.core))
         for k in children(n):
             walk(k)
+
     for n in img.body:
         walk(n)
     return out
 
 
 def test_threads_get_distinct_slots_and_one_pr_each(tmp_path):
-    c = build(tmp_path, """
+    c = build(
+        tmp_path,
+        """
         program p on zcu102 { window { parsec {
             thread { task TEST(a: b[0], y: c[0], n: 256, salt: 0) }
             thread { task TEST(a: b[1], y: c[1], n: 256, salt: 0) }
         } } }
-    """)
+    """,
+    )
     assert reconfs(c.image) == [(0, 200), (1, 200)]
     r, ev = events_of(c)
     tm, pr, task = durations(c)
@@ -101,24 +109,30 @@ def test_threads_get_distinct_slots_and_one_pr_each(tmp_path):
 
 
 def test_a_thread_with_two_cores_takes_two_slots(tmp_path):
-    c = build(tmp_path, """
+    c = build(
+        tmp_path,
+        """
         program p on zcu102 { window { parsec { thread {
             task TEST(a: b[0], y: c[0], n: 256, salt: 0)
             task OTHER(a: c[0], y: b[1], n: 256)
         } } } }
-    """)
+    """,
+    )
     assert reconfs(c.image) == [(0, 200), (1, 201)]
 
 
 def test_elision_across_windows(tmp_path):
-    c = build(tmp_path, """
+    c = build(
+        tmp_path,
+        """
         program p on zcu102 {
             window { parsec { thread { task TEST(a: b[0], y: c[0], n: 256, salt: 0) } } }
             window { parsec { thread { task TEST(a: c[0], y: b[1], n: 256, salt: 1) } } }
             window { parsec { thread { task OTHER(a: b[1], y: c[1], n: 256) } } }
             window { parsec { thread { task TEST(a: c[1], y: b[2], n: 256, salt: 2) } } }
         }
-    """)
+    """,
+    )
     # the second window reuses slot 0; OTHER takes a free slot; TEST is still on slot 0
     assert reconfs(c.image) == [(0, 200), (1, 201)]
     r, _ = events_of(c)
@@ -128,11 +142,14 @@ def test_elision_across_windows(tmp_path):
 def test_repeat_reconfigures_once(tmp_path):
     # Inside a repeat the RECONF stays in the image (the first iteration needs it);
     # the board skips it once the slot holds the core.
-    c = build(tmp_path, """
+    c = build(
+        tmp_path,
+        """
         program p on zcu102 { repeat r in 0 .. 5 {
             window { parsec { thread { task TEST(a: b[r], y: c[r], n: 256, salt: 0) } } }
         } }
-    """)
+    """,
+    )
     assert reconfs(c.image) == [(0, 200)]
     r, ev = events_of(c)
     assert r.pr_count == 1 and r.tasks == 5
@@ -140,18 +157,24 @@ def test_repeat_reconfigures_once(tmp_path):
 
 
 def test_explicit_reconfigure_is_honoured(tmp_path):
-    c = build(tmp_path, """
+    c = build(
+        tmp_path,
+        """
         program p on zcu102 { window {
             reconfigure slot 3 <- OTHER
             parsec { thread { task TEST(a: b[0], y: c[0], n: 256, salt: 0) } }
         } }
-    """)
+    """,
+    )
     assert reconfs(c.image) == [(3, 201), (0, 200)]
 
 
 def test_too_many_cores_for_the_slots(tmp_path):
-    body = "".join(f"core K{k} {{ id {10 + k} bitstream size 1 MB param n : u32 in 1 .. 65536 "
-                   f"in a : u8[n] out y : u8[n] cycles n }}\n" for k in range(5))
+    body = "".join(
+        f"core K{k} {{ id {10 + k} bitstream size 1 MB param n : u32 in 1 .. 65536 "
+        f"in a : u8[n] out y : u8[n] cycles n }}\n"
+        for k in range(5)
+    )
     body += "program p on zcu102 { window { parsec { thread {\n"
     body += "".join(f"task K{k}(a: b[{k}], y: c[{k}], n: 256)\n" for k in range(5)) + "} } } }\n"
     with pytest.raises(SourceError) as e:
@@ -212,6 +235,7 @@ def _tasks(img):
             out.append(n)
         for k in children(n):
             walk(k)
+
     for n in img.body:
         walk(n)
     return out
@@ -223,7 +247,9 @@ def test_pipeline_waits():
 
 
 def test_static_bnn_waits():
-    c = compile_file(str(ROOT / "programs/bnn_static.aci"), {"IMAGES": "8", "BATCH": "8"}, mode="dataflow")
+    c = compile_file(
+        str(ROOT / "programs/bnn_static.aci"), {"IMAGES": "8", "BATCH": "8"}, mode="dataflow"
+    )
     got = [[(w.slot, w.lag) for w in t.waits] for t in _tasks(c.image)]
     # FP_CONV(i+1) rewrites fm0, which L1 of image i read four BIN_CONV tasks ago;
     # L1 reads FP_CONV's output; L5 rewrites fm5, which L6..L8 of image i came after;
@@ -231,12 +257,21 @@ def test_static_bnn_waits():
     assert got == [[(1, 4)], [(0, 0)], [], [], [], [(2, 2)], [(1, 0)], [], []]
 
 
-@pytest.mark.parametrize("program, defines", [
-    ("bnn_static.aci", {}), ("bnn_pr.aci", {"BATCH": "5"}), ("bnn_pr.aci", {"BATCH": "25"}),
-    ("examples/pipeline.aci", {}), ("examples/parallel.aci", {})])
+@pytest.mark.parametrize(
+    "program, defines",
+    [
+        ("bnn_static.aci", {}),
+        ("bnn_pr.aci", {"BATCH": "5"}),
+        ("bnn_pr.aci", {"BATCH": "25"}),
+        ("examples/pipeline.aci", {}),
+        ("examples/parallel.aci", {}),
+    ],
+)
 def test_sampled_analysis_matches_exact_on_shipped_programs(program, defines, monkeypatch):
-    prog = schedule(next(iter(check(load(str(ROOT / "programs" / program)), defines).programs.values())),
-                    "dataflow")
+    prog = schedule(
+        next(iter(check(load(str(ROOT / "programs" / program)), defines).programs.values())),
+        "dataflow",
+    )
     monkeypatch.setattr(deps, "EXACT_LIMIT", 10**9)
     exact = deps.waits(prog)
     monkeypatch.setattr(deps, "EXACT_LIMIT", 0)
@@ -247,13 +282,17 @@ def test_sampled_analysis_matches_exact_on_shipped_programs(program, defines, mo
 def test_dataflow_never_slower_on_bnn(batch):
     times = {}
     for mode in ("strict", "dataflow"):
-        c = compile_file(str(ROOT / "programs/bnn_pr.aci"), {"BATCH": batch, "IMAGES": str(int(batch) * 8)},
-                         mode=mode)
+        c = compile_file(
+            str(ROOT / "programs/bnn_pr.aci"),
+            {"BATCH": batch, "IMAGES": str(int(batch) * 8)},
+            mode=mode,
+        )
         times[mode] = run_image(c.data, timing_only=True).total_ns
     assert times["dataflow"] <= times["strict"]
 
 
 # ---- soundness of the waits on random programs ------------------------------------------
+
 
 @st.composite
 def programs(draw):
@@ -272,7 +311,9 @@ def programs(draw):
                     src, dst = draw(st.sampled_from(["b", "c"])), draw(st.sampled_from(["b", "c"]))
                     k1, k2 = draw(st.integers(0, 8)), draw(st.integers(0, 8))
                     idx = (lambda k: f"i + {k}") if loop and draw(st.booleans()) else str
-                    lines.append(f"task TEST(a: {src}[{idx(k1)}], y: {dst}[{idx(k2)}], n: 256, salt: {w})")
+                    lines.append(
+                        f"task TEST(a: {src}[{idx(k1)}], y: {dst}[{idx(k2)}], n: 256, salt: {w})"
+                    )
                 if loop:
                     lines.append("}")
                 lines.append("}")
@@ -304,12 +345,15 @@ def _instances(img):
         else:
             for k in children(n):
                 walk(k, idx)
+
     for n in img.body:
         walk(n, ())
     return out
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 @given(programs(), st.sampled_from([0, 10**9]))
 def test_waits_order_every_conflict(tmp_path, text, limit):
     """In dataflow mode, a task starts only after every earlier task on another slot
@@ -346,7 +390,10 @@ def test_waits_order_every_conflict(tmp_path, text, limit):
         for x in range(y):
             if inst[x][0] == inst[y][0]:
                 continue
-            clash = any(a_lo < b_hi and b_lo < a_hi and (aw or bw)
-                        for a_lo, a_hi, aw in inst[x][1] for b_lo, b_hi, bw in inst[y][1])
+            clash = any(
+                a_lo < b_hi and b_lo < a_hi and (aw or bw)
+                for a_lo, a_hi, aw in inst[x][1]
+                for b_lo, b_hi, bw in inst[y][1]
+            )
             if clash:
                 assert times[x][1] <= times[y][0], (x, y, text)

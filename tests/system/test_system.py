@@ -8,7 +8,18 @@ from pathlib import Path
 import pytest
 
 from aci import cli
-from aci.system import HOST, Link, PlanError, System, candidates, network, pipeline, plan, simulate, to_perfetto
+from aci.system import (
+    HOST,
+    Link,
+    PlanError,
+    System,
+    candidates,
+    network,
+    pipeline,
+    plan,
+    simulate,
+    to_perfetto,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 BNN = str(ROOT / "programs" / "bnn_auto.aci")
@@ -37,8 +48,12 @@ def test_one_board_one_batch_is_load_send_run_collect(net):
     p = pipeline(net, system, 1, (), (1,))
     part = p.stages[0][0]
     link = system.link(HOST, "b0")
-    expected = (link.transfer_ns(len(part.data)) + link.transfer_ns(part.in_bytes) + part.run_ns
-                + link.transfer_ns(part.out_bytes))
+    expected = (
+        link.transfer_ns(len(part.data))
+        + link.transfer_ns(part.in_bytes)
+        + part.run_ns
+        + link.transfer_ns(part.out_bytes)
+    )
     assert simulate(p).total_ns == expected
     assert link.transfer_ns(1250) == 20_000 + 1000  # 10 kbit at 10 Gb/s
 
@@ -56,12 +71,16 @@ def test_a_stage_waits_for_the_previous_ones_transfer(net):
     p = pipeline(net, System.uniform(2), 3, (2,), (1, 1))
     r = simulate(p, events.append)
     assert [e["t"] for e in events] == sorted(e["t"] for e in events)
-    ends = {(e["link"], e["batch"]): e["t"] for e in events if e["ev"] == "xfer_end" and "link" in e}
+    ends = {
+        (e["link"], e["batch"]): e["t"] for e in events if e["ev"] == "xfer_end" and "link" in e
+    }
     starts = {e["batch"]: e["t"] for e in events if e["ev"] == "run_start" and e["board"] == "b1"}
     for k in range(3):
         assert starts[k] >= ends[("b0->b1", k)]
     assert r.links["b0->b1"].nbytes == 3 * net.crossing(2)
-    tracks = {e["args"]["name"] for e in to_perfetto(events)["traceEvents"] if e["name"] == "thread_name"}
+    tracks = {
+        e["args"]["name"] for e in to_perfetto(events)["traceEvents"] if e["name"] == "thread_name"
+    }
     assert tracks == {"b0", "b1", "host->b0", "host->b1", "b0->b1", "b1->host"}
 
 
@@ -78,8 +97,14 @@ def test_a_slow_host_link_makes_the_split_win(net):
     """Board b1 is far from the host (0.5 Mb/s) but near b0: data-parallel starves b1;
     the split feeds it the convolutions' 1 KiB per image from b0 instead."""
     fast = 10**10
-    system = System(("b0", "b1"), (Link(HOST, "b0", fast, 20_000), Link(HOST, "b1", 500_000, 20_000),
-                                   Link("b0", "b1", fast, 20_000)))
+    system = System(
+        ("b0", "b1"),
+        (
+            Link(HOST, "b0", fast, 20_000),
+            Link(HOST, "b1", 500_000, 20_000),
+            Link("b0", "b1", fast, 20_000),
+        ),
+    )
     best = plan(net, system, 6)
     assert best.rule == "smallest-output split"
     dp = simulate(pipeline(net, system, 6, (), (2,)))
@@ -97,12 +122,20 @@ def test_bad_plans_are_refused(net):
 
 def test_acic_plan(tmp_path, capsys):
     out = tmp_path / "trace.json"
-    assert cli.main(["plan", BNN, "--boards", "2", "--batches", "4", "--json", "--perfetto", str(out)]) == 0
+    assert (
+        cli.main(["plan", BNN, "--boards", "2", "--batches", "4", "--json", "--perfetto", str(out)])
+        == 0
+    )
     rep = json.loads(capsys.readouterr().out)
     assert rep["chosen"]["plan"] == "data-parallel x2"
-    assert rep["alternatives"][0]["images_per_s"] == max(a["images_per_s"] for a in rep["alternatives"])
-    assert {e["args"]["name"] for e in json.loads(out.read_text())["traceEvents"]
-            if e["name"] == "thread_name"} >= {"b0", "b1", "host->b0"}
+    assert rep["alternatives"][0]["images_per_s"] == max(
+        a["images_per_s"] for a in rep["alternatives"]
+    )
+    assert {
+        e["args"]["name"]
+        for e in json.loads(out.read_text())["traceEvents"]
+        if e["name"] == "thread_name"
+    } >= {"b0", "b1", "host->b0"}
     assert cli.main(["plan", BNN, "--boards", "0"]) == 2
     assert cli.main(["plan", str(tmp_path / "missing.aci"), "--boards", "2"]) == 1
 
