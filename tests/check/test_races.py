@@ -16,7 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from aci.check import _ProgramChecker, check
+from aci.check import check, races
 from aci.diagnostics import SourceError
 from aci.overlap import IntervalIndex, LastAccess
 from aci.parse import load
@@ -65,7 +65,7 @@ def _pairwise_index(accesses):
 
 def _diagnostics(path, monkeypatch=None, pairwise=False):
     if pairwise:
-        monkeypatch.setattr(_ProgramChecker, "_race_index", staticmethod(_pairwise_index))
+        monkeypatch.setattr(races, "race_index", _pairwise_index)
     try:
         check(load(str(path)))
         return []
