@@ -19,7 +19,8 @@ name is imported on first use, so that the command line starts quickly):
   interpreter directly; ``RunResult``;
 - ``run_program(path, ...)`` (aci.testing): compile and run, for tests of schedules;
 - errors: ``AciError`` (every user-facing error), ``SourceError`` (diagnostics),
-  ``ImageError`` (a refused image), ``AsmError``.
+  ``ImageError`` (a refused image), ``AsmError``, ``BundleError`` (a refused bundle,
+  aci.bundle: a plan over several boards as one file).
 
 A stage's module is named for the stage and so is its function: ``aci.check`` is the
 function, always, even after ``aci.check`` the module has been imported (Python would
@@ -57,6 +58,7 @@ _API = {
     "SourceError": "aci.diagnostics",
     "ImageError": "aci.decode",
     "AsmError": "aci.asm",
+    "BundleError": "aci.bundle",
 }
 
 __all__ = sorted(_API)

@@ -2,6 +2,7 @@
 
     acic plan FILE.aci --boards N[,N...] [--batch B] [--batches K] [--link-gbps G]
               [--latency-us U] [-D NAME=VALUE] [--program P] [--json] [--perfetto OUT.json]
+              [--bundle OUT.acb]
 
 Compiles the single-board program with IMAGES = BATCH = B (one run per batch),
 simulates every candidate of :func:`aci.system.candidates` on a system of N boards
@@ -10,7 +11,8 @@ batches, and prints the chosen plan, its per-board and per-link use, and every
 alternative's throughput; with several numbers of boards, one line per number: the
 best plan's throughput and its throughput per board relative to the first (the
 sweep over boards). ``--perfetto`` writes the chosen plan's simulated trace
-(one track per board and per link direction). Exit 0; 1 for a program that does not
+(one track per board and per link direction), ``--bundle`` the chosen plan as a
+bundle file (:mod:`aci.bundle`). Exit 0; 1 for a program that does not
 compile or cannot be cut; 2 for bad flags.
 """
 
@@ -54,6 +56,11 @@ def add_plan_parser(subparsers) -> argparse.ArgumentParser:
     )
     c.add_argument("--json", action="store_true", help="the plan and its alternatives as JSON")
     c.add_argument("--perfetto", metavar="OUT.json", help="write the chosen plan's simulated trace")
+    c.add_argument(
+        "--bundle",
+        metavar="OUT.acb",
+        help="write the chosen plan as a bundle: every board's image and the host's steps",
+    )
     c.set_defaults(func=cmd_plan)
     return c
 
@@ -160,16 +167,19 @@ def cmd_plan(args) -> int:
         ) from None
     if min(counts) < 1 or args.batch < 1 or (args.batches is not None and args.batches < 1):
         raise UsageError("--boards, --batch and --batches must be at least 1")
-    if len(counts) > 1 and args.perfetto:
-        raise UsageError("--perfetto takes one number of boards")
+    if len(counts) > 1 and (args.perfetto or args.bundle):
+        raise UsageError("--perfetto and --bundle take one number of boards")
     if args.link_gbps <= 0 or args.latency_us < 0:
         raise UsageError("--link-gbps must be positive and --latency-us not negative")
-    if args.perfetto:
-        check_output(args.perfetto)
+    for out in (args.perfetto, args.bundle):
+        if out:
+            check_output(out)
     net = network(args.file, args.batch, parse_defines(args.define), args.program)
 
     def best(n):
-        system = System.uniform(n, round(args.link_gbps * 1e9), round(args.latency_us * 1000))
+        system = System.uniform(
+            n, round(args.link_gbps * 1e9), round(args.latency_us * 1000), net.target
+        )
         return candidates(net, system, args.batches or 24 * n)
 
     if len(counts) > 1:
@@ -180,5 +190,10 @@ def cmd_plan(args) -> int:
         events: list[dict] = []
         simulate(cands[0].plan, events.append)
         write_atomic(args.perfetto, json.dumps(to_perfetto(events)))
+    if args.bundle:
+        from . import bundle
+
+        size = bundle.write(cands[0].plan, args.bundle)
+        sys.stderr.write(f"wrote {args.bundle}: {size} bytes\n")
     sys.stdout.write(json.dumps(rep, indent=1) + "\n" if args.json else text(rep))
     return 0

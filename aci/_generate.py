@@ -1,6 +1,7 @@
-"""Writes the files derived from :mod:`aci.format` and :mod:`aci.protocol`: the C
-headers the firmware and its board daemon use, and the tables of docs/format.md and
-docs/protocol.md (between ``<!-- BEGIN GENERATED -->`` markers).
+"""Writes the files derived from :mod:`aci.format`, :mod:`aci.protocol` and
+:mod:`aci.bundle`: the C headers the firmware and its board daemon use, and the tables
+of docs/format.md, docs/protocol.md and docs/system.md (between
+``<!-- BEGIN GENERATED -->`` markers).
 
 ``python -m aci._generate`` rewrites them; ``python -m aci._generate --check`` exits 1
 when one is stale (the tests run the same comparison).
@@ -23,6 +24,7 @@ PROTOCOL_HEADER_PATH = ROOT / "firmware" / "include" / "aci_protocol.h"
 PROTOCOL_DOC_PATH = ROOT / "docs" / "protocol.md"
 LANGUAGE_DOC_PATH = ROOT / "docs" / "language.md"
 EXECUTION_DOC_PATH = ROOT / "docs" / "execution.md"
+SYSTEM_DOC_PATH = ROOT / "docs" / "system.md"
 
 STRUCTS = [
     F.HEADER,
@@ -434,6 +436,34 @@ def diagnostics_doc() -> str:
     return "\n".join(out)
 
 
+def bundle_tables() -> dict[str, str]:
+    """docs/system.md's description of the bundle file, from aci.bundle's tables."""
+    from . import bundle as B
+
+    t = {"bundle_records": "\n\n".join(_table(s) for s in B.RECORDS)}
+    t["bundle_steps"] = "\n".join(
+        ["| kind | code | from | to | moves | `nbytes` |", "|---|---:|---|---|---|---|"]
+        + [
+            f"| {k} | {B.STEP_KIND_CODES[k]} | {a} | {b} | "
+            f"{'none' if k in ('load', 'run') else 'at least 1'} | "
+            f"{ {'load': 'the image length', 'run': '0'}.get(k, 'the moves summed') } |"
+            for k, (a, b) in B.STEP_ENDS.items()
+        ]
+    )
+    t["bundle_limits"] = "\n".join(
+        ["| limit | value |", "|---|---:|"]
+        + [
+            f"| `{k}` | {v}{f' ({F.number(v)})' if F.number(v) != str(v) else ''} |"
+            for k, v in B.LIMITS.items()
+        ]
+    )
+    t["bundle_errors"] = "\n".join(
+        ["| code | name | the reader refuses the bundle when |", "|---:|---|---|"]
+        + [f"| {e.code} | `{e.name}` | {'; '.join(B.rules(e))} |" for e in B.ERRORS]
+    )
+    return t
+
+
 def messages_table() -> str:
     """docs/execution.md's table of run-time error sentences."""
     rows = ["| error | sentence |", "|---|---|"]
@@ -459,6 +489,7 @@ def outputs() -> dict[Path, str]:
         EXECUTION_DOC_PATH: render_doc(
             EXECUTION_DOC_PATH.read_text(encoding="utf-8"), {"messages": messages_table()}
         ),
+        SYSTEM_DOC_PATH: render_doc(SYSTEM_DOC_PATH.read_text(encoding="utf-8"), bundle_tables()),
     }
 
 

@@ -121,16 +121,6 @@ def cmd_check(args) -> int:
     return EXIT_ERRORS if failed else EXIT_OK
 
 
-def _image_json(img) -> dict:
-    import attrs
-
-    return attrs.asdict(
-        img,
-        filter=lambda a, v: a.name not in ("sync",),
-        value_serializer=lambda _, a, v: v.hex() if isinstance(v, bytes) else v,
-    )
-
-
 def cmd_compile(args) -> int:
     from .pipeline import compile_file
 
@@ -145,7 +135,9 @@ def cmd_compile(args) -> int:
 
         out = disassemble(c.image)
     else:
-        out = json.dumps(_image_json(c.image), indent=1) + "\n"
+        from .image import as_json
+
+        out = json.dumps(as_json(c.image), indent=1) + "\n"
     if args.output == "-" or (args.output is None and args.emit != "image"):
         sys.stdout.write(out) if isinstance(out, str) else sys.stdout.buffer.write(out)
     else:
@@ -154,12 +146,6 @@ def cmd_compile(args) -> int:
         if args.emit == "image":
             sys.stderr.write(f"wrote {path}: {len(out)} bytes\n")
     return EXIT_OK
-
-
-def _read_image(path: str):
-    from .decode import decode
-
-    return decode(read_input(path, "image"))
 
 
 def cmd_asm(args) -> int:
@@ -182,6 +168,15 @@ def cmd_disasm(args) -> int:
     from .asm import disassemble, listing
 
     data = read_input(args.image, "image")
+    from .bundle import is_bundle
+
+    if is_bundle(data):
+        from . import bundle
+
+        if args.annotate:
+            raise UsageError("--annotate takes an image, not a bundle")
+        sys.stdout.write(bundle.listing(bundle.decode(data)))
+        return EXIT_OK
     from .decode import decode
 
     img = decode(data)
@@ -200,8 +195,18 @@ def cmd_disasm(args) -> int:
 
 
 def cmd_dump(args) -> int:
-    img = _read_image(args.image)
-    print(json.dumps(_image_json(img), indent=1))
+    from .bundle import is_bundle
+
+    data = read_input(args.image, "image")
+    if is_bundle(data):
+        from . import bundle
+
+        print(json.dumps(bundle.to_json(bundle.decode(data)), indent=1))
+        return EXIT_OK
+    from .decode import decode
+    from .image import as_json
+
+    print(json.dumps(as_json(decode(data)), indent=1))
     return EXIT_OK
 
 
@@ -284,13 +289,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("-o", "--output", metavar="OUT.acx", required=True)
     c.set_defaults(func=cmd_asm)
 
-    c = sub.add_parser("disasm", help="print an image as assembly text")
-    c.add_argument("image", metavar="IMAGE")
+    c = sub.add_parser("disasm", help="print an image (or a bundle) as assembly text")
+    c.add_argument("image", metavar="IMAGE|BUNDLE")
     c.add_argument("--annotate", action="store_true", help="offsets, bytes and source lines")
     c.set_defaults(func=cmd_disasm)
 
-    c = sub.add_parser("dump", help="print every section of an image")
-    c.add_argument("image", metavar="IMAGE")
+    c = sub.add_parser("dump", help="print every section of an image (or record of a bundle)")
+    c.add_argument("image", metavar="IMAGE|BUNDLE")
     c.add_argument("--json", action="store_true", required=True, help="as JSON (the only form)")
     c.set_defaults(func=cmd_dump)
 

@@ -163,6 +163,15 @@ class Image:
         return next((b for b in self.symbols.buffers if b.name == name), None)
 
 
+def as_json(img: Image) -> dict:
+    """Every section of an image as JSON values (``acic dump``): bytes as hex."""
+    return attrs.asdict(
+        img,
+        filter=lambda a, v: a.name not in ("sync",),
+        value_serializer=lambda _, a, v: v.hex() if isinstance(v, bytes) else v,
+    )
+
+
 def children(node) -> tuple:
     """The instructions directly inside a container, in order."""
     if isinstance(node, Repeat):

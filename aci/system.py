@@ -32,11 +32,11 @@ import attrs
 
 from . import program as P
 from . import timing
+from .decode import decode
 from .diagnostics import AciError
 from .encode import encode
 from .image import Image, Repeat, Task, Window
 from .machine import simulate as simulate_board
-from .pipeline import compile_file
 
 HOST = "host"
 
@@ -62,6 +62,7 @@ class Link:
 class System:
     boards: tuple[str, ...]
     links: tuple[Link, ...]
+    targets: tuple[str, ...] = ()  # each board's target, by name (empty: unnamed)
 
     def link(self, a: str, b: str) -> Link:
         for k in self.links:
@@ -69,15 +70,20 @@ class System:
                 return k
         raise KeyError(f"no link between {a} and {b}")
 
+    def target(self, board: str) -> str:
+        return self.targets[self.boards.index(board)] if self.targets else ""
+
     @classmethod
-    def uniform(cls, n: int, bits_per_s: int = 10**10, latency_ns: int = 20_000) -> System:
+    def uniform(
+        cls, n: int, bits_per_s: int = 10**10, latency_ns: int = 20_000, target: str = ""
+    ) -> System:
         """N boards ``b0..``, a link from the host to each and between every two boards."""
         if n < 1:
             raise PlanError("a system has at least one board")
         boards = tuple(f"b{i}" for i in range(n))
         links = [Link(HOST, b, bits_per_s, latency_ns) for b in boards]
         links += [Link(x, y, bits_per_s, latency_ns) for x, y in itertools.combinations(boards, 2)]
-        return cls(boards, tuple(links))
+        return cls(boards, tuple(links), (target,) * n if target else ())
 
 
 @attrs.frozen
@@ -98,6 +104,30 @@ class Part:
 
 
 @attrs.frozen
+class HostBuffer:
+    """A buffer the host holds for a whole plan: an input it sends (``per_batch``: one
+    slice of ``size // batches`` bytes per batch, else once to every board that reads
+    it) or an output it collects (one slice per batch)."""
+
+    name: str
+    role: str  # "input" or "output"
+    per_batch: bool
+    size: int  # bytes, every batch's slices together
+
+
+@attrs.frozen
+class Move:
+    """Bytes a step carries: ``length`` bytes of buffer ``buffer`` from ``src`` on the
+    sending end to ``dst`` on the receiving end. On a board, an address of its memory;
+    on the host, an offset into the host's bytes of the buffer (:class:`HostBuffer`)."""
+
+    buffer: str
+    src: int
+    dst: int
+    length: int
+
+
+@attrs.frozen
 class Network:
     """A single-board program cut at its windows, one batch per run."""
 
@@ -109,10 +139,16 @@ class Network:
     writes: tuple[frozenset, ...]
     sizes: dict  # buffer name -> bytes
     per_batch: frozenset  # buffers whose size follows IMAGES
+    addresses: dict = attrs.field(factory=dict)  # buffer name -> its address on a board
+    # input buffers whose bytes are not in the image (no `from FILE`) and whose size
+    # does not follow IMAGES (the weights): the host sends them once to each board
+    constants: frozenset = frozenset()
+    target: str = ""
     _parts: dict = attrs.field(factory=dict, eq=False, repr=False)
 
-    def crossing(self, cut: int) -> int:
-        """Bytes per batch crossing a cut before window ``cut`` (0 and len: host data)."""
+    def crossing_buffers(self, cut: int) -> tuple[str, ...]:
+        """The buffers crossing a cut before window ``cut``, by name (0 and len: the
+        host's per-batch data)."""
         before = (
             set().union(*self.writes[:cut])
             if cut
@@ -121,7 +157,29 @@ class Network:
         after = set().union(*self.reads[cut:]) if cut < len(self.windows) else set(self.per_batch)
         if cut == 0:
             after &= self.per_batch
-        return sum(self.sizes[b] for b in before & after)
+        return tuple(sorted(before & after))
+
+    def crossing(self, cut: int) -> int:
+        """Bytes per batch crossing a cut before window ``cut`` (0 and len: host data)."""
+        return sum(self.sizes[b] for b in self.crossing_buffers(cut))
+
+    def constants_of(self, first: int, last: int) -> tuple[str, ...]:
+        """The constant inputs windows ``first .. last-1`` read, by name."""
+        return tuple(sorted(self.constants & set().union(*self.reads[first:last])))
+
+    def moves(self, names: Iterable[str], host_offset: int | None = None) -> tuple[Move, ...]:
+        """Whole buffers from a board to the same addresses on another board; with
+        ``host_offset`` (a batch's index, 0 for constants), between the host's slice
+        ``host_offset * size`` and the board."""
+        return tuple(
+            Move(
+                n,
+                self.addresses[n] if host_offset is None else host_offset * self.sizes[n],
+                self.addresses[n],
+                self.sizes[n],
+            )
+            for n in names
+        )
 
     def part(self, first: int, last: int) -> Part:
         p = self._parts.get((first, last))
@@ -130,6 +188,7 @@ class Network:
                 self.image, body=(Repeat(1, self.windows[first:last]),), symbols=None
             )
             data = encode(img)
+            img = decode(data)  # as a reader of the bytes sees it (no source lines)
             tl = simulate_board(img, len(data), "strict")
             run = tl.t_end - tl.t0 + timing.completion_ns(img.target.timing)
             p = self._parts[(first, last)] = Part(
@@ -157,6 +216,8 @@ def network(
     path: str, batch: int, defines: dict | None = None, program: str | None = None
 ) -> Network:
     """Compile ``path`` with IMAGES = BATCH = ``batch``; SourceError as compile_file."""
+    from .pipeline import compile_file  # the compiler only when a network is compiled
+
     d = dict(defines or {}, IMAGES=str(batch), BATCH=str(batch))
     c = compile_file(path, d, program)
     twice = compile_file(path, dict(d, IMAGES=str(2 * batch)), program).checked
@@ -173,17 +234,35 @@ def network(
         r, wr = set(), set()
         for t in _tasks(w):
             dirs = c.image.core(t.core).port_dirs
-            for port, d_ in zip(t.ports, dirs):
+            for port, d_ in zip(t.ports, dirs, strict=True):
                 (r if d_ == "in" else wr).add(_buffer_of(buffers, port.address))
         reads.append(frozenset(r))
         writes.append(frozenset(wr))
     sizes = {b.name: b.size for b in buffers}
     other = {b.name: b.size for b in twice.buffers}
     per_batch = frozenset(n for n in sizes if other.get(n) != sizes[n])
-    return Network(path, batch, c.image, windows, tuple(reads), tuple(writes), sizes, per_batch)
+    constants = frozenset(
+        b.name for b in buffers if b.role == "input" and b.init is None and b.name not in per_batch
+    )
+    return Network(
+        path,
+        batch,
+        c.image,
+        windows,
+        tuple(reads),
+        tuple(writes),
+        sizes,
+        per_batch,
+        {b.name: b.address for b in buffers},
+        constants,
+        c.checked.target.name,
+    )
 
 
 # ---- plans ----------------------------------------------------------------------------
+
+
+STEP_KINDS = ("load", "send", "run", "transfer", "collect")
 
 
 @attrs.frozen
@@ -191,9 +270,10 @@ class Step:
     kind: str  # load, send, run, transfer, collect
     src: str  # the board of a run; a transfer's sending end
     dst: str  # the board of a run; a transfer's receiving end
-    nbytes: int
-    batch: int  # -1 for a load
+    nbytes: int  # a load's image, or the bytes of the moves
+    batch: int  # -1 for a load and for a send of constants
     deps: tuple[int, ...]  # indices of earlier steps
+    moves: tuple[Move, ...] = ()  # what a send, transfer or collect carries
 
 
 @attrs.frozen
@@ -204,6 +284,7 @@ class Plan:
     batches: int
     batch: int
     steps: tuple[Step, ...]
+    host_buffers: tuple[HostBuffer, ...] = ()  # what the host sends and collects
 
     @property
     def images(self) -> int:
@@ -234,30 +315,55 @@ def pipeline(
     free = iter(system.boards)
     stages = tuple(
         (net.part(a, b), tuple(next(free) for _ in range(r)))
-        for (a, b), r in zip(itertools.pairwise(bounds), replicas)
+        for (a, b), r in zip(itertools.pairwise(bounds), replicas, strict=True)
     )
     steps: list[Step] = []
-    loaded = {}
+    ready: dict[str, tuple[int, ...]] = {}  # a board's load, and the send of its constants
     for part, boards in stages:
+        constants = net.moves(net.constants_of(part.first, part.last), 0)
         for b in boards:
-            loaded[b] = len(steps)
+            ready[b] = (len(steps),)
             steps.append(Step("load", HOST, b, len(part.data), -1, ()))
+            if constants:
+                ready[b] += (len(steps),)
+                steps.append(Step("send", HOST, b, _bytes(constants), -1, (), constants))
+    first_in = net.crossing_buffers(0)
     for k in range(batches):
         prev_run, prev_board = None, HOST
-        for s, (part, boards) in enumerate(stages):
+        for part, boards in stages:
             b = boards[k % len(boards)]
             arrive = len(steps)
             if prev_run is None:
-                steps.append(Step("send", HOST, b, part.in_bytes, k, ()))
+                mv = net.moves(first_in, k)
+                steps.append(Step("send", HOST, b, _bytes(mv), k, (), mv))
             else:
-                steps.append(Step("transfer", prev_board, b, part.in_bytes, k, (prev_run,)))
+                mv = net.moves(net.crossing_buffers(part.first))
+                steps.append(Step("transfer", prev_board, b, _bytes(mv), k, (prev_run,), mv))
             prev_run = len(steps)
-            steps.append(Step("run", b, b, 0, k, (loaded[b], arrive)))
+            steps.append(Step("run", b, b, 0, k, (*ready[b], arrive)))
             prev_board = b
-        steps.append(Step("collect", prev_board, HOST, stages[-1][0].out_bytes, k, (prev_run,)))
+        out = tuple(
+            Move(m.buffer, m.dst, m.src, m.length)
+            for m in net.moves(net.crossing_buffers(len(net.windows)), k)
+        )
+        steps.append(Step("collect", prev_board, HOST, _bytes(out), k, (prev_run,), out))
     if not name:
         name = describe(stages)
-    return Plan(name, system, stages, batches, net.batch, tuple(steps))
+    used = set().union(*(net.constants_of(p.first, p.last) for p, _ in stages))
+    host = tuple(
+        HostBuffer(
+            n, "input", n in net.per_batch, net.sizes[n] * (batches if n in net.per_batch else 1)
+        )
+        for n in sorted(set(first_in) | used)
+    ) + tuple(
+        HostBuffer(n, "output", True, net.sizes[n] * batches)
+        for n in net.crossing_buffers(len(net.windows))
+    )
+    return Plan(name, system, stages, batches, net.batch, tuple(steps), host)
+
+
+def _bytes(moves: tuple[Move, ...]) -> int:
+    return sum(m.length for m in moves)
 
 
 def describe(stages) -> str:
@@ -362,6 +468,8 @@ def to_perfetto(events: Iterable[dict]) -> dict:
         name = f"batch {e['batch']}" if e["ev"] == "run_end" else f"{e['what']} {e['batch']}"
         if e.get("what") == "load":
             name = "load image"
+        elif e.get("what") == "send" and e["batch"] < 0:
+            name = "send constants"
         out.append(
             {
                 "pid": 1,

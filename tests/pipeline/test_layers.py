@@ -83,6 +83,7 @@ LAYERS = [
     [
         "pipeline",
         "system",
+        "bundle",
         "testing",
         "pytest_plugin",
         "explore",

@@ -48,14 +48,58 @@ def test_one_board_one_batch_is_load_send_run_collect(net):
     p = pipeline(net, system, 1, (), (1,))
     part = p.stages[0][0]
     link = system.link(HOST, "b0")
+    weights = sum(net.sizes[n] for n in net.constants)
+    assert [(s.kind, s.batch) for s in p.steps] == [
+        ("load", -1),
+        ("send", -1),  # the weights and thresholds, once
+        ("send", 0),
+        ("run", 0),
+        ("collect", 0),
+    ]
+    assert p.steps[1].nbytes == weights == sum(m.length for m in p.steps[1].moves)
     expected = (
         link.transfer_ns(len(part.data))
+        + link.transfer_ns(weights)
         + link.transfer_ns(part.in_bytes)
         + part.run_ns
         + link.transfer_ns(part.out_bytes)
     )
     assert simulate(p).total_ns == expected
     assert link.transfer_ns(1250) == 20_000 + 1000  # 10 kbit at 10 Gb/s
+
+
+def test_steps_say_which_bytes_move_where(net):
+    """Every send, transfer and collect names its buffers, with board addresses and the
+    host's offsets; the host buffers are what a run needs and returns."""
+    p = pipeline(net, System.uniform(2), 3, (2,), (1, 1))
+    first, second = (part for part, _ in p.stages)
+    assert net.constants == {f"w{i}" for i in range(9)} | {f"t{i}" for i in range(9)}
+    assert net.constants_of(0, 2) == tuple(
+        sorted({f"w{i}" for i in range(6)} | {f"t{i}" for i in range(6)})
+    )
+    sends = [s for s in p.steps if s.kind == "send" and s.batch == 2]
+    assert [(m.buffer, m.src, m.dst, m.length) for s in sends for m in s.moves] == [
+        ("images", 2 * net.sizes["images"], net.addresses["images"], net.sizes["images"])
+    ]
+    (xfer,) = [s for s in p.steps if s.kind == "transfer" and s.batch == 1]
+    assert (xfer.src, xfer.dst) == ("b0", "b1")
+    assert [(m.buffer, m.src, m.dst) for m in xfer.moves] == [
+        ("fm5", net.addresses["fm5"], net.addresses["fm5"])
+    ]
+    (col,) = [s for s in p.steps if s.kind == "collect" and s.batch == 1]
+    assert [(m.buffer, m.src, m.dst, m.length) for m in col.moves] == [
+        ("scores", net.addresses["scores"], net.sizes["scores"], net.sizes["scores"])
+    ]
+    host = {h.name: h for h in p.host_buffers}
+    assert host["images"].per_batch and host["images"].size == 3 * net.sizes["images"]
+    assert host["scores"].role == "output" and host["scores"].size == 3 * net.sizes["scores"]
+    assert not host["w6"].per_batch and host["w6"].size == net.sizes["w6"]
+    # each board gets the constants of its own part only
+    consts = {
+        s.dst: {m.buffer for m in s.moves} for s in p.steps if s.kind == "send" and s.batch < 0
+    }
+    assert consts == {"b0": set(net.constants_of(0, 2)), "b1": set(net.constants_of(2, 3))}
+    assert first.in_bytes == net.sizes["images"] and second.in_bytes == net.sizes["fm5"]
 
 
 def test_data_parallel_scales_with_the_boards(net):
