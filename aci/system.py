@@ -16,7 +16,9 @@ The network is a single-board program whose top level is one ``repeat`` over bat
 ``IMAGES = BATCH`` (one run = one batch) and cuts it at window boundaries. The bytes
 crossing a cut are the buffers written before it and read after it; a buffer whose
 size follows IMAGES is per-batch data (sent by the host, or collected from the last
-part), every other input buffer (weights, thresholds) goes with the image.
+part); every other input buffer a part reads (weights, thresholds) is a constant,
+sent once to each board of the part after its image, unless its bytes are in the
+image (``from FILE``). Each step names the buffers it moves (:class:`Move`).
 
 :func:`plan` simulates every candidate: the whole network replicated on every board
 (data-parallel), every contiguous split into stages, every replica count per stage

@@ -33,7 +33,7 @@ def net():
 
 def test_network_cut_at_its_windows(net):
     assert len(net.windows) == 3  # FP_CONV | the five BIN_CONVs | the three BIN_FCs
-    assert net.per_batch == {"images", "scores"}  # weights go with the image
+    assert net.per_batch == {"images", "scores"}  # weights are constants, sent once
     assert net.crossing(0) == BATCH * 3 * 32 * 32  # the images, i8
     assert net.crossing(1) == BATCH * 128 * 32 * 32 // 8  # fm0, bits
     assert net.crossing(2) == BATCH * 8192 // 8  # fm5: the convolutions' output, the smallest
