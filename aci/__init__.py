@@ -4,8 +4,8 @@ The public API, by pipeline stage (aci.pipeline states each stage's contract; ea
 name is imported on first use, so that the command line starts quickly):
 
 - ``load(path)`` (aci.parse): files and their imports to ASTs;
-- ``check(loaded, defines)`` (aci.check): the checked programs of a unit, buffers
-  and bitstreams placed;
+- ``check(loaded, defines)`` (aci.check): the checked programs of a unit;
+- ``place(program)`` (aci.place): its buffers and bitstreams at addresses;
 - ``pipelining(program, mode)`` (aci.pipelining): a repeat's iterations grouped and
   its scratch buffers renamed (dataflow mode);
 - ``balance(program, cost)`` with ``estimate(program, mode)`` as its cost (aci.balance),
@@ -36,6 +36,7 @@ __version__ = "0.1.0"  # the one definition: pyproject.toml reads it, `acic --ve
 _API = {
     "load": "aci.parse",
     "check": "aci.check",
+    "place": "aci.place",
     "pipelining": "aci.pipelining",
     "balance": "aci.balance",
     "estimate": "aci.balance",

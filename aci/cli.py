@@ -53,15 +53,26 @@ def report_warnings(warnings, sources: dict[str, str]) -> None:
 
 
 def load_and_check(path: str, defines: dict[str, str]):
-    """(unit, sources); raises SourceError carrying the sources it read."""
+    """(unit, sources), every program of the unit checked and placed; raises
+    SourceError carrying the sources it read."""
     from .check import check
     from .parse import load
+    from .place import place
 
     sources: dict[str, str] = {}
     try:
         loaded = load(path)
         sources = loaded.sources
-        return check(loaded, defines), sources
+        unit = check(loaded, defines)
+        placement: list = []  # every program's placement errors
+        for program in unit.programs.values():
+            try:
+                place(program)
+            except SourceError as e:
+                placement.extend(e.diagnostics)
+        if placement:
+            raise SourceError(dict.fromkeys(placement))
+        return unit, sources
     except SourceError as e:
         e.sources = getattr(e, "sources", None) or sources or _sources_of(e)
         raise

@@ -6,8 +6,9 @@ the coefficients of the affine analysis), parameter blocks are deduplicated into
 PARAM, cycle counts come from the checker's evaluation of the core's expression,
 and every instruction remembers its source line. A dataflow image takes each task's
 waits from the program (``Task.waits``, set by :func:`aci.waits.waits`); a strict
-image carries none. Raises nothing on a program the checker accepted; ValueError (a
-bug in the caller) for a dataflow image of a program without its waits.
+image carries none. Raises nothing on a program the checker accepted and placement
+placed; ValueError (a bug in the caller) for a program not placed (aci.place), or a
+dataflow image of a program without its waits.
 """
 
 from __future__ import annotations
@@ -141,4 +142,6 @@ class _Lowering:
 
 
 def lower(prog: P.Program, mode: str = "strict", symbols: bool = True) -> I.Image:
+    if any(b.address is None for b in prog.buffers + prog.bitstreams):
+        raise ValueError(f"lower: `{prog.name}` needs its addresses (aci.place.place) first")
     return _Lowering(prog, mode == "dataflow").run(symbols)

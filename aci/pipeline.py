@@ -12,10 +12,12 @@ literals -- live below all of them, in aci.timing, aci.format and aci.units).
                                                  its imports, and their text
  2    check     ``aci.check.check(loaded, -D)``  ``Loaded`` -> ``Unit``: checked programs        SourceError
                                                  (aci.program): names resolved, constants
-                                                 evaluated, ``for`` expanded, every rule held
- 3    place     inside ``check``, for now        buffers and bitstreams at addresses in the      SourceError
-                                                 target's memories (``Buffer.address``)
- 4    pipe-     ``aci.pipelining.pipelining``    a checked program -> the same, each eligible    --
+                                                 evaluated, ``for`` expanded, every rule held,
+                                                 each buffer and bitstream in its memory
+ 3    place     ``aci.place.place(p)``           a checked program -> the same, every buffer     SourceError
+                                                 and bitstream at an address in its memory       (E070-E072)
+                                                 (``Buffer.address``)
+ 4    pipe-     ``aci.pipelining.pipelining``    a placed program -> the same, each eligible     --
       lining    ``(p, m)``                       repeat's iterations grouped, scratch buffers
                                                  renamed (dataflow mode only)
  5    balance   ``aci.balance.balance(p, cost)`` -> the same, loops split over slots where the   --
@@ -25,8 +27,8 @@ literals -- live below all of them, in aci.timing, aci.format and aci.units).
                                                  RECONFs final                                   (E067)
  7    waits     ``aci.waits.waits(p)``           a scheduled program -> the same with every      --
                                                  task's ``waits`` (dataflow mode only)
- 8    lower     ``aci.lower.lower(p, m)``        -> an ``aci.image.Image``; a dataflow image     --
-                                                 needs stage 7 (ValueError: a bug)
+ 8    lower     ``aci.lower.lower(p, m)``        -> an ``aci.image.Image``; it needs stage 3,    --
+                                                 a dataflow image stage 7 (ValueError: a bug)
  9    encode    ``aci.encode.encode(img)``       ``Image`` -> bytes (``aci.decode`` mirrors it)  --
 ====  ========  ===============================  ==============================================  ===========
 
@@ -50,6 +52,7 @@ from .image import Image
 from .lower import lower
 from .parse import load
 from .pipelining import pipelining
+from .place import place
 from .schedule import schedule
 from .waits import waits
 
@@ -64,7 +67,7 @@ class Stage:
 STAGES = (
     Stage("load", "aci.parse", "load"),
     Stage("check", "aci.check", "check"),
-    Stage("place", "aci.check", "check"),  # a stage of its own with issue 13.3
+    Stage("place", "aci.place", "place"),
     Stage("pipelining", "aci.pipelining", "pipelining"),
     Stage("balance", "aci.balance", "balance"),
     Stage("schedule", "aci.schedule", "schedule"),
@@ -76,7 +79,7 @@ STAGES = (
 
 @attrs.frozen
 class Compiled:
-    checked: P.Program
+    checked: P.Program  # checked and placed
     scheduled: P.Program
     image: Image
     data: bytes
@@ -114,8 +117,8 @@ def compile_file(
 ) -> Compiled:
     loaded = load(path)  # 1
     try:
-        unit = check(loaded, defines)  # 2 and 3
-        prog = pick_program(unit, program, path)
+        unit = check(loaded, defines)  # 2
+        prog = place(pick_program(unit, program, path))  # 3
         scheduled = schedule(
             balance(pipelining(prog, mode), lambda p: estimate(p, mode)), mode
         )  # 4, 5, 6
@@ -124,5 +127,5 @@ def compile_file(
         raise
     img = lower(
         waits(scheduled) if mode == "dataflow" else scheduled, mode, symbols=symbols
-    )  # 6, 7
-    return Compiled(prog, scheduled, img, encode(img), loaded.sources, unit.warnings)  # 8
+    )  # 7, 8
+    return Compiled(prog, scheduled, img, encode(img), loaded.sources, unit.warnings)  # 9

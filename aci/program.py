@@ -1,9 +1,11 @@
 """The checked program: what the checker produces and every later stage reads.
 
 All names are resolved, all compile-time expressions evaluated, ``for`` expanded,
-imports merged, buffers placed at addresses, every task's parameters and port regions
-known (regions as affine byte offsets over loop and repeat variables). Slots may still
-be unassigned (``None``): the scheduler decides those.
+imports merged, every buffer and bitstream in its memory, every task's parameters and
+port regions known (regions as affine byte offsets over loop and repeat variables).
+Addresses are stage 3's (aci.place): the checker gives only those the source fixes,
+placement all of them. Slots may still be unassigned (``None``): the scheduler decides
+those.
 """
 
 from __future__ import annotations
@@ -131,7 +133,7 @@ class Buffer:
     elem: str
     shape: tuple[int, ...]
     region: str
-    address: int  # placed
+    address: int | None  # the source's fixed address, else None until placed (aci.place)
     init_file: str | None  # the file of `from "FILE"`, resolved
     span: Span
     fixed: bool = False  # placed by `at ADDR` in the source (the compiler may not move it)
@@ -148,8 +150,9 @@ class Buffer:
 class Bitstream:
     core: str
     region: str
-    address: int
+    address: int | None  # the source's fixed address, else None until placed (aci.place)
     size: int
+    span: Span  # the core's `bitstream` item
 
 
 @attrs.frozen
@@ -162,6 +165,7 @@ class Region:
     span: Span
 
     def address(self) -> Affine:
+        assert self.buffer.address is not None, "placed by aci.place"
         return self.offset + Affine.of(self.buffer.address)
 
 
@@ -231,7 +235,8 @@ class Program:
     name: str
     target: Target
     cores: tuple[Core, ...]  # the cores its tasks and requests use, by id
-    buffers: tuple[Buffer, ...]  # every buffer, placed
+    buffers: tuple[Buffer, ...]  # every buffer of its unit, in declaration order
+    # checked: every core's of its unit, in declaration order; placed: of ``cores`` only
     bitstreams: tuple[Bitstream, ...]
     body: tuple[Window | Repeat, ...]
     consts: dict[str, int]

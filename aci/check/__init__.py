@@ -2,11 +2,12 @@
 
 ``check(loaded, defines)`` resolves every name across the modules of a compilation
 unit, evaluates compile-time expressions (with units), applies ``-D`` overrides,
-expands ``for``, checks every rule of docs/language.md and places buffers and
-bitstreams in the target's memory regions. It returns a :class:`Unit` whose
-programs are :class:`aci.program.Program` values, or raises :class:`SourceError`
-with every diagnostic found (sorted by position). Codes: E010-E091 of
-:data:`aci.diagnostics.CODES`.
+expands ``for``, checks every rule of docs/language.md and puts each buffer and
+bitstream in one of the target's memories (stage 3, :mod:`aci.place`, gives them
+addresses). It returns a :class:`Unit` whose programs are
+:class:`aci.program.Program` values, or raises :class:`SourceError` with every
+diagnostic found (sorted by position). Codes: E010-E091 of
+:data:`aci.diagnostics.CODES` but for placement's E070-E072.
 
 The checker is split by concern; its parts share one explicit state, the
 :class:`~aci.check.context.Context` of the unit (and, inside it, a program's
@@ -15,7 +16,8 @@ The checker is split by concern; its parts share one explicit state, the
 - :mod:`~aci.check.values` and :mod:`~aci.check.consts`: compile-time values and
   constant evaluation (units, ``-D``, affine forms of loop variables);
 - :mod:`~aci.check.declarations`: the unit's names, targets, cores, buffer types;
-- :mod:`~aci.check.placement`: buffers and bitstreams at addresses;
+- :mod:`~aci.check.memory`: the memory of each buffer and bitstream, its fixed
+  address, a buffer's initial bytes;
 - :mod:`~aci.check.hierarchy`: a program's statements in their places, ``for``
   expanded, slots per window and parsec; :mod:`~aci.check.usage`: the slots and
   cores a program asks of its target;

@@ -106,8 +106,8 @@ def evaluate(ctx: Context, e: ast.Expr, env: Env) -> Value:
     if isinstance(e, ast.Number):
         return Num(e.value)
     if isinstance(e, ast.Quantity):
-        v, dim = units.quantity(e.value, e.unit)
-        return Num(v, dim)
+        q, dim = units.quantity(e.value, e.unit)
+        return Num(q, dim)
     if isinstance(e, ast.Bool):
         return Flag(e.value)
     if isinstance(e, ast.Name):
@@ -359,7 +359,10 @@ def names_in(e: object) -> Iterator[ast.Name]:
     """Every name an expression uses."""
     if isinstance(e, ast.Name):
         yield e
-    for f in attrs.fields(type(e)):
+    cls = type(e)
+    if not attrs.has(cls):
+        return
+    for f in attrs.fields(cls):
         v = getattr(e, f.name)
         if isinstance(v, tuple):
             for x in v:

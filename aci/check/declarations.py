@@ -10,7 +10,7 @@ the results in the context (None for one whose errors are reported).
 
 from __future__ import annotations
 
-from typing import Iterable, Iterator
+from typing import Iterable, Iterator, TypeVar
 
 from .. import ast, units
 from .. import format as F
@@ -21,6 +21,8 @@ from ..span import Span
 from .consts import names_in, want_int
 from .context import Context
 from .limits import field_max, name_max
+
+_T = TypeVar("_T")
 
 
 def collect(ctx: Context) -> None:
@@ -318,11 +320,15 @@ def check_core(ctx: Context, c: ast.Core) -> P.Core | None:
     if not ports:
         ctx.err("E026", f"core `{c.name.name}` has no ports", c.name.span)
         ok = False
+    id_item = _item(once, ast.CoreId)
+    bs = _item(once, ast.CoreBitstream)
+    res_item = _item(once, ast.CoreResources)
+    cycles = _item(once, ast.CoreCycles)
     # Names in shapes and in the cycle expression: parameters or consts.
     known = set(names) | set(ctx.consts)
-    exprs = [e for p in ports for e in port_type_exprs(p.type)]
-    if ast.CoreCycles in once:
-        exprs.append(once[ast.CoreCycles].value)
+    exprs = [e for port in ports for e in port_type_exprs(port.type)]
+    if cycles is not None:
+        exprs.append(cycles.value)
     for e in exprs:
         for n in names_in(e):
             if n.name not in known:
@@ -332,8 +338,8 @@ def check_core(ctx: Context, c: ast.Core) -> P.Core | None:
                     n.span,
                 )
                 ok = False
-    for p in ports:
-        pt = p.type
+    for port in ports:
+        pt: ast.PortType | None = port.type
         while pt is not None:
             if pt.tensor.elem.name not in P.ELEMENT_BITS:
                 ctx.err(
@@ -345,11 +351,10 @@ def check_core(ctx: Context, c: ast.Core) -> P.Core | None:
                 )
                 ok = False
             pt = pt.otherwise
-    ident = want_int(ctx, once[ast.CoreId].value, {}, "a core id") if ast.CoreId in once else None
-    if ident is not None and not 0 <= ident < 256:
-        ctx.err("E024", f"a core id is 0 .. 255, not {ident}", once[ast.CoreId].value.span)
+    ident = want_int(ctx, id_item.value, {}, "a core id") if id_item is not None else None
+    if id_item is not None and ident is not None and not 0 <= ident < 256:
+        ctx.err("E024", f"a core id is 0 .. 255, not {ident}", id_item.value.span)
         ident = None
-    bs = once.get(ast.CoreBitstream)
     size = addr = None
     if bs is not None:
         size = want_int(ctx, bs.size, {}, "a bitstream size", (units.BYTES, units.COUNT))
@@ -368,8 +373,8 @@ def check_core(ctx: Context, c: ast.Core) -> P.Core | None:
             addr = want_int(ctx, bs.address, {}, "a bitstream address")
             if addr is None:
                 ok = False
-    res = resources(ctx, once[ast.CoreResources].items) if ast.CoreResources in once else {}
-    for r in once[ast.CoreResources].items if ast.CoreResources in once else ():
+    res = resources(ctx, res_item.items) if res_item is not None else {}
+    for r in res_item.items if res_item is not None else ():
         if r.name.name in res and res[r.name.name] > field_max(F.CORE, r.name.name):
             ctx.err(
                 "E024",
@@ -378,7 +383,7 @@ def check_core(ctx: Context, c: ast.Core) -> P.Core | None:
                 r.value.span,
             )
             ok = False
-    if not ok or ident is None or size is None:
+    if not ok or ident is None or size is None or bs is None or cycles is None:
         return None
     return P.Core(
         c.name.name,
@@ -389,9 +394,16 @@ def check_core(ctx: Context, c: ast.Core) -> P.Core | None:
         res,
         tuple(params),
         tuple(ports),
-        once[ast.CoreCycles].value,
+        cycles.value,
         c.span,
     )
+
+
+def _item(once: dict[type, ast.CoreItem], cls: type[_T]) -> _T | None:
+    """The item of class ``cls`` a core gives (once), if any."""
+    item = once.get(cls)
+    assert item is None or isinstance(item, cls)
+    return item
 
 
 def port_type_exprs(pt: ast.PortType | None) -> Iterator[ast.Expr]:
@@ -487,4 +499,4 @@ def check_buffer_decl(ctx: Context, b: ast.Buffer) -> tuple[str, tuple[int, ...]
         ok = False
     if not ok:
         return None
-    return b.type.elem.name, tuple(shape)
+    return b.type.elem.name, tuple(d for d in shape if d is not None)  # ok: none is None

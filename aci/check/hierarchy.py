@@ -1,8 +1,9 @@
 """The hierarchy of a program: its statements elaborated, in their places.
 
 ``check_program(ctx, p)`` elaborates one program of a unit into an
-:class:`aci.program.Program`: placement first (:mod:`aci.check.placement`), then its
-body, statement by statement. Each construct is checked where it stands (E081, E090:
+:class:`aci.program.Program` (stage 3, :mod:`aci.place`, gives it addresses): the
+memories of buffers and bitstreams first (:mod:`aci.check.memory`), then its body,
+statement by statement. Each construct is checked where it stands (E081, E090:
 ``program`` > ``repeat`` > ``window`` > ``reconfigure`` / ``parsec`` > ``thread`` >
 ``loop`` / ``task``); ``for`` is expanded (within MAX_STATEMENTS elaborated
 statements, E088); ``repeat`` and ``loop`` ranges are checked (E080, E081); slots
@@ -27,7 +28,7 @@ from ..span import Span
 from .consts import want_int, whole_consts
 from .context import Context, Scope
 from .limits import image_limits
-from .placement import place
+from .memory import memories
 from .races import races
 from .tasks import task
 from .usage import slot_number, use_core
@@ -51,7 +52,7 @@ def check_program(ctx: Context, p: ast.Program) -> P.Program | None:
     if target is None:
         return None
     sc = Scope(ctx, p, target)
-    bitstreams = place(sc)
+    bitstreams = memories(sc)
     body = stmts(sc, p.body, "program", {}, 0)
     if len(ctx.diags) > before:
         return None
@@ -60,13 +61,12 @@ def check_program(ctx: Context, p: ast.Program) -> P.Program | None:
     image_limits(sc, body, cores)
     if len(ctx.diags) > before:
         return None
-    used = {core.name for core in cores}
     return P.Program(
         p.name.name,
         target,
         cores,
         tuple(sc.buffers.values()),
-        tuple(b for b in bitstreams if b.core in used),
+        tuple(bitstreams),  # every core's: placement takes them all into account
         tuple(body),
         whole_consts(ctx),
         p.span,
@@ -154,13 +154,13 @@ def stmts(sc: Scope, body, where: str, env: dict, depth: int, repeat: Var | None
         if isinstance(s, ast.Window):
             out.append(window(sc, s, env, repeat))
         elif isinstance(s, ast.Repeat):
-            r = repeat_block(sc, s, env)
-            if r is not None:
-                out.append(r)
+            rep = repeat_block(sc, s, env)
+            if rep is not None:
+                out.append(rep)
         elif isinstance(s, ast.Reconfigure):
-            r = reconfigure(sc, s, env)
-            if r is not None:
-                out.append(r)
+            rec = reconfigure(sc, s, env)
+            if rec is not None:
+                out.append(rec)
         elif isinstance(s, ast.Parsec):
             out.append(parsec(sc, s, env, repeat))
         elif isinstance(s, ast.Thread):

@@ -17,7 +17,7 @@ import itertools
 from .. import program as P
 from ..affine import describe
 from ..diagnostics import Note
-from ..overlap import MAYBE, IntervalIndex, meet
+from ..overlap import IntervalIndex, Meet, meet
 from .context import Scope
 
 
@@ -112,7 +112,7 @@ def overlap(ra: P.Region, la, rb: P.Region, lb):
     hit = meet(ra.offset, ra.length, rb.offset, rb.length, same=same)
     if hit is None:
         return None
-    if hit is MAYBE:
+    if not isinstance(hit, Meet):  # aci.overlap.MAYBE: the oracle gave up
         (amin, _), (amax, _) = ra.offset.extremes()
         (bmin, _), (bmax, _) = rb.offset.extremes()
         return max(amin, bmin), min(amax + ra.length, bmax + rb.length), {}, {}

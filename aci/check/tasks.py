@@ -25,7 +25,7 @@ from .consts import as_int, evaluate, want_flag, want_int
 from .context import Scope
 from .limits import field_max
 from .usage import slot_number, use_core
-from .values import BufRef, Flag, Num, Poison, Sym, show, show_param
+from .values import BufRef, Flag, Num, Poison, Sym, Value, show, show_param
 
 STRIDE_MIN, STRIDE_MAX = -(1 << 63), (1 << 63) - 1  # a PORT stride is an i64
 
@@ -60,8 +60,8 @@ def task(sc: Scope, s: ast.Task, env) -> P.Task | None:
     ok = True
     values: dict[str, int] = {}
     for p in core.params:
-        a = given.get(p.name)
-        if a is None:
+        arg = given.get(p.name)
+        if arg is None:
             sc.err(
                 "E040",
                 f"task `{core.name}` lacks parameter `{p.name}` ({p.type}, {p.domain_str()})",
@@ -70,19 +70,19 @@ def task(sc: Scope, s: ast.Task, env) -> P.Task | None:
             )
             ok = False
             continue
-        v = param_value(sc, p, a, env)
+        v = param_value(sc, p, arg, env)
         if v is None:
             ok = False
         else:
             values[p.name] = v
-    penv = {
-        k: (Flag(bool(v)) if core.param(k).type == "bool" else Num(Fraction(v)))
-        for k, v in values.items()
+    types_of = {p.name: p.type for p in core.params}
+    penv: dict[str, Value] = {
+        k: (Flag(bool(v)) if types_of[k] == "bool" else Num(Fraction(v))) for k, v in values.items()
     }
     regions, types = [], []
     for port in core.ports:
-        a = given.get(port.name)
-        if a is None:
+        arg = given.get(port.name)
+        if arg is None:
             sc.err(
                 "E045",
                 f"port `{port.name}` of `{core.name}` is not bound",
@@ -91,12 +91,12 @@ def task(sc: Scope, s: ast.Task, env) -> P.Task | None:
             )
             ok = False
             continue
-        region = bound_region(sc, a.value, env)
+        region = bound_region(sc, arg.value, env)
         expected = port_shape(sc, core, port, penv, s.span) if ok else None
         if region is None or expected is None:
             ok = False
             continue
-        ok &= check_binding(sc, core, port, region, expected, values, a)
+        ok &= check_binding(sc, core, port, region, expected, values, arg)
         regions.append(region)
         types.append(expected)
     if not ok:
@@ -205,7 +205,7 @@ def port_shape(
     sc: Scope, core: P.Core, port: P.Port, penv, task_span: Span
 ) -> tuple[str, tuple[int, ...]] | None:
     pt = port.type
-    while pt.cond is not None:
+    while pt.cond is not None and pt.otherwise is not None:  # the grammar gives both or neither
         c = want_flag(sc.ctx, pt.cond, penv)
         if c is None:
             return None
@@ -341,6 +341,7 @@ def bound_region(sc: Scope, e: ast.Expr, env) -> P.Region | None:
             )
             return None
         byte_offset = offset.divide_exact(8)
+        assert byte_offset is not None  # every coefficient is a multiple of 64
     else:
         byte_offset = offset.scale(P.ELEMENT_BITS[b.elem] // 8)
     return P.Region(b, byte_offset, P.tensor_bytes(b.elem, tuple(dims)), e.span)

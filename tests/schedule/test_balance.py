@@ -12,6 +12,7 @@ from aci.check import check
 from aci.cores import bnndata
 from aci.parse import load
 from aci.pipeline import compile_file
+from aci.place import place
 from aci.run import run_image
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -25,7 +26,7 @@ buffer c : u8[64][256] in ddr
 def loop_of(tmp_path, body):
     p = tmp_path / "p.aci"
     p.write_text(HEAD + textwrap.dedent(body))
-    prog = next(iter(check(load(str(p))).programs.values()))
+    prog = place(next(iter(check(load(str(p))).programs.values())))
     return prog.body[0]
 
 

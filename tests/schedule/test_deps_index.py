@@ -24,6 +24,7 @@ from aci import program as P
 from aci.check import check
 from aci.diagnostics import SourceError
 from aci.parse import load
+from aci.place import place
 from aci.schedule import schedule
 
 from .test_schedule import PRELUDE
@@ -163,7 +164,7 @@ def test_waits_match_pairwise(tmp_path, monkeypatch, seed):
     path = tmp_path / "d.aci"
     path.write_text(_program(random.Random(seed)))
     try:
-        prog = schedule(next(iter(check(load(str(path))).programs.values())), "dataflow")
+        prog = schedule(place(next(iter(check(load(str(path))).programs.values()))), "dataflow")
     except SourceError:
         return  # a race, an index out of bounds: nothing to schedule
     for limit in (0, 10**9):  # the sampled analysis, the exact one
@@ -184,7 +185,9 @@ def test_random_programs_get_waits():
         for seed in range(60):
             path.write_text(_program(random.Random(seed)))
             try:
-                prog = schedule(next(iter(check(load(str(path))).programs.values())), "dataflow")
+                prog = schedule(
+                    place(next(iter(check(load(str(path))).programs.values()))), "dataflow"
+                )
             except SourceError:
                 continue
             exact, sampled = _waits(prog, mp, 10**9, False), _waits(prog, mp, 0, False)

@@ -21,6 +21,7 @@ from aci.diagnostics import SourceError
 from aci.parse import load
 from aci.pipeline import compile_file
 from aci.pipelining import pipelining
+from aci.place import place
 from aci.report import lower_bound
 from aci.run import run_image
 from tests.firmware.harness import extents
@@ -136,7 +137,7 @@ def test_pipelined_programs_compute_what_the_program_does(tmp_path, monkeypatch,
 def checked(tmp_path, text):
     p = tmp_path / "p.aci"
     p.write_text(HEAD + text)
-    return next(iter(check(load(str(p))).programs.values()))
+    return place(next(iter(check(load(str(p))).programs.values())))
 
 
 CHAIN = """program p on zcu102 { repeat r in 0 .. 6 {

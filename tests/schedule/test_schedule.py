@@ -18,6 +18,7 @@ from aci.diagnostics import SourceError
 from aci.image import Task, children
 from aci.parse import load
 from aci.pipeline import compile_file
+from aci.place import place
 from aci.run import run_image
 from aci.schedule import schedule
 
@@ -269,7 +270,7 @@ def test_static_bnn_waits():
 )
 def test_sampled_analysis_matches_exact_on_shipped_programs(program, defines, monkeypatch):
     prog = schedule(
-        next(iter(check(load(str(ROOT / "programs" / program)), defines).programs.values())),
+        place(next(iter(check(load(str(ROOT / "programs" / program)), defines).programs.values()))),
         "dataflow",
     )
     monkeypatch.setattr(deps, "EXACT_LIMIT", 10**9)
