@@ -159,7 +159,7 @@ class _ToAst(Transformer_NonRecursive):  # long expressions nest deeply
     def core_bitstream(self, meta, c):
         return ast.CoreBitstream(
             size=c[0],
-            region=self._id(c[1]) if c[1] is not None else None,
+            memory=self._id(c[1]) if c[1] is not None else None,
             address=c[2],
             span=self._s(meta),
         )
@@ -203,12 +203,12 @@ class _ToAst(Transformer_NonRecursive):  # long expressions nest deeply
         return "output"
 
     def buffer_decl(self, meta, c):
-        role, name, type_, region, address, init = c
+        role, name, type_, memory, address, init = c
         return ast.Buffer(
             role=role or "scratch",
             name=self._id(name),
             type=type_,
-            region=self._id(region) if region is not None else None,
+            memory=self._id(memory) if memory is not None else None,
             address=address,
             init_file=_unquote(str(init)) if init is not None else None,
             init_span=span_of(self.file, init) if init is not None else None,

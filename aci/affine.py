@@ -1,7 +1,7 @@
 """Affine index analysis.
 
 An :class:`Affine` is ``const + sum(coeff[v] * v)`` over loop and repeat variables.
-Index expressions are evaluated to affine forms; a buffer region's byte offset is one,
+Index expressions are evaluated to affine forms; a view's byte offset is one,
 so its stride per loop variable is simply its coefficient. Later stages use the same
 forms for strides (lowering), dependencies and races (:func:`aci.overlap.meet`).
 """

@@ -193,7 +193,7 @@ class CoreId:
 @node
 class CoreBitstream:
     size: Expr
-    region: Ident | None
+    memory: Ident | None
     address: Expr | None
     span: Span
 
@@ -241,7 +241,7 @@ class Buffer:
     role: str  # "input", "output" or "scratch"
     name: Ident
     type: TensorType
-    region: Ident | None
+    memory: Ident | None
     address: Expr | None
     init_file: str | None
     init_span: Span | None

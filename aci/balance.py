@@ -71,7 +71,7 @@ def _loops(node):
 
 
 def substitute(node, old: Var, new: Var):
-    """A window, thread or loop with ``old`` replaced by ``new`` in every port region."""
+    """A window, thread or loop with ``old`` replaced by ``new`` in every port's view."""
     if isinstance(node, P.Window):
         return attrs.evolve(node, parsecs=tuple(substitute(p, old, new) for p in node.parsecs))
     if isinstance(node, P.Parsec):

@@ -2,12 +2,12 @@
 
 ``Board.for_image(image)`` builds the memory of a decoded, validated
 :class:`aci.image.Image`. Memory starts zeroed but for the image's INIT chunks (the
-contents of buffers declared `from "FILE"`), written when the board accepts the image. It is not allocated region by region
+contents of buffers declared `from "FILE"`), written when the board accepts the image. It is not allocated memory by memory
 (the zcu102 declares 2 GiB of DDR): only the **extents** an image can touch are
 backed by ``uint8`` arrays, made on first access — every buffer of SYMBOLS, every bitstream of CORES and
 every task port over all its loop and repeat iterations — merged when they lie in
-the same memory region and close together. Every access must lie inside one extent;
-extents lie inside the memory map, so nothing outside a declared region is ever read
+the same memory and close together. Every access must lie inside one extent;
+extents lie inside the memory map, so nothing outside a declared memory is ever read
 or written.
 
 Buffers are read and written by name (SYMBOLS): ``load``/``load_file`` take a numpy
@@ -43,7 +43,7 @@ from .buffers import (
 )
 from .image import BufferSymbol, Image, Loop, Repeat, Symbols, TargetInfo, Task, Window
 
-# Touched intervals of one memory region closer than this share one array: fewer,
+# Touched intervals of one memory closer than this share one array: fewer,
 # larger extents make lookups cheap, and the gap costs at most this many bytes.
 MERGE_GAP = 1 << 16
 
@@ -116,7 +116,7 @@ class Board:
         for k, m in enumerate(self.target.memories):
             if m.base <= lo and hi <= m.base + m.size:
                 return k
-        raise BoardFault(f"bytes 0x{lo:x} .. 0x{hi:x} lie in no memory region of the target")
+        raise BoardFault(f"bytes 0x{lo:x} .. 0x{hi:x} lie in no memory of the target")
 
     @property
     def allocated(self) -> int:

@@ -138,7 +138,7 @@ MOVE = S(
     "move",
     "Bytes a step carries: `length` bytes of buffer `buffer` from `src` on the sending end "
     "to `dst` on the receiving end. On a board, an address; the bytes lie inside one memory "
-    "region of its stage's image. On the host, an offset into the HOST_BUFFER of that name "
+    "of its stage's image. On the host, an offset into the HOST_BUFFER of that name "
     "(an input for a send, an output for a collect); the bytes lie inside it.",
     ("buffer", "name32", "NUL-padded printable ASCII"),
     ("src", "u64", ""),
@@ -266,7 +266,7 @@ ERRORS = [
         "a move's buffer or bytes",
         (
             "`buffer` is not NUL-padded printable ASCII, or `length` is 0",
-            "on a board, its bytes do not lie inside one memory region of the board's image",
+            "on a board, its bytes do not lie inside one memory of the board's image",
             "on the host, no host buffer of that name and role (an input for a send, an output "
             "for a collect), or its bytes do not lie inside it",
         ),
@@ -822,7 +822,7 @@ def _move(m, at, kind, src, dst, boards, board_stage, images, host) -> Move:
                 _fail(
                     "bad_move",
                     at + MOVE.at(field),
-                    f"`{buf}` bytes at {where:#x} ({length} bytes) are not inside one memory region of `{end_}`",
+                    f"`{buf}` bytes at {where:#x} ({length} bytes) are not inside one memory of `{end_}`",
                 )
     return Move(buf, m["src"], m["dst"], length)
 

@@ -2,7 +2,7 @@
 
 Mirrors :mod:`aci.encode`. ``decode(data)`` checks everything docs/format.md lists
 (header, CRC, section table, every section, every instruction, every count, slot,
-core id, parameter block and port region after all strides) before returning, and
+core id, parameter block and port's bytes after all strides) before returning, and
 raises :class:`ImageError` with the rule's code (:data:`aci.format.ERRORS`) and the
 offset of the offending byte otherwise. Every read is bounds-checked against the end
 of its container; no input makes it raise anything else.
@@ -194,7 +194,7 @@ def decode_target(data: bytes, off: int, length: int) -> TargetInfo:
 
 
 def inside_memory(target: TargetInfo, lo: int, hi: int) -> bool:
-    """Whether bytes lo .. hi-1 lie within one memory region."""
+    """Whether bytes lo .. hi-1 lie within one memory."""
     return any(m.base <= lo and hi <= m.base + m.size for m in target.memories)
 
 
@@ -235,7 +235,7 @@ def decode_cores(data: bytes, off: int, length: int, target: TargetInfo) -> tupl
             _fail(
                 "bad_core",
                 at + F.CORE.at("bitstream_addr"),
-                f"the bitstream of `{name}` does not lie inside one memory region",
+                f"the bitstream of `{name}` does not lie inside one memory",
             )
         pr = target.timing.pr_overhead_ns + muldiv_ceil(
             c["bitstream_size"], 10**9, target.timing.icap_bytes_per_s
@@ -446,7 +446,7 @@ class _Compute:
                     "bad_region",
                     at,
                     f"port {k} covers 0x{max(lo, 0):x} .. 0x{max(hi, 0):x} over its iterations, "
-                    "outside every memory region"
+                    "outside every memory"
                     if p["length"]
                     else f"port {k} is empty",
                 )
@@ -596,7 +596,7 @@ def decode_init(data: bytes, off: int, length: int, target: TargetInfo) -> tuple
             _fail(
                 "bad_init",
                 at,
-                f"chunk of {n} bytes at 0x{a:x} is empty or leaves every memory region",
+                f"chunk of {n} bytes at 0x{a:x} is empty or leaves every memory",
             )
         if a < prev_end:
             _fail("bad_init", at, f"chunk at 0x{a:x} overlaps or precedes the chunk before it")

@@ -121,12 +121,12 @@ def waits(prog: P.Program, exact: bool | None = None) -> dict[int, tuple[tuple[i
         slot = t.slot
         who = (slot, issued[slot])
         deps: dict[int, int] = {}
-        regions = []
+        ranges = []
         for mem, const, coeffs, length, write in p:
             lo = const
             for v, c in coeffs:
                 lo += c * values[v]
-            regions.append((mem, lo, lo + length, write))
+            ranges.append((mem, lo, lo + length, write))
             mem.access(lo, lo + length, write, who, deps)
         if deps:
             mine = best.setdefault(id(t), {})
@@ -135,7 +135,7 @@ def waits(prog: P.Program, exact: bool | None = None) -> dict[int, tuple[tuple[i
                     lag = issued[s] - (pos + 1)
                     if lag < mine.get(s, math.inf):
                         mine[s] = lag
-        for mem, lo, hi, write in regions:
+        for mem, lo, hi, write in ranges:
             mem.record(lo, hi, write, who)
         issued[slot] += 1
 
@@ -210,7 +210,7 @@ def _depends(
     comes first in program order: one question to the overlap oracle
     (``aci.overlap.meet``) per level. Whether the pair can lie farther apart than the
     sample sees is answered exactly where the conflicts depend only on the distance
-    between the iterations (one shared level, in which both regions move by the same
+    between the iterations (one shared level, in which both views move by the same
     stride): never when they do not move (the nearest instance, which the sample
     sees, is the one waited for), else when b's iteration can be ``SAMPLE`` or more
     ahead of a's. Otherwise any dependency counts as far (the conservative answer).

@@ -105,8 +105,8 @@ CODES: dict[str, Code] = {
         Code(
             "E010",
             "unknown name",
-            "A name (const, buffer, core, target, memory region, parameter, loop variable, element type, function) is not declared where it is used.",
-            where="Triggers: a name in an expression that is no const, buffer or visible loop, repeat or `for` variable; a core in a task or `reconfigure`; the target of a program; a memory region in `in REGION` (of a buffer or bitstream); an element type; a function other than `min`, `max`, `ceil_div`; in a core's port shapes, port conditions and `cycles`, a name that is neither a parameter of the core nor a const.",
+            "A name (const, buffer, core, target, memory, parameter, loop variable, element type, function) is not declared where it is used.",
+            where="Triggers: a name in an expression that is no const, buffer or visible loop, repeat or `for` variable; a core in a task or `reconfigure`; the target of a program; a memory in `in MEMORY` (of a buffer or bitstream); an element type; a function other than `min`, `max`, `ceil_div`; in a core's port shapes, port conditions and `cycles`, a name that is neither a parameter of the core nor a const.",
             examples=(
                 Example(
                     "check tests/check/e010_unknown_names.aci",
@@ -119,7 +119,7 @@ CODES: dict[str, Code] = {
             "E011",
             "duplicate name",
             "Two declarations of the same kind share a name, or a core id is used twice.",
-            where="Triggers: two consts or buffers with one name (they share a name space), two cores, targets or programs with one name, two memory regions of one target, two parameters or ports of one core, two cores with one `id`.",
+            where="Triggers: two consts or buffers with one name (they share a name space), two cores, targets or programs with one name, two memories of one target, two parameters or ports of one core, two cores with one `id`.",
             examples=(Example("check tests/check/e011_duplicate_names.aci", lines=((5, 6),)),),
         ),
         Code(
@@ -173,7 +173,7 @@ CODES: dict[str, Code] = {
             "E024",
             "value out of range",
             "A number is outside the range its field allows (a slot count of zero, a negative size, a value that does not fit the image format).",
-            where="Triggers: a slot count outside 1 .. 16; a negative resource count; a memory region with no size or beyond 64-bit addresses; a rate or frequency that is not positive, a time that is negative; a core id outside 0 .. 255; a bitstream size ≤ 0; more than 8 ports or 16 parameters; a buffer dimension < 1; a port dimension < 1 for a task's parameters (reported at the port's declaration in the core); a task's cycle count outside 0 .. 2^32-1.",
+            where="Triggers: a slot count outside 1 .. 16; a negative resource count; a memory with no size or beyond 64-bit addresses; a rate or frequency that is not positive, a time that is negative; a core id outside 0 .. 255; a bitstream size ≤ 0; more than 8 ports or 16 parameters; a buffer dimension < 1; a port dimension < 1 for a task's parameters (reported at the port's declaration in the core); a task's cycle count outside 0 .. 2^32-1.",
             examples=(
                 Example("check tests/check/e024_target_values.aci", lines=((3, 3),), shows=(0, 1)),
             ),
@@ -182,14 +182,14 @@ CODES: dict[str, Code] = {
             "E025",
             "wrong kind of value",
             "A boolean is used where an integer is expected or the reverse, or a buffer where a number is expected.",
-            where="Triggers: arithmetic or comparison (other than `==`, `!=`) on booleans; `!` of a number, `-` of a boolean; a number as the condition of `? :`, `&&`, `||` or a conditional port type; a buffer (or a region `b[i]`) used as a number; a function given booleans or the wrong number of arguments; a boolean where a number is expected.",
+            where="Triggers: arithmetic or comparison (other than `==`, `!=`) on booleans; `!` of a number, `-` of a boolean; a number as the condition of `? :`, `&&`, `||` or a conditional port type; a buffer (or a view `b[i]`) used as a number; a function given booleans or the wrong number of arguments; a boolean where a number is expected.",
             examples=(Example("check tests/check/e025_wrong_kind.aci", lines=((5, 5),)),),
         ),
         Code(
             "E026",
             "missing or repeated field",
             "A `target` or `core` lacks a field it needs (`slots`, `id`, `bitstream`, `cycles`, a timing parameter) or gives one twice.",
-            where="Triggers: a target without `slots`, a memory region or a required timing field; `slots`, a field or a resource given twice; a core without `id`, `bitstream`, `cycles` or any port; `id`, `bitstream`, `resources` or `cycles` given twice.",
+            where="Triggers: a target without `slots`, a memory or a required timing field; `slots`, a field or a resource given twice; a core without `id`, `bitstream`, `cycles` or any port; `id`, `bitstream`, `resources` or `cycles` given twice.",
             examples=(
                 Example("check tests/check/e026_core_items.aci", lines=((7, 11),), shows=(1,)),
             ),
@@ -221,25 +221,25 @@ CODES: dict[str, Code] = {
         ),
         Code(
             "E032",
-            "too many memory regions",
-            "A target declares more memory regions than an image can describe (`max_memories` of docs/format.md).",
-            where="Reported at the first region too many, with a note at the target.",
+            "too many memories",
+            "A target declares more memories than an image can describe (`max_memories` of docs/format.md).",
+            where="Reported at the first memory too many, with a note at the target.",
             examples=(
                 Example("check tests/check/e032_too_many_memories.aci", lines=((3, 3), (11, 12))),
             ),
         ),
         Code(
             "E033",
-            "memory regions overlap",
-            "Two memory regions of a target share addresses; the overlapping bytes are given.",
-            where="Reported at the later region, with a note at the earlier one.",
+            "memories overlap",
+            "Two memories of a target share addresses; the overlapping bytes are given.",
+            where="Reported at the later memory, with a note at the earlier one.",
             examples=(Example("check tests/check/e033_memories_overlap.aci", lines=((3, 6),)),),
         ),
         Code(
             "E034",
             "name too long for the image",
-            "A memory region, a core or a buffer has a name longer than its field of the image keeps (15, 15 and 31 bytes).",
-            where="Reported at the region's or buffer's declaration, and at a core's first use in a program.",
+            "A memory, a core or a buffer has a name longer than its field of the image keeps (15, 15 and 31 bytes).",
+            where="Reported at the memory's or buffer's declaration, and at a core's first use in a program.",
             examples=(
                 Example(
                     "check tests/check/e034_name_too_long.aci",
@@ -280,7 +280,7 @@ CODES: dict[str, Code] = {
         Code(
             "E045",
             "port unbound",
-            "A task does not bind a port of its core to a buffer region.",
+            "A task does not bind a port of its core to a buffer or a view of one.",
             where="Reported at the task, with a note at the port's declaration.",
             examples=(Example("check tests/check/e045_port_unbound.aci", lines=((6, 6),)),),
         ),
@@ -294,8 +294,8 @@ CODES: dict[str, Code] = {
         Code(
             "E047",
             "port size mismatch",
-            "A port is bound to a region whose size differs from the shape the core expects for the task's parameters; both sizes are given.",
-            where="Only byte lengths are compared; the region's shape may differ from the port's.",
+            "A port is bound to a view whose size differs from the shape the core expects for the task's parameters; both sizes are given.",
+            where="Only byte lengths are compared; the view's shape may differ from the port's.",
             examples=(Example("check tests/check/e047_port_size.aci", lines=((4, 4), (9, 9))),),
         ),
         Code(
@@ -307,7 +307,7 @@ CODES: dict[str, Code] = {
         Code(
             "E049",
             "port bound to a non-buffer",
-            "A port must be bound to a buffer or a region of one (`buf`, `buf[i]`, `buf[a .. b]`), not to a number.",
+            "A port must be bound to a buffer or a view of one (`buf`, `buf[i]`, `buf[a .. b]`), not to a number.",
             examples=(Example("check tests/check/e049_port_non_buffer.aci", lines=((7, 7),)),),
         ),
         Code(
@@ -329,8 +329,8 @@ CODES: dict[str, Code] = {
         Code(
             "E052",
             "bad subscript",
-            "Too many subscripts, a slice that is not the last subscript, an empty slice, or a region of a `bits` buffer that does not start on a 64-bit word.",
-            where="Triggers: more subscripts than dimensions; a subscript after a slice; a slice whose length is not a constant ≥ 1; a region of a `bits` buffer whose bit offset is not a multiple of 64 for every iteration.",
+            "Too many subscripts, a slice that is not the last subscript, an empty slice, or a view of a `bits` buffer that does not start on a 64-bit word.",
+            where="Triggers: more subscripts than dimensions; a subscript after a slice; a slice whose length is not a constant ≥ 1; a view of a `bits` buffer whose bit offset is not a multiple of 64 for every iteration.",
             examples=(
                 Example(
                     "check tests/check/e052_bits_not_word_aligned.aci", lines=((5, 5), (10, 10))
@@ -398,12 +398,12 @@ CODES: dict[str, Code] = {
         ),
         Code(
             "E070",
-            "buffer does not fit its region",
-            "A buffer (or a core's bitstream) is larger than its memory region, or its fixed address puts it partly outside.",
-            where="Triggers: a buffer or bitstream with no room left in its region (first fit); a fixed address that puts it partly or wholly outside its region.",
+            "buffer does not fit its memory",
+            "A buffer (or a core's bitstream) is larger than its memory, or its fixed address puts it partly outside.",
+            where="Triggers: a buffer or bitstream with no room left in its memory (first fit); a fixed address that puts it partly or wholly outside its memory.",
             examples=(
                 Example("check tests/check/e070_does_not_fit.aci", lines=((5, 6),)),
-                Example("check tests/check/e070_outside_region.aci", lines=((4, 4),)),
+                Example("check tests/check/e070_outside_memory.aci", lines=((4, 4),)),
             ),
         ),
         Code(

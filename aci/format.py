@@ -25,7 +25,7 @@ VERSION_MINOR = 0
 # would need to.
 LIMITS = {
     "max_slots": 16,  # slot indices are 0 .. max_slots - 1
-    "max_memories": 8,  # memory regions of a target
+    "max_memories": 8,  # memories of a target
     "max_cores": 64,  # core kinds in one image
     "max_loop_count": 1 << 24,  # iterations of one LOOP
     "max_repeat_count": 1 << 24,
@@ -157,7 +157,7 @@ TARGET = S(
     "target",
     "TARGET section: the board the image was built for, then `memory_count` MEMORY records.",
     ("slots", "u8", "number of slots, 1 .. max_slots"),
-    ("memory_count", "u8", "memory regions, 1 .. max_memories"),
+    ("memory_count", "u8", "memories, 1 .. max_memories"),
     ("reserved", "u16", "zero"),
     ("reserved2", "u32", "zero"),
     ("icap_bytes_per_s", "u64", "configuration port throughput"),
@@ -173,8 +173,8 @@ TARGET = S(
 
 MEMORY = S(
     "memory",
-    "A memory region that DMA may touch.",
-    ("name", "name16", "region name, NUL-padded"),
+    "A memory that DMA may touch.",
+    ("name", "name16", "its name, NUL-padded"),
     ("base", "u64", "first byte"),
     ("size", "u64", "bytes; base + size must not exceed 2^64"),
 )
@@ -195,7 +195,7 @@ CORE = S(
     ("param_words", "u8", "parameter words of its tasks, 0 .. max_params"),
     ("port_dirs", "u8", "bit k set: port k is an output (written by the core)"),
     ("bitstream_size", "u32", "partial bitstream bytes"),
-    ("bitstream_addr", "u64", "where the bitstream lies; inside one memory region"),
+    ("bitstream_addr", "u64", "where the bitstream lies; inside one memory"),
     ("lut", "u32", ""),
     ("ff", "u32", ""),
     ("bram", "u32", ""),
@@ -257,7 +257,7 @@ BUFFER = S(
     ("elem", "u8", "element type (ELEMENT_TYPES)"),
     ("role", "u8", "0 scratch, 1 input, 2 output"),
     ("ndims", "u8", "1 .. max_dims"),
-    ("memory", "u8", "index of its memory region in TARGET"),
+    ("memory", "u8", "index of its memory in TARGET"),
     ("reserved", "u32", "zero"),
     ("address", "u64", ""),
     ("size", "u64", "bytes"),
@@ -289,7 +289,7 @@ INIT_CHUNK = S(
     "init_chunk",
     "A run of initial bytes. The `length` bytes follow the record, then "
     "zero bytes up to the next multiple of 8.",
-    ("address", "u64", "first byte written; the chunk lies inside one memory region"),
+    ("address", "u64", "first byte written; the chunk lies inside one memory"),
     ("length", "u32", "bytes, at least 1"),
     ("reserved", "u32", "zero"),
 )
@@ -332,7 +332,7 @@ class Instruction:
 
 PORT = S(
     "port",
-    "A task's port: a region of board memory. Then `stride_count` i64 strides, "
+    "A task's port: the bytes of board memory its view covers. Then `stride_count` i64 strides, "
     "outermost first: the address moves by stride k at each step of enclosing "
     "counted level k (the REPEAT, if any, then the LOOPs from the outside in).",
     ("address", "u64", "address at the first iteration of every enclosing level"),
@@ -494,15 +494,15 @@ ERRORS = [
     ErrorCode(
         12,
         "bad_target",
-        "slot or memory count out of range, a rate or clock of 0 or over max_rate, a time over max_time_ns, memory regions that overlap or wrap",
+        "slot or memory count out of range, a rate or clock of 0 or over max_rate, a time over max_time_ns, memories that overlap or wrap",
         (
             "`slots` is 0 or over {max_slots}",
             "`memory_count` is 0 or over {max_memories}",
             "a rate or clock (`icap_bytes_per_s`, `dma_bytes_per_s`, `clock_hz`, `link_bits_per_s`) is 0 or over {max_rate}",
             "a time field (`pr_overhead_ns`, `task_overhead_ns`, `pf_write_ns`, `link_latency_ns`, `watchdog_ns`) is over {max_time_ns}",
             "a memory name is not NUL-padded printable ASCII (at least one byte)",
-            "a memory region is empty or runs past 2^64",
-            "two memory regions overlap or have the same name",
+            "a memory is empty or runs past 2^64",
+            "two memories overlap or have the same name",
         ),
     ),
     ErrorCode(
@@ -515,7 +515,7 @@ ERRORS = [
             "a core id appears twice",
             "`port_count` is 0 or over {max_ports}, or `param_words` is over {max_params}",
             "`port_dirs` marks a port the core does not have",
-            "the bitstream is empty or does not lie inside one memory region",
+            "the bitstream is empty or does not lie inside one memory",
             "one reconfiguration with the core (`pr_overhead_ns` + ceil(`bitstream_size` * 10^9 / `icap_bytes_per_s`)) takes over {max_time_ns} ns",
         ),
     ),
@@ -535,7 +535,7 @@ ERRORS = [
         (
             "a buffer name is not NUL-padded printable ASCII, or repeats an earlier one",
             "a buffer's element type or role is unknown, its `ndims` is 0 or over {max_dims}, a dimension up to `ndims` is 0 or one after it is not",
-            "a buffer's memory index is not below `memory_count`, or its bytes do not lie inside one memory region",
+            "a buffer's memory index is not below `memory_count`, or its bytes do not lie inside one memory",
             "a file name is not UTF-8 or not NUL-padded",
             "a line record names a file index not below `file_count`, repeats an earlier record's offset, or points at no instruction",
         ),
@@ -547,7 +547,7 @@ ERRORS = [
         (
             "`count` is 0",
             "a chunk record or a chunk's bytes run past the INIT section",
-            "a chunk is empty or does not lie inside one memory region",
+            "a chunk is empty or does not lie inside one memory",
             "a chunk starts before the end of the chunk before it (chunks in increasing address order, none overlapping)",
             "a chunk's padding (to a multiple of 8 bytes) is not zero",
             "bytes follow the last chunk",
@@ -598,10 +598,10 @@ ERRORS = [
     ErrorCode(
         29,
         "bad_region",
-        "a port region is empty or leaves every memory region on some iteration",
+        "a port's bytes are empty or leave every memory on some iteration",
         (
             "a port's `length` is 0",
-            "a port's bytes leave every memory region on some iteration (checked at the corners of the iteration space)",
+            "a port's bytes leave every memory on some iteration (checked at the corners of the iteration space)",
         ),
     ),
     ErrorCode(30, "bad_params", "a parameter block runs past the PARAM section"),

@@ -1,6 +1,6 @@
 """Stage 8, lower: a checked, scheduled program to an instruction-level Image.
 
-Buffers become addresses, each port region an address at the first iteration plus a
+Buffers become addresses, each port's view an address at the first iteration plus a
 stride per enclosing counted level (the REPEAT, then the LOOPs from the outside in:
 the coefficients of the affine analysis), parameter blocks are deduplicated into
 PARAM, cycle counts come from the checker's evaluation of the core's expression,
@@ -126,7 +126,7 @@ class _Lowering:
             mem_index = {m.name: k for k, m in enumerate(t.memories)}
             bufs = tuple(
                 I.BufferSymbol(
-                    b.name, b.elem, b.role, b.shape, mem_index[b.region], b.address, b.size
+                    b.name, b.elem, b.role, b.shape, mem_index[b.memory], b.address, b.size
                 )
                 for b in prog.buffers
             )

@@ -1,8 +1,9 @@
-"""Overlap of memory regions: the one oracle of strided-region overlap, and the
+"""Overlap of strided byte ranges: the one oracle of whether two views meet, and the
 interval indexes behind the race check and the dependency analysis.
 
-:func:`meet` answers whether two strided regions ever share a byte: region a covers
-``[a, a + a_len)`` and region b ``[b, b + b_len)``, where ``a`` and ``b`` are affine
+:func:`meet` answers whether two strided ranges ever share a byte (the bytes two
+ports' views cover over their iterations): range a covers ``[a, a + a_len)`` and
+range b ``[b, b + b_len)``, where ``a`` and ``b`` are affine
 byte offsets (:class:`aci.affine.Affine`) over loop and repeat variables. Each side
 takes its own value of each variable (two instances of one loop), except the
 variables named ``same`` (one value for both: two threads inside one iteration of a
@@ -16,7 +17,7 @@ in ``(-a_len, b_len)`` over a box of variable values (plus the one coupling of
 first, that keeps only the values whose remaining range can still reach the target,
 prunes by the greatest common divisor of the remaining strides, and closes a
 suffix of strides that fill an arithmetic progression (nested loops: each stride at
-most the span of the smaller ones) in one step. Regions of nested loops, the common
+most the span of the smaller ones) in one step. Views in nested loops, the common
 case, take one search node per variable. The one conservative fallback: a search
 that would visit more than ``budget`` nodes (strides with many near-misses and no
 overlap) gives up with :data:`MAYBE`, which every caller treats as an overlap.
@@ -132,7 +133,7 @@ BUDGET = 1 << 14  # search nodes before the conservative answer
 
 
 class _Maybe:
-    """The conservative answer: the search gave up; treat the regions as meeting."""
+    """The conservative answer: the search gave up; treat the ranges as meeting."""
 
     def __bool__(self) -> bool:
         return True
@@ -145,7 +146,7 @@ MAYBE = _Maybe()
 
 
 class Meet(NamedTuple):
-    """Two regions meet: bytes ``lo .. hi - 1`` are in both, with the variables'
+    """Two ranges meet: bytes ``lo .. hi - 1`` are in both, with the variables'
     values on each side (only the variables each offset uses)."""
 
     lo: int

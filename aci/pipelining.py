@@ -22,7 +22,7 @@ What a repeat must be (docs/scheduling.md, "Software pipelining"):
   iterations at disjoint bytes, so no reordering of iterations can be observed.
 
 Each group is either *merged* — when every window is one loop with no slot named
-and every region moves with the repeat variable as the loop's span of that region
+and every view moves with the repeat variable as the loop's span of that view
 (``images[b * BATCH + i]`` over ``i in 0 .. BATCH``), the K loops become one loop
 over ``K * BATCH`` iterations, which the balancer then spreads — or *unrolled*: the
 group holds ``K`` copies of each window in a row (explicit slots and PR requests
@@ -55,7 +55,7 @@ def pipelining(prog: P.Program, mode: str) -> P.Program:
         )
     )
     moved: dict[str, P.Buffer] = {}
-    taken: list = []  # (region, lo, hi) of every block of copies
+    taken: list = []  # (memory, lo, hi) of every block of copies
     body = []
     for node in prog.body:
         if isinstance(node, P.Repeat):
@@ -72,7 +72,7 @@ def pipelining(prog: P.Program, mode: str) -> P.Program:
 
 
 def _rebind(node, moved):
-    """The node with every region of a moved buffer pointing at its new placement."""
+    """The node with every view of a moved buffer pointing at its new placement."""
     if isinstance(node, P.Repeat):
         return attrs.evolve(node, windows=tuple(_rebind(w, moved) for w in node.windows))
     if isinstance(node, P.Window):
@@ -160,7 +160,7 @@ def _group(prog: P.Program, rep: P.Repeat, moved: dict, taken: list, uid) -> lis
     groups, left = divmod(n, k)
     for name, base in blocks.items():
         moved[name] = attrs.evolve(private[name], address=base + (k - 1) * stride[name])
-        taken.append((private[name].region, base, base + k * stride[name]))
+        taken.append((private[name].memory, base, base + k * stride[name]))
     out = []
     if left:  # the iterations left over: one smaller group first, on copies 0 .. left - 1
         first = Var(b.name, 0, 1, b.kind, uid())
@@ -208,8 +208,8 @@ def _private(rep: P.Repeat, buf: P.Buffer) -> bool:
     same bytes (module doc): checked on the first iteration, loops unrolled."""
     if buf.role != "scratch" or buf.init_file is not None or buf.fixed:
         return False
-    regions = [r for t in P.walk_tasks(rep) for r in t.ports if r.buffer.name == buf.name]
-    if any(r.offset.coeff(rep.var) for r in regions):
+    views = [r for t in P.walk_tasks(rep) for r in t.ports if r.buffer.name == buf.name]
+    if any(r.offset.coeff(rep.var) for r in views):
         return False
     covered: list[tuple[int, int]] = []  # disjoint [lo, hi) written so far, sorted
     values = {rep.var: rep.var.start}
@@ -307,7 +307,7 @@ def _merge(w: P.Window, b: Var, base: Affine, size: int, k: int, stride: dict, u
 
 
 def _substitute(w: P.Window, values: dict, shift: dict, uid) -> P.Window:
-    """A copy of a window: ``values`` substituted in every region, private buffers
+    """A copy of a window: ``values`` substituted in every view, private buffers
     shifted by ``shift`` bytes, every loop with a variable of its own."""
 
     def node(x, values):
@@ -352,23 +352,23 @@ def _place(
     used: dict[str, list] = {}
     for buf in prog.buffers:
         b = moved.get(buf.name, buf)
-        used.setdefault(b.region, []).append((b.address, b.address + b.size))
+        used.setdefault(b.memory, []).append((b.address, b.address + b.size))
     for bs in prog.bitstreams:
-        used.setdefault(bs.region, []).append((bs.address, bs.address + bs.size))
-    for region, lo, hi in taken:
-        used.setdefault(region, []).append((lo, hi))
+        used.setdefault(bs.memory, []).append((bs.address, bs.address + bs.size))
+    for memory, lo, hi in taken:
+        used.setdefault(memory, []).append((lo, hi))
     out = {}
     for name, buf in sorted(private.items()):
-        mem = prog.target.memory(buf.region)
+        mem = prog.target.memory(buf.memory)
         size = k * stride[name]
         a = -(-mem.base // ALIGN) * ALIGN
-        for s, e in sorted(used.setdefault(buf.region, [])):
+        for s, e in sorted(used.setdefault(buf.memory, [])):
             if a + size <= s:
                 break
             if e > a:
                 a = -(-e // ALIGN) * ALIGN
         if a + size > mem.end:
             return None
-        used[buf.region].append((a, a + size))
+        used[buf.memory].append((a, a + size))
         out[name] = a
     return out

@@ -4,7 +4,7 @@
 core's bitstream of its unit, in declaration order, each in its memory of the target
 and with the address the source fixes (``at ADDR``) or none -- and returns the same
 program with every buffer and bitstream at an address (``Buffer.address``,
-``Bitstream.address``), every task's port slices pointing at the placed buffers, and
+``Bitstream.address``), every task's port views pointing at the placed buffers, and
 only the bitstreams of the cores it uses. It raises :class:`SourceError` with every
 placement error (sorted by position): E070 (outside its memory, or no room left in
 it), E071 (two fixed places overlap), E072 (a fixed address that is not a multiple
@@ -45,7 +45,7 @@ def place(program: P.Program) -> P.Program:
         _Item(
             f"buffer `{b.name}`",
             ("buffer", b.name),
-            _memory(target, b.region),
+            _memory(target, b.memory),
             b.size,
             b.address,
             b.span,
@@ -55,7 +55,7 @@ def place(program: P.Program) -> P.Program:
         _Item(
             f"the bitstream of `{s.core}`",
             ("bitstream", s.core),
-            _memory(target, s.region),
+            _memory(target, s.memory),
             s.size,
             s.address,
             s.span,
@@ -157,7 +157,7 @@ def _memory(target: P.Target, name: str) -> P.Memory:
 
 
 def _rebind(node, buffers: dict[str, P.Buffer]):
-    """The node with every port slice pointing at its placed buffer."""
+    """The node with every port's view pointing at its placed buffer."""
     if isinstance(node, P.Repeat):
         return attrs.evolve(node, windows=tuple(_rebind(w, buffers) for w in node.windows))
     if isinstance(node, P.Window):

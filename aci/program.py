@@ -2,7 +2,8 @@
 
 All names are resolved, all compile-time expressions evaluated, ``for`` expanded,
 imports merged, every buffer and bitstream in its memory, every task's parameters and
-port regions known (regions as affine byte offsets over loop and repeat variables).
+the views its ports are bound to known (a buffer and an affine byte offset over loop
+and repeat variables).
 Addresses are stage 3's (aci.place): the checker gives only those the source fixes,
 placement all of them. Slots may still be unassigned (``None``): the scheduler decides
 those.
@@ -111,7 +112,7 @@ class Core:
     name: str
     id: int
     bitstream_size: int
-    bitstream_region: str | None
+    bitstream_memory: str | None
     bitstream_address: int | None  # fixed address, if the source gives one
     resources: dict[str, int]
     params: tuple[Param, ...]
@@ -132,7 +133,7 @@ class Buffer:
     role: str  # "input", "output", "scratch"
     elem: str
     shape: tuple[int, ...]
-    region: str
+    memory: str  # the name of its memory
     address: int | None  # the source's fixed address, else None until placed (aci.place)
     init_file: str | None  # the file of `from "FILE"`, resolved
     span: Span
@@ -149,15 +150,16 @@ class Buffer:
 @attrs.frozen
 class Bitstream:
     core: str
-    region: str
+    memory: str  # the name of its memory
     address: int | None  # the source's fixed address, else None until placed (aci.place)
     size: int
     span: Span  # the core's `bitstream` item
 
 
 @attrs.frozen
-class Region:
-    """``length`` bytes of ``buffer`` starting at byte ``offset`` (affine) of it."""
+class View:
+    """What a port is bound to: ``length`` bytes of ``buffer`` starting at byte
+    ``offset`` (affine) of it (``buf``, ``buf[i]``, ``buf[a .. b]``)."""
 
     buffer: Buffer
     offset: Affine
@@ -174,7 +176,7 @@ class Task:
     core: Core
     slot: int | None
     params: tuple[tuple[str, int], ...]  # in the core's parameter order
-    ports: tuple[Region, ...]  # in the core's port order
+    ports: tuple[View, ...]  # in the core's port order
     port_types: tuple[tuple[str, tuple[int, ...]], ...]  # (elem, shape) per port
     cycles: int
     span: Span

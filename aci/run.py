@@ -203,7 +203,7 @@ def _loop_is_separable(progressions: list[list[tuple[int, int, int, bool]]], n: 
 
 class _Effects:
     """The functional effects of a run that the machine found free of errors: every
-    task's core model on its port regions, in program order."""
+    task's core model on its ports' views, in program order."""
 
     def __init__(self, board: Board, progress: Progress | None, total_ops: int):
         self.board = board

@@ -113,7 +113,7 @@ def evaluate(ctx: Context, e: ast.Expr, env: Env) -> Value:
     if isinstance(e, ast.Name):
         return lookup(ctx, e, env)
     if isinstance(e, (ast.Index, ast.Slice)):
-        ctx.err("E025", "a buffer region is not a number", e.span)
+        ctx.err("E025", "a view of a buffer is not a number", e.span)
         return POISON
     if isinstance(e, ast.Unary):
         v = evaluate(ctx, e.operand, env)

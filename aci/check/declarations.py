@@ -214,13 +214,12 @@ def check_target(ctx: Context, t: ast.Target) -> P.Target | None:
 
 
 def memory_limits(ctx: Context, t: ast.Target, memories: list[P.Memory]) -> None:
-    """E032 (too many regions), E033 (regions that overlap), E034 (a long name)."""
+    """E032 (too many memories), E033 (memories that overlap), E034 (a long name)."""
     limit = LIMITS["max_memories"]
     if len(memories) > limit:
         ctx.err(
             "E032",
-            f"target `{t.name.name}` has {len(memories)} memory regions; an image holds at most "
-            f"{limit}",
+            f"target `{t.name.name}` has {len(memories)} memories; an image holds at most {limit}",
             memories[limit].span,
             Note(f"`{t.name.name}` is declared here", t.name.span),
         )
@@ -389,7 +388,7 @@ def check_core(ctx: Context, c: ast.Core) -> P.Core | None:
         c.name.name,
         ident,
         size,
-        bs.region.name if bs.region else None,
+        bs.memory.name if bs.memory else None,
         addr,
         res,
         tuple(params),

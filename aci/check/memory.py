@@ -23,7 +23,7 @@ def memories(sc: Scope) -> list[P.Bitstream]:
         elem_shape = sc.ctx.buffer_types[b.name.name]
         if elem_shape is None:
             continue
-        memory = _memory(sc, b.region, f"buffer `{b.name.name}`")
+        memory = _memory(sc, b.memory, f"buffer `{b.name.name}`")
         if memory is None:
             continue
         addr = (
@@ -49,7 +49,7 @@ def memories(sc: Scope) -> list[P.Bitstream]:
             continue
         decl = sc.ctx.core_asts[core.name]
         bs = next(i for i in decl.items if isinstance(i, ast.CoreBitstream))
-        memory = _memory(sc, bs.region, f"the bitstream of `{core.name}`")
+        memory = _memory(sc, bs.memory, f"the bitstream of `{core.name}`")
         if memory is None:
             continue
         bitstreams.append(

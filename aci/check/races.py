@@ -26,7 +26,7 @@ def races(sc: Scope, threads: tuple[P.Thread, ...]) -> None:
     the first access of the first thread (in program order) that meets some access
     of the second, and the first such access of the second.
 
-    Only accesses whose hulls (every byte a region may cover, over all its
+    Only accesses whose hulls (every byte a view may cover, over all its
     iterations) meet can race, so each access of one thread looks up the accesses
     of the other whose hulls meet its own in an :class:`IntervalIndex` per buffer,
     and only those get the exact check (:func:`overlap`), in program order: the
@@ -44,7 +44,7 @@ def races(sc: Scope, threads: tuple[P.Thread, ...]) -> None:
 
 
 def accesses_of(th: P.Thread):
-    """(task, port, region, enclosing loops, hull start, hull end) per port of every
+    """(task, port, view, enclosing loops, hull start, hull end) per port of every
     task of the thread, in program order."""
     out = []
 
@@ -53,9 +53,9 @@ def accesses_of(th: P.Thread):
             for b in node.body:
                 walk(b, loops + (node.var,))
             return
-        for port, region in zip(node.core.ports, node.ports, strict=True):
-            (lo, _), (hi, _) = region.offset.extremes()
-            out.append((node, port, region, loops, lo, hi + region.length))
+        for port, view in zip(node.core.ports, node.ports, strict=True):
+            (lo, _), (hi, _) = view.offset.extremes()
+            out.append((node, port, view, loops, lo, hi + view.length))
 
     for n in th.body:
         walk(n, ())
@@ -66,8 +66,8 @@ def race_index(accesses) -> dict[str, tuple[IntervalIndex, IntervalIndex]]:
     """Buffer name -> (the hulls of the accesses that write it, of all accesses to
     it), keyed by position in ``accesses``."""
     groups: dict[str, tuple[list, list]] = {}
-    for k, (_, port, region, _, lo, hi) in enumerate(accesses):
-        writes, every = groups.setdefault(region.buffer.name, ([], []))
+    for k, (_, port, view, _, lo, hi) in enumerate(accesses):
+        writes, every = groups.setdefault(view.buffer.name, ([], []))
         every.append((lo, hi, k))
         if port.direction != "in":
             writes.append((lo, hi, k))
@@ -102,8 +102,8 @@ def race_with(sc: Scope, a, others, index, ta: P.Thread, tb: P.Thread) -> bool:
     return False
 
 
-def overlap(ra: P.Region, la, rb: P.Region, lb):
-    """(first byte, end, iteration of a, iteration of b) where the regions of two
+def overlap(ra: P.View, la, rb: P.View, lb):
+    """(first byte, end, iteration of a, iteration of b) where the views of two
     threads meet, or None. The threads' own loops run independently; every other
     variable (a `repeat`'s) has one value for both: iterations of a repeat are not
     concurrent. Asks the overlap oracle; where it gives up (aci.overlap.MAYBE),

@@ -2,10 +2,10 @@
 
 ``task(scope, s, env)`` checks one task statement: its arguments against the core's
 parameters (E040-E043, E046) and ports (E041, E045), each port's binding to a buffer
-or a part of one (E047-E053: element type, size for the parameters, the buffer's
+or a view of one (E047-E053: element type, size for the parameters, the buffer's
 role, subscripts within bounds for every iteration), its cycle count and duration
 against the format's limits (E024, E086) and the target's watchdog (W001). A port's
-binding becomes an :class:`aci.program.Region`: the buffer, an affine byte offset
+binding becomes an :class:`aci.program.View`: the buffer, an affine byte offset
 over the enclosing loop and repeat variables, a length.
 """
 
@@ -79,7 +79,7 @@ def task(sc: Scope, s: ast.Task, env) -> P.Task | None:
     penv: dict[str, Value] = {
         k: (Flag(bool(v)) if types_of[k] == "bool" else Num(Fraction(v))) for k, v in values.items()
     }
-    regions, types = [], []
+    views, types = [], []
     for port in core.ports:
         arg = given.get(port.name)
         if arg is None:
@@ -91,13 +91,13 @@ def task(sc: Scope, s: ast.Task, env) -> P.Task | None:
             )
             ok = False
             continue
-        region = bound_region(sc, arg.value, env)
+        view = bound_view(sc, arg.value, env)
         expected = port_shape(sc, core, port, penv, s.span) if ok else None
-        if region is None or expected is None:
+        if view is None or expected is None:
             ok = False
             continue
-        ok &= check_binding(sc, core, port, region, expected, values, arg)
-        regions.append(region)
+        ok &= check_binding(sc, core, port, view, expected, values, arg)
+        views.append(view)
         types.append(expected)
     if not ok:
         return None
@@ -113,18 +113,16 @@ def task(sc: Scope, s: ast.Task, env) -> P.Task | None:
             Note("the cycle expression", core.cycles.span),
         )
         return None
-    for port, region, a in zip(
-        core.ports, regions, (given[p.name] for p in core.ports), strict=True
-    ):
-        if region.length > field_max(F.PORT, "length"):
+    for port, view, a in zip(core.ports, views, (given[p.name] for p in core.ports), strict=True):
+        if view.length > field_max(F.PORT, "length"):
             sc.err(
                 "E024",
-                f"port `{port.name}` is bound to {region.length} bytes, over the image format's "
+                f"port `{port.name}` is bound to {view.length} bytes, over the image format's "
                 f"limit of {field_max(F.PORT, 'length')} bytes for one port",
                 a.value.span,
             )
             return None
-        bad = [(v, c) for v, c in region.offset.coeffs if not STRIDE_MIN <= c <= STRIDE_MAX]
+        bad = [(v, c) for v, c in view.offset.coeffs if not STRIDE_MIN <= c <= STRIDE_MAX]
         if bad:
             sc.err(
                 "E024",
@@ -133,9 +131,7 @@ def task(sc: Scope, s: ast.Task, env) -> P.Task | None:
                 a.value.span,
             )
             return None
-    read, written = timing.port_bytes(
-        (r.length for r in regions), (p.direction for p in core.ports)
-    )
+    read, written = timing.port_bytes((r.length for r in views), (p.direction for p in core.ports))
     dur = timing.task_ns(sc.target.timing, len(core.params), cycles, read, written)
     if dur > LIMITS["max_time_ns"]:
         sc.err(
@@ -158,7 +154,7 @@ def task(sc: Scope, s: ast.Task, env) -> P.Task | None:
         core,
         slot,
         tuple((p.name, values[p.name]) for p in core.params),
-        tuple(regions),
+        tuple(views),
         tuple(types),
         cycles,
         s.span,
@@ -230,10 +226,10 @@ def port_shape(
     return pt.tensor.elem.name, tuple(dims)
 
 
-def check_binding(sc: Scope, core, port, region: P.Region, expected, values, a: ast.Arg) -> bool:
+def check_binding(sc: Scope, core, port, view: P.View, expected, values, a: ast.Arg) -> bool:
     elem, shape = expected
     want = P.tensor_bytes(elem, shape)
-    b = region.buffer
+    b = view.buffer
     params = ", ".join(f"{k} = {show_param(core, k, v)}" for k, v in values.items())
     shown = f" for {params}" if params else ""
     if b.elem != elem:
@@ -245,11 +241,11 @@ def check_binding(sc: Scope, core, port, region: P.Region, expected, values, a: 
             Note("the port is declared here", port.span),
         )
         return False
-    if region.length != want:
+    if view.length != want:
         sc.err(
             "E047",
             f"port `{port.name}` of `{core.name}` expects {want} bytes ({P.type_str(elem, shape)}{shown}) "
-            f"but this region is {region.length} bytes",
+            f"but this view is {view.length} bytes",
             a.value.span,
             Note("the port is declared here", port.span),
             Note(f"`{b.name}` is declared here", b.span),
@@ -274,8 +270,8 @@ def check_binding(sc: Scope, core, port, region: P.Region, expected, values, a: 
     return True
 
 
-def bound_region(sc: Scope, e: ast.Expr, env) -> P.Region | None:
-    """The region a port binding names, with an affine byte offset."""
+def bound_view(sc: Scope, e: ast.Expr, env) -> P.View | None:
+    """The view a port binding names, with an affine byte offset."""
     subs: list[ast.Index | ast.Slice] = []
     base = e
     while isinstance(base, (ast.Index, ast.Slice)):
@@ -286,7 +282,7 @@ def bound_region(sc: Scope, e: ast.Expr, env) -> P.Region | None:
     if isinstance(v, Poison):
         return None
     if not isinstance(v, BufRef):
-        sc.err("E049", "a port must be bound to a buffer or a region of one", e.span)
+        sc.err("E049", "a port must be bound to a buffer or a view of one", e.span)
         return None
     b = sc.buffers.get(v.buffer.name.name)
     if b is None:  # not placed: its own error is reported
@@ -335,7 +331,7 @@ def bound_region(sc: Scope, e: ast.Expr, env) -> P.Region | None:
         if bad:
             sc.err(
                 "E052",
-                f"this region of the bits buffer `{b.name}` starts at bit offset {offset}, "
+                f"this view of the bits buffer `{b.name}` starts at bit offset {offset}, "
                 "which is not always a multiple of 64 (a 64-bit word)",
                 e.span,
             )
@@ -344,7 +340,7 @@ def bound_region(sc: Scope, e: ast.Expr, env) -> P.Region | None:
         assert byte_offset is not None  # every coefficient is a multiple of 64
     else:
         byte_offset = offset.scale(P.ELEMENT_BITS[b.elem] // 8)
-    return P.Region(b, byte_offset, P.tensor_bytes(b.elem, tuple(dims)), e.span)
+    return P.View(b, byte_offset, P.tensor_bytes(b.elem, tuple(dims)), e.span)
 
 
 def index(sc: Scope, e: ast.Expr, env) -> Affine | None:

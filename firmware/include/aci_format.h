@@ -231,7 +231,7 @@
 #define ACI_ERR_SECTION_DUPLICATE 9u /* a section kind appears twice */
 #define ACI_ERR_SECTION_UNKNOWN 10u /* an unknown section kind */
 #define ACI_ERR_SECTION_SIZE 11u /* a section's length does not match its contents */
-#define ACI_ERR_BAD_TARGET 12u /* slot or memory count out of range, a rate or clock of 0 or over max_rate, a time over max_time_ns, memory regions that overlap or wrap */
+#define ACI_ERR_BAD_TARGET 12u /* slot or memory count out of range, a rate or clock of 0 or over max_rate, a time over max_time_ns, memories that overlap or wrap */
 #define ACI_ERR_BAD_CORE 13u /* duplicate core id, port or parameter count out of range, bitstream outside memory */
 #define ACI_ERR_RESERVED_NONZERO 14u /* a reserved field or flag is not zero */
 #define ACI_ERR_BAD_SYMBOLS 15u /* a SYMBOLS record is malformed (counts, names, memory index) */
@@ -245,7 +245,7 @@
 #define ACI_ERR_UNKNOWN_CORE 26u /* a core id not in CORES */
 #define ACI_ERR_BAD_PORTS 27u /* a TASK's port or parameter count differs from its core's */
 #define ACI_ERR_BAD_STRIDES 28u /* a TASK's stride count differs from its enclosing counted levels */
-#define ACI_ERR_BAD_REGION 29u /* a port region is empty or leaves every memory region on some iteration */
+#define ACI_ERR_BAD_REGION 29u /* a port's bytes are empty or leave every memory on some iteration */
 #define ACI_ERR_BAD_PARAMS 30u /* a parameter block runs past the PARAM section */
 #define ACI_ERR_BAD_WAIT 31u /* a wait names a slot out of range, or a lag over max_wait_lag, or too many waits */
 #define ACI_ERR_PARSEC_SLOT_CONFLICT 32u /* two threads of one PARSEC use the same slot */

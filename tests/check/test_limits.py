@@ -2,8 +2,8 @@
 checker diagnostic, and every program the checker accepts compiles, in both modes,
 to an image that both validators (aci.decode and the C acifw-sim) accept.
 
-The generator draws programs at the limits of aci/format.py: slot and memory-region
-counts, overlapping regions, names one byte short of or over their fields, rates,
+The generator draws programs at the limits of aci/format.py: slot and memory
+counts, overlapping memories, names one byte short of or over their fields, rates,
 clocks and times around their maxima, bitstreams whose reconfiguration takes about
 the time limit, tasks whose duration does, 0 to 65 cores, loop and repeat counts and
 nesting around their limits, and operation counts around 2^32.

@@ -1,8 +1,8 @@
 """The overlap oracle (``aci.overlap.meet``) against brute force.
 
-Random affine regions over a few small loops, with variables independent on each
+Random affine ranges over a few small loops, with variables independent on each
 side, shared (``same``) or ordered (``later``, with a gap): the oracle must say
-"never" exactly when no assignment makes the regions share a byte, its witness must
+"never" exactly when no assignment makes the ranges share a byte, its witness must
 be a real one, and it gives up (``MAYBE``) only when its budget is tiny.
 """
 

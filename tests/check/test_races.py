@@ -55,8 +55,8 @@ class _Every:
 
 def _pairwise_index(accesses):
     groups = {}
-    for k, (_, port, region, *_rest) in enumerate(accesses):
-        writes, every = groups.setdefault(region.buffer.name, ([], []))
+    for k, (_, port, view, *_rest) in enumerate(accesses):
+        writes, every = groups.setdefault(view.buffer.name, ([], []))
         every.append(k)
         if port.direction != "in":
             writes.append(k)
@@ -89,7 +89,7 @@ def _program(rng: random.Random) -> str:
                 terms.append(f"{c} * {v}")
         return " + ".join(terms)
 
-    def region(vs, n):
+    def view(vs, n):
         b = rng.choice(["p", "p", "q", "m"])
         if b == "m":
             return f"m[{rng.randrange(16)}][{rng.randrange(4) * 4} .. {rng.randrange(4) * 4 + n}]"
@@ -102,7 +102,7 @@ def _program(rng: random.Random) -> str:
             r = rng.random()
             if r < 0.5 or depth >= 2:
                 n = rng.choice([4, 8, 16])
-                out.append(f"task COPY(x: {region(vs, n)}, y: {region(vs, n)}, n: {n})")
+                out.append(f"task COPY(x: {view(vs, n)}, y: {view(vs, n)}, n: {n})")
             else:
                 v = f"v{next(names)}"
                 start, count = rng.choice([0, 0, 1, 3]), rng.randint(1, 5)

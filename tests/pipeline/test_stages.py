@@ -82,11 +82,11 @@ def test_place_gives_every_address_and_lower_needs_them():
         aci.lower(aci.schedule(checked, "strict"), "strict")
     placed = aci.place(checked)
     # every buffer and used core's bitstream at an address inside its memory, none
-    # overlapping; every port slice points at its placed buffer
+    # overlapping; every port's view points at its placed buffer
     assert {s.core for s in placed.bitstreams} == {c.name for c in placed.cores}
     spans = []
     for x in placed.buffers + placed.bitstreams:
-        m = placed.target.memory(x.region)
+        m = placed.target.memory(x.memory)
         assert m.base <= x.address and x.address + x.size <= m.end
         spans.append((x.address, x.address + x.size))
     spans.sort()

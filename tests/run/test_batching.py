@@ -74,7 +74,7 @@ def sequential(data: bytes, mem: np.ndarray) -> np.ndarray:
 @st.composite
 def programs(draw):
     """A window with slots 0 and 1 holding TEST and one thread of loops over tasks whose
-    regions (16 bytes, strides -48 .. 48) overlap often, inside a REPEAT or not."""
+    views (16 bytes, strides -48 .. 48) overlap often, inside a REPEAT or not."""
     in_repeat = draw(st.booleans())
     params: list[int] = []
 

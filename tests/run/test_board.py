@@ -37,7 +37,7 @@ def test_only_touched_memory_is_allocated():
     assert b.allocated <= total
 
 
-def test_extents_merge_within_a_region(board):
+def test_extents_merge_within_a_memory(board):
     assert board.extents == [(0x100, 0x210), (0x4000_0000, 0x4000_0004)]
 
 

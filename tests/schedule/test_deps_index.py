@@ -97,7 +97,7 @@ def _program(rng: random.Random) -> str:
 
     base = [0]
 
-    def region(vs, n):
+    def view(vs, n):
         buf = rng.choice("bc")
         terms = [str(base[0] + rng.choice([0, 64, 256]) + rng.choice([0, 0, 16, 100]))]
         for v in vs:
@@ -113,7 +113,7 @@ def _program(rng: random.Random) -> str:
             r = rng.random()
             if r < 0.5 or depth >= 2:
                 n = rng.choice([16, 32, 64])
-                out.append(f"task TEST(a: {region(vs, n)}, y: {region(vs, n)}, n: {n}, salt: 0)")
+                out.append(f"task TEST(a: {view(vs, n)}, y: {view(vs, n)}, n: {n}, salt: 0)")
             else:
                 v = f"v{next(names)}"
                 count = rng.choice([1, 2, 3, 5, 7])

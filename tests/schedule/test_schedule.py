@@ -329,7 +329,7 @@ def programs(draw):
 
 
 def _instances(img):
-    """Task instances in program order: (slot, regions [(lo, hi, is_write)])."""
+    """Task instances in program order: (slot, ranges [(lo, hi, is_write)])."""
     out = []
 
     def walk(n, idx):

@@ -244,7 +244,7 @@ def test_bad_step(small, plans):
 
 def test_bad_move(small):
     at = layout(small)["move"]
-    e = refused(patch(small, at + MOVE.at("dst"), "Q", 1 << 60))  # outside every memory region
+    e = refused(patch(small, at + MOVE.at("dst"), "Q", 1 << 60))  # outside every memory
     assert (e.name, e.offset) == ("bad_move", at + MOVE.at("dst"))
     e = refused(patch(small, at + MOVE.at("src"), "Q", 1 << 30))  # past the host buffer
     assert (e.name, e.offset) == ("bad_move", at + MOVE.at("src"))
