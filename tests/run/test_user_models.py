@@ -36,6 +36,8 @@ def c_library(tmp_path_factory) -> Path:
             "-std=c11",
             "-Wall",
             "-Wextra",
+            "-Wshadow",
+            "-Wconversion",
             "-Werror",
             "-shared",
             "-fPIC",
