@@ -94,7 +94,9 @@ def disassemble(img: Image) -> str:
         out.append(
             f".core id={c.id} name={c.name} ports={','.join(c.port_dirs)} params={c.param_words} "
             f"bitstream=0x{c.bitstream_addr:x}:{c.bitstream_size} "
-            + " ".join(f"{k}={v}" for k, v in zip(("lut", "ff", "bram", "dsp"), c.resources))
+            + " ".join(
+                f"{k}={v}" for k, v in zip(("lut", "ff", "bram", "dsp"), c.resources, strict=True)
+            )
         )
     for k in range(0, len(img.params), 16):
         out.append(".params " + " ".join(str(w) for w in img.params[k : k + 16]))

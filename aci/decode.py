@@ -435,10 +435,12 @@ class _Compute:
                 int.from_bytes(self.data[at + 16 + 8 * j : at + 24 + 8 * j], "little", signed=True)
                 for j in range(f["stride_count"])
             )
-            lo = p["address"] + sum(min(0, s * (c - 1)) for s, c in zip(strides, levels))
+            lo = p["address"] + sum(
+                min(0, s * (c - 1)) for s, c in zip(strides, levels, strict=True)
+            )
             hi = (
                 p["address"]
-                + sum(max(0, s * (c - 1)) for s, c in zip(strides, levels))
+                + sum(max(0, s * (c - 1)) for s, c in zip(strides, levels, strict=True))
                 + p["length"]
             )
             if p["length"] == 0 or not inside_memory(self.target, lo, hi):
@@ -457,7 +459,7 @@ class _Compute:
             ports.append(Port(p["address"], p["length"], strides))
             at += F.PORT.size + 8 * f["stride_count"]
         waits = []
-        for k in range(f["wait_count"]):
+        for _ in range(f["wait_count"]):
             w = F.WAIT.unpack(self.data, at)
             _zero(w, at, F.WAIT)
             if w["slot"] >= self.target.slots or w["lag"] > F.LIMITS["max_wait_lag"]:

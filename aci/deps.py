@@ -98,7 +98,7 @@ def waits(prog: P.Program, exact: bool | None = None) -> dict[int, tuple[tuple[i
 
     def plan(t: P.Task):
         out = []
-        for port, r in zip(t.core.ports, t.ports):
+        for port, r in zip(t.core.ports, t.ports, strict=True):
             if r.buffer.name in written:
                 out.append(
                     (
@@ -249,7 +249,7 @@ def _doubtful_pairs(prog: P.Program, best: dict[int, dict[int, int]]) -> None:
     }  # slot -> (writing ports, all)
     for ti, t in enumerate(tasks):
         mine = []
-        for k, (p, r) in enumerate(zip(t.core.ports, t.ports)):
+        for k, (p, r) in enumerate(zip(t.core.ports, t.ports, strict=True)):
             addr, w = r.address(), p.direction == "out"
             (lo, _), (hi, _) = addr.extremes()
             mine.append((addr, r.length, w, lo, hi + r.length))

@@ -90,7 +90,7 @@ def combinations(defines_spec: Iterable[str]) -> list[dict[str, int]]:
             vals.append(int(n))
         names.append(name)
         values.append(list(dict.fromkeys(vals)))  # a value listed twice is one point
-    return [dict(zip(names, combo)) for combo in itertools.product(*values)]
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values)]
 
 
 def _precheck(path: str, defines: dict[str, int], programs: Sequence[str | None]) -> None:

@@ -374,7 +374,7 @@ def simulate(
         return None
 
     def address(port, op) -> int:
-        return port.address + sum(s * i for s, i in zip(port.strides, op.idx))
+        return port.address + sum(s * i for s, i in zip(port.strides, op.idx, strict=True))
 
     def begin_windows():
         """Strict: open the current window (and close empty ones) at time t."""

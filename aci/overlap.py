@@ -302,7 +302,7 @@ def meet(
     at_a = {v: v.start for v in a.vars}
     at_b = {v: v.start for v in b.vars}
     p = d = None
-    for (c, count, flip, role, v, start), y in zip(kept, ys):
+    for (_c, count, flip, role, v, start), y in zip(kept, ys, strict=True):
         x = start + (count - 1 - y if flip else y)
         if role in "as" and v in at_a:
             at_a[v] = x

@@ -138,7 +138,7 @@ def _group(prog: P.Program, rep: P.Repeat, moved: dict, taken: list, uid) -> lis
     shared = [
         (r.buffer.name, r.address(), r.length, p.direction == "out")
         for t in P.walk_tasks(rep)
-        for p, r in zip(t.core.ports, t.ports)
+        for p, r in zip(t.core.ports, t.ports, strict=True)
         if r.buffer.name in written and r.buffer.name not in private
     ]
     if not iterations_independent(shared, b, inner):
@@ -217,7 +217,7 @@ def _private(rep: P.Repeat, buf: P.Buffer) -> bool:
     def task(t: P.Task) -> bool:
         mine = [
             (p.direction == "out", r.offset.at(values), r.length)
-            for p, r in zip(t.core.ports, t.ports)
+            for p, r in zip(t.core.ports, t.ports, strict=True)
             if r.buffer.name == buf.name
         ]
         for w, lo, length in mine:

@@ -72,7 +72,8 @@ class _Task:
         self.words = img.params[t.param_offset : t.param_offset + t.param_words]
         # (address at the first iteration, length, strides, is an output)
         self.ports = tuple(
-            (p.address, p.length, p.strides, d == "out") for p, d in zip(t.ports, core.port_dirs)
+            (p.address, p.length, p.strides, d == "out")
+            for p, d in zip(t.ports, core.port_dirs, strict=True)
         )
         self.model: CoreModel | None = models.get(core.name) or core_model(t.core)
         if self.model is None:
@@ -214,11 +215,11 @@ class _Effects:
         self.effects = True
 
     def address(self, port) -> int:
-        return port[0] + sum(s * i for s, i in zip(port[2], self.idx))
+        return port[0] + sum(s * i for s, i in zip(port[2], self.idx, strict=True))
 
     def apply(self, t: _Task) -> None:
         inputs, outputs = {}, []
-        for (name, _), port in zip(t.model.ports, t.ports):
+        for (name, _), port in zip(t.model.ports, t.ports, strict=True):
             view = self.board.view(self.address(port), port[1])
             if port[3]:
                 outputs.append((name, view))
@@ -236,9 +237,9 @@ class _Effects:
         if not _loop_is_separable(progs, n):
             return False
         board = self.board
-        for t, ports in zip(loop.body, progs):
+        for t, ports in zip(loop.body, progs, strict=True):
             inputs, outputs = {}, []
-            for (name, _), (base, stride, length, out) in zip(t.model.ports, ports):
+            for (name, _), (base, stride, length, out) in zip(t.model.ports, ports, strict=True):
                 if out:
                     outputs.append((name, base, stride, length))
                 elif stride == 0:  # shared by every iteration: one row, broadcast by the model

@@ -77,7 +77,10 @@ def read(path: str, input_bits: int = 7) -> Network:
                         consts[n.output[0]] = numpy_helper.to_array(a.t).astype(np.float64)
     except (ValueError, TypeError, IndexError) as e:
         raise ModelError(f"{path}: a constant of the graph cannot be read: {e}") from None
-    attrs = lambda n: {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}  # noqa: E731
+
+    def attrs(n):
+        return {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
+
     # Weight-side nodes whose inputs are all constant: BipolarQuant and Identity.
     for n in g.node:
         if n.op_type in ("BipolarQuant", "Identity") and all(i in consts for i in n.input):
