@@ -153,6 +153,7 @@ def balance(prog: P.Program, cost: Callable[[P.Program], int]) -> P.Program:
         c = cost(build(trial))
         if best is None or c < best:
             best, counts = c, trial
+    assert best is not None and counts is not None  # choices always holds 1
     for _ in range(2):
         improved = False
         for key, o in zip(keys, options, strict=True):

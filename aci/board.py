@@ -69,8 +69,8 @@ def _port_spans(nodes, counts: tuple[int, ...]) -> Iterator[tuple[int, int]]:
         elif isinstance(n, Repeat):
             yield from _port_spans(n.windows, counts + (n.count,))
         elif isinstance(n, Window):
-            for p in n.parsecs:
-                for th in p.threads:
+            for parsec in n.parsecs:
+                for th in parsec.threads:
                     yield from _port_spans(th.body, counts)
 
 

@@ -10,6 +10,8 @@ of its container; no input makes it raise anything else.
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from . import format as F
 from .diagnostics import AciError
 from .image import (
@@ -49,7 +51,7 @@ class ImageError(AciError):
         super().__init__(f"invalid image: {name} (code {self.code}) at offset {offset}: {detail}")
 
 
-def _fail(name: str, offset: int, detail: str):
+def _fail(name: str, offset: int, detail: str) -> NoReturn:
     raise ImageError(name, offset, detail)
 
 
@@ -177,7 +179,7 @@ def decode_target(data: bytes, off: int, length: int) -> TargetInfo:
             )
         }
     )
-    mems = []
+    mems: list[MemoryInfo] = []
     for i in range(t["memory_count"]):
         at = off + F.TARGET.size + i * F.MEMORY.size
         m = F.MEMORY.unpack(data, at)
@@ -639,7 +641,7 @@ def decode(data: bytes) -> Image:
     reader = _Compute(data, target, cores, len(params), lines)
     body = reader.read(c_off, c_off + c_len)
     if lines:
-        starts = set()
+        starts: set[int] = set()
         _collect_offsets(body, starts)
         stray = sorted(set(lines) - starts)
         if stray:

@@ -119,6 +119,7 @@ def waits(prog: P.Program, exact: bool | None = None) -> dict[int, tuple[tuple[i
         if p is None:
             p = plans[id(t)] = plan(t)
         slot = t.slot
+        assert slot is not None  # scheduled: every task has its slot
         who = (slot, issued[slot])
         deps: dict[int, int] = {}
         regions = []

@@ -135,8 +135,8 @@ def run_image_firmware(
     if img is not None:
         board = Board.for_image(img)
         load_inputs(board, inputs, outputs)
-    with temporary_directory(prefix="acic-fw-") as d:
-        d = Path(d)
+    with temporary_directory(prefix="acic-fw-") as tmp:
+        d = Path(tmp)
         (d / "image.acx").write_bytes(data)
         args = [
             *prefix,

@@ -219,7 +219,7 @@ def meet(
     k = len(kept)
     lo_t, hi_t = 1 - a_len - const, b_len - 1 - const
     coupled = [i for i, t in enumerate(kept) if bound is not None and t[3] in "pd"]
-    cbound = bound
+    cbound = 0 if bound is None else bound  # used only with `coupled`, which has a bound
     if coupled:  # y'_p * sign + y'_d * sign <= bound - (N - 1 for each flipped one)
         for i in coupled:
             if kept[i][2]:

@@ -283,6 +283,7 @@ def _merge(w: P.Window, b: Var, base: Affine, size: int, k: int, stride: dict, u
     """One window of a merged group: its loop over the ``size`` iterations' shares at
     once (private buffers: copies 0 .. size - 1 of k)."""
     loop = loop_of(w)
+    assert loop is not None  # the caller merges only windows that are one loop
     i = loop.var
     wide = Var(i.name, 0, size * i.count, i.kind, uid())
     values = {b: base, i: Affine.of(i.start) + Affine.var(wide)}
@@ -360,6 +361,7 @@ def _place(
     out = {}
     for name, buf in sorted(private.items()):
         mem = prog.target.memory(buf.region)
+        assert mem is not None  # the checker resolved every buffer's memory
         size = k * stride[name]
         a = -(-mem.base // ALIGN) * ALIGN
         for s, e in sorted(used.setdefault(buf.region, [])):

@@ -290,7 +290,7 @@ def build(img: Image, run, events: list[dict]) -> dict:
     for inst, end in zip(instances, ends, strict=False):
         inst["end"] = end
     path = _critical_path(events)
-    path_summary = defaultdict(lambda: {"count": 0, "ns": 0})
+    path_summary: defaultdict[str, dict[str, int]] = defaultdict(lambda: {"count": 0, "ns": 0})
     for s in path:
         k = f"{s['kind']} {s['core']}"
         path_summary[k]["count"] += 1

@@ -17,15 +17,15 @@ from __future__ import annotations
 import attrs
 
 from . import program as P
-from .diagnostics import SourceError, error
+from .diagnostics import Diagnostic, SourceError, error
 
 State = dict[int, str]  # slot -> name of the core it holds
 
 
 def schedule(prog: P.Program, mode: str = "strict") -> P.Program:
-    diags = []
+    diags: list[Diagnostic] = []
     state: State = {}
-    body = []
+    body: list[P.Window | P.Repeat] = []
     for node in prog.body:
         if isinstance(node, P.Window):
             w, changed = _window(prog, node, [state], diags)

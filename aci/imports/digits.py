@@ -104,7 +104,7 @@ def float_scores(arrays: list[np.ndarray], images: np.ndarray, pool=POOL) -> np.
             s = conv(a, sign(w)[:, :, ::-1, ::-1])
             if layer in pool:
                 s = maxpool(s)
-            shape = (1, -1, 1, 1)
+            shape: tuple[int, ...] = (1, -1, 1, 1)
         else:
             s = a.reshape(a.shape[0], -1) @ sign(w)
             shape = (1, -1)
