@@ -38,9 +38,9 @@ import pytest
 from aci import cli
 from aci.diagnostics import CODES
 
-TESTS = Path(__file__).resolve().parent
+CHECK_DIR = Path(__file__).resolve().parent
+TESTS = CHECK_DIR.parent
 REPO = TESTS.parent
-CHECK_DIR = TESTS / "check"
 PROGRAMS = REPO / "programs"
 DOCS = REPO / "docs" / "language.md"
 

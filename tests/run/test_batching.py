@@ -12,7 +12,7 @@ from aci.decode import decode
 from aci.image import Loop, Repeat, Task
 from aci.run import _meet, run_image
 
-from .images import image, loop, parsec, repeat, task, thread, window
+from ..image.builder import image, loop, parsec, repeat, task, thread, window
 
 
 @settings(max_examples=400, deadline=None)

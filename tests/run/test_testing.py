@@ -15,7 +15,7 @@ import pytest
 from aci.pytest_plugin import aci_run  # noqa: F401  (the fixture, used in-process below)
 from aci.testing import Op, run_program
 
-from .images import PROGRAMS, ROOT
+from ..image.builder import PROGRAMS, ROOT
 
 PIPELINE = str(PROGRAMS / "examples/pipeline.aci")
 

@@ -13,7 +13,7 @@ from aci import trace as T
 from aci.pipeline import compile_file
 from aci.run import run_image
 
-from .images import PROGRAMS, image, parsec, task, thread, window
+from ..image.builder import PROGRAMS, image, parsec, task, thread, window
 
 FIELDS = {
     "image": {"ev", "t", "bytes", "mode"},
