@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: all setup firmware demo test bench fuzz generate vectors model clean
+.PHONY: all setup firmware demo check test bench fuzz generate vectors model clean
 
 all: demo
 
@@ -34,6 +34,24 @@ demo: setup firmware
 	$(BIN)/python -m aci.demo --images 8
 	@echo "--- a trained network on real data: the held-out handwritten digits (acic import, compile, run):"
 	$(BIN)/python -m aci.imports.digits --out build/digits
+
+# The static checks (docs/development.md), which .ci/run runs before the tests: the
+# Python tree formatted and linted (ruff), the aci package typed (mypy, zero errors;
+# the step fails unless mypy reports checking every module of aci/, so a config that
+# drops a module cannot pass quietly) and the firmware's C formatted (clang-format,
+# the generated headers included).
+C_FILES = $(shell find firmware -path firmware/build -prune -o \( -name '*.c' -o -name '*.h' \) -print | sort)
+
+check: setup
+	$(BIN)/ruff format --check aci tests bench
+	$(BIN)/ruff check aci tests bench
+	@modules=$$(find aci -name '*.py' | wc -l); \
+	out=$$($(BIN)/mypy aci); status=$$?; echo "$$out"; \
+	[ $$status -eq 0 ] || exit 1; \
+	echo "$$out" | grep -q " in $$modules source files" || \
+		{ echo "make check: mypy did not check the $$modules modules of aci/"; exit 1; }
+	$(BIN)/clang-format --dry-run -Werror $(C_FILES)
+	@echo "make check: clean"
 
 # The whole test suite and, beside it on the second core, short libFuzzer runs: the
 # firmware (validate-then-run on the simulated board; issue 6) for half of
@@ -77,4 +95,4 @@ generate: setup
 	$(BIN)/python tests/conformance/make_vectors.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis .mypy_cache .ruff_cache

@@ -180,13 +180,13 @@ def cmd_import(args) -> int:
         "format": args.format,
         "input_bits": net.input_bits,
         "score_bits": net.score_bits,
-        "layers": [{"core": l.core, **l.params} for l in net.layers],
+        "layers": [{"core": layer.core, **layer.params} for layer in net.layers],
         "files": [os.path.basename(p) for p in written] + ["import.json"],
     }
     write_atomic(os.path.join(args.output, "import.json"), json.dumps(manifest, indent=1) + "\n")
     sys.stdout.write(
         f"{args.model}: {len(net.layers)} layers -> {args.output}/ "
-        f"({', '.join(l.core for l in net.layers)})\n"
+        f"({', '.join(layer.core for layer in net.layers)})\n"
         f"pixels are x / 2^{net.input_bits}; scores are the float scores x 2^{net.score_bits}\n"
     )
     sets = " ".join(f"--set {name}={os.path.join(args.output, name)}.npy" for name in arrays)

@@ -24,6 +24,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from ._cli_args import UsageError, add_include, parse_defines
@@ -236,20 +237,15 @@ def _run(args, engine) -> int:
     _warn(args, data, gets)
     for _, path in gets:
         check_output(path, "buffer file")
-    trace_file = events = None
-    if args.trace:
-        trace_file = PendingOutput(args.trace, "trace", text=True)
+    trace_file = PendingOutput(args.trace, "trace", text=True) if args.trace else None
     fmt = _trace_format(args) if args.trace else None
+    events: list[Mapping] = []
     # An engine that reports nothing until the run ends never draws the bar.
     bar = ProgressBar(sys.stderr, "operations") if sys.stderr.isatty() else None
     try:
-        if fmt == "jsonl":
-            tracer = JsonlWriter(trace_file.stream)
-        elif fmt is not None:
-            events = []
-            tracer = events.append
-        else:
-            tracer = None
+        tracer: Callable[[Mapping], None] | None = None
+        if trace_file is not None:
+            tracer = JsonlWriter(trace_file.stream) if fmt == "jsonl" else events.append
         try:
             result = run_on(
                 engine,
@@ -266,9 +262,9 @@ def _run(args, engine) -> int:
         finally:
             if bar:
                 bar.clear()
-        if fmt == "perfetto":
+        if trace_file is not None and fmt == "perfetto":
             json.dump(to_perfetto(events), trace_file.stream)
-        elif fmt == "vcd":
+        elif trace_file is not None and fmt == "vcd":
             img = result.image
             write_vcd(
                 events,
@@ -288,6 +284,7 @@ def _run(args, engine) -> int:
         sys.stderr.write(f"acic: error: {error_message(args.file, result)}\n")
         return 1
     for name, path in gets:
+        assert result.board is not None  # --get makes the run functional: it has its board
         result.board.save(name, path)
     if not args.json:
         sys.stdout.write(summary(args.file, result, args.engine))

@@ -9,7 +9,10 @@ when one is stale (the tests run the same comparison).
 
 from __future__ import annotations
 
+import os
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -24,6 +27,7 @@ PROTOCOL_HEADER_PATH = ROOT / "firmware" / "include" / "aci_protocol.h"
 PROTOCOL_DOC_PATH = ROOT / "docs" / "protocol.md"
 LANGUAGE_DOC_PATH = ROOT / "docs" / "language.md"
 EXECUTION_DOC_PATH = ROOT / "docs" / "execution.md"
+CLANG_FORMAT_STYLE = ROOT / "firmware" / ".clang-format"
 SYSTEM_DOC_PATH = ROOT / "docs" / "system.md"
 
 STRUCTS = [
@@ -474,12 +478,31 @@ def messages_table() -> str:
     return "\n".join(rows)
 
 
+def clang_format(text: str, path: Path) -> str:
+    """C text as the firmware's .clang-format lays it out, so that the generated headers
+    pass `make check` like the hand-written files. The clang-format of this environment
+    first (make setup pins it), then the one on PATH."""
+    exe = shutil.which("clang-format", path=str(Path(sys.executable).parent)) or shutil.which(
+        "clang-format"
+    )
+    if exe is None:
+        raise SystemExit("clang-format is missing: `make setup` installs it (the check extra)")
+    return subprocess.run(
+        [exe, f"--style=file:{CLANG_FORMAT_STYLE}", f"--assume-filename={path}"],
+        input=text,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "LC_ALL": "C"},
+    ).stdout
+
+
 def outputs() -> dict[Path, str]:
     return {
-        HEADER_PATH: c_header(),
-        MESSAGES_PATH: c_messages(),
+        HEADER_PATH: clang_format(c_header(), HEADER_PATH),
+        MESSAGES_PATH: clang_format(c_messages(), MESSAGES_PATH),
         DOC_PATH: render_doc(DOC_PATH.read_text(encoding="utf-8")),
-        PROTOCOL_HEADER_PATH: protocol_header(),
+        PROTOCOL_HEADER_PATH: clang_format(protocol_header(), PROTOCOL_HEADER_PATH),
         PROTOCOL_DOC_PATH: render_doc(
             PROTOCOL_DOC_PATH.read_text(encoding="utf-8"), protocol_tables()
         ),

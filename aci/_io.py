@@ -20,7 +20,7 @@ import stat
 import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from typing import TypeVar
+from typing import IO, Any, TypeVar
 
 from .diagnostics import AciError
 
@@ -202,7 +202,7 @@ class PendingOutput:
                 )
         except OSError as e:
             raise OutputError(f"cannot write {what} `{path}`: {e.strerror or e}") from None
-        self.stream = (
+        self.stream: IO[Any] = (
             os.fdopen(fd, "w", encoding="utf-8", newline="\n") if text else os.fdopen(fd, "wb")
         )
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import re
+from typing import TYPE_CHECKING
 
 import lark
 from lark import Token, v_args
@@ -18,6 +19,9 @@ from .diagnostics import Diagnostic, SourceError, error
 from .resources import grammar_file
 from .span import Span, span_of
 from .units import number_value
+
+if TYPE_CHECKING:
+    from fractions import Fraction
 
 
 @functools.lru_cache(maxsize=1)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 import re
+from typing import cast
 
 from . import format as F
 from .diagnostics import AciError
@@ -42,6 +43,8 @@ from .image import (
     children,
 )
 from .timing import Timing
+
+Node = Task | Reconf | Loop | Repeat | Window | Parsec | Thread  # an instruction of COMPUTE
 
 TIMING_FIELDS = [f.name for f in F.TARGET.fields if f.name.endswith(("_per_s", "_ns", "_hz"))]
 
@@ -94,7 +97,9 @@ def disassemble(img: Image) -> str:
         out.append(
             f".core id={c.id} name={c.name} ports={','.join(c.port_dirs)} params={c.param_words} "
             f"bitstream=0x{c.bitstream_addr:x}:{c.bitstream_size} "
-            + " ".join(f"{k}={v}" for k, v in zip(("lut", "ff", "bram", "dsp"), c.resources))
+            + " ".join(
+                f"{k}={v}" for k, v in zip(("lut", "ff", "bram", "dsp"), c.resources, strict=True)
+            )
         )
     for k in range(0, len(img.params), 16):
         out.append(".params " + " ".join(str(w) for w in img.params[k : k + 16]))
@@ -107,9 +112,9 @@ def disassemble(img: Image) -> str:
                 f".buffer {b.name} elem={b.elem} role={b.role} memory={b.memory} address=0x{b.address:x} "
                 f"size={b.size} shape={'x'.join(map(str, b.shape))}"
             )
-    for c in img.init:
-        out.append(f".init 0x{c.address:x}")
-        out.extend(f".bytes {c.data[k : k + 32].hex()}" for k in range(0, len(c.data), 32))
+    for chunk in img.init:
+        out.append(f".init 0x{chunk.address:x}")
+        out.extend(f".bytes {chunk.data[k : k + 32].hex()}" for k in range(0, len(chunk.data), 32))
 
     def emit(node, depth):
         pad = "  " * depth
@@ -194,9 +199,14 @@ class _Reader:
 
 def assemble(text: str, name: str = "<asm>") -> Image:
     r = _Reader(text, name)
-    mode, target_fields, memories, cores, params, symbols = None, None, [], [], [], None
-    files, buffers, init = [], [], []
-    body = []
+    mode, target_fields, symbols = None, None, None
+    memories: list[MemoryInfo] = []
+    cores: list[CoreInfo] = []
+    params: list[int] = []
+    files: list[str] = []
+    buffers: list[BufferSymbol] = []
+    init: list[tuple[int, bytearray]] = []
+    body: list[Node] = []
     while True:
         item = r.next_line()
         if item is None:
@@ -232,19 +242,17 @@ def assemble(text: str, name: str = "<asm>") -> Image:
             addr, colon, size = f["bitstream"].partition(":")
             if not colon:
                 r.fail("bitstream=ADDRESS:SIZE")
+            ident = r.num(f["id"], "id", 0, 255)
+            n_params = r.num(f["params"], "params", 0, 255)
+            bitstream = (
+                r.num(size, "bitstream size", 0, 0xFFFF_FFFF),
+                r.num(addr, "bitstream address"),
+            )
+            lut, ff, bram, dsp = (
+                r.num(f.get(k, "0"), k, 0, 0xFFFF_FFFF) for k in ("lut", "ff", "bram", "dsp")
+            )
             cores.append(
-                CoreInfo(
-                    r.num(f["id"], "id", 0, 255),
-                    f["name"],
-                    dirs,
-                    r.num(f["params"], "params", 0, 255),
-                    r.num(size, "bitstream size", 0, 0xFFFF_FFFF),
-                    r.num(addr, "bitstream address"),
-                    tuple(
-                        r.num(f.get(k, "0"), k, 0, 0xFFFF_FFFF)
-                        for k in ("lut", "ff", "bram", "dsp")
-                    ),
-                )
+                CoreInfo(ident, f["name"], dirs, n_params, *bitstream, (lut, ff, bram, dsp))
             )
         elif head == ".params":
             params.extend(r.num(w, "a parameter word", 0, 0xFFFF_FFFF) for w in rest)
@@ -284,12 +292,12 @@ def assemble(text: str, name: str = "<asm>") -> Image:
         elif head == ".init":
             if len(rest) != 1:
                 r.fail("`.init ADDRESS`, then its bytes on `.bytes HEX` lines")
-            init.append([r.num(rest[0], "an address"), bytearray()])
+            init.append((r.num(rest[0], "an address"), bytearray()))
         elif head == ".bytes":
             if not init:
                 r.fail("`.bytes HEX` follows `.init ADDRESS`")
             try:
-                init[-1][1] += bytes.fromhex("".join(rest))
+                init[-1][1].extend(bytes.fromhex("".join(rest)))
             except ValueError:
                 r.fail("`.bytes` takes hexadecimal digits, two per byte")
         else:
@@ -305,15 +313,15 @@ def assemble(text: str, name: str = "<asm>") -> Image:
         target,
         tuple(cores),
         tuple(params),
-        tuple(body),
+        cast(tuple[Window | Repeat, ...], tuple(body)),  # what F.TOP_LEVEL admits
         mode == "dataflow",
         syms,
         init=tuple(InitChunk(a, bytes(d)) for a, d in init),
     )
 
 
-def _read_body(r: _Reader, allowed, depth: int, parent: str) -> list:
-    out = []
+def _read_body(r: _Reader, allowed, depth: int, parent: str) -> list[Node]:
+    out: list[Node] = []
     while True:
         item = r.next_line()
         if item is None:
@@ -352,7 +360,11 @@ def _read_body(r: _Reader, allowed, depth: int, parent: str) -> list:
                 r.fail(f"`{words[0]} COUNT {{`")
             count = r.num(args[0], "a count", 0, 0xFFFF_FFFF)
             kids = tuple(_read_body(r, insn.children, depth + 1, words[0]))
-            out.append((Loop if op == "LOOP" else Repeat)(count, kids, src))
+            # _read_body admitted only insn.children: tasks and loops, or windows
+            if op == "LOOP":
+                out.append(Loop(count, cast(tuple[Loop | Task, ...], kids), src))
+            else:
+                out.append(Repeat(count, cast(tuple[Window, ...], kids), src))
         else:
             if args:
                 r.fail(f"`{words[0]}` takes no fields")
@@ -365,10 +377,10 @@ def _read_body(r: _Reader, allowed, depth: int, parent: str) -> list:
                         src,
                     )
                 )
-            elif op == "PARSEC":
-                out.append(Parsec(kids, src))
-            else:
-                out.append(Thread(kids, src))
+            elif op == "PARSEC":  # its children: threads only (insn.children)
+                out.append(Parsec(cast(tuple[Thread, ...], kids), src))
+            else:  # a thread's: tasks and loops
+                out.append(Thread(cast(tuple[Loop | Task, ...], kids), src))
 
 
 def _task(r: _Reader, args, src) -> Task:

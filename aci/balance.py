@@ -37,7 +37,6 @@ from .diagnostics import SourceError
 from .image import Repeat
 from .lower import lower
 from .machine import simulate
-from .overlap import meet
 from .pipelining import iterations_independent, loop_of
 from .schedule import schedule
 from .waits import waits
@@ -58,7 +57,7 @@ def _independent(loop: P.Loop) -> bool:
     accesses = [
         (r.buffer.name, r.address(), r.length, p.direction == "out")
         for t in P.walk_tasks(loop)
-        for p, r in zip(t.core.ports, t.ports)
+        for p, r in zip(t.core.ports, t.ports, strict=True)
     ]
     return iterations_independent(accesses, loop.var, {n.var for n in _loops(loop)})
 
@@ -142,21 +141,22 @@ def balance(prog: P.Program, cost: Callable[[P.Program], int]) -> P.Program:
     if math.prod(len(o) for o in options) <= EXHAUSTIVE:
         # few windows: try every combination (the first, all ones, wins ties)
         scored = [
-            (cost(build(dict(zip(keys, combo)))), n, combo)
+            (cost(build(dict(zip(keys, combo, strict=True)))), n, combo)
             for n, combo in enumerate(itertools.product(*options))
         ]
-        return build(dict(zip(keys, min(scored)[2])))
+        return build(dict(zip(keys, min(scored)[2], strict=True)))
     # Otherwise start from the best uniform spread (every window on the same number
     # of slots) and improve one window at a time.
     best, counts = None, None
     for k in choices:
-        trial = {key: max(x for x in o if x <= k) for key, o in zip(keys, options)}
+        trial = {key: max(x for x in o if x <= k) for key, o in zip(keys, options, strict=True)}
         c = cost(build(trial))
         if best is None or c < best:
             best, counts = c, trial
+    assert best is not None and counts is not None  # choices always holds 1
     for _ in range(2):
         improved = False
-        for key, o in zip(keys, options):
+        for key, o in zip(keys, options, strict=True):
             for k in o:
                 if k == counts[key]:
                     continue

@@ -34,10 +34,8 @@ import numpy as np
 from . import format as F
 from ._io import write_atomic
 from .buffers import (
-    ELEMENT_DTYPES,
     DataError,
     buffer_bytes,
-    describe,
     expected_array,  # noqa: F401 (aci.board's API)
     read_buffer_file,
 )
@@ -57,10 +55,12 @@ def _port_spans(nodes, counts: tuple[int, ...]) -> Iterator[tuple[int, int]]:
     for n in nodes:
         if isinstance(n, Task):
             for p in n.ports:
-                lo = p.address + sum(min(0, s * (c - 1)) for s, c in zip(p.strides, counts))
+                lo = p.address + sum(
+                    min(0, s * (c - 1)) for s, c in zip(p.strides, counts, strict=True)
+                )
                 hi = (
                     p.address
-                    + sum(max(0, s * (c - 1)) for s, c in zip(p.strides, counts))
+                    + sum(max(0, s * (c - 1)) for s, c in zip(p.strides, counts, strict=True))
                     + p.length
                 )
                 yield lo, hi
@@ -69,8 +69,8 @@ def _port_spans(nodes, counts: tuple[int, ...]) -> Iterator[tuple[int, int]]:
         elif isinstance(n, Repeat):
             yield from _port_spans(n.windows, counts + (n.count,))
         elif isinstance(n, Window):
-            for p in n.parsecs:
-                for th in p.threads:
+            for parsec in n.parsecs:
+                for th in parsec.threads:
                     yield from _port_spans(th.body, counts)
 
 

@@ -26,7 +26,7 @@ from .program import tensor_bytes
 NPY_HEADER_MAX = 1 << 16  # a .npy file's header is at most this long, besides its data
 
 # Element types of SYMBOLS as numpy dtypes (little-endian, as the board stores them).
-ELEMENT_DTYPES = {
+ELEMENT_DTYPES: dict[str, np.dtype] = {
     "bits": np.dtype("<u8"),
     "i8": np.dtype("i1"),
     "u8": np.dtype("u1"),

@@ -21,6 +21,7 @@ otherwise, and nothing else, whatever the input. ``write(plan, path)`` and
 from __future__ import annotations
 
 import zlib
+from typing import NoReturn
 
 import attrs
 
@@ -451,7 +452,7 @@ def write(plan: Plan, path: str) -> int:
 # ---- reading --------------------------------------------------------------------------
 
 
-def _fail(name: str, offset: int, detail: str):
+def _fail(name: str, offset: int, detail: str) -> NoReturn:
     raise BundleError(name, offset, detail)
 
 
@@ -894,13 +895,14 @@ def listing(b: Bundle) -> str:
         out.append(f".link {k.a} {k.b} bits_per_s={k.bits_per_s} latency_ns={k.latency_ns}")
     for h in p.host_buffers:
         out.append(f".host {h.name} role={h.role} per_batch={int(h.per_batch)} size={h.size}")
-    for i, s in enumerate(p.steps):
-        deps = ",".join(map(str, s.deps)) or "-"
-        batch = "-" if s.batch < 0 else s.batch
+    for i, step in enumerate(p.steps):
+        deps = ",".join(map(str, step.deps)) or "-"
+        batch = "-" if step.batch < 0 else step.batch
         out.append(
-            f".step {i} {s.kind} {s.src}->{s.dst} batch={batch} nbytes={s.nbytes} deps={deps}"
+            f".step {i} {step.kind} {step.src}->{step.dst} batch={batch} nbytes={step.nbytes} "
+            f"deps={deps}"
         )
-        for m in s.moves:
+        for m in step.moves:
             out.append(f"    .move {m.buffer} src=0x{m.src:x} dst=0x{m.dst:x} length={m.length}")
     for i, (part, boards) in enumerate(p.stages):
         out += [

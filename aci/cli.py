@@ -139,6 +139,7 @@ def cmd_compile(args) -> int:
         args.file, parse_defines(args.define), args.program, args.mode, symbols=not args.strip
     )
     report_warnings(c.warnings, c.sources)
+    out: bytes | str
     if args.emit == "image":
         out = c.data
     elif args.emit == "asm":

@@ -128,9 +128,11 @@ def request(
     also how a board refuses a key it does not know (CURVE refuses silently)."""
     import zmq
 
-    s = zmq.Context.instance().socket(zmq.DEALER)
+    if (board_key is None) != (keys is None):
+        raise ValueError("request: CURVE needs both the board's key and the host's keys")
+    s: zmq.Socket[bytes] = zmq.Context.instance().socket(zmq.DEALER)
     s.linger = 0
-    if board_key is not None:
+    if board_key is not None and keys is not None:
         s.curve_serverkey = board_key
         s.curve_publickey, s.curve_secretkey = keys
     try:

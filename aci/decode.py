@@ -10,6 +10,8 @@ of its container; no input makes it raise anything else.
 
 from __future__ import annotations
 
+from typing import NoReturn
+
 from . import format as F
 from .diagnostics import AciError
 from .image import (
@@ -49,7 +51,7 @@ class ImageError(AciError):
         super().__init__(f"invalid image: {name} (code {self.code}) at offset {offset}: {detail}")
 
 
-def _fail(name: str, offset: int, detail: str):
+def _fail(name: str, offset: int, detail: str) -> NoReturn:
     raise ImageError(name, offset, detail)
 
 
@@ -177,7 +179,7 @@ def decode_target(data: bytes, off: int, length: int) -> TargetInfo:
             )
         }
     )
-    mems = []
+    mems: list[MemoryInfo] = []
     for i in range(t["memory_count"]):
         at = off + F.TARGET.size + i * F.MEMORY.size
         m = F.MEMORY.unpack(data, at)
@@ -435,10 +437,12 @@ class _Compute:
                 int.from_bytes(self.data[at + 16 + 8 * j : at + 24 + 8 * j], "little", signed=True)
                 for j in range(f["stride_count"])
             )
-            lo = p["address"] + sum(min(0, s * (c - 1)) for s, c in zip(strides, levels))
+            lo = p["address"] + sum(
+                min(0, s * (c - 1)) for s, c in zip(strides, levels, strict=True)
+            )
             hi = (
                 p["address"]
-                + sum(max(0, s * (c - 1)) for s, c in zip(strides, levels))
+                + sum(max(0, s * (c - 1)) for s, c in zip(strides, levels, strict=True))
                 + p["length"]
             )
             if p["length"] == 0 or not inside_memory(self.target, lo, hi):
@@ -457,7 +461,7 @@ class _Compute:
             ports.append(Port(p["address"], p["length"], strides))
             at += F.PORT.size + 8 * f["stride_count"]
         waits = []
-        for k in range(f["wait_count"]):
+        for _ in range(f["wait_count"]):
             w = F.WAIT.unpack(self.data, at)
             _zero(w, at, F.WAIT)
             if w["slot"] >= self.target.slots or w["lag"] > F.LIMITS["max_wait_lag"]:
@@ -637,7 +641,7 @@ def decode(data: bytes) -> Image:
     reader = _Compute(data, target, cores, len(params), lines)
     body = reader.read(c_off, c_off + c_len)
     if lines:
-        starts = set()
+        starts: set[int] = set()
         _collect_offsets(body, starts)
         stray = sorted(set(lines) - starts)
         if stray:

@@ -40,9 +40,10 @@ def main(argv=None) -> int:
     for mode in ("strict", "dataflow"):
         c = compile_file(str(PROGRAM), {"IMAGES": str(n), "BATCH": str(n)}, mode=mode)
         r = run_image(c.data, inputs=inputs, outputs=["scores"])
-        if not r.ok:
+        if r.error is not None:
             print(f"  {mode}: run failed: {r.error.name}: {r.error.detail}")
             return 1
+        assert r.board is not None  # a functional run has its board
         scores = r.board.array("scores").reshape(n, 10)
         same = np.array_equal(scores, expected)
         ok &= same

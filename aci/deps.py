@@ -98,7 +98,7 @@ def waits(prog: P.Program, exact: bool | None = None) -> dict[int, tuple[tuple[i
 
     def plan(t: P.Task):
         out = []
-        for port, r in zip(t.core.ports, t.ports):
+        for port, r in zip(t.core.ports, t.ports, strict=True):
             if r.buffer.name in written:
                 out.append(
                     (
@@ -119,6 +119,7 @@ def waits(prog: P.Program, exact: bool | None = None) -> dict[int, tuple[tuple[i
         if p is None:
             p = plans[id(t)] = plan(t)
         slot = t.slot
+        assert slot is not None  # scheduled: every task has its slot
         who = (slot, issued[slot])
         deps: dict[int, int] = {}
         ranges = []
@@ -249,7 +250,7 @@ def _doubtful_pairs(prog: P.Program, best: dict[int, dict[int, int]]) -> None:
     }  # slot -> (writing ports, all)
     for ti, t in enumerate(tasks):
         mine = []
-        for k, (p, r) in enumerate(zip(t.core.ports, t.ports)):
+        for k, (p, r) in enumerate(zip(t.core.ports, t.ports, strict=True)):
             addr, w = r.address(), p.direction == "out"
             (lo, _), (hi, _) = addr.extremes()
             mine.append((addr, r.length, w, lo, hi + r.length))

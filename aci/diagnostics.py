@@ -565,6 +565,8 @@ class SourceError(AciError):
 
     def __init__(self, diagnostics: Iterable[Diagnostic]):
         self.diagnostics = sorted(diagnostics, key=Diagnostic.sort_key)
+        # the texts of the files, for rendering; set by the stage that loaded them
+        self.sources: Mapping[str, str] | None = None
         super().__init__("\n".join(f"{d.code}: {d.message}" for d in self.diagnostics))
 
 

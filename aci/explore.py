@@ -90,7 +90,7 @@ def combinations(defines_spec: Iterable[str]) -> list[dict[str, int]]:
             vals.append(int(n))
         names.append(name)
         values.append(list(dict.fromkeys(vals)))  # a value listed twice is one point
-    return [dict(zip(names, combo)) for combo in itertools.product(*values)]
+    return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*values)]
 
 
 def _precheck(path: str, defines: dict[str, int], programs: Sequence[str | None]) -> None:
@@ -179,14 +179,14 @@ def explore(
             rows[i] = _run_one(*w)
             if progress:
                 progress(i + 1, len(work))
-        return rows
+        return [r for r in rows if r is not None]
     with ProcessPoolExecutor(jobs) as pool:
         futures = {pool.submit(_run_one, *w): i for i, w in enumerate(work)}
         for done, f in enumerate(as_completed(futures), 1):
             rows[futures[f]] = f.result()
             if progress:
                 progress(done, len(work))
-    return rows
+    return [r for r in rows if r is not None]  # every one, filled above
 
 
 def _names(rows: Sequence[Row]) -> list[str]:

@@ -135,8 +135,8 @@ def run_image_firmware(
     if img is not None:
         board = Board.for_image(img)
         load_inputs(board, inputs, outputs)
-    with temporary_directory(prefix="acic-fw-") as d:
-        d = Path(d)
+    with temporary_directory(prefix="acic-fw-") as tmp:
+        d = Path(tmp)
         (d / "image.acx").write_bytes(data)
         args = [
             *prefix,
@@ -193,7 +193,7 @@ def run_image_firmware(
                 use.add(line)
         sync = SYNC.unpack((d / "sync.bin").read_bytes())
         if board is not None and p.returncode == 0:
-            for k, (address, length) in enumerate(saves):
+            for k, (address, _length) in enumerate(saves):
                 board.write(address, (d / f"out{k}").read_bytes())
     if board is not None:
         board.sync.update(sync)
@@ -257,7 +257,7 @@ def firmware_result(
         if refused
         else tuple(
             SlotUse(b, r, span - b - r, sync[f"slot_done{s}"])
-            for s, (b, r) in enumerate(zip(use.busy, use.reconf))
+            for s, (b, r) in enumerate(zip(use.busy, use.reconf, strict=True))
         )
     )
     return RunResult(

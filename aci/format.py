@@ -108,7 +108,7 @@ class Struct:
 
     def unpack(self, data: bytes, offset: int = 0) -> dict:
         vals = struct.unpack_from(self.fmt, data, offset)
-        return {f.name: v for f, v in zip(self.fields, vals)}
+        return {f.name: v for f, v in zip(self.fields, vals, strict=True)}
 
 
 def S(name: str, doc: str, *fields: tuple) -> Struct:

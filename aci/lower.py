@@ -17,6 +17,12 @@ from . import image as I
 from . import program as P
 
 
+def _resources(c: P.Core) -> tuple[int, int, int, int]:
+    """The CORES record's lut, ff, bram, dsp (0: not declared)."""
+    lut, ff, bram, dsp = (c.resources.get(r, 0) for r in P.RESOURCES)
+    return lut, ff, bram, dsp
+
+
 def _word(v: int) -> int:
     return v & 0xFFFF_FFFF
 
@@ -47,7 +53,9 @@ class _Lowering:
             addr = r.address()
             first = addr.const + sum(c * v.start for v, c in addr.coeffs)
             ports.append(I.Port(first, r.length, tuple(addr.coeff(v) for v in levels)))
-        waits = ()
+        waits: tuple[I.Wait, ...] = ()
+        if t.slot is None:
+            raise ValueError(f"lower: `{self.prog.name}` needs its slots (aci.schedule) first")
         if self.dataflow:
             if t.waits is None:
                 raise ValueError(
@@ -92,7 +100,7 @@ class _Lowering:
 
     def run(self, symbols: bool) -> I.Image:
         prog = self.prog
-        body = []
+        body: list[I.Window | I.Repeat] = []
         for node in prog.body:
             if isinstance(node, P.Window):
                 body.append(self.window(node, ()))
@@ -117,7 +125,7 @@ class _Lowering:
                 len(c.params),
                 c.bitstream_size,
                 bits[c.name].address,
-                tuple(c.resources.get(r, 0) for r in P.RESOURCES),
+                _resources(c),
             )
             for c in prog.cores
         )

@@ -20,7 +20,7 @@ WAITs. Operations are generated once, in program order, into per-slot queues.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import attrs
 
@@ -63,6 +63,8 @@ class _Op:
         "held",
         "end",
     )
+    window: _Window | None  # strict: its window instance
+    end: int  # set when it starts
 
     def __init__(
         self,
@@ -306,7 +308,7 @@ class _Program:
             w = self._windows[inst] = _Window(node, self.counts)
         return w
 
-    def instances(self):
+    def instances(self) -> Iterator[_Window]:
         """(instance number, window instance) in program order, each dropped from the
         live ones once the caller moves past it (strict mode)."""
         inst = 0
@@ -340,8 +342,8 @@ def simulate(
     icap_free = True
     prs = pr_ns = tasks = 0
     t = t_end = t0
-    windows = prog.instances() if strict else None
-    current = next(windows, None) if strict else None  # strict: the window instance that may run
+    windows = prog.instances() if strict else iter(())
+    current = next(windows, None)  # strict: the window instance that may run
     error = None
     pending = None  # the error event, written once time reaches it
     watchdog = tm.watchdog_ns
@@ -374,7 +376,7 @@ def simulate(
         return None
 
     def address(port, op) -> int:
-        return port.address + sum(s * i for s, i in zip(port.strides, op.idx))
+        return port.address + sum(s * i for s, i in zip(port.strides, op.idx, strict=True))
 
     def begin_windows():
         """Strict: open the current window (and close empty ones) at time t."""
@@ -394,7 +396,7 @@ def simulate(
     def ready(op: _Op) -> bool:
         if strict:
             w = op.window
-            if w is not current:
+            if w is None or w is not current:
                 return False
             if op.kind != TASK:
                 return True
@@ -443,6 +445,7 @@ def simulate(
                     break
                 busy[s] += best.dur
                 if emit:
+                    assert params is not None  # a trace shows the parameter words
                     emit(
                         {
                             "ev": "task_start",

@@ -97,6 +97,8 @@ def _import(path: str) -> dict[str, CoreModel]:
     spec = importlib.util.spec_from_file_location(
         f"aci_user_models_{abs(hash(os.path.abspath(path)))}", path
     )
+    if spec is None or spec.loader is None:
+        raise ModelError(f"cannot load model file `{path}`: not a Python source file")
     module = importlib.util.module_from_spec(spec)
     outer, _registering = _registering, {}
     try:

@@ -220,7 +220,7 @@ def meet(
     k = len(kept)
     lo_t, hi_t = 1 - a_len - const, b_len - 1 - const
     coupled = [i for i, t in enumerate(kept) if bound is not None and t[3] in "pd"]
-    cbound = bound
+    cbound = 0 if bound is None else bound  # used only with `coupled`, which has a bound
     if coupled:  # y'_p * sign + y'_d * sign <= bound - (N - 1 for each flipped one)
         for i in coupled:
             if kept[i][2]:
@@ -303,7 +303,7 @@ def meet(
     at_a = {v: v.start for v in a.vars}
     at_b = {v: v.start for v in b.vars}
     p = d = None
-    for (c, count, flip, role, v, start), y in zip(kept, ys):
+    for (_c, count, flip, role, v, start), y in zip(kept, ys, strict=True):
         x = start + (count - 1 - y if flip else y)
         if role in "as" and v in at_a:
             at_a[v] = x

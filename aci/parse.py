@@ -125,7 +125,7 @@ def read_source(path: Path, name: str, where: Span | None) -> str:
                     span,
                 )
             ]
-        )
+        ) from None
 
 
 def load_text(text: str, name: str, base_dir: Path | None = None) -> Loaded:

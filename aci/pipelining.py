@@ -138,7 +138,7 @@ def _group(prog: P.Program, rep: P.Repeat, moved: dict, taken: list, uid) -> lis
     shared = [
         (r.buffer.name, r.address(), r.length, p.direction == "out")
         for t in P.walk_tasks(rep)
-        for p, r in zip(t.core.ports, t.ports)
+        for p, r in zip(t.core.ports, t.ports, strict=True)
         if r.buffer.name in written and r.buffer.name not in private
     ]
     if not iterations_independent(shared, b, inner):
@@ -217,7 +217,7 @@ def _private(rep: P.Repeat, buf: P.Buffer) -> bool:
     def task(t: P.Task) -> bool:
         mine = [
             (p.direction == "out", r.offset.at(values), r.length)
-            for p, r in zip(t.core.ports, t.ports)
+            for p, r in zip(t.core.ports, t.ports, strict=True)
             if r.buffer.name == buf.name
         ]
         for w, lo, length in mine:
@@ -283,6 +283,7 @@ def _merge(w: P.Window, b: Var, base: Affine, size: int, k: int, stride: dict, u
     """One window of a merged group: its loop over the ``size`` iterations' shares at
     once (private buffers: copies 0 .. size - 1 of k)."""
     loop = loop_of(w)
+    assert loop is not None  # the caller merges only windows that are one loop
     i = loop.var
     wide = Var(i.name, 0, size * i.count, i.kind, uid())
     values = {b: base, i: Affine.of(i.start) + Affine.var(wide)}
@@ -360,6 +361,7 @@ def _place(
     out = {}
     for name, buf in sorted(private.items()):
         mem = prog.target.memory(buf.memory)
+        assert mem is not None  # the checker resolved every buffer's memory
         size = k * stride[name]
         a = -(-mem.base // ALIGN) * ALIGN
         for s, e in sorted(used.setdefault(buf.memory, [])):

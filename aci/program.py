@@ -185,10 +185,10 @@ class Task:
     waits: tuple[tuple[int, int], ...] | None = None
 
     def reads(self):
-        return [r for p, r in zip(self.core.ports, self.ports) if p.direction == "in"]
+        return [r for p, r in zip(self.core.ports, self.ports, strict=True) if p.direction == "in"]
 
     def writes(self):
-        return [r for p, r in zip(self.core.ports, self.ports) if p.direction == "out"]
+        return [r for p, r in zip(self.core.ports, self.ports, strict=True) if p.direction == "out"]
 
 
 @attrs.frozen

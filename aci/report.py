@@ -144,8 +144,8 @@ def _task_instances(img: Image):
                 i, o = timing.port_bytes([p.length for p in node.ports], c.port_dirs)
                 d = durs[id(node)] = timing.task_ns(tm, node.param_words, node.cycles, i, o)
             ports = []
-            for p, direction in zip(node.ports, c.port_dirs):
-                lo = p.address + sum(s * i for s, i in zip(p.strides, idx))
+            for p, direction in zip(node.ports, c.port_dirs, strict=True):
+                lo = p.address + sum(s * i for s, i in zip(p.strides, idx, strict=True))
                 ports.append((lo, lo + p.length, direction == "out"))
             yield node.core, d, ports
         elif isinstance(node, (Loop, Repeat)):
@@ -286,10 +286,11 @@ def build(img: Image, run, events: list[dict]) -> dict:
         w["threads"] = [dict(th, slots=sorted(th["slots"])) for th in w["threads"].values()]
     instances = [{"pc": e["pc"], "start": e["t"]} for e in events if e.get("ev") == "window_start"]
     ends = [e["t"] for e in events if e.get("ev") == "window_end"]
-    for inst, end in zip(instances, ends):
+    # a run that stopped inside a window has no end for that window's start
+    for inst, end in zip(instances, ends, strict=False):
         inst["end"] = end
     path = _critical_path(events)
-    path_summary = defaultdict(lambda: {"count": 0, "ns": 0})
+    path_summary: defaultdict[str, dict[str, int]] = defaultdict(lambda: {"count": 0, "ns": 0})
     for s in path:
         k = f"{s['kind']} {s['core']}"
         path_summary[k]["count"] += 1

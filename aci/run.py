@@ -72,9 +72,11 @@ class _Task:
         self.words = img.params[t.param_offset : t.param_offset + t.param_words]
         # (address at the first iteration, length, strides, is an output)
         self.ports = tuple(
-            (p.address, p.length, p.strides, d == "out") for p, d in zip(t.ports, core.port_dirs)
+            (p.address, p.length, p.strides, d == "out")
+            for p, d in zip(t.ports, core.port_dirs, strict=True)
         )
         self.model: CoreModel | None = models.get(core.name) or core_model(t.core)
+        self.why: str | None  # why it cannot run: no model, or one of other ports
         if self.model is None:
             self.why = message("no_model", core_id=t.core, core=core.name)
         elif self.model.mismatch(core.port_dirs, self.words, lengths) is not None:
@@ -101,12 +103,9 @@ class _Loop:
 class _Window:
     __slots__ = ("pc", "reconfs", "parsecs")
 
-    def __init__(self, pc: int, reconfs: tuple, parsecs: tuple):
-        self.pc, self.reconfs, self.parsecs = (
-            pc,
-            reconfs,
-            parsecs,
-        )  # reconfs: how many; parsecs: thread bodies
+    def __init__(self, pc: int, reconfs: int, parsecs: tuple):
+        # reconfs: how many; parsecs: thread bodies
+        self.pc, self.reconfs, self.parsecs = pc, reconfs, parsecs
 
 
 class _Repeat:
@@ -121,7 +120,8 @@ def _prepare(img: Image, models: Mapping[str, CoreModel]) -> tuple[tuple, int]:
     files = img.symbols.files if img.symbols is not None else ()
 
     def body(nodes) -> tuple[tuple, int]:
-        out, ops = [], 0
+        out: list[_Task | _Loop] = []
+        ops = 0
         for n in nodes:
             if isinstance(n, Task):
                 out.append(_Task(n, img, files, models))
@@ -144,7 +144,8 @@ def _prepare(img: Image, models: Mapping[str, CoreModel]) -> tuple[tuple, int]:
             parsecs.append(tuple(threads))
         return _Window(w.offset, recs, tuple(parsecs)), ops
 
-    out, total = [], 0
+    out: list[_Window | _Repeat] = []
+    total = 0
     for node in img.body:
         if isinstance(node, Repeat):
             wins = [window(w) for w in node.windows]
@@ -214,11 +215,12 @@ class _Effects:
         self.effects = True
 
     def address(self, port) -> int:
-        return port[0] + sum(s * i for s, i in zip(port[2], self.idx))
+        return port[0] + sum(s * i for s, i in zip(port[2], self.idx, strict=True))
 
     def apply(self, t: _Task) -> None:
+        assert t.model is not None  # a task without a model stops the run before it
         inputs, outputs = {}, []
-        for (name, _), port in zip(t.model.ports, t.ports):
+        for (name, _), port in zip(t.model.ports, t.ports, strict=True):
             view = self.board.view(self.address(port), port[1])
             if port[3]:
                 outputs.append((name, view))
@@ -236,9 +238,9 @@ class _Effects:
         if not _loop_is_separable(progs, n):
             return False
         board = self.board
-        for t, ports in zip(loop.body, progs):
+        for t, ports in zip(loop.body, progs, strict=True):
             inputs, outputs = {}, []
-            for (name, _), (base, stride, length, out) in zip(t.model.ports, ports):
+            for (name, _), (base, stride, length, out) in zip(t.model.ports, ports, strict=True):
                 if out:
                     outputs.append((name, base, stride, length))
                 elif stride == 0:  # shared by every iteration: one row, broadcast by the model
@@ -306,6 +308,7 @@ def _read_only(a: np.ndarray) -> np.ndarray:
 
 def _model_run(t: _Task, inputs: dict) -> Mapping[str, np.ndarray]:
     """The model's outputs; a user's model that fails is the user's error (ModelError)."""
+    assert t.model is not None  # a task without a model stops the run before it
     if t.model.origin is None:
         return t.model.run(t.words, inputs, t.slot)
     try:
@@ -337,7 +340,7 @@ def _rows(
             else f"{getattr(y, 'dtype', type(y).__name__)} {getattr(y, 'shape', '')}"
         )
         message = f"model `{t.name}` gave {got} for port `{name}`, not uint8 ({n}, {length})"
-        if t.model.origin is not None:
+        if t.model is not None and t.model.origin is not None:
             raise ModelError(f"{message} ({t.model.origin}; docs/models.md)")
         raise BoardFault(message)
     return np.broadcast_to(y, (n, length))
@@ -392,7 +395,7 @@ def run_image(
     board = Board.for_image(img)
     load_inputs(board, inputs, outputs)
     body, total_ops = _prepare(img, load_models(models))
-    prepared = {}
+    prepared: dict[int, _Task] = {}
     _index(body, prepared)
     t0 = timing.image_transfer_ns(img.target.timing, len(data))
     if trace:

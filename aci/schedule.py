@@ -17,15 +17,15 @@ from __future__ import annotations
 import attrs
 
 from . import program as P
-from .diagnostics import SourceError, error
+from .diagnostics import Diagnostic, SourceError, error
 
 State = dict[int, str]  # slot -> name of the core it holds
 
 
 def schedule(prog: P.Program, mode: str = "strict") -> P.Program:
-    diags = []
+    diags: list[Diagnostic] = []
     state: State = {}
-    body = []
+    body: list[P.Window | P.Repeat] = []
     for node in prog.body:
         if isinstance(node, P.Window):
             w, changed = _window(prog, node, [state], diags)
@@ -70,7 +70,14 @@ def _window(prog: P.Program, w: P.Window, entries: list[State], diags) -> tuple[
         for k, th in enumerate(p.threads):
             chosen: dict[str, int] = {}
 
-            def assign(task: P.Task) -> P.Task:
+            # this thread's k, choices and the parsec's owners, bound now (B023)
+            def assign(
+                task: P.Task,
+                *,
+                k: int = k,
+                chosen: dict[str, int] = chosen,
+                owned: dict[int, int] = owned,
+            ) -> P.Task:
                 if task.slot is not None:
                     return task
                 c = task.core
@@ -103,7 +110,10 @@ def _window(prog: P.Program, w: P.Window, entries: list[State], diags) -> tuple[
     for t in (t for p in parsecs for t in P.walk_tasks(p)):
         if t.slot not in first_use:
             first_use.append(t.slot)
-    held = lambda s, core: all(e.get(s) == core.name for e in entries)  # noqa: E731
+
+    def held(s: int, core: P.Core) -> bool:
+        return all(e.get(s) == core.name for e in entries)
+
     requests = [r for r in w.reconfigure if not held(r.slot, r.core)]
     explicit = {r.slot for r in w.reconfigure}
     for s in first_use:

@@ -233,7 +233,8 @@ def network(
     buffers = c.checked.buffers
     reads, writes = [], []
     for w in windows:
-        r, wr = set(), set()
+        r: set[str] = set()
+        wr: set[str] = set()
         for t in _tasks(w):
             dirs = c.image.core(t.core).port_dirs
             for port, d_ in zip(t.ports, dirs, strict=True):
@@ -348,6 +349,7 @@ def pipeline(
             Move(m.buffer, m.dst, m.src, m.length)
             for m in net.moves(net.crossing_buffers(len(net.windows)), k)
         )
+        assert prev_run is not None  # a plan has at least one stage
         steps.append(Step("collect", prev_board, HOST, _bytes(out), k, (prev_run,), out))
     if not name:
         name = describe(stages)

@@ -29,6 +29,7 @@ error (wrong_core, watchdog, no_model) is not raised: it is ``Result.error``, an
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Mapping
 
 import attrs
@@ -170,7 +171,7 @@ class Result:
             self.assert_no_overlap(self.prs())
             return
         ordered = sorted(ops, key=lambda o: (o.start, o.end))
-        for a, b in zip(ordered, ordered[1:]):
+        for a, b in itertools.pairwise(ordered):
             if a.overlaps(b):
                 raise AssertionError(f"{a} overlaps {b}")
 

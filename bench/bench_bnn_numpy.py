@@ -28,19 +28,19 @@ import os
 for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ[_var] = "1"
 
-import argparse  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from collections.abc import Mapping  # noqa: E402
-from pathlib import Path  # noqa: E402
+import argparse  # noqa: E402 (after the thread pinning above)
+import json  # noqa: E402 (after the thread pinning above)
+import sys  # noqa: E402 (after the thread pinning above)
+import time  # noqa: E402 (after the thread pinning above)
+from collections.abc import Mapping  # noqa: E402 (after the thread pinning above)
+from pathlib import Path  # noqa: E402 (after the thread pinning above)
 
-import numpy as np  # noqa: E402
+import numpy as np  # noqa: E402 (after the thread pinning above)
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from aci.cores import bnn, bnndata  # noqa: E402
-from aci.cores.bits import bytes_as_words, pack_bits, unpack_bits, words_as_bytes  # noqa: E402
+from aci.cores import bnn, bnndata  # noqa: E402 (after sys.path.insert)
+from aci.cores.bits import bytes_as_words, pack_bits, unpack_bits, words_as_bytes  # noqa: E402 (after sys.path.insert)
 
 KEPT = "xor-popcount"
 
@@ -148,7 +148,7 @@ def measure(name: str, data: Mapping[str, np.ndarray], batch: int, seconds: floa
         "batch": batch,
         "per_layer_ms": {
             layer.name: round(1e3 * ms / (passes * batch), 3)
-            for layer, ms in zip(bnndata.LAYERS, per_layer)
+            for layer, ms in zip(bnndata.LAYERS, per_layer, strict=True)
         },
     }
 

@@ -17,8 +17,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from aci.image import Loop, Repeat, Task, children  # noqa: E402
-from aci.pipeline import compile_file  # noqa: E402
+from aci.image import Loop, Repeat, Task, children  # noqa: E402 (after sys.path.insert)
+from aci.pipeline import compile_file  # noqa: E402 (after sys.path.insert)
 
 CASES = [
     ("programs/bnn_static.aci", {}),

@@ -37,9 +37,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from aci.cores import bnndata  # noqa: E402
-from aci.encode import encode  # noqa: E402
-from aci.image import (
+from aci.cores import bnndata  # noqa: E402 (after sys.path.insert)
+from aci.encode import encode  # noqa: E402 (after sys.path.insert)
+from aci.image import (  # noqa: E402 (after sys.path.insert)
     BufferSymbol,
     CoreInfo,
     Image,
@@ -48,15 +48,15 @@ from aci.image import (
     Parsec,
     Port,
     Reconf,
-    Source,  # noqa: E402
+    Source,
     Symbols,
     TargetInfo,
     Task,
     Thread,
     Window,
 )
-from aci.pipeline import compile_file  # noqa: E402
-from aci.timing import Timing  # noqa: E402
+from aci.pipeline import compile_file  # noqa: E402 (after sys.path.insert)
+from aci.timing import Timing  # noqa: E402 (after sys.path.insert)
 
 BUILD = ROOT / "firmware" / "build"
 NULL, SIM = BUILD / "acifw-null", BUILD / "acifw-sim"

@@ -27,8 +27,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from aci.imports import binarynet, bnnfpga, digits, qonnx  # noqa: E402
-from aci.imports.network import program_text  # noqa: E402
+from aci.imports import binarynet, bnnfpga, digits, qonnx  # noqa: E402 (after sys.path.insert)
+from aci.imports.network import program_text  # noqa: E402 (after sys.path.insert)
 
 reference = importlib.import_module("tests.import.reference")
 helpers = importlib.import_module("tests.import.helpers")

@@ -41,16 +41,16 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from aci import protocol as P  # noqa: E402
-from aci.cores import bnndata  # noqa: E402
-from aci.decode import decode  # noqa: E402
-from aci.firmware_sim import run_image_firmware  # noqa: E402
-from aci.pipeline import compile_file  # noqa: E402
-from aci.remote.client import Board  # noqa: E402
-from aci.remote.engine import run_image_remote  # noqa: E402
-from bench.bench_firmware import synthetic  # noqa: E402
-from tests.remote.campaign import campaign  # noqa: E402
-from tests.remote.harness import Daemon, Keys  # noqa: E402
+from aci import protocol as P  # noqa: E402 (after sys.path.insert)
+from aci.cores import bnndata  # noqa: E402 (after sys.path.insert)
+from aci.decode import decode  # noqa: E402 (after sys.path.insert)
+from aci.firmware_sim import run_image_firmware  # noqa: E402 (after sys.path.insert)
+from aci.pipeline import compile_file  # noqa: E402 (after sys.path.insert)
+from aci.remote.client import Board  # noqa: E402 (after sys.path.insert)
+from aci.remote.engine import run_image_remote  # noqa: E402 (after sys.path.insert)
+from bench.bench_firmware import synthetic  # noqa: E402 (after sys.path.insert)
+from tests.remote.campaign import campaign  # noqa: E402 (after sys.path.insert)
+from tests.remote.harness import Daemon, Keys  # noqa: E402 (after sys.path.insert)
 
 SEED_CREATE_S = 1.33
 
@@ -143,7 +143,7 @@ def per_run(board: Board, n: int = 200) -> dict:
         "remote_run_s": remote,
         "local_run_s": local,
         "run_round_trip_s": statistics.median(trips),
-        "protocol_per_run_s": statistics.median(t - w for t, w in zip(trips, walls)),
+        "protocol_per_run_s": statistics.median(t - w for t, w in zip(trips, walls, strict=True)),
     }
 
 

@@ -35,9 +35,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from aci.decode import decode  # noqa: E402
-from aci.machine import simulate  # noqa: E402
-from aci.pipeline import compile_file  # noqa: E402
+from aci.decode import decode  # noqa: E402 (after sys.path.insert)
+from aci.machine import simulate  # noqa: E402 (after sys.path.insert)
+from aci.pipeline import compile_file  # noqa: E402 (after sys.path.insert)
 
 BATCHES = [1, 5, 25, 100, 300]
 PROGRAM = ROOT / "programs/bnn_pr.aci"

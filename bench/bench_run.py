@@ -35,10 +35,10 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from aci._cli_run import add_run_parser, cmd_run  # noqa: E402
-from aci.cores import bnndata  # noqa: E402
-from aci.pipeline import compile_file  # noqa: E402
-from aci.run import run_image  # noqa: E402
+from aci._cli_run import add_run_parser, cmd_run  # noqa: E402 (after sys.path.insert)
+from aci.cores import bnndata  # noqa: E402 (after sys.path.insert)
+from aci.pipeline import compile_file  # noqa: E402 (after sys.path.insert)
+from aci.run import run_image  # noqa: E402 (after sys.path.insert)
 
 REPEATS = 3
 

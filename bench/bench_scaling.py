@@ -43,7 +43,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from aci.pipeline import compile_file  # noqa: E402
+from aci.pipeline import compile_file  # noqa: E402 (after sys.path.insert)
 
 REPEATS = 3
 SERIES = [  # name, mode, threads, sizes, the smallest size the fit uses

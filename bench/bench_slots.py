@@ -18,6 +18,7 @@ the same batch and mode on 1 slot) and draws ``docs/img/slots.png``.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import math
 import re
@@ -30,9 +31,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from aci.decode import decode  # noqa: E402
-from aci.machine import simulate  # noqa: E402
-from aci.pipeline import compile_file  # noqa: E402
+from aci.decode import decode  # noqa: E402 (after sys.path.insert)
+from aci.machine import simulate  # noqa: E402 (after sys.path.insert)
+from aci.pipeline import compile_file  # noqa: E402 (after sys.path.insert)
 
 SLOTS = [1, 2, 4, 8]
 BATCHES = [8, 40, 200]
@@ -88,7 +89,7 @@ def draw(rows: list[dict], static: dict, path: Path) -> None:
     styles = ["-", "--", ":", "-."]
     batches = sorted({r["batch"] for r in rows})
     for mode in ("strict", "dataflow"):
-        for batch, style in zip(batches, styles):
+        for batch, style in zip(batches, itertools.cycle(styles), strict=False):
             pts = sorted(
                 (r["slots"], r["s_per_10000"])
                 for r in rows

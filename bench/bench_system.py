@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from aci.system import System, candidates, network, pipeline, simulate  # noqa: E402
+from aci.system import System, candidates, network, pipeline, simulate  # noqa: E402 (after sys.path.insert)
 
 BATCH, SCALING_BATCHES, SPLIT_BATCHES = 100, 840, 240
 SEED_SPLIT_GAIN = (
@@ -128,7 +128,7 @@ def plot(d: dict, out_dir: Path) -> None:
     fig.savefig(out_dir / "system_scaling.png", dpi=120)
     plt.close(fig)
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
-    for ax, s in zip(axes, d["split"]):
+    for ax, s in zip(axes, d["split"], strict=True):
         names = [r["plan"] for r in s["rows"]]
         ax.barh(range(len(names)), [r["images_per_s"] for r in s["rows"]])
         ax.set_yticks(range(len(names)), names, fontsize=8)

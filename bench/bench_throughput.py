@@ -28,8 +28,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from aci.pipeline import compile_file  # noqa: E402
-from aci.run import run_image  # noqa: E402
+from aci.pipeline import compile_file  # noqa: E402 (after sys.path.insert)
+from aci.run import run_image  # noqa: E402 (after sys.path.insert)
 
 PY_REPEATS, C_REPEATS = 3, 5
 

@@ -30,11 +30,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.pyplot as plt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-import bench_schedule  # noqa: E402
+import bench_schedule
 
 ROOT = bench_schedule.ROOT
 SEED = bench_schedule.SEED
@@ -82,7 +82,7 @@ def refine(result: dict, jobs: int) -> dict:
     )
     with ProcessPoolExecutor(jobs) as pool:
         results = pool.map(bench_schedule.one, [(PROGRAMS[key], n, mode) for key, n, mode in runs])
-        for (key, _, _), r in zip(runs, results):
+        for (key, _, _), r in zip(runs, results, strict=True):
             by[(key, r["batch"], r["mode"])] = r["s_per_10000"]
     exact = {}
     for name, (key, mode, static_mode, candidates) in wanted.items():

@@ -105,22 +105,27 @@ def _bnn(name: str, ident: int) -> CoreModel:
     )
 
 
-MODELS: dict[int, CoreModel] = {
-    m.id: m
-    for m in (
-        _bnn("FP_CONV", 1),
-        _bnn("BIN_CONV", 2),
-        _bnn("BIN_FC", 3),
-        CoreModel(
-            test_core.NAME,
-            test_core.ID,
-            test_core.PORTS,
-            test_core.PARAMS,
-            test_core.compute,
-            test_core.port_lengths,
-        ),
-    )
-}
+def _by_id(*models: CoreModel) -> dict[int, CoreModel]:
+    out = {}
+    for m in models:
+        assert m.id is not None, m.name  # the shipped models have their core ids
+        out[m.id] = m
+    return out
+
+
+MODELS: dict[int, CoreModel] = _by_id(
+    _bnn("FP_CONV", 1),
+    _bnn("BIN_CONV", 2),
+    _bnn("BIN_FC", 3),
+    CoreModel(
+        test_core.NAME,
+        test_core.ID,
+        test_core.PORTS,
+        test_core.PARAMS,
+        test_core.compute,
+        test_core.port_lengths,
+    ),
+)
 
 
 def model(core_id: int) -> CoreModel | None:

@@ -68,7 +68,7 @@ def read(path: str, pool: Sequence[int] | None = None, input_bits: int = 7) -> N
         )
     groups = [arrays[i : i + 6] for i in range(0, len(arrays), 6)]
     kinds = []
-    for l, g in enumerate(groups):
+    for layer, g in enumerate(groups):
         w = g[0]
         if w.ndim == 4 and w.shape[2:] == (3, 3):
             kinds.append("conv")
@@ -76,14 +76,14 @@ def read(path: str, pool: Sequence[int] | None = None, input_bits: int = 7) -> N
             kinds.append("dense")
         else:
             raise ModelError(
-                f"{path}: layer {l} (arr_{6 * l}): W of shape {w.shape} is neither a 3x3 "
+                f"{path}: layer {layer} (arr_{6 * layer}): W of shape {w.shape} is neither a 3x3 "
                 "convolution (n_out, n_in, 3, 3) nor a dense layer (n_in, n_out)"
             )
     pooled = _pools(path, groups, kinds, pool)
     layers = []
     size, e = FP_SIZE, 0
-    for l, (g, kind) in enumerate(zip(groups, kinds, strict=True)):
-        where = f"{path}: layer {l} (arr_{6 * l}..arr_{6 * l + 5})"
+    for layer, (g, kind) in enumerate(zip(groups, kinds, strict=True)):
+        where = f"{path}: layer {layer} (arr_{6 * layer}..arr_{6 * layer + 5})"
         w = g[0]
         n_out = w.shape[0] if kind == "conv" else w.shape[1]
         for name, a in zip(PER_LAYER[1:], g[1:], strict=True):
@@ -91,10 +91,10 @@ def read(path: str, pool: Sequence[int] | None = None, input_bits: int = 7) -> N
                 raise ModelError(
                     f"{where}: {name} has shape {a.shape}, the layer has {n_out} outputs"
                 )
-        signs = sign_weights(w, f"{path}: arr_{6 * l}")
+        signs = sign_weights(w, f"{path}: arr_{6 * layer}")
         b, beta, gamma, mean, inv_std = (
             [
-                fraction(v, f"{path}: arr_{6 * l + j + 1}[{o}] ({PER_LAYER[j + 1]})")
+                fraction(v, f"{path}: arr_{6 * layer + j + 1}[{o}] ({PER_LAYER[j + 1]})")
                 for o, v in enumerate(a)
             ]
             for j, a in enumerate(g[1:])
@@ -104,12 +104,12 @@ def read(path: str, pool: Sequence[int] | None = None, input_bits: int = 7) -> N
         if kind == "conv":
             ours = signs[:, :, ::-1, ::-1]  # Theano/Lasagne flip the kernel
             n_in = w.shape[1]
-            if l == 0:
+            if layer == 0:
                 if n_in != FP_CHANNELS:
                     raise ModelError(
                         f"{where}: the first layer takes {FP_CHANNELS} channels, W has {n_in}"
                     )
-                if l in pooled:
+                if layer in pooled:
                     raise ModelError(
                         f"{where}: FP_CONV does not pool; the first layer cannot be pooled"
                     )
@@ -126,17 +126,17 @@ def read(path: str, pool: Sequence[int] | None = None, input_bits: int = 7) -> N
                     )
                 )
             else:
-                params = {"n_in": n_in, "n_out": n_out, "size": size, "pool": int(l in pooled)}
+                params = {"n_in": n_in, "n_out": n_out, "size": size, "pool": int(layer in pooled)}
                 layers.append(
                     fold_layer(
-                        "BIN_CONV", params, ours, k, h, 9 * n_in, where, pool_first=l in pooled
+                        "BIN_CONV", params, ours, k, h, 9 * n_in, where, pool_first=layer in pooled
                     )
                 )
-                size = size // 2 if l in pooled else size
+                size = size // 2 if layer in pooled else size
         else:
-            if l in pooled:
+            if layer in pooled:
                 raise ModelError(f"{where}: a dense layer cannot be pooled")
-            params = {"n_in": w.shape[0], "n_out": n_out, "last": int(l == len(groups) - 1)}
+            params = {"n_in": w.shape[0], "n_out": n_out, "last": int(layer == len(groups) - 1)}
             if params["last"]:
                 pairs, e = last_layer(k, h, where)
                 layers.append(CoreLayer("BIN_FC", params, np.array(signs.T, np.int8), pairs, where))
@@ -155,8 +155,8 @@ def _pools(path: str, groups, kinds, pool: Sequence[int] | None) -> set[int]:
                 f"{path}: --pool names layer {bad[0]}; the file has layers 0..{len(groups) - 1}"
             )
         return set(pool)
-    convs = [l for l, kind in enumerate(kinds) if kind == "conv"]
-    dense = [l for l, kind in enumerate(kinds) if kind == "dense"]
+    convs = [layer for layer, kind in enumerate(kinds) if kind == "conv"]
+    dense = [layer for layer, kind in enumerate(kinds) if kind == "dense"]
     if not dense or not convs:
         return set()
     channels = groups[convs[-1]][0].shape[0]

@@ -82,26 +82,26 @@ def read_params(path: str, input_bits: int = 7) -> Network:
     arrays = _arrays(path)
     layers = []
     n_in, net_score_bits = FP_CHANNELS, 0
-    for l in range(LAYERS):
-        w, k, h = arrays[3 * l : 3 * l + 3]
-        where = f"{path}: layer {l} (arr_{3 * l}..arr_{3 * l + 2})"
+    for layer in range(LAYERS):
+        w, k, h = arrays[3 * layer : 3 * layer + 3]
+        where = f"{path}: layer {layer} (arr_{3 * layer}..arr_{3 * layer + 2})"
         n_out = k.size
         if h.size != n_out:
             raise ModelError(f"{where}: k has {k.size} values and h {h.size}")
-        conv = l < CONV_LAYERS
+        conv = layer < CONV_LAYERS
         per_out = 9 * n_in if conv else n_in
         if w.size != n_out * per_out:
             shape = f"({n_out}, {n_in}, 3, 3)" if conv else f"({n_in}, {n_out})"
             raise ModelError(
-                f"{where}: weights hold {w.size} values; layer {l - 1 if l else 'input'} gives "
+                f"{where}: weights hold {w.size} values; layer {layer - 1 if layer else 'input'} gives "
                 f"{n_in} {'channels' if conv else 'inputs'} and k {n_out} outputs, so {shape}"
             )
-        signs = sign_weights(w, f"{path}: arr_{3 * l}")
-        kf = [fraction(v, f"{path}: arr_{3 * l + 1}[{o}]") for o, v in enumerate(k)]
-        hf = [fraction(v, f"{path}: arr_{3 * l + 2}[{o}]") for o, v in enumerate(h)]
+        signs = sign_weights(w, f"{path}: arr_{3 * layer}")
+        kf = [fraction(v, f"{path}: arr_{3 * layer + 1}[{o}]") for o, v in enumerate(k)]
+        hf = [fraction(v, f"{path}: arr_{3 * layer + 2}[{o}]") for o, v in enumerate(h)]
         if conv:
             ours = signs.reshape(n_out, n_in, 3, 3)[:, :, ::-1, ::-1]  # Theano flips kernels
-            if l == 0:
+            if layer == 0:
                 if n_in != FP_CHANNELS:
                     raise ModelError(f"{where}: the first layer takes {FP_CHANNELS} channels")
                 scale = Fraction(
@@ -119,15 +119,20 @@ def read_params(path: str, input_bits: int = 7) -> Network:
                     )
                 )
             else:
-                params = {"n_in": n_in, "n_out": n_out, "size": SIZES[l], "pool": int(POOLED[l])}
+                params = {
+                    "n_in": n_in,
+                    "n_out": n_out,
+                    "size": SIZES[layer],
+                    "pool": int(POOLED[layer]),
+                }
                 layers.append(fold_layer("BIN_CONV", params, ours, kf, hf, 9 * n_in, where))
             n_in = n_out
-            if l == CONV_LAYERS - 1:
-                side = SIZES[l] // 2 if POOLED[l] else SIZES[l]
+            if layer == CONV_LAYERS - 1:
+                side = SIZES[layer] // 2 if POOLED[layer] else SIZES[layer]
                 n_in = n_out * side * side
         else:
             ours = signs.reshape(n_in, n_out).T  # (inputs, outputs) -> w[o][i]
-            last = l == LAYERS - 1
+            last = layer == LAYERS - 1
             params = {"n_in": n_in, "n_out": n_out, "last": int(last)}
             if last:
                 pairs, e = last_layer(kf, hf, where)

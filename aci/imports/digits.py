@@ -96,22 +96,22 @@ def float_scores(arrays: list[np.ndarray], images: np.ndarray, pool=POOL) -> np.
     """The scores of a BinaryNet-format network (six arrays per layer) in float64."""
     a = images.astype(np.float64) / 2**INPUT_BITS
     layers = len(arrays) // 6
-    for l in range(layers):
+    for layer in range(layers):
         w, b, beta, gamma, mean, inv_std = (
-            np.asarray(x, np.float64) for x in arrays[6 * l : 6 * l + 6]
+            np.asarray(x, np.float64) for x in arrays[6 * layer : 6 * layer + 6]
         )
         if w.ndim == 4:
             s = conv(a, sign(w)[:, :, ::-1, ::-1])
-            if l in pool:
+            if layer in pool:
                 s = maxpool(s)
-            shape = (1, -1, 1, 1)
+            shape: tuple[int, ...] = (1, -1, 1, 1)
         else:
             s = a.reshape(a.shape[0], -1) @ sign(w)
             shape = (1, -1)
         y = (s + b.reshape(shape) - mean.reshape(shape)) * (gamma * inv_std).reshape(
             shape
         ) + beta.reshape(shape)
-        a = y if l == layers - 1 else sign(y)
+        a = y if layer == layers - 1 else sign(y)
     return a
 
 

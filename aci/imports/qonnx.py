@@ -48,8 +48,11 @@ class _Layer:
         self.k = scale
         self.h = [Fraction(0)] * len(scale)
         # After a BatchNormalization: y = (s·k + h)·g / sqrt(v) + b, per output.
-        self.g = self.v = self.b = None
-        self.roots = None  # (c, v) per output once thresholded after a batch norm
+        self.g: list[Fraction] | None = None
+        self.v: list[Fraction] | None = None
+        self.b: list[Fraction] | None = None
+        # (c, v) per output once thresholded after a batch norm
+        self.roots: list[tuple[Fraction, Fraction]] | None = None
         self.pool_first = False
         self.pooled = False
         self.done = False
@@ -77,7 +80,10 @@ def read(path: str, input_bits: int = 7) -> Network:
                         consts[n.output[0]] = numpy_helper.to_array(a.t).astype(np.float64)
     except (ValueError, TypeError, IndexError) as e:
         raise ModelError(f"{path}: a constant of the graph cannot be read: {e}") from None
-    attrs = lambda n: {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}  # noqa: E731
+
+    def attrs(n):
+        return {a.name: onnx.helper.get_attribute_value(a) for a in n.attribute}
+
     # Weight-side nodes whose inputs are all constant: BipolarQuant and Identity.
     for n in g.node:
         if n.op_type in ("BipolarQuant", "Identity") and all(i in consts for i in n.input):
@@ -141,11 +147,11 @@ def read(path: str, input_bits: int = 7) -> Network:
         op, a = n.op_type, attrs(n)
         if op == "Quant" and not layers:
             scale, zero, bits = (const(n, i) for i in (1, 2, 3))
-            e = -math.log2(float(scale)) if scale.size == 1 and float(scale) > 0 else None
+            exp = -math.log2(float(scale)) if scale.size == 1 and float(scale) > 0 else None
             if (
-                e is None
-                or e != int(e)
-                or not 0 <= e <= 24
+                exp is None
+                or exp != int(exp)
+                or not 0 <= exp <= 24
                 or zero.size != 1
                 or bits.size != 1
                 or float(zero) != 0
@@ -158,7 +164,7 @@ def read(path: str, input_bits: int = 7) -> Network:
                     "scale 2^-E with E in 0..24 (the i8 pixels of FP_CONV)"
                 )
             else:
-                input_bits = int(e)
+                input_bits = int(exp)
                 act_scale = Fraction(1, 2**input_bits)
         elif op in ("Conv", "MatMul", "Gemm"):
             if layer is not None and not layer.done:
@@ -260,13 +266,12 @@ def read(path: str, input_bits: int = 7) -> Network:
             else:
                 layer.pooled = layer.pool_first = True
         elif op in ("Flatten", "Reshape"):
-            shape = [int(v) for v in const(n, 1)] if op == "Reshape" else None
-            if (
-                op == "Flatten"
-                and a.get("axis", 1) != 1
-                or op == "Reshape"
-                and (len(shape) != 2 or shape[0] not in (-1, 0, 1) and shape[1] != -1)
-            ):
+            if op == "Flatten":
+                flattens = a.get("axis", 1) == 1
+            else:
+                shape = [int(v) for v in const(n, 1)]
+                flattens = len(shape) == 2 and (shape[0] in (-1, 0, 1) or shape[1] == -1)
+            if not flattens:
                 errors.append(
                     f"{where(n)}: only a flattening to (N, features) may sit between layers"
                 )
@@ -301,9 +306,11 @@ def read(path: str, input_bits: int = 7) -> Network:
             if layer.v is None:
                 layer.h = [hv - t for hv, t in zip(layer.h, theta, strict=True)]
             else:  # (s·k + h)·g / sqrt(v) + b >= θ  <=>  s·k·g + h·g >= (θ − b)·sqrt(v)
-                layer.k = [kv * g for kv, g in zip(layer.k, layer.g, strict=True)]
-                layer.h = [hv * g for hv, g in zip(layer.h, layer.g, strict=True)]
-                layer.roots = [(t - b, v) for t, b, v in zip(theta, layer.b, layer.v, strict=True)]
+                gs, bs = layer.g, layer.b
+                assert gs is not None and bs is not None  # a batch norm sets g, v and b
+                layer.k = [kv * g for kv, g in zip(layer.k, gs, strict=True)]
+                layer.h = [hv * g for hv, g in zip(layer.h, gs, strict=True)]
+                layer.roots = [(t - b, v) for t, b, v in zip(theta, bs, layer.v, strict=True)]
             layer.done = True
             act_scale = fraction(s.reshape(()), f"{where(n)}: scale")
         else:
@@ -331,13 +338,15 @@ def _per_channel(c: np.ndarray, n_out: int, where: str) -> list[Fraction]:
 
 def _affine(layer: _Layer, op: str, c: list[Fraction]) -> None:
     if layer.v is not None:  # after a batch norm: y = (s·k + h)·g / sqrt(v) + b
+        gs, bs = layer.g, layer.b
+        assert gs is not None and bs is not None  # a batch norm sets g, v and b
         if op in ("Add", "Sub"):
             sign = 1 if op == "Add" else -1
-            layer.b = [b + sign * v for b, v in zip(layer.b, c, strict=True)]
+            layer.b = [b + sign * v for b, v in zip(bs, c, strict=True)]
         else:
             f = c if op == "Mul" else [1 / v for v in c]
-            layer.g = [g * v for g, v in zip(layer.g, f, strict=True)]
-            layer.b = [b * v for b, v in zip(layer.b, f, strict=True)]
+            layer.g = [g * v for g, v in zip(gs, f, strict=True)]
+            layer.b = [b * v for b, v in zip(bs, f, strict=True)]
         return
     if op == "Add":
         layer.h = [h + v for h, v in zip(layer.h, c, strict=True)]

@@ -72,6 +72,8 @@ _STATE = {v: k for k, v in P.RUN_STATES.items()}
 class RemoteError(AciError):
     """A board that could not do what the host asked; the message names it."""
 
+    protocol: P.ProtocolError | None = None  # the board's ERROR reply, when it sent one
+
 
 class _Restarted(Exception):
     """The board's epoch changed: it lost the session's image, memory and runs."""
@@ -276,7 +278,8 @@ class Board:
 
     # ---- the calls ----------------------------------------------------------------------
 
-    def _hello(self) -> None:
+    def _hello(self) -> dict:
+        """HELLO, then STATUS: the board's fields (self.hello), its epoch, its runs."""
         self.epoch = 0
         try:
             r = self._exchange(
@@ -289,7 +292,7 @@ class Board:
                 client=self._client,
             )
         except RemoteError as e:
-            if getattr(e, "protocol", None) is None and self.hello is None:
+            if e.protocol is None and self.hello is None:
                 raise RemoteError(
                     f"{e} (is the board running there, its public key the one given, "
                     "and this host's key in its authorised keys? CURVE refuses "
@@ -302,7 +305,7 @@ class Board:
                 f"board {self.url}: runs image format {f['image_major']}.{f['image_minor']}, "
                 f"this acic writes {F.VERSION_MAJOR}.{F.VERSION_MINOR}"
             )
-        self.hello = {**f, "target_section": r.payload}
+        hello = self.hello = {**f, "target_section": r.payload}
         self.epoch = r.epoch
         # Sequence numbers belong to the board's epoch, not to a session: a new run's
         # must be above every run started in it (else the board answers with the
@@ -310,6 +313,7 @@ class Board:
         st = self._exchange("STATUS", "STATUS").fields
         self._seq = max(self._seq, st["last_seq"], st["running_seq"])
         self._max_data = min(f["max_data_bytes"], P.LIMITS["max_data_bytes"])
+        return hello
 
     def connect(self) -> Board:
         self._hello()
@@ -319,18 +323,17 @@ class Board:
         """Send an image; None when the board accepted it, else the validator's
         (code, offset)."""
         image = bytes(image)
-        if self.hello is None:
-            self._hello()
-        fields = dict(
+        hello = self.hello if self.hello is not None else self._hello()
+        fields: dict[str, int] = dict(
             image_bytes=len(image),
             image_crc32=zlib.crc32(image),
-            check_target=1 if self.hello["target"] else 0,
+            check_target=1 if hello["target"] else 0,
         )
         self._journal.clear()
         try:
-            self._call("LOAD", f"loading a {len(image):,}-byte image", image, **fields)
+            self._call("LOAD", f"loading a {len(image):,}-byte image", image, False, **fields)
         except RemoteError as e:
-            err = getattr(e, "protocol", None)
+            err = e.protocol
             if err is not None and err.name == "image_refused":
                 return err.image_error, err.image_offset
             raise
@@ -413,7 +416,7 @@ class Board:
                     time.sleep(BUSY_WAIT)
                 continue
             except RemoteError as e:
-                if getattr(e, "protocol", None) is None or e.protocol.name != "stale_seq":
+                if e.protocol is None or e.protocol.name != "stale_seq":
                     raise
                 # Another host used this sequence number in this epoch, so no RUN of
                 # ours started under it (it would be running or remembered): take
@@ -446,9 +449,10 @@ class Board:
     def _trace(self, result: dict) -> bytes:
         state = result["trace_state"]
         if state == P.TRACE_STATES["too_large"]:
+            keeps = self.hello["max_trace_bytes"] if self.hello is not None else 0
             raise RemoteError(
                 f"board {self.url}: the run's trace ({result['trace_bytes']:,} bytes) is larger "
-                f"than the board keeps ({self.hello['max_trace_bytes']:,})"
+                f"than the board keeps ({keeps:,})"
             )
         out = bytearray()
         total = result["trace_bytes"]

@@ -77,7 +77,7 @@ def run_image_remote(
     refused = board.load(data)
     if refused is not None:
         return _refusal(data, mode, *refused, trace)
-    if img is None:
+    if img is None or memory is None:
         raise RemoteError(f"board {board.url}: accepted an image acic's decoder refuses")
     for name in inputs or {}:
         b = memory.buffer(name)

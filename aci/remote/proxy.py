@@ -176,7 +176,9 @@ class FaultProxy:
                     s.close()
                     raise
                 time.sleep(0.005)
-        self._port = int(s.last_endpoint.decode().rsplit(":", 1)[1])
+        endpoint = s.last_endpoint  # bytes, as ZMQ_LAST_ENDPOINT is
+        assert isinstance(endpoint, bytes)
+        self._port = int(endpoint.decode().rsplit(":", 1)[1])
         self._front = s
 
     def _back(self, ident: bytes) -> zmq.Socket:
@@ -249,15 +251,15 @@ class FaultProxy:
             poller.register(self._front, zmq.POLLIN)
             for s in self._backs.values():
                 poller.register(s, zmq.POLLIN)
-            for s, _ in poller.poll(timeout * 1000):
+            for s, _ in poller.poll(int(timeout * 1000)):  # pyzmq truncates to ms too
                 if s is self._front:
                     if self._front is None:
                         continue
                     ident, *frames = self._front.recv_multipart(zmq.NOBLOCK)
                     self._handle("up", ident, frames)
                 else:
-                    ident = self._owner.get(s)
-                    if ident is None:
+                    owner = self._owner.get(s)
+                    if owner is None:
                         continue  # closed by a cut during this round
                     frames = s.recv_multipart(zmq.NOBLOCK)
-                    self._handle("down", ident, frames)
+                    self._handle("down", owner, frames)

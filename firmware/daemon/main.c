@@ -271,11 +271,11 @@ static void serve(void)
         if (have == 1) {
             const char *key = zmq_msg_gets(&body, "User-Id");
             if (record) {
-                size_t n = zmq_msg_size(&body);
-                uint8_t head[5] = {key && *key ? 1 : 0, (uint8_t)n, (uint8_t)(n >> 8),
-                                   (uint8_t)(n >> 16), (uint8_t)(n >> 24)};
+                size_t size = zmq_msg_size(&body);
+                uint8_t head[5] = {key && *key ? 1 : 0, (uint8_t)size, (uint8_t)(size >> 8),
+                                   (uint8_t)(size >> 16), (uint8_t)(size >> 24)};
                 fwrite(head, 1, sizeof head, record);
-                fwrite(zmq_msg_data(&body), 1, n, record);
+                fwrite(zmq_msg_data(&body), 1, size, record);
                 fflush(record);
             }
             len =

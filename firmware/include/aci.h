@@ -6,7 +6,7 @@
  *   aci_validate (src/validate.c)  bytes -> aci_image, or an error code and the
  *                                  byte offset of the offending field; the same
  *                                  rules, codes, offsets and order as aci/decode.py.
- *   aci_prepare  (src/exec.c)      aci_image -> its pre-decoded form in a work area
+ *   aci_prepare  (src/predecode.c) aci_image -> its pre-decoded form in a work area
  *                                  (aci_work, below): once per image.
  *   aci_run      (src/exec.c)      a prepared image -> a run on the board behind
  *                                  hal.h, in strict or dataflow mode, exactly as
@@ -191,7 +191,7 @@ typedef struct {
  * fails and a run stops with ACI_ERR_WORK_AREA before anything starts. Runs only
  * read the work area: every run of the image starts from it.
  *
- * The layout is private to src/exec.c: the caller only provides the storage. The
+ * The layout is private to the core (src/predecode.h): the caller only provides the storage. The
  * units are a union so the executor reads and writes every one through its own type.
  */
 typedef union {

@@ -2,37 +2,37 @@
 #ifndef ACI_FORMAT_H
 #define ACI_FORMAT_H
 
-#define ACI_MAGIC "ACIX"
+#define ACI_MAGIC         "ACIX"
 #define ACI_VERSION_MAJOR 1u
 #define ACI_VERSION_MINOR 0u
 
 /* limits */
-#define ACI_MAX_SLOTS 16u
-#define ACI_MAX_MEMORIES 8u
-#define ACI_MAX_CORES 64u
-#define ACI_MAX_LOOP_COUNT 16777216u
+#define ACI_MAX_SLOTS        16u
+#define ACI_MAX_MEMORIES     8u
+#define ACI_MAX_CORES        64u
+#define ACI_MAX_LOOP_COUNT   16777216u
 #define ACI_MAX_REPEAT_COUNT 16777216u
-#define ACI_MAX_LOOP_DEPTH 4u
-#define ACI_MAX_PORTS 8u
-#define ACI_MAX_PARAMS 16u
-#define ACI_MAX_WAITS 16u
-#define ACI_MAX_WAIT_LAG 255u
-#define ACI_MAX_CYCLES 4294967295u
-#define ACI_MAX_IMAGE_BYTES 268435456u
-#define ACI_MAX_SECTIONS 8u
-#define ACI_MAX_DIMS 8u
-#define ACI_MAX_OPERATIONS 4294967295u
-#define ACI_MAX_TIME_NS 1099511627775ull
-#define ACI_MAX_RATE 281474976710655ull
+#define ACI_MAX_LOOP_DEPTH   4u
+#define ACI_MAX_PORTS        8u
+#define ACI_MAX_PARAMS       16u
+#define ACI_MAX_WAITS        16u
+#define ACI_MAX_WAIT_LAG     255u
+#define ACI_MAX_CYCLES       4294967295u
+#define ACI_MAX_IMAGE_BYTES  268435456u
+#define ACI_MAX_SECTIONS     8u
+#define ACI_MAX_DIMS         8u
+#define ACI_MAX_OPERATIONS   4294967295u
+#define ACI_MAX_TIME_NS      1099511627775ull
+#define ACI_MAX_RATE         281474976710655ull
 
 /* section kinds */
-#define ACI_SECTION_TARGET 1u
-#define ACI_SECTION_CORES 2u
-#define ACI_SECTION_SYNC 3u
+#define ACI_SECTION_TARGET  1u
+#define ACI_SECTION_CORES   2u
+#define ACI_SECTION_SYNC    3u
 #define ACI_SECTION_COMPUTE 4u
-#define ACI_SECTION_PARAM 5u
+#define ACI_SECTION_PARAM   5u
 #define ACI_SECTION_SYMBOLS 6u
-#define ACI_SECTION_INIT 7u
+#define ACI_SECTION_INIT    7u
 
 /* opcodes */
 #define ACI_OP_REPEAT 7u
@@ -40,257 +40,274 @@
 #define ACI_OP_RECONF 6u
 #define ACI_OP_PARSEC 2u
 #define ACI_OP_THREAD 3u
-#define ACI_OP_LOOP 4u
-#define ACI_OP_TASK 5u
+#define ACI_OP_LOOP   4u
+#define ACI_OP_TASK   5u
 
 /* record sizes (ACI_<RECORD>_BYTES) and field offsets (ACI_<RECORD>_<FIELD>),
    in bytes, little-endian */
-#define ACI_HEADER_BYTES 24u
-#define ACI_HEADER_MAGIC 0u /* magic */
-#define ACI_HEADER_MAJOR 4u /* u16 */
-#define ACI_HEADER_MINOR 6u /* u16 */
-#define ACI_HEADER_LENGTH 8u /* u32 */
-#define ACI_HEADER_CRC32 12u /* u32 */
-#define ACI_HEADER_FLAGS 16u /* u32 */
-#define ACI_HEADER_SECTION_COUNT 20u /* u16 */
-#define ACI_HEADER_RESERVED 22u /* u16 */
-#define ACI_SECTION_ENTRY_BYTES 12u
-#define ACI_SECTION_ENTRY_KIND 0u /* u16 */
-#define ACI_SECTION_ENTRY_RESERVED 2u /* u16 */
-#define ACI_SECTION_ENTRY_OFFSET 4u /* u32 */
-#define ACI_SECTION_ENTRY_LENGTH 8u /* u32 */
-#define ACI_TARGET_BYTES 80u
-#define ACI_TARGET_SLOTS 0u /* u8 */
-#define ACI_TARGET_MEMORY_COUNT 1u /* u8 */
-#define ACI_TARGET_RESERVED 2u /* u16 */
-#define ACI_TARGET_RESERVED2 4u /* u32 */
-#define ACI_TARGET_ICAP_BYTES_PER_S 8u /* u64 */
-#define ACI_TARGET_PR_OVERHEAD_NS 16u /* u64 */
-#define ACI_TARGET_DMA_BYTES_PER_S 24u /* u64 */
-#define ACI_TARGET_CLOCK_HZ 32u /* u64 */
+#define ACI_HEADER_BYTES            24u
+#define ACI_HEADER_MAGIC            0u  /* magic */
+#define ACI_HEADER_MAJOR            4u  /* u16 */
+#define ACI_HEADER_MINOR            6u  /* u16 */
+#define ACI_HEADER_LENGTH           8u  /* u32 */
+#define ACI_HEADER_CRC32            12u /* u32 */
+#define ACI_HEADER_FLAGS            16u /* u32 */
+#define ACI_HEADER_SECTION_COUNT    20u /* u16 */
+#define ACI_HEADER_RESERVED         22u /* u16 */
+#define ACI_SECTION_ENTRY_BYTES     12u
+#define ACI_SECTION_ENTRY_KIND      0u /* u16 */
+#define ACI_SECTION_ENTRY_RESERVED  2u /* u16 */
+#define ACI_SECTION_ENTRY_OFFSET    4u /* u32 */
+#define ACI_SECTION_ENTRY_LENGTH    8u /* u32 */
+#define ACI_TARGET_BYTES            80u
+#define ACI_TARGET_SLOTS            0u  /* u8 */
+#define ACI_TARGET_MEMORY_COUNT     1u  /* u8 */
+#define ACI_TARGET_RESERVED         2u  /* u16 */
+#define ACI_TARGET_RESERVED2        4u  /* u32 */
+#define ACI_TARGET_ICAP_BYTES_PER_S 8u  /* u64 */
+#define ACI_TARGET_PR_OVERHEAD_NS   16u /* u64 */
+#define ACI_TARGET_DMA_BYTES_PER_S  24u /* u64 */
+#define ACI_TARGET_CLOCK_HZ         32u /* u64 */
 #define ACI_TARGET_TASK_OVERHEAD_NS 40u /* u64 */
-#define ACI_TARGET_PF_WRITE_NS 48u /* u64 */
-#define ACI_TARGET_LINK_BITS_PER_S 56u /* u64 */
-#define ACI_TARGET_LINK_LATENCY_NS 64u /* u64 */
-#define ACI_TARGET_WATCHDOG_NS 72u /* u64 */
-#define ACI_MEMORY_BYTES 32u
-#define ACI_MEMORY_NAME 0u /* name16 */
-#define ACI_MEMORY_BASE 16u /* u64 */
-#define ACI_MEMORY_SIZE 24u /* u64 */
-#define ACI_CORES_BYTES 8u
-#define ACI_CORES_COUNT 0u /* u16 */
-#define ACI_CORES_RESERVED 2u /* u16 */
-#define ACI_CORES_RESERVED2 4u /* u32 */
-#define ACI_CORE_BYTES 48u
-#define ACI_CORE_ID 0u /* u8 */
-#define ACI_CORE_PORT_COUNT 1u /* u8 */
-#define ACI_CORE_PARAM_WORDS 2u /* u8 */
-#define ACI_CORE_PORT_DIRS 3u /* u8 */
-#define ACI_CORE_BITSTREAM_SIZE 4u /* u32 */
-#define ACI_CORE_BITSTREAM_ADDR 8u /* u64 */
-#define ACI_CORE_LUT 16u /* u32 */
-#define ACI_CORE_FF 20u /* u32 */
-#define ACI_CORE_BRAM 24u /* u32 */
-#define ACI_CORE_DSP 28u /* u32 */
-#define ACI_CORE_NAME 32u /* name16 */
-#define ACI_SYNC_BYTES 96u
-#define ACI_SYNC_DOORBELL 0u /* u32 */
-#define ACI_SYNC_ACK 4u /* u32 */
-#define ACI_SYNC_STATUS 8u /* u32 */
-#define ACI_SYNC_ERROR_CODE 12u /* u32 */
-#define ACI_SYNC_ERROR_OFFSET 16u /* u32 */
-#define ACI_SYNC_RESERVED 20u /* u32 */
-#define ACI_SYNC_PROGRESS 24u /* u64 */
-#define ACI_SYNC_SLOT_DONE0 32u /* u32 */
-#define ACI_SYNC_SLOT_DONE1 36u /* u32 */
-#define ACI_SYNC_SLOT_DONE2 40u /* u32 */
-#define ACI_SYNC_SLOT_DONE3 44u /* u32 */
-#define ACI_SYNC_SLOT_DONE4 48u /* u32 */
-#define ACI_SYNC_SLOT_DONE5 52u /* u32 */
-#define ACI_SYNC_SLOT_DONE6 56u /* u32 */
-#define ACI_SYNC_SLOT_DONE7 60u /* u32 */
-#define ACI_SYNC_SLOT_DONE8 64u /* u32 */
-#define ACI_SYNC_SLOT_DONE9 68u /* u32 */
-#define ACI_SYNC_SLOT_DONE10 72u /* u32 */
-#define ACI_SYNC_SLOT_DONE11 76u /* u32 */
-#define ACI_SYNC_SLOT_DONE12 80u /* u32 */
-#define ACI_SYNC_SLOT_DONE13 84u /* u32 */
-#define ACI_SYNC_SLOT_DONE14 88u /* u32 */
-#define ACI_SYNC_SLOT_DONE15 92u /* u32 */
-#define ACI_SYMBOLS_BYTES 8u
-#define ACI_SYMBOLS_BUFFER_COUNT 0u /* u16 */
-#define ACI_SYMBOLS_FILE_COUNT 2u /* u16 */
-#define ACI_SYMBOLS_LINE_COUNT 4u /* u32 */
-#define ACI_BUFFER_BYTES 88u
-#define ACI_BUFFER_NAME 0u /* name32 */
-#define ACI_BUFFER_ELEM 32u /* u8 */
-#define ACI_BUFFER_ROLE 33u /* u8 */
-#define ACI_BUFFER_NDIMS 34u /* u8 */
-#define ACI_BUFFER_MEMORY 35u /* u8 */
-#define ACI_BUFFER_RESERVED 36u /* u32 */
-#define ACI_BUFFER_ADDRESS 40u /* u64 */
-#define ACI_BUFFER_SIZE 48u /* u64 */
-#define ACI_BUFFER_DIM0 56u /* u32 */
-#define ACI_BUFFER_DIM1 60u /* u32 */
-#define ACI_BUFFER_DIM2 64u /* u32 */
-#define ACI_BUFFER_DIM3 68u /* u32 */
-#define ACI_BUFFER_DIM4 72u /* u32 */
-#define ACI_BUFFER_DIM5 76u /* u32 */
-#define ACI_BUFFER_DIM6 80u /* u32 */
-#define ACI_BUFFER_DIM7 84u /* u32 */
-#define ACI_FILE_BYTES 128u
-#define ACI_FILE_NAME 0u /* name128 */
-#define ACI_LINE_BYTES 12u
-#define ACI_LINE_OFFSET 0u /* u32 */
-#define ACI_LINE_FILE 4u /* u16 */
-#define ACI_LINE_RESERVED 6u /* u16 */
-#define ACI_LINE_LINE 8u /* u32 */
-#define ACI_INIT_BYTES 8u
-#define ACI_INIT_COUNT 0u /* u32 */
-#define ACI_INIT_RESERVED 4u /* u32 */
-#define ACI_INIT_CHUNK_BYTES 16u
-#define ACI_INIT_CHUNK_ADDRESS 0u /* u64 */
-#define ACI_INIT_CHUNK_LENGTH 8u /* u32 */
-#define ACI_INIT_CHUNK_RESERVED 12u /* u32 */
-#define ACI_INSN_HEADER_BYTES 8u
-#define ACI_INSN_HEADER_OPCODE 0u /* u8 */
-#define ACI_INSN_HEADER_FLAGS 1u /* u8 */
-#define ACI_INSN_HEADER_RESERVED 2u /* u16 */
-#define ACI_INSN_HEADER_LENGTH 4u /* u32 */
-#define ACI_PORT_BYTES 16u
-#define ACI_PORT_ADDRESS 0u /* u64 */
-#define ACI_PORT_LENGTH 8u /* u32 */
-#define ACI_PORT_RESERVED 12u /* u32 */
-#define ACI_WAIT_BYTES 8u
-#define ACI_WAIT_SLOT 0u /* u8 */
-#define ACI_WAIT_RESERVED 1u /* u8 */
-#define ACI_WAIT_RESERVED2 2u /* u16 */
-#define ACI_WAIT_LAG 4u /* u32 */
-#define ACI_REPEAT_BYTES 8u
-#define ACI_REPEAT_COUNT 0u /* u32 */
-#define ACI_REPEAT_RESERVED 4u /* u32 */
-#define ACI_WINDOW_BYTES 0u
-#define ACI_RECONF_BYTES 8u
-#define ACI_RECONF_SLOT 0u /* u8 */
-#define ACI_RECONF_CORE 1u /* u8 */
-#define ACI_RECONF_RESERVED 2u /* u16 */
-#define ACI_RECONF_RESERVED2 4u /* u32 */
-#define ACI_PARSEC_BYTES 0u
-#define ACI_THREAD_BYTES 0u
-#define ACI_LOOP_BYTES 8u
-#define ACI_LOOP_COUNT 0u /* u32 */
-#define ACI_LOOP_RESERVED 4u /* u32 */
-#define ACI_TASK_BYTES 16u
-#define ACI_TASK_SLOT 0u /* u8 */
-#define ACI_TASK_CORE 1u /* u8 */
-#define ACI_TASK_PORT_COUNT 2u /* u8 */
-#define ACI_TASK_STRIDE_COUNT 3u /* u8 */
-#define ACI_TASK_WAIT_COUNT 4u /* u8 */
-#define ACI_TASK_RESERVED 5u /* u8 */
-#define ACI_TASK_PARAM_WORDS 6u /* u16 */
-#define ACI_TASK_PARAM_OFFSET 8u /* u32 */
-#define ACI_TASK_CYCLES 12u /* u32 */
+#define ACI_TARGET_PF_WRITE_NS      48u /* u64 */
+#define ACI_TARGET_LINK_BITS_PER_S  56u /* u64 */
+#define ACI_TARGET_LINK_LATENCY_NS  64u /* u64 */
+#define ACI_TARGET_WATCHDOG_NS      72u /* u64 */
+#define ACI_MEMORY_BYTES            32u
+#define ACI_MEMORY_NAME             0u  /* name16 */
+#define ACI_MEMORY_BASE             16u /* u64 */
+#define ACI_MEMORY_SIZE             24u /* u64 */
+#define ACI_CORES_BYTES             8u
+#define ACI_CORES_COUNT             0u /* u16 */
+#define ACI_CORES_RESERVED          2u /* u16 */
+#define ACI_CORES_RESERVED2         4u /* u32 */
+#define ACI_CORE_BYTES              48u
+#define ACI_CORE_ID                 0u  /* u8 */
+#define ACI_CORE_PORT_COUNT         1u  /* u8 */
+#define ACI_CORE_PARAM_WORDS        2u  /* u8 */
+#define ACI_CORE_PORT_DIRS          3u  /* u8 */
+#define ACI_CORE_BITSTREAM_SIZE     4u  /* u32 */
+#define ACI_CORE_BITSTREAM_ADDR     8u  /* u64 */
+#define ACI_CORE_LUT                16u /* u32 */
+#define ACI_CORE_FF                 20u /* u32 */
+#define ACI_CORE_BRAM               24u /* u32 */
+#define ACI_CORE_DSP                28u /* u32 */
+#define ACI_CORE_NAME               32u /* name16 */
+#define ACI_SYNC_BYTES              96u
+#define ACI_SYNC_DOORBELL           0u  /* u32 */
+#define ACI_SYNC_ACK                4u  /* u32 */
+#define ACI_SYNC_STATUS             8u  /* u32 */
+#define ACI_SYNC_ERROR_CODE         12u /* u32 */
+#define ACI_SYNC_ERROR_OFFSET       16u /* u32 */
+#define ACI_SYNC_RESERVED           20u /* u32 */
+#define ACI_SYNC_PROGRESS           24u /* u64 */
+#define ACI_SYNC_SLOT_DONE0         32u /* u32 */
+#define ACI_SYNC_SLOT_DONE1         36u /* u32 */
+#define ACI_SYNC_SLOT_DONE2         40u /* u32 */
+#define ACI_SYNC_SLOT_DONE3         44u /* u32 */
+#define ACI_SYNC_SLOT_DONE4         48u /* u32 */
+#define ACI_SYNC_SLOT_DONE5         52u /* u32 */
+#define ACI_SYNC_SLOT_DONE6         56u /* u32 */
+#define ACI_SYNC_SLOT_DONE7         60u /* u32 */
+#define ACI_SYNC_SLOT_DONE8         64u /* u32 */
+#define ACI_SYNC_SLOT_DONE9         68u /* u32 */
+#define ACI_SYNC_SLOT_DONE10        72u /* u32 */
+#define ACI_SYNC_SLOT_DONE11        76u /* u32 */
+#define ACI_SYNC_SLOT_DONE12        80u /* u32 */
+#define ACI_SYNC_SLOT_DONE13        84u /* u32 */
+#define ACI_SYNC_SLOT_DONE14        88u /* u32 */
+#define ACI_SYNC_SLOT_DONE15        92u /* u32 */
+#define ACI_SYMBOLS_BYTES           8u
+#define ACI_SYMBOLS_BUFFER_COUNT    0u /* u16 */
+#define ACI_SYMBOLS_FILE_COUNT      2u /* u16 */
+#define ACI_SYMBOLS_LINE_COUNT      4u /* u32 */
+#define ACI_BUFFER_BYTES            88u
+#define ACI_BUFFER_NAME             0u  /* name32 */
+#define ACI_BUFFER_ELEM             32u /* u8 */
+#define ACI_BUFFER_ROLE             33u /* u8 */
+#define ACI_BUFFER_NDIMS            34u /* u8 */
+#define ACI_BUFFER_MEMORY           35u /* u8 */
+#define ACI_BUFFER_RESERVED         36u /* u32 */
+#define ACI_BUFFER_ADDRESS          40u /* u64 */
+#define ACI_BUFFER_SIZE             48u /* u64 */
+#define ACI_BUFFER_DIM0             56u /* u32 */
+#define ACI_BUFFER_DIM1             60u /* u32 */
+#define ACI_BUFFER_DIM2             64u /* u32 */
+#define ACI_BUFFER_DIM3             68u /* u32 */
+#define ACI_BUFFER_DIM4             72u /* u32 */
+#define ACI_BUFFER_DIM5             76u /* u32 */
+#define ACI_BUFFER_DIM6             80u /* u32 */
+#define ACI_BUFFER_DIM7             84u /* u32 */
+#define ACI_FILE_BYTES              128u
+#define ACI_FILE_NAME               0u /* name128 */
+#define ACI_LINE_BYTES              12u
+#define ACI_LINE_OFFSET             0u /* u32 */
+#define ACI_LINE_FILE               4u /* u16 */
+#define ACI_LINE_RESERVED           6u /* u16 */
+#define ACI_LINE_LINE               8u /* u32 */
+#define ACI_INIT_BYTES              8u
+#define ACI_INIT_COUNT              0u /* u32 */
+#define ACI_INIT_RESERVED           4u /* u32 */
+#define ACI_INIT_CHUNK_BYTES        16u
+#define ACI_INIT_CHUNK_ADDRESS      0u  /* u64 */
+#define ACI_INIT_CHUNK_LENGTH       8u  /* u32 */
+#define ACI_INIT_CHUNK_RESERVED     12u /* u32 */
+#define ACI_INSN_HEADER_BYTES       8u
+#define ACI_INSN_HEADER_OPCODE      0u /* u8 */
+#define ACI_INSN_HEADER_FLAGS       1u /* u8 */
+#define ACI_INSN_HEADER_RESERVED    2u /* u16 */
+#define ACI_INSN_HEADER_LENGTH      4u /* u32 */
+#define ACI_PORT_BYTES              16u
+#define ACI_PORT_ADDRESS            0u  /* u64 */
+#define ACI_PORT_LENGTH             8u  /* u32 */
+#define ACI_PORT_RESERVED           12u /* u32 */
+#define ACI_WAIT_BYTES              8u
+#define ACI_WAIT_SLOT               0u /* u8 */
+#define ACI_WAIT_RESERVED           1u /* u8 */
+#define ACI_WAIT_RESERVED2          2u /* u16 */
+#define ACI_WAIT_LAG                4u /* u32 */
+#define ACI_REPEAT_BYTES            8u
+#define ACI_REPEAT_COUNT            0u /* u32 */
+#define ACI_REPEAT_RESERVED         4u /* u32 */
+#define ACI_WINDOW_BYTES            0u
+#define ACI_RECONF_BYTES            8u
+#define ACI_RECONF_SLOT             0u /* u8 */
+#define ACI_RECONF_CORE             1u /* u8 */
+#define ACI_RECONF_RESERVED         2u /* u16 */
+#define ACI_RECONF_RESERVED2        4u /* u32 */
+#define ACI_PARSEC_BYTES            0u
+#define ACI_THREAD_BYTES            0u
+#define ACI_LOOP_BYTES              8u
+#define ACI_LOOP_COUNT              0u /* u32 */
+#define ACI_LOOP_RESERVED           4u /* u32 */
+#define ACI_TASK_BYTES              16u
+#define ACI_TASK_SLOT               0u  /* u8 */
+#define ACI_TASK_CORE               1u  /* u8 */
+#define ACI_TASK_PORT_COUNT         2u  /* u8 */
+#define ACI_TASK_STRIDE_COUNT       3u  /* u8 */
+#define ACI_TASK_WAIT_COUNT         4u  /* u8 */
+#define ACI_TASK_RESERVED           5u  /* u8 */
+#define ACI_TASK_PARAM_WORDS        6u  /* u16 */
+#define ACI_TASK_PARAM_OFFSET       8u  /* u32 */
+#define ACI_TASK_CYCLES             12u /* u32 */
 
 /* SYNC status values */
-#define ACI_STATUS_IDLE 0u
+#define ACI_STATUS_IDLE    0u
 #define ACI_STATUS_RUNNING 1u
-#define ACI_STATUS_DONE 2u
-#define ACI_STATUS_ERROR 3u
+#define ACI_STATUS_DONE    2u
+#define ACI_STATUS_ERROR   3u
 
 /* execution modes (DEFAULT: the image's own, header flags bit 0) */
-#define ACI_MODE_DEFAULT (-1)
-#define ACI_MODE_STRICT 0
+#define ACI_MODE_DEFAULT  (-1)
+#define ACI_MODE_STRICT   0
 #define ACI_MODE_DATAFLOW 1
-#define ACI_MODE_NAMES(X) \
-    X(0, "strict") \
-    X(1, "dataflow") \
+#define ACI_MODE_NAMES(X)                                                                          \
+    X(0, "strict")                                                                                 \
+    X(1, "dataflow")
 
 /* element types and buffer roles (SYMBOLS) */
-#define ACI_ELEM_BITS 0u
-#define ACI_ELEM_I8 1u
-#define ACI_ELEM_U8 2u
-#define ACI_ELEM_I16 3u
-#define ACI_ELEM_U16 4u
-#define ACI_ELEM_I32 5u
-#define ACI_ELEM_U32 6u
-#define ACI_ELEM_I64 7u
-#define ACI_ELEM_U64 8u
+#define ACI_ELEM_BITS    0u
+#define ACI_ELEM_I8      1u
+#define ACI_ELEM_U8      2u
+#define ACI_ELEM_I16     3u
+#define ACI_ELEM_U16     4u
+#define ACI_ELEM_I32     5u
+#define ACI_ELEM_U32     6u
+#define ACI_ELEM_I64     7u
+#define ACI_ELEM_U64     8u
 #define ACI_ROLE_SCRATCH 0u
-#define ACI_ROLE_INPUT 1u
-#define ACI_ROLE_OUTPUT 2u
+#define ACI_ROLE_INPUT   1u
+#define ACI_ROLE_OUTPUT  2u
 
 /* error codes: the validator's (image), a run's (run), the board's own (board) */
-#define ACI_ERR_BAD_MAGIC 1u /* the image does not start with `ACIX` */
+#define ACI_ERR_BAD_MAGIC   1u /* the image does not start with `ACIX` */
 #define ACI_ERR_BAD_VERSION 2u /* unknown major version */
-#define ACI_ERR_BAD_LENGTH 3u /* the header's length differs from the image's, or the image is shorter than a header or longer than max_image_bytes */
-#define ACI_ERR_BAD_CRC 4u /* CRC-32 mismatch */
+#define ACI_ERR_BAD_LENGTH                                                                         \
+    3u /* the header's length differs from the image's, or the image is shorter than a header or   \
+          longer than max_image_bytes */
+#define ACI_ERR_BAD_CRC           4u /* CRC-32 mismatch */
 #define ACI_ERR_BAD_SECTION_TABLE 5u /* too many sections, or the table runs past the image */
-#define ACI_ERR_SECTION_BOUNDS 6u /* a section runs past the end of the image or into the header or table */
-#define ACI_ERR_SECTION_OVERLAP 7u /* two sections overlap or are out of order */
-#define ACI_ERR_SECTION_MISSING 8u /* a required section is missing */
-#define ACI_ERR_SECTION_DUPLICATE 9u /* a section kind appears twice */
-#define ACI_ERR_SECTION_UNKNOWN 10u /* an unknown section kind */
-#define ACI_ERR_SECTION_SIZE 11u /* a section's length does not match its contents */
-#define ACI_ERR_BAD_TARGET 12u /* slot or memory count out of range, a rate or clock of 0 or over max_rate, a time over max_time_ns, memories that overlap or wrap */
-#define ACI_ERR_BAD_CORE 13u /* duplicate core id, port or parameter count out of range, bitstream outside memory */
+#define ACI_ERR_SECTION_BOUNDS                                                                     \
+    6u /* a section runs past the end of the image or into the header or table */
+#define ACI_ERR_SECTION_OVERLAP   7u  /* two sections overlap or are out of order */
+#define ACI_ERR_SECTION_MISSING   8u  /* a required section is missing */
+#define ACI_ERR_SECTION_DUPLICATE 9u  /* a section kind appears twice */
+#define ACI_ERR_SECTION_UNKNOWN   10u /* an unknown section kind */
+#define ACI_ERR_SECTION_SIZE      11u /* a section's length does not match its contents */
+#define ACI_ERR_BAD_TARGET                                                                         \
+    12u /* slot or memory count out of range, a rate or clock of 0 or over max_rate, a time over   \
+           max_time_ns, memories that overlap or wrap */
+#define ACI_ERR_BAD_CORE                                                                           \
+    13u /* duplicate core id, port or parameter count out of range, bitstream outside memory */
 #define ACI_ERR_RESERVED_NONZERO 14u /* a reserved field or flag is not zero */
-#define ACI_ERR_BAD_SYMBOLS 15u /* a SYMBOLS record is malformed (counts, names, memory index) */
-#define ACI_ERR_BAD_INIT 16u /* an INIT chunk is malformed (count, bounds, order, padding) */
-#define ACI_ERR_BAD_OPCODE 20u /* an unknown opcode */
-#define ACI_ERR_BAD_INSN_LENGTH 21u /* an instruction's length is shorter than its fields or runs past its container */
-#define ACI_ERR_BAD_NESTING 22u /* an instruction where its container does not allow it (a TASK in a PARSEC, RECONF after a PARSEC) */
+#define ACI_ERR_BAD_SYMBOLS      15u /* a SYMBOLS record is malformed (counts, names, memory index) */
+#define ACI_ERR_BAD_INIT         16u /* an INIT chunk is malformed (count, bounds, order, padding) */
+#define ACI_ERR_BAD_OPCODE       20u /* an unknown opcode */
+#define ACI_ERR_BAD_INSN_LENGTH                                                                    \
+    21u /* an instruction's length is shorter than its fields or runs past its container */
+#define ACI_ERR_BAD_NESTING                                                                        \
+    22u /* an instruction where its container does not allow it (a TASK in a PARSEC, RECONF after  \
+           a PARSEC) */
 #define ACI_ERR_TOO_DEEP 23u /* LOOPs nested deeper than max_loop_depth */
-#define ACI_ERR_BAD_COUNT 24u /* a LOOP or REPEAT count of zero or over its limit, or over max_operations operations in one run */
-#define ACI_ERR_BAD_SLOT 25u /* a slot index not below the target's slot count */
+#define ACI_ERR_BAD_COUNT                                                                          \
+    24u /* a LOOP or REPEAT count of zero or over its limit, or over max_operations operations in  \
+           one run */
+#define ACI_ERR_BAD_SLOT     25u /* a slot index not below the target's slot count */
 #define ACI_ERR_UNKNOWN_CORE 26u /* a core id not in CORES */
-#define ACI_ERR_BAD_PORTS 27u /* a TASK's port or parameter count differs from its core's */
-#define ACI_ERR_BAD_STRIDES 28u /* a TASK's stride count differs from its enclosing counted levels */
-#define ACI_ERR_BAD_REGION 29u /* a port's bytes are empty or leave every memory on some iteration */
+#define ACI_ERR_BAD_PORTS    27u /* a TASK's port or parameter count differs from its core's */
+#define ACI_ERR_BAD_STRIDES                                                                        \
+    28u /* a TASK's stride count differs from its enclosing counted levels */
+#define ACI_ERR_BAD_REGION                                                                         \
+    29u /* a port's bytes are empty or leave every memory on some iteration */
 #define ACI_ERR_BAD_PARAMS 30u /* a parameter block runs past the PARAM section */
-#define ACI_ERR_BAD_WAIT 31u /* a wait names a slot out of range, or a lag over max_wait_lag, or too many waits */
+#define ACI_ERR_BAD_WAIT                                                                           \
+    31u /* a wait names a slot out of range, or a lag over max_wait_lag, or too many waits */
 #define ACI_ERR_PARSEC_SLOT_CONFLICT 32u /* two threads of one PARSEC use the same slot */
-#define ACI_ERR_BAD_CYCLES 33u /* a task's duration cannot be represented */
-#define ACI_ERR_WRONG_CORE 40u /* run time: a task's slot holds another core (or none) */
-#define ACI_ERR_WATCHDOG 41u /* run time: a task would run longer than the target's watchdog */
-#define ACI_ERR_NO_MODEL 42u /* run time (simulator): no functional model for a core id */
-#define ACI_ERR_WORK_AREA 254u /* board: the work area the board gave the executor is smaller than the image needs (a limit of the board, never the image's fault); the run stops before anything starts */
-#define ACI_ERR_INTERNAL 255u /* board: a broken invariant of the firmware itself (a bug), never the image's fault */
+#define ACI_ERR_BAD_CYCLES           33u /* a task's duration cannot be represented */
+#define ACI_ERR_WRONG_CORE           40u /* run time: a task's slot holds another core (or none) */
+#define ACI_ERR_WATCHDOG             41u /* run time: a task would run longer than the target's watchdog */
+#define ACI_ERR_NO_MODEL             42u /* run time (simulator): no functional model for a core id */
+#define ACI_ERR_WORK_AREA                                                                          \
+    254u /* board: the work area the board gave the executor is smaller than the image needs (a    \
+            limit of the board, never the image's fault); the run stops before anything starts */
+#define ACI_ERR_INTERNAL                                                                           \
+    255u /* board: a broken invariant of the firmware itself (a bug), never the image's fault */
 
-#define ACI_ERROR_NAMES(X) \
-    X(1, "bad_magic") \
-    X(2, "bad_version") \
-    X(3, "bad_length") \
-    X(4, "bad_crc") \
-    X(5, "bad_section_table") \
-    X(6, "section_bounds") \
-    X(7, "section_overlap") \
-    X(8, "section_missing") \
-    X(9, "section_duplicate") \
-    X(10, "section_unknown") \
-    X(11, "section_size") \
-    X(12, "bad_target") \
-    X(13, "bad_core") \
-    X(14, "reserved_nonzero") \
-    X(15, "bad_symbols") \
-    X(16, "bad_init") \
-    X(20, "bad_opcode") \
-    X(21, "bad_insn_length") \
-    X(22, "bad_nesting") \
-    X(23, "too_deep") \
-    X(24, "bad_count") \
-    X(25, "bad_slot") \
-    X(26, "unknown_core") \
-    X(27, "bad_ports") \
-    X(28, "bad_strides") \
-    X(29, "bad_region") \
-    X(30, "bad_params") \
-    X(31, "bad_wait") \
-    X(32, "parsec_slot_conflict") \
-    X(33, "bad_cycles") \
-    X(40, "wrong_core") \
-    X(41, "watchdog") \
-    X(42, "no_model") \
-    X(254, "work_area") \
-    X(255, "internal") \
+#define ACI_ERROR_NAMES(X)                                                                         \
+    X(1, "bad_magic")                                                                              \
+    X(2, "bad_version")                                                                            \
+    X(3, "bad_length")                                                                             \
+    X(4, "bad_crc")                                                                                \
+    X(5, "bad_section_table")                                                                      \
+    X(6, "section_bounds")                                                                         \
+    X(7, "section_overlap")                                                                        \
+    X(8, "section_missing")                                                                        \
+    X(9, "section_duplicate")                                                                      \
+    X(10, "section_unknown")                                                                       \
+    X(11, "section_size")                                                                          \
+    X(12, "bad_target")                                                                            \
+    X(13, "bad_core")                                                                              \
+    X(14, "reserved_nonzero")                                                                      \
+    X(15, "bad_symbols")                                                                           \
+    X(16, "bad_init")                                                                              \
+    X(20, "bad_opcode")                                                                            \
+    X(21, "bad_insn_length")                                                                       \
+    X(22, "bad_nesting")                                                                           \
+    X(23, "too_deep")                                                                              \
+    X(24, "bad_count")                                                                             \
+    X(25, "bad_slot")                                                                              \
+    X(26, "unknown_core")                                                                          \
+    X(27, "bad_ports")                                                                             \
+    X(28, "bad_strides")                                                                           \
+    X(29, "bad_region")                                                                            \
+    X(30, "bad_params")                                                                            \
+    X(31, "bad_wait")                                                                              \
+    X(32, "parsec_slot_conflict")                                                                  \
+    X(33, "bad_cycles")                                                                            \
+    X(40, "wrong_core")                                                                            \
+    X(41, "watchdog")                                                                              \
+    X(42, "no_model")                                                                              \
+    X(254, "work_area")                                                                            \
+    X(255, "internal")
 
 #endif /* ACI_FORMAT_H */

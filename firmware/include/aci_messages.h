@@ -13,16 +13,16 @@
 #define ACI_MESSAGE_LIST_SEP ", "
 
 typedef struct {
-    const char *core; /* str */
-    const char *held; /* str */
-    unsigned long long slot; /* int */
-    unsigned long long held_id; /* int */
-    unsigned long long core_id; /* int */
+    const char *core;               /* str */
+    const char *held;               /* str */
+    unsigned long long slot;        /* int */
+    unsigned long long held_id;     /* int */
+    unsigned long long core_id;     /* int */
     unsigned long long duration_ns; /* int */
     unsigned long long watchdog_ns; /* int */
-    unsigned long long hang_ns; /* int */
-    const char *params; /* ints */
-    const char *lengths; /* ints */
+    unsigned long long hang_ns;     /* int */
+    const char *params;             /* ints */
+    const char *lengths;            /* ints */
 } aci_message_args;
 
 typedef enum {
@@ -39,17 +39,31 @@ static inline int aci_message(char *buf, size_t n, aci_message_id id, const aci_
 {
     switch (id) {
     case ACI_MSG_WRONG_CORE:
-        return snprintf(buf, n, "the task needs `%s` on slot %llu, which holds `%s` (core id %llu)", a->core, a->slot, a->held, a->held_id);
+        return snprintf(buf, n, "the task needs `%s` on slot %llu, which holds `%s` (core id %llu)",
+                        a->core, a->slot, a->held, a->held_id);
     case ACI_MSG_WRONG_CORE_EMPTY:
-        return snprintf(buf, n, "the task needs `%s` on slot %llu, which holds no core", a->core, a->slot);
+        return snprintf(buf, n, "the task needs `%s` on slot %llu, which holds no core", a->core,
+                        a->slot);
     case ACI_MSG_WATCHDOG:
-        return snprintf(buf, n, "the task would take %llu ns, over the watchdog's %llu ns", a->duration_ns, a->watchdog_ns);
+        return snprintf(buf, n, "the task would take %llu ns, over the watchdog's %llu ns",
+                        a->duration_ns, a->watchdog_ns);
     case ACI_MSG_WATCHDOG_HUNG:
-        return snprintf(buf, n, "slot %llu did not report its operation done within %llu ns of the end the timing model gives it", a->slot, a->hang_ns);
+        return snprintf(buf, n,
+                        "slot %llu did not report its operation done within %llu ns of the end the "
+                        "timing model gives it",
+                        a->slot, a->hang_ns);
     case ACI_MSG_NO_MODEL:
-        return snprintf(buf, n, "no functional model for core `%s` (core id %llu): run with --timing-only to simulate time only, or give the core a model: `--models FILE.py` (python engine), `--models LIB.so` (firmware engine); docs/models.md says how", a->core, a->core_id);
+        return snprintf(
+            buf, n,
+            "no functional model for core `%s` (core id %llu): run with --timing-only to simulate "
+            "time only, or give the core a model: `--models FILE.py` (python engine), `--models "
+            "LIB.so` (firmware engine); docs/models.md says how",
+            a->core, a->core_id);
     case ACI_MSG_NO_MODEL_MISMATCH:
-        return snprintf(buf, n, "the functional model of `%s` does not take this task (parameter words [%s], port lengths [%s])", a->core, a->params, a->lengths);
+        return snprintf(buf, n,
+                        "the functional model of `%s` does not take this task (parameter words "
+                        "[%s], port lengths [%s])",
+                        a->core, a->params, a->lengths);
     }
     return -1;
 }

@@ -5,255 +5,255 @@
 #ifndef ACI_PROTOCOL_H
 #define ACI_PROTOCOL_H
 
-#define ACIP_MAGIC "ACIP"
-#define ACIP_VERSION_MAJOR 1u
-#define ACIP_VERSION_MINOR 0u
+#define ACIP_MAGIC            "ACIP"
+#define ACIP_VERSION_MAJOR    1u
+#define ACIP_VERSION_MINOR    0u
 #define ACIP_FIRMWARE_VERSION "acifw 1.0"
 
 /* limits */
-#define ACIP_MAX_MESSAGE_BYTES 268439552u
-#define ACIP_MAX_DATA_BYTES 16777216u
-#define ACIP_MAX_TEXT_BYTES 512u
+#define ACIP_MAX_MESSAGE_BYTES   268439552u
+#define ACIP_MAX_DATA_BYTES      16777216u
+#define ACIP_MAX_TEXT_BYTES      512u
 #define ACIP_REMEMBERED_REQUESTS 64u
-#define ACIP_REMEMBERED_RUNS 16u
-#define ACIP_MAX_CLIENTS 16u
-#define ACIP_MAX_WAIT_MS 60000u
+#define ACIP_REMEMBERED_RUNS     16u
+#define ACIP_MAX_CLIENTS         16u
+#define ACIP_MAX_WAIT_MS         60000u
 
 /* message types */
-#define ACIP_T_HELLO 1u
-#define ACIP_T_LOAD 2u
-#define ACIP_T_WRITE 3u
-#define ACIP_T_READ 4u
-#define ACIP_T_RUN 5u
-#define ACIP_T_STATUS 6u
-#define ACIP_T_RESET 7u
-#define ACIP_T_TRACE 8u
-#define ACIP_T_HELLO_REPLY 129u
-#define ACIP_T_LOAD_REPLY 130u
-#define ACIP_T_WRITE_REPLY 131u
-#define ACIP_T_READ_REPLY 132u
-#define ACIP_T_RUN_RESULT 133u
+#define ACIP_T_HELLO        1u
+#define ACIP_T_LOAD         2u
+#define ACIP_T_WRITE        3u
+#define ACIP_T_READ         4u
+#define ACIP_T_RUN          5u
+#define ACIP_T_STATUS       6u
+#define ACIP_T_RESET        7u
+#define ACIP_T_TRACE        8u
+#define ACIP_T_HELLO_REPLY  129u
+#define ACIP_T_LOAD_REPLY   130u
+#define ACIP_T_WRITE_REPLY  131u
+#define ACIP_T_READ_REPLY   132u
+#define ACIP_T_RUN_RESULT   133u
 #define ACIP_T_STATUS_REPLY 134u
-#define ACIP_T_RESET_REPLY 135u
-#define ACIP_T_TRACE_REPLY 136u
-#define ACIP_T_ERROR 255u
+#define ACIP_T_RESET_REPLY  135u
+#define ACIP_T_TRACE_REPLY  136u
+#define ACIP_T_ERROR        255u
 
 /* requests: X(type, NAME, fields bytes, payload limit or 0, mutating, needs_epoch) */
-#define ACIP_REQUESTS(X) \
-    X(1u, HELLO, 40u, 0u, 0, 0) \
-    X(2u, LOAD, 16u, ACIP_MAX_MESSAGE_BYTES, 1, 1) \
-    X(3u, WRITE, 48u, ACIP_MAX_DATA_BYTES, 1, 1) \
-    X(4u, READ, 48u, 0u, 0, 1) \
-    X(5u, RUN, 16u, 0u, 1, 1) \
-    X(6u, STATUS, 0u, 0u, 0, 0) \
-    X(7u, RESET, 0u, 0u, 1, 1) \
-    X(8u, TRACE, 16u, 0u, 0, 1) \
+#define ACIP_REQUESTS(X)                                                                           \
+    X(1u, HELLO, 40u, 0u, 0, 0)                                                                    \
+    X(2u, LOAD, 16u, ACIP_MAX_MESSAGE_BYTES, 1, 1)                                                 \
+    X(3u, WRITE, 48u, ACIP_MAX_DATA_BYTES, 1, 1)                                                   \
+    X(4u, READ, 48u, 0u, 0, 1)                                                                     \
+    X(5u, RUN, 16u, 0u, 1, 1)                                                                      \
+    X(6u, STATUS, 0u, 0u, 0, 0)                                                                    \
+    X(7u, RESET, 0u, 0u, 1, 1)                                                                     \
+    X(8u, TRACE, 16u, 0u, 0, 1)
 
 /* sizes (ACIP_<RECORD>_BYTES) and field offsets (ACIP_<RECORD>_<FIELD>) */
-#define ACIP_MSG_HEADER_BYTES 32u
-#define ACIP_MSG_HEADER_MAGIC 0u /* magic */
-#define ACIP_MSG_HEADER_MAJOR 4u /* u16 */
-#define ACIP_MSG_HEADER_MINOR 6u /* u16 */
-#define ACIP_MSG_HEADER_TYPE 8u /* u16 */
-#define ACIP_MSG_HEADER_RESERVED 10u /* u16 */
-#define ACIP_MSG_HEADER_LENGTH 12u /* u32 */
-#define ACIP_MSG_HEADER_REQUEST_ID 16u /* u64 */
-#define ACIP_MSG_HEADER_EPOCH 24u /* u64 */
-#define ACIP_TARGET_DESC_BYTES 16u
-#define ACIP_TARGET_DESC_NAME 0u /* name16 */
-#define ACIP_HELLO_BYTES 40u
-#define ACIP_HELLO_MAJOR 0u /* u16 */
-#define ACIP_HELLO_MINOR 2u /* u16 */
-#define ACIP_HELLO_IMAGE_MAJOR 4u /* u16 */
-#define ACIP_HELLO_IMAGE_MINOR 6u /* u16 */
-#define ACIP_HELLO_CLIENT 8u /* name32 */
-#define ACIP_LOAD_BYTES 16u
-#define ACIP_LOAD_IMAGE_BYTES 0u /* u32 */
-#define ACIP_LOAD_IMAGE_CRC32 4u /* u32 */
-#define ACIP_LOAD_CHECK_TARGET 8u /* u8 */
-#define ACIP_LOAD_RESERVED 9u /* u8 */
-#define ACIP_LOAD_RESERVED2 10u /* u16 */
-#define ACIP_LOAD_RESERVED3 12u /* u32 */
-#define ACIP_WRITE_BYTES 48u
-#define ACIP_WRITE_ADDRESS 0u /* u64 */
-#define ACIP_WRITE_LENGTH 8u /* u32 */
-#define ACIP_WRITE_RESERVED 12u /* u32 */
-#define ACIP_WRITE_SYMBOL 16u /* name32 */
-#define ACIP_READ_BYTES 48u
-#define ACIP_READ_ADDRESS 0u /* u64 */
-#define ACIP_READ_LENGTH 8u /* u32 */
-#define ACIP_READ_RESERVED 12u /* u32 */
-#define ACIP_READ_SYMBOL 16u /* name32 */
-#define ACIP_RUN_BYTES 16u
-#define ACIP_RUN_SEQ 0u /* u32 */
-#define ACIP_RUN_MODE 4u /* u8 */
-#define ACIP_RUN_FLAGS 5u /* u8 */
-#define ACIP_RUN_RESERVED 6u /* u16 */
-#define ACIP_RUN_WAIT_MS 8u /* u32 */
-#define ACIP_RUN_RESERVED2 12u /* u32 */
-#define ACIP_STATUS_BYTES 0u
-#define ACIP_RESET_BYTES 0u
-#define ACIP_TRACE_BYTES 16u
-#define ACIP_TRACE_SEQ 0u /* u32 */
-#define ACIP_TRACE_LENGTH 4u /* u32 */
-#define ACIP_TRACE_OFFSET 8u /* u64 */
-#define ACIP_HELLO_REPLY_BYTES 80u
-#define ACIP_HELLO_REPLY_MAJOR 0u /* u16 */
-#define ACIP_HELLO_REPLY_MINOR 2u /* u16 */
-#define ACIP_HELLO_REPLY_IMAGE_MAJOR 4u /* u16 */
-#define ACIP_HELLO_REPLY_IMAGE_MINOR 6u /* u16 */
-#define ACIP_HELLO_REPLY_MAX_MESSAGE_BYTES 8u /* u32 */
-#define ACIP_HELLO_REPLY_MAX_DATA_BYTES 12u /* u32 */
-#define ACIP_HELLO_REPLY_MAX_TRACE_BYTES 16u /* u64 */
-#define ACIP_HELLO_REPLY_FIRMWARE 24u /* name32 */
-#define ACIP_HELLO_REPLY_TARGET 56u /* name16 */
-#define ACIP_HELLO_REPLY_PACE 72u /* u32 */
-#define ACIP_HELLO_REPLY_RESERVED 76u /* u32 */
-#define ACIP_LOAD_REPLY_BYTES 24u
-#define ACIP_LOAD_REPLY_IMAGE_BYTES 0u /* u32 */
-#define ACIP_LOAD_REPLY_IMAGE_CRC32 4u /* u32 */
-#define ACIP_LOAD_REPLY_OPERATIONS 8u /* u64 */
-#define ACIP_LOAD_REPLY_BACKED_BYTES 16u /* u64 */
-#define ACIP_WRITE_REPLY_BYTES 16u
-#define ACIP_WRITE_REPLY_ADDRESS 0u /* u64 */
-#define ACIP_WRITE_REPLY_LENGTH 8u /* u32 */
-#define ACIP_WRITE_REPLY_RESERVED 12u /* u32 */
-#define ACIP_READ_REPLY_BYTES 16u
-#define ACIP_READ_REPLY_ADDRESS 0u /* u64 */
-#define ACIP_READ_REPLY_LENGTH 8u /* u32 */
-#define ACIP_READ_REPLY_RESERVED 12u /* u32 */
-#define ACIP_RUN_RESULT_BYTES 456u
-#define ACIP_RUN_RESULT_SEQ 0u /* u32 */
-#define ACIP_RUN_RESULT_STATE 4u /* u8 */
-#define ACIP_RUN_RESULT_MODE 5u /* u8 */
-#define ACIP_RUN_RESULT_TRACE_STATE 6u /* u8 */
-#define ACIP_RUN_RESULT_RESERVED 7u /* u8 */
-#define ACIP_RUN_RESULT_IMAGE_CRC32 8u /* u32 */
-#define ACIP_RUN_RESULT_ERROR_CODE 12u /* u32 */
-#define ACIP_RUN_RESULT_ERROR_OFFSET 16u /* u32 */
-#define ACIP_RUN_RESULT_IMAGE_BYTES 20u /* u32 */
-#define ACIP_RUN_RESULT_ERROR_T 24u /* u64 */
-#define ACIP_RUN_RESULT_T0 32u /* u64 */
-#define ACIP_RUN_RESULT_T_END 40u /* u64 */
-#define ACIP_RUN_RESULT_TOTAL_NS 48u /* u64 */
-#define ACIP_RUN_RESULT_TASKS 56u /* u64 */
-#define ACIP_RUN_RESULT_PRS 64u /* u64 */
-#define ACIP_RUN_RESULT_PR_NS 72u /* u64 */
-#define ACIP_RUN_RESULT_OPERATIONS 80u /* u64 */
-#define ACIP_RUN_RESULT_TRACE_BYTES 88u /* u64 */
-#define ACIP_RUN_RESULT_WALL_NS 96u /* u64 */
-#define ACIP_RUN_RESULT_BUSY_NS0 104u /* u64 */
-#define ACIP_RUN_RESULT_BUSY_NS1 112u /* u64 */
-#define ACIP_RUN_RESULT_BUSY_NS2 120u /* u64 */
-#define ACIP_RUN_RESULT_BUSY_NS3 128u /* u64 */
-#define ACIP_RUN_RESULT_BUSY_NS4 136u /* u64 */
-#define ACIP_RUN_RESULT_BUSY_NS5 144u /* u64 */
-#define ACIP_RUN_RESULT_BUSY_NS6 152u /* u64 */
-#define ACIP_RUN_RESULT_BUSY_NS7 160u /* u64 */
-#define ACIP_RUN_RESULT_BUSY_NS8 168u /* u64 */
-#define ACIP_RUN_RESULT_BUSY_NS9 176u /* u64 */
-#define ACIP_RUN_RESULT_BUSY_NS10 184u /* u64 */
-#define ACIP_RUN_RESULT_BUSY_NS11 192u /* u64 */
-#define ACIP_RUN_RESULT_BUSY_NS12 200u /* u64 */
-#define ACIP_RUN_RESULT_BUSY_NS13 208u /* u64 */
-#define ACIP_RUN_RESULT_BUSY_NS14 216u /* u64 */
-#define ACIP_RUN_RESULT_BUSY_NS15 224u /* u64 */
-#define ACIP_RUN_RESULT_RECONF_NS0 232u /* u64 */
-#define ACIP_RUN_RESULT_RECONF_NS1 240u /* u64 */
-#define ACIP_RUN_RESULT_RECONF_NS2 248u /* u64 */
-#define ACIP_RUN_RESULT_RECONF_NS3 256u /* u64 */
-#define ACIP_RUN_RESULT_RECONF_NS4 264u /* u64 */
-#define ACIP_RUN_RESULT_RECONF_NS5 272u /* u64 */
-#define ACIP_RUN_RESULT_RECONF_NS6 280u /* u64 */
-#define ACIP_RUN_RESULT_RECONF_NS7 288u /* u64 */
-#define ACIP_RUN_RESULT_RECONF_NS8 296u /* u64 */
-#define ACIP_RUN_RESULT_RECONF_NS9 304u /* u64 */
-#define ACIP_RUN_RESULT_RECONF_NS10 312u /* u64 */
-#define ACIP_RUN_RESULT_RECONF_NS11 320u /* u64 */
-#define ACIP_RUN_RESULT_RECONF_NS12 328u /* u64 */
-#define ACIP_RUN_RESULT_RECONF_NS13 336u /* u64 */
-#define ACIP_RUN_RESULT_RECONF_NS14 344u /* u64 */
-#define ACIP_RUN_RESULT_RECONF_NS15 352u /* u64 */
-#define ACIP_RUN_RESULT_SYNC_DOORBELL 360u /* u32 */
-#define ACIP_RUN_RESULT_SYNC_ACK 364u /* u32 */
-#define ACIP_RUN_RESULT_SYNC_STATUS 368u /* u32 */
-#define ACIP_RUN_RESULT_SYNC_ERROR_CODE 372u /* u32 */
-#define ACIP_RUN_RESULT_SYNC_ERROR_OFFSET 376u /* u32 */
-#define ACIP_RUN_RESULT_SYNC_RESERVED 380u /* u32 */
-#define ACIP_RUN_RESULT_SYNC_PROGRESS 384u /* u64 */
-#define ACIP_RUN_RESULT_SYNC_SLOT_DONE0 392u /* u32 */
-#define ACIP_RUN_RESULT_SYNC_SLOT_DONE1 396u /* u32 */
-#define ACIP_RUN_RESULT_SYNC_SLOT_DONE2 400u /* u32 */
-#define ACIP_RUN_RESULT_SYNC_SLOT_DONE3 404u /* u32 */
-#define ACIP_RUN_RESULT_SYNC_SLOT_DONE4 408u /* u32 */
-#define ACIP_RUN_RESULT_SYNC_SLOT_DONE5 412u /* u32 */
-#define ACIP_RUN_RESULT_SYNC_SLOT_DONE6 416u /* u32 */
-#define ACIP_RUN_RESULT_SYNC_SLOT_DONE7 420u /* u32 */
-#define ACIP_RUN_RESULT_SYNC_SLOT_DONE8 424u /* u32 */
-#define ACIP_RUN_RESULT_SYNC_SLOT_DONE9 428u /* u32 */
-#define ACIP_RUN_RESULT_SYNC_SLOT_DONE10 432u /* u32 */
-#define ACIP_RUN_RESULT_SYNC_SLOT_DONE11 436u /* u32 */
-#define ACIP_RUN_RESULT_SYNC_SLOT_DONE12 440u /* u32 */
-#define ACIP_RUN_RESULT_SYNC_SLOT_DONE13 444u /* u32 */
-#define ACIP_RUN_RESULT_SYNC_SLOT_DONE14 448u /* u32 */
-#define ACIP_RUN_RESULT_SYNC_SLOT_DONE15 452u /* u32 */
-#define ACIP_STATUS_REPLY_BYTES 128u
-#define ACIP_STATUS_REPLY_STATE 0u /* u8 */
-#define ACIP_STATUS_REPLY_RESERVED 1u /* u8 */
-#define ACIP_STATUS_REPLY_RESERVED2 2u /* u16 */
-#define ACIP_STATUS_REPLY_IMAGE_CRC32 4u /* u32 */
-#define ACIP_STATUS_REPLY_IMAGE_BYTES 8u /* u32 */
-#define ACIP_STATUS_REPLY_RUNNING_SEQ 12u /* u32 */
-#define ACIP_STATUS_REPLY_LAST_SEQ 16u /* u32 */
-#define ACIP_STATUS_REPLY_RESERVED3 20u /* u32 */
-#define ACIP_STATUS_REPLY_UPTIME_NS 24u /* u64 */
-#define ACIP_STATUS_REPLY_SYNC_DOORBELL 32u /* u32 */
-#define ACIP_STATUS_REPLY_SYNC_ACK 36u /* u32 */
-#define ACIP_STATUS_REPLY_SYNC_STATUS 40u /* u32 */
-#define ACIP_STATUS_REPLY_SYNC_ERROR_CODE 44u /* u32 */
-#define ACIP_STATUS_REPLY_SYNC_ERROR_OFFSET 48u /* u32 */
-#define ACIP_STATUS_REPLY_SYNC_RESERVED 52u /* u32 */
-#define ACIP_STATUS_REPLY_SYNC_PROGRESS 56u /* u64 */
-#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE0 64u /* u32 */
-#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE1 68u /* u32 */
-#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE2 72u /* u32 */
-#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE3 76u /* u32 */
-#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE4 80u /* u32 */
-#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE5 84u /* u32 */
-#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE6 88u /* u32 */
-#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE7 92u /* u32 */
-#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE8 96u /* u32 */
-#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE9 100u /* u32 */
-#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE10 104u /* u32 */
-#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE11 108u /* u32 */
-#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE12 112u /* u32 */
-#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE13 116u /* u32 */
-#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE14 120u /* u32 */
-#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE15 124u /* u32 */
-#define ACIP_RESET_REPLY_BYTES 8u
-#define ACIP_RESET_REPLY_OLD_EPOCH 0u /* u64 */
-#define ACIP_TRACE_REPLY_BYTES 24u
-#define ACIP_TRACE_REPLY_SEQ 0u /* u32 */
-#define ACIP_TRACE_REPLY_LENGTH 4u /* u32 */
-#define ACIP_TRACE_REPLY_OFFSET 8u /* u64 */
-#define ACIP_TRACE_REPLY_TOTAL 16u /* u64 */
-#define ACIP_ERROR_BYTES 16u
-#define ACIP_ERROR_CODE 0u /* u16 */
-#define ACIP_ERROR_RESERVED 2u /* u16 */
-#define ACIP_ERROR_IMAGE_ERROR 4u /* u32 */
-#define ACIP_ERROR_IMAGE_OFFSET 8u /* u32 */
-#define ACIP_ERROR_TEXT_BYTES 12u /* u32 */
+#define ACIP_MSG_HEADER_BYTES               32u
+#define ACIP_MSG_HEADER_MAGIC               0u  /* magic */
+#define ACIP_MSG_HEADER_MAJOR               4u  /* u16 */
+#define ACIP_MSG_HEADER_MINOR               6u  /* u16 */
+#define ACIP_MSG_HEADER_TYPE                8u  /* u16 */
+#define ACIP_MSG_HEADER_RESERVED            10u /* u16 */
+#define ACIP_MSG_HEADER_LENGTH              12u /* u32 */
+#define ACIP_MSG_HEADER_REQUEST_ID          16u /* u64 */
+#define ACIP_MSG_HEADER_EPOCH               24u /* u64 */
+#define ACIP_TARGET_DESC_BYTES              16u
+#define ACIP_TARGET_DESC_NAME               0u /* name16 */
+#define ACIP_HELLO_BYTES                    40u
+#define ACIP_HELLO_MAJOR                    0u /* u16 */
+#define ACIP_HELLO_MINOR                    2u /* u16 */
+#define ACIP_HELLO_IMAGE_MAJOR              4u /* u16 */
+#define ACIP_HELLO_IMAGE_MINOR              6u /* u16 */
+#define ACIP_HELLO_CLIENT                   8u /* name32 */
+#define ACIP_LOAD_BYTES                     16u
+#define ACIP_LOAD_IMAGE_BYTES               0u  /* u32 */
+#define ACIP_LOAD_IMAGE_CRC32               4u  /* u32 */
+#define ACIP_LOAD_CHECK_TARGET              8u  /* u8 */
+#define ACIP_LOAD_RESERVED                  9u  /* u8 */
+#define ACIP_LOAD_RESERVED2                 10u /* u16 */
+#define ACIP_LOAD_RESERVED3                 12u /* u32 */
+#define ACIP_WRITE_BYTES                    48u
+#define ACIP_WRITE_ADDRESS                  0u  /* u64 */
+#define ACIP_WRITE_LENGTH                   8u  /* u32 */
+#define ACIP_WRITE_RESERVED                 12u /* u32 */
+#define ACIP_WRITE_SYMBOL                   16u /* name32 */
+#define ACIP_READ_BYTES                     48u
+#define ACIP_READ_ADDRESS                   0u  /* u64 */
+#define ACIP_READ_LENGTH                    8u  /* u32 */
+#define ACIP_READ_RESERVED                  12u /* u32 */
+#define ACIP_READ_SYMBOL                    16u /* name32 */
+#define ACIP_RUN_BYTES                      16u
+#define ACIP_RUN_SEQ                        0u  /* u32 */
+#define ACIP_RUN_MODE                       4u  /* u8 */
+#define ACIP_RUN_FLAGS                      5u  /* u8 */
+#define ACIP_RUN_RESERVED                   6u  /* u16 */
+#define ACIP_RUN_WAIT_MS                    8u  /* u32 */
+#define ACIP_RUN_RESERVED2                  12u /* u32 */
+#define ACIP_STATUS_BYTES                   0u
+#define ACIP_RESET_BYTES                    0u
+#define ACIP_TRACE_BYTES                    16u
+#define ACIP_TRACE_SEQ                      0u /* u32 */
+#define ACIP_TRACE_LENGTH                   4u /* u32 */
+#define ACIP_TRACE_OFFSET                   8u /* u64 */
+#define ACIP_HELLO_REPLY_BYTES              80u
+#define ACIP_HELLO_REPLY_MAJOR              0u  /* u16 */
+#define ACIP_HELLO_REPLY_MINOR              2u  /* u16 */
+#define ACIP_HELLO_REPLY_IMAGE_MAJOR        4u  /* u16 */
+#define ACIP_HELLO_REPLY_IMAGE_MINOR        6u  /* u16 */
+#define ACIP_HELLO_REPLY_MAX_MESSAGE_BYTES  8u  /* u32 */
+#define ACIP_HELLO_REPLY_MAX_DATA_BYTES     12u /* u32 */
+#define ACIP_HELLO_REPLY_MAX_TRACE_BYTES    16u /* u64 */
+#define ACIP_HELLO_REPLY_FIRMWARE           24u /* name32 */
+#define ACIP_HELLO_REPLY_TARGET             56u /* name16 */
+#define ACIP_HELLO_REPLY_PACE               72u /* u32 */
+#define ACIP_HELLO_REPLY_RESERVED           76u /* u32 */
+#define ACIP_LOAD_REPLY_BYTES               24u
+#define ACIP_LOAD_REPLY_IMAGE_BYTES         0u  /* u32 */
+#define ACIP_LOAD_REPLY_IMAGE_CRC32         4u  /* u32 */
+#define ACIP_LOAD_REPLY_OPERATIONS          8u  /* u64 */
+#define ACIP_LOAD_REPLY_BACKED_BYTES        16u /* u64 */
+#define ACIP_WRITE_REPLY_BYTES              16u
+#define ACIP_WRITE_REPLY_ADDRESS            0u  /* u64 */
+#define ACIP_WRITE_REPLY_LENGTH             8u  /* u32 */
+#define ACIP_WRITE_REPLY_RESERVED           12u /* u32 */
+#define ACIP_READ_REPLY_BYTES               16u
+#define ACIP_READ_REPLY_ADDRESS             0u  /* u64 */
+#define ACIP_READ_REPLY_LENGTH              8u  /* u32 */
+#define ACIP_READ_REPLY_RESERVED            12u /* u32 */
+#define ACIP_RUN_RESULT_BYTES               456u
+#define ACIP_RUN_RESULT_SEQ                 0u   /* u32 */
+#define ACIP_RUN_RESULT_STATE               4u   /* u8 */
+#define ACIP_RUN_RESULT_MODE                5u   /* u8 */
+#define ACIP_RUN_RESULT_TRACE_STATE         6u   /* u8 */
+#define ACIP_RUN_RESULT_RESERVED            7u   /* u8 */
+#define ACIP_RUN_RESULT_IMAGE_CRC32         8u   /* u32 */
+#define ACIP_RUN_RESULT_ERROR_CODE          12u  /* u32 */
+#define ACIP_RUN_RESULT_ERROR_OFFSET        16u  /* u32 */
+#define ACIP_RUN_RESULT_IMAGE_BYTES         20u  /* u32 */
+#define ACIP_RUN_RESULT_ERROR_T             24u  /* u64 */
+#define ACIP_RUN_RESULT_T0                  32u  /* u64 */
+#define ACIP_RUN_RESULT_T_END               40u  /* u64 */
+#define ACIP_RUN_RESULT_TOTAL_NS            48u  /* u64 */
+#define ACIP_RUN_RESULT_TASKS               56u  /* u64 */
+#define ACIP_RUN_RESULT_PRS                 64u  /* u64 */
+#define ACIP_RUN_RESULT_PR_NS               72u  /* u64 */
+#define ACIP_RUN_RESULT_OPERATIONS          80u  /* u64 */
+#define ACIP_RUN_RESULT_TRACE_BYTES         88u  /* u64 */
+#define ACIP_RUN_RESULT_WALL_NS             96u  /* u64 */
+#define ACIP_RUN_RESULT_BUSY_NS0            104u /* u64 */
+#define ACIP_RUN_RESULT_BUSY_NS1            112u /* u64 */
+#define ACIP_RUN_RESULT_BUSY_NS2            120u /* u64 */
+#define ACIP_RUN_RESULT_BUSY_NS3            128u /* u64 */
+#define ACIP_RUN_RESULT_BUSY_NS4            136u /* u64 */
+#define ACIP_RUN_RESULT_BUSY_NS5            144u /* u64 */
+#define ACIP_RUN_RESULT_BUSY_NS6            152u /* u64 */
+#define ACIP_RUN_RESULT_BUSY_NS7            160u /* u64 */
+#define ACIP_RUN_RESULT_BUSY_NS8            168u /* u64 */
+#define ACIP_RUN_RESULT_BUSY_NS9            176u /* u64 */
+#define ACIP_RUN_RESULT_BUSY_NS10           184u /* u64 */
+#define ACIP_RUN_RESULT_BUSY_NS11           192u /* u64 */
+#define ACIP_RUN_RESULT_BUSY_NS12           200u /* u64 */
+#define ACIP_RUN_RESULT_BUSY_NS13           208u /* u64 */
+#define ACIP_RUN_RESULT_BUSY_NS14           216u /* u64 */
+#define ACIP_RUN_RESULT_BUSY_NS15           224u /* u64 */
+#define ACIP_RUN_RESULT_RECONF_NS0          232u /* u64 */
+#define ACIP_RUN_RESULT_RECONF_NS1          240u /* u64 */
+#define ACIP_RUN_RESULT_RECONF_NS2          248u /* u64 */
+#define ACIP_RUN_RESULT_RECONF_NS3          256u /* u64 */
+#define ACIP_RUN_RESULT_RECONF_NS4          264u /* u64 */
+#define ACIP_RUN_RESULT_RECONF_NS5          272u /* u64 */
+#define ACIP_RUN_RESULT_RECONF_NS6          280u /* u64 */
+#define ACIP_RUN_RESULT_RECONF_NS7          288u /* u64 */
+#define ACIP_RUN_RESULT_RECONF_NS8          296u /* u64 */
+#define ACIP_RUN_RESULT_RECONF_NS9          304u /* u64 */
+#define ACIP_RUN_RESULT_RECONF_NS10         312u /* u64 */
+#define ACIP_RUN_RESULT_RECONF_NS11         320u /* u64 */
+#define ACIP_RUN_RESULT_RECONF_NS12         328u /* u64 */
+#define ACIP_RUN_RESULT_RECONF_NS13         336u /* u64 */
+#define ACIP_RUN_RESULT_RECONF_NS14         344u /* u64 */
+#define ACIP_RUN_RESULT_RECONF_NS15         352u /* u64 */
+#define ACIP_RUN_RESULT_SYNC_DOORBELL       360u /* u32 */
+#define ACIP_RUN_RESULT_SYNC_ACK            364u /* u32 */
+#define ACIP_RUN_RESULT_SYNC_STATUS         368u /* u32 */
+#define ACIP_RUN_RESULT_SYNC_ERROR_CODE     372u /* u32 */
+#define ACIP_RUN_RESULT_SYNC_ERROR_OFFSET   376u /* u32 */
+#define ACIP_RUN_RESULT_SYNC_RESERVED       380u /* u32 */
+#define ACIP_RUN_RESULT_SYNC_PROGRESS       384u /* u64 */
+#define ACIP_RUN_RESULT_SYNC_SLOT_DONE0     392u /* u32 */
+#define ACIP_RUN_RESULT_SYNC_SLOT_DONE1     396u /* u32 */
+#define ACIP_RUN_RESULT_SYNC_SLOT_DONE2     400u /* u32 */
+#define ACIP_RUN_RESULT_SYNC_SLOT_DONE3     404u /* u32 */
+#define ACIP_RUN_RESULT_SYNC_SLOT_DONE4     408u /* u32 */
+#define ACIP_RUN_RESULT_SYNC_SLOT_DONE5     412u /* u32 */
+#define ACIP_RUN_RESULT_SYNC_SLOT_DONE6     416u /* u32 */
+#define ACIP_RUN_RESULT_SYNC_SLOT_DONE7     420u /* u32 */
+#define ACIP_RUN_RESULT_SYNC_SLOT_DONE8     424u /* u32 */
+#define ACIP_RUN_RESULT_SYNC_SLOT_DONE9     428u /* u32 */
+#define ACIP_RUN_RESULT_SYNC_SLOT_DONE10    432u /* u32 */
+#define ACIP_RUN_RESULT_SYNC_SLOT_DONE11    436u /* u32 */
+#define ACIP_RUN_RESULT_SYNC_SLOT_DONE12    440u /* u32 */
+#define ACIP_RUN_RESULT_SYNC_SLOT_DONE13    444u /* u32 */
+#define ACIP_RUN_RESULT_SYNC_SLOT_DONE14    448u /* u32 */
+#define ACIP_RUN_RESULT_SYNC_SLOT_DONE15    452u /* u32 */
+#define ACIP_STATUS_REPLY_BYTES             128u
+#define ACIP_STATUS_REPLY_STATE             0u   /* u8 */
+#define ACIP_STATUS_REPLY_RESERVED          1u   /* u8 */
+#define ACIP_STATUS_REPLY_RESERVED2         2u   /* u16 */
+#define ACIP_STATUS_REPLY_IMAGE_CRC32       4u   /* u32 */
+#define ACIP_STATUS_REPLY_IMAGE_BYTES       8u   /* u32 */
+#define ACIP_STATUS_REPLY_RUNNING_SEQ       12u  /* u32 */
+#define ACIP_STATUS_REPLY_LAST_SEQ          16u  /* u32 */
+#define ACIP_STATUS_REPLY_RESERVED3         20u  /* u32 */
+#define ACIP_STATUS_REPLY_UPTIME_NS         24u  /* u64 */
+#define ACIP_STATUS_REPLY_SYNC_DOORBELL     32u  /* u32 */
+#define ACIP_STATUS_REPLY_SYNC_ACK          36u  /* u32 */
+#define ACIP_STATUS_REPLY_SYNC_STATUS       40u  /* u32 */
+#define ACIP_STATUS_REPLY_SYNC_ERROR_CODE   44u  /* u32 */
+#define ACIP_STATUS_REPLY_SYNC_ERROR_OFFSET 48u  /* u32 */
+#define ACIP_STATUS_REPLY_SYNC_RESERVED     52u  /* u32 */
+#define ACIP_STATUS_REPLY_SYNC_PROGRESS     56u  /* u64 */
+#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE0   64u  /* u32 */
+#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE1   68u  /* u32 */
+#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE2   72u  /* u32 */
+#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE3   76u  /* u32 */
+#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE4   80u  /* u32 */
+#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE5   84u  /* u32 */
+#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE6   88u  /* u32 */
+#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE7   92u  /* u32 */
+#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE8   96u  /* u32 */
+#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE9   100u /* u32 */
+#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE10  104u /* u32 */
+#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE11  108u /* u32 */
+#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE12  112u /* u32 */
+#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE13  116u /* u32 */
+#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE14  120u /* u32 */
+#define ACIP_STATUS_REPLY_SYNC_SLOT_DONE15  124u /* u32 */
+#define ACIP_RESET_REPLY_BYTES              8u
+#define ACIP_RESET_REPLY_OLD_EPOCH          0u /* u64 */
+#define ACIP_TRACE_REPLY_BYTES              24u
+#define ACIP_TRACE_REPLY_SEQ                0u  /* u32 */
+#define ACIP_TRACE_REPLY_LENGTH             4u  /* u32 */
+#define ACIP_TRACE_REPLY_OFFSET             8u  /* u64 */
+#define ACIP_TRACE_REPLY_TOTAL              16u /* u64 */
+#define ACIP_ERROR_BYTES                    16u
+#define ACIP_ERROR_CODE                     0u  /* u16 */
+#define ACIP_ERROR_RESERVED                 2u  /* u16 */
+#define ACIP_ERROR_IMAGE_ERROR              4u  /* u32 */
+#define ACIP_ERROR_IMAGE_OFFSET             8u  /* u32 */
+#define ACIP_ERROR_TEXT_BYTES               12u /* u32 */
 
 /* each request's reserved fields and text fields: X(offset, bytes) */
 #define ACIP_HELLO_RESERVED_FIELDS(X)
-#define ACIP_HELLO_TEXT_FIELDS(X) X(8u, 32u)
+#define ACIP_HELLO_TEXT_FIELDS(X)    X(8u, 32u)
 #define ACIP_LOAD_RESERVED_FIELDS(X) X(9u, 1u) X(10u, 2u) X(12u, 4u)
 #define ACIP_LOAD_TEXT_FIELDS(X)
 #define ACIP_WRITE_RESERVED_FIELDS(X) X(12u, 4u)
-#define ACIP_WRITE_TEXT_FIELDS(X) X(16u, 32u)
-#define ACIP_READ_RESERVED_FIELDS(X) X(12u, 4u)
-#define ACIP_READ_TEXT_FIELDS(X) X(16u, 32u)
-#define ACIP_RUN_RESERVED_FIELDS(X) X(6u, 2u) X(12u, 4u)
+#define ACIP_WRITE_TEXT_FIELDS(X)     X(16u, 32u)
+#define ACIP_READ_RESERVED_FIELDS(X)  X(12u, 4u)
+#define ACIP_READ_TEXT_FIELDS(X)      X(16u, 32u)
+#define ACIP_RUN_RESERVED_FIELDS(X)   X(6u, 2u) X(12u, 4u)
 #define ACIP_RUN_TEXT_FIELDS(X)
 #define ACIP_STATUS_RESERVED_FIELDS(X)
 #define ACIP_STATUS_TEXT_FIELDS(X)
@@ -263,68 +263,68 @@
 #define ACIP_TRACE_TEXT_FIELDS(X)
 
 /* RUN modes */
-#define ACIP_MODE_IMAGE 0u
-#define ACIP_MODE_STRICT 1u
+#define ACIP_MODE_IMAGE    0u
+#define ACIP_MODE_STRICT   1u
 #define ACIP_MODE_DATAFLOW 2u
 
 /* RUN flags */
 #define ACIP_FLAG_TIMING_ONLY 1u
-#define ACIP_FLAG_TRACE 2u
+#define ACIP_FLAG_TRACE       2u
 
 /* board states */
-#define ACIP_BOARD_EMPTY 0u
-#define ACIP_BOARD_LOADED 1u
+#define ACIP_BOARD_EMPTY   0u
+#define ACIP_BOARD_LOADED  1u
 #define ACIP_BOARD_RUNNING 2u
 
 /* run states */
 #define ACIP_RUN_RUNNING 1u
-#define ACIP_RUN_DONE 2u
-#define ACIP_RUN_ERROR 3u
-#define ACIP_RUN_RESET 4u
+#define ACIP_RUN_DONE    2u
+#define ACIP_RUN_ERROR   3u
+#define ACIP_RUN_RESET   4u
 
 /* trace states */
-#define ACIP_TRACE_NONE 0u
-#define ACIP_TRACE_KEPT 1u
+#define ACIP_TRACE_NONE      0u
+#define ACIP_TRACE_KEPT      1u
 #define ACIP_TRACE_TOO_LARGE 2u
 
 /* protocol error codes */
-#define ACIP_ERR_MALFORMED 1u
+#define ACIP_ERR_MALFORMED         1u
 #define ACIP_ERR_PROTOCOL_MISMATCH 2u
-#define ACIP_ERR_UNKNOWN_TYPE 3u
-#define ACIP_ERR_TOO_LARGE 4u
-#define ACIP_ERR_STALE_EPOCH 5u
-#define ACIP_ERR_STALE_REQUEST 6u
-#define ACIP_ERR_NO_IMAGE 7u
-#define ACIP_ERR_IMAGE_REFUSED 8u
-#define ACIP_ERR_IMAGE_MISMATCH 9u
-#define ACIP_ERR_TARGET_MISMATCH 10u
-#define ACIP_ERR_BUSY 11u
-#define ACIP_ERR_BAD_ADDRESS 12u
-#define ACIP_ERR_NO_SYMBOL 13u
-#define ACIP_ERR_STALE_SEQ 14u
-#define ACIP_ERR_NO_RESULT 15u
-#define ACIP_ERR_BOARD_LIMIT 16u
-#define ACIP_ERR_BAD_CRC 17u
-#define ACIP_ERR_INTERNAL 18u
+#define ACIP_ERR_UNKNOWN_TYPE      3u
+#define ACIP_ERR_TOO_LARGE         4u
+#define ACIP_ERR_STALE_EPOCH       5u
+#define ACIP_ERR_STALE_REQUEST     6u
+#define ACIP_ERR_NO_IMAGE          7u
+#define ACIP_ERR_IMAGE_REFUSED     8u
+#define ACIP_ERR_IMAGE_MISMATCH    9u
+#define ACIP_ERR_TARGET_MISMATCH   10u
+#define ACIP_ERR_BUSY              11u
+#define ACIP_ERR_BAD_ADDRESS       12u
+#define ACIP_ERR_NO_SYMBOL         13u
+#define ACIP_ERR_STALE_SEQ         14u
+#define ACIP_ERR_NO_RESULT         15u
+#define ACIP_ERR_BOARD_LIMIT       16u
+#define ACIP_ERR_BAD_CRC           17u
+#define ACIP_ERR_INTERNAL          18u
 
-#define ACIP_ERROR_NAMES(X) \
-    X(1, "malformed") \
-    X(2, "protocol_mismatch") \
-    X(3, "unknown_type") \
-    X(4, "too_large") \
-    X(5, "stale_epoch") \
-    X(6, "stale_request") \
-    X(7, "no_image") \
-    X(8, "image_refused") \
-    X(9, "image_mismatch") \
-    X(10, "target_mismatch") \
-    X(11, "busy") \
-    X(12, "bad_address") \
-    X(13, "no_symbol") \
-    X(14, "stale_seq") \
-    X(15, "no_result") \
-    X(16, "board_limit") \
-    X(17, "bad_crc") \
-    X(18, "internal") \
+#define ACIP_ERROR_NAMES(X)                                                                        \
+    X(1, "malformed")                                                                              \
+    X(2, "protocol_mismatch")                                                                      \
+    X(3, "unknown_type")                                                                           \
+    X(4, "too_large")                                                                              \
+    X(5, "stale_epoch")                                                                            \
+    X(6, "stale_request")                                                                          \
+    X(7, "no_image")                                                                               \
+    X(8, "image_refused")                                                                          \
+    X(9, "image_mismatch")                                                                         \
+    X(10, "target_mismatch")                                                                       \
+    X(11, "busy")                                                                                  \
+    X(12, "bad_address")                                                                           \
+    X(13, "no_symbol")                                                                             \
+    X(14, "stale_seq")                                                                             \
+    X(15, "no_result")                                                                             \
+    X(16, "board_limit")                                                                           \
+    X(17, "bad_crc")                                                                               \
+    X(18, "internal")
 
 #endif /* ACI_PROTOCOL_H */

@@ -41,7 +41,7 @@ typedef struct {
 static const char *prog = "acifw-sim";
 /* The image and the executor's work area: file scope, so an early exit leaves
  * them reachable, not leaked. */
-static uint8_t *data;
+static uint8_t *image_bytes;
 static aci_work *work;
 
 static int usage(const char *fmt, const char *arg)
@@ -390,8 +390,8 @@ int main(int argc, char **argv)
         return usage("%s", "no image given");
 
     size_t length;
-    data = read_file(image_path, &length);
-    if (!data) {
+    image_bytes = read_file(image_path, &length);
+    if (!image_bytes) {
         fprintf(stderr, "%s: cannot read %s: %s\n", prog, image_path, strerror(errno));
         return 2;
     }
@@ -415,7 +415,7 @@ int main(int argc, char **argv)
     size_t scratch_words = length / 12 + 1; /* every SYMBOLS record is at least 12 bytes */
     uint32_t *scratch = malloc(scratch_words * sizeof *scratch);
     aci_hooks hooks = {board_port_span, &span_failed, scratch, scratch ? scratch_words : 0};
-    uint32_t offset, code = aci_validate(data, length, &hooks, &img, &offset);
+    uint32_t offset, code = aci_validate(image_bytes, length, &hooks, &img, &offset);
     free(scratch);
     int status = 0;
     if (code) {
@@ -430,7 +430,7 @@ int main(int argc, char **argv)
             printf("{\"error\":null,\"operations\":%llu}\n", (unsigned long long)img.operations);
         if (trace)
             fclose(trace); /* nothing ran: an empty trace */
-        free(data);
+        free(image_bytes);
         return 0;
     }
     for (unsigned k = 0; k < nreq; k++) {
@@ -532,7 +532,7 @@ out:
                aci_error_name(code), offset);
     else if (json)
         print_json(&res, detail);
-    free(data);
+    free(image_bytes);
     free(work);
     board_reset(0);
     model_reset();

@@ -230,7 +230,7 @@ static void fp_conv(const uint32_t *p, uint8_t *const *port, uint8_t *y)
         for (int c = 0; c < FP_CHANNELS; c++)
             for (int tap = 0; tap < 9; tap++) {
                 const int16_t *src = xp[c] + (tap / 3) * FP_PAD + tap % 3;
-                if (bit_at(w, (uint64_t)o * 27 + c * 9 + tap))
+                if (bit_at(w, (uint64_t)o * 27 + (uint64_t)(c * 9 + tap))) /* c, tap >= 0 */
                     for (int i = 0; i < SPAN; i++)
                         acc[i] = (int16_t)(acc[i] - src[i]);
                 else

@@ -131,7 +131,8 @@ size_t trace_json(const aci_event *ev, char *buf)
             const uint8_t *w = ev->params + 4 * k;
             if (k)
                 *o.p++ = ',';
-            put_u64(&o, (uint32_t)(w[0] | w[1] << 8 | w[2] << 16 | (uint32_t)w[3] << 24));
+            put_u64(&o, (uint32_t)w[0] | (uint32_t)w[1] << 8 | (uint32_t)w[2] << 16 |
+                            (uint32_t)w[3] << 24);
         }
         key_u64(&o, "],\"pc\":", ev->pc);
         put(&o, ",\"ports\":[");

@@ -1,5 +1,5 @@
-/* Helpers shared by the core's stages (validate.c, exec.c, timing.c, crc32.c).
- * Not part of the public API. */
+/* Helpers shared by the core's stages (validate.c, predecode.c, exec.c, timing.c,
+ * crc32.c). Not part of the public API. */
 #ifndef ACI_INTERNAL_H
 #define ACI_INTERNAL_H
 
@@ -14,7 +14,7 @@ _Static_assert(ACI_MAX_OPERATIONS <= UINT32_MAX,
 
 #define NO_CORE 0xFFu
 
-/* The executor's pre-decoded form (src/exec.c lays it out), in aci_work units; the
+/* The executor's pre-decoded form (src/predecode.h lays it out), in aci_work units; the
  * validator adds them up into img->work_units:
  *   1                       the end shared by every slot's chain;
  *   WORK_OP_UNITS           per operation, and for a TASK one more per port, per
@@ -60,6 +60,19 @@ static inline uint64_t sat_mul(uint64_t a, uint64_t b)
     if (cross >> 32)
         return UINT64_MAX;
     return sat_add((a & 0xFFFFFFFFu) * (b & 0xFFFFFFFFu), cross << 32);
+}
+
+/* Index of the lowest set bit (x != 0): slots are sets of bits. */
+static inline unsigned lowest(uint32_t x)
+{
+#if defined(__GNUC__)
+    return (unsigned)__builtin_ctz(x); /* one or two instructions, also on the Cortex-R5 */
+#else
+    unsigned k = 0;
+    while (!(x >> k & 1))
+        k++;
+    return k;
+#endif
 }
 
 /* The core links no libc: its own copies of the two it needs. */

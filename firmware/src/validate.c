@@ -786,7 +786,8 @@ static uint32_t check_compute(V *v)
         if (op == ACI_OP_LOOP || op == ACI_OP_REPEAT) {
             v->level_count[f->levels] = count;
             k->levels = f->levels + 1;
-            k->depth = f->depth + (op == ACI_OP_LOOP);
+            if (op == ACI_OP_LOOP) /* f->depth < ACI_MAX_LOOP_DEPTH, checked above: fits */
+                k->depth = (uint8_t)(f->depth + 1);
             k->mult = sat_mul(f->mult, count);
         }
         pos = fo + fsize;

@@ -193,7 +193,7 @@ def test_generator_reaches_both_sides():
     for focus in FIELDS:
         for k in range(6):
 
-            def edge(name, normal, *edges):
+            def edge(name, normal, *edges, k=k, focus=focus):
                 return edges[min(k, len(edges) - 1)] if name == focus else normal
 
             def around(name, normal, limit):

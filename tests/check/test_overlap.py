@@ -28,11 +28,14 @@ def _brute(a, la, b, lb, same, later, gap):
     names = sorted(set(a.vars) | set(b.vars) | ({later} if later else set()), key=lambda v: v.uid)
     side_a = [v for v in names if v in a.vars or v is later or (v in same and v in b.vars)]
     free_b = [v for v in names if (v in b.vars or v is later) and v not in same]
-    rng = lambda v: range(v.start, v.start + v.count)  # noqa: E731
+
+    def rng(v):
+        return range(v.start, v.start + v.count)
+
     for xa in itertools.product(*(rng(v) for v in side_a)):
-        va = dict(zip(side_a, xa))
+        va = dict(zip(side_a, xa, strict=True))
         for xb in itertools.product(*(rng(v) for v in free_b)):
-            vb = dict(zip(free_b, xb))
+            vb = dict(zip(free_b, xb, strict=True))
             vb.update({v: va[v] for v in same if v in b.vars})
             if later is not None and vb[later] - va[later] < gap:
                 continue

@@ -24,9 +24,9 @@ import attrs
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
-from aci import format as F  # noqa: E402
-from aci.encode import encode  # noqa: E402
-from aci.image import (
+from aci import format as F  # noqa: E402 (after sys.path.insert)
+from aci.encode import encode  # noqa: E402 (after sys.path.insert)
+from aci.image import (  # noqa: E402 (after sys.path.insert)
     BufferSymbol,
     CoreInfo,
     Image,
@@ -35,7 +35,7 @@ from aci.image import (
     MemoryInfo,
     Parsec,
     Port,
-    Reconf,  # noqa: E402
+    Reconf,
     Repeat,
     Source,
     Symbols,
@@ -45,7 +45,7 @@ from aci.image import (
     Wait,
     Window,
 )
-from aci.timing import Timing, pr_ns  # noqa: E402
+from aci.timing import Timing, pr_ns  # noqa: E402 (after sys.path.insert)
 
 TIMING = Timing(
     icap_bytes_per_s=357_000_000,

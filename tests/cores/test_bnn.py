@@ -198,7 +198,9 @@ def test_bin_fc_known_popcounts():
 # ---------------------------------------------------------------- real layers
 
 
-@pytest.mark.parametrize("index", range(len(bnndata.LAYERS)), ids=[l.name for l in bnndata.LAYERS])
+@pytest.mark.parametrize(
+    "index", range(len(bnndata.LAYERS)), ids=[layer.name for layer in bnndata.LAYERS]
+)
 def test_network_layer_matches_reference(index, fast_outputs, reference_run):
     assert np.array_equal(fast_outputs[index], reference_run[0][index])
 
@@ -235,7 +237,7 @@ def test_reference_layers_agree_on_real_shapes(data, fast_outputs):
 
 
 def test_activations_are_balanced(data, fast_outputs):
-    for layer, y in zip(bnndata.LAYERS, fast_outputs):
+    for layer, y in zip(bnndata.LAYERS, fast_outputs, strict=True):
         p = layer.params
         if p.get("last"):
             scores = y.view("<i4")

@@ -138,7 +138,7 @@ def samples(p, small: bool) -> list[int]:
 def grid(core, small: bool = False) -> list[dict[str, int]]:
     names = [p.name for p in core.params]
     return [
-        dict(zip(names, point))
+        dict(zip(names, point, strict=True))
         for point in itertools.product(*(samples(p, small) for p in core.params))
     ]
 

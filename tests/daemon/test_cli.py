@@ -120,6 +120,7 @@ def test_board_serve_and_status(tmp_path):
             "1",
         )
         assert p.returncode == 1 and "no answer in 1 s" in p.stderr and "Traceback" not in p.stderr
+        assert time.monotonic() - t >= 0.9  # it waited for its timeout, not refused at once
         p = acic("board", "status", url)
         assert p.returncode == 1 and D.KEYS_ENV in p.stderr
     finally:

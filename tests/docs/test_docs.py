@@ -5,7 +5,6 @@ refers to a file outside it or to a page of docs/ that does not exist."""
 import argparse
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import aci

@@ -169,7 +169,8 @@ def extents(data: bytes) -> list[tuple[int, int]]:
 def first_difference(a: str, b: str) -> str:
     """Where two traces part, for assertion messages."""
     la, lb = a.splitlines(), b.splitlines()
-    for k, (x, y) in enumerate(zip(la, lb)):
+    # the common lines first; a longer trace is reported below
+    for k, (x, y) in enumerate(zip(la, lb, strict=False)):
         if x != y:
             return f"line {k + 1}:\n  python {x}\n  c      {y}"
     return f"lengths differ: {len(la)} lines (python) vs {len(lb)} (c)"

@@ -10,7 +10,7 @@ import pytest
 from aci import format as F
 from aci.pipeline import compile_file
 
-from . import images as I
+from ..image import builder as I
 from .harness import CONFORMANCE, MANIFEST, ROOT, SIM, py_run, py_verdict
 
 HELLO = compile_file(
@@ -112,7 +112,7 @@ def test_load_save_mem_dump(hello, tmp_path):
 
 
 def test_runtime_error(tmp_path):
-    data = I.image(I.window((), I.parsec([I.task(0, 0x1000, 0x8000)])))
+    data = I.image(I.window((), I.parsec(I.thread(I.task(0, 0x1000, 0x8000)))))
     (tmp_path / "e.acx").write_bytes(data)
     r = sim(tmp_path / "e.acx", "--save", f"0x8000:100={tmp_path / 'y'}")
     assert r.returncode == 1
@@ -121,7 +121,7 @@ def test_runtime_error(tmp_path):
 
 
 def test_timing_only_runs_no_model(tmp_path):
-    data = I.image(I.window([(0, 201)], I.parsec([I.task(0, 0x1000, 0x8000, core=201)])))
+    data = I.image(I.window([(0, 7)], I.parsec(I.thread(I.task(0, 0x1000, 0x8000, core=7)))))
     (tmp_path / "m.acx").write_bytes(data)
     assert sim(tmp_path / "m.acx").returncode == 1
     assert sim(tmp_path / "m.acx", "--timing-only").returncode == 0

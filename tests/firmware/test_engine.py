@@ -23,7 +23,7 @@ from aci.image import Image, Source, Symbols
 from aci.pipeline import compile_file
 from tests.run.test_differential import IMAGES, SEED
 
-from . import images as I
+from ..image import builder as I
 from .harness import ROOT, SIM
 
 HELLO = ROOT / "programs" / "examples" / "hello.aci"
@@ -141,7 +141,7 @@ def test_cli_runtime_error_names_the_source_line(acic, tmp_path):
         I.TargetInfo(4, I.TIMING, (I.MEMORY,)),
         (I.TEST,),
         (100, 0),
-        (I.window((), I.parsec([task])),),
+        (I.window((), I.parsec(I.thread(task))),),
         False,
         Symbols((I.MEM,), ("prog.aci",)),
     )

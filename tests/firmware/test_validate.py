@@ -18,7 +18,7 @@ from aci.encode import encode
 from aci.format import image_crc
 from aci.image import BufferSymbol, Source, Symbols
 
-from . import images as I
+from ..image import builder as I
 from .harness import ASAN, CONFORMANCE, NULL, SIM, py_verdict
 
 SEEDS = [p.read_bytes() for p in sorted((CONFORMANCE / "valid").glob("*.acx"))]
@@ -84,7 +84,7 @@ def symbols_image(buffers=1, lines=None, file_name="prog.aci", repeat_name=None)
         attrs.evolve(I.task(0, 0x1000 + 256 * k, 0x8000 + 256 * k), source=Source(0, k + 1))
         for k in range(90)
     ]
-    body = (I.window([(0, 200)], I.parsec(tasks)),)
+    body = (I.window([(0, 200)], I.parsec(I.thread(*tasks))),)
     bufs = tuple(
         BufferSymbol(
             repeat_name if repeat_name and k in (70, 80) else f"b{k}",

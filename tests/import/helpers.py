@@ -13,10 +13,6 @@ from aci.cores.bits import pack_bits
 GRID = 16  # parameters are multiples of 1/16: float64 evaluates them exactly
 
 
-def dyadic(rng, size, scale):
-    return np.round(rng.normal(0, scale, size) * GRID) / GRID
-
-
 def pixels(rng, n):
     """Float pixels on the i8 / 128 grid, and the i8 values."""
     x = rng.integers(-128, 128, (n, 3, 32, 32)).astype(np.int8)

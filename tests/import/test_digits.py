@@ -80,7 +80,7 @@ def test_dataset_split_and_scaling_are_fixed():
 
 def test_committed_model_shape():
     net = binarynet.read(str(digits.MODEL))
-    assert [(l.core, l.params) for l in net.layers] == [
+    assert [(layer.core, layer.params) for layer in net.layers] == [
         ("FP_CONV", {"n_out": 16}),
         ("BIN_CONV", {"n_in": 16, "n_out": 32, "size": 32, "pool": 1}),
         ("BIN_CONV", {"n_in": 32, "n_out": 32, "size": 16, "pool": 1}),

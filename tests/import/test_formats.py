@@ -35,7 +35,9 @@ def test_bnnfpga_import_equals_the_float_network(tmp_path, seed):
     assert net.score_bits == 4
     # the random parameters reach every case: constant, flipped and plain outputs
     with zipfile.ZipFile(tmp_path / "p.zip") as z:
-        k = np.concatenate([np.frombuffer(z.read(f"arr_{3 * l + 1}"), "<f4") for l in range(8)])
+        k = np.concatenate(
+            [np.frombuffer(z.read(f"arr_{3 * layer + 1}"), "<f4") for layer in range(8)]
+        )
     assert (k == 0).any() and (k < 0).any() and (k > 0).any()
 
 
@@ -46,7 +48,7 @@ def test_binarynet_import_equals_the_float_network(tmp_path, seed):
     np.savez(tmp_path / "m.npz", *arrays)
     pix, x = pixels(rng, 3)
     net = binarynet.read(str(tmp_path / "m.npz"))  # pools inferred: after every binary conv
-    assert [l.params.get("pool") for l in net.layers[1:4]] == [1, 1, 1]
+    assert [layer.params.get("pool") for layer in net.layers[1:4]] == [1, 1, 1]
     scores = run_network(net, x)
     want = ref.binarynet_scores([a.astype(np.float64) for a in arrays], {1, 2, 3}, pix)
     assert np.array_equal(scores, want * 2**net.score_bits)

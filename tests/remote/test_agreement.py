@@ -4,6 +4,8 @@ gives the same RunResult, the same canonical trace byte for byte and the same
 memory as the C firmware's simulator and the Python interpreter; the BNN programs
 compute the reference scores; a refused image gets the same verdict."""
 
+import functools
+
 import numpy as np
 import pytest
 
@@ -47,7 +49,7 @@ def test_program(board, path, mode):
             run_image,
         ):  # with the example's models, as the daemon has them
             local, expect = traced(
-                lambda *a, **k: engine(*a, **k, models=MODELS), data, mode, inputs, timing_only
+                functools.partial(engine, models=MODELS), data, mode, inputs, timing_only
             )
             assert trace == expect, first_difference(expect, trace)
             assert remote.to_json() == local.to_json()

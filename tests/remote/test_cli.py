@@ -8,7 +8,6 @@ import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from ..firmware.harness import ROOT
@@ -37,13 +36,6 @@ def remote_args(daemon, keys):
         "--key",
         keys.directory / "host",
     ]
-
-
-@pytest.fixture
-def inputs(tmp_path):
-    rng = np.random.default_rng(3)
-    np.save(tmp_path / "frames.npy", rng.integers(0, 256, (8, 1024), dtype=np.uint8))
-    return tmp_path / "frames.npy"
 
 
 def test_same_outputs_as_the_local_engine(daemon, keys, tmp_path):

@@ -12,7 +12,7 @@ from aci.decode import decode
 from aci.image import Loop, Repeat, Task
 from aci.run import _meet, run_image
 
-from .images import image, loop, parsec, repeat, task, thread, window
+from ..image.builder import image, loop, parsec, repeat, task, thread, window
 
 
 @settings(max_examples=400, deadline=None)
@@ -51,7 +51,10 @@ def sequential(data: bytes, mem: np.ndarray) -> np.ndarray:
         for n in nodes:
             if isinstance(n, Task):
                 n_bytes, salt = img.params[n.param_offset : n.param_offset + 2]
-                a, y = (p.address + sum(s * i for s, i in zip(p.strides, idx)) for p in n.ports)
+                a, y = (
+                    p.address + sum(s * i for s, i in zip(p.strides, idx, strict=True))
+                    for p in n.ports
+                )
                 src = mem[a : a + n_bytes].copy()
                 mem[y : y + n_bytes] = (
                     5 * src.astype(np.int64) + salt + 3 * n.slot + np.arange(n_bytes)

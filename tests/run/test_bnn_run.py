@@ -13,7 +13,7 @@ from aci.pipeline import compile_file
 from aci.run import run_image
 
 from ..cores import bnn_reference as ref
-from .images import PROGRAMS
+from ..image.builder import PROGRAMS
 
 SEED = 20240611
 IMAGES = 8

@@ -10,7 +10,7 @@ from aci.decode import decode
 from aci.image import BufferSymbol, MemoryInfo, Symbols, TargetInfo
 from aci.pipeline import compile_file
 
-from .images import PROGRAMS, TIMING
+from ..image.builder import PROGRAMS, TIMING
 
 BUFFERS = (
     BufferSymbol("x", "i16", "input", (2, 3), 0, 0x100, 12),

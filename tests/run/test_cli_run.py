@@ -16,7 +16,7 @@ from aci.encode import encode
 from aci.pipeline import compile_file
 from aci.trace import read_jsonl
 
-from .images import PROGRAMS, image, parsec, task, thread, window
+from ..image.builder import PROGRAMS, image, parsec, task, thread, window
 
 HELLO = str(PROGRAMS / "examples/hello.aci")
 

@@ -63,7 +63,7 @@ def test_mismatch():
 def test_bnn_wrapper_matches_the_model():
     rng = np.random.default_rng(0)
     words = (8, 4, 1)
-    ins, _ = bnn.port_bytes("BIN_FC", dict(zip(("n_in", "n_out", "last"), words)))
+    ins, _ = bnn.port_bytes("BIN_FC", dict(zip(("n_in", "n_out", "last"), words, strict=True)))
     inputs = {k: rng.integers(0, 256, (2, n), dtype=np.uint8) for k, n in ins.items()}
     direct = bnn.bin_fc({"n_in": 8, "n_out": 4, "last": 1}, inputs)["y"]
     assert (model(3).run(words, inputs, slot=2)["y"] == direct).all()

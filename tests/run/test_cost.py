@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from ..firmware.harness import ROOT, SIM, c_run, py_run
-from .images import LATENCY, PR_TEST, image, loop, parsec, task, thread, window
+from ..image.builder import LATENCY, PR_TEST, image, loop, parsec, task, thread, window
 
 BIG = 1 << 24
 

@@ -14,8 +14,8 @@ from aci.decode import decode
 from aci.engine import MODES, run_on
 from aci.pipeline import compile_file
 from aci.trace import dumps
-from tests.firmware import images as I
 from tests.firmware.harness import ROOT, extents, first_difference
+from tests.image import builder as I
 
 PROGRAMS = sorted(
     p for p in (ROOT / "programs").rglob("*.aci") if re.search(r"^program ", p.read_text(), re.M)
@@ -101,33 +101,38 @@ def test_bnn_scores(engine, path):
 # ---- run-time errors and other corners, built by hand ------------------------------
 
 A, B = 0x1000, 0x8000
+OTHER = I.OTHER.id  # a core without a model
 CASES = {
     # the slot holds no core
-    "wrong_core_none": I.image(I.window((), I.parsec([I.task(0, A, B)]))),
+    "wrong_core_none": I.image(I.window((), I.parsec(I.thread(I.task(0, A, B))))),
     # the slot holds another core, while another slot computes a long task
     "wrong_core_other": I.image(
         I.window(
-            [(0, 200), (1, 201)],
-            I.parsec([I.task(0, A, B, cycles=5000)], [I.task(1, A, B + 0x400)]),
+            [(0, 200), (1, OTHER)],
+            I.parsec(I.thread(I.task(0, A, B, cycles=5000)), I.thread(I.task(1, A, B + 0x400))),
         )
     ),
     # the watchdog's time lies after running operations end: their end events come first
     "watchdog_ahead": I.image(
         I.window(
             [(0, 200), (1, 200)],
-            I.parsec([I.task(0, A, B, cycles=300)], [I.task(1, A, B + 0x400, cycles=900)]),
+            I.parsec(
+                I.thread(I.task(0, A, B, cycles=300)), I.thread(I.task(1, A, B + 0x400, cycles=900))
+            ),
         ),
         watchdog=500,
     ),
     # no model for the core (a functional run only)
-    "no_model": I.image(I.window([(0, 201)], I.parsec([I.task(0, A, B, core=201)]))),
+    "no_model": I.image(I.window([(0, OTHER)], I.parsec(I.thread(I.task(0, A, B, core=OTHER))))),
     # the parameters do not fit the model (n != port length)
-    "model_mismatch": I.image(I.window([(0, 200)], I.parsec([I.task(0, A, B)])), params=(99, 0)),
+    "model_mismatch": I.image(
+        I.window([(0, 200)], I.parsec(I.thread(I.task(0, A, B)))), params=(99, 0)
+    ),
     # skipped reconfigurations, repeated windows, windows without operations
     "skips_and_empty": I.image(
         I.repeat(
             3,
-            I.window([(0, 200), (1, 200)], I.parsec([I.task(0, A, B, strides=[(0, 0)])])),
+            I.window([(0, 200), (1, 200)], I.parsec(I.thread(I.task(0, A, B, strides=[(0, 0)])))),
             I.window(),
             I.window([(1, 200)]),
         ),
@@ -137,7 +142,7 @@ CASES = {
     "only_skips": I.image(
         I.window([(0, 200)]),
         I.window([(0, 200)]),
-        I.window((), I.parsec([I.task(0, A, B, waits=[(0, 0), (1, 0)])])),
+        I.window((), I.parsec(I.thread(I.task(0, A, B, waits=[(0, 0), (1, 0)])))),
         dataflow=True,
     ),
     # a thread over two slots, loops with strides, waits with lags
@@ -145,23 +150,25 @@ CASES = {
         I.window(
             [(0, 200), (2, 200)],
             I.parsec(
-                [
+                I.thread(
                     I.loop(
                         3,
                         I.task(0, A, B, strides=[(0, 256)]),
                         I.task(2, B, B + 0x2000, strides=[(256, 256)], waits=[(0, 0)]),
                     )
-                ],
-                [I.task(1, A, 0x20000)],
+                ),
+                I.thread(I.task(1, A, 0x20000)),
             ),
-            I.parsec([I.task(0, 0x20000, 0x30000, waits=[(2, 1), (1, 0)])]),
+            I.parsec(I.thread(I.task(0, 0x20000, 0x30000, waits=[(2, 1), (1, 0)]))),
         ),
         params=(100, 7),
     ),
     # the ICAP serves ready reconfigurations in program order, across windows (dataflow prefetch)
     "icap_order": I.image(
-        I.window([(0, 200), (1, 201), (2, 200)], I.parsec([I.task(0, A, B, cycles=4000)])),
-        I.window([(0, 201), (3, 200)], I.parsec([I.task(3, A, B + 0x400)])),
+        I.window(
+            [(0, 200), (1, OTHER), (2, 200)], I.parsec(I.thread(I.task(0, A, B, cycles=4000)))
+        ),
+        I.window([(0, OTHER), (3, 200)], I.parsec(I.thread(I.task(3, A, B + 0x400)))),
         dataflow=True,
     ),
 }

@@ -11,7 +11,7 @@ from aci import run as run_module
 from aci.engine import run_on
 from aci.run import run_image
 
-from .images import (
+from ..image.builder import (
     PR_OTHER,
     PR_TEST,
     image,

@@ -15,7 +15,7 @@ import pytest
 from aci.pytest_plugin import aci_run  # noqa: F401  (the fixture, used in-process below)
 from aci.testing import Op, run_program
 
-from .images import PROGRAMS, ROOT
+from ..image.builder import PROGRAMS, ROOT
 
 PIPELINE = str(PROGRAMS / "examples/pipeline.aci")
 
@@ -72,7 +72,7 @@ def test_run_errors_are_results(tmp_path):
         r.assert_ok()
 
 
-def test_fixture_in_process(aci_run):  # noqa: F811
+def test_fixture_in_process(aci_run):  # noqa: F811 (the fixture imported above, by name)
     data = np.full((4, 65536), 9, np.uint8)
     r = aci_run(
         "../../programs/examples/pipeline.aci", inputs={"data": data}, defines={"CHUNKS": 4}

@@ -10,7 +10,7 @@ from aci.pipeline import compile_file
 from aci.run import run_image
 from aci.timing import Timing
 
-from .images import PROGRAMS
+from ..image.builder import PROGRAMS
 
 
 def ceil_div(a: int, b: int) -> int:

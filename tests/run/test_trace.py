@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import json
 
 import pytest
@@ -12,7 +13,7 @@ from aci import trace as T
 from aci.pipeline import compile_file
 from aci.run import run_image
 
-from .images import PROGRAMS, image, parsec, task, thread, window
+from ..image.builder import PROGRAMS, image, parsec, task, thread, window
 
 FIELDS = {
     "image": {"ev", "t", "bytes", "mode"},
@@ -67,7 +68,7 @@ def test_event_order(pipeline_events):
     body = events[1:-1]
     # time order; at one instant, ends before starts
     assert [e["t"] for e in body] == sorted(e["t"] for e in body)
-    for a, b in zip(body, body[1:]):
+    for a, b in itertools.pairwise(body):
         if a["t"] == b["t"]:
             assert not (a["ev"].endswith("_start") and b["ev"].endswith("_end"))
     # dataflow has no window events; every start has its end later

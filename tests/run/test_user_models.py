@@ -36,6 +36,8 @@ def c_library(tmp_path_factory) -> Path:
             "-std=c11",
             "-Wall",
             "-Wextra",
+            "-Wshadow",
+            "-Wconversion",
             "-Werror",
             "-shared",
             "-fPIC",
@@ -76,7 +78,11 @@ def test_both_models_compute_the_core_and_agree(c_library, mode):
     ):
         lines = []
         r = engine(
-            data, inputs=x, outputs=["y"], models=models, trace=lambda e: lines.append(dumps(e))
+            data,
+            inputs=x,
+            outputs=["y"],
+            models=models,
+            trace=lambda e, lines=lines: lines.append(dumps(e)),
         )
         assert r.ok, (name, r.error)
         assert np.array_equal(r.board.array("y"), reference(x["a"], x["b"])), name

@@ -73,7 +73,8 @@ def _pairwise_doubtful(prog, best):
     where = deps._levels(prog)
     ports = {
         id(t): [
-            (r.address(), r.length, p.direction == "out") for p, r in zip(t.core.ports, t.ports)
+            (r.address(), r.length, p.direction == "out")
+            for p, r in zip(t.core.ports, t.ports, strict=True)
         ]
         for t in tasks
     }

@@ -335,8 +335,8 @@ def _instances(img):
     def walk(n, idx):
         if isinstance(n, Task):
             regs = []
-            for p, d in zip(n.ports, ("in", "out")):
-                lo = p.address + sum(s * i for s, i in zip(p.strides, idx))
+            for p, d in zip(n.ports, ("in", "out"), strict=True):
+                lo = p.address + sum(s * i for s, i in zip(p.strides, idx, strict=True))
                 regs.append((lo, lo + p.length, d == "out"))
             out.append((n.slot, regs))
         elif type(n).__name__ in ("Loop", "Repeat"):

@@ -38,9 +38,9 @@ import pytest
 from aci import cli
 from aci.diagnostics import CODES
 
-TESTS = Path(__file__).resolve().parent
+CHECK_DIR = Path(__file__).resolve().parent
+TESTS = CHECK_DIR.parent
 REPO = TESTS.parent
-CHECK_DIR = TESTS / "check"
 PROGRAMS = REPO / "programs"
 DOCS = REPO / "docs" / "language.md"
 
@@ -241,7 +241,7 @@ def run_compile(path: Path, defines: list[str], args: list[str]) -> tuple[int, l
     from aci.diagnostics import SourceError, to_json
     from aci.pipeline import compile_file
 
-    opts = dict(zip(args[::2], args[1::2]))
+    opts = dict(zip(args[::2], args[1::2], strict=True))
     try:
         compile_file(
             str(path),

@@ -27,10 +27,10 @@ from hypothesis import strategies as st
 from aci import cli
 from aci.diagnostics import CODES
 
-TESTS = Path(__file__).resolve().parent
+CHECK_DIR = Path(__file__).resolve().parent
+TESTS = CHECK_DIR.parent
 REPO = TESTS.parent
 PROGRAMS = REPO / "programs"
-CHECK_DIR = TESTS / "check"
 
 _PATH_STRING = re.compile(rb'\b(import|from)(\s+)"([^"\\\n]*)"')
 

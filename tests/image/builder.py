@@ -1,4 +1,5 @@
-"""Hand-built images for the engine tests, with round timing figures.
+"""Hand-built images for the engine tests (the interpreter's, the firmware's), with
+round timing figures: aci.image values, encoded by aci.encode.
 
 Every rate is 1 byte (or 8 bits) per ns and the clock 1 GHz, so durations are easy
 to add up by hand:
