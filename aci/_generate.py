@@ -1,6 +1,7 @@
 """Writes the files derived from :mod:`aci.format` and :mod:`aci.protocol`: the C
 headers the firmware and its board daemon use, and the tables of docs/format.md and
-docs/protocol.md (between ``<!-- BEGIN GENERATED -->`` markers).
+docs/protocol.md (between ``<!-- BEGIN GENERATED -->`` markers); and the parser's
+tables, ``aci/_grammar.py``, from ``grammar/aci.lark`` (aci/_generate_grammar.py).
 
 ``python -m aci._generate`` rewrites them; ``python -m aci._generate --check`` exits 1
 when one is stale (the tests run the same comparison).
@@ -14,6 +15,7 @@ from pathlib import Path
 
 from . import format as F
 from . import protocol as P
+from ._generate_grammar import grammar_module
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER_PATH = ROOT / "firmware" / "include" / "aci_format.h"
@@ -23,6 +25,8 @@ PROTOCOL_HEADER_PATH = ROOT / "firmware" / "include" / "aci_protocol.h"
 PROTOCOL_DOC_PATH = ROOT / "docs" / "protocol.md"
 LANGUAGE_DOC_PATH = ROOT / "docs" / "language.md"
 EXECUTION_DOC_PATH = ROOT / "docs" / "execution.md"
+GRAMMAR_PATH = ROOT / "grammar" / "aci.lark"
+GRAMMAR_TABLES_PATH = ROOT / "aci" / "_grammar.py"
 
 STRUCTS = [
     F.HEADER,
@@ -458,6 +462,9 @@ def outputs() -> dict[Path, str]:
         ),
         EXECUTION_DOC_PATH: render_doc(
             EXECUTION_DOC_PATH.read_text(encoding="utf-8"), {"messages": messages_table()}
+        ),
+        GRAMMAR_TABLES_PATH: grammar_module(
+            GRAMMAR_PATH.read_text(encoding="utf-8"), "grammar/aci.lark"
         ),
     }
 
