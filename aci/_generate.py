@@ -1,7 +1,8 @@
 """Writes the files derived from :mod:`aci.format`, :mod:`aci.protocol` and
 :mod:`aci.bundle`: the C headers the firmware and its board daemon use, and the tables
 of docs/format.md, docs/protocol.md and docs/system.md (between
-``<!-- BEGIN GENERATED -->`` markers).
+``<!-- BEGIN GENERATED -->`` markers); and the parser's tables, ``aci/_grammar.py``,
+from ``grammar/aci.lark`` (aci/_generate_grammar.py).
 
 ``python -m aci._generate`` rewrites them; ``python -m aci._generate --check`` exits 1
 when one is stale (the tests run the same comparison).
@@ -18,6 +19,7 @@ from pathlib import Path
 
 from . import format as F
 from . import protocol as P
+from ._generate_grammar import grammar_module
 
 ROOT = Path(__file__).resolve().parent.parent
 HEADER_PATH = ROOT / "firmware" / "include" / "aci_format.h"
@@ -29,6 +31,8 @@ LANGUAGE_DOC_PATH = ROOT / "docs" / "language.md"
 EXECUTION_DOC_PATH = ROOT / "docs" / "execution.md"
 CLANG_FORMAT_STYLE = ROOT / "firmware" / ".clang-format"
 SYSTEM_DOC_PATH = ROOT / "docs" / "system.md"
+GRAMMAR_PATH = ROOT / "grammar" / "aci.lark"
+GRAMMAR_TABLES_PATH = ROOT / "aci" / "_grammar.py"
 
 STRUCTS = [
     F.HEADER,
@@ -513,6 +517,9 @@ def outputs() -> dict[Path, str]:
             EXECUTION_DOC_PATH.read_text(encoding="utf-8"), {"messages": messages_table()}
         ),
         SYSTEM_DOC_PATH: render_doc(SYSTEM_DOC_PATH.read_text(encoding="utf-8"), bundle_tables()),
+        GRAMMAR_TABLES_PATH: grammar_module(
+            GRAMMAR_PATH.read_text(encoding="utf-8"), "grammar/aci.lark"
+        ),
     }
 
 

@@ -1,5 +1,6 @@
-"""Lark plumbing: the cached LALR parser, the tree-to-AST transformer, and the
-conversion of Lark's exceptions into diagnostics (E003, E004, E005).
+"""The parser's plumbing: the rules' callbacks that build the AST, and the conversion
+of syntax errors into diagnostics (E003, E004, E005), over :mod:`aci._lalr` (which
+runs the grammar's tables, generated from ``grammar/aci.lark`` by Lark).
 
 Only :func:`parse_text` is used outside this module.
 """
@@ -8,51 +9,32 @@ from __future__ import annotations
 
 import functools
 import re
-from typing import TYPE_CHECKING
+from fractions import Fraction
 
-import lark
-from lark import Token, v_args
-from lark.visitors import Transformer_NonRecursive
-
-from . import ast
+from . import _grammar, _lalr, ast
+from ._lalr import Token
 from .diagnostics import Diagnostic, SourceError, error
-from .resources import grammar_file
-from .span import Span, span_of
+from .span import Span
 from .units import number_value
-
-if TYPE_CHECKING:
-    from fractions import Fraction
-
-
-@functools.lru_cache(maxsize=1)
-def parser() -> lark.Lark:
-    # cache=True stores the built LALR tables in the temp directory, keyed by the
-    # grammar's hash, so a command-line run skips table construction.
-    return lark.Lark(
-        grammar_file().read_text(encoding="utf-8"),
-        parser="lalr",
-        lexer="contextual",
-        propagate_positions=True,
-        maybe_placeholders=True,
-        cache=True,
-    )
-
 
 # ---- literals -----------------------------------------------------------------
 
 _QUANTITY = re.compile(r"([0-9][0-9_]*(?:\.[0-9][0-9_]*)?)[ \t]*(\S+)")
 
 
+@functools.lru_cache(maxsize=None)
+def _terminal(name: str) -> re.Pattern:
+    return re.compile(_grammar.TERMINALS[name])
+
+
 def literal(text: str) -> tuple[Fraction, str | None] | None:
     """``text`` as one literal of the language (the grammar's own NUMBER or QUANTITY
     terminal, nothing else: no exponents, only ASCII digits, at most MAX_DIGITS of
     them): (value, unit or None), or None."""
-    p = parser()
-    m = re.fullmatch(p.get_terminal("QUANTITY").pattern.to_regexp(), text)
-    if m:
-        q = _QUANTITY.fullmatch(text)
+    q = _QUANTITY.fullmatch(text) if _terminal("QUANTITY").fullmatch(text) else None
+    if q:
         number, unit = q.group(1), q.group(2)
-    elif re.fullmatch(p.get_terminal("NUMBER").pattern.to_regexp(), text):
+    elif _terminal("NUMBER").fullmatch(text):
         number, unit = text, None
     else:
         return None
@@ -65,17 +47,27 @@ def _unquote(s: str) -> str:
     return re.sub(r"\\(.)", lambda m: {"n": "\n", "t": "\t"}.get(m.group(1), m.group(1)), s[1:-1])
 
 
-@v_args(meta=True)
-class _ToAst(Transformer_NonRecursive):  # long expressions nest deeply
+def _bin(op: str):
+    """The callback of a binary operator's rule."""
+
+    def method(self: _ToAst, meta, c):
+        return ast.Binary(op=op, left=c[0], right=c[1], span=self._s(meta))
+
+    return method
+
+
+class _ToAst:
+    """The callbacks of the grammar's rules (and aliases), by name: each makes the
+    rule's AST node from its position (``meta``) and children (``c``)."""
+
     def __init__(self, file: str):
-        super().__init__()
         self.file = file
 
     def _s(self, meta) -> Span:
-        return span_of(self.file, meta)
+        return Span(self.file, *meta)
 
     def _id(self, tok: Token) -> ast.Ident:
-        return ast.Ident(name=str(tok), span=span_of(self.file, tok))
+        return ast.Ident(name=tok.value, span=Span(self.file, *tok.pos))
 
     # -- expressions
     def number(self, meta, c):
@@ -115,12 +107,6 @@ class _ToAst(Transformer_NonRecursive):  # long expressions nest deeply
 
     def cond(self, meta, c):
         return ast.Cond(cond=c[0], then=c[1], else_=c[2], span=self._s(meta))
-
-    def _bin(op):  # noqa: N805 - builds the methods below
-        def method(self, meta, c):
-            return ast.Binary(op=op, left=c[0], right=c[1], span=self._s(meta))
-
-        return method
 
     add, sub, mul, div, mod = _bin("+"), _bin("-"), _bin("*"), _bin("/"), _bin("%")
     eq, ne, lt, le, gt, ge = _bin("=="), _bin("!="), _bin("<"), _bin("<="), _bin(">"), _bin(">=")
@@ -215,7 +201,7 @@ class _ToAst(Transformer_NonRecursive):  # long expressions nest deeply
             memory=self._id(memory) if memory is not None else None,
             address=address,
             init_file=_unquote(str(init)) if init is not None else None,
-            init_span=span_of(self.file, init) if init is not None else None,
+            init_span=Span(self.file, *init.pos) if init is not None else None,
             span=self._s(meta),
         )
 
@@ -284,11 +270,11 @@ _GROUPS = [
 @functools.lru_cache(maxsize=1)
 def _terminal_words() -> dict[str, str]:
     words = {}
-    for t in parser().terminals:
-        if t.pattern.type == "str":
-            words[t.name] = f"`{t.pattern.value}`"
+    for name in _grammar.TERMINALS:
+        if name in _grammar.STRINGS:
+            words[name] = f"`{_grammar.STRINGS[name]}`"
         else:
-            words[t.name] = _REGEX_WORDS.get(t.name, t.name.lower())
+            words[name] = _REGEX_WORDS.get(name, name.lower())
     words["$END"] = "end of file"
     return words
 
@@ -363,8 +349,8 @@ def _chained(text: str, pos: int) -> bool:
     return bool(_COMPARISON.search(before[starts[-1] if starts else 0 :]))
 
 
-def _convert(e: lark.exceptions.LarkError, file: str, text: str) -> Diagnostic:
-    if isinstance(e, lark.exceptions.UnexpectedCharacters):
+def _convert(e: _lalr.UnexpectedInput, file: str, text: str) -> Diagnostic:
+    if isinstance(e, _lalr.UnexpectedCharacters):
         pos = e.pos_in_stream
         if text.startswith("/*", pos):
             return error(
@@ -390,14 +376,14 @@ def _convert(e: lark.exceptions.LarkError, file: str, text: str) -> Diagnostic:
         if e.allowed:
             msg += f", expected {describe_expected(e.allowed)}"
         return error("E003", msg, _point_span(file, text, e.pos_in_stream, e.line, e.column))
-    if isinstance(e, lark.exceptions.UnexpectedToken):
+    if isinstance(e, _lalr.UnexpectedToken):
         tok = e.token
         expected = describe_expected(e.accepts or e.expected)
         if tok.type == "$END":
             return error(
                 "E005", f"unexpected end of file, expected {expected}", _eof_span(file, text)
             )
-        span = span_of(file, tok)
+        span = Span(file, *tok.pos)
         if tok.type in ("EQEQ", "NOTEQ", "LESSTHAN", "LE", "MORETHAN", "GE") and _chained(
             text, tok.start_pos
         ):
@@ -408,13 +394,7 @@ def _convert(e: lark.exceptions.LarkError, file: str, text: str) -> Diagnostic:
                 span,
             )
         return error("E004", f"expected {expected}, found {_found(tok)}", span)
-    if isinstance(e, lark.exceptions.UnexpectedEOF):
-        return error(
-            "E005",
-            f"unexpected end of file, expected {describe_expected(e.expected)}",
-            _eof_span(file, text),
-        )
-    raise e  # a Lark error that is not about the input is a bug in acic
+    raise e  # an error that is not about the input is a bug in acic
 
 
 # ---- bounds, before the parser -------------------------------------------------------
@@ -512,8 +492,9 @@ def parse_text(text: str, file: str) -> ast.Module:
     bad = _bounds(text, file)
     if bad:
         raise SourceError(bad)
+    to_ast = _ToAst(file)
     try:
-        tree = parser().parse(text)
-    except lark.exceptions.UnexpectedInput as e:
+        decls = _lalr.parse(text, {name: getattr(to_ast, name) for name in _lalr.CALLBACKS})
+    except _lalr.UnexpectedInput as e:
         raise SourceError([_convert(e, file, text)]) from None
-    return ast.Module(path=file, decls=_ToAst(file).transform(tree))
+    return ast.Module(path=file, decls=decls)

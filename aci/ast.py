@@ -1,19 +1,98 @@
 """The abstract syntax tree of ``.aci`` files.
 
-Frozen attrs classes, one per construct; every node carries the :class:`Span` of the
-text it came from. The parser (:mod:`aci._parser`) builds them; the checker
+Immutable records, one class per construct; every node carries the :class:`Span` of
+the text it came from. The parser (:mod:`aci._parser`) builds them; the checker
 (:mod:`aci.check`) reads them. Nothing here evaluates or checks anything.
+
+A node class is declared with :func:`node`: its annotated names are its fields, given
+by keyword (``Ident(name="x", span=s)``). A node compares and hashes by the values of
+its fields, refuses assignment, and has a ``repr`` that names them; :func:`fields`
+lists a node's fields in order. ``node`` is typed as a dataclass transform, so mypy
+checks every construction; at run time it costs a few microseconds a class (the
+command line defines these classes at every start, docs/cli.md).
 """
 
 from __future__ import annotations
 
 from fractions import Fraction
-
-import attrs
+from operator import attrgetter
+from typing import Any, Callable, TypeVar, dataclass_transform
 
 from .span import Span
 
-node = attrs.frozen(kw_only=True)
+_C = TypeVar("_C", bound=type)
+_INITS: dict[tuple[str, ...], Callable[..., None]] = {}
+
+
+def _init(names: tuple[str, ...]) -> Callable[..., None]:
+    """``__init__(self, *, a, b, ...)`` storing each field (one per tuple of names)."""
+    if names not in _INITS:
+        stores = "".join(f"\n    _set(self, {n!r}, {n})" for n in names)
+        space: dict[str, Any] = {"_set": object.__setattr__}
+        exec(f"def __init__(self, *, {', '.join(names)}):{stores}", space)
+        _INITS[names] = space["__init__"]
+    return _INITS[names]
+
+
+class _Node:
+    """What every node class shares (its own ``_fields`` and ``_values`` are set by
+    :func:`node`)."""
+
+    __slots__ = ()
+    _fields: tuple[str, ...]
+    _values: Callable[[Any], tuple]
+
+    def __eq__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values(self) == self._values(other)
+
+    def __ne__(self, other: object) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        return self._values(self) != self._values(other)
+
+    def __hash__(self) -> int:
+        return hash((self.__class__.__name__, self._values(self)))
+
+    def __repr__(self) -> str:
+        items = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._fields)
+        return f"{self.__class__.__name__}({items})"
+
+    def __setattr__(self, name: str, value: object) -> None:
+        raise AttributeError(f"{self.__class__.__name__} is immutable: cannot set `{name}`")
+
+    def __delattr__(self, name: str) -> None:
+        raise AttributeError(f"{self.__class__.__name__} is immutable: cannot delete `{name}`")
+
+    def __reduce__(self):  # copy and pickle: rebuilt through __init__
+        return _rebuild, (self.__class__, self._values(self))
+
+
+def _rebuild(cls: Any, values: tuple) -> Any:
+    return cls(**dict(zip(cls._fields, values, strict=True)))
+
+
+@dataclass_transform(kw_only_default=True, frozen_default=True, eq_default=True)
+def node(cls: _C) -> _C:
+    """The node class of ``cls``: its annotated names become slots, set by a
+    keyword-only ``__init__`` (attrs and dataclasses generate many methods per class,
+    tens of times the cost)."""
+    names = tuple(cls.__dict__.get("__annotations__", {}))
+    if not names:
+        raise TypeError(f"node class {cls.__name__} declares no fields")
+    body = {k: v for k, v in cls.__dict__.items() if k not in ("__dict__", "__weakref__")}
+    body["__slots__"] = names
+    body["_fields"] = names
+    get = attrgetter(*names)  # the field values as a tuple (of one name: the bare value)
+    body["_values"] = staticmethod(get if len(names) > 1 else lambda n: (get(n),))
+    body["__init__"] = _init(names)
+    return type(cls.__name__, (_Node,), body)  # type: ignore[return-value]
+
+
+def fields(n: object) -> tuple[str, ...]:
+    """The field names of a node, in declaration order; () for anything else."""
+    return n._fields if isinstance(n, _Node) else ()
 
 
 @node

@@ -12,14 +12,12 @@ import argparse
 import json
 import os
 import sys
+from importlib import import_module
 
 from ._cli_args import UsageError, add_include, parse_defines
-from ._cli_explore import add_explore_parser
-from ._cli_import import add_import_parser
-from ._cli_run import add_run_parser
 from ._io import OutputError, read_input, write_atomic
 from .diagnostics import AciError, SourceError, render_json, render_text
-from .engine import MODES
+from .format import MODES
 
 EXIT_OK, EXIT_ERRORS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -247,7 +245,27 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(message)
 
 
-def build_parser() -> argparse.ArgumentParser:
+# Each command's sub-parser, built by "module:function" (one function may add several
+# commands), in the order `acic --help` lists them. A command imports only its own
+# module: `acic compile` does not import what `acic run` or `acic board` needs.
+COMMANDS = {
+    "check": "aci.cli:_add_check",
+    "compile": "aci.cli:_add_compile",
+    "schedule": "aci.cli:_add_schedule",
+    "asm": "aci.cli:_add_asm",
+    "disasm": "aci.cli:_add_disasm",
+    "dump": "aci.cli:_add_dump",
+    "run": "aci._cli_run:add_run_parser",
+    "explore": "aci._cli_explore:add_explore_parser",
+    "import": "aci._cli_import:add_import_parser",
+    "plan": "aci._cli_system:add_plan_parser",
+    "keygen": "aci._cli_board:add_board_parsers",
+    "board": "aci._cli_board:add_board_parsers",
+}
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser of every command, or only of ``command`` (what running it needs)."""
     from . import __version__
 
     p = _Parser(prog="acic", description="The toolchain for ACI programs.")
@@ -259,7 +277,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     sub.required = True
+    built = set()
+    for name, where in COMMANDS.items():
+        if (command is None or name == command) and where not in built:
+            built.add(where)
+            module, function = where.split(":")
+            getattr(import_module(module), function)(sub)
+    return p
 
+
+def _add_check(sub) -> None:
     c = sub.add_parser("check", help="check .aci files and report every error")
     c.add_argument("files", nargs="+", metavar="FILE")
     c.add_argument(
@@ -269,6 +296,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--format", choices=["text", "json"], default="text")
     c.set_defaults(func=cmd_check)
 
+
+def _add_compile(sub) -> None:
     c = sub.add_parser("compile", help="compile a program to an ACI image")
     c.add_argument("file", metavar="FILE.aci")
     c.add_argument(
@@ -279,11 +308,13 @@ def build_parser() -> argparse.ArgumentParser:
         "-D", dest="define", action="append", metavar="NAME=VALUE", help="override a const"
     )
     add_include(c)
-    c.add_argument("--mode", choices=MODES, default="strict")
+    c.add_argument("--mode", choices=tuple(MODES), default="strict")
     c.add_argument("--emit", choices=["image", "asm", "json"], default="image")
     c.add_argument("--strip", action="store_true", help="leave out the SYMBOLS section")
     c.set_defaults(func=cmd_compile)
 
+
+def _add_schedule(sub) -> None:
     c = sub.add_parser("schedule", help="schedule a program and report its timing")
     c.add_argument("file", metavar="FILE.aci")
     c.add_argument("--program", metavar="NAME")
@@ -291,36 +322,31 @@ def build_parser() -> argparse.ArgumentParser:
         "-D", dest="define", action="append", metavar="NAME=VALUE", help="override a const"
     )
     add_include(c)
-    c.add_argument("--mode", choices=MODES, default="strict")
+    c.add_argument("--mode", choices=tuple(MODES), default="strict")
     c.add_argument("--json", action="store_true", help="the report as JSON")
     c.add_argument("--gantt", metavar="OUT.png|OUT.svg", help="draw slots against time")
     c.set_defaults(func=cmd_schedule)
 
+
+def _add_asm(sub) -> None:
     c = sub.add_parser("asm", help="assemble .acs text into an image")
     c.add_argument("file", metavar="FILE.acs")
     c.add_argument("-o", "--output", metavar="OUT.acx", required=True)
     c.set_defaults(func=cmd_asm)
 
+
+def _add_disasm(sub) -> None:
     c = sub.add_parser("disasm", help="print an image (or a bundle) as assembly text")
     c.add_argument("image", metavar="IMAGE|BUNDLE")
     c.add_argument("--annotate", action="store_true", help="offsets, bytes and source lines")
     c.set_defaults(func=cmd_disasm)
 
+
+def _add_dump(sub) -> None:
     c = sub.add_parser("dump", help="print every section of an image (or record of a bundle)")
     c.add_argument("image", metavar="IMAGE|BUNDLE")
     c.add_argument("--json", action="store_true", required=True, help="as JSON (the only form)")
     c.set_defaults(func=cmd_dump)
-
-    add_run_parser(sub)
-    add_explore_parser(sub)
-    add_import_parser(sub)
-    from ._cli_system import add_plan_parser
-
-    add_plan_parser(sub)
-    from ._cli_board import add_board_parsers
-
-    add_board_parsers(sub)
-    return p
 
 
 def _with_deep_stack(fn, *args):
@@ -368,7 +394,11 @@ def _in_main_thread() -> bool:
 def main(argv: list[str] | None = None) -> int:
     import signal
 
-    parser = build_parser()
+    if argv is None:
+        argv = sys.argv[1:]
+    # A command named first needs only its own parser; anything else (--help,
+    # --version, a mistyped command) gets the parser of every command.
+    parser = build_parser(argv[0] if argv and argv[0] in COMMANDS else None)
     handles_signals = _in_main_thread()  # signal handlers can only be set there
     if handles_signals:
         previous = signal.signal(signal.SIGTERM, _on_sigterm)

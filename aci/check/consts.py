@@ -14,8 +14,6 @@ import math
 from fractions import Fraction
 from typing import Iterable, Iterator, Mapping
 
-import attrs
-
 from .. import ast, units
 from ..affine import Affine
 from ..diagnostics import Note
@@ -359,14 +357,8 @@ def names_in(e: object) -> Iterator[ast.Name]:
     """Every name an expression uses."""
     if isinstance(e, ast.Name):
         yield e
-    cls = type(e)
-    if not attrs.has(cls):
-        return
-    for f in attrs.fields(cls):
-        v = getattr(e, f.name)
-        if isinstance(v, tuple):
-            for x in v:
-                if attrs.has(type(x)) and not isinstance(x, ast.Ident):
-                    yield from names_in(x)
-        elif attrs.has(type(v)) and not isinstance(v, (ast.Ident, Span)):
-            yield from names_in(v)
+    for f in ast.fields(e):
+        v = getattr(e, f)
+        for x in v if isinstance(v, tuple) else (v,):
+            if ast.fields(x) and not isinstance(x, ast.Ident):
+                yield from names_in(x)

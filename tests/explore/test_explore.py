@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
@@ -11,7 +10,6 @@ import pytest
 from aci import cli
 from aci import explore as X
 from aci._cli_explore import MODES as CLI_MODES
-from aci._cli_explore import add_explore_parser
 from aci.diagnostics import SourceError
 from aci.pipeline import compile_file
 
@@ -23,18 +21,8 @@ HELLO = str(PROGRAMS / "examples/hello.aci")
 
 
 @pytest.fixture
-def acic(monkeypatch, capsys):
-    """Run ``acic ARGS...`` with the explore command added to the parser; (code, out, err)."""
-    build = cli.build_parser
-
-    def with_explore():
-        parser = build()
-        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        if "explore" not in sub.choices:
-            add_explore_parser(sub)
-        return parser
-
-    monkeypatch.setattr(cli, "build_parser", with_explore)
+def acic(capsys):
+    """Run ``acic ARGS...``; (code, out, err)."""
 
     def run(*argv):
         code = cli.main([str(a) for a in argv])

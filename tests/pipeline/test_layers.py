@@ -32,6 +32,8 @@ LAYERS = [
     # 2. the compiler's stages in pipeline order (aci.pipeline), then the image's
     #    other readers; ordered: each imports only modules before it
     [
+        "_grammar",
+        "_lalr",
         "_parser",
         "parse",
         "check.values",
@@ -91,6 +93,7 @@ LAYERS = [
         "demo",
         "imports.digits",
         "_generate",
+        "_generate_grammar",
         "_cli_args",
         "_cli_run",
         "_cli_explore",

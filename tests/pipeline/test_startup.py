@@ -1,6 +1,8 @@
 """Start-up: a command imports only what it needs. ``acic compile`` and ``acic
 check`` of the BNN, each in a fresh interpreter, never import numpy, the trace
-writers or the plotting library (the engines and reports do, for ``acic run``)."""
+writers or the plotting library (the engines and reports do, for ``acic run``), nor
+Lark (the parser runs generated tables), ZeroMQ, or acic's engines, board daemon
+and protocol (other commands' modules)."""
 
 import subprocess
 import sys
@@ -10,7 +12,20 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 BNN = ROOT / "programs" / "bnn_pr.aci"
-HEAVY = ("numpy", "matplotlib", "vcd", "hypothesis")
+HEAVY = (
+    "numpy",
+    "matplotlib",
+    "vcd",
+    "hypothesis",
+    "lark",
+    "zmq",
+    "aci.engine",
+    "aci.run",
+    "aci.daemon",
+    "aci.protocol",
+    "aci._cli_run",
+    "aci._cli_board",
+)
 PROBE = (
     "import sys\nfrom aci.cli import main\ncode = main(sys.argv[1:])\n"
     f"print(code, *[m for m in {HEAVY!r} if m in sys.modules])\n"

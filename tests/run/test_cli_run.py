@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import io
 import json
 
@@ -11,7 +10,6 @@ import numpy as np
 import pytest
 
 from aci import cli
-from aci._cli_run import add_run_parser
 from aci.encode import encode
 from aci.pipeline import compile_file
 from aci.trace import read_jsonl
@@ -22,18 +20,8 @@ HELLO = str(PROGRAMS / "examples/hello.aci")
 
 
 @pytest.fixture
-def acic(monkeypatch, capsys):
-    """Run ``acic ARGS...`` with the run command added to the parser; (code, out, err)."""
-    build = cli.build_parser
-
-    def with_run():
-        parser = build()
-        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
-        if "run" not in sub.choices:
-            add_run_parser(sub)
-        return parser
-
-    monkeypatch.setattr(cli, "build_parser", with_run)
+def acic(capsys):
+    """Run ``acic ARGS...``; (code, out, err)."""
 
     def run(*argv):
         code = cli.main([str(a) for a in argv])
