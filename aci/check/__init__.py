@@ -5,7 +5,7 @@ unit, evaluates compile-time expressions (with units), applies ``-D`` overrides,
 expands ``for``, checks every rule of docs/language.md and places buffers and
 bitstreams in the target's memory regions. It returns a :class:`Unit` whose
 programs are :class:`aci.program.Program` values, or raises :class:`SourceError`
-with every diagnostic found (sorted by position). Codes: E010-E091 of
+with every diagnostic found (sorted by position). Codes: E010-E105 of
 :data:`aci.diagnostics.CODES`.
 
 The checker is split by concern; its parts share one explicit state, the
@@ -21,7 +21,8 @@ The checker is split by concern; its parts share one explicit state, the
   cores a program asks of its target;
 - :mod:`~aci.check.tasks`: parameters and port bindings;
 - :mod:`~aci.check.races`: two threads of a parsec touching the same bytes;
-- :mod:`~aci.check.limits`: the image format's limits for a whole program.
+- :mod:`~aci.check.limits`: the image format's limits for a whole program;
+- :mod:`~aci.check.systems`: ``system`` declarations, against the checked programs.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from .consts import apply_defines, const_value, whole_consts
 from .context import Context, Unit
 from .declarations import collect, declarations
 from .hierarchy import check_program
+from .systems import check_systems
 
 __all__ = ["Unit", "check"]
 
@@ -51,6 +53,7 @@ def check(loaded: Loaded, defines: Mapping[str, str] | None = None) -> Unit:
         prog = check_program(ctx, p)
         if prog is not None:
             programs[name] = prog
+    systems = check_systems(ctx, programs)
     if ctx.diags:
         raise SourceError(list(dict.fromkeys(ctx.diags)))
     return Unit(
@@ -59,4 +62,5 @@ def check(loaded: Loaded, defines: Mapping[str, str] | None = None) -> Unit:
         {k: v for k, v in ctx.cores.items() if v},
         whole_consts(ctx),
         tuple(sorted(dict.fromkeys(ctx.warnings), key=Diagnostic.sort_key)),
+        systems,
     )

@@ -44,6 +44,7 @@ LAYERS = [
         "check.races",
         "check.tasks",
         "check.hierarchy",
+        "check.systems",
         "check",
         "pipelining",
         "schedule",
