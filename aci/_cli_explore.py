@@ -5,8 +5,11 @@
 
     acic explore FILE.aci -D NAME=V1,V2,... [-D ...] [--mode strict,dataflow]
                  [--program P,...] [--jobs N] [--json] [--plot OUT.png|OUT.svg]
+    acic explore FILE.aci --boards N,... [-D BATCH=B] [-D NAME=V ...] [--program P] [--json]
 
-Prints the table (or ``--json``: ``{"file": ..., "rows": [...]}``, the rows of
+With ``--boards`` it sweeps the number of boards instead: the planner's best plan for
+each (``acic plan --boards N,...``, :mod:`aci._cli_system`), one row per number.
+Otherwise it prints the table (or ``--json``: ``{"file": ..., "rows": [...]}``, the rows of
 :mod:`aci.explore`) on stdout; ``--plot`` draws total time against the first
 swept const. A progress bar goes to stderr when stderr is a terminal.
 
@@ -58,8 +61,50 @@ def add_explore_parser(subparsers) -> argparse.ArgumentParser:
     c.add_argument(
         "--plot", metavar="OUT.png|OUT.svg", help="draw total time against the first swept const"
     )
+    c.add_argument(
+        "--boards",
+        metavar="N,...",
+        help="sweep the number of boards instead: the best plan for each (as acic plan --boards); "
+        "-D BATCH=B sets images per batch (default 100), other -D fix consts",
+    )
     c.set_defaults(func=cmd_explore)
     return c
+
+
+def explore_boards(args) -> int:
+    """``--boards``: the planner's sweep over the number of boards (docs/system.md)."""
+    from ._cli_system import cmd_plan
+
+    fixed, batch = [], 100
+    for d in args.define:
+        name, _, values = d.partition("=")
+        if "," in values:
+            raise UsageError(f"with --boards, -D fixes a const (one value), not `{d}`")
+        if name == "BATCH":
+            try:
+                batch = int(values)
+            except ValueError:
+                raise UsageError(f"-D BATCH expects a whole number, got `{values}`") from None
+        else:
+            fixed.append(d)
+    if args.plot or args.mode != "strict" or (args.program and "," in args.program):
+        raise UsageError("--boards takes neither --plot, --mode nor several --program")
+    plan = argparse.Namespace(
+        file=args.file,
+        boards=args.boards,
+        sweep=True,  # one row per number of boards, even for one
+        batch=batch,
+        batches=None,
+        link_gbps=10.0,
+        latency_us=20.0,
+        program=args.program,
+        define=fixed,
+        json=args.json,
+        perfetto=None,
+        bundle=None,
+        output=None,
+    )
+    return cmd_plan(plan)
 
 
 def _list(text: str, flag: str) -> list[str]:
@@ -72,6 +117,8 @@ def _list(text: str, flag: str) -> list[str]:
 def cmd_explore(args) -> int:
     from .explore import PLOT_FORMATS, SpecSyntaxError, combinations, explore, plot, table
 
+    if args.boards:
+        return explore_boards(args)
     modes = _list(args.mode, "--mode")
     for m in modes:
         if m not in MODES:

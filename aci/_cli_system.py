@@ -57,6 +57,12 @@ def add_plan_parser(subparsers) -> argparse.ArgumentParser:
     c.add_argument("--json", action="store_true", help="the plan and its alternatives as JSON")
     c.add_argument("--perfetto", metavar="OUT.json", help="write the chosen plan's simulated trace")
     c.add_argument(
+        "-o",
+        "--output",
+        metavar="OUT.aci",
+        help="write the chosen plan as a system program (acic compile makes its bundle)",
+    )
+    c.add_argument(
         "--bundle",
         metavar="OUT.acb",
         help="write the chosen plan as a bundle: every board's image and the host's steps",
@@ -65,21 +71,27 @@ def add_plan_parser(subparsers) -> argparse.ArgumentParser:
     return c
 
 
-def report(chosen, alternatives) -> dict:
-    def stages(c):
-        return [
-            {
-                "windows": [p.first, p.last - 1],
-                "boards": list(b),
-                "run_ns": p.run_ns,
-                "in_bytes_per_batch": p.in_bytes,
-                "out_bytes_per_batch": p.out_bytes,
-            }
-            for p, b in c.plan.stages
-        ]
+def stages_json(plan) -> list[dict]:
+    return [
+        {
+            "name": p.name,
+            "windows": [p.first, p.last - 1],
+            "boards": list(b),
+            "run_ns": p.run_ns,
+            "in_bytes_per_batch": p.in_bytes,
+            "out_bytes_per_batch": p.out_bytes,
+        }
+        for p, b in plan.stages
+    ]
 
+
+def report(chosen, alternatives) -> dict:
     return {
-        "chosen": {"rule": chosen.rule, "stages": stages(chosen), **chosen.result.to_json()},
+        "chosen": {
+            "rule": chosen.rule,
+            "stages": stages_json(chosen.plan),
+            **chosen.result.to_json(),
+        },
         "alternatives": [
             {
                 "plan": c.result.plan,
@@ -101,9 +113,24 @@ def text(rep: dict) -> str:
         f"plan: {ch['plan']} ({ch['rule']}): {ch['images']:,} images in {format_ns(ch['total_ns'])}, "
         f"{ch['images_per_s']:,.1f} images/s"
     ]
+    lines += use_lines(ch)
+    lines.append("alternatives (images/s):")
+    best = rep["alternatives"][0]["images_per_s"]
+    for a in rep["alternatives"]:
+        lines.append(
+            f"  {a['images_per_s']:>12,.1f}  {a['images_per_s'] / best:6.3f}  {a['plan']}  [{a['rule']}]"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def use_lines(ch: dict) -> list[str]:
+    """Each stage, then each board's and each link direction's use, as text."""
+    from .timing import format_ns
+
+    lines = []
     for s in ch["stages"]:
         lines.append(
-            f"  windows {s['windows'][0]}..{s['windows'][1]} on {', '.join(s['boards'])}: "
+            f"  {s['name']} on {', '.join(s['boards'])}: "
             f"{format_ns(s['run_ns'])} per batch, {s['in_bytes_per_batch']:,} bytes in, "
             f"{s['out_bytes_per_batch']:,} bytes out"
         )
@@ -119,13 +146,28 @@ def text(rep: dict) -> str:
             f"  {k}: {u['count']} transfers, {u['nbytes']:,} bytes, busy {format_ns(u['busy_ns'])} "
             f"({100 * u['busy_ns'] / ch['total_ns']:.1f}%)"
         )
-    lines.append("alternatives (images/s):")
-    best = rep["alternatives"][0]["images_per_s"]
-    for a in rep["alternatives"]:
-        lines.append(
-            f"  {a['images_per_s']:>12,.1f}  {a['images_per_s'] / best:6.3f}  {a['plan']}  [{a['rule']}]"
-        )
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def schedule_system(args, plan) -> int:
+    """``acic schedule`` of a system: its plan simulated, per stage, board and link."""
+    from .system import simulate
+    from .timing import format_ns
+
+    result = simulate(plan)
+    rep = {"system": plan.name, "stages": stages_json(plan), **result.to_json()}
+    if args.json:
+        sys.stdout.write(json.dumps(rep, indent=1) + "\n")
+        return 0
+    lines = [
+        f"system {plan.name}: {plan.batches} batches of {plan.batch} images "
+        f"({rep['images']:,} images) in {format_ns(rep['total_ns'])}, "
+        f"{rep['images_per_s']:,.1f} images/s",
+        "stages:",
+        *use_lines(rep),
+    ]
+    sys.stdout.write("\n".join(lines) + "\n")
+    return 0
 
 
 def sweep(args, by_boards: dict) -> int:
@@ -167,11 +209,11 @@ def cmd_plan(args) -> int:
         ) from None
     if min(counts) < 1 or args.batch < 1 or (args.batches is not None and args.batches < 1):
         raise UsageError("--boards, --batch and --batches must be at least 1")
-    if len(counts) > 1 and (args.perfetto or args.bundle):
-        raise UsageError("--perfetto and --bundle take one number of boards")
+    if len(counts) > 1 and (args.perfetto or args.bundle or args.output):
+        raise UsageError("--perfetto, --bundle and -o take one number of boards")
     if args.link_gbps <= 0 or args.latency_us < 0:
         raise UsageError("--link-gbps must be positive and --latency-us not negative")
-    for out in (args.perfetto, args.bundle):
+    for out in (args.perfetto, args.bundle, args.output):
         if out:
             check_output(out)
     net = network(args.file, args.batch, parse_defines(args.define), args.program)
@@ -182,7 +224,7 @@ def cmd_plan(args) -> int:
         )
         return candidates(net, system, args.batches or 24 * n)
 
-    if len(counts) > 1:
+    if len(counts) > 1 or getattr(args, "sweep", False):
         return sweep(args, {n: best(n) for n in counts})
     cands = best(counts[0])
     rep = report(cands[0], cands)
@@ -190,6 +232,14 @@ def cmd_plan(args) -> int:
         events: list[dict] = []
         simulate(cands[0].plan, events.append)
         write_atomic(args.perfetto, json.dumps(to_perfetto(events)))
+    if args.output:
+        from .system import system_source
+
+        write_atomic(args.output, system_source(net, cands[0].plan, args.output, args.program))
+        sys.stderr.write(
+            f"wrote {args.output}: acic compile {args.output} "
+            f"-D IMAGES={args.batch} -D BATCH={args.batch} makes its bundle\n"
+        )
     if args.bundle:
         from . import bundle
 

@@ -245,6 +245,35 @@ class _ToAst:
     def reconfigure(self, meta, c):
         return ast.Reconfigure(slot=c[0], core=self._id(c[1]), span=self._s(meta))
 
+    # -- systems
+    def system_decl(self, meta, c):
+        return ast.System(name=self._id(c[0]), items=tuple(c[1:]), span=self._s(meta))
+
+    def system_board(self, meta, c):
+        return ast.SystemBoard(
+            word=self._id(c[0]), name=self._id(c[1]), target=self._id(c[2]), span=self._s(meta)
+        )
+
+    def system_link(self, meta, c):
+        return ast.SystemLink(
+            word=self._id(c[0]),
+            a=self._id(c[1]),
+            b=self._id(c[3]),
+            fields=tuple(c[4:]),
+            span=self._s(meta),
+        )
+
+    def system_run(self, meta, c):
+        return ast.SystemRun(
+            word=self._id(c[0]),
+            program=self._id(c[1]),
+            boards=tuple(self._id(x) for x in c[2:]),
+            span=self._s(meta),
+        )
+
+    def system_field(self, meta, c):
+        return ast.SystemField(name=self._id(c[0]), values=tuple(c[1:]), span=self._s(meta))
+
 
 # ---- errors in words -------------------------------------------------------------
 
@@ -257,7 +286,7 @@ _REGEX_WORDS = {
 }
 # When every member of a group is expected, the group's word replaces them.
 _GROUPS = [
-    ("a declaration", {"IMPORT", "TARGET", "CORE", "CONST", "BUFFER", "PROGRAM"}),
+    ("a declaration", {"IMPORT", "TARGET", "CORE", "CONST", "BUFFER", "PROGRAM", "SYSTEM"}),
     ("a statement", {"WINDOW", "PARSEC", "THREAD", "LOOP", "REPEAT", "FOR", "TASK", "RECONFIGURE"}),
     ("an expression", {"NUMBER", "QUANTITY", "NAME", "LPAR", "MINUS", "BANG", "TRUE", "FALSE"}),
     ("an operator", {"PLUS", "MINUS", "STAR", "SLASH", "PERCENT"}),
@@ -413,7 +442,7 @@ _TOKEN = re.compile(
 _KEYWORDS = frozenset(
     "import const target core buffer program window parsec thread loop repeat for task "
     "reconfigure param in out id bitstream resources cycles slots memory at size from on slot "
-    "capacity input output".split()
+    "capacity input output system".split()
 )
 
 

@@ -411,7 +411,54 @@ class Program:
     span: Span
 
 
-Decl = Import | Target | Core | Const | Buffer | Program
+@node
+class SystemBoard:
+    """``board NAME : TARGET`` (``word``: the item's first word, ``board`` when right)."""
+
+    word: Ident
+    name: Ident
+    target: Ident
+    span: Span
+
+
+@node
+class SystemLink:
+    """``link A <-> B { rate R latency L }``: ends are board names or ``host``."""
+
+    word: Ident
+    a: Ident
+    b: Ident
+    fields: tuple[Resource, ...]
+    span: Span
+
+
+@node
+class SystemRun:
+    """``run PROGRAM on BOARD, ...``: a stage of the system."""
+
+    word: Ident
+    program: Ident
+    boards: tuple[Ident, ...]
+    span: Span
+
+
+@node
+class SystemField:
+    """``batches N``, ``batch N``, ``stream BUFFER, ...``: a name and its values."""
+
+    name: Ident
+    values: tuple[Expr, ...]
+    span: Span
+
+
+@node
+class System:
+    name: Ident
+    items: tuple[SystemBoard | SystemLink | SystemRun | SystemField, ...]
+    span: Span
+
+
+Decl = Import | Target | Core | Const | Buffer | Program | System
 
 
 @node

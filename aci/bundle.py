@@ -105,10 +105,15 @@ STAGE = S(
     "A part of the plan: one image, run by the boards whose BOARD record names this stage.",
     ("image_offset", "u32", "where the image starts in the bundle"),
     ("image_length", "u32", "its bytes, at least the image header's 24"),
-    ("first", "u16", "the first window of the network the part holds"),
-    ("last", "u16", "one past its last window, over `first`"),
+    ("first", "u16", "a part of a network: its first window; a system's stage: its index"),
+    ("last", "u16", "one past its last window (the index plus 1), over `first`"),
     ("reserved", "u32", "zero"),
     ("run_ns", "u64", "one run of the image as the timing model predicts it, 0 .. max_time_ns"),
+    (
+        "program",
+        "name32",
+        "a system's stage: the program it runs; NUL-padded printable ASCII, or empty",
+    ),
 )
 
 BOARD = S(
@@ -232,6 +237,7 @@ ERRORS = [
             "an image does not start at the next multiple of 8 after the name or the previous image",
             "an image runs past the bundle, a gap before it is not zero, or bytes follow the last",
             "`last` is not over `first`, or `run_ns` is over the image format's `max_time_ns`",
+            "`program` is not NUL-padded printable ASCII (or empty)",
             "no board runs the stage",
         ),
     ),
@@ -403,6 +409,7 @@ def encode(plan: Plan) -> bytes:
             first=part.first,
             last=part.last,
             run_ns=part.run_ns,
+            program=_name(part.program, 32, "program name"),
         )
         at += len(part.data)
     for b in system.boards:
@@ -769,28 +776,24 @@ def decode(data: bytes) -> Bundle:
 
     system = System(tuple(boards), tuple(links), tuple(targets) if any(targets) else ())
     stages = []
-    for s, (_, rec) in enumerate(stages_raw):
+    for s, (at, rec) in enumerate(stages_raw):
         on = tuple(b for b, st in zip(boards, board_stage, strict=True) if st == s)
-        ins = [
+        # what one batch (the first) brings to the stage and takes from it
+        ins = sum(
             x.nbytes
             for x in steps
-            if x.dst in on and x.batch >= 0 and x.kind in ("send", "transfer")
-        ]
-        outs = [
-            x.nbytes
-            for x in steps
-            if x.src in on and x.batch >= 0 and x.kind in ("transfer", "collect")
-        ]
-        blob, img = images[s]
-        part = Part(
-            rec["first"],
-            rec["last"],
-            img,
-            blob,
-            rec["run_ns"],
-            ins[0] if ins else 0,
-            outs[0] if outs else 0,
+            if x.dst in on and x.batch == 0 and x.kind in ("send", "transfer")
         )
+        outs = sum(
+            x.nbytes
+            for x in steps
+            if x.src in on and x.batch == 0 and x.kind in ("transfer", "collect")
+        )
+        blob, img = images[s]
+        program = _text(
+            rec["program"], at + STAGE.at("program"), "a program name", "bad_stage", True
+        )
+        part = Part(rec["first"], rec["last"], img, blob, rec["run_ns"], ins, outs, program)
         stages.append((part, on))
     plan = Plan(
         name, system, tuple(stages), batches, h["batch"], tuple(steps), tuple(host.values())
@@ -862,6 +865,7 @@ def to_json(b: Bundle) -> dict:
         "host_buffers": [attrs.asdict(h) for h in p.host_buffers],
         "stages": [
             {
+                "program": part.program,
                 "windows": [part.first, part.last - 1],
                 "boards": list(boards),
                 "run_ns": part.run_ns,
@@ -907,7 +911,8 @@ def listing(b: Bundle) -> str:
     for i, (part, boards) in enumerate(p.stages):
         out += [
             "",
-            f".stage {i} windows={part.first}..{part.last - 1} run_ns={part.run_ns} "
+            f".stage {i} {part.program or '-'} windows={part.first}..{part.last - 1} "
+            f"run_ns={part.run_ns} "
             f"boards={','.join(boards)}",
             disassemble(part.image).rstrip("\n"),
         ]

@@ -130,12 +130,31 @@ def cmd_check(args) -> int:
     return EXIT_ERRORS if failed else EXIT_OK
 
 
-def cmd_compile(args) -> int:
-    from .pipeline import compile_file
+def _system_of(unit, name: str | None) -> str | None:
+    """The system ``--program`` names, or the file's only one when none is named."""
+    if name is not None:
+        return name if name in unit.systems else None
+    return next(iter(unit.systems)) if len(unit.systems) == 1 else None
 
-    c = compile_file(
-        args.file, parse_defines(args.define), args.program, args.mode, symbols=not args.strip
-    )
+
+def _compile_system(args, loaded, unit, name: str):
+    from .system import compile_system
+
+    try:
+        return compile_system(unit, name, args.mode, symbols=not getattr(args, "strip", False))
+    except SourceError as e:
+        e.sources = loaded.sources
+        raise
+
+
+def cmd_compile(args) -> int:
+    from .pipeline import check_file, compile_checked
+
+    loaded, unit = check_file(args.file, parse_defines(args.define))
+    system = _system_of(unit, args.program)
+    if system is not None:
+        return _write_bundle(args, loaded, unit, system)
+    c = compile_checked(loaded, unit, args.program, args.mode, not args.strip, args.file)
     report_warnings(c.warnings, c.sources)
     out: bytes | str
     if args.emit == "image":
@@ -155,6 +174,28 @@ def cmd_compile(args) -> int:
         write_atomic(path, out)
         if args.emit == "image":
             sys.stderr.write(f"wrote {path}: {len(out)} bytes\n")
+    return EXIT_OK
+
+
+def _write_bundle(args, loaded, unit, name: str) -> int:
+    """``acic compile`` of a system: its bundle (or its listing, or JSON)."""
+    from . import bundle
+
+    report_warnings(unit.warnings, loaded.sources)
+    data = bundle.encode(_compile_system(args, loaded, unit, name))
+    if args.emit == "image":
+        out: bytes | str = data
+    elif args.emit == "asm":
+        out = bundle.listing(bundle.decode(data))
+    else:
+        out = json.dumps(bundle.to_json(bundle.decode(data)), indent=1) + "\n"
+    if args.output == "-" or (args.output is None and args.emit != "image"):
+        sys.stdout.write(out) if isinstance(out, str) else sys.stdout.buffer.write(out)
+    else:
+        path = args.output or os.path.splitext(os.path.basename(args.file))[0] + ".acb"
+        write_atomic(path, out)
+        if args.emit == "image":
+            sys.stderr.write(f"wrote {path}: {len(out)} bytes (bundle of system `{name}`)\n")
     return EXIT_OK
 
 
@@ -223,10 +264,20 @@ def cmd_dump(args) -> int:
 def cmd_schedule(args) -> int:
     from . import report
     from .decode import decode
-    from .pipeline import compile_file
+    from .pipeline import check_file, compile_checked
     from .run import run_image
 
-    c = compile_file(args.file, parse_defines(args.define), args.program, args.mode)
+    loaded, unit = check_file(args.file, parse_defines(args.define))
+    system = _system_of(unit, args.program)
+    if system is not None:
+        from ._cli_system import schedule_system
+
+        if args.gantt:
+            raise UsageError(
+                "--gantt draws one board's slots; a system's trace: acic plan --perfetto"
+            )
+        return schedule_system(args, _compile_system(args, loaded, unit, system))
+    c = compile_checked(loaded, unit, args.program, args.mode, True, args.file)
     events: list[dict] = []
     result = run_image(c.data, args.mode, timing_only=True, trace=events.append)
     img = decode(c.data)

@@ -522,6 +522,58 @@ CODES: dict[str, Code] = {
             ),
         ),
         Code(
+            "E100",
+            "program and board of different targets",
+            "A system's `run PROGRAM on BOARD` names a board whose target is not the one the program is built for (`program NAME on TARGET`).",
+            where="Reported at the board's name in the `run`, with a note at the board's declaration.",
+            examples=(
+                Example("check tests/check/e100_board_of_another_target.aci", lines=((5, 11),)),
+            ),
+        ),
+        Code(
+            "E101",
+            "no link between two ends",
+            "Two ends of a system must exchange bytes but no `link` joins them: a stage reads a buffer that an earlier stage writes on another board (a transfer over a link that does not exist), or the host must load a board's image, send it inputs or collect its outputs.",
+            where="Reported at the `run` of the stage that needs the bytes (or whose board needs loading), with a note at the stage that writes them.",
+            examples=(
+                Example("check tests/check/e101_no_link.aci", lines=((5, 12),), shows=(0, 1)),
+            ),
+        ),
+        Code(
+            "E102",
+            "bad link",
+            "A `link` joins an end to itself, or a second `link` joins the same two ends (a link is full duplex: `a <-> b` and `b <-> a` are one link).",
+            where="Reported at the link, with a note at the first link between the same ends.",
+            examples=(
+                Example("check tests/check/e102_bad_link.aci", lines=((5, 10),), shows=(0, 1)),
+            ),
+        ),
+        Code(
+            "E103",
+            "board runs two programs",
+            "A board is named in two `run`s (or twice in one): a board runs one program, whose image it holds.",
+            where="Reported at the second naming of the board, with a note at the first.",
+            examples=(
+                Example("check tests/check/e103_board_runs_two_programs.aci", lines=((5, 9),)),
+            ),
+        ),
+        Code(
+            "E104",
+            "buffer used on a board that does not hold it",
+            "A stage's program reads a buffer that no earlier stage writes, that is not an `input` the host sends, and that the program does not write itself: nothing puts its bytes on the stage's boards.",
+            where="Reported at the stage's `run`, with a note at the buffer's declaration.",
+            examples=(Example("check tests/check/e104_buffer_not_on_board.aci", lines=((5, 9),)),),
+        ),
+        Code(
+            "E105",
+            "bad stream",
+            "`stream` names a buffer that no program of the system uses, or a scratch buffer: only inputs (sent) and outputs (collected) travel between the host and the boards; scratch buffers move between boards by placement.",
+            where="Reported at the buffer's name in the `stream`.",
+            examples=(
+                Example("check tests/check/e105_bad_stream.aci", lines=((5, 14),), shows=(0, 1)),
+            ),
+        ),
+        Code(
             "W001",
             "task longer than the watchdog",
             "A warning: a task takes longer, by the timing model, than the target's `watchdog`, so a run stops there with the run-time error `watchdog`.",

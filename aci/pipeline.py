@@ -89,9 +89,11 @@ class Compiled:
 
 def pick_program(unit: Unit, name: str | None, path: str) -> P.Program:
     if name is None:
-        if len(unit.programs) == 1:
+        if len(unit.programs) == 1 and not unit.systems:
             return next(iter(unit.programs.values()))
         which = ", ".join(sorted(unit.programs)) or "none"
+        if unit.systems:
+            which += "; systems: " + ", ".join(sorted(unit.systems))
         raise SourceError(
             [
                 error(
@@ -106,10 +108,22 @@ def pick_program(unit: Unit, name: str | None, path: str) -> P.Program:
         )
     if name not in unit.programs:
         which = ", ".join(sorted(unit.programs)) or "none"
+        if unit.systems:
+            which += "; systems: " + ", ".join(sorted(unit.systems))
         raise SourceError(
             [error("E091", f"no program `{name}` in `{path}` (programs: {which})", None)]
         )
     return unit.programs[name]
+
+
+def check_file(path: str, defines=None) -> tuple:
+    """Stages 1 and 2: (loaded, unit); a SourceError carries the sources read."""
+    loaded = load(path)
+    try:
+        return loaded, check(loaded, defines)
+    except SourceError as e:
+        e.sources = loaded.sources
+        raise
 
 
 def compile_file(
@@ -118,14 +132,34 @@ def compile_file(
     loaded = load(path)  # 1
     try:
         unit = check(loaded, defines)  # 2
-        prog = place(pick_program(unit, program, path))  # 3
-        scheduled = schedule(
-            balance(pipelining(prog, mode), lambda p: estimate(p, mode)), mode
-        )  # 4, 5, 6
     except SourceError as e:
         e.sources = loaded.sources
         raise
+    return compile_checked(loaded, unit, program, mode, symbols, path)
+
+
+def compile_checked(
+    loaded, unit: Unit, program: str | None, mode: str, symbols: bool, path: str
+) -> Compiled:
+    """Stages 3 to 9 for the program ``program`` of a checked unit."""
+    try:
+        prog = place(pick_program(unit, program, path))  # 3
+        scheduled, img, data = compile_program(prog, mode, symbols)
+    except SourceError as e:
+        e.sources = loaded.sources
+        raise
+    return Compiled(prog, scheduled, img, data, loaded.sources, unit.warnings)
+
+
+def compile_program(
+    prog: P.Program, mode: str = "strict", symbols: bool = True
+) -> tuple[P.Program, Image, bytes]:
+    """Stages 4 to 9 for one placed program: (scheduled program, image, its bytes);
+    SourceError (E067) when its slots cannot be assigned."""
+    scheduled = schedule(
+        balance(pipelining(prog, mode), lambda p: estimate(p, mode)), mode
+    )  # 4, 5, 6
     img = lower(
         waits(scheduled) if mode == "dataflow" else scheduled, mode, symbols=symbols
     )  # 7, 8
-    return Compiled(prog, scheduled, img, encode(img), loaded.sources, unit.warnings)  # 9
+    return scheduled, img, encode(img)  # 9

@@ -245,6 +245,59 @@ class Program:
     span: Span
 
 
+@attrs.frozen
+class SystemBoard:
+    name: str
+    target: str  # the target's name
+    span: Span
+
+
+@attrs.frozen
+class SystemLink:
+    a: str  # a board's name, or "host"
+    b: str
+    bits_per_s: int
+    latency_ns: int
+    span: Span
+
+
+@attrs.frozen
+class Stage:
+    """``run PROGRAM on BOARDS``: batch k runs on ``boards[k % len(boards)]``."""
+
+    program: str
+    boards: tuple[str, ...]
+    span: Span
+
+
+@attrs.frozen
+class Flow:
+    """Bytes of a buffer that move each batch (or, for a constant input, once per board):
+    ``send`` from the host to stage ``dst``, ``transfer`` from stage ``src`` to stage
+    ``dst``, ``collect`` from stage ``src`` to the host (-1: the host)."""
+
+    kind: str
+    buffer: str
+    src: int
+    dst: int
+    per_batch: bool
+
+
+@attrs.frozen
+class System:
+    """A checked ``system``: its boards, links, stages in order and data flow."""
+
+    name: str
+    boards: tuple[SystemBoard, ...]
+    links: tuple[SystemLink, ...]
+    stages: tuple[Stage, ...]
+    streams: tuple[str, ...]
+    batches: int
+    batch: int  # images per batch, for figures
+    flows: tuple[Flow, ...]
+    span: Span
+
+
 def walk_tasks(node):
     """Every Task under a node, in program order (loops not unrolled)."""
     if isinstance(node, Task):

@@ -22,7 +22,12 @@ image (``from FILE``). Each step names the buffers it moves (:class:`Move`).
 
 :func:`plan` simulates every candidate: the whole network replicated on every board
 (data-parallel), every contiguous split into stages, every replica count per stage
-that fits the boards, and returns them all, best first.
+that fits the boards, and returns them all, best first; :func:`system_source` writes a
+plan as a system program of the language.
+
+:func:`compile_system` makes the plan of a ``system`` written in the language
+(docs/language.md, "Systems"): each stage's program compiled alone, the steps from the
+data flow the checker derived from placement.
 """
 
 from __future__ import annotations
@@ -99,10 +104,11 @@ class Part:
     run_ns: int  # one run (one batch), from its start to the completion the host sees
     in_bytes: int  # per batch, into the part (host inputs or the previous part's outputs)
     out_bytes: int  # per batch, out of the part
+    program: str = ""  # a system's stage: its program (first, last: the stage's index)
 
     @property
     def name(self) -> str:
-        return f"windows {self.first}..{self.last - 1}"
+        return self.program or f"windows {self.first}..{self.last - 1}"
 
 
 @attrs.frozen
@@ -530,3 +536,160 @@ def candidates(net: Network, system: System, batches: int) -> list[Candidate]:
 def plan(net: Network, system: System, batches: int) -> Candidate:
     """The best candidate."""
     return candidates(net, system, batches)[0]
+
+
+# ---- systems of the language -----------------------------------------------------------
+
+
+def compile_system(unit, name: str, mode: str = "strict", symbols: bool = True) -> Plan:
+    """The plan of the checked system ``name`` of ``unit`` (aci.check): each stage's
+    program compiled by the single-board pipeline, the steps from the data flow the
+    checker found (docs/language.md, "Systems")."""
+    from .pipeline import compile_program  # the compiler only when a system is compiled
+    from .place import place
+
+    sysdecl = unit.systems[name]
+    system = System(
+        tuple(b.name for b in sysdecl.boards),
+        tuple(Link(k.a, k.b, k.bits_per_s, k.latency_ns) for k in sysdecl.links),
+        tuple(b.target for b in sysdecl.boards),
+    )
+    batches = sysdecl.batches
+    progs = [place(unit.programs[st.program]) for st in sysdecl.stages]
+    sizes = [{b.name: b.size for b in p.buffers} for p in progs]
+    addr = [{b.name: b.address for b in p.buffers} for p in progs]
+    parts = []
+    for s, (st, prog) in enumerate(zip(sysdecl.stages, progs, strict=True)):
+        _, img, data = compile_program(prog, mode, symbols)
+        tl = simulate_board(img, len(data), mode)
+        run = tl.t_end - tl.t0 + timing.completion_ns(img.target.timing)
+        ins = sum(sizes[s][f.buffer] for f in sysdecl.flows if f.dst == s and f.per_batch)
+        outs = sum(sizes[s][f.buffer] for f in sysdecl.flows if f.src == s and f.kind != "send")
+        parts.append(Part(s, s + 1, img, data, run, ins, outs, st.program))
+    stages = tuple((p, st.boards) for p, st in zip(parts, sysdecl.stages, strict=True))
+    steps: list[Step] = []
+    ready: dict[str, tuple[int, ...]] = {}
+    for s, (part, boards) in enumerate(stages):
+        constants = tuple(
+            Move(f.buffer, 0, addr[s][f.buffer], sizes[s][f.buffer])
+            for f in sysdecl.flows
+            if f.kind == "send" and f.dst == s and not f.per_batch
+        )
+        for b in boards:
+            ready[b] = (len(steps),)
+            steps.append(Step("load", HOST, b, len(part.data), -1, ()))
+            if constants:
+                ready[b] += (len(steps),)
+                steps.append(Step("send", HOST, b, _bytes(constants), -1, (), constants))
+    for k in range(batches):
+        board_of = [boards[k % len(boards)] for _, boards in stages]
+        ran: list[int] = []
+        for s in range(len(stages)):
+            b = board_of[s]
+            arrive = []
+            mv = tuple(
+                Move(f.buffer, k * sizes[s][f.buffer], addr[s][f.buffer], sizes[s][f.buffer])
+                for f in sysdecl.flows
+                if f.kind == "send" and f.dst == s and f.per_batch
+            )
+            if mv:
+                arrive.append(len(steps))
+                steps.append(Step("send", HOST, b, _bytes(mv), k, (), mv))
+            for w in sorted({f.src for f in sysdecl.flows if f.kind == "transfer" and f.dst == s}):
+                mv = tuple(
+                    Move(f.buffer, addr[w][f.buffer], addr[s][f.buffer], sizes[s][f.buffer])
+                    for f in sysdecl.flows
+                    if f.kind == "transfer" and f.dst == s and f.src == w
+                )
+                arrive.append(len(steps))
+                steps.append(Step("transfer", board_of[w], b, _bytes(mv), k, (ran[w],), mv))
+            ran.append(len(steps))
+            steps.append(Step("run", b, b, 0, k, (*ready[b], *arrive)))
+        for w in sorted({f.src for f in sysdecl.flows if f.kind == "collect"}):
+            mv = tuple(
+                Move(f.buffer, addr[w][f.buffer], k * sizes[w][f.buffer], sizes[w][f.buffer])
+                for f in sysdecl.flows
+                if f.kind == "collect" and f.src == w
+            )
+            steps.append(Step("collect", board_of[w], HOST, _bytes(mv), k, (ran[w],), mv))
+    host = []
+    seen = set()
+    for f in sysdecl.flows:
+        if f.buffer in seen or f.kind == "transfer":
+            continue
+        seen.add(f.buffer)
+        s = f.dst if f.kind == "send" else f.src
+        size = sizes[s][f.buffer]
+        host.append(
+            HostBuffer(
+                f.buffer,
+                "input" if f.kind == "send" else "output",
+                f.per_batch,
+                size * batches if f.per_batch else size,
+            )
+        )
+    return Plan(name, system, stages, batches, sysdecl.batch, tuple(steps), tuple(host))
+
+
+def system_source(net: Network, plan: Plan, out_path: str, program: str | None = None) -> str:
+    """The system program of a plan of ``net`` (``acic plan -o``): the network's file
+    imported, one program per stage holding its windows' text, and a system running them
+    as the plan does. It compiles (with IMAGES and BATCH set to the plan's batch, as the
+    planner compiled the network) to the plan's arrangement; PlanError for a network whose
+    windows are not written one by one in its source (made by a `for`)."""
+    import os
+
+    from . import ast
+    from .parse import load
+
+    loaded = load(net.path)
+    progs = [d for m in loaded.modules for d in m.decls if isinstance(d, ast.Program)]
+    prog = next((p for p in progs if program is None or p.name.name == program), None)
+    if prog is None:
+        raise PlanError(f"{net.path}: no program to write stages of")
+    repeat = next((s for s in prog.body if isinstance(s, ast.Repeat)), None)
+    body = repeat.body if repeat is not None else prog.body
+    windows = [s for s in body if isinstance(s, ast.Window)]
+    if len(windows) != len(net.windows) or len(windows) != len(body):
+        raise PlanError(
+            f"{net.path}: program `{prog.name.name}` does not write its {len(net.windows)} "
+            "windows one by one (a `for` makes them), so acic plan cannot write its stages"
+        )
+    text = loaded.sources[prog.span.file]
+    name = prog.name.name
+    rel = os.path.relpath(os.path.abspath(net.path), os.path.dirname(os.path.abspath(out_path)))
+    lines = [
+        f"// The plan `acic plan` chose for `{name}`: {plan.name}, {plan.batches} batches of "
+        f"{plan.batch} images.",
+        f"// acic compile THIS_FILE -D IMAGES={plan.batch} -D BATCH={plan.batch}   (a bundle)",
+        f'import "{rel}"',
+        "",
+    ]
+    for s, (part, _) in enumerate(plan.stages):
+        lines.append(f"program {name}_s{s} on {prog.target.name} {{")
+        inner = "    "
+        if repeat is not None:
+            lines.append(f"    repeat {repeat.var.name} in 0 .. 1 {{")
+            inner = "        "
+        for w in windows[part.first : part.last]:
+            indent = w.span.column - 1  # the window's own lines keep their indentation
+            for i, x in enumerate(text[w.span.start : w.span.end].split("\n")):
+                x = x if i == 0 else x[min(indent, len(x) - len(x.lstrip(" "))) :]
+                lines.append(inner + x)
+        if repeat is not None:
+            lines.append("    }")
+        lines += ["}", ""]
+    lines.append(f"system {name}_plan {{")
+    for b in plan.system.boards:
+        lines.append(f"    board {b} : {plan.system.target(b) or prog.target.name}")
+    for k in plan.system.links:
+        lines.append(
+            f"    link {k.a} <-> {k.b} {{ rate {k.bits_per_s} b/s  latency {k.latency_ns} ns }}"
+        )
+    for s, (_, boards) in enumerate(plan.stages):
+        lines.append(f"    run {name}_s{s} on {', '.join(boards)}")
+    streamed = sorted(h.name for h in plan.host_buffers if h.role == "input" and h.per_batch)
+    if streamed:
+        lines.append(f"    stream {', '.join(streamed)}")
+    lines += [f"    batches {plan.batches}", f"    batch {plan.batch}", "}", ""]
+    return "\n".join(lines)

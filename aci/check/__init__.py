@@ -6,7 +6,7 @@ expands ``for``, checks every rule of docs/language.md and puts each buffer and
 bitstream in one of the target's memories (stage 3, :mod:`aci.place`, gives them
 addresses). It returns a :class:`Unit` whose programs are
 :class:`aci.program.Program` values, or raises :class:`SourceError` with every
-diagnostic found (sorted by position). Codes: E010-E091 of
+diagnostic found (sorted by position). Codes: E010-E105 of
 :data:`aci.diagnostics.CODES` but for placement's E070-E072.
 
 The checker is split by concern; its parts share one explicit state, the
@@ -23,7 +23,8 @@ The checker is split by concern; its parts share one explicit state, the
   cores a program asks of its target;
 - :mod:`~aci.check.tasks`: parameters and port bindings;
 - :mod:`~aci.check.races`: two threads of a parsec touching the same bytes;
-- :mod:`~aci.check.limits`: the image format's limits for a whole program.
+- :mod:`~aci.check.limits`: the image format's limits for a whole program;
+- :mod:`~aci.check.systems`: ``system`` declarations, against the checked programs.
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from .consts import apply_defines, const_value, whole_consts
 from .context import Context, Unit
 from .declarations import collect, declarations
 from .hierarchy import check_program
+from .systems import check_systems
 
 __all__ = ["Unit", "check"]
 
@@ -53,6 +55,7 @@ def check(loaded: Loaded, defines: Mapping[str, str] | None = None) -> Unit:
         prog = check_program(ctx, p)
         if prog is not None:
             programs[name] = prog
+    systems = check_systems(ctx, programs)
     if ctx.diags:
         raise SourceError(list(dict.fromkeys(ctx.diags)))
     return Unit(
@@ -61,4 +64,5 @@ def check(loaded: Loaded, defines: Mapping[str, str] | None = None) -> Unit:
         {k: v for k, v in ctx.cores.items() if v},
         whole_consts(ctx),
         tuple(sorted(dict.fromkeys(ctx.warnings), key=Diagnostic.sort_key)),
+        systems,
     )

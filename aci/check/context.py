@@ -32,6 +32,7 @@ class Unit:
     cores: dict[str, P.Core]
     consts: dict[str, int]
     warnings: tuple[Diagnostic, ...] = ()  # W codes, sorted by position
+    systems: dict[str, P.System] = attrs.field(factory=dict)  # aci.check.systems
 
 
 class Context:
@@ -49,6 +50,7 @@ class Context:
         self.core_asts: dict[str, ast.Core] = {}
         self.target_asts: dict[str, ast.Target] = {}
         self.program_asts: dict[str, ast.Program] = {}
+        self.system_asts: dict[str, ast.System] = {}
         # constant evaluation
         self.const_values: dict[str, Value] = {}
         self.const_busy: set[str] = set()

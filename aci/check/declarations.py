@@ -31,6 +31,7 @@ def collect(ctx: Context) -> None:
         (ast.Core, ctx.core_asts, "core"),
         (ast.Target, ctx.target_asts, "target"),
         (ast.Program, ctx.program_asts, "program"),
+        (ast.System, ctx.system_asts, "system"),
     ]
     for module in ctx.loaded.modules:
         for d in module.decls:

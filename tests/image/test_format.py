@@ -38,8 +38,13 @@ from aci.timing import Timing
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "tests" / "conformance"
+# Every shipped single-board program (a file with a system compiles to a bundle:
+# tests/system/test_language.py)
 PROGRAMS = sorted(
-    p for p in (ROOT / "programs").rglob("*.aci") if re.search(r"^program ", p.read_text(), re.M)
+    p
+    for p in (ROOT / "programs").rglob("*.aci")
+    if re.search(r"^program ", p.read_text(), re.M)
+    and not re.search(r"^system ", p.read_text(), re.M)
 )
 MANIFEST = json.loads((CONF / "manifest.json").read_text())
 

@@ -46,6 +46,7 @@ LAYERS = [
         "check.races",
         "check.tasks",
         "check.hierarchy",
+        "check.systems",
         "check",
         "place",
         "pipelining",

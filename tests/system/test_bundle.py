@@ -332,7 +332,7 @@ def test_acic_plan_writes_a_bundle_that_dump_and_disasm_read(tmp_path, capsys):
     text = capsys.readouterr().out
     assert text.startswith("; ACI bundle, format 1.0\n")
     assert ".link host b0 bits_per_s=10000000000 latency_ns=20000" in text
-    assert ".stage 0 windows=0..2" in text and ".target slots=4" in text
+    assert ".stage 0 - windows=0..2" in text and ".target slots=4" in text
 
     assert cli.main(["disasm", "--annotate", str(out)]) == 2
     assert cli.main(["plan", BNN, "--boards", "1,2", "--bundle", str(out)]) == 2

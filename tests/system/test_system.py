@@ -192,3 +192,19 @@ def test_acic_plan_over_several_numbers_of_boards(capsys):
     assert rows[1]["images_per_s"] >= 0.95 * 3 * rows[0]["images_per_s"]
     assert cli.main(["plan", BNN, "--boards", "1,x"]) == 2
     assert cli.main(["plan", BNN, "--boards", "1,2", "--perfetto", "t.json"]) == 2
+
+
+def test_acic_explore_over_the_number_of_boards(capsys):
+    """`acic explore --boards` is the planner's sweep: one row per number of boards."""
+    args = ["explore", BNN, "--boards", "1,2", "-D", "BATCH=10", "--json"]
+    assert cli.main(args) == 0
+    rows = json.loads(capsys.readouterr().out)["rows"]
+    assert [(r["boards"], r["plan"]) for r in rows] == [
+        (1, "data-parallel x1"),
+        (2, "data-parallel x2"),
+    ]
+    assert rows[1]["images_per_s"] >= 1.9 * rows[0]["images_per_s"]
+    assert cli.main(["explore", BNN, "--boards", "3", "--json"]) == 0
+    assert [r["boards"] for r in json.loads(capsys.readouterr().out)["rows"]] == [3]
+    assert cli.main(["explore", BNN, "--boards", "2", "-D", "BATCH=1,2"]) == 2
+    assert cli.main(["explore", BNN, "--boards", "2", "--mode", "dataflow"]) == 2
