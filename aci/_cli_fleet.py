@@ -19,8 +19,6 @@ import json
 import sys
 import time
 
-import numpy as np
-
 from ._cli_args import UsageError, parse_defines
 
 REMOTE_OPTIONS = ("board_key", "key", "timeout", "patience")
@@ -50,6 +48,19 @@ def add_fleet_options(c) -> None:
         help="(--boards) boards per stage (default: all the boards on one stage, one per stage "
         "with --cuts)",
     )
+
+
+def seconds(value, flag: str, default: float) -> float:
+    """A number of seconds given on the command line (above 0)."""
+    if value is None:
+        return default
+    try:
+        s = float(value)
+    except ValueError:
+        s = -1.0
+    if not 0 < s < 1e6:
+        raise UsageError(f"{flag} takes a number of seconds, not `{value}`")
+    return s
 
 
 def _ints(text: str | None, flag: str) -> tuple[int, ...] | None:
@@ -144,6 +155,8 @@ def make_plan(args, net, urls: list[str], images: int | None = None):
 def _read_per_batch(sym, path: str, per_image: int) -> bytes:
     """A whole run's bytes of a per-batch input: a .npy of (N, ...) in the buffer's
     type, or raw bytes of whole images."""
+    import numpy as np
+
     from ._io import read_input
     from .buffers import expected_array
     from .fleet import FleetError
@@ -165,6 +178,8 @@ def _read_per_batch(sym, path: str, per_image: int) -> bytes:
 
 
 def _write_per_batch(sym, path: str, data: bytes, images: int) -> None:
+    import numpy as np
+
     from ._io import write_atomic
     from .buffers import expected_array
 
@@ -181,7 +196,6 @@ def run_fleet(args, pairs) -> int:
     from ._io import check_output
     from .buffers import read_buffer_file
     from .fleet import Fleet, FleetError, join_batches, split_batches
-    from .remote.engine import _seconds
     from .system import simulate
 
     for flag, value in (
@@ -203,8 +217,8 @@ def run_fleet(args, pairs) -> int:
     urls = parse_urls(args.boards)
     server_keys = board_keys(urls, opts["board_key"])
     keys = host_keys(opts["key"])
-    timeout = _seconds(opts["timeout"], "--board-timeout", 2.0)
-    patience = _seconds(opts["patience"], "--board-patience", 30.0)
+    timeout = seconds(opts["timeout"], "--board-timeout", 2.0)
+    patience = seconds(opts["patience"], "--board-patience", 30.0)
     sets, gets = pairs(args.set, "--set"), pairs(args.get, "--get")
     for _, path in gets:
         check_output(path, "buffer file")

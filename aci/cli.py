@@ -305,6 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     from ._cli_system import add_plan_parser
 
     add_plan_parser(sub)
+    from ._cli_serve import add_serve_parser
+
+    add_serve_parser(sub)
     from ._cli_board import add_board_parsers
 
     add_board_parsers(sub)

@@ -154,10 +154,21 @@ class Ticket:
         self._done = threading.Event()
         self._value: dict[str, bytes] | None = None
         self._error: BaseException | None = None
-        self.board = ""  # the board whose run completed the last stage
+        self._guard = threading.Lock()
+        self._callbacks: list[Callable[[Ticket], None]] = []
+        self.board = -1  # the board whose run completed the last stage
 
     def done(self) -> bool:
         return self._done.is_set()
+
+    def on_done(self, fn: Callable[[Ticket], None]) -> None:
+        """Call ``fn(ticket)`` once the ticket is settled (at once if it is): from the
+        thread that settles it, which must not wait on the fleet."""
+        with self._guard:
+            if not self._done.is_set():
+                self._callbacks.append(fn)
+                return
+        fn(self)
 
     def result(self, timeout: float | None = None) -> dict[str, bytes]:
         if not self._done.wait(timeout):
@@ -169,10 +180,14 @@ class Ticket:
 
     def _set(self, value=None, error=None) -> bool:
         """Settle the ticket; False when it was settled already (never twice)."""
-        if self._done.is_set():
-            return False
-        self._value, self._error = value, error
-        self._done.set()
+        with self._guard:
+            if self._done.is_set():
+                return False
+            self._value, self._error = value, error
+            self._done.set()
+            callbacks, self._callbacks = self._callbacks, []
+        for fn in callbacks:
+            fn(self)
         return True
 
 
@@ -302,6 +317,18 @@ class Fleet:
     def __exit__(self, *exc) -> None:
         self.close()
 
+    def room(self) -> int:
+        """Boards of the first stage that are up and idle, less the batches queued for
+        them: how many batches could start now."""
+        with self._lock:
+            free = sum(h.state == "up" and 0 in h.stages and not h.working for h in self.health)
+            return free - sum(s == 0 for _, s in self._queue)
+
+    def live(self) -> int:
+        """Boards not lost (up, or still connecting)."""
+        with self._lock:
+            return len(self._live())
+
     def pending(self) -> int:
         """Batches submitted and not done."""
         with self._lock:
@@ -388,7 +415,7 @@ class Fleet:
             self._queue[(item.batch, item.stage + 1)] = Item(item.batch, item.stage + 1, data)
         else:
             ticket = self._tickets[item.batch]
-            ticket.board = self.health[i].url
+            ticket.board = i
             outputs = {b.name: data[b.name] for b in self.layout.outputs}
             if ticket._set(outputs):
                 self._emit(ev="batch_done", batch=item.batch, board=i, url=self.health[i].url)
@@ -472,11 +499,12 @@ class Fleet:
                 res, _ = board.run(timing_only=self.timing_only)
                 busy = time.perf_counter() - start
                 if res["error_code"]:
-                    from .remote.engine import error_name
+                    from .format import ERROR_BY_CODE
 
+                    err = ERROR_BY_CODE.get(res["error_code"])
                     raise FleetError(
                         f"batch {item.batch}, stage {stage.index} ({stage.name}) on board "
-                        f"{h.url}: run-time error {error_name(res['error_code'])} (code "
+                        f"{h.url}: run-time error {err.name if err else 'internal'} (code "
                         f"{res['error_code']}) at offset {res['error_offset']}"
                     )
                 gave = {b.name: board.read(b.size, b.address) for b in stage.gives}
