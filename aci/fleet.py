@@ -463,6 +463,11 @@ class Fleet:
                 stage = self._plan_stage.get(i, 0)
                 h.stages = (stage,)
                 self._emit(ev="board_back", board=i, url=url, previous_error=pass_on)
+                live = self._live()
+                for s in range(len(self.layout.stages)):  # after every board was lost
+                    if not any(s in self.health[j].stages for j in live):
+                        self._adopt(s, live)
+                self._lock.notify_all()
 
     def _serve(self, i: int, board: Board) -> None:
         """Board i's loop; RemoteError when the board is lost (its item requeued)."""
