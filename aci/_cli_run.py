@@ -101,6 +101,9 @@ def add_run_parser(subparsers) -> argparse.ArgumentParser:
                 metavar=o.metavar,
                 help=f"(--engine {e.name}) {o.help}",
             )
+    from ._cli_fleet import add_fleet_options
+
+    add_fleet_options(c)
     c.set_defaults(func=cmd_run)
     return c
 
@@ -213,6 +216,13 @@ def _warn(args, data: bytes, gets) -> None:
 
 
 def cmd_run(args) -> int:
+    if args.boards is not None:
+        from ._cli_fleet import run_fleet
+
+        return run_fleet(args, _pairs)
+    for flag in ("batch", "cuts", "replicas"):
+        if getattr(args, flag) is not None:
+            raise UsageError(f"--{flag} is an option of a run on --boards")
     engine = open_engine(
         args.engine, **_engine_options(args)
     )  # a missing engine, before any compiling

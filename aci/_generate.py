@@ -33,6 +33,7 @@ CLANG_FORMAT_STYLE = ROOT / "firmware" / ".clang-format"
 SYSTEM_DOC_PATH = ROOT / "docs" / "system.md"
 GRAMMAR_PATH = ROOT / "grammar" / "aci.lark"
 GRAMMAR_TABLES_PATH = ROOT / "aci" / "_grammar.py"
+SERVE_DOC_PATH = ROOT / "docs" / "serve.md"
 
 STRUCTS = [
     F.HEADER,
@@ -370,6 +371,28 @@ def protocol_tables() -> dict[str, str]:
     return t
 
 
+def service_tables() -> dict[str, str]:
+    """docs/serve.md's tables: the inference service's wire format (aci.service)."""
+    from . import service as W
+
+    t = {"header": _table(W.HEADER, "HEADER")}
+    rows = ["| type | message | fields | payload | meaning |", "|---:|---|---:|---|---|"]
+    for m in W.MESSAGES:
+        rows.append(
+            f"| {m.type:#04x} | {m.name} | {m.fields.size} | {m.payload or 'none'} | {m.doc} |"
+        )
+    t["messages"] = "\n".join(rows)
+    t["fields"] = "\n\n".join(_table(m.fields, m.name) for m in W.MESSAGES if m.fields.fields)
+    t["errors"] = "\n".join(
+        ["| code | name | meaning |", "|---:|---|---|"]
+        + [f"| {e.code} | `{e.name}` | {e.doc} |" for e in W.ERRORS]
+    )
+    t["limits"] = "\n".join(
+        ["| limit | value |", "|---|---:|"] + [f"| `{k}` | {v} |" for k, v in W.LIMITS.items()]
+    )
+    return t
+
+
 _BLOCK = re.compile(r"(<!-- BEGIN GENERATED: (\w+) -->\n).*?(<!-- END GENERATED -->)", re.S)
 
 
@@ -520,6 +543,7 @@ def outputs() -> dict[Path, str]:
         GRAMMAR_TABLES_PATH: grammar_module(
             GRAMMAR_PATH.read_text(encoding="utf-8"), "grammar/aci.lark"
         ),
+        SERVE_DOC_PATH: render_doc(SERVE_DOC_PATH.read_text(encoding="utf-8"), service_tables()),
     }
 
 

@@ -310,6 +310,7 @@ COMMANDS = {
     "explore": "aci._cli_explore:add_explore_parser",
     "import": "aci._cli_import:add_import_parser",
     "plan": "aci._cli_system:add_plan_parser",
+    "serve": "aci._cli_serve:add_serve_parser",
     "keygen": "aci._cli_board:add_board_parsers",
     "board": "aci._cli_board:add_board_parsers",
 }

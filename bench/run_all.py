@@ -59,6 +59,7 @@ BENCHMARKS = {
     "bench_system": ([], 300),
     "bench_daemon_fuzz": ([], 900),
     "bench_remote": ([], 900),
+    "bench_fleet": ([], 300),
     "bench_firmware": ([], 600),
 }
 OPTIONAL = {"bench_firmware"}  # run only when the file exists
@@ -682,6 +683,60 @@ def system_text(results: dict) -> str:
     return "\n".join(text)
 
 
+def fleet_text(results: dict) -> str:
+    d = need(results, "bench_fleet")
+    f = d["fleet"]
+    rows = [
+        [
+            f"{r['boards']}",
+            r["plan"],
+            f"{r['images']:,}",
+            f"{r['images_per_s']:,.1f}",
+            f"{r['over_n_times_one']:.3f}",
+            f"{r['simulated_images_per_s']:,.1f}",
+            f"{r['over_simulated']:.3f}",
+        ]
+        for r in [*f["scaling"], f["split"]]
+    ]
+    sv = d["serve"]
+    lrows = [
+        [
+            f"{x['outstanding']}",
+            f"{x['requests']:,}",
+            f"{x['requests_per_s']:,.1f}",
+            ms(x["p50_ms"] / 1000),
+            ms(x["p99_ms"] / 1000),
+        ]
+        for x in sv["loads"]
+    ]
+    return "\n".join(
+        [
+            f"Plans on real daemons paced at {d['pace']:g} (a run takes its simulated time), "
+            f"{d['batches_per_board']} batches of {d['batch']} images per board:",
+            "",
+            table(
+                [
+                    "boards",
+                    "plan",
+                    "images",
+                    "images/s",
+                    "over N x one board",
+                    "simulated images/s",
+                    "measured / simulated",
+                ],
+                rows,
+                2,
+            ),
+            "",
+            f"The service (`acic serve`, {sv['boards']} boards, batches of {sv['batch']}: a run "
+            f"takes {ms(sv['run_s'])}, so the boards can serve {sv['capacity_per_s']:,.0f} images/s), "
+            "with a fixed number of requests outstanding:",
+            "",
+            table(["outstanding", "requests", "requests/s", "p50", "p99"], lrows),
+        ]
+    )
+
+
 def import_text(results: dict) -> str:
     d = need(results, "bench_import")
     g = d["digits"]
@@ -1154,10 +1209,48 @@ def targets(results: dict) -> str:
             )
         ), all(s["planner_not_worse"] for s in d["split"])
 
+    def fleet_linear():
+        d = need(results, "bench_fleet")["fleet"]["scaling"]
+        worst = min(d, key=lambda r: r["over_n_times_one"])
+        return (
+            f"worst {worst['over_n_times_one']:.3f} x N x one board ({worst['boards']} boards, "
+            f"{worst['images_per_s']:,.1f} images/s)"
+        ), worst["over_n_times_one"] >= 0.9
+
+    def fleet_simulated():
+        d = need(results, "bench_fleet")["fleet"]
+        rows = [*d["scaling"], d["split"]]
+        worst = max(rows, key=lambda r: abs(1 - r["over_simulated"]))
+        return (
+            f"measured / simulated from {min(r['over_simulated'] for r in rows):.3f} to "
+            f"{max(r['over_simulated'] for r in rows):.3f} (worst: {worst['plan']})"
+        ), all(abs(1 - r["over_simulated"]) <= 0.05 for r in rows)
+
+    def serve_figures():
+        sv = need(results, "bench_fleet")["serve"]
+        return (
+            "; ".join(
+                f"{x['outstanding']} outstanding: {x['requests_per_s']:,.1f} requests/s, p50 "
+                f"{ms(x['p50_ms'] / 1000)}, p99 {ms(x['p99_ms'] / 1000)}"
+                for x in sv["loads"]
+            )
+        ), "measured (no goal set)"
+
     add(
         "simulated, BNN at 100 images per batch, 1 to 8 boards, 10 Gb/s: data-parallel at least 0.95 x N of one "
         "board",
         system_linear,
+    )
+    add(
+        "real paced daemons on loopback, 1 to 4 boards: at least 0.9 x N of one board", fleet_linear
+    )
+    add(
+        "real paced daemons on loopback: throughput within 5% of the system simulator's for the same plan",
+        fleet_simulated,
+    )
+    add(
+        "the service on paced boards: requests per second, latency p50 and p99 at a stated load",
+        serve_figures,
     )
     add(
         "simulated, 2 and 3 boards: the planner never worse than data-parallel or the BNNsplit splits",
@@ -1216,6 +1309,8 @@ def render(results: dict, info: dict, total_s: float) -> str:
             )(need(r, "bench_daemon_fuzz")),
             results,
         ),
+        "cmd_fleet": cmd("bench_fleet"),
+        "fleet_text": section(fleet_text, results),
         "cmd_remote": cmd("bench_remote"),
         "remote_text": section(remote_text, results),
         "compile_table": section(compile_section, results),

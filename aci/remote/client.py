@@ -114,6 +114,7 @@ class Board:
         # What the board holds, to restore it after a restart: LOAD, then the WRITEs
         # and RUNs since, in order.
         self._journal: list[tuple[str, dict, bytes]] = []
+        self._base = 0  # journal entries kept by rewind() (checkpoint())
         self._max_data = P.LIMITS["max_data_bytes"]
 
     # ---- the socket ---------------------------------------------------------------
@@ -330,6 +331,7 @@ class Board:
             check_target=1 if hello["target"] else 0,
         )
         self._journal.clear()
+        self._base = 0
         try:
             self._call("LOAD", f"loading a {len(image):,}-byte image", image, False, **fields)
         except RemoteError as e:
@@ -475,6 +477,19 @@ class Board:
     def status(self) -> dict:
         r = self._call("STATUS", "STATUS")
         return {**r.fields, "epoch": r.epoch}
+
+    def checkpoint(self) -> None:
+        """What the board holds now (the image and the writes since its LOAD: weights,
+        say) is what a restore must bring back after a restart; the writes and runs
+        from here to :meth:`rewind` are one unit of work."""
+        self._base = len(self._journal)
+
+    def rewind(self) -> None:
+        """The unit of work since :meth:`checkpoint` is done with (its results read): a
+        restore after a restart no longer redoes its writes and runs. Without a
+        checkpoint since the last LOAD, keeps the LOAD only."""
+        base = self._base if 0 < self._base <= len(self._journal) else min(1, len(self._journal))
+        del self._journal[base:]
 
     def reset(self) -> None:
         self._journal.clear()
