@@ -25,18 +25,59 @@ char svc_error[256];
 
 /* ---- little-endian fields ----------------------------------------------------- */
 
+/* Straight-line code for the widths the protocol has (no loop: under the fuzzer every
+ * loop comparison is traced, and these run for every field of every message). */
+static uint32_t get32(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
 static uint64_t get(const uint8_t *p, unsigned n)
 {
-    uint64_t v = 0;
-    for (unsigned k = 0; k < n; k++)
-        v |= (uint64_t)p[k] << 8 * k;
-    return v;
+    switch (n) {
+    case 1:
+        return p[0];
+    case 2:
+        return (uint64_t)p[0] | (uint64_t)p[1] << 8;
+    case 4:
+        return get32(p);
+    case 8:
+        return get32(p) | (uint64_t)get32(p + 4) << 32;
+    default: {
+        uint64_t v = 0;
+        for (unsigned k = 0; k < n; k++)
+            v |= (uint64_t)p[k] << 8 * k;
+        return v;
+    }
+    }
+}
+
+static void put32(uint8_t *p, uint32_t v)
+{
+    p[0] = (uint8_t)v;
+    p[1] = (uint8_t)(v >> 8);
+    p[2] = (uint8_t)(v >> 16);
+    p[3] = (uint8_t)(v >> 24);
 }
 
 static void put(uint8_t *p, unsigned n, uint64_t v)
 {
-    for (unsigned k = 0; k < n; k++)
-        p[k] = (uint8_t)(v >> 8 * k);
+    switch (n) {
+    case 2:
+        p[0] = (uint8_t)v;
+        p[1] = (uint8_t)(v >> 8);
+        break;
+    case 4:
+        put32(p, (uint32_t)v);
+        break;
+    case 8:
+        put32(p, (uint32_t)v);
+        put32(p + 4, (uint32_t)(v >> 32));
+        break;
+    default:
+        for (unsigned k = 0; k < n; k++)
+            p[k] = (uint8_t)(v >> 8 * k);
+    }
 }
 
 #define GET16(p) ((uint16_t)get((p), 2))
