@@ -24,9 +24,12 @@ What a repeat must be (docs/scheduling.md, "Software pipelining"):
 Each group is either *merged* — when every window is one loop with no slot named
 and every region moves with the repeat variable as the loop's span of that region
 (``images[b * BATCH + i]`` over ``i in 0 .. BATCH``), the K loops become one loop
-over ``K * BATCH`` iterations, which the balancer then spreads — or *unrolled*: the
-group holds ``K`` copies of each window in a row (explicit slots and PR requests
-kept; a copy's requests for cores its slots already hold are elided by the
+over ``K * BATCH`` iterations, which the balancer then spreads — or *looped*: a
+window of one parsec whose tasks all name their slots is kept once, each thread's
+body inside a loop over the group's iterations (explicit slots and PR requests kept;
+each slot runs what ``K`` copies of the window in a row would, and the image does
+not grow with the iterations) — or else *unrolled*: ``K`` copies of the window in a
+row (a copy's requests for cores its slots already hold are elided by the
 scheduler). Strict mode keeps the seed's window order: nothing changes.
 """
 
@@ -39,6 +42,7 @@ import attrs
 
 from . import program as P
 from .affine import Affine, Var
+from .format import LIMITS
 from .overlap import meet
 
 GROUP_OPS = 4_500  # operations of one group at most (500 images of the BNN)
@@ -191,16 +195,61 @@ def _groups(
         windows = tuple(_merge(w, rep.var, base, size, k, stride, uid) for w in rep.windows)
     else:
         windows = tuple(
-            _substitute(
-                w,
-                {rep.var: base + Affine.of(j)},
-                {x: (j - (k - 1)) * stride[x] for x in stride},
-                uid,
-            )
+            x
             for w in rep.windows
-            for j in range(size)
+            for x in (
+                (_wrap(w, rep.var, base, size, k, stride, uid),)
+                if _wrappable(w)
+                else (
+                    _substitute(
+                        w,
+                        {rep.var: base + Affine.of(j)},
+                        {x: Affine.of((j - (k - 1)) * stride[x]) for x in stride},
+                        uid,
+                    )
+                    for j in range(size)
+                )
+            )
         )
     return P.Repeat(var, windows, rep.span)
+
+
+def _wrappable(w: P.Window) -> bool:
+    """Whether a group's copies of this window can be one window whose threads each
+    loop over the copies: one parsec (so each slot sees its operations in the copies'
+    order), every task on a slot the source names (so every copy's tasks run where
+    the first copy's do, as in the copies), and a loop level left for the copies."""
+    if len(w.parsecs) != 1:
+        return False
+    threads = w.parsecs[0].threads
+    return all(t.slot is not None for th in threads for t in P.walk_tasks(th)) and all(
+        _depth(x) < LIMITS["max_loop_depth"] for th in threads for x in th.body
+    )
+
+
+def _depth(node) -> int:
+    return 0 if isinstance(node, P.Task) else 1 + max((_depth(x) for x in node.body), default=0)
+
+
+def _wrap(w: P.Window, b: Var, base: Affine, size: int, k: int, stride: dict, uid) -> P.Window:
+    """The ``size`` copies of a window in a row as one window: each thread's body in a
+    loop over the copies (copy j: iteration ``base + j``, private buffers' copy j of
+    k). Each slot runs the same operations in the same order as the copies in a row
+    would, and the image holds the window once instead of ``size`` times."""
+
+    def thread(th: P.Thread) -> P.Thread:
+        j = Var(b.name, 0, size, "loop", uid())
+        values = {b: base + Affine.var(j)}
+        shift = {x: Affine.var(j).scale(stride[x]) - Affine.of((k - 1) * stride[x]) for x in stride}
+        inner = _substitute_body(th.body, values, shift, uid)
+        return attrs.evolve(th, body=(P.Loop(j, inner, th.span),))
+
+    return attrs.evolve(
+        w,
+        parsecs=tuple(
+            attrs.evolve(p, threads=tuple(thread(th) for th in p.threads)) for p in w.parsecs
+        ),
+    )
 
 
 def _private(rep: P.Repeat, buf: P.Buffer) -> bool:
@@ -308,7 +357,23 @@ def _merge(w: P.Window, b: Var, base: Affine, size: int, k: int, stride: dict, u
 
 def _substitute(w: P.Window, values: dict, shift: dict, uid) -> P.Window:
     """A copy of a window: ``values`` substituted in every region, private buffers
-    shifted by ``shift`` bytes, every loop with a variable of its own."""
+    shifted by ``shift`` (affine, in bytes), every loop with a variable of its own."""
+    parsecs = tuple(
+        attrs.evolve(
+            p,
+            threads=tuple(
+                attrs.evolve(th, body=_substitute_body(th.body, values, shift, uid))
+                for th in p.threads
+            ),
+        )
+        for p in w.parsecs
+    )
+    return attrs.evolve(w, parsecs=parsecs)
+
+
+def _substitute_body(body: tuple, values: dict, shift: dict, uid) -> tuple:
+    """A thread's body with ``values`` substituted and ``shift`` added (as
+    :func:`_substitute`)."""
 
     def node(x, values):
         if isinstance(x, P.Task):
@@ -317,7 +382,9 @@ def _substitute(w: P.Window, values: dict, shift: dict, uid) -> P.Window:
                 ports=tuple(
                     attrs.evolve(
                         r,
-                        offset=r.offset.substitute(values) + Affine.of(shift.get(r.buffer.name, 0)),
+                        offset=r.offset.substitute(values) + shift[r.buffer.name]
+                        if r.buffer.name in shift
+                        else r.offset.substitute(values),
                     )
                     for r in x.ports
                 ),
@@ -326,16 +393,7 @@ def _substitute(w: P.Window, values: dict, shift: dict, uid) -> P.Window:
         inner = {**values, x.var: Affine.var(fresh)}
         return attrs.evolve(x, var=fresh, body=tuple(node(y, inner) for y in x.body))
 
-    parsecs = tuple(
-        attrs.evolve(
-            p,
-            threads=tuple(
-                attrs.evolve(th, body=tuple(node(x, values) for x in th.body)) for th in p.threads
-            ),
-        )
-        for p in w.parsecs
-    )
-    return attrs.evolve(w, parsecs=parsecs)
+    return tuple(node(x, values) for x in body)
 
 
 def _map(node, f):

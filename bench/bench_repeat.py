@@ -16,6 +16,9 @@ For programs/bnn_pr.aci at a few batch sizes B and in both modes, 10,000 images
   compilation (the host compiles its one-batch image once; its buffer addresses are
   the same for every batch).
 
+The REPEAT image is also compiled for three times the batches, to show that its size
+does not grow with the number of images.
+
 Prints one JSON object: per (B, mode) the image sizes, bytes sent, simulated times
 (total, and the part spent on the link), and ``host_over_repeat``, the ratio of the
 two totals measured in one run.
@@ -58,11 +61,17 @@ def simulate_total(images: int, batch: int, mode: str) -> dict:
     }
 
 
+def image_bytes(images: int, batch: int, mode: str) -> int:
+    c = compile_file(str(PROGRAM), {"IMAGES": str(images), "BATCH": str(batch)}, mode=mode)
+    return len(c.data)
+
+
 def one(args) -> dict:
     batch, mode = args
     n = math.ceil(10_000 / batch)
     rep = simulate_total(n * batch, batch, mode)
     per = simulate_total(batch, batch, mode)
+    rep["image_bytes_3x"] = image_bytes(3 * n * batch, batch, mode)
     host_total = n * per["total_ns"]
     return {
         "batch": batch,
@@ -71,6 +80,7 @@ def one(args) -> dict:
         "images": n * batch,
         "repeat": {
             "image_bytes": rep["image_bytes"],
+            "image_bytes_3x": rep["image_bytes_3x"],
             "bytes_sent": rep["image_bytes"],
             "total_ns": rep["total_ns"],
             "link_ns": rep["link_ns"],

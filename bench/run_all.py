@@ -390,6 +390,7 @@ def repeat_table(results: dict) -> str:
                 r["mode"],
                 f"{r['batches']:,}",
                 f"{r['repeat']['image_bytes']:,}",
+                f"{r['repeat']['image_bytes_3x']:,}",
                 f"{r['host']['image_bytes']:,} x {r['batches']:,} = {r['host']['bytes_sent']:,}",
                 s(r["repeat"]["s_per_10000"], 2),
                 s(r["host"]["s_per_10000"], 2),
@@ -403,6 +404,7 @@ def repeat_table(results: dict) -> str:
             "mode",
             "batches",
             "REPEAT image bytes",
+            "same, 3x the images",
             "host-issued bytes sent",
             "REPEAT, 10,000 images",
             "host-issued",
@@ -976,11 +978,15 @@ def targets(results: dict) -> str:
 
     def same_size():
         d = need(results, "bench_repeat")
-        same = all(r["repeat"]["image_bytes"] == r["host"]["image_bytes"] for r in d["rows"])
+        same = all(r["repeat"]["image_bytes"] == r["repeat"]["image_bytes_3x"] for r in d["rows"])
+        most = max(r["repeat"]["image_bytes"] / r["host"]["image_bytes"] for r in d["rows"])
         return (
-            "the 10,000-image REPEAT image and the one-batch image have the same size at every batch size"
+            "the REPEAT image for 10,000 images and for three times as many have the same size at "
             if same
-            else "sizes differ (see the REPEAT table)"
+            else "sizes differ (see the REPEAT table) at "
+        ) + (
+            f"every batch size, at most {most:.2f}x the one-batch image's (software pipelining "
+            "adds one copy of the windows for the batches left over)"
         ), same
 
     def slots():

@@ -241,3 +241,27 @@ def test_every_engine_agrees_on_a_pipelined_run(other_engine, reference, program
             ),
             ref,
         )
+
+
+def test_a_group_of_windows_on_named_slots_is_one_window_looping_over_the_group():
+    """bnn_pr names its slots: a group of K batches is each window once, every thread
+    looping over the K batches, so the image does not grow with the images (only a
+    group of the batches left over adds one more copy of the windows)."""
+    sizes = {}
+    for images in (2 * 150, 2 * 450, 2 * 1200):
+        c = compile_file(
+            str(ROOT / "programs/bnn_pr.aci"),
+            {"IMAGES": str(images), "BATCH": "2"},
+            mode="dataflow",
+        )
+        sizes[images] = len(c.data)
+        (rep,) = c.scheduled.body  # 2 * 9 + 12 operations a batch: groups of 150
+        k = pl.GROUP_OPS // (2 * 9 + 12)
+        assert rep.var.count == images // 2 // k and len(rep.windows) == 3
+        for w in rep.windows:
+            for th in w.parsecs[0].threads:
+                (loop,) = th.body
+                assert isinstance(loop, P.Loop) and loop.var.count == k
+    assert len(set(sizes.values())) == 1, sizes
+    one = compile_file(str(ROOT / "programs/bnn_pr.aci"), {"IMAGES": "2", "BATCH": "2"})
+    assert sizes[300] < 1.2 * len(one.data), (sizes, len(one.data))
