@@ -12,6 +12,7 @@ import pytest
 from aci import bundle, cli
 from aci.check import check
 from aci.parse import load
+from aci.place import place
 from aci.program import Flow
 from aci.system import HOST, compile_system, simulate
 
@@ -45,7 +46,7 @@ def test_placement_implies_the_flow():
 def test_a_system_compiles_to_the_plan_its_flow_says():
     unit = unit_of(TWO)
     plan = compile_system(unit, "row")
-    first, second = unit.programs["first"], unit.programs["second"]
+    first, second = place(unit.programs["first"]), place(unit.programs["second"])
     addr = {p.name: {b.name: b.address for b in p.buffers} for p in (first, second)}
     n = 65_536
     assert [st[1] for st in plan.stages] == [("a",), ("b",)]
