@@ -540,11 +540,13 @@ def outputs() -> dict[Path, str]:
             EXECUTION_DOC_PATH.read_text(encoding="utf-8"), {"messages": messages_table()}
         ),
         SYSTEM_DOC_PATH: render_doc(SYSTEM_DOC_PATH.read_text(encoding="utf-8"), bundle_tables()),
-        GRAMMAR_TABLES_PATH: grammar_module(
-            GRAMMAR_PATH.read_text(encoding="utf-8"), "grammar/aci.lark"
-        ),
+        GRAMMAR_TABLES_PATH: grammar_tables(),
         SERVE_DOC_PATH: render_doc(SERVE_DOC_PATH.read_text(encoding="utf-8"), service_tables()),
     }
+
+
+def grammar_tables() -> str:
+    return grammar_module(GRAMMAR_PATH.read_text(encoding="utf-8"), "grammar/aci.lark")
 
 
 def stale() -> list[Path]:
@@ -562,6 +564,15 @@ def main(argv=None) -> int:
         for p in bad:
             print(f"stale: {p.relative_to(ROOT)} (run `make generate`)")
         return 1 if bad else 0
+    # docs/language.md shows the parser's own diagnostics: new tables are written
+    # first, and the rest generated again by a process that parses with them
+    tables = grammar_tables()
+    if (
+        not GRAMMAR_TABLES_PATH.exists()
+        or GRAMMAR_TABLES_PATH.read_text(encoding="utf-8") != tables
+    ):
+        GRAMMAR_TABLES_PATH.write_text(tables, encoding="utf-8")
+        os.execv(sys.executable, [sys.executable, "-m", "aci._generate", *argv])
     for p, text in outputs().items():
         p.parent.mkdir(parents=True, exist_ok=True)
         p.write_text(text, encoding="utf-8")

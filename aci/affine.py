@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from typing import Mapping
 
-import attrs
+from . import record
 
 
-@attrs.frozen
+@record.frozen
 class Var:
     """A loop or repeat variable: takes ``start, start+1, ..., start+count-1``."""
 
@@ -28,7 +28,7 @@ class Var:
         return self.start + self.count - 1
 
 
-@attrs.frozen
+@record.frozen
 class Affine:
     const: int
     coeffs: tuple[tuple[Var, int], ...] = ()  # sorted by var uid, no zero coefficients

@@ -27,9 +27,7 @@ import itertools
 import math
 from collections.abc import Callable
 
-import attrs
-
-from . import deps
+from . import deps, record
 from . import program as P
 from .affine import Affine, Var
 from .deps import count_operations
@@ -72,19 +70,19 @@ def _loops(node):
 def substitute(node, old: Var, new: Var):
     """A window, thread or loop with ``old`` replaced by ``new`` in every port's view."""
     if isinstance(node, P.Window):
-        return attrs.evolve(node, parsecs=tuple(substitute(p, old, new) for p in node.parsecs))
+        return record.evolve(node, parsecs=tuple(substitute(p, old, new) for p in node.parsecs))
     if isinstance(node, P.Parsec):
-        return attrs.evolve(node, threads=tuple(substitute(t, old, new) for t in node.threads))
+        return record.evolve(node, threads=tuple(substitute(t, old, new) for t in node.threads))
     if isinstance(node, (P.Thread, P.Loop)):
-        return attrs.evolve(node, body=tuple(substitute(b, old, new) for b in node.body))
+        return record.evolve(node, body=tuple(substitute(b, old, new) for b in node.body))
     ports = []
     for r in node.ports:
         c = r.offset.coeff(old)
         off = r.offset
         if c:
             off = Affine.of(off.const, {**{w: k for w, k in off.coeffs if w != old}, new: c})
-        ports.append(attrs.evolve(r, offset=off))
-    return attrs.evolve(node, ports=tuple(ports))
+        ports.append(record.evolve(r, offset=off))
+    return record.evolve(node, ports=tuple(ports))
 
 
 def split(w: P.Window, loop: P.Loop, k: int, uid: Callable[[], int]) -> P.Window:
@@ -97,7 +95,7 @@ def split(w: P.Window, loop: P.Loop, k: int, uid: Callable[[], int]) -> P.Window
         nv = Var(v.name, lo, hi - lo, v.kind, uid())
         body = tuple(substitute(b, v, nv) for b in loop.body)
         threads.append(P.Thread(None, (P.Loop(nv, body, loop.span),), w.parsecs[0].threads[0].span))
-    return attrs.evolve(w, parsecs=(P.Parsec(tuple(threads), w.parsecs[0].span),))
+    return record.evolve(w, parsecs=(P.Parsec(tuple(threads), w.parsecs[0].span),))
 
 
 def balance(prog: P.Program, cost: Callable[[P.Program], int]) -> P.Program:
@@ -130,10 +128,10 @@ def balance(prog: P.Program, cost: Callable[[P.Program], int]) -> P.Program:
             if isinstance(node, P.Repeat):
                 ws = list(node.windows)
                 ws[j] = split(ws[j], loop, k, lambda: next(counter))
-                body[i] = attrs.evolve(node, windows=tuple(ws))
+                body[i] = record.evolve(node, windows=tuple(ws))
             else:
                 body[i] = split(node, loop, k, lambda: next(counter))
-        return attrs.evolve(prog, body=tuple(body))
+        return record.evolve(prog, body=tuple(body))
 
     choices = sorted({1, 2, min(4, slots), slots} & set(range(1, slots + 1)))
     options = [[k for k in choices if k <= loop.var.count] for _, _, loop in places]
@@ -194,9 +192,10 @@ def estimate(prog: P.Program, mode: str) -> int:
 
     def upto(k: int) -> int:
         body = tuple(
-            attrs.evolve(n, count=min(n.count, k)) if isinstance(n, Repeat) else n for n in img.body
+            record.evolve(n, count=min(n.count, k)) if isinstance(n, Repeat) else n
+            for n in img.body
         )
-        return simulate(attrs.evolve(img, body=body), 0, mode).t_end
+        return simulate(record.evolve(img, body=body), 0, mode).t_end
 
     once, twice = upto(r), upto(2 * r)
     return twice + (max(counts) - 2 * r) * (twice - once) // r
@@ -207,9 +206,9 @@ def _first_iterations(prog: P.Program, n: int) -> P.Program:
     body = []
     for node in prog.body:
         if isinstance(node, P.Repeat) and node.var.count > n:
-            var = attrs.evolve(node.var, count=n)
-            node = attrs.evolve(
+            var = record.evolve(node.var, count=n)
+            node = record.evolve(
                 node, var=var, windows=tuple(substitute(w, node.var, var) for w in node.windows)
             )
         body.append(node)
-    return attrs.evolve(prog, body=tuple(body))
+    return record.evolve(prog, body=tuple(body))

@@ -11,12 +11,11 @@ from __future__ import annotations
 import json
 from typing import Iterable, Mapping
 
-import attrs
-
+from . import record
 from .span import Span
 
 
-@attrs.frozen
+@record.frozen
 class Example:
     """A run of ``acic`` on a file of the corpus ``tests/check/``, shown in the docs:
     the command after ``acic``, the lines of the file to show (first, last) (none:
@@ -29,7 +28,7 @@ class Example:
     note: str = ""
 
 
-@attrs.frozen
+@record.frozen
 class Code:
     """A diagnostic code: its title and explanation, where it is reported (``where``)
     and examples. ``docs/language.md``'s "Diagnostics" section is generated from these
@@ -589,13 +588,13 @@ CODES: dict[str, Code] = {
 }
 
 
-@attrs.frozen
+@record.frozen
 class Note:
     message: str
     span: Span | None = None
 
 
-@attrs.frozen
+@record.frozen
 class Diagnostic:
     code: str
     message: str

@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 import zlib
 
-import attrs
+from . import record
 
 MAGIC = b"ACIX"
 VERSION_MAJOR = 1
@@ -61,14 +61,14 @@ FIELD_TYPES = {  # name -> (struct code, size)
 }
 
 
-@attrs.frozen
+@record.frozen
 class Field:
     name: str
     type: str
     doc: str = ""
 
 
-@attrs.frozen
+@record.frozen
 class Struct:
     """A fixed-size little-endian record; fields named ``reserved*`` must be zero."""
 
@@ -320,7 +320,7 @@ INSN_HEADER = S(
 )
 
 
-@attrs.frozen
+@record.frozen
 class Instruction:
     name: str
     opcode: int
@@ -435,7 +435,7 @@ TOP_LEVEL = ("REPEAT", "WINDOW")  # what COMPUTE may hold
 # ---- errors --------------------------------------------------------------------
 
 
-@attrs.frozen
+@record.frozen
 class ErrorCode:
     """An error code: what the board writes to SYNC ``error_code`` (and both engines report).
 

@@ -10,26 +10,25 @@ from __future__ import annotations
 
 from typing import Union
 
-import attrs
-
+from . import record
 from .timing import Timing
 
 
-@attrs.frozen
+@record.frozen
 class MemoryInfo:
     name: str
     base: int
     size: int
 
 
-@attrs.frozen
+@record.frozen
 class TargetInfo:
     slots: int
     timing: Timing
     memories: tuple[MemoryInfo, ...]
 
 
-@attrs.frozen
+@record.frozen
 class CoreInfo:
     id: int
     name: str
@@ -40,26 +39,26 @@ class CoreInfo:
     resources: tuple[int, int, int, int] = (0, 0, 0, 0)  # lut, ff, bram, dsp
 
 
-@attrs.frozen
+@record.frozen
 class Port:
     address: int
     length: int
     strides: tuple[int, ...]  # outermost counted level first
 
 
-@attrs.frozen
+@record.frozen
 class Wait:
     slot: int
     lag: int
 
 
-@attrs.frozen
+@record.frozen
 class Source:
     file: int  # index into Symbols.files
     line: int
 
 
-@attrs.frozen
+@record.frozen
 class Task:
     slot: int
     core: int
@@ -69,56 +68,56 @@ class Task:
     cycles: int
     waits: tuple[Wait, ...] = ()
     source: Source | None = None
-    offset: int = attrs.field(default=-1, eq=False)
+    offset: int = record.field(default=-1, eq=False)
 
 
-@attrs.frozen
+@record.frozen
 class Reconf:
     slot: int
     core: int
     source: Source | None = None
-    offset: int = attrs.field(default=-1, eq=False)
+    offset: int = record.field(default=-1, eq=False)
 
 
-@attrs.frozen
+@record.frozen
 class Loop:
     count: int
     body: tuple[Union["Loop", Task], ...]
     source: Source | None = None
-    offset: int = attrs.field(default=-1, eq=False)
+    offset: int = record.field(default=-1, eq=False)
 
 
-@attrs.frozen
+@record.frozen
 class Thread:
     body: tuple[Loop | Task, ...]
     source: Source | None = None
-    offset: int = attrs.field(default=-1, eq=False)
+    offset: int = record.field(default=-1, eq=False)
 
 
-@attrs.frozen
+@record.frozen
 class Parsec:
     threads: tuple[Thread, ...]
     source: Source | None = None
-    offset: int = attrs.field(default=-1, eq=False)
+    offset: int = record.field(default=-1, eq=False)
 
 
-@attrs.frozen
+@record.frozen
 class Window:
     reconfs: tuple[Reconf, ...]
     parsecs: tuple[Parsec, ...]
     source: Source | None = None
-    offset: int = attrs.field(default=-1, eq=False)
+    offset: int = record.field(default=-1, eq=False)
 
 
-@attrs.frozen
+@record.frozen
 class Repeat:
     count: int
     windows: tuple[Window, ...]
     source: Source | None = None
-    offset: int = attrs.field(default=-1, eq=False)
+    offset: int = record.field(default=-1, eq=False)
 
 
-@attrs.frozen
+@record.frozen
 class BufferSymbol:
     name: str
     elem: str
@@ -129,21 +128,21 @@ class BufferSymbol:
     size: int
 
 
-@attrs.frozen
+@record.frozen
 class Symbols:
     buffers: tuple[BufferSymbol, ...] = ()
     files: tuple[str, ...] = ()
 
 
-@attrs.frozen
+@record.frozen
 class InitChunk:
     """Initial bytes of board memory at ``address`` (the INIT section)."""
 
     address: int
-    data: bytes = attrs.field(repr=lambda d: f"<{len(d)} bytes>")
+    data: bytes = record.field(repr=lambda d: f"<{len(d)} bytes>")
 
 
-@attrs.frozen
+@record.frozen
 class Image:
     target: TargetInfo
     cores: tuple[CoreInfo, ...]
@@ -151,7 +150,7 @@ class Image:
     body: tuple[Window | Repeat, ...]
     dataflow: bool = False
     symbols: Symbols | None = None
-    sync: bytes = attrs.field(default=b"", eq=False)  # as decoded; encoded as zeros
+    sync: bytes = record.field(default=b"", eq=False)  # as decoded; encoded as zeros
     init: tuple[InitChunk, ...] = ()  # increasing addresses, none overlapping
 
     def core(self, ident: int) -> CoreInfo:
@@ -165,7 +164,7 @@ class Image:
 
 def as_json(img: Image) -> dict:
     """Every section of an image as JSON values (``acic dump``): bytes as hex."""
-    return attrs.asdict(
+    return record.asdict(
         img,
         filter=lambda a, v: a.name not in ("sync",),
         value_serializer=lambda _, a, v: v.hex() if isinstance(v, bytes) else v,

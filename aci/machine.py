@@ -22,16 +22,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 
-import attrs
-
-from . import timing
+from . import record, timing
 from .format import ERROR_BY_NAME, message
 from .image import Image, Repeat, Task, Window
 
 PR, TASK, SKIP = 0, 1, 2
 
 
-@attrs.frozen
+@record.frozen
 class Timeline:
     t0: int
     t_end: int

@@ -24,9 +24,7 @@ import os
 import stat
 from pathlib import Path
 
-import attrs
-
-from . import ast
+from . import ast, record
 from ._io import note_input
 from ._parser import parse_text
 from .diagnostics import Diagnostic, Note, SourceError, error
@@ -50,7 +48,7 @@ def search_path() -> list[Path]:
     return [*_include, *env, library_dir()]
 
 
-@attrs.frozen
+@record.frozen
 class Loaded:
     modules: tuple[ast.Module, ...]
     sources: dict[str, str]

@@ -41,9 +41,8 @@ API (``aci.load``, ``aci.check``, ...) gives the same bytes (a test holds them e
 
 from __future__ import annotations
 
-import attrs
-
 from . import program as P
+from . import record
 from .balance import balance, estimate
 from .check import Unit, check
 from .diagnostics import SourceError, error
@@ -57,7 +56,7 @@ from .schedule import schedule
 from .waits import waits
 
 
-@attrs.frozen
+@record.frozen
 class Stage:
     name: str
     module: str  # the module named for the stage, which states its contract
@@ -77,7 +76,7 @@ STAGES = (
 )
 
 
-@attrs.frozen
+@record.frozen
 class Compiled:
     checked: P.Program  # checked and placed
     scheduled: P.Program

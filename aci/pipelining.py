@@ -38,9 +38,8 @@ from __future__ import annotations
 import bisect
 import itertools
 
-import attrs
-
 from . import program as P
+from . import record
 from .affine import Affine, Var
 from .format import LIMITS
 from .overlap import meet
@@ -72,25 +71,25 @@ def pipelining(prog: P.Program, mode: str) -> P.Program:
         return prog
     body = [_rebind(n, moved) for n in body]
     buffers = tuple(moved.get(b.name, b) for b in prog.buffers)
-    return attrs.evolve(prog, body=tuple(body), buffers=buffers)
+    return record.evolve(prog, body=tuple(body), buffers=buffers)
 
 
 def _rebind(node, moved):
     """The node with every view of a moved buffer pointing at its new placement."""
     if isinstance(node, P.Repeat):
-        return attrs.evolve(node, windows=tuple(_rebind(w, moved) for w in node.windows))
+        return record.evolve(node, windows=tuple(_rebind(w, moved) for w in node.windows))
     if isinstance(node, P.Window):
-        return attrs.evolve(node, parsecs=tuple(_rebind(p, moved) for p in node.parsecs))
+        return record.evolve(node, parsecs=tuple(_rebind(p, moved) for p in node.parsecs))
     if isinstance(node, P.Parsec):
-        return attrs.evolve(node, threads=tuple(_rebind(t, moved) for t in node.threads))
+        return record.evolve(node, threads=tuple(_rebind(t, moved) for t in node.threads))
     if isinstance(node, (P.Thread, P.Loop)):
-        return attrs.evolve(node, body=tuple(_rebind(b, moved) for b in node.body))
+        return record.evolve(node, body=tuple(_rebind(b, moved) for b in node.body))
     if not any(r.buffer.name in moved for r in node.ports):
         return node
-    return attrs.evolve(
+    return record.evolve(
         node,
         ports=tuple(
-            attrs.evolve(r, buffer=moved[r.buffer.name]) if r.buffer.name in moved else r
+            record.evolve(r, buffer=moved[r.buffer.name]) if r.buffer.name in moved else r
             for r in node.ports
         ),
     )
@@ -163,7 +162,7 @@ def _group(prog: P.Program, rep: P.Repeat, moved: dict, taken: list, uid) -> lis
         return None
     groups, left = divmod(n, k)
     for name, base in blocks.items():
-        moved[name] = attrs.evolve(private[name], address=base + (k - 1) * stride[name])
+        moved[name] = record.evolve(private[name], address=base + (k - 1) * stride[name])
         taken.append((private[name].memory, base, base + k * stride[name]))
     out = []
     if left:  # the iterations left over: one smaller group first, on copies 0 .. left - 1
@@ -242,12 +241,12 @@ def _wrap(w: P.Window, b: Var, base: Affine, size: int, k: int, stride: dict, ui
         values = {b: base + Affine.var(j)}
         shift = {x: Affine.var(j).scale(stride[x]) - Affine.of((k - 1) * stride[x]) for x in stride}
         inner = _substitute_body(th.body, values, shift, uid)
-        return attrs.evolve(th, body=(P.Loop(j, inner, th.span),))
+        return record.evolve(th, body=(P.Loop(j, inner, th.span),))
 
-    return attrs.evolve(
+    return record.evolve(
         w,
         parsecs=tuple(
-            attrs.evolve(p, threads=tuple(thread(th) for th in p.threads)) for p in w.parsecs
+            record.evolve(p, threads=tuple(thread(th) for th in p.threads)) for p in w.parsecs
         ),
     )
 
@@ -339,7 +338,7 @@ def _merge(w: P.Window, b: Var, base: Affine, size: int, k: int, stride: dict, u
 
     def task(t: P.Task) -> P.Task:
         ports = tuple(
-            attrs.evolve(
+            record.evolve(
                 r,
                 offset=r.offset.substitute(values) - Affine.of((k - 1) * stride[r.buffer.name])
                 if r.buffer.name in stride
@@ -347,12 +346,12 @@ def _merge(w: P.Window, b: Var, base: Affine, size: int, k: int, stride: dict, u
             )
             for r in t.ports
         )
-        return attrs.evolve(t, ports=ports)
+        return record.evolve(t, ports=ports)
 
     th = w.parsecs[0].threads[0]
     body = (P.Loop(wide, tuple(_map(x, task) for x in loop.body), loop.span),)
-    return attrs.evolve(
-        w, parsecs=(attrs.evolve(w.parsecs[0], threads=(attrs.evolve(th, body=body),)),)
+    return record.evolve(
+        w, parsecs=(record.evolve(w.parsecs[0], threads=(record.evolve(th, body=body),)),)
     )
 
 
@@ -360,16 +359,16 @@ def _substitute(w: P.Window, values: dict, shift: dict, uid) -> P.Window:
     """A copy of a window: ``values`` substituted in every view, private buffers
     shifted by ``shift`` (affine, in bytes), every loop with a variable of its own."""
     parsecs = tuple(
-        attrs.evolve(
+        record.evolve(
             p,
             threads=tuple(
-                attrs.evolve(th, body=_substitute_body(th.body, values, shift, uid))
+                record.evolve(th, body=_substitute_body(th.body, values, shift, uid))
                 for th in p.threads
             ),
         )
         for p in w.parsecs
     )
-    return attrs.evolve(w, parsecs=parsecs)
+    return record.evolve(w, parsecs=parsecs)
 
 
 def _substitute_body(body: tuple, values: dict, shift: dict, uid) -> tuple:
@@ -378,10 +377,10 @@ def _substitute_body(body: tuple, values: dict, shift: dict, uid) -> tuple:
 
     def node(x, values):
         if isinstance(x, P.Task):
-            return attrs.evolve(
+            return record.evolve(
                 x,
                 ports=tuple(
-                    attrs.evolve(
+                    record.evolve(
                         r,
                         offset=r.offset.substitute(values) + shift[r.buffer.name]
                         if r.buffer.name in shift
@@ -390,9 +389,9 @@ def _substitute_body(body: tuple, values: dict, shift: dict, uid) -> tuple:
                     for r in x.ports
                 ),
             )
-        fresh = attrs.evolve(x.var, uid=uid())
+        fresh = record.evolve(x.var, uid=uid())
         inner = {**values, x.var: Affine.var(fresh)}
-        return attrs.evolve(x, var=fresh, body=tuple(node(y, inner) for y in x.body))
+        return record.evolve(x, var=fresh, body=tuple(node(y, inner) for y in x.body))
 
     return tuple(node(x, values) for x in body)
 
@@ -400,7 +399,7 @@ def _substitute_body(body: tuple, values: dict, shift: dict, uid) -> tuple:
 def _map(node, f):
     if isinstance(node, P.Task):
         return f(node)
-    return attrs.evolve(node, body=tuple(_map(x, f) for x in node.body))
+    return record.evolve(node, body=tuple(_map(x, f) for x in node.body))
 
 
 def _place(

@@ -18,16 +18,15 @@ agree on the addresses of what they share.
 
 from __future__ import annotations
 
-import attrs
-
 from . import program as P
+from . import record
 from .diagnostics import Diagnostic, Note, SourceError, error
 from .span import Span
 
 BUFFER_ALIGN = 64  # placement aligns buffers to a cache line (fixed addresses need 8)
 
 
-@attrs.frozen
+@record.frozen
 class _Item:
     """A buffer or a bitstream to place."""
 
@@ -122,15 +121,15 @@ def place(program: P.Program) -> P.Program:
     if diags:
         raise SourceError(list(dict.fromkeys(diags)))
     buffers = {
-        b.name: attrs.evolve(b, address=addresses[("buffer", b.name)]) for b in program.buffers
+        b.name: record.evolve(b, address=addresses[("buffer", b.name)]) for b in program.buffers
     }
     cores = {c.name for c in program.cores}
     bitstreams = tuple(
-        attrs.evolve(s, address=addresses[("bitstream", s.core)])
+        record.evolve(s, address=addresses[("bitstream", s.core)])
         for s in program.bitstreams
         if s.core in cores
     )
-    return attrs.evolve(
+    return record.evolve(
         program,
         buffers=tuple(buffers.values()),
         bitstreams=bitstreams,
@@ -159,13 +158,13 @@ def _memory(target: P.Target, name: str) -> P.Memory:
 def _rebind(node, buffers: dict[str, P.Buffer]):
     """The node with every port's view pointing at its placed buffer."""
     if isinstance(node, P.Repeat):
-        return attrs.evolve(node, windows=tuple(_rebind(w, buffers) for w in node.windows))
+        return record.evolve(node, windows=tuple(_rebind(w, buffers) for w in node.windows))
     if isinstance(node, P.Window):
-        return attrs.evolve(node, parsecs=tuple(_rebind(p, buffers) for p in node.parsecs))
+        return record.evolve(node, parsecs=tuple(_rebind(p, buffers) for p in node.parsecs))
     if isinstance(node, P.Parsec):
-        return attrs.evolve(node, threads=tuple(_rebind(t, buffers) for t in node.threads))
+        return record.evolve(node, threads=tuple(_rebind(t, buffers) for t in node.threads))
     if isinstance(node, (P.Thread, P.Loop)):
-        return attrs.evolve(node, body=tuple(_rebind(b, buffers) for b in node.body))
-    return attrs.evolve(
-        node, ports=tuple(attrs.evolve(r, buffer=buffers[r.buffer.name]) for r in node.ports)
+        return record.evolve(node, body=tuple(_rebind(b, buffers) for b in node.body))
+    return record.evolve(
+        node, ports=tuple(record.evolve(r, buffer=buffers[r.buffer.name]) for r in node.ports)
     )

@@ -14,9 +14,7 @@ from __future__ import annotations
 import math
 from typing import Union
 
-import attrs
-
-from . import ast
+from . import ast, record
 from .affine import Affine, Var
 from .span import Span
 from .timing import Timing
@@ -56,7 +54,7 @@ def type_str(elem: str, shape: tuple[int, ...]) -> str:
     return elem + "".join(f"[{d}]" for d in shape)
 
 
-@attrs.frozen
+@record.frozen
 class Memory:
     name: str
     base: int
@@ -68,7 +66,7 @@ class Memory:
         return self.base + self.size
 
 
-@attrs.frozen
+@record.frozen
 class Target:
     name: str
     slots: int
@@ -81,7 +79,7 @@ class Target:
         return next((m for m in self.memories if m.name == name), None)
 
 
-@attrs.frozen
+@record.frozen
 class Param:
     name: str
     type: str
@@ -99,7 +97,7 @@ class Param:
         return f"{self.lo} .. {self.hi}"
 
 
-@attrs.frozen
+@record.frozen
 class Port:
     name: str
     direction: str  # "in" or "out"
@@ -107,7 +105,7 @@ class Port:
     span: Span
 
 
-@attrs.frozen
+@record.frozen
 class Core:
     name: str
     id: int
@@ -127,7 +125,7 @@ class Core:
         return next((p for p in self.ports if p.name == name), None)
 
 
-@attrs.frozen
+@record.frozen
 class Buffer:
     name: str
     role: str  # "input", "output", "scratch"
@@ -138,7 +136,7 @@ class Buffer:
     init_file: str | None  # the file of `from "FILE"`, resolved
     span: Span
     fixed: bool = False  # placed by `at ADDR` in the source (the compiler may not move it)
-    init: bytes | None = attrs.field(
+    init: bytes | None = record.field(
         default=None, eq=False, repr=False
     )  # its bytes, as the board stores them
 
@@ -153,7 +151,7 @@ class Buffer:
         return self.address
 
 
-@attrs.frozen
+@record.frozen
 class Bitstream:
     core: str
     memory: str  # the name of its memory
@@ -168,7 +166,7 @@ class Bitstream:
         return self.address
 
 
-@attrs.frozen
+@record.frozen
 class View:
     """What a port is bound to: ``length`` bytes of ``buffer`` starting at byte
     ``offset`` (affine) of it (``buf``, ``buf[i]``, ``buf[a .. b]``)."""
@@ -182,7 +180,7 @@ class View:
         return self.offset + Affine.of(self.buffer.placed_at)
 
 
-@attrs.frozen
+@record.frozen
 class Task:
     core: Core
     slot: int | None
@@ -202,48 +200,48 @@ class Task:
         return [r for p, r in zip(self.core.ports, self.ports, strict=True) if p.direction == "out"]
 
 
-@attrs.frozen
+@record.frozen
 class Loop:
     var: Var
     body: tuple[Union["Loop", Task], ...]
     span: Span
 
 
-@attrs.frozen
+@record.frozen
 class Thread:
     slot: int | None
     body: tuple[Loop | Task, ...]
     span: Span
 
 
-@attrs.frozen
+@record.frozen
 class Parsec:
     threads: tuple[Thread, ...]
     span: Span
 
 
-@attrs.frozen
+@record.frozen
 class Reconfigure:
     slot: int
     core: Core
     span: Span
 
 
-@attrs.frozen
+@record.frozen
 class Window:
     reconfigure: tuple[Reconfigure, ...]
     parsecs: tuple[Parsec, ...]
     span: Span
 
 
-@attrs.frozen
+@record.frozen
 class Repeat:
     var: Var
     windows: tuple[Window, ...]
     span: Span
 
 
-@attrs.frozen
+@record.frozen
 class Program:
     name: str
     target: Target
@@ -256,14 +254,14 @@ class Program:
     span: Span
 
 
-@attrs.frozen
+@record.frozen
 class SystemBoard:
     name: str
     target: str  # the target's name
     span: Span
 
 
-@attrs.frozen
+@record.frozen
 class SystemLink:
     a: str  # a board's name, or "host"
     b: str
@@ -272,7 +270,7 @@ class SystemLink:
     span: Span
 
 
-@attrs.frozen
+@record.frozen
 class Stage:
     """``run PROGRAM on BOARDS``: batch k runs on ``boards[k % len(boards)]``."""
 
@@ -281,7 +279,7 @@ class Stage:
     span: Span
 
 
-@attrs.frozen
+@record.frozen
 class Flow:
     """Bytes of a buffer that move each batch (or, for a constant input, once per board):
     ``send`` from the host to stage ``dst``, ``transfer`` from stage ``src`` to stage
@@ -294,7 +292,7 @@ class Flow:
     per_batch: bool
 
 
-@attrs.frozen
+@record.frozen
 class System:
     """A checked ``system``: its boards, links, stages in order and data flow."""
 

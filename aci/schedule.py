@@ -14,9 +14,8 @@ their core, then free slots, lowest first.
 
 from __future__ import annotations
 
-import attrs
-
 from . import program as P
+from . import record
 from .diagnostics import Diagnostic, SourceError, error
 
 State = dict[int, str]  # slot -> name of the core it holds
@@ -35,10 +34,10 @@ def schedule(prog: P.Program, mode: str = "strict") -> P.Program:
             # The state entering iteration 2 and later is what one iteration leaves.
             _, after_one = _windows(prog, node.windows, [state], [])
             windows, state = _windows(prog, node.windows, [state, after_one], diags)
-            body.append(attrs.evolve(node, windows=tuple(windows)))
+            body.append(record.evolve(node, windows=tuple(windows)))
     if diags:
         raise SourceError(diags)
-    return attrs.evolve(prog, body=tuple(body))
+    return record.evolve(prog, body=tuple(body))
 
 
 def _windows(prog, windows, entries: list[State], diags):
@@ -99,14 +98,14 @@ def _window(prog: P.Program, w: P.Window, entries: list[State], diags) -> tuple[
                             )
                         )
                         chosen[c.name] = 0
-                        return attrs.evolve(task, slot=0)
+                        return record.evolve(task, slot=0)
                     chosen[c.name] = ranked[0]
                     mapping[ranked[0]] = c
                     owned[ranked[0]] = k
-                return attrs.evolve(task, slot=chosen[c.name])
+                return record.evolve(task, slot=chosen[c.name])
 
             threads.append(_map_tasks(th, assign))
-        parsecs.append(attrs.evolve(p, threads=tuple(threads)))
+        parsecs.append(record.evolve(p, threads=tuple(threads)))
     for t in (t for p in parsecs for t in P.walk_tasks(p)):
         if t.slot not in first_use:
             first_use.append(t.slot)
@@ -120,10 +119,10 @@ def _window(prog: P.Program, w: P.Window, entries: list[State], diags) -> tuple[
         if s not in explicit and not held(s, mapping[s]):
             requests.append(P.Reconfigure(s, mapping[s], w.span))
     state = {s: c.name for s, c in mapping.items()}
-    return attrs.evolve(w, reconfigure=tuple(requests), parsecs=tuple(parsecs)), state
+    return record.evolve(w, reconfigure=tuple(requests), parsecs=tuple(parsecs)), state
 
 
 def _map_tasks(node, f):
     if isinstance(node, P.Task):
         return f(node)
-    return attrs.evolve(node, body=tuple(_map_tasks(b, f) for b in node.body))
+    return record.evolve(node, body=tuple(_map_tasks(b, f) for b in node.body))

@@ -7,10 +7,10 @@ makes spans from Lark's metadata.
 
 from __future__ import annotations
 
-import attrs
+from . import record
 
 
-@attrs.frozen(order=True)
+@record.frozen(order=True)
 class Span:
     """A half-open stretch of a file: 1-based lines and columns, 0-based offsets."""
 
@@ -19,8 +19,8 @@ class Span:
     column: int
     end_line: int
     end_column: int
-    start: int = attrs.field(default=0, eq=False, order=False)
-    end: int = attrs.field(default=0, eq=False, order=False)
+    start: int = record.field(default=0, eq=False, order=False)
+    end: int = record.field(default=0, eq=False, order=False)
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"

@@ -38,7 +38,7 @@ from collections.abc import Callable, Iterable
 import attrs
 
 from . import program as P
-from . import timing
+from . import record, timing
 from .decode import decode
 from .diagnostics import AciError
 from .encode import encode
@@ -192,7 +192,7 @@ class Network:
     def part(self, first: int, last: int) -> Part:
         p = self._parts.get((first, last))
         if p is None:
-            img = attrs.evolve(
+            img = record.evolve(
                 self.image, body=(Repeat(1, self.windows[first:last]),), symbols=None
             )
             data = encode(img)

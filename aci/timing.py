@@ -14,12 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-import attrs
+from . import record
 
 NS_PER_S = 10**9
 
 
-@attrs.frozen
+@record.frozen
 class Timing:
     """The timing parameters of docs/machine.md, in integer canonical units."""
 

@@ -18,9 +18,7 @@ a dataflow image from a program that has not been through this stage.
 
 from __future__ import annotations
 
-import attrs
-
-from . import deps
+from . import deps, record
 from . import program as P
 
 
@@ -29,29 +27,29 @@ def waits(prog: P.Program, exact: bool | None = None) -> P.Program:
 
     def body(node):
         if isinstance(node, P.Task):
-            return attrs.evolve(node, waits=found.get(id(node), ()))
-        return attrs.evolve(node, body=tuple(body(b) for b in node.body))
+            return record.evolve(node, waits=found.get(id(node), ()))
+        return record.evolve(node, body=tuple(body(b) for b in node.body))
 
     def window(w: P.Window) -> P.Window:
-        return attrs.evolve(
+        return record.evolve(
             w,
             parsecs=tuple(
-                attrs.evolve(
+                record.evolve(
                     p,
                     threads=tuple(
-                        attrs.evolve(th, body=tuple(body(b) for b in th.body)) for th in p.threads
+                        record.evolve(th, body=tuple(body(b) for b in th.body)) for th in p.threads
                     ),
                 )
                 for p in w.parsecs
             ),
         )
 
-    return attrs.evolve(
+    return record.evolve(
         prog,
         body=tuple(
             window(n)
             if isinstance(n, P.Window)
-            else attrs.evolve(n, windows=tuple(window(w) for w in n.windows))
+            else record.evolve(n, windows=tuple(window(w) for w in n.windows))
             for n in prog.body
         ),
     )

@@ -30,7 +30,18 @@ ROOT = Path(__file__).resolve().parent.parent
 RUNS = 7
 PROGRAM, DEFINES = "programs/bnn_pr.aci", {"BATCH": "25"}
 # Third-party packages worth naming when a command imports them.
-HEAVY = ("numpy", "matplotlib", "vcd", "hypothesis", "zmq", "ortools", "onnx", "qonnx")
+HEAVY = (
+    "numpy",
+    "matplotlib",
+    "vcd",
+    "hypothesis",
+    "zmq",
+    "ortools",
+    "onnx",
+    "qonnx",
+    "lark",
+    "attrs",
+)
 
 
 def timed(argv: list[str], env: dict) -> tuple[float, float]:

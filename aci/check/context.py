@@ -13,9 +13,7 @@ from __future__ import annotations
 import itertools
 from typing import Iterator
 
-import attrs
-
-from .. import ast
+from .. import ast, record
 from .. import program as P
 from ..diagnostics import Diagnostic, Note, error, warning
 from ..parse import Loaded
@@ -23,7 +21,7 @@ from ..span import Span
 from .values import Value
 
 
-@attrs.frozen
+@record.frozen
 class Unit:
     """Everything a compilation unit declares, checked."""
 
@@ -32,7 +30,7 @@ class Unit:
     cores: dict[str, P.Core]
     consts: dict[str, int]
     warnings: tuple[Diagnostic, ...] = ()  # W codes, sorted by position
-    systems: dict[str, P.System] = attrs.field(factory=dict)  # aci.check.systems
+    systems: dict[str, P.System] = record.field(factory=dict)  # aci.check.systems
 
 
 class Context:

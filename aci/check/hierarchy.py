@@ -17,9 +17,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-import attrs
-
-from .. import ast
+from .. import ast, record
 from .. import program as P
 from ..affine import Affine, Var
 from ..diagnostics import Note
@@ -304,11 +302,11 @@ def thread(sc: Scope, s: ast.Thread, env, repeat) -> P.Thread:
 def _pin(sc: Scope, node, slot: int):
     """Put every task of a thread that names its slot on that slot."""
     if isinstance(node, P.Loop):
-        return attrs.evolve(node, body=tuple(_pin(sc, b, slot) for b in node.body))
+        return record.evolve(node, body=tuple(_pin(sc, b, slot) for b in node.body))
     if node.slot is not None and node.slot != slot:
         sc.err(
             "E065",
             f"this task names slot {node.slot} but its thread is on slot {slot}",
             node.span,
         )
-    return attrs.evolve(node, slot=slot)
+    return record.evolve(node, slot=slot)

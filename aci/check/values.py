@@ -10,32 +10,30 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-import attrs
-
-from .. import ast, units
+from .. import ast, record, units
 from .. import program as P
 from ..affine import Affine
 
 
-@attrs.frozen
+@record.frozen
 class Num:
     value: Fraction
     dim: str = units.COUNT
 
 
-@attrs.frozen
+@record.frozen
 class Flag:
     value: bool
 
 
-@attrs.frozen
+@record.frozen
 class Sym:
     """A value that depends on loop or repeat variables (always a count)."""
 
     aff: Affine
 
 
-@attrs.frozen
+@record.frozen
 class BufRef:
     buffer: ast.Buffer
 

@@ -19,12 +19,11 @@ import json
 import sys
 from pathlib import Path
 
-import attrs
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent.parent))
 
 from aci import format as F  # noqa: E402 (after sys.path.insert)
+from aci import record  # noqa: E402 (after sys.path.insert)
 from aci.encode import encode  # noqa: E402 (after sys.path.insert)
 from aci.image import (  # noqa: E402 (after sys.path.insert)
     BufferSymbol,
@@ -110,7 +109,7 @@ def base(**kw) -> Image:
             (BufferSymbol("src", "u8", "input", (4, 1024), 0, 0x1000, 4096),), ("example.aci",)
         ),
     )
-    return attrs.evolve(img, **kw)
+    return record.evolve(img, **kw)
 
 
 def first_task(img: Image) -> Task:
@@ -121,18 +120,18 @@ def with_task(img: Image, t: Task) -> Image:
     rep = img.body[0]
     win = rep.windows[0]
     th0 = win.parsecs[0].threads[0]
-    loop = attrs.evolve(th0.body[0], body=(t,))
-    th0 = attrs.evolve(th0, body=(loop,))
-    par = attrs.evolve(win.parsecs[0], threads=(th0,) + win.parsecs[0].threads[1:])
-    return attrs.evolve(
-        img, body=(attrs.evolve(rep, windows=(attrs.evolve(win, parsecs=(par,)),)),)
+    loop = record.evolve(th0.body[0], body=(t,))
+    th0 = record.evolve(th0, body=(loop,))
+    par = record.evolve(win.parsecs[0], threads=(th0,) + win.parsecs[0].threads[1:])
+    return record.evolve(
+        img, body=(record.evolve(rep, windows=(record.evolve(win, parsecs=(par,)),)),)
     )
 
 
 def with_window(img: Image, **kw) -> Image:
     rep = img.body[0]
-    return attrs.evolve(
-        img, body=(attrs.evolve(rep, windows=(attrs.evolve(rep.windows[0], **kw),)),)
+    return record.evolve(
+        img, body=(record.evolve(rep, windows=(record.evolve(rep.windows[0], **kw),)),)
     )
 
 
@@ -239,22 +238,26 @@ def vectors() -> dict[str, tuple[bytes, str | None]]:
     add("truncated_image", fix(bytearray(good[: len(good) - 40])), "section_bounds")
     # ---- sections
     add("target_size", patch(good, t_at + 8, u32(t_len - 8)), "section_size")
-    add("target_slots_zero", encode(base(target=attrs.evolve(TARGET, slots=0))), "bad_target")
-    add("target_slots_17", encode(base(target=attrs.evolve(TARGET, slots=17))), "bad_target")
+    add("target_slots_zero", encode(base(target=record.evolve(TARGET, slots=0))), "bad_target")
+    add("target_slots_17", encode(base(target=record.evolve(TARGET, slots=17))), "bad_target")
     add(
         "target_clock_zero",
-        encode(base(target=attrs.evolve(TARGET, timing=attrs.evolve(TIMING, clock_hz=0)))),
+        encode(base(target=record.evolve(TARGET, timing=record.evolve(TIMING, clock_hz=0)))),
         "bad_target",
     )
     add(
         "target_icap_zero",
-        encode(base(target=attrs.evolve(TARGET, timing=attrs.evolve(TIMING, icap_bytes_per_s=0)))),
+        encode(
+            base(target=record.evolve(TARGET, timing=record.evolve(TIMING, icap_bytes_per_s=0)))
+        ),
         "bad_target",
     )
     add(
         "target_latency_huge",
         encode(
-            base(target=attrs.evolve(TARGET, timing=attrs.evolve(TIMING, link_latency_ns=1 << 41)))
+            base(
+                target=record.evolve(TARGET, timing=record.evolve(TIMING, link_latency_ns=1 << 41))
+            )
         ),
         "bad_target",
     )
@@ -262,7 +265,7 @@ def vectors() -> dict[str, tuple[bytes, str | None]]:
         "target_memories_overlap",
         encode(
             base(
-                target=attrs.evolve(
+                target=record.evolve(
                     TARGET, memories=TARGET.memories + (MemoryInfo("x", 0x100, 16),)
                 )
             )
@@ -271,47 +274,47 @@ def vectors() -> dict[str, tuple[bytes, str | None]]:
     )
     add(
         "target_memory_empty",
-        encode(base(target=attrs.evolve(TARGET, memories=(MemoryInfo("ddr", 0, 0),)))),
+        encode(base(target=record.evolve(TARGET, memories=(MemoryInfo("ddr", 0, 0),)))),
         "bad_target",
     )
     add(
         "target_memory_wraps",
         encode(
-            base(target=attrs.evolve(TARGET, memories=(MemoryInfo("ddr", (1 << 64) - 16, 32),)))
+            base(target=record.evolve(TARGET, memories=(MemoryInfo("ddr", (1 << 64) - 16, 32),)))
         ),
         "bad_target",
     )
     add(
         "target_memory_name",
-        encode(base(target=attrs.evolve(TARGET, memories=(MemoryInfo("", 0, 1 << 20),)))),
+        encode(base(target=record.evolve(TARGET, memories=(MemoryInfo("", 0, 1 << 20),)))),
         "bad_target",
     )
-    add("target_no_memories", encode(base(target=attrs.evolve(TARGET, memories=()))), "bad_target")
+    add("target_no_memories", encode(base(target=record.evolve(TARGET, memories=()))), "bad_target")
     add("target_reserved", patch(good, t_off + 2, u16(1)), "reserved_nonzero")
     add("cores_zero", encode(base(cores=())), "bad_core")
     add("cores_duplicate_id", encode(base(cores=(TEST, TEST))), "bad_core")
-    add("core_no_ports", encode(base(cores=(attrs.evolve(TEST, port_dirs=()),))), "bad_core")
+    add("core_no_ports", encode(base(cores=(record.evolve(TEST, port_dirs=()),))), "bad_core")
     add(
         "core_too_many_ports",
-        encode(base(cores=(attrs.evolve(TEST, port_dirs=("in",) * 9),))),
+        encode(base(cores=(record.evolve(TEST, port_dirs=("in",) * 9),))),
         "bad_core",
     )
     add(
         "core_too_many_params",
-        encode(base(cores=(attrs.evolve(TEST, param_words=17),))),
+        encode(base(cores=(record.evolve(TEST, param_words=17),))),
         "bad_core",
     )
     add(
         "core_bitstream_outside",
-        encode(base(cores=(attrs.evolve(TEST, bitstream_addr=(1 << 20) - 100),))),
+        encode(base(cores=(record.evolve(TEST, bitstream_addr=(1 << 20) - 100),))),
         "bad_core",
     )
     add(
         "core_bitstream_empty",
-        encode(base(cores=(attrs.evolve(TEST, bitstream_size=0),))),
+        encode(base(cores=(record.evolve(TEST, bitstream_size=0),))),
         "bad_core",
     )
-    add("core_name_empty", encode(base(cores=(attrs.evolve(TEST, name=""),))), "bad_core")
+    add("core_name_empty", encode(base(cores=(record.evolve(TEST, name=""),))), "bad_core")
     cores_off = secs["CORES"][0]
     add("core_port_dirs_extra", patch(good, cores_off + 8 + 3, bytes([0b110])), "bad_core")
     add("cores_size", patch(good, secs["CORES"][2] + 8, u32(secs["CORES"][1] - 4)), "section_size")
@@ -378,12 +381,12 @@ def vectors() -> dict[str, tuple[bytes, str | None]]:
     add("loop_count_over_limit", encode(_loop_count(F.LIMITS["max_loop_count"] + 1)), "bad_count")
     add(
         "repeat_count_zero",
-        encode(base(body=(attrs.evolve(base().body[0], count=0),))),
+        encode(base(body=(record.evolve(base().body[0], count=0),))),
         "bad_count",
     )
     add(
         "repeat_count_over_limit",
-        encode(base(body=(attrs.evolve(base().body[0], count=F.LIMITS["max_repeat_count"] + 1),))),
+        encode(base(body=(record.evolve(base().body[0], count=F.LIMITS["max_repeat_count"] + 1),))),
         "bad_count",
     )
     add("too_many_operations", encode(_many_operations()), "bad_count")
@@ -443,7 +446,7 @@ def vectors() -> dict[str, tuple[bytes, str | None]]:
         ),
         "bad_region",
     )
-    two = attrs.evolve(
+    two = record.evolve(
         TARGET, memories=(MemoryInfo("a", 0, 0x8_0000), MemoryInfo("b", 0x8_0000, 0x8_0000))
     )
     spanning = Task(0, 200, (Port(0x7_FF00, 512, ()), Port(0, 16, ())), 0, 2, 1)
@@ -482,7 +485,7 @@ def vectors() -> dict[str, tuple[bytes, str | None]]:
         encode(with_task(base(), task(slot=1, strides=2))),
         "parsec_slot_conflict",
     )
-    slow = attrs.evolve(TARGET, timing=attrs.evolve(TIMING, clock_hz=1))
+    slow = record.evolve(TARGET, timing=record.evolve(TIMING, clock_hz=1))
     add(
         "task_duration_huge",
         encode(Image(slow, (TEST,), (1, 2), (_single(task(strides=0, cycles=(1 << 32) - 1)),))),
@@ -537,7 +540,7 @@ VALIDATE_ONLY = {"limit_operations_at", "limit_loop_count_at", "limit_repeat_cou
 
 
 def _timing(**kw) -> TargetInfo:
-    return attrs.evolve(TARGET, timing=attrs.evolve(TIMING, **kw))
+    return record.evolve(TARGET, timing=record.evolve(TIMING, **kw))
 
 
 def _flat(count_repeat: int, count_loop: int) -> Image:
@@ -603,7 +606,7 @@ def limit_vectors() -> dict[str, tuple[bytes, str | None]]:
     v["limit_task_at"] = (encode(one), None)
     v["limit_task_over"] = (
         encode(
-            attrs.evolve(
+            record.evolve(
                 one, target=_timing(**{**slow, "task_overhead_ns": slow["task_overhead_ns"] + 1})
             )
         ),
@@ -611,26 +614,26 @@ def limit_vectors() -> dict[str, tuple[bytes, str | None]]:
     )
     # slots, memories, cores
     slots = L["max_slots"]
-    wide = attrs.evolve(TARGET, slots=slots)
+    wide = record.evolve(TARGET, slots=slots)
     last = Window(
         (Reconf(slots - 1, 200),), (Parsec((Thread((task(slot=slots - 1, strides=0),)),)),)
     )
     v["limit_slots_at"] = (encode(Image(wide, (TEST,), (1, 2), (last,))), None)
     mems = tuple(MemoryInfo(f"m{k}", k << 20, 1 << 20) for k in range(L["max_memories"]))
-    v["limit_memories_at"] = (encode(base(target=attrs.evolve(TARGET, memories=mems))), None)
+    v["limit_memories_at"] = (encode(base(target=record.evolve(TARGET, memories=mems))), None)
     v["limit_memories_over"] = (
         encode(
-            base(target=attrs.evolve(TARGET, memories=mems + (MemoryInfo("more", 1 << 30, 16),)))
+            base(target=record.evolve(TARGET, memories=mems + (MemoryInfo("more", 1 << 30, 16),)))
         ),
         "bad_target",
     )
     many = tuple(
-        attrs.evolve(TEST, id=k, name=f"C{k}", bitstream_addr=0x8_0000 + 4096 * k)
+        record.evolve(TEST, id=k, name=f"C{k}", bitstream_addr=0x8_0000 + 4096 * k)
         for k in range(L["max_cores"] - 1)
     )
     v["limit_cores_at"] = (encode(base(cores=many + (TEST,))), None)
     v["limit_cores_over"] = (
-        encode(base(cores=many + (TEST, attrs.evolve(TEST, id=201, name="ONE_MORE")))),
+        encode(base(cores=many + (TEST, record.evolve(TEST, id=201, name="ONE_MORE")))),
         "bad_core",
     )
     # ports, parameter words, waits and lags of one task
@@ -729,10 +732,10 @@ def _loop_count(n: int) -> Image:
     loop = img.body[0].windows[0].parsecs[0].threads[0].body[0]
     rep = img.body[0]
     win = rep.windows[0]
-    th0 = attrs.evolve(win.parsecs[0].threads[0], body=(attrs.evolve(loop, count=n),))
-    par = attrs.evolve(win.parsecs[0], threads=(th0,) + win.parsecs[0].threads[1:])
-    return attrs.evolve(
-        img, body=(attrs.evolve(rep, windows=(attrs.evolve(win, parsecs=(par,)),)),)
+    th0 = record.evolve(win.parsecs[0].threads[0], body=(record.evolve(loop, count=n),))
+    par = record.evolve(win.parsecs[0], threads=(th0,) + win.parsecs[0].threads[1:])
+    return record.evolve(
+        img, body=(record.evolve(rep, windows=(record.evolve(win, parsecs=(par,)),)),)
     )
 
 

@@ -78,10 +78,10 @@ def test_image_and_target_mismatches_are_named(start, hello_image, tmp_path):
     assert e.name == "image_mismatch" and "format 3.0" in e.detail
     img = decode(hello_image)
     target = tmp_path / "t.target"
-    import attrs
+    from aci import record
 
     target.write_bytes(
-        b"bigboard".ljust(16, b"\0") + encode_target(attrs.evolve(img.target, slots=6))
+        b"bigboard".ljust(16, b"\0") + encode_target(record.evolve(img.target, slots=6))
     )
     d = start("--target", str(target))
     e = _err(d.load(hello_image, check_target=1))

@@ -10,10 +10,10 @@ import json
 import stat
 from pathlib import Path
 
-import attrs
 import numpy as np
 import pytest
 
+from aci import record
 from aci.cli import main
 from aci.cores import bnndata
 from aci.encode import encode
@@ -136,7 +136,7 @@ def test_cli_json(acic):
 def test_cli_runtime_error_names_the_source_line(acic, tmp_path):
     """A wrong_core stop: the same one-line message (code, offset, source line, time,
     the words) from both engines."""
-    task = attrs.evolve(I.task(0, 0x1000, 0x8000), source=Source(0, 7))
+    task = record.evolve(I.task(0, 0x1000, 0x8000), source=Source(0, 7))
     img = Image(
         I.TargetInfo(4, I.TIMING, (I.MEMORY,)),
         (I.TEST,),

@@ -8,12 +8,12 @@ file names that are not UTF-8) with and without a scratch area."""
 import json
 import subprocess
 
-import attrs
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from aci import format as F
+from aci import record
 from aci.encode import encode
 from aci.format import image_crc
 from aci.image import BufferSymbol, Source, Symbols
@@ -81,7 +81,7 @@ def symbols_image(buffers=1, lines=None, file_name="prog.aci", repeat_name=None)
     `lines` rewrites the line records' offsets afterwards (by index into the
     instruction offsets, or a raw offset as ('raw', x))."""
     tasks = [
-        attrs.evolve(I.task(0, 0x1000 + 256 * k, 0x8000 + 256 * k), source=Source(0, k + 1))
+        record.evolve(I.task(0, 0x1000 + 256 * k, 0x8000 + 256 * k), source=Source(0, k + 1))
         for k in range(90)
     ]
     body = (I.window([(0, 200)], I.parsec(I.thread(*tasks))),)

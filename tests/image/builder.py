@@ -14,8 +14,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import attrs
-
+from aci import record
 from aci.encode import encode
 from aci.image import (
     BufferSymbol,
@@ -121,7 +120,7 @@ def image(
     symbols: bool = True,
 ) -> bytes:
     """The bytes of an image with the round target above."""
-    target = TargetInfo(slots, attrs.evolve(TIMING, watchdog_ns=watchdog), (MEMORY,))
+    target = TargetInfo(slots, record.evolve(TIMING, watchdog_ns=watchdog), (MEMORY,))
     return encode(
         Image(
             target,

@@ -292,11 +292,11 @@ def images(draw):
 
 
 def _on_slot(node, slot):
-    import attrs
+    from aci import record
 
     if isinstance(node, Task):
-        return attrs.evolve(node, slot=slot)
-    return attrs.evolve(node, body=tuple(_on_slot(b, slot) for b in node.body))
+        return record.evolve(node, slot=slot)
+    return record.evolve(node, body=tuple(_on_slot(b, slot) for b in node.body))
 
 
 @settings(max_examples=200, deadline=None)

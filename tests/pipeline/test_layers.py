@@ -16,6 +16,7 @@ LAYERS = [
     # 0. facts and helpers every stage shares: formats, units, the timing record
     # and formulas, spans and diagnostics, affine offsets and overlaps, files
     [
+        "record",
         "span",
         "format",
         "units",

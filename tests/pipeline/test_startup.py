@@ -1,8 +1,9 @@
 """Start-up: a command imports only what it needs. ``acic compile`` and ``acic
 check`` of the BNN, each in a fresh interpreter, never import numpy, the trace
 writers or the plotting library (the engines and reports do, for ``acic run``), nor
-Lark (the parser runs generated tables), ZeroMQ, or acic's engines, board daemon
-and protocol (other commands' modules)."""
+Lark (the parser runs generated tables), attrs (the compiler's records are
+aci.record's), ZeroMQ, or acic's engines, board daemon and protocol (other
+commands' modules)."""
 
 import subprocess
 import sys
@@ -18,6 +19,7 @@ HEAVY = (
     "vcd",
     "hypothesis",
     "lark",
+    "attrs",
     "zmq",
     "aci.engine",
     "aci.run",

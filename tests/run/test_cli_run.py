@@ -5,11 +5,10 @@ from __future__ import annotations
 import io
 import json
 
-import attrs
 import numpy as np
 import pytest
 
-from aci import cli
+from aci import cli, record
 from aci.encode import encode
 from aci.pipeline import compile_file
 from aci.trace import read_jsonl
@@ -138,10 +137,10 @@ def test_run_time_error_names_the_source_line(acic, tmp_path):
     img = compile_file(HELLO).image
     w = img.body[0]
     th = w.parsecs[0].threads[0]
-    th = attrs.evolve(th, body=(attrs.evolve(th.body[0], slot=3),))
-    w = attrs.evolve(w, parsecs=(attrs.evolve(w.parsecs[0], threads=(th,)),))
+    th = record.evolve(th, body=(record.evolve(th.body[0], slot=3),))
+    w = record.evolve(w, parsecs=(record.evolve(w.parsecs[0], threads=(th,)),))
     path = tmp_path / "x.acx"
-    path.write_bytes(encode(attrs.evolve(img, body=(w,))))
+    path.write_bytes(encode(record.evolve(img, body=(w,))))
     expect_error(acic("run", path), "hello.aci:12", "wrong_core", "t = ")
 
 

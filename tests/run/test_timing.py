@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import attrs
 import pytest
 
-from aci import timing
+from aci import record, timing
 from aci.pipeline import compile_file
 from aci.run import run_image
 from aci.timing import Timing
@@ -45,7 +44,7 @@ def test_formulas():
 
 def test_exact_ceiling_with_huge_numbers():
     # No float rounding: a product far beyond 2^53 still divides exactly.
-    t = attrs.evolve(T, icap_bytes_per_s=3, pr_overhead_ns=0)
+    t = record.evolve(T, icap_bytes_per_s=3, pr_overhead_ns=0)
     assert timing.pr_ns(t, 2**60 + 1) == ceil_div((2**60 + 1) * 10**9, 3)
     assert timing.pr_ns(t, 2**60 + 1) != int((2**60 + 1) * 10**9 / 3)
 
