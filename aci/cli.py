@@ -104,11 +104,18 @@ def cmd_check(args) -> int:
             unit, src = load_and_check(path, defines)
             sources.update(src)
             diags = list(unit.warnings)
-            results.append({"file": path, "ok": True, "programs": sorted(unit.programs)})
+            results.append(
+                {
+                    "file": path,
+                    "ok": True,
+                    "programs": sorted(unit.programs),
+                    "systems": sorted(unit.systems),
+                }
+            )
         except SourceError as e:
             diags = list(e.diagnostics)
             sources.update(getattr(e, "sources", {}) or {})
-            results.append({"file": path, "ok": False, "programs": []})
+            results.append({"file": path, "ok": False, "programs": [], "systems": []})
         results[-1]["diagnostics"] = [to_json(d) for d in diags]
         all_diags.extend(diags)
     all_diags.sort(key=Diagnostic.sort_key)
@@ -123,6 +130,8 @@ def cmd_check(args) -> int:
         for r in results:
             if r["ok"]:
                 progs = ", ".join(r["programs"]) or "no programs"
+                if r["systems"]:
+                    progs += "; " + ", ".join(f"system {s}" for s in r["systems"])
                 print(f"{r['file']}: ok ({progs})")
         sys.stdout.flush()
         if all_diags:

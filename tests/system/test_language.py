@@ -169,3 +169,11 @@ def test_acic_plan_writes_a_system_program_that_compiles_to_its_plan(tmp_path, c
     assert [s.kind for s in plan.steps] == [s.kind for s in split.steps]
     assert simulate(plan).total_ns == pytest.approx(simulate(split).total_ns, rel=1e-3)
     assert cli.main(["plan", bnn, "--boards", "1,2", "-o", str(out)]) == 2
+
+
+def test_acic_check_names_the_systems(capsys):
+    assert cli.main(["check", str(TWO)]) == 0
+    assert capsys.readouterr().out.endswith("ok (first, second; system row)\n")
+    assert cli.main(["check", "--format", "json", str(TWO)]) == 0
+    (entry,) = json.loads(capsys.readouterr().out)["files"]
+    assert (entry["programs"], entry["systems"]) == (["first", "second"], ["row"])
