@@ -1,6 +1,6 @@
 """Stage 5, balance: how each window's work is spread over slots.
 
-``balance(prog, cost)`` looks for windows whose work is one thread with no
+``balance(prog, cost, exact)`` looks for windows whose work is one thread with no
 slot named, made of one LOOP whose iterations touch disjoint memory (no iteration
 reads or writes what another writes). Such a loop may run as k threads, each on its
 own slot. ``cost`` is a function from a candidate program to its simulated time:
@@ -20,7 +20,11 @@ Two searches (docs/scheduling.md, "Balance"):
    where its best case beats the best found so far.
 
 The second search's result is kept only when ``cost`` says it is faster than the
-first's, so a program is never slower than with uniform shares alone.
+first's and, when ``cost`` finds it faster by less than 1 %, ``exact`` (the whole run
+simulated, where ``cost`` extrapolates a long repeat) agrees, so a program is not
+made slower than with uniform shares alone. The
+second search is skipped when the first's result is within 5 % of the slots' work
+(every task's duration over the slots: no mapping does better).
 
 Programs that name their slots, write several threads, or whose loops carry data
 from one iteration to the next are left exactly as written.
@@ -46,7 +50,7 @@ from .diagnostics import SourceError
 from .image import Repeat
 from .lower import lower
 from .machine import simulate
-from .phases import applicable, gain_bound, phased
+from .phases import applicable, gain_bound, phased, task_duration
 from .pipelining import iterations_independent, loop_of
 from .schedule import schedule
 from .waits import waits
@@ -110,7 +114,11 @@ def split(w: P.Window, loop: P.Loop, k: int, uid: Callable[[], int]) -> P.Window
     return attrs.evolve(w, parsecs=(P.Parsec(tuple(threads), w.parsecs[0].span),))
 
 
-def balance(prog: P.Program, cost: Callable[[P.Program], int]) -> P.Program:
+def balance(
+    prog: P.Program,
+    cost: Callable[[P.Program], int],
+    exact: Callable[[P.Program], int] | None = None,
+) -> P.Program:
     slots = prog.target.slots
     counter = itertools.count(
         1
@@ -170,6 +178,8 @@ def balance(prog: P.Program, cost: Callable[[P.Program], int]) -> P.Program:
         return scores[key]
 
     old, old_cost = _uniform_search(keys, places, slots, score)
+    if old_cost <= NEAR * _work(prog, prog.target.timing) / slots:
+        return build(old)  # within NEAR of the slots' work: nothing much left to gain
     # Then free mappings (docs/scheduling.md): every slot count, and loops cut at task
     # granularity, one window at a time from the uniform search's best; the better of
     # the two by the timing model is kept, so this never makes a program slower.
@@ -200,11 +210,33 @@ def balance(prog: P.Program, cost: Callable[[P.Program], int]) -> P.Program:
                     best, counts, improved = c, trial, True
         if not improved:
             break
-    return build(counts if best < old_cost else old)
+    if best >= old_cost:
+        return build(old)
+    free, uniform = build(counts), build(old)
+    if exact is not None and best * SURE > old_cost and exact(free) >= exact(uniform):
+        return uniform  # ``cost`` extrapolates; the whole run says otherwise
+    return free
 
 
 UNSCHEDULABLE = 1 << 62
 FREE_PASSES = 2
+NEAR = 1.05  # no free search when the uniform shares are this close to the slots' work
+SURE = 1.01  # a free mapping ``cost`` finds faster by less than this is checked by ``exact``
+
+
+def _work(node, tm, times: int = 1) -> int:
+    """Every task's duration (ns) under a node, loops and repeats multiplied out."""
+    if isinstance(node, P.Task):
+        return times * task_duration(node, tm)
+    if isinstance(node, P.Program):
+        return sum(_work(n, tm, times) for n in node.body)
+    if isinstance(node, P.Repeat):
+        return sum(_work(w, tm, times * node.var.count) for w in node.windows)
+    if isinstance(node, P.Window):
+        return sum(_work(th, tm, times) for p in node.parsecs for th in p.threads)
+    if isinstance(node, P.Loop):
+        return sum(_work(b, tm, times * node.var.count) for b in node.body)
+    return sum(_work(b, tm, times) for b in node.body)  # a thread
 
 
 def _uniform_search(keys, places, slots, score) -> tuple[dict, int]:
@@ -252,13 +284,14 @@ def _uniform_search(keys, places, slots, score) -> tuple[dict, int]:
 ESTIMATE_REPEATS = 2
 
 
-def estimate(prog: P.Program, mode: str) -> int:
+def estimate(prog: P.Program, mode: str, extrapolate: bool = True) -> int:
     """Simulated time of a candidate schedule, for the balancer. A long repeat is
     simulated for R and 2R iterations and extrapolated from the difference: its body
-    is scheduled the same way in every iteration, so the run settles into a period."""
+    is scheduled the same way in every iteration, so the run settles into a period
+    (``extrapolate=False``: the whole run, simulated)."""
     r = ESTIMATE_REPEATS
     counts = [n.var.count for n in prog.body if isinstance(n, P.Repeat)]
-    long = bool(counts) and max(counts) > 2 * r
+    long = extrapolate and bool(counts) and max(counts) > 2 * r
     exact = count_operations(prog) <= deps.EXACT_LIMIT  # as the whole program will be analysed
     if long:
         prog = _first_iterations(prog, 2 * r)

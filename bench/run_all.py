@@ -49,6 +49,7 @@ BENCHMARKS = {
     "bench_compile": ([], 300),
     "bench_cli": ([], 300),
     "figure5": ([], 3600),  # ~100 compilations, 46 of them software-pipelined groups of ~500 images
+    "bench_mapping": ([], 600),  # ~50 compilations, half of them with the free search
     "bench_repeat": ([], 600),
     "bench_slots": ([], 600),
     "bench_run": ([], 600),
@@ -683,57 +684,46 @@ def system_text(results: dict) -> str:
     return "\n".join(text)
 
 
-def fleet_text(results: dict) -> str:
-    d = need(results, "bench_fleet")
-    f = d["fleet"]
+def mapping_text(results: dict) -> str:
+    d = need(results, "bench_mapping")
+
+    def t(r, key):
+        return s(r[key], 3) if r["batch"] is None else s(r[key])
+
     rows = [
         [
-            f"{r['boards']}",
-            r["plan"],
-            f"{r['images']:,}",
-            f"{r['images_per_s']:,.1f}",
-            f"{r['over_n_times_one']:.3f}",
-            f"{r['simulated_images_per_s']:,.1f}",
-            f"{r['over_simulated']:.3f}",
+            r["program"],
+            r["mode"],
+            str(r["batch"]) if r["batch"] is not None else "-",
+            t(r, "uniform_s"),
+            t(r, "free_s"),
+            ratio(r["speedup"]),
+            f"{r['uniform_prs']:,} / {r['free_prs']:,}",
+            f"{r['uniform_compile_s']:.2f} s / {r['free_compile_s']:.2f} s",
+            r["mapping"],
         ]
-        for r in [*f["scaling"], f["split"]]
+        for r in d["rows"]
     ]
-    sv = d["serve"]
-    lrows = [
-        [
-            f"{x['outstanding']}",
-            f"{x['requests']:,}",
-            f"{x['requests_per_s']:,.1f}",
-            ms(x["p50_ms"] / 1000),
-            ms(x["p99_ms"] / 1000),
-        ]
-        for x in sv["loads"]
-    ]
-    return "\n".join(
-        [
-            f"Plans on real daemons paced at {d['pace']:g} (a run takes its simulated time), "
-            f"{d['batches_per_board']} batches of {d['batch']} images per board:",
-            "",
-            table(
-                [
-                    "boards",
-                    "plan",
-                    "images",
-                    "images/s",
-                    "over N x one board",
-                    "simulated images/s",
-                    "measured / simulated",
-                ],
-                rows,
-                2,
-            ),
-            "",
-            f"The service (`acic serve`, {sv['boards']} boards, batches of {sv['batch']}: a run "
-            f"takes {ms(sv['run_s'])}, so the boards can serve {sv['capacity_per_s']:,.0f} images/s), "
-            "with a fixed number of requests outstanding:",
-            "",
-            table(["outstanding", "requests", "requests/s", "p50", "p99"], lrows),
-        ]
+    c = d["compile_500"]
+    return (
+        table(
+            [
+                "program",
+                "mode",
+                "images per batch",
+                "uniform shares",
+                "free mappings",
+                "speed-up",
+                "PRs (uniform / free)",
+                "compile (uniform / free)",
+                "free mapping, per window",
+            ],
+            rows,
+            2,
+        )
+        + f"\n\nCompile time of bnn_auto.aci at {c['batch']} images per batch ({c['mode']}, best of 2): "
+        f"{s(c['uniform'], 2)} with the uniform search alone, {s(c['free'], 2)} with the free search "
+        f"after it ({ratio(c['ratio'])})."
     )
 
 
@@ -1093,6 +1083,35 @@ def targets(results: dict) -> str:
         "compile time of bnn_auto.aci at 500 images per batch (dataflow) at most twice the compiler's before",
         auto_compile,
     )
+
+    def mapping_never_worse():
+        d = need(results, "bench_mapping")
+        rows = d["rows"]
+        best = max(rows, key=lambda r: r["speedup"])
+        return (
+            f"{len(rows)} points (bnn_auto.aci strict and dataflow, 1 to 100 images per batch, "
+            f"examples/uneven.aci); the largest gain {ratio(best['speedup'])} "
+            f"({best['program']}, {best['batch'] or '-'} images per batch, {best['mode']}: "
+            f"{s(best['uniform_s'], 3 if best['batch'] is None else 1)} to "
+            f"{s(best['free_s'], 3 if best['batch'] is None else 1)})"
+        ), d["never_worse"]
+
+    def mapping_compile():
+        c = need(results, "bench_mapping")["compile_500"]
+        return (
+            f"{s(c['free'], 2)} at {c['batch']} images per batch ({c['mode']}), {ratio(c['ratio'])} the "
+            f"uniform search alone ({s(c['uniform'], 2)}, same run)"
+        ), c["ratio"] <= 2
+
+    add(
+        "free slot mappings (issue 17.2): never slower than the balancer's uniform shares at any measured point",
+        mapping_never_worse,
+    )
+    add(
+        "compile time of bnn_auto.aci at 500 images per batch with free mappings at most twice the uniform "
+        "search's",
+        mapping_compile,
+    )
     add("at 300 images per batch and more, dataflow within 3 % of the lower bound", bound)
     add(
         "the batch size from which PR beats static falls to a third of strict mode's or less in dataflow mode",
@@ -1288,6 +1307,8 @@ def render(results: dict, info: dict, total_s: float) -> str:
         "cmd_cli": cmd("bench_cli"),
         "cmd_figure5": cmd("figure5"),
         "cmd_repeat": cmd("bench_repeat"),
+        "cmd_mapping": cmd("bench_mapping"),
+        "mapping_text": section(mapping_text, results),
         "cmd_slots": cmd("bench_slots"),
         "cmd_scaling": cmd("bench_scaling"),
         "cmd_run": cmd("bench_run"),
