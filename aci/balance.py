@@ -264,6 +264,7 @@ def _uniform_search(keys, places, slots, score) -> tuple[dict, int]:
         c = score(trial)
         if best is None or c < best:
             best, counts = c, trial
+    assert best is not None and counts is not None  # choices always holds 1
     for _ in range(2):
         improved = False
         for key, o in zip(keys, options, strict=True):
