@@ -684,6 +684,60 @@ def system_text(results: dict) -> str:
     return "\n".join(text)
 
 
+def fleet_text(results: dict) -> str:
+    d = need(results, "bench_fleet")
+    f = d["fleet"]
+    rows = [
+        [
+            f"{r['boards']}",
+            r["plan"],
+            f"{r['images']:,}",
+            f"{r['images_per_s']:,.1f}",
+            f"{r['over_n_times_one']:.3f}",
+            f"{r['simulated_images_per_s']:,.1f}",
+            f"{r['over_simulated']:.3f}",
+        ]
+        for r in [*f["scaling"], f["split"]]
+    ]
+    sv = d["serve"]
+    lrows = [
+        [
+            f"{x['outstanding']}",
+            f"{x['requests']:,}",
+            f"{x['requests_per_s']:,.1f}",
+            ms(x["p50_ms"] / 1000),
+            ms(x["p99_ms"] / 1000),
+        ]
+        for x in sv["loads"]
+    ]
+    return "\n".join(
+        [
+            f"Plans on real daemons paced at {d['pace']:g} (a run takes its simulated time), "
+            f"{d['batches_per_board']} batches of {d['batch']} images per board:",
+            "",
+            table(
+                [
+                    "boards",
+                    "plan",
+                    "images",
+                    "images/s",
+                    "over N x one board",
+                    "simulated images/s",
+                    "measured / simulated",
+                ],
+                rows,
+                2,
+            ),
+            "",
+            f"The service (`acic serve`, {sv['boards']} boards, batches of {sv['batch']}: a run "
+            f"takes {ms(sv['run_s'])}, so the boards can serve {sv['capacity_per_s']:,.0f} images/s), "
+            "with a fixed number of requests outstanding:",
+            "",
+            table(["outstanding", "requests", "requests/s", "p50", "p99"], lrows),
+        ]
+    )
+
+
 def mapping_text(results: dict) -> str:
     d = need(results, "bench_mapping")
 

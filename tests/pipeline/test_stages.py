@@ -34,7 +34,8 @@ def path_of(name: str) -> str:
 def test_stages_one_by_one_give_compile_file(name, mode):
     defines = PROGRAMS[name]
     loaded = aci.load(path_of(name))
-    (program,) = aci.check(loaded, defines).programs.values()
+    (checked,) = aci.check(loaded, defines).programs.values()
+    program = aci.place(checked)
     balanced = aci.balance(
         aci.pipelining(program, mode),
         lambda p: aci.estimate(p, mode),
