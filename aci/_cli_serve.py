@@ -193,6 +193,7 @@ def _typed_scores(lay, elem: str):
     """A bundle's layout with its one output read as ``elem`` (a bundle records bytes)."""
     import attrs
 
+    from . import record
     from .buffers import ELEMENT_DTYPES
 
     if elem not in ELEMENT_DTYPES or elem == "bits":
@@ -208,5 +209,5 @@ def _typed_scores(lay, elem: str):
         raise UsageError(
             f"--scores-type {elem}: an image's {per} output bytes are not whole {elem}s"
         )
-    typed = attrs.evolve(out, elem=elem, shape=(lay.batch, per // size))
+    typed = record.evolve(out, elem=elem, shape=(lay.batch, per // size))  # an image record
     return attrs.evolve(lay, outputs=(typed,))
