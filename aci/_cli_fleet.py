@@ -152,9 +152,36 @@ def make_plan(args, net, urls: list[str], images: int | None = None):
     return plan, layout(net, plan)
 
 
-def _read_per_batch(sym, path: str, per_image: int) -> bytes:
+def _bundle(args):
+    """(plan, layout) when the file is a bundle (aci.bundle), else None."""
+    from . import bundle
+    from ._io import read_input
+    from .fleet import layout_of_plan
+
+    if args.file.endswith(".aci"):
+        return None
+    data = read_input(args.file, "bundle")
+    if not bundle.is_bundle(data):
+        raise UsageError(
+            "--boards runs a bundle (acic plan --bundle) or a network source (.aci), "
+            f"and {args.file} is neither"
+        )
+    for flag, value in (
+        ("-D", args.define),
+        ("--program", args.program),
+        ("--batch", args.batch),
+        ("--cuts", args.cuts),
+        ("--replicas", args.replicas),
+    ):
+        if value:
+            raise UsageError(f"{flag} applies to a network source; a bundle holds its plan")
+    plan = bundle.decode(data).plan
+    return plan, layout_of_plan(plan)
+
+
+def _read_per_batch(sym, path: str, typed: bool = True) -> bytes:
     """A whole run's bytes of a per-batch input: a .npy of (N, ...) in the buffer's
-    type, or raw bytes of whole images."""
+    type (``typed``; else any array, its bytes), or raw bytes of whole images."""
     import numpy as np
 
     from ._io import read_input
@@ -169,6 +196,8 @@ def _read_per_batch(sym, path: str, per_image: int) -> bytes:
         a = np.load(io.BytesIO(raw), allow_pickle=False)
     except (ValueError, EOFError) as e:
         raise FleetError(f"`{path}` is not a readable .npy file: {e}") from None
+    if not typed:
+        return np.ascontiguousarray(a).tobytes()
     if a.dtype != dtype or tuple(a.shape[1:]) != tuple(shape[1:]) or a.ndim != len(shape):
         raise FleetError(
             f"`{path}`: buffer `{sym.name}` takes an array of {dtype} (N, "
@@ -209,8 +238,6 @@ def run_fleet(args, pairs) -> int:
         raise UsageError("--models: the boards run their own models")
     if args.engine not in ("python", "remote"):
         raise UsageError(f"--boards runs on board daemons, not on --engine {args.engine}")
-    if not args.file.endswith(".aci"):
-        raise UsageError("--boards runs a network source (.aci), planned over the boards")
     opts = {o: getattr(args, f"engine_remote_{o}", None) for o in REMOTE_OPTIONS}
     if getattr(args, "engine_remote_board", None):
         raise UsageError("--board is one board; with --boards, list them all there")
@@ -223,18 +250,29 @@ def run_fleet(args, pairs) -> int:
     for _, path in gets:
         check_output(path, "buffer file")
 
-    # The images first (how many batches), then the plan for that many.
-    probe = load_network(args)
-    syms = {b.name: b for b in probe.image.symbols.buffers}
-    per_batch_in = {n for n in probe.per_batch if n not in set().union(*probe.writes)}
-    per_batch_out = probe.per_batch - per_batch_in
+    # A bundle holds its plan; a network source is planned for the images given.
+    bundled = _bundle(args)
+    if bundled is not None:
+        plan, lay = bundled
+        syms = {b.name: b for b in (*lay.inputs, *lay.outputs, *lay.constants)}
+        per_batch_in = {b.name for b in lay.inputs}
+        per_batch_out = {b.name for b in lay.outputs}
+        batch = lay.batch
+    else:
+        probe = load_network(args)
+        syms = {b.name: b for b in probe.image.symbols.buffers}
+        per_batch_in = {n for n in probe.per_batch if n not in set().union(*probe.writes)}
+        per_batch_out = probe.per_batch - per_batch_in
+        batch = probe.batch
     inputs, constants = {}, {}
     for name, path in sets:
         if name not in syms:
             raise FleetError(f"no buffer `{name}` in {args.file}")
         b = syms[name]
         if name in per_batch_in:
-            inputs[name] = _read_per_batch(b, path, b.size // probe.batch)
+            inputs[name] = _read_per_batch(b, path, bundled is None)
+        elif bundled is not None:
+            constants[name] = _read_per_batch(b, path, False)
         else:
             constants[name] = read_buffer_file(path, name, b.elem, b.shape)
     for name, _ in gets:
@@ -243,9 +281,10 @@ def run_fleet(args, pairs) -> int:
                 f"--get {name}: a run on boards gives its per-batch outputs "
                 f"({', '.join(sorted(per_batch_out)) or 'none'})"
             )
-    per = {n: syms[n].size // probe.batch for n in per_batch_in}
+    per = {n: syms[n].size // batch for n in per_batch_in}
     images = min((len(v) // per[n] for n, v in inputs.items()), default=0)
-    plan, lay = make_plan(args, probe, urls, images)
+    if bundled is None:
+        plan, lay = make_plan(args, probe, urls, images)
     batches, images = split_batches(lay, inputs)
     predicted = simulate(plan)
     bar = sys.stderr if sys.stderr.isatty() else None

@@ -142,6 +142,59 @@ def layout(net: Network, plan: Plan) -> Layout:
     )
 
 
+def layout_of_plan(plan: Plan) -> Layout:
+    """The host's view of a plan read from a bundle (``aci.bundle``): what each stage
+    takes, gives and reads as constants, from the moves of its steps (board addresses
+    and lengths). A bundle carries no element types: the per-batch buffers are bytes
+    (``u8``, one row of bytes per image)."""
+    stage_of = {b: s for s, (_, boards) in enumerate(plan.stages) for b in boards}
+    n = len(plan.stages)
+    takes: list[dict] = [{} for _ in range(n)]
+    gives: list[dict] = [{} for _ in range(n)]
+    consts: list[dict] = [{} for _ in range(n)]
+    for st in plan.steps:
+        for m in st.moves:
+            if st.kind == "send":
+                book = consts if st.batch < 0 else takes
+                book[stage_of[st.dst]][m.buffer] = Buf(m.buffer, m.dst, m.length)
+            elif st.kind == "transfer":
+                gives[stage_of[st.src]][m.buffer] = Buf(m.buffer, m.src, m.length)
+                takes[stage_of[st.dst]][m.buffer] = Buf(m.buffer, m.dst, m.length)
+            elif st.kind == "collect":
+                gives[stage_of[st.src]][m.buffer] = Buf(m.buffer, m.src, m.length)
+    index = {b: i for i, b in enumerate(plan.system.boards)}
+    stages = tuple(
+        Stage(
+            s,
+            part.name,
+            part.data,
+            tuple(takes[s].values()),
+            tuple(gives[s].values()),
+            tuple(consts[s].values()),
+            tuple(index[b] for b in boards),
+            part.run_ns,
+        )
+        for s, (part, boards) in enumerate(plan.stages)
+    )
+
+    def sym(h) -> BufferSymbol:
+        size = h.size // plan.batches
+        return BufferSymbol(h.name, "u8", h.role, (plan.batch, size // plan.batch), 0, 0, size)
+
+    every_const = {b.name: b for st in stages for b in st.constants}
+    return Layout(
+        plan.batch,
+        stages,
+        tuple(sym(h) for h in plan.host_buffers if h.role == "input" and h.per_batch),
+        tuple(sym(h) for h in plan.host_buffers if h.role == "output"),
+        tuple(
+            BufferSymbol(b.name, "u8", "input", (b.size,), 0, b.address, b.size)
+            for b in every_const.values()
+        ),
+        len(plan.system.boards),
+    )
+
+
 # ---- the host's bookkeeping --------------------------------------------------------------
 
 

@@ -689,10 +689,10 @@ def fleet_text(results: dict) -> str:
     rows = [
         [
             f"{r['boards']}",
-            r["plan"],
+            r["plan"].replace("|", "\\|"),
             f"{r['images']:,}",
             f"{r['images_per_s']:,.1f}",
-            f"{r['over_n_times_one']:.3f}",
+            f"{r['over_n_times_one']:.3f}" if "over_n_times_one" in r else "-",
             f"{r['simulated_images_per_s']:,.1f}",
             f"{r['over_simulated']:.3f}",
         ]

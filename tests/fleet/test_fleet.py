@@ -4,6 +4,7 @@ again) loses no image and repeats none; with no board left, a clear error."""
 
 from __future__ import annotations
 
+import json
 import threading
 
 import numpy as np
@@ -165,3 +166,43 @@ def test_acic_run_on_boards(net, data, keys, daemons, tmp_path, capsys):
     bad = [a.replace(str(tmp_path / "images.npy"), str(tmp_path / "bad.npy")) for a in argv]
     assert cli.main(bad) == 1
     assert "bad.npy" in capsys.readouterr().err
+
+
+def test_acic_run_a_bundle_on_boards(net, data, keys, daemons, tmp_path, capsys):
+    """A plan written as a bundle (acic plan --bundle's file) runs on the boards."""
+    from aci import bundle
+
+    inputs, consts, expect = data
+    ds = daemons(2, pace=1.0)
+    path = tmp_path / "split.acb"
+    bundle.write(pipeline(net, System.uniform(2), 3, (2,), (1, 1)), str(path))
+    (tmp_path / "images.bin").write_bytes(inputs["images"])
+    sets = []
+    for name, value in consts.items():
+        (tmp_path / f"{name}.bin").write_bytes(value)
+        sets += ["--set", f"{name}={tmp_path / name}.bin"]
+    argv = [
+        "run",
+        str(path),
+        "--boards",
+        ",".join(d.url for d in ds),
+        "--board-key",
+        str(keys.directory / "board.key"),
+        "--key",
+        str(keys.directory / "host"),
+        "--set",
+        f"images={tmp_path / 'images.bin'}",
+        *sets,
+        "--get",
+        f"scores={tmp_path / 'scores.bin'}",
+        "--json",
+    ]
+    assert cli.main(argv) == 0
+    rep = json.loads(capsys.readouterr().out)
+    assert rep["plan"] == "windows 0..1 x1 | windows 2..2 x1" and rep["images"] == IMAGES
+    assert (tmp_path / "scores.bin").read_bytes() == expect.astype("<i4").tobytes()
+    assert cli.main([*argv, "--batch", "4"]) == 2
+    assert "a bundle holds its plan" in capsys.readouterr().err
+    (tmp_path / "junk.acb").write_bytes(b"junk")
+    assert cli.main([argv[0], str(tmp_path / "junk.acb"), *argv[2:]]) == 2
+    assert "is neither" in capsys.readouterr().err
