@@ -18,7 +18,7 @@ from ._cli_args import UsageError, add_include
 
 def add_serve_parser(subparsers) -> argparse.ArgumentParser:
     c = subparsers.add_parser("serve", help="serve classification requests on several boards")
-    c.add_argument("file", metavar="NET.aci")
+    c.add_argument("file", metavar="BUNDLE.acb|NET.aci")
     c.add_argument(
         "--boards", required=True, metavar="URL[,URL...]", help="the board daemons to run on"
     )
@@ -61,6 +61,12 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
         help="a constant of the network (weights, thresholds): .npy or raw bytes; repeatable",
     )
     c.add_argument(
+        "--scores-type",
+        metavar="ELEM",
+        help="(a bundle) the element type of its output's scores, which a bundle does not "
+        "record (default i32, the BNN's)",
+    )
+    c.add_argument(
         "--timing-only",
         action="store_true",
         help="the boards simulate time only: answers carry no computed scores",
@@ -93,7 +99,16 @@ def add_serve_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def cmd_serve(args) -> int:
-    from ._cli_fleet import board_keys, host_keys, load_network, make_plan, parse_urls, seconds
+    from ._cli_fleet import (
+        _bundle,
+        _read_per_batch,
+        board_keys,
+        host_keys,
+        load_network,
+        make_plan,
+        parse_urls,
+        seconds,
+    )
     from .buffers import read_buffer_file
     from .fleet import Fleet, FleetError
     from .serve import Service
@@ -107,9 +122,17 @@ def cmd_serve(args) -> int:
     request_timeout = seconds(args.request_timeout, "--request-timeout", 60.0)
     interval = seconds(args.status_interval, "--status-interval", 2.0)
     constants = {}
-    net = load_network(args)
-    syms = {b.name: b for b in net.image.symbols.buffers}
-    plan, lay = make_plan(args, net, urls)
+    bundled = _bundle(args)
+    if bundled is not None:
+        plan, lay = bundled
+        syms = {b.name: b for b in lay.constants}
+        lay = _typed_scores(lay, args.scores_type or "i32")
+    else:
+        if args.scores_type:
+            raise UsageError("--scores-type is for a bundle; a network source has its types")
+        net = load_network(args)
+        syms = {b.name: b for b in net.image.symbols.buffers}
+        plan, lay = make_plan(args, net, urls)
     const = {b.name for b in lay.constants}
     for item in args.set:
         name, eq, path = item.partition("=")
@@ -121,7 +144,10 @@ def cmd_serve(args) -> int:
                 f"({', '.join(sorted(const)) or 'none'}); images come from requests"
             )
         b = syms[name]
-        constants[name] = read_buffer_file(path, name, b.elem, b.shape)
+        if bundled is not None:
+            constants[name] = _read_per_batch(b, path, False)
+        else:
+            constants[name] = read_buffer_file(path, name, b.elem, b.shape)
 
     def event(ev):
         from ._cli_fleet import _event_text
@@ -161,3 +187,26 @@ def cmd_serve(args) -> int:
     finally:
         fleet.close()
     return 0
+
+
+def _typed_scores(lay, elem: str):
+    """A bundle's layout with its one output read as ``elem`` (a bundle records bytes)."""
+    import attrs
+
+    from .buffers import ELEMENT_DTYPES
+
+    if elem not in ELEMENT_DTYPES or elem == "bits":
+        raise UsageError(
+            f"--scores-type takes one of {', '.join(e for e in ELEMENT_DTYPES if e != 'bits')}"
+        )
+    if len(lay.outputs) != 1:
+        return lay  # the service refuses it, naming its outputs
+    out = lay.outputs[0]
+    size = ELEMENT_DTYPES[elem].itemsize
+    per = out.size // lay.batch
+    if per % size:
+        raise UsageError(
+            f"--scores-type {elem}: an image's {per} output bytes are not whole {elem}s"
+        )
+    typed = attrs.evolve(out, elem=elem, shape=(lay.batch, per // size))
+    return attrs.evolve(lay, outputs=(typed,))

@@ -93,7 +93,7 @@ def weights(data, tmp_path_factory):
 class Served:
     """``acic serve`` as a process: its URL, its stderr so far, stopped with SIGTERM."""
 
-    def __init__(self, keys, ds, weights, tmp_path, *extra):
+    def __init__(self, keys, ds, weights, tmp_path, *extra, file=BNN):
         self.err_path = tmp_path / "serve.err"
         self.proc = subprocess.Popen(
             [
@@ -101,7 +101,7 @@ class Served:
                 "-m",
                 "aci",
                 "serve",
-                BNN,
+                file,
                 "--boards",
                 ",".join(d.url for d in ds),
                 "--board-key",
@@ -112,8 +112,7 @@ class Served:
                 str(keys.directory / "apps"),
                 "--bind",
                 "tcp://127.0.0.1:*",
-                "--batch",
-                str(BATCH),
+                *(["--batch", str(BATCH)] if file == BNN else []),
                 "--board-timeout",
                 "0.3",
                 "--board-patience",
@@ -149,8 +148,8 @@ class Served:
 def serve(keys, app, weights, tmp_path):
     started = []
 
-    def start(ds, *extra):
-        s = Served(keys, ds, weights, tmp_path, *extra)
+    def start(ds, *extra, file=BNN):
+        s = Served(keys, ds, weights, tmp_path, *extra, file=file)
         started.append(s)
         return s
 
@@ -277,3 +276,22 @@ def test_service_in_process_batches_fill_under_load(net, data, keys, app, daemon
         svc.stop()
         t.join()
         fleet.close()
+
+
+def test_a_bundle_served(net, data, keys, app, daemons, serve, tmp_path):
+    """acic serve BUNDLE: the plan of a bundle; images as bytes, scores as i32."""
+    from aci import bundle
+
+    inputs, _, expect = data
+    path = tmp_path / "dp.acb"
+    bundle.write(pipeline(net, System.uniform(2), 2, (), (2,)), str(path))
+    s = serve(daemons(2), file=str(path))
+    per = 3 * 32 * 32
+    with Client(s.url, s.key, app) as c:
+        info = c.info()
+        assert info["input"] == {"name": "images", "elem": "u8", "shape": [per]}
+        assert info["output"] == {"name": "scores", "elem": "i32", "shape": [10]}
+        answers = c.classify_many(
+            [inputs["images"][k * per : (k + 1) * per] for k in range(len(expect))]
+        )
+    assert (np.stack([a for _, a in answers]) == expect).all()
