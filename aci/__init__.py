@@ -8,7 +8,8 @@ name is imported on first use, so that the command line starts quickly):
 - ``place(program)`` (aci.place): its buffers and bitstreams at addresses;
 - ``pipelining(program, mode)`` (aci.pipelining): a repeat's iterations grouped and
   its scratch buffers renamed (dataflow mode);
-- ``balance(program, cost)`` with ``estimate(program, mode)`` as its cost (aci.balance),
+- ``balance(program, cost, exact)`` with ``estimate(program, mode)`` as its cost and
+  ``estimate(program, mode, extrapolate=False)`` as its exact cost (aci.balance),
   ``schedule(program, mode)``, ``waits(program)`` (dataflow), ``lower(program, mode)``,
   ``encode(image)``: the later stages one by one; ``decode(data)`` validates an image;
 - ``compile_file(path, defines, program, mode)`` (aci.pipeline): the whole pipeline,

@@ -1,17 +1,30 @@
-"""Stage 5, balance: how many slots each window's work is spread over.
+"""Stage 5, balance: how each window's work is spread over slots.
 
-``balance(prog, cost)`` looks for windows whose work is one thread with no
+``balance(prog, cost, exact)`` looks for windows whose work is one thread with no
 slot named, made of one LOOP whose iterations touch disjoint memory (no iteration
 reads or writes what another writes). Such a loop may run as k threads, each on its
-own slot, each taking a contiguous share of the iterations (the first threads take
-one more when they do not divide evenly: their slots are configured first). The
-number of slots per window is chosen by ``cost``, a function from a candidate
-program to its simulated time: few slots keep cores resident and save
-reconfigurations, many slots divide the work. With few such windows every
-combination of counts (1, 2, 4 and all slots) is tried; with more, the search
-starts from the best uniform spread (every window on the same number of slots) and
-then tries each window's count in turn, keeping what helps (coordinate descent, two
-passes at most).
+own slot. ``cost`` is a function from a candidate program to its simulated time:
+few slots keep cores resident and save reconfigurations, many slots divide the work.
+Two searches (docs/scheduling.md, "Balance"):
+
+1. uniform shares: each thread takes a contiguous share of the iterations (the
+   first threads take one more when they do not divide evenly: their slots are
+   configured first), on 1, 2, 4 or all slots per window. With few such windows
+   every combination is tried; with more, the search starts from the best uniform
+   spread (every window on the same number of slots) and then tries each window's
+   count in turn, keeping what helps (coordinate descent, two passes at most);
+2. free mappings, from the first search's best, one window at a time (two passes at
+   most): any number of slots from 1 to all (the scheduler lets windows share a slot
+   through reconfiguration), and loops cut at task granularity in phases when the
+   slots do not divide the iterations (``aci.phases``, CP-SAT). A cut is tried only
+   where its best case beats the best found so far.
+
+The second search's result is kept only when ``cost`` says it is faster than the
+first's and, when ``cost`` finds it faster by less than 1 %, ``exact`` (the whole run
+simulated, where ``cost`` extrapolates a long repeat) agrees, so a program is not
+made slower than with uniform shares alone. The
+second search is skipped when the first's result is within 5 % of the slots' work
+(every task's duration over the slots: no mapping does better).
 
 Programs that name their slots, write several threads, or whose loops carry data
 from one iteration to the next are left exactly as written.
@@ -37,6 +50,7 @@ from .diagnostics import SourceError
 from .image import Repeat
 from .lower import lower
 from .machine import simulate
+from .phases import applicable, gain_bound, phased, task_duration
 from .pipelining import iterations_independent, loop_of
 from .schedule import schedule
 from .waits import waits
@@ -100,7 +114,11 @@ def split(w: P.Window, loop: P.Loop, k: int, uid: Callable[[], int]) -> P.Window
     return attrs.evolve(w, parsecs=(P.Parsec(tuple(threads), w.parsecs[0].span),))
 
 
-def balance(prog: P.Program, cost: Callable[[P.Program], int]) -> P.Program:
+def balance(
+    prog: P.Program,
+    cost: Callable[[P.Program], int],
+    exact: Callable[[P.Program], int] | None = None,
+) -> P.Program:
     slots = prog.target.slots
     counter = itertools.count(
         1
@@ -116,57 +134,150 @@ def balance(prog: P.Program, cost: Callable[[P.Program], int]) -> P.Program:
         for j, w in enumerate(ws):
             loop = _single_loop_window(w)
             if loop is not None:
-                places.append((i, j, loop))
+                places.append((i, j, w, loop))
     if not places:
         return prog
+    keys = [(i, j) for i, j, _, _ in places]
+    cut: dict = {}  # (place, k) -> the phased window, or None (computed once)
 
-    def build(counts: dict) -> P.Program:
+    def window(place, option) -> P.Window | None:
+        i, j, w, loop = place
+        kind, k = option
+        if kind == "split":
+            return w if k == 1 else split(w, loop, k, lambda: next(counter))
+        if (i, j, k) not in cut:
+            cut[i, j, k] = phased(prog, w, loop, k, lambda: next(counter), substitute)
+        return cut[i, j, k]
+
+    def build(choice: dict) -> P.Program | None:
         body = list(prog.body)
-        for i, j, loop in places:
-            k = counts[(i, j)]
-            if k == 1:
+        for place in places:
+            i, j = place[0], place[1]
+            option = choice[(i, j)]
+            if option == ("split", 1):
                 continue
+            w = window(place, option)
+            if w is None:
+                return None
             node = body[i]
             if isinstance(node, P.Repeat):
                 ws = list(node.windows)
-                ws[j] = split(ws[j], loop, k, lambda: next(counter))
+                ws[j] = w
                 body[i] = attrs.evolve(node, windows=tuple(ws))
             else:
-                body[i] = split(node, loop, k, lambda: next(counter))
+                body[i] = w
         return attrs.evolve(prog, body=tuple(body))
 
+    scores: dict = {}
+
+    def score(choice: dict) -> int:
+        key = tuple(choice[k] for k in keys)
+        if key not in scores:
+            candidate = build(choice)
+            scores[key] = UNSCHEDULABLE if candidate is None else cost(candidate)
+        return scores[key]
+
+    old, old_cost = _uniform_search(keys, places, slots, score)
+    if old_cost <= NEAR * _work(prog, prog.target.timing) / slots:
+        return build(old)  # within NEAR of the slots' work: nothing much left to gain
+    # Then free mappings (docs/scheduling.md): every slot count, and loops cut at task
+    # granularity, one window at a time from the uniform search's best; the better of
+    # the two by the timing model is kept, so this never makes a program slower.
+    options = [
+        [("split", k) for k in range(1, min(slots, loop.var.count) + 1)]
+        + [("phased", k) for k in range(2, slots + 1) if applicable(loop, k)]
+        for _, _, _, loop in places
+    ]
+    best, counts = old_cost, dict(old)
+    for _ in range(FREE_PASSES):
+        improved = False
+        for key, o in zip(keys, options, strict=True):
+            for option in o:
+                if option == counts[key]:
+                    continue
+                if option[0] == "phased":
+                    # worth a solve only if its best case beats the best so far: the
+                    # contiguous shares' time less their last round's idle time
+                    place = places[keys.index(key)]
+                    node = prog.body[key[0]]
+                    reps = node.var.count if isinstance(node, P.Repeat) else 1
+                    contiguous = score({**counts, key: ("split", option[1])})
+                    if contiguous - reps * gain_bound(prog, place[3], option[1]) >= best:
+                        continue
+                trial = {**counts, key: option}
+                c = score(trial)
+                if c < best:
+                    best, counts, improved = c, trial, True
+        if not improved:
+            break
+    if best >= old_cost:
+        return build(old)
+    free, uniform = build(counts), build(old)
+    if exact is not None and best * SURE > old_cost and exact(free) >= exact(uniform):
+        return uniform  # ``cost`` extrapolates; the whole run says otherwise
+    return free
+
+
+UNSCHEDULABLE = 1 << 62
+FREE_PASSES = 2
+NEAR = 1.05  # no free search when the uniform shares are this close to the slots' work
+SURE = 1.01  # a free mapping ``cost`` finds faster by less than this is checked by ``exact``
+
+
+def _work(node, tm, times: int = 1) -> int:
+    """Every task's duration (ns) under a node, loops and repeats multiplied out."""
+    if isinstance(node, P.Task):
+        return times * task_duration(node, tm)
+    if isinstance(node, P.Program):
+        return sum(_work(n, tm, times) for n in node.body)
+    if isinstance(node, P.Repeat):
+        return sum(_work(w, tm, times * node.var.count) for w in node.windows)
+    if isinstance(node, P.Window):
+        return sum(_work(th, tm, times) for p in node.parsecs for th in p.threads)
+    if isinstance(node, P.Loop):
+        return sum(_work(b, tm, times * node.var.count) for b in node.body)
+    return sum(_work(b, tm, times) for b in node.body)  # a thread
+
+
+def _uniform_search(keys, places, slots, score) -> tuple[dict, int]:
+    """The balancer's first search: 1, 2, 4 or all slots per window, contiguous shares
+    (every combination when few, else the best uniform spread improved one window at
+    a time). Returns the choice and its cost."""
     choices = sorted({1, 2, min(4, slots), slots} & set(range(1, slots + 1)))
-    options = [[k for k in choices if k <= loop.var.count] for _, _, loop in places]
-    keys = [(i, j) for i, j, _ in places]
+    options = [[("split", k) for k in choices if k <= loop.var.count] for *_, loop in places]
     if math.prod(len(o) for o in options) <= EXHAUSTIVE:
         # few windows: try every combination (the first, all ones, wins ties)
         scored = [
-            (cost(build(dict(zip(keys, combo, strict=True)))), n, combo)
+            (score(dict(zip(keys, combo, strict=True))), n, combo)
             for n, combo in enumerate(itertools.product(*options))
         ]
-        return build(dict(zip(keys, min(scored)[2], strict=True)))
+        c, _, combo = min(scored)
+        return dict(zip(keys, combo, strict=True)), c
     # Otherwise start from the best uniform spread (every window on the same number
     # of slots) and improve one window at a time.
     best, counts = None, None
     for k in choices:
-        trial = {key: max(x for x in o if x <= k) for key, o in zip(keys, options, strict=True)}
-        c = cost(build(trial))
+        trial = {
+            key: ("split", max(x for _, x in o if x <= k))
+            for key, o in zip(keys, options, strict=True)
+        }
+        c = score(trial)
         if best is None or c < best:
             best, counts = c, trial
     assert best is not None and counts is not None  # choices always holds 1
     for _ in range(2):
         improved = False
         for key, o in zip(keys, options, strict=True):
-            for k in o:
-                if k == counts[key]:
+            for option in o:
+                if option == counts[key]:
                     continue
-                trial = {**counts, key: k}
-                c = cost(build(trial))
+                trial = {**counts, key: option}
+                c = score(trial)
                 if c < best:
                     best, counts, improved = c, trial, True
         if not improved:
             break
-    return build(counts)
+    return counts, best
 
 
 # ---- the cost model ------------------------------------------------------------------
@@ -174,20 +285,21 @@ def balance(prog: P.Program, cost: Callable[[P.Program], int]) -> P.Program:
 ESTIMATE_REPEATS = 2
 
 
-def estimate(prog: P.Program, mode: str) -> int:
+def estimate(prog: P.Program, mode: str, extrapolate: bool = True) -> int:
     """Simulated time of a candidate schedule, for the balancer. A long repeat is
     simulated for R and 2R iterations and extrapolated from the difference: its body
-    is scheduled the same way in every iteration, so the run settles into a period."""
+    is scheduled the same way in every iteration, so the run settles into a period
+    (``extrapolate=False``: the whole run, simulated)."""
     r = ESTIMATE_REPEATS
     counts = [n.var.count for n in prog.body if isinstance(n, P.Repeat)]
-    long = bool(counts) and max(counts) > 2 * r
+    long = extrapolate and bool(counts) and max(counts) > 2 * r
     exact = count_operations(prog) <= deps.EXACT_LIMIT  # as the whole program will be analysed
     if long:
         prog = _first_iterations(prog, 2 * r)
     try:
         scheduled = schedule(prog, mode)
     except SourceError:
-        return 1 << 62  # not schedulable (too many cores for the slots, say)
+        return UNSCHEDULABLE  # not schedulable (too many cores for the slots, say)
     img = lower(waits(scheduled, exact) if mode == "dataflow" else scheduled, mode, symbols=False)
     if not long:
         return simulate(img, 0, mode).t_end

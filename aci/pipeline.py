@@ -20,9 +20,10 @@ literals -- live below all of them, in aci.timing, aci.format and aci.units).
  4    pipe-     ``aci.pipelining.pipelining``    a placed program -> the same, each eligible     --
       lining    ``(p, m)``                       repeat's iterations grouped, scratch buffers
                                                  renamed (dataflow mode only)
- 5    balance   ``aci.balance.balance(p, cost)`` -> the same, loops split over slots where the   --
-                                                 program leaves it to the compiler; ``cost``:
-                                                 ``aci.balance.estimate``
+ 5    balance   ``aci.balance.balance(p, c, e)`` -> the same, loops split over slots where the   --
+                                                 program leaves it to the compiler; ``c``:
+                                                 ``aci.balance.estimate``, ``e``: the same
+                                                 with ``extrapolate=False``
  6    schedule  ``aci.schedule.schedule(p, m)``  -> every task on a slot, every window's         SourceError
                                                  RECONFs final                                   (E067)
  7    waits     ``aci.waits.waits(p)``           a scheduled program -> the same with every      --
@@ -156,9 +157,12 @@ def compile_program(
 ) -> tuple[P.Program, Image, bytes]:
     """Stages 4 to 9 for one placed program: (scheduled program, image, its bytes);
     SourceError (E067) when its slots cannot be assigned."""
-    scheduled = schedule(
-        balance(pipelining(prog, mode), lambda p: estimate(p, mode)), mode
-    )  # 4, 5, 6
+    balanced = balance(
+        pipelining(prog, mode),
+        lambda p: estimate(p, mode),
+        lambda p: estimate(p, mode, extrapolate=False),
+    )
+    scheduled = schedule(balanced, mode)  # 4, 5, 6
     img = lower(
         waits(scheduled) if mode == "dataflow" else scheduled, mode, symbols=symbols
     )  # 7, 8

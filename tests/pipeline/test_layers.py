@@ -60,8 +60,9 @@ LAYERS = [
         "asm",
         "machine",
     ],
-    # 3. the balancer: its cost model runs schedule, waits, lower and the machine
-    ["balance"],
+    # 3. the balancer: its cost model runs schedule, waits, lower and the machine;
+    #    its task-granular split (CP-SAT, imported lazily)
+    ["phases", "balance"],
     # 4. the engines, the board and its core models, traces and reports, the board
     #    daemon; the importers of trained networks (to programs and parameter files)
     [

@@ -36,7 +36,11 @@ def test_stages_one_by_one_give_compile_file(name, mode):
     loaded = aci.load(path_of(name))
     (checked,) = aci.check(loaded, defines).programs.values()
     program = aci.place(checked)
-    balanced = aci.balance(aci.pipelining(program, mode), lambda p: aci.estimate(p, mode))
+    balanced = aci.balance(
+        aci.pipelining(program, mode),
+        lambda p: aci.estimate(p, mode),
+        lambda p: aci.estimate(p, mode, extrapolate=False),
+    )
     scheduled = aci.schedule(balanced, mode)
     ready = aci.waits(scheduled) if mode == "dataflow" else scheduled
     data = aci.encode(aci.lower(ready, mode))
