@@ -34,10 +34,11 @@ ITEM_WORDS = {ast.SystemBoard: "board", ast.SystemLink: "link", ast.SystemRun: "
 
 def accesses(prog: P.Program) -> tuple[frozenset, frozenset]:
     """The buffers a program's tasks read and write, by name."""
-    reads, writes = set(), set()
+    reads: set[str] = set()
+    writes: set[str] = set()
     for t in P.walk_tasks(prog):
-        for port, region in zip(t.core.ports, t.ports, strict=True):
-            (writes if port.direction == "out" else reads).add(region.buffer.name)
+        for port, view in zip(t.core.ports, t.ports, strict=True):
+            (writes if port.direction == "out" else reads).add(view.buffer.name)
     return frozenset(reads), frozenset(writes)
 
 
