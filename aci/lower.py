@@ -124,7 +124,7 @@ class _Lowering:
                 tuple(p.direction for p in c.ports),
                 len(c.params),
                 c.bitstream_size,
-                bits[c.name].address,
+                bits[c.name].placed_at,
                 _resources(c),
             )
             for c in prog.cores
@@ -134,14 +134,14 @@ class _Lowering:
             mem_index = {m.name: k for k, m in enumerate(t.memories)}
             bufs = tuple(
                 I.BufferSymbol(
-                    b.name, b.elem, b.role, b.shape, mem_index[b.memory], b.address, b.size
+                    b.name, b.elem, b.role, b.shape, mem_index[b.memory], b.placed_at, b.size
                 )
                 for b in prog.buffers
             )
             syms = I.Symbols(bufs, tuple(self.files))
         init = tuple(
-            I.InitChunk(b.address, b.init)
-            for b in sorted(prog.buffers, key=lambda b: b.address)
+            I.InitChunk(b.placed_at, b.init)
+            for b in sorted(prog.buffers, key=lambda b: b.placed_at)
             if b.init is not None
         )
         return I.Image(

@@ -411,9 +411,9 @@ def _place(
     used: dict[str, list] = {}
     for buf in prog.buffers:
         b = moved.get(buf.name, buf)
-        used.setdefault(b.memory, []).append((b.address, b.address + b.size))
+        used.setdefault(b.memory, []).append((b.placed_at, b.placed_at + b.size))
     for bs in prog.bitstreams:
-        used.setdefault(bs.memory, []).append((bs.address, bs.address + bs.size))
+        used.setdefault(bs.memory, []).append((bs.placed_at, bs.placed_at + bs.size))
     for memory, lo, hi in taken:
         used.setdefault(memory, []).append((lo, hi))
     out = {}

@@ -146,6 +146,12 @@ class Buffer:
     def size(self) -> int:
         return tensor_bytes(self.elem, self.shape)
 
+    @property
+    def placed_at(self) -> int:
+        """Its address in a placed program (stage 3, aci.place)."""
+        assert self.address is not None, f"buffer `{self.name}` is not placed (aci.place)"
+        return self.address
+
 
 @attrs.frozen
 class Bitstream:
@@ -154,6 +160,12 @@ class Bitstream:
     address: int | None  # the source's fixed address, else None until placed (aci.place)
     size: int
     span: Span  # the core's `bitstream` item
+
+    @property
+    def placed_at(self) -> int:
+        """Its address in a placed program (stage 3, aci.place)."""
+        assert self.address is not None, f"the bitstream of `{self.core}` is not placed"
+        return self.address
 
 
 @attrs.frozen
@@ -167,8 +179,7 @@ class View:
     span: Span
 
     def address(self) -> Affine:
-        assert self.buffer.address is not None, "placed by aci.place"
-        return self.offset + Affine.of(self.buffer.address)
+        return self.offset + Affine.of(self.buffer.placed_at)
 
 
 @attrs.frozen

@@ -207,7 +207,7 @@ class Network:
 
 def _buffer_of(buffers: tuple[P.Buffer, ...], address: int) -> str:
     for b in buffers:
-        if b.address <= address < b.address + b.size:
+        if b.placed_at <= address < b.placed_at + b.size:
             return b.name
     raise PlanError(f"no buffer at address {address:#x}")
 
@@ -262,7 +262,7 @@ def network(
         tuple(writes),
         sizes,
         per_batch,
-        {b.name: b.address for b in buffers},
+        {b.name: b.placed_at for b in buffers},
         constants,
         c.checked.target.name,
     )
@@ -557,7 +557,7 @@ def compile_system(unit, name: str, mode: str = "strict", symbols: bool = True) 
     batches = sysdecl.batches
     progs = [place(unit.programs[st.program]) for st in sysdecl.stages]
     sizes = [{b.name: b.size for b in p.buffers} for p in progs]
-    addr = [{b.name: b.address for b in p.buffers} for p in progs]
+    addr = [{b.name: b.placed_at for b in p.buffers} for p in progs]
     parts = []
     for s, (st, prog) in enumerate(zip(sysdecl.stages, progs, strict=True)):
         _, img, data = compile_program(prog, mode, symbols)
