@@ -1,9 +1,9 @@
 """Board daemons for the daemon's tests: real acifw-board processes on 127.0.0.1 with
-an ephemeral port, talking ZeroMQ with CURVE, started and stopped here."""
+an ephemeral port, talking ZeroMQ with CURVE, started and stopped by the one harness
+(tests/remote/harness.py); this adds the raw protocol the tests speak."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -13,36 +13,34 @@ from pathlib import Path
 import pytest
 import zmq
 
-from aci import daemon as D
 from aci import protocol as P
+
+from ..remote import harness
+from ..remote.harness import Keys
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware" / "build"
 
 
 class Daemon:
-    """One acifw-board process; ``request`` sends one message with a key pair and
-    returns the decoded reply (or None after ``timeout``)."""
+    """One acifw-board process (started and stopped by tests/remote/harness.py);
+    ``request`` sends one message with a key pair and returns the decoded reply (or
+    None after ``timeout``)."""
 
     def __init__(
-        self, keys: Path, *extra: str, binary: str = "acifw-board", insecure: bool = False
+        self,
+        keys: Keys,
+        directory: Path,
+        *extra: str,
+        binary: str = "acifw-board",
+        insecure: bool = False,
     ):
-        args = [str(FIRMWARE / binary), "--bind", "tcp://127.0.0.1:0", *extra]
-        record = os.environ.get("ACIC_DAEMON_RECORD")  # firmware/Makefile's fuzz-daemon seeds
-        if record:
-            args += ["--record", str(Path(record) / f"session-{time.time_ns()}")]
-        if insecure:
-            args.append("--insecure-loopback")
-        else:
-            args += ["--key", str(keys / "board"), "--authorized-keys", str(keys / "authorized")]
-        self.log = keys / f"daemon-{time.monotonic_ns()}.log"
-        self.proc = subprocess.Popen(
-            args, stdout=subprocess.PIPE, stderr=open(self.log, "w"), text=True
-        )
-        line = self.proc.stdout.readline()
-        assert line.startswith("listening tcp://127.0.0.1:"), (line, self.log.read_text())
-        self.url = line.split()[1]
-        self.board_key = None if insecure else D.read_public(keys / "board.key")
-        self.host = None if insecure else D.read_pair(keys / "host")
+        self.process = harness.Daemon(
+            keys, directory, extra=extra, binary=binary, insecure=insecure
+        ).start(ready=False)
+        self.url = self.process.url
+        self.log = self.process.log_path
+        self.board_key = None if insecure else keys.board[0]
+        self.host = None if insecure else keys.host
         self.ids = time.time_ns()
         self.epoch = 0
 
@@ -107,38 +105,27 @@ class Daemon:
         return {**r.fields, "epoch": r.epoch}
 
     def alive(self) -> bool:
-        return self.proc.poll() is None
+        return self.process.alive()
 
-    def stop(self) -> int:
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+    def stop(self) -> int | None:
+        return self.process.stop()
 
 
 @pytest.fixture(scope="session")
-def keys(tmp_path_factory) -> Path:
-    d = tmp_path_factory.mktemp("keys")
-    for name in ("board", "host", "stranger"):
-        D.keygen(d / name)
-    (d / "authorized").write_bytes(
-        b"# the hosts this board admits\n" + D.read_public(d / "host.key") + b"  host\n"
-    )
-    return d
+def keys(tmp_path_factory) -> Keys:
+    return Keys.make(tmp_path_factory.mktemp("keys"))
 
 
 @pytest.fixture
-def start(keys):
+def start(keys, tmp_path):
     """start(*options, binary=..., insecure=...) -> a Daemon that has said HELLO; stopped
     (exit status 0 checked: it never crashed) at the end."""
     daemons = []
 
     def go(*extra, binary="acifw-board", insecure=False, hello=True):
-        d = Daemon(keys, *extra, binary=binary, insecure=insecure)
+        d = Daemon(
+            keys, tmp_path / f"daemon{len(daemons)}", *extra, binary=binary, insecure=insecure
+        )
         daemons.append(d)
         if hello:
             d.hello()

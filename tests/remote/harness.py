@@ -1,16 +1,23 @@
-"""Board daemons as real processes on 127.0.0.1, for the remote tests and
-bench/bench_remote.py.
+"""Board daemons as real processes on 127.0.0.1: the one way the tests start and stop
+them (tests/daemon, tests/remote, the remote engine of tests/conftest.py) and
+bench/bench_remote.py's.
 
 ``Keys.make(directory)`` writes the key pairs a session needs with ``acic keygen``'s
-format: the board's, the host's (authorised on the board) and the fault proxy's
-(authorised too). ``Daemon(keys, directory, pace=0, extra=())`` is one board daemon
-process: ``start()`` binds an ephemeral port the first time and the same port
-after ``kill()`` (SIGKILL) or ``stop()``, and returns once the daemon answers
-STATUS; ``url`` is its endpoint. A context manager stops it.
+format: the board's, the host's (authorised on the board), the fault proxy's and the
+observer's (authorised too) and a stranger's (not authorised). ``Daemon(keys,
+directory, pace=0, extra=(), binary=None, insecure=False)`` is one board daemon
+process (``binary``: a build of firmware/build, default the daemon acic finds;
+``insecure``: ``--insecure-loopback``, no keys): ``start()`` binds an ephemeral port
+the first time and the same port after ``kill()`` (SIGKILL) or ``stop()``, and
+returns once the daemon answers STATUS (``ready=False``: once it listens); ``url``
+is its endpoint, ``log_path`` its stderr. ``stop()`` returns its exit status. A
+context manager stops it. With ``$ACIC_DAEMON_RECORD`` set, every daemon records
+the requests it receives there (firmware/Makefile's fuzz-daemon seeds).
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import time
@@ -32,26 +39,43 @@ class Keys:
     host: tuple[bytes, bytes]
     proxy: tuple[bytes, bytes]
     observer: tuple[bytes, bytes]  # the tests' own look at the board (STATUS, RESET)
+    stranger: tuple[bytes, bytes]  # a key the board does not admit
 
     @classmethod
     def make(cls, directory: Path) -> Keys:
         directory.mkdir(parents=True, exist_ok=True)
         pairs = {}
-        for name in ("board", "host", "proxy", "observer"):
+        for name in ("board", "host", "proxy", "observer", "stranger"):
             keygen(directory / name)
             pairs[name] = read_pair(directory / name)
         (directory / "authorized").write_bytes(
-            b"".join(pairs[k][0] + b"\n" for k in ("host", "proxy", "observer"))
+            b"# the hosts this board admits\n"
+            + b"".join(
+                pairs[k][0] + b"  " + k.encode() + b"\n" for k in ("host", "proxy", "observer")
+            )
         )
-        return cls(directory, pairs["board"], pairs["host"], pairs["proxy"], pairs["observer"])
+        return cls(
+            directory, *(pairs[k] for k in ("board", "host", "proxy", "observer", "stranger"))
+        )
 
 
 class Daemon:
-    def __init__(self, keys: Keys, directory: Path, pace: float = 0, extra: tuple[str, ...] = ()):
+    def __init__(
+        self,
+        keys: Keys,
+        directory: Path,
+        pace: float = 0,
+        extra: tuple[str, ...] = (),
+        binary: str | None = None,
+        insecure: bool = False,
+    ):
         self.keys, self.directory, self.pace, self.extra = keys, directory, pace, tuple(extra)
+        self.binary = daemon_binary() if binary is None else ROOT / "firmware" / "build" / binary
+        self.insecure = insecure
         self.port = 0
         self.proc: subprocess.Popen | None = None
         self.starts = 0
+        self.log_path: Path | None = None
         self._log = None
 
     @property
@@ -59,21 +83,29 @@ class Daemon:
         return f"tcp://127.0.0.1:{self.port}"
 
     def command(self) -> list[str]:
+        record = os.environ.get("ACIC_DAEMON_RECORD")  # firmware/Makefile's fuzz-daemon seeds
         return [
-            str(daemon_binary()),
+            str(self.binary),
             "--bind",
             f"tcp://127.0.0.1:{self.port or '*'}",
-            "--key",
-            str(self.keys.directory / "board"),
-            "--authorized-keys",
-            str(self.keys.directory / "authorized"),
+            *(
+                ["--insecure-loopback"]
+                if self.insecure
+                else [
+                    "--key",
+                    str(self.keys.directory / "board"),
+                    "--authorized-keys",
+                    str(self.keys.directory / "authorized"),
+                ]
+            ),
             *(["--pace", f"{self.pace:.6g}"] if self.pace else []),
+            *(["--record", str(Path(record) / f"session-{time.time_ns()}")] if record else []),
             *self.extra,
         ]
 
-    def start(self) -> Daemon:
+    def start(self, ready: bool = True) -> Daemon:
         self.directory.mkdir(parents=True, exist_ok=True)
-        log = self.directory / f"daemon-{self.starts}.log"
+        log = self.log_path = self.directory / f"daemon-{self.starts}.log"
         self._log = open(log, "w")
         deadline = time.monotonic() + 10
         while True:
@@ -88,22 +120,21 @@ class Daemon:
             if time.monotonic() > deadline:
                 raise RuntimeError(f"the daemon did not start: see {log}")
             time.sleep(0.05)
+        assert line.startswith("listening tcp://127.0.0.1:"), (line, log.read_text())
         self.port = int(line.split()[-1].rsplit(":", 1)[1])
         self.starts += 1
-        self._wait_ready()
-        return self
-
-    def _wait_ready(self) -> None:
-        if self.request("STATUS", timeout=10) is None:
+        if ready and self.request("STATUS", timeout=10) is None:
             raise RuntimeError(f"the daemon at {self.url} does not answer STATUS")
+        return self
 
     def request(self, name: str, timeout: float = 5.0, epoch: int = 0, **fields) -> P.Msg | None:
         """One request from the observer's key (not the host's: the board keeps
         request-id floors per key), its reply or None."""
         s = zmq.Context.instance().socket(zmq.DEALER)
         s.linger = 0
-        s.curve_serverkey = self.keys.board[0]
-        s.curve_publickey, s.curve_secretkey = self.keys.observer
+        if not self.insecure:
+            s.curve_serverkey = self.keys.board[0]
+            s.curve_publickey, s.curve_secretkey = self.keys.observer
         s.connect(self.url)
         try:
             s.send(P.pack(name, time.time_ns(), epoch, **fields))
@@ -132,7 +163,12 @@ class Daemon:
             self.proc.wait()
         self._close_log()
 
-    def stop(self) -> None:
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def stop(self) -> int | None:
+        """Stop it (SIGTERM, then SIGKILL after 10 s); its exit status (0: it stopped
+        as asked, never crashed)."""
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:
@@ -141,6 +177,7 @@ class Daemon:
                 self.proc.kill()
                 self.proc.wait()
         self._close_log()
+        return self.proc.returncode if self.proc else None
 
     def _close_log(self) -> None:
         if self.proc and self.proc.stdout:
