@@ -17,6 +17,7 @@ of ``docs/protocol.md``, and a test fails when either is stale.
 
 from __future__ import annotations
 
+import re
 import zlib
 
 import attrs
@@ -25,7 +26,7 @@ from . import format as F
 from .format import FIELD_TYPES, S, Struct
 
 MAGIC = b"ACIP"
-VERSION_MAJOR = 1  # a board refuses a message of another major version
+VERSION_MAJOR = 2  # a board refuses a message of another major version
 VERSION_MINOR = 0  # newer minors only add meaning to reserved fields and new types
 FIRMWARE_VERSION = "acifw 1.0"  # what the daemon reports in HELLO
 
@@ -148,7 +149,45 @@ RESULT_FIELDS = (
         for i in range(16)
     ],
     *_SYNC_FIELDS,
+    # The words of a run-time error: the template of aci.format.MESSAGES and its
+    # arguments (MESSAGE_ARGUMENTS), which the host fills as the local engines do.
+    (
+        "message",
+        "u8",
+        "the run-time error's words: 0 none, else 1 + the index of their template in "
+        "aci/format.py MESSAGES (docs/execution.md); the fields below are its arguments",
+    ),
+    ("msg_slot", "u8", "`slot`"),
+    ("msg_params_count", "u8", "entries of `params` (msg_params*)"),
+    ("msg_lengths_count", "u8", "entries of `lengths` (msg_lengths*)"),
+    ("msg_core_id", "u16", "`core_id`; `core` is its name in the image's CORES"),
+    ("msg_held_id", "u16", "`held_id` (0xFFFF: none); `held` is its name in the image's CORES"),
+    ("msg_duration_ns", "u64", "`duration_ns`"),
+    ("msg_watchdog_ns", "u64", "`watchdog_ns`"),
+    ("msg_hang_ns", "u64", "`hang_ns`"),
+    *[
+        (f"msg_params{i}", "u32", "`params`: the task's parameter words" if i == 0 else "")
+        for i in range(F.LIMITS["max_params"])
+    ],
+    *[
+        (f"msg_lengths{i}", "u32", "`lengths`: the task's port lengths" if i == 0 else "")
+        for i in range(F.LIMITS["max_ports"])
+    ],
 )
+# How each argument of a template (aci.format.MESSAGE_FIELDS) travels in RUN_RESULT:
+# a field, a core id whose name the image's CORES give, or a counted list of fields.
+MESSAGE_ARGUMENTS = {
+    "core": ("name_of", "msg_core_id"),
+    "held": ("name_of", "msg_held_id"),
+    "slot": ("field", "msg_slot"),
+    "held_id": ("field", "msg_held_id"),
+    "core_id": ("field", "msg_core_id"),
+    "duration_ns": ("field", "msg_duration_ns"),
+    "watchdog_ns": ("field", "msg_watchdog_ns"),
+    "hang_ns": ("field", "msg_hang_ns"),
+    "params": ("list", "msg_params"),
+    "lengths": ("list", "msg_lengths"),
+}
 
 MESSAGES = [
     # ---- requests --------------------------------------------------------------------
@@ -183,7 +222,8 @@ MESSAGES = [
         ),
         Payload("the image", "max_message_bytes"),
         "Validates the image (as the firmware does), checks its format version and target, "
-        "backs the memory it can touch (zeroed) and prepares it; replaces any image.",
+        "backs the memory it can touch (zeroed), writes its initial memory (INIT) and "
+        "prepares it; replaces any image.",
         mutating=True,
         needs_epoch=True,
     ),
@@ -714,6 +754,29 @@ def error(
         image_error=image_error,
         image_offset=image_offset,
     )
+
+
+def message_of(result: dict, core_name) -> str | None:
+    """The words of a RUN_RESULT's run-time error (its ``message`` and arguments) as
+    the local engines write them, or None when it carries none; ``core_name(id)``
+    names a core of the image that ran."""
+    key = result.get("message", 0)
+    if not key:
+        return None
+    keys = list(F.MESSAGES)
+    if key > len(keys):
+        raise ValueError(f"RUN_RESULT.message {key} names no template of aci.format.MESSAGES")
+    template = keys[key - 1]
+    args = {}
+    for name in re.findall(r"\{(\w+)\}", F.MESSAGES[template]):
+        how, field = MESSAGE_ARGUMENTS[name]
+        if how == "field":
+            args[name] = result[field]
+        elif how == "name_of":
+            args[name] = core_name(result[field])
+        else:
+            args[name] = [result[f"{field}{i}"] for i in range(result[f"{field}_count"])]
+    return F.message(template, **args)
 
 
 def sync_of(status: dict) -> dict:

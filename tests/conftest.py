@@ -48,10 +48,33 @@ def _firmware(build: str):
     return opened
 
 
+@contextmanager
+def _remote(tmp_path_factory):
+    """A real board daemon on 127.0.0.1 (CURVE, keys made in a temporary directory,
+    the example's C models loaded) and one session of the remote engine with it."""
+    from tests.firmware.harness import C_MODELS, make
+    from tests.remote.harness import Daemon, Keys
+
+    make()
+    d = tmp_path_factory.mktemp("remote-engine")
+    keys = Keys.make(d / "keys")
+    models = tuple(arg for lib in C_MODELS for arg in ("--models", str(lib)))
+    with Daemon(keys, d / "daemon", extra=models) as daemon:
+        engine = open_engine(
+            "remote",
+            board=daemon.url,
+            board_key=str(keys.directory / "board.key"),
+            key=str(keys.directory / "host"),
+        )
+        yield engine
+        engine.close()
+
+
 ENGINES = {
     "python": _python,
     "firmware": _firmware("acifw-sim"),
     "firmware-asan": _firmware("acifw-sim-asan"),  # the ASan+UBSan build, portable arithmetic
+    "remote": _remote,  # the board daemon over loopback
 }
 
 

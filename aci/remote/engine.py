@@ -19,8 +19,9 @@ the local engines start each run on a new board. The SYNC words are the board's,
 but for the doorbell and its acknowledgement: on the wire they hold the run's
 sequence number in the board's epoch (checked), in the result the run's number
 for this image, 1, as a local engine gives them. A run-time error carries the
-board's code, offset and time; its detail is the code's description (the protocol
-carries no words: acifw-sim's fuller sentence is the local engine's). ``progress`` is not called: the
+board's code, offset and time, and its words: the board sends the template and its
+arguments (RUN_RESULT's ``message`` fields), the host fills the template of
+:data:`aci.format.MESSAGES` as the local engines do. ``progress`` is not called: the
 board reports nothing until the run ends. Raises :class:`aci.board.DataError` as
 ``run_image`` does, and :class:`aci.remote.client.RemoteError` when the board
 fails (its message names the board and what was lost).
@@ -68,7 +69,11 @@ def run_image_remote(
     outputs = list(outputs)
     try:
         img = decode(data)
-    except ImageError:
+    except ImageError as e:
+        if e.name == "bad_version":
+            # Another format major: a board refuses to load it at all (image_mismatch,
+            # docs/protocol.md); the verdict is the validator's, as on a local engine.
+            return _refusal(data, mode, e.code, e.offset, trace)
         img = None  # the board refuses it too: its verdict is the result
     memory = None
     if img is not None:
@@ -122,7 +127,18 @@ def run_image_remote(
         "tasks": res["tasks"],
         "operations": res["operations"],
     }
+    if summary["error"] is not None:
+        try:
+            summary["error"]["detail"] = P.message_of(res, _core_names(img))
+        except ValueError as e:
+            raise RemoteError(f"board {board.url}: {e}") from None
     return firmware_result(data, img, memory, summary, sync, use)
+
+
+def _core_names(img):
+    """Core id -> its name in the image (empty for an id it does not hold)."""
+    names = {c.id: c.name for c in img.cores}
+    return lambda core_id: names.get(core_id, "")
 
 
 def _refusal(

@@ -16,6 +16,7 @@
 
 #include "aci.h"
 #include "board.h"
+#include "errwords.h"
 #include "hal.h"
 #include "models.h"
 #include "plugins.h"
@@ -86,10 +87,13 @@ static void put(uint8_t *p, unsigned n, uint64_t v)
 
 /* ---- state --------------------------------------------------------------------- */
 
-/* The largest reply the board remembers: ERROR with the longest detail (RUN_RESULT
- * and the other mutating requests' replies are shorter). */
-#define REMEMBERED_MAX (ACIP_MSG_HEADER_BYTES + ACIP_ERROR_BYTES + ACIP_MAX_TEXT_BYTES)
-#define MAX_WAITERS    64u
+/* The largest reply the board remembers: ERROR with the longest detail, or RUN_RESULT
+ * (the other mutating requests' replies are shorter). */
+#define REMEMBERED_ERROR (ACIP_ERROR_BYTES + ACIP_MAX_TEXT_BYTES)
+#define REMEMBERED_MAX                                                                             \
+    (ACIP_MSG_HEADER_BYTES +                                                                       \
+     (ACIP_RUN_RESULT_BYTES > REMEMBERED_ERROR ? ACIP_RUN_RESULT_BYTES : REMEMBERED_ERROR))
+#define MAX_WAITERS 64u
 
 typedef struct {
     uint64_t id;          /* 0: empty */
@@ -741,6 +745,10 @@ static size_t do_load(const request *r)
                     "the image's run has %llu operations, over this board's %llu",
                     (unsigned long long)ops, (unsigned long long)cfg.max_operations);
     }
+    if (aci_load_init(&img)) { /* the image's initial memory (INIT), before any WRITE */
+        forget_image();
+        return fail(r->id, ACIP_ERR_INTERNAL, 0, 0, "the image's initial memory cannot be written");
+    }
     image_crc = aci_crc32(0, image, image_len);
     backed = board_backed_bytes();
     uint8_t *f = begin(ACIP_T_LOAD_REPLY, r->id, ACIP_LOAD_REPLY_BYTES);
@@ -1037,6 +1045,26 @@ static void record_result(run_record *rec, int reset)
         put(f + ACIP_RUN_RESULT_RECONF_NS0 + 8 * s, 8, run.reconf[s]);
     }
     put_sync(f + ACIP_RUN_RESULT_SYNC_DOORBELL, &res->sync);
+    if (!res->error_code)
+        return;
+    /* The error's words: their template and its arguments, as acifw-sim prints them. */
+    run_error_args a;
+    run_error_args_of(&img, &machine, res, &a);
+    if (a.id < 0)
+        return;
+    f[ACIP_RUN_RESULT_MESSAGE] = (uint8_t)(a.id + 1);
+    f[ACIP_RUN_RESULT_MSG_SLOT] = (uint8_t)a.slot;
+    f[ACIP_RUN_RESULT_MSG_PARAMS_COUNT] = (uint8_t)a.params_count;
+    f[ACIP_RUN_RESULT_MSG_LENGTHS_COUNT] = (uint8_t)a.lengths_count;
+    put(f + ACIP_RUN_RESULT_MSG_CORE_ID, 2, a.core_id);
+    put(f + ACIP_RUN_RESULT_MSG_HELD_ID, 2, a.held_id);
+    put(f + ACIP_RUN_RESULT_MSG_DURATION_NS, 8, a.duration_ns);
+    put(f + ACIP_RUN_RESULT_MSG_WATCHDOG_NS, 8, a.watchdog_ns);
+    put(f + ACIP_RUN_RESULT_MSG_HANG_NS, 8, a.hang_ns);
+    for (unsigned k = 0; k < a.params_count; k++)
+        put(f + ACIP_RUN_RESULT_MSG_PARAMS0 + 4 * k, 4, a.params[k]);
+    for (unsigned k = 0; k < a.lengths_count; k++)
+        put(f + ACIP_RUN_RESULT_MSG_LENGTHS0 + 4 * k, 4, a.lengths[k]);
 }
 
 /* The run ended (or was stopped by RESET: `reset`). */

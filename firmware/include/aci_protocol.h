@@ -6,7 +6,7 @@
 #define ACI_PROTOCOL_H
 
 #define ACIP_MAGIC            "ACIP"
-#define ACIP_VERSION_MAJOR    1u
+#define ACIP_VERSION_MAJOR    2u
 #define ACIP_VERSION_MINOR    0u
 #define ACIP_FIRMWARE_VERSION "acifw 1.0"
 
@@ -122,7 +122,7 @@
 #define ACIP_READ_REPLY_ADDRESS             0u  /* u64 */
 #define ACIP_READ_REPLY_LENGTH              8u  /* u32 */
 #define ACIP_READ_REPLY_RESERVED            12u /* u32 */
-#define ACIP_RUN_RESULT_BYTES               456u
+#define ACIP_RUN_RESULT_BYTES               584u
 #define ACIP_RUN_RESULT_SEQ                 0u   /* u32 */
 #define ACIP_RUN_RESULT_STATE               4u   /* u8 */
 #define ACIP_RUN_RESULT_MODE                5u   /* u8 */
@@ -197,6 +197,39 @@
 #define ACIP_RUN_RESULT_SYNC_SLOT_DONE13    444u /* u32 */
 #define ACIP_RUN_RESULT_SYNC_SLOT_DONE14    448u /* u32 */
 #define ACIP_RUN_RESULT_SYNC_SLOT_DONE15    452u /* u32 */
+#define ACIP_RUN_RESULT_MESSAGE             456u /* u8 */
+#define ACIP_RUN_RESULT_MSG_SLOT            457u /* u8 */
+#define ACIP_RUN_RESULT_MSG_PARAMS_COUNT    458u /* u8 */
+#define ACIP_RUN_RESULT_MSG_LENGTHS_COUNT   459u /* u8 */
+#define ACIP_RUN_RESULT_MSG_CORE_ID         460u /* u16 */
+#define ACIP_RUN_RESULT_MSG_HELD_ID         462u /* u16 */
+#define ACIP_RUN_RESULT_MSG_DURATION_NS     464u /* u64 */
+#define ACIP_RUN_RESULT_MSG_WATCHDOG_NS     472u /* u64 */
+#define ACIP_RUN_RESULT_MSG_HANG_NS         480u /* u64 */
+#define ACIP_RUN_RESULT_MSG_PARAMS0         488u /* u32 */
+#define ACIP_RUN_RESULT_MSG_PARAMS1         492u /* u32 */
+#define ACIP_RUN_RESULT_MSG_PARAMS2         496u /* u32 */
+#define ACIP_RUN_RESULT_MSG_PARAMS3         500u /* u32 */
+#define ACIP_RUN_RESULT_MSG_PARAMS4         504u /* u32 */
+#define ACIP_RUN_RESULT_MSG_PARAMS5         508u /* u32 */
+#define ACIP_RUN_RESULT_MSG_PARAMS6         512u /* u32 */
+#define ACIP_RUN_RESULT_MSG_PARAMS7         516u /* u32 */
+#define ACIP_RUN_RESULT_MSG_PARAMS8         520u /* u32 */
+#define ACIP_RUN_RESULT_MSG_PARAMS9         524u /* u32 */
+#define ACIP_RUN_RESULT_MSG_PARAMS10        528u /* u32 */
+#define ACIP_RUN_RESULT_MSG_PARAMS11        532u /* u32 */
+#define ACIP_RUN_RESULT_MSG_PARAMS12        536u /* u32 */
+#define ACIP_RUN_RESULT_MSG_PARAMS13        540u /* u32 */
+#define ACIP_RUN_RESULT_MSG_PARAMS14        544u /* u32 */
+#define ACIP_RUN_RESULT_MSG_PARAMS15        548u /* u32 */
+#define ACIP_RUN_RESULT_MSG_LENGTHS0        552u /* u32 */
+#define ACIP_RUN_RESULT_MSG_LENGTHS1        556u /* u32 */
+#define ACIP_RUN_RESULT_MSG_LENGTHS2        560u /* u32 */
+#define ACIP_RUN_RESULT_MSG_LENGTHS3        564u /* u32 */
+#define ACIP_RUN_RESULT_MSG_LENGTHS4        568u /* u32 */
+#define ACIP_RUN_RESULT_MSG_LENGTHS5        572u /* u32 */
+#define ACIP_RUN_RESULT_MSG_LENGTHS6        576u /* u32 */
+#define ACIP_RUN_RESULT_MSG_LENGTHS7        580u /* u32 */
 #define ACIP_STATUS_REPLY_BYTES             128u
 #define ACIP_STATUS_REPLY_STATE             0u   /* u8 */
 #define ACIP_STATUS_REPLY_RESERVED          1u   /* u8 */

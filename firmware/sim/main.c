@@ -20,6 +20,7 @@
 #include "aci.h"
 #include "aci_messages.h"
 #include "board.h"
+#include "errwords.h"
 #include "hal.h"
 #include "models.h"
 #include "plugins.h"
@@ -140,91 +141,13 @@ static void write_line(void *user, const aci_event *ev)
     fwrite(line, 1, n, (FILE *)user);
 }
 
-static uint64_t le(const uint8_t *p, unsigned n)
-{
-    uint64_t v = 0;
-    while (n--)
-        v = v << 8 | p[n];
-    return v;
-}
-
-/* A core's name as a C string (names are at most 16 bytes in the image). */
-static const char *core_name(const aci_image *img, unsigned id, char out[17])
-{
-    out[0] = 0;
-    if (id < 256 && img->core_index[id] != 0xFF) {
-        const aci_core *c = &img->cores[img->core_index[id]];
-        memcpy(out, c->name, c->name_len);
-        out[c->name_len] = 0;
-    }
-    return out;
-}
-
-/* The words of a run-time error (aci_messages.h, the Python engine's words): the
- * task at the error's offset, the slot's core as the executor holds it, the
- * task's duration from the timing model, its parameter words and port lengths. */
+/* The words of a run-time error (errwords.c: aci_messages.h, the Python engine's words). */
 static void run_error_detail(const aci_image *img, const aci_machine *m, const aci_result *r,
                              char *buf, size_t n)
 {
-    buf[0] = 0;
-    uint32_t pc = r->error_offset;
-    if (r->error_code < ACI_ERR_WRONG_CORE || r->error_code > ACI_ERR_NO_MODEL ||
-        (uint64_t)pc + ACI_INSN_HEADER_BYTES + ACI_RECONF_BYTES >
-            img->length) /* validated: never */
-        return;
-    aci_message_args a = {0};
-    if (img->data[pc] == ACI_OP_RECONF && r->error_code == ACI_ERR_WATCHDOG) { /* hung hardware */
-        a.slot = img->data[pc + ACI_INSN_HEADER_BYTES + ACI_RECONF_SLOT];
-        a.hang_ns = ACI_CONFIG_HANG_NS;
-        aci_message(buf, n, ACI_MSG_WATCHDOG_HUNG, &a);
-        return;
-    }
-    if (img->data[pc] != ACI_OP_TASK ||
-        (uint64_t)pc + ACI_INSN_HEADER_BYTES + ACI_TASK_BYTES > img->length)
-        return;
-    const uint8_t *t = img->data + pc + ACI_INSN_HEADER_BYTES;
-    unsigned slot = t[ACI_TASK_SLOT], id = t[ACI_TASK_CORE], ports = t[ACI_TASK_PORT_COUNT];
-    unsigned words = (unsigned)le(t + ACI_TASK_PARAM_WORDS, 2);
-    const aci_core *core = &img->cores[img->core_index[id]];
-    /* a u32 takes at most 10 digits and a separator 2: room to spare */
-    char name[17], held[17], params[ACI_MAX_PARAMS * 16], lengths[ACI_MAX_PORTS * 16];
-    uint64_t in = 0, out = 0;
-    size_t pl = 0, ll = 0;
-    params[0] = lengths[0] = 0;
-    const uint8_t *port = t + ACI_TASK_BYTES;
-    for (unsigned k = 0; k < ports; k++, port += ACI_PORT_BYTES + 8u * t[ACI_TASK_STRIDE_COUNT]) {
-        uint64_t length = le(port + ACI_PORT_LENGTH, 4);
-        *(core->port_dirs >> k & 1 ? &out : &in) += length;
-        ll += (size_t)snprintf(lengths + ll, sizeof lengths - ll, "%s%llu",
-                               k ? ACI_MESSAGE_LIST_SEP : "", (unsigned long long)length);
-    }
-    const uint8_t *w = img->data + img->param_off + 4 * le(t + ACI_TASK_PARAM_OFFSET, 4);
-    for (unsigned k = 0; k < words; k++)
-        pl += (size_t)snprintf(params + pl, sizeof params - pl, "%s%llu",
-                               k ? ACI_MESSAGE_LIST_SEP : "", (unsigned long long)le(w + 4 * k, 4));
-    a.core = core_name(img, id, name);
-    a.slot = slot;
-    a.core_id = id;
-    a.params = params;
-    a.lengths = lengths;
-    aci_message_id msg = ACI_MSG_NO_MODEL;
-    if (r->error_code == ACI_ERR_WRONG_CORE) {
-        unsigned holds = m->slot[slot].holds; /* the executor's record: 0xFFFF none */
-        a.held = core_name(img, holds, held);
-        a.held_id = holds;
-        msg = held[0] ? ACI_MSG_WRONG_CORE : ACI_MSG_WRONG_CORE_EMPTY;
-    } else if (r->error_code == ACI_ERR_WATCHDOG) {
-        a.duration_ns =
-            aci_task_ns(&img->timing, words, (uint32_t)le(t + ACI_TASK_CYCLES, 4), in, out);
-        a.watchdog_ns = img->timing.watchdog_ns;
-        a.hang_ns = ACI_CONFIG_HANG_NS;
-        /* within the target's watchdog: the hardware hung */
-        msg = a.watchdog_ns && a.duration_ns > a.watchdog_ns ? ACI_MSG_WATCHDOG
-                                                             : ACI_MSG_WATCHDOG_HUNG;
-    } else if (model_known(id) || plugin_for(id)) { /* a model exists but does not take the task */
-        msg = ACI_MSG_NO_MODEL_MISMATCH;
-    }
-    aci_message(buf, n, msg, &a);
+    run_error_args a;
+    run_error_args_of(img, m, r, &a);
+    run_error_words(img, &a, buf, n);
 }
 
 /* s as a JSON string (core names may hold quotes and backslashes). */

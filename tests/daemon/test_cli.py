@@ -93,8 +93,8 @@ def test_board_serve_and_status(tmp_path):
         )
         assert p.returncode == 0, p.stderr
         assert (
-            f"board {url}: {P.FIRMWARE_VERSION}, protocol 1.0, image format 1.0, target zcu102"
-            in p.stdout
+            f"board {url}: {P.FIRMWARE_VERSION}, protocol {P.VERSION_MAJOR}.{P.VERSION_MINOR}, "
+            "image format 1.0, target zcu102" in p.stdout
         )
         assert "state empty" in p.stdout
         p = acic(

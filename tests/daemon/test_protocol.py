@@ -55,7 +55,7 @@ def test_header_rules_are_named():
     good = P.pack("STATUS", 1)
     assert _err(good[:31]) == "malformed"
     assert _err(b"XXXX" + good[4:]) == "malformed"
-    assert _err(good[:4] + struct.pack("<H", 2) + good[6:]) == "protocol_mismatch"
+    assert _err(good[:4] + struct.pack("<H", P.VERSION_MAJOR + 1) + good[6:]) == "protocol_mismatch"
     assert _err(good + b"\0") == "malformed"  # length field disagrees with the frame
     assert _err(good[:8] + struct.pack("<H", 77) + good[10:]) == "unknown_type"
     assert _err(good[:8] + struct.pack("<HH", 6, 1) + good[12:]) == "malformed"  # reserved
@@ -118,3 +118,33 @@ def test_every_request_has_a_reply_and_codes_are_unique():
 def test_generated_protocol_files_are_current():
     assert _generate.PROTOCOL_HEADER_PATH in _generate.outputs()
     assert _generate.stale() == [], "run `make generate`"
+
+
+def test_a_run_time_errors_words_travel_as_template_and_arguments():
+    """Every argument a template of aci.format.MESSAGES takes has its RUN_RESULT
+    field(s), and message_of fills the template as the local engines do."""
+    from aci import format as F
+
+    assert set(P.MESSAGE_ARGUMENTS) == set(F.MESSAGE_FIELDS)
+    names = {f.name for f in P.BY_NAME["RUN_RESULT"].fields.fields}
+    for how, field in P.MESSAGE_ARGUMENTS.values():
+        assert (field in names) if how != "list" else {f"{field}0", f"{field}_count"} <= names
+    fields = dict.fromkeys(names, 0)
+    keys = list(F.MESSAGES)
+    fields |= {"message": keys.index("wrong_core") + 1, "msg_slot": 2, "msg_core_id": 7}
+    fields |= {"msg_held_id": 9}
+    names_of = {7: "BIN_CONV", 9: "FP_CONV"}.get
+    assert P.message_of(fields, names_of) == F.message(
+        "wrong_core", core="BIN_CONV", slot=2, held="FP_CONV", held_id=9
+    )
+    fields |= {"message": keys.index("no_model_mismatch") + 1, "msg_params_count": 2}
+    fields |= {"msg_params0": 100, "msg_params1": 0, "msg_lengths_count": 1, "msg_lengths0": 50}
+    assert P.message_of(fields, names_of) == F.message(
+        "no_model_mismatch", core="BIN_CONV", params=[100, 0], lengths=[50]
+    )
+    assert P.message_of(fields | {"message": 0}, names_of) is None
+    # a packed RUN_RESULT carries them
+    got = P.unpack(P.pack("RUN_RESULT", 3, 5, **{**fields, "state": 3, "seq": 1}))
+    assert P.message_of(got.fields, names_of) == P.message_of(fields, names_of)
+    with pytest.raises(ValueError):
+        P.message_of(fields | {"message": len(keys) + 1}, names_of)

@@ -157,3 +157,42 @@ def test_bad_key_file(daemon, tmp_path):
         tmp_path / "nobody",
     )
     assert p.returncode == 1 and "board.key" in p.stderr and "Traceback" not in p.stderr
+
+
+NO_MODEL = """import "targets/zcu102.aci"
+
+core NOMODEL {
+    id 43
+    bitstream size 1 MB
+    resources { lut 2_000  ff 2_000  bram 4  dsp 1 }
+    param n : u32 in 1 .. 4096
+    in  a : u8[n]
+    out y : u8[n]
+    cycles n + 100
+}
+
+input  buffer a : u8[64] in ddr
+output buffer y : u8[64] in ddr
+
+program p on zcu102 {
+    window { parsec { thread { task NOMODEL(a: a, y: y, n: 64) } } }
+}
+"""
+
+
+def test_a_run_time_error_reads_as_on_the_local_engines(daemon, keys, tmp_path):
+    """The board sends a run-time error's template and arguments: `acic run --engine
+    remote` prints the local engines' sentence, word for word."""
+    src = tmp_path / "nomodel.aci"
+    src.write_text(NO_MODEL)
+    said = {}
+    for name, engine in (
+        ("python", ["--engine", "python"]),
+        ("firmware", ["--engine", "firmware"]),
+        ("remote", remote_args(daemon, keys)),
+    ):
+        p = acic("run", src, "-I", ROOT / "programs", *engine)
+        assert p.returncode == 1, (name, p.stdout, p.stderr)
+        said[name] = p.stdout + p.stderr
+    assert "no functional model for core `NOMODEL` (core id 43)" in said["remote"], said
+    assert said["remote"] == said["firmware"] == said["python"]
