@@ -341,10 +341,12 @@ def test_unauthorised_clients_are_refused_within_a_second_and_change_nothing(
     before = d.status()
     stranger = keys.stranger
     # an unknown key: the ZAP handler says 400; no key at all (NULL mechanism): the
-    # handshake fails. Either way the client's socket is told within a second.
-    for who, failure in (
-        (stranger, zmq.EVENT_HANDSHAKE_FAILED_AUTH),
-        (None, zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL),
+    # handshake fails (as a protocol error, or without detail when the board closes
+    # the connection first: it varies with timing). Either way the client's socket is
+    # told within a second.
+    for who, failures in (
+        (stranger, {zmq.EVENT_HANDSHAKE_FAILED_AUTH}),
+        (None, {zmq.EVENT_HANDSHAKE_FAILED_PROTOCOL, zmq.EVENT_HANDSHAKE_FAILED_NO_DETAIL}),
     ):
         s = d.socket(keys=who, connect=False)
         monitor = s.get_monitor_socket()
@@ -356,9 +358,9 @@ def test_unauthorised_clients_are_refused_within_a_second_and_change_nothing(
             max(1, int((1.0 - (time.monotonic() - t)) * 1000))
         ):
             events.append(recv_monitor_message(monitor)["event"])
-            if failure in events:
+            if failures & set(events):
                 break
-        assert failure in events, events
+        assert failures & set(events), events
         assert not s.poll(200)  # and no reply, ever
         s.disable_monitor()
         s.close(0)
