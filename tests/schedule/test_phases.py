@@ -9,13 +9,12 @@ import sys
 import textwrap
 from pathlib import Path
 
-import attrs
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from aci import phases
+from aci import phases, record
 from aci import program as P
 from aci.balance import _single_loop_window, substitute
 from aci.check import check
@@ -27,6 +26,7 @@ from aci.lower import lower
 from aci.machine import simulate
 from aci.parse import load
 from aci.pipeline import compile_file
+from aci.place import place
 from aci.run import run_image
 from aci.schedule import schedule
 from aci.waits import waits
@@ -169,7 +169,7 @@ def test_a_cut_loop_orders_every_conflict_and_keeps_its_meaning(case):
     path = Path(f"/tmp/aci-phases-{abs(hash(text))}.aci")
     path.write_text(HEAD + text)
     try:
-        prog = next(iter(check(load(str(path))).programs.values()))
+        prog = place(next(iter(check(load(str(path))).programs.values())))
     finally:
         path.unlink()
     (w,) = prog.body
@@ -178,7 +178,7 @@ def test_a_cut_loop_orders_every_conflict_and_keeps_its_meaning(case):
     uid = itertools.count(1 << 24)
     cut = phases.phased(prog, w, loop, k, lambda: next(uid), substitute, force=True)
     assert cut is not None
-    prog = attrs.evolve(prog, body=(cut,))
+    prog = record.evolve(prog, body=(cut,))
     data = encode(lower(waits(schedule(prog, "dataflow")), "dataflow"))
     ev: list = []
     rng = np.random.default_rng(len(text))
