@@ -177,7 +177,12 @@ def cmd_serve(args) -> int:
             request_timeout,
             {"plan": plan.name, "file": args.file},
         )
-        fleet.on_event = lambda ev: (event(ev), service.wake())
+
+        def on_event(ev: dict) -> None:
+            event(ev)
+            service.wake()
+
+        fleet.on_event = on_event
         print(
             f"acic serve: {args.file} ({plan.name}, batches of {lay.batch}) on {len(urls)} "
             f"boards, serving on {service.url}",

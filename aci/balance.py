@@ -166,6 +166,12 @@ def balance(
                 body[i] = w
         return record.evolve(prog, body=tuple(body))
 
+    def built(choice: dict) -> P.Program:
+        """A chosen mapping's program: it was scored, so it builds."""
+        candidate = build(choice)
+        assert candidate is not None, "a scored mapping builds"
+        return candidate
+
     scores: dict = {}
 
     def score(choice: dict) -> int:
@@ -177,7 +183,7 @@ def balance(
 
     old, old_cost = _uniform_search(keys, places, slots, score)
     if old_cost <= NEAR * _work(prog, prog.target.timing) / slots:
-        return build(old)  # within NEAR of the slots' work: nothing much left to gain
+        return built(old)  # within NEAR of the slots' work: nothing much left to gain
     # Then free mappings (docs/scheduling.md): every slot count, and loops cut at task
     # granularity, one window at a time from the uniform search's best; the better of
     # the two by the timing model is kept, so this never makes a program slower.
@@ -209,8 +215,8 @@ def balance(
         if not improved:
             break
     if best >= old_cost:
-        return build(old)
-    free, uniform = build(counts), build(old)
+        return built(old)
+    free, uniform = built(counts), built(old)
     if exact is not None and best * SURE > old_cost and exact(free) >= exact(uniform):
         return uniform  # ``cost`` extrapolates; the whole run says otherwise
     return free

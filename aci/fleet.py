@@ -361,8 +361,8 @@ class Fleet:
             for t in self._tickets.values():
                 t._set(error=FleetError("the fleet was closed before this batch was done"))
             self._lock.notify_all()
-        for t in self._threads:
-            t.join(timeout=self.patience + 5)
+        for thread in self._threads:
+            thread.join(timeout=self.patience + 5)
 
     def __enter__(self) -> Fleet:
         return self

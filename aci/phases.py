@@ -48,9 +48,14 @@ def applicable(loop: P.Loop, k: int) -> bool:
         2 <= k < n
         and n % k != 0
         and len(body) >= 2
-        and all(isinstance(t, P.Task) for t in body)
-        and len({t.core.name for t in body}) == 1
+        and len({t.core.name for t in _tasks(loop)}) == 1
     )
+
+
+def _tasks(loop: P.Loop) -> list[P.Task]:
+    """The loop's body if it is tasks only, else an empty list (not applicable)."""
+    tasks = [t for t in loop.body if isinstance(t, P.Task)]
+    return tasks if len(tasks) == len(loop.body) else []
 
 
 def task_duration(t: P.Task, tm: Timing) -> int:
@@ -62,7 +67,7 @@ def task_duration(t: P.Task, tm: Timing) -> int:
 
 def durations(prog: P.Program, loop: P.Loop) -> list[int]:
     """Each body task's duration (ns)."""
-    return [task_duration(t, prog.target.timing) for t in loop.body]
+    return [task_duration(t, prog.target.timing) for t in _tasks(loop)]
 
 
 def gain_bound(prog: P.Program, loop: P.Loop, k: int) -> int:
@@ -200,7 +205,7 @@ def phased(
             body = tuple(
                 _at(t, v, first + i)
                 for i, c in enumerate(cut)
-                for t, (tp, ts) in zip(loop.body, c, strict=True)
+                for t, (tp, ts) in zip(_tasks(loop), c, strict=True)
                 if (tp, ts) == (p, s)
             )
             if body:

@@ -46,7 +46,7 @@ from .fleet import Fleet, FleetError, Layout
 def authorized(path: str | Path) -> set[bytes]:
     """The public keys (Z85) of an authorised-keys file: the first word of each line,
     ``#`` lines and blank lines skipped."""
-    keys = set()
+    keys: set[bytes] = set()
     try:
         text = Path(path).read_bytes()
     except OSError:
@@ -198,7 +198,8 @@ class Service:
             route = frames[0].bytes
             last = frames[-1]
             envelope = [f.bytes for f in frames[1:-1]]  # a REQ client's empty delimiter
-            client = (last.get("User-Id") or "").encode()
+            user = last.get("User-Id")  # the ZAP handler's name for the client's key
+            client = (user if isinstance(user, str) else "").encode()
             self._request(client, route, envelope, last.bytes)
 
     def _send(self, route: bytes, envelope: list[bytes], data: bytes) -> None:
@@ -221,10 +222,11 @@ class Service:
             return
         crc = zlib.crc32(data)
         key = (client, msg.request_id)
-        remembered = self._answered.get(client, {}).get(msg.request_id)
+        book: collections.OrderedDict = self._answered.get(client, collections.OrderedDict())
+        remembered = book.get(msg.request_id)
         held = self._held.get(key)
         if remembered is not None or held is not None:
-            if (remembered[0] if remembered else held.crc) != crc:
+            if (remembered[0] if remembered is not None else held.crc if held else None) != crc:
                 self._send(
                     route,
                     envelope,
@@ -232,7 +234,7 @@ class Service:
                 )
             elif remembered is not None:
                 self._send(route, envelope, remembered[1])
-            else:
+            elif held is not None:
                 held.route = (route, envelope)  # the reply goes to the latest copy
             return
         if len(msg.payload) != self.in_bytes:
@@ -288,7 +290,7 @@ class Service:
 
     def _dispatch(self) -> None:
         while self._waiting and (len(self._waiting) >= self.layout.batch or self.fleet.room() > 0):
-            reqs = []
+            reqs: list[Request] = []
             while self._waiting and len(reqs) < self.layout.batch:
                 r = self._waiting.popleft()
                 if (r.client, r.rid) in self._held:  # not timed out meanwhile
