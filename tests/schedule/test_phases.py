@@ -21,7 +21,6 @@ from aci.check import check
 from aci.cores import bnndata
 from aci.decode import decode
 from aci.encode import encode
-from aci.image import Task, children
 from aci.lower import lower
 from aci.machine import simulate
 from aci.parse import load
@@ -30,6 +29,8 @@ from aci.place import place
 from aci.run import run_image
 from aci.schedule import schedule
 from aci.waits import waits
+
+from .ordering import assert_conflicts_ordered, task_instances, task_times
 
 ROOT = Path(__file__).resolve().parents[2]
 UNEVEN = ROOT / "programs/examples/uneven.aci"
@@ -194,54 +195,10 @@ def test_a_cut_loop_orders_every_conflict_and_keeps_its_meaning(case):
 def _assert_conflicts_ordered(data: bytes, events: list) -> None:
     """Every two task instances on different slots that touch the same bytes, one of
     them writing, ran one after the other in program order (as in test_schedule)."""
-    inst = _image_instances(decode(data))
-    per_slot: dict = {}
-    for k, (slot, _) in enumerate(inst):
-        per_slot.setdefault(slot, []).append(k)
-    times, seen, running = {}, {}, {}
-    for e in events:
-        if e["ev"] == "task_start":
-            n = seen.get(e["slot"], 0)
-            seen[e["slot"]] = n + 1
-            running[e["slot"]] = per_slot[e["slot"]][n]
-            times[running[e["slot"]]] = [e["t"], None]
-        elif e["ev"] == "task_end":
-            times[running.pop(e["slot"])][1] = e["t"]
+    inst = task_instances(decode(data))
+    times = task_times(inst, events)
     assert len(times) == len(inst)
-    for y in range(len(inst)):
-        for x in range(y):
-            if inst[x][0] == inst[y][0]:
-                continue
-            if any(
-                a_lo < b_hi and b_lo < a_hi and (aw or bw)
-                for a_lo, a_hi, aw in inst[x][1]
-                for b_lo, b_hi, bw in inst[y][1]
-            ):
-                assert times[x][1] <= times[y][0], (x, y)
-
-
-def _image_instances(img):
-    """Task instances of an image in program order: (slot, [(lo, hi, writes)])."""
-    out = []
-
-    def walk(n, idx):
-        if isinstance(n, Task):
-            regs = []
-            for p, d in zip(n.ports, ("in", "out"), strict=True):
-                lo = p.address + sum(s * i for s, i in zip(p.strides, idx, strict=True))
-                regs.append((lo, lo + p.length, d == "out"))
-            out.append((n.slot, regs))
-        elif type(n).__name__ in ("Loop", "Repeat"):
-            for i in range(n.count):
-                for k in children(n):
-                    walk(k, idx + (i,))
-        else:
-            for k in children(n):
-                walk(k, idx)
-
-    for n in img.body:
-        walk(n, ())
-    return out
+    assert_conflicts_ordered(inst, times)
 
 
 def test_bnn_cut_in_strict_mode_computes_the_network():

@@ -27,7 +27,8 @@ from aci.run import run_image
 from tests.firmware.harness import extents
 from tests.run.test_differential import assert_same, outcome
 
-from .test_schedule import PRELUDE, ROOT, _instances
+from .ordering import assert_conflicts_ordered, task_instances, task_times
+from .test_schedule import PRELUDE, ROOT
 
 pl = sys.modules["aci.pipelining"]  # the module (``aci.pipelining`` names the stage's function)
 REPS = 6
@@ -109,27 +110,8 @@ def test_pipelined_programs_compute_what_the_program_does(tmp_path, monkeypatch,
     ev = []
     r = run_image(c.data, timing_only=True, trace=ev.append)
     assert r.ok
-    inst = _instances(decode(c.data))
-    per_slot: dict[int, list[int]] = {}
-    for k, (slot, _) in enumerate(inst):
-        per_slot.setdefault(slot, []).append(k)
-    times, seen, running = {}, {}, {}
-    for e in ev:
-        if e["ev"] == "task_start":
-            k = per_slot[e["slot"]][seen.get(e["slot"], 0)]
-            seen[e["slot"]] = seen.get(e["slot"], 0) + 1
-            running[e["slot"]] = k
-            times[k] = [e["t"], None]
-        elif e["ev"] == "task_end":
-            times[running.pop(e["slot"])][1] = e["t"]
-    for y in range(len(inst)):
-        for x in range(y):
-            if inst[x][0] != inst[y][0] and any(
-                a < d and c_ < b and (aw or cw)
-                for a, b, aw in inst[x][1]
-                for c_, d, cw in inst[y][1]
-            ):
-                assert times[x][1] <= times[y][0], (x, y, text)
+    inst = task_instances(decode(c.data))
+    assert_conflicts_ordered(inst, task_times(inst, ev), text)
     # no run beats the bound for every mapping
     assert lower_bound(decode(c.data))["bound_ns"] <= r.t_end - r.t0
 

@@ -22,6 +22,8 @@ from aci.place import place
 from aci.run import run_image
 from aci.schedule import schedule
 
+from .ordering import assert_conflicts_ordered, task_instances, task_times
+
 ROOT = Path(__file__).resolve().parents[2]
 # The board, the TEST core and a second core of the same shape (test_deps_index too).
 PRELUDE = f'''import "{ROOT}/programs/targets/zcu102.aci"
@@ -328,30 +330,6 @@ def programs(draw):
     return f"program p on zcu102 {{\n{body}\n}}\n"
 
 
-def _instances(img):
-    """Task instances in program order: (slot, ranges [(lo, hi, is_write)])."""
-    out = []
-
-    def walk(n, idx):
-        if isinstance(n, Task):
-            regs = []
-            for p, d in zip(n.ports, ("in", "out"), strict=True):
-                lo = p.address + sum(s * i for s, i in zip(p.strides, idx, strict=True))
-                regs.append((lo, lo + p.length, d == "out"))
-            out.append((n.slot, regs))
-        elif type(n).__name__ in ("Loop", "Repeat"):
-            for i in range(n.count):
-                for k in children(n):
-                    walk(k, idx + (i,))
-        else:
-            for k in children(n):
-                walk(k, idx)
-
-    for n in img.body:
-        walk(n, ())
-    return out
-
-
 @settings(
     max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
@@ -372,29 +350,5 @@ def test_waits_order_every_conflict(tmp_path, text, limit):
     ev = []
     r = run_image(c.data, timing_only=True, trace=ev.append)
     assert r.ok
-    inst = _instances(decode(c.data))
-    per_slot = {}
-    for k, (slot, _) in enumerate(inst):
-        per_slot.setdefault(slot, []).append(k)
-    # A slot runs one operation at a time, in program order: its k-th task_start is
-    # its k-th task instance, and its next task_end closes it.
-    times, seen, running = {}, {}, {}
-    for e in ev:
-        if e["ev"] == "task_start":
-            n = seen.get(e["slot"], 0)
-            seen[e["slot"]] = n + 1
-            running[e["slot"]] = per_slot[e["slot"]][n]
-            times[running[e["slot"]]] = [e["t"], None]
-        elif e["ev"] == "task_end":
-            times[running.pop(e["slot"])][1] = e["t"]
-    for y in range(len(inst)):
-        for x in range(y):
-            if inst[x][0] == inst[y][0]:
-                continue
-            clash = any(
-                a_lo < b_hi and b_lo < a_hi and (aw or bw)
-                for a_lo, a_hi, aw in inst[x][1]
-                for b_lo, b_hi, bw in inst[y][1]
-            )
-            if clash:
-                assert times[x][1] <= times[y][0], (x, y, text)
+    inst = task_instances(decode(c.data))
+    assert_conflicts_ordered(inst, task_times(inst, ev), text)
